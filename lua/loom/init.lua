@@ -1,0 +1,19 @@
+-- loom: the public Lua API. The engine is loom.core (C); this file gathers it into one
+-- table with the Lua half (formatting, containers, experiments). Not the CLI (loom.cli).
+local core = require "loom.core"
+
+local loom = {version = core.version}
+-- Submodules may require "loom" while it loads; they get this same table.
+package.loaded["loom"] = loom
+
+for name, fn in pairs(core.matrix) do
+  if name ~= "metatable" then loom[name] = fn end
+end
+
+local matrix_mt = core.matrix.metatable
+loom.matrix_methods = matrix_mt.__index
+matrix_mt.__tostring = require("loom.format").matrix
+
+loom.experiment = require("loom.experiment").new
+
+return loom

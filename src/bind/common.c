@@ -1,0 +1,106 @@
+/* common.c: helpers every binding file uses: matrix checkers and constructors, error
+ * raising, and the module's random generator. Not any one Lua type's methods. */
+#include "bind.h"
+
+#include <stdio.h>
+
+static const char RNG_KEY[] = "loom.rng";
+
+Matrix *loom_testmatrix(lua_State *L, int idx)
+{
+    Matrix *a = luaL_testudata(L, idx, LOOM_MATRIX_T);
+    if (!a)
+        return NULL;
+    if (a->released)
+        luaL_error(L, "attempt to use a released matrix");
+    if (!a->m.block && a->m.data) {
+        /* A view is dead when the matrix that owns its storage was closed. */
+        lua_getiuservalue(L, idx, 1);
+        Matrix *owner = luaL_testudata(L, -1, LOOM_MATRIX_T);
+        int dead = owner && owner->released;
+        lua_pop(L, 1);
+        if (dead)
+            luaL_error(L, "attempt to use a released matrix");
+    }
+    return a;
+}
+
+Matrix *loom_checkmatrix(lua_State *L, int idx)
+{
+    Matrix *a = loom_testmatrix(L, idx);
+    if (!a)
+        luaL_typeerror(L, idx, "matrix");
+    return a;
+}
+
+/* The userdata is in a safe empty state, metatable set, before any storage exists. */
+static Matrix *push_empty(lua_State *L)
+{
+    Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
+    a->m = (loom_matrix){NULL, 0, 0, 1, NULL};
+    a->released = 0;
+    luaL_setmetatable(L, LOOM_MATRIX_T);
+    return a;
+}
+
+Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
+{
+    Matrix *a = push_empty(L);
+    if (loom_matrix_init(&a->m, rows, cols) != LOOM_OK)
+        luaL_error(L, "not enough memory for a %zux%zu matrix", rows, cols);
+    return a;
+}
+
+Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view)
+{
+    owner_idx = lua_absindex(L, owner_idx);
+    Matrix *parent = luaL_testudata(L, owner_idx, LOOM_MATRIX_T);
+    Matrix *a = push_empty(L);
+    a->m = view;
+    a->m.block = NULL;
+    /* A view of a view points at the storage's owner, so one look finds it. */
+    if (parent && !parent->m.block)
+        lua_getiuservalue(L, owner_idx, 1);
+    else
+        lua_pushvalue(L, owner_idx);
+    lua_setiuservalue(L, -2, 1);
+    return a;
+}
+
+const char *loom_shape(const loom_matrix *m, char *buf)
+{
+    snprintf(buf, 48, "%zux%zu", m->rows, m->cols);
+    return buf;
+}
+
+void loom_check(lua_State *L, loom_status st, const char *fn)
+{
+    if (st != LOOM_OK)
+        luaL_error(L, "%s: %s", fn, loom_strerror(st));
+}
+
+size_t loom_checksize(lua_State *L, int idx, const char *fn, const char *what)
+{
+    lua_Integer n = luaL_checkinteger(L, idx);
+    if (n < 0)
+        luaL_error(L, "%s: %s must be >= 0, got %I", fn, what, n);
+    return (size_t)n;
+}
+
+loom_rng *loom_getrng(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+    loom_rng *rng = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!rng) {
+        rng = lua_newuserdatauv(L, sizeof *rng, 0);
+        loom_rng_seed(rng, 42);
+        lua_setfield(L, LUA_REGISTRYINDEX, RNG_KEY);
+    }
+    return rng;
+}
+
+void loom_setfuncs(lua_State *L, const luaL_Reg *l)
+{
+    luaL_setfuncs(L, l, 0);
+}

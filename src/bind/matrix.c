@@ -1,0 +1,970 @@
+/* matrix.c (binding): the loom.matrix userdata: constructors, views, arithmetic
+ * metamethods, maps, reductions, CSV and the generator. Not the kernels (src/core). */
+#include "bind.h"
+#include "blas.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define tomatrix(L, i) (&loom_checkmatrix(L, i)->m)
+
+/* ---- construction ---- */
+
+static size_t check_dim(lua_State *L, int idx, const char *fn)
+{
+    return loom_checksize(L, idx, fn, idx == 1 ? "rows" : "cols");
+}
+
+/* loom.matrix{{1, 2}, {3, 4}}, loom.matrix{1, 2, 3} (a column), or loom.matrix(A) (a copy). */
+static int l_matrix(lua_State *L)
+{
+    Matrix *src = loom_testmatrix(L, 1);
+    if (src) {
+        Matrix *a = loom_newmatrix(L, src->m.rows, src->m.cols);
+        loom_matrix_copy(&a->m, &src->m);
+        return 1;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t rows = (size_t)luaL_len(L, 1), cols = 0;
+    int nested = 0;
+    if (rows > 0) {
+        lua_geti(L, 1, 1);
+        nested = lua_istable(L, -1);
+        cols = nested ? (size_t)luaL_len(L, -1) : 1;
+        lua_pop(L, 1);
+    }
+    Matrix *a = loom_newmatrix(L, rows, cols);
+    for (size_t i = 0; i < rows; i++) {
+        lua_geti(L, 1, (lua_Integer)i + 1);
+        if (nested) {
+            if (!lua_istable(L, -1))
+                return luaL_error(L, "loom.matrix: row %zu is a %s, expected a table", i + 1,
+                                  luaL_typename(L, -1));
+            if ((size_t)luaL_len(L, -1) != cols)
+                return luaL_error(L, "loom.matrix: row %zu has %zu values, row 1 has %zu", i + 1,
+                                  (size_t)luaL_len(L, -1), cols);
+            for (size_t j = 0; j < cols; j++) {
+                lua_geti(L, -1, (lua_Integer)j + 1);
+                int ok;
+                double v = lua_tonumberx(L, -1, &ok);
+                if (!ok)
+                    return luaL_error(L, "loom.matrix: value at (%zu, %zu) is a %s, expected a number",
+                                      i + 1, j + 1, luaL_typename(L, -1));
+                *loom_at(&a->m, i, j) = v;
+                lua_pop(L, 1);
+            }
+        } else {
+            int ok;
+            double v = lua_tonumberx(L, -1, &ok);
+            if (!ok)
+                return luaL_error(L, "loom.matrix: value %zu is a %s, expected a number", i + 1,
+                                  luaL_typename(L, -1));
+            *loom_at(&a->m, i, 0) = v;
+        }
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static int l_zeros(lua_State *L)
+{
+    loom_newmatrix(L, check_dim(L, 1, "loom.zeros"), check_dim(L, 2, "loom.zeros"));
+    return 1;
+}
+
+static int l_ones(lua_State *L)
+{
+    Matrix *a = loom_newmatrix(L, check_dim(L, 1, "loom.ones"), check_dim(L, 2, "loom.ones"));
+    loom_matrix_fill(&a->m, 1.0);
+    return 1;
+}
+
+static int l_fill(lua_State *L)
+{
+    size_t r = check_dim(L, 1, "loom.fill"), c = check_dim(L, 2, "loom.fill");
+    double v = luaL_checknumber(L, 3);
+    Matrix *a = loom_newmatrix(L, r, c);
+    loom_matrix_fill(&a->m, v);
+    return 1;
+}
+
+static int l_eye(lua_State *L)
+{
+    size_t n = loom_checksize(L, 1, "loom.eye", "n");
+    size_t m = lua_isnoneornil(L, 2) ? n : loom_checksize(L, 2, "loom.eye", "cols");
+    Matrix *a = loom_newmatrix(L, n, m);
+    loom_matrix_eye(&a->m);
+    return 1;
+}
+
+static int l_rand(lua_State *L)
+{
+    size_t r = check_dim(L, 1, "loom.rand"), c = check_dim(L, 2, "loom.rand");
+    Matrix *a = loom_newmatrix(L, r, c);
+    loom_matrix_rand(&a->m, loom_getrng(L));
+    return 1;
+}
+
+static int l_randn(lua_State *L)
+{
+    size_t r = check_dim(L, 1, "loom.randn"), c = check_dim(L, 2, "loom.randn");
+    Matrix *a = loom_newmatrix(L, r, c);
+    loom_matrix_randn(&a->m, loom_getrng(L));
+    return 1;
+}
+
+static int l_seed(lua_State *L)
+{
+    lua_Integer s = luaL_checkinteger(L, 1);
+    loom_rng_seed(loom_getrng(L), (uint64_t)s);
+    return 0;
+}
+
+/* The generator's state as 32 bytes (for checkpoints), and back. */
+static int l_rng_state(lua_State *L)
+{
+    loom_rng *rng = loom_getrng(L);
+    if (lua_isnoneornil(L, 1)) {
+        unsigned char bytes[32];
+        for (int i = 0; i < 4; i++)
+            for (int k = 0; k < 8; k++)
+                bytes[i * 8 + k] = (unsigned char)(rng->s[i] >> (8 * k));
+        lua_pushlstring(L, (const char *)bytes, sizeof bytes);
+        return 1;
+    }
+    size_t len;
+    const unsigned char *bytes = (const unsigned char *)luaL_checklstring(L, 1, &len);
+    luaL_argcheck(L, len == 32, 1, "expected the 32-byte string loom.rng_state() returned");
+    for (int i = 0; i < 4; i++) {
+        rng->s[i] = 0;
+        for (int k = 0; k < 8; k++)
+            rng->s[i] |= (uint64_t)bytes[i * 8 + k] << (8 * k);
+    }
+    return 0;
+}
+
+/* loom.random_int(n) -> uniform integer in 1..n from the module's generator. */
+static int l_random_int(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1, 1, "n must be >= 1");
+    lua_pushinteger(L, (lua_Integer)loom_rng_below(loom_getrng(L), (uint64_t)n) + 1);
+    return 1;
+}
+
+/* loom.permutation(n) -> a table holding a random permutation of 1..n. */
+static int l_permutation(lua_State *L)
+{
+    size_t n = loom_checksize(L, 1, "loom.permutation", "n");
+    loom_rng *rng = loom_getrng(L);
+    lua_createtable(L, (int)(n < 1u << 30 ? n : 0), 0);
+    for (size_t i = 1; i <= n; i++) {
+        lua_pushinteger(L, (lua_Integer)i);
+        lua_seti(L, -2, (lua_Integer)i);
+    }
+    for (size_t i = n; i > 1; i--) {
+        lua_Integer j = (lua_Integer)loom_rng_below(rng, i) + 1;
+        lua_geti(L, -1, (lua_Integer)i);
+        lua_geti(L, -2, j);
+        lua_seti(L, -3, (lua_Integer)i);
+        lua_seti(L, -2, j);
+    }
+    return 1;
+}
+
+/* ---- shape and elements ---- */
+
+static int m_rows(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tomatrix(L, 1)->rows);
+    return 1;
+}
+
+static int m_cols(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tomatrix(L, 1)->cols);
+    return 1;
+}
+
+static int m_shape(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_pushinteger(L, (lua_Integer)a->rows);
+    lua_pushinteger(L, (lua_Integer)a->cols);
+    return 2;
+}
+
+static int m_numel(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)loom_numel(tomatrix(L, 1)));
+    return 1;
+}
+
+static int m_is_view(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_pushboolean(L, a->block == NULL && a->data != NULL);
+    return 1;
+}
+
+/* 1-based (i, j) into 0-based, raising with both the index and the shape. */
+static void check_index(lua_State *L, const loom_matrix *a, const char *fn, size_t *i, size_t *j)
+{
+    lua_Integer li = luaL_checkinteger(L, 2), lj = luaL_checkinteger(L, 3);
+    if (li < 1 || lj < 1 || (size_t)li > a->rows || (size_t)lj > a->cols) {
+        char s[48];
+        luaL_error(L, "%s: index (%I, %I) out of range for a %s matrix", fn, li, lj, loom_shape(a, s));
+    }
+    *i = (size_t)li - 1;
+    *j = (size_t)lj - 1;
+}
+
+static int m_get(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    size_t i, j;
+    if (lua_isnoneornil(L, 3) && (a->rows == 1 || a->cols == 1)) {
+        /* One index into a vector. */
+        lua_Integer k = luaL_checkinteger(L, 2);
+        if (k < 1 || (size_t)k > loom_numel(a)) {
+            char s[48];
+            return luaL_error(L, "matrix:get: index %I out of range for a %s matrix", k, loom_shape(a, s));
+        }
+        size_t kk = (size_t)k - 1;
+        lua_pushnumber(L, a->rows == 1 ? *loom_at(a, 0, kk) : *loom_at(a, kk, 0));
+        return 1;
+    }
+    check_index(L, a, "matrix:get", &i, &j);
+    lua_pushnumber(L, *loom_at(a, i, j));
+    return 1;
+}
+
+static int m_set(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    size_t i, j;
+    check_index(L, a, "matrix:set", &i, &j);
+    *loom_at(a, i, j) = luaL_checknumber(L, 4);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ---- views ---- */
+
+static size_t check_range_index(lua_State *L, int idx, size_t n, const char *fn, const char *what)
+{
+    lua_Integer k = luaL_checkinteger(L, idx);
+    if (k < 1 || (size_t)k > n)
+        luaL_error(L, "%s: %s %I out of range 1..%zu", fn, what, k, n);
+    return (size_t)k - 1;
+}
+
+static int m_row(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    size_t i = check_range_index(L, 2, a->rows, "matrix:row", "row");
+    loom_matrix v;
+    loom_matrix_view(&v, a, i, 0, 1, a->cols);
+    loom_pushview(L, 1, v);
+    return 1;
+}
+
+static int m_col(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    size_t j = check_range_index(L, 2, a->cols, "matrix:col", "column");
+    loom_matrix v;
+    loom_matrix_view(&v, a, 0, j, a->rows, 1);
+    loom_pushview(L, 1, v);
+    return 1;
+}
+
+/* A:slice(r1, r2, c1, c2): rows r1..r2 and columns c1..c2, inclusive, 1-based; c1 and c2
+ * default to all columns. An empty range (r2 = r1 - 1) is allowed. */
+static int m_slice(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_Integer r1 = luaL_checkinteger(L, 2), r2 = luaL_checkinteger(L, 3);
+    lua_Integer c1 = luaL_optinteger(L, 4, 1), c2 = luaL_optinteger(L, 5, (lua_Integer)a->cols);
+    if (r1 < 1 || r2 < r1 - 1 || (size_t)r2 > a->rows || c1 < 1 || c2 < c1 - 1 || (size_t)c2 > a->cols) {
+        char s[48];
+        return luaL_error(L, "matrix:slice: rows %I..%I, columns %I..%I out of range for a %s matrix",
+                          r1, r2, c1, c2, loom_shape(a, s));
+    }
+    loom_matrix v;
+    loom_matrix_view(&v, a, (size_t)r1 - 1, (size_t)c1 - 1, (size_t)(r2 - r1 + 1), (size_t)(c2 - c1 + 1));
+    loom_pushview(L, 1, v);
+    return 1;
+}
+
+static int m_copy(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    loom_matrix_copy(&b->m, a);
+    return 1;
+}
+
+static int m_t(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    Matrix *b = loom_newmatrix(L, a->cols, a->rows);
+    loom_matrix_transpose(&b->m, a);
+    return 1;
+}
+
+/* Reshape shares storage when the matrix is contiguous, else copies. */
+static int m_reshape(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    size_t r = loom_checksize(L, 2, "matrix:reshape", "rows");
+    size_t c = loom_checksize(L, 3, "matrix:reshape", "cols");
+    if (c != 0 && r > SIZE_MAX / c)
+        r = 0, c = 1; /* reported as a size mismatch below */
+    if (r * c != loom_numel(a)) {
+        char s[48];
+        return luaL_error(L, "matrix:reshape: cannot reshape %s (%zu values) into %zux%zu",
+                          loom_shape(a, s), loom_numel(a), (size_t)luaL_checkinteger(L, 2),
+                          (size_t)luaL_checkinteger(L, 3));
+    }
+    loom_matrix v;
+    if (loom_matrix_reshape_view(&v, a, r, c) == LOOM_OK) {
+        loom_pushview(L, 1, v);
+        return 1;
+    }
+    Matrix *b = loom_newmatrix(L, r, c);
+    loom_matrix flat;
+    for (size_t i = 0; i < a->rows; i++) {
+        flat = loom_matrix_wrap(b->m.data + i * a->cols, 1, a->cols);
+        loom_matrix arow;
+        loom_matrix_view(&arow, a, i, 0, 1, a->cols);
+        loom_matrix_copy(&flat, &arow);
+    }
+    return 1;
+}
+
+/* ---- elementwise arithmetic ---- */
+
+static const char *const binop_verbs[] = {"add", "subtract", "multiply", "divide", "raise",
+                                           "take the maximum of", "take the minimum of"};
+static const char *const binop_joins[] = {"and", "and", "by", "by", "to", "and", "and"};
+
+/* Do storage ranges of a and b overlap? (A broadcast operand inside out must be copied.) */
+static int overlaps(const loom_matrix *a, const loom_matrix *b)
+{
+    if (!a->data || !b->data || !a->rows || !b->rows)
+        return 0;
+    const double *a_end = loom_at(a, a->rows - 1, a->cols);
+    const double *b_end = loom_at(b, b->rows - 1, b->cols);
+    return a->data < b_end && b->data < a_end;
+}
+
+/* Does small spread over target's shape (a row, a column or a single value)? */
+static int broadcasts(const loom_matrix *small, const loom_matrix *target)
+{
+    return (small->rows == 1 && small->cols == 1)
+        || (small->rows == 1 && small->cols == target->cols)
+        || (small->cols == 1 && small->rows == target->rows);
+}
+
+static void raise_binop(lua_State *L, const char *fn, loom_binop op, const loom_matrix *a,
+                        const loom_matrix *b)
+{
+    char sa[48], sb[48];
+    luaL_error(L, "%s: cannot %s %s %s %s", fn, binop_verbs[op], loom_shape(a, sa),
+               binop_joins[op], loom_shape(b, sb));
+}
+
+/* out = a op b where either of a and b may be a number; out NULL makes a new matrix. */
+static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
+{
+    Matrix *ma = loom_testmatrix(L, 1), *mb = loom_testmatrix(L, 2);
+    if (!ma && !mb)
+        return luaL_error(L, "%s: expected a matrix", fn);
+    if (!ma || !mb) {
+        int scalar_first = ma == NULL;
+        loom_matrix *a = scalar_first ? &mb->m : &ma->m;
+        int sidx = scalar_first ? 1 : 2;
+        if (!lua_isnumber(L, sidx))
+            return luaL_error(L, "%s: expected a matrix or a number, got %s", fn, luaL_typename(L, sidx));
+        double s = lua_tonumber(L, sidx);
+        if (in_place && scalar_first)
+            return luaL_error(L, "%s: the target of an in-place operation must be a matrix", fn);
+        loom_matrix *out = in_place ? a : &loom_newmatrix(L, a->rows, a->cols)->m;
+        loom_matrix_binop_scalar(out, a, op, s, scalar_first);
+        if (in_place)
+            lua_settop(L, 1);
+        return 1;
+    }
+    loom_matrix *a = &ma->m, *b = &mb->m;
+    if (!in_place && !loom_same_shape(a, b) && broadcasts(a, b)) {
+        /* The left operand is the small one: spread it over the result, then apply. */
+        loom_matrix *out = &loom_newmatrix(L, b->rows, b->cols)->m;
+        loom_matrix_binop(out, out, LOOM_ADD, a);
+        loom_matrix_binop(out, out, op, b);
+        return 1;
+    }
+    loom_matrix scratch = {0};
+    if (in_place && !loom_same_shape(a, b) && overlaps(a, b)) {
+        if (loom_matrix_init(&scratch, b->rows, b->cols) != LOOM_OK)
+            return luaL_error(L, "not enough memory");
+        loom_matrix_copy(&scratch, b);
+        b = &scratch;
+    }
+    loom_matrix *out = a;
+    if (!loom_same_shape(a, b) && !broadcasts(b, a)) {
+        loom_matrix_release(&scratch);
+        raise_binop(L, fn, op, &ma->m, &mb->m);
+    }
+    if (!in_place)
+        out = &loom_newmatrix(L, a->rows, a->cols)->m;
+    loom_matrix_binop(out, a, op, b);
+    loom_matrix_release(&scratch);
+    if (in_place)
+        lua_settop(L, 1);
+    return 1;
+}
+
+static int m_add(lua_State *L) { return binop(L, LOOM_ADD, "matrix:add", 0); }
+static int m_sub(lua_State *L) { return binop(L, LOOM_SUB, "matrix:sub", 0); }
+static int m_mul(lua_State *L) { return binop(L, LOOM_MUL, "matrix:mul", 0); }
+static int m_div(lua_State *L) { return binop(L, LOOM_DIV, "matrix:div", 0); }
+static int m_pow(lua_State *L) { return binop(L, LOOM_POW, "matrix:pow", 0); }
+static int m_maximum(lua_State *L) { return binop(L, LOOM_MAX, "matrix:maximum", 0); }
+static int m_minimum(lua_State *L) { return binop(L, LOOM_MIN, "matrix:minimum", 0); }
+static int m_add_(lua_State *L) { return binop(L, LOOM_ADD, "matrix:add_", 1); }
+static int m_sub_(lua_State *L) { return binop(L, LOOM_SUB, "matrix:sub_", 1); }
+static int m_mul_(lua_State *L) { return binop(L, LOOM_MUL, "matrix:mul_", 1); }
+static int m_div_(lua_State *L) { return binop(L, LOOM_DIV, "matrix:div_", 1); }
+static int m_pow_(lua_State *L) { return binop(L, LOOM_POW, "matrix:pow_", 1); }
+static int m_maximum_(lua_State *L) { return binop(L, LOOM_MAX, "matrix:maximum_", 1); }
+static int m_minimum_(lua_State *L) { return binop(L, LOOM_MIN, "matrix:minimum_", 1); }
+static int mm_add(lua_State *L) { return binop(L, LOOM_ADD, "matrix +", 0); }
+static int mm_sub(lua_State *L) { return binop(L, LOOM_SUB, "matrix -", 0); }
+static int mm_div(lua_State *L) { return binop(L, LOOM_DIV, "matrix /", 0); }
+
+/* A:axpy_(alpha, B): A += alpha * B, the update step of optimisers written in Lua. */
+static int m_axpy_(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    double alpha = luaL_checknumber(L, 2);
+    loom_matrix *b = tomatrix(L, 3);
+    if (!loom_same_shape(a, b)) {
+        char sa[48], sb[48];
+        return luaL_error(L, "matrix:axpy_: cannot add %s to %s", loom_shape(b, sb), loom_shape(a, sa));
+    }
+    loom_matrix_axpy(a, alpha, b);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_fill_(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    loom_matrix_fill(a, luaL_checknumber(L, 2));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_zero_(lua_State *L)
+{
+    loom_matrix_fill(tomatrix(L, 1), 0.0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* A:copy_(B): copy B's values into A (same shape), e.g. into a view. */
+static int m_copy_(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1), *b = tomatrix(L, 2);
+    if (!loom_same_shape(a, b)) {
+        char sa[48], sb[48];
+        return luaL_error(L, "matrix:copy_: cannot copy %s into %s", loom_shape(b, sb), loom_shape(a, sa));
+    }
+    loom_matrix_copy(a, b);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int mm_unm(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    loom_matrix_map(&b->m, a, LOOM_NEG);
+    return 1;
+}
+
+/* ---- matrix products ---- */
+
+static void raise_product(lua_State *L, const char *fn, const loom_matrix *a, int ta,
+                          const loom_matrix *b, int tb)
+{
+    char sa[48], sb[48];
+    loom_matrix ea = *a, eb = *b;
+    if (ta) { ea.rows = a->cols; ea.cols = a->rows; }
+    if (tb) { eb.rows = b->cols; eb.cols = b->rows; }
+    luaL_error(L, "%s: cannot multiply %s by %s", fn, loom_shape(&ea, sa), loom_shape(&eb, sb));
+}
+
+/* A * B: the matrix product (dgemm); with a number on either side, scaling. */
+static int mm_mul(lua_State *L)
+{
+    Matrix *ma = loom_testmatrix(L, 1), *mb = loom_testmatrix(L, 2);
+    if (!ma || !mb)
+        return binop(L, LOOM_MUL, "matrix *", 0);
+    loom_matrix *a = &ma->m, *b = &mb->m;
+    if (a->cols != b->rows)
+        raise_product(L, "matrix *", a, 0, b, 0);
+    Matrix *c = loom_newmatrix(L, a->rows, b->cols);
+    loom_check(L, loom_gemm(&c->m, 1.0, a, 0, b, 0, 0.0), "matrix *");
+    return 1;
+}
+
+/* C:matmul_(A, B, {alpha=1, beta=0, ta=false, tb=false}): C = alpha op(A) op(B) + beta C
+ * without allocating. C must not share storage with A or B. */
+static int m_matmul_(lua_State *L)
+{
+    loom_matrix *c = tomatrix(L, 1), *a = tomatrix(L, 2), *b = tomatrix(L, 3);
+    double alpha = 1.0, beta = 0.0;
+    int ta = 0, tb = 0;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "alpha");
+        alpha = luaL_optnumber(L, -1, 1.0);
+        lua_getfield(L, 4, "beta");
+        beta = luaL_optnumber(L, -1, 0.0);
+        lua_getfield(L, 4, "ta");
+        ta = lua_toboolean(L, -1);
+        lua_getfield(L, 4, "tb");
+        tb = lua_toboolean(L, -1);
+        lua_pop(L, 4);
+    }
+    if (overlaps(c, a) || overlaps(c, b))
+        return luaL_error(L, "matrix:matmul_: the output shares storage with an input");
+    loom_status st = loom_gemm(c, alpha, a, ta, b, tb, beta);
+    if (st == LOOM_EDIM) {
+        size_t m = ta ? a->cols : a->rows, n = tb ? b->rows : b->cols;
+        size_t ka = ta ? a->rows : a->cols, kb = tb ? b->cols : b->rows;
+        if (ka != kb)
+            raise_product(L, "matrix:matmul_", a, ta, b, tb);
+        char sc[48];
+        return luaL_error(L, "matrix:matmul_: the product is %zux%zu but the output is %s", m, n,
+                          loom_shape(c, sc));
+    }
+    loom_check(L, st, "matrix:matmul_");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* A:dot(B): the sum of the elementwise product (shapes equal). */
+static int m_dot(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1), *b = tomatrix(L, 2);
+    if (!loom_same_shape(a, b)) {
+        char sa[48], sb[48];
+        return luaL_error(L, "matrix:dot: cannot take the dot product of %s and %s",
+                          loom_shape(a, sa), loom_shape(b, sb));
+    }
+    double s = 0.0;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++)
+            s += *loom_at(a, i, j) * *loom_at(b, i, j);
+    lua_pushnumber(L, s);
+    return 1;
+}
+
+/* ---- maps ---- */
+
+static loom_unop check_unop(lua_State *L, int idx, const char *fn)
+{
+    const char *name = luaL_checkstring(L, idx);
+    int op = loom_unop_from_name(name);
+    if (op < 0) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int k = 0; k < LOOM_UNOP_COUNT; k++) {
+            luaL_addstring(&b, k ? ", " : "");
+            luaL_addstring(&b, loom_unop_name((loom_unop)k));
+        }
+        luaL_pushresult(&b);
+        luaL_error(L, "%s: unknown function \"%s\" (known: %s)", fn, name, lua_tostring(L, -1));
+    }
+    return (loom_unop)op;
+}
+
+static int m_map(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    loom_unop op = check_unop(L, 2, "matrix:map");
+    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    loom_matrix_map(&b->m, a, op);
+    return 1;
+}
+
+static int m_map_(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    loom_matrix_map(a, a, check_unop(L, 2, "matrix:map_"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* A:apply(fn): fn(value, i, j) for every element into a new matrix (the slow path). */
+static int m_apply(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++) {
+            lua_pushvalue(L, 2);
+            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_pushinteger(L, (lua_Integer)i + 1);
+            lua_pushinteger(L, (lua_Integer)j + 1);
+            lua_call(L, 3, 1);
+            int ok;
+            double v = lua_tonumberx(L, -1, &ok);
+            if (!ok)
+                return luaL_error(L, "matrix:apply: the function returned a %s at (%zu, %zu), expected a number",
+                                  luaL_typename(L, -1), i + 1, j + 1);
+            *loom_at(&b->m, i, j) = v;
+            lua_pop(L, 1);
+        }
+    return 1;
+}
+
+/* A:clamp(lo, hi): a copy with values limited to [lo, hi]. */
+static int m_clamp(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
+    if (lo > hi)
+        return luaL_error(L, "matrix:clamp: lower bound %g is above upper bound %g", lo, hi);
+    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    loom_matrix_binop_scalar(&b->m, a, LOOM_MAX, lo, 0);
+    loom_matrix_binop_scalar(&b->m, &b->m, LOOM_MIN, hi, 0);
+    return 1;
+}
+
+/* ---- reductions ---- */
+
+static int reduce(lua_State *L, loom_reduce op, const char *fn)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_Integer dim = luaL_optinteger(L, 2, 0);
+    if (dim < 0 || dim > 2)
+        return luaL_error(L, "%s: dim must be 1 (down the rows) or 2 (along the columns), got %I", fn, dim);
+    if (op != LOOM_SUM) {
+        size_t along = dim == 0 ? loom_numel(a) : dim == 1 ? a->rows : a->cols;
+        if (along == 0) {
+            char s[48];
+            return luaL_error(L, "%s: empty %s matrix has no %s", fn, loom_shape(a, s),
+                              op == LOOM_MEAN ? "mean" : "extreme value");
+        }
+    }
+    if (dim == 0) {
+        double v;
+        loom_matrix out = loom_matrix_wrap(&v, 1, 1);
+        loom_check(L, loom_matrix_reduce(&out, a, op, 0), fn);
+        if (op == LOOM_ARGMAX || op == LOOM_ARGMIN) {
+            /* The (row, column) of the extreme value. */
+            size_t k = (size_t)v - 1;
+            lua_pushinteger(L, (lua_Integer)(k / a->cols) + 1);
+            lua_pushinteger(L, (lua_Integer)(k % a->cols) + 1);
+            return 2;
+        }
+        lua_pushnumber(L, v);
+        return 1;
+    }
+    Matrix *b = loom_newmatrix(L, dim == 2 ? a->rows : 1, dim == 1 ? a->cols : 1);
+    loom_check(L, loom_matrix_reduce(&b->m, a, op, (int)dim), fn);
+    return 1;
+}
+
+static int m_sum(lua_State *L) { return reduce(L, LOOM_SUM, "matrix:sum"); }
+static int m_mean(lua_State *L) { return reduce(L, LOOM_MEAN, "matrix:mean"); }
+static int m_max(lua_State *L) { return reduce(L, LOOM_MAXV, "matrix:max"); }
+static int m_min(lua_State *L) { return reduce(L, LOOM_MINV, "matrix:min"); }
+static int m_argmax(lua_State *L) { return reduce(L, LOOM_ARGMAX, "matrix:argmax"); }
+static int m_argmin(lua_State *L) { return reduce(L, LOOM_ARGMIN, "matrix:argmin"); }
+
+static int m_norm(lua_State *L)
+{
+    lua_pushnumber(L, loom_matrix_norm(tomatrix(L, 1)));
+    return 1;
+}
+
+static int m_allclose(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1), *b = tomatrix(L, 2);
+    double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
+    if (!loom_same_shape(a, b)) {
+        char sa[48], sb[48];
+        return luaL_error(L, "matrix:allclose: cannot compare %s with %s", loom_shape(a, sa), loom_shape(b, sb));
+    }
+    lua_pushboolean(L, loom_matrix_allclose(a, b, rtol, atol));
+    return 1;
+}
+
+/* ---- conversion ---- */
+
+static int m_totable(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_createtable(L, (int)a->rows, 0);
+    for (size_t i = 0; i < a->rows; i++) {
+        lua_createtable(L, (int)a->cols, 0);
+        for (size_t j = 0; j < a->cols; j++) {
+            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_seti(L, -2, (lua_Integer)j + 1);
+        }
+        lua_seti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* A:tolist(): the values in row-major order as one flat table. */
+static int m_tolist(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_createtable(L, (int)loom_numel(a), 0);
+    lua_Integer k = 1;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++) {
+            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_seti(L, -2, k++);
+        }
+    return 1;
+}
+
+/* X:index_rows(idx [, out]): rows idx[1], idx[2], ... of X (1-based) into out, which is
+ * reused when given (no allocation per mini-batch). idx is a table of integers. */
+static int m_index_rows(lua_State *L)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 2);
+    loom_matrix *out;
+    if (lua_isnoneornil(L, 3)) {
+        out = &loom_newmatrix(L, n, a->cols)->m;
+    } else {
+        out = tomatrix(L, 3);
+        if (out->rows != n || out->cols != a->cols) {
+            char so[48];
+            return luaL_error(L, "matrix:index_rows: %zu indices of %zu columns do not fit a %s output",
+                              n, a->cols, loom_shape(out, so));
+        }
+        lua_pushvalue(L, 3);
+    }
+    for (size_t k = 0; k < n; k++) {
+        lua_geti(L, 2, (lua_Integer)k + 1);
+        int ok;
+        lua_Integer i = lua_tointegerx(L, -1, &ok);
+        lua_pop(L, 1);
+        if (!ok || i < 1 || (size_t)i > a->rows)
+            return luaL_error(L, "matrix:index_rows: index %zu is not a row of a matrix with %zu rows",
+                              k + 1, a->rows);
+        memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
+    }
+    return 1;
+}
+
+/* ---- concatenation ---- */
+
+static int concat(lua_State *L, int horizontal)
+{
+    const char *fn = horizontal ? "loom.hcat" : "loom.vcat";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 1);
+    if (n == 0)
+        return luaL_error(L, "%s: expected a non-empty list of matrices", fn);
+    size_t total = 0, fixed = 0;
+    for (size_t k = 0; k < n; k++) {
+        lua_geti(L, 1, (lua_Integer)k + 1);
+        Matrix *p = loom_testmatrix(L, -1);
+        if (!p)
+            return luaL_error(L, "%s: item %zu is a %s, expected a matrix", fn, k + 1, luaL_typename(L, -1));
+        size_t along = horizontal ? p->m.cols : p->m.rows, across = horizontal ? p->m.rows : p->m.cols;
+        if (k == 0)
+            fixed = across;
+        else if (across != fixed) {
+            char s0[48], sk[48];
+            lua_geti(L, 1, 1);
+            loom_shape(&loom_checkmatrix(L, -1)->m, s0);
+            return luaL_error(L, "%s: item %zu is %s but item 1 is %s (%s must match)", fn, k + 1,
+                              loom_shape(&p->m, sk), s0, horizontal ? "rows" : "columns");
+        }
+        total += along;
+        lua_pop(L, 1);
+    }
+    Matrix *out = loom_newmatrix(L, horizontal ? fixed : total, horizontal ? total : fixed);
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        lua_geti(L, 1, (lua_Integer)k + 1);
+        loom_matrix *p = &loom_checkmatrix(L, -1)->m, dst;
+        if (horizontal)
+            loom_matrix_view(&dst, &out->m, 0, at, fixed, p->cols);
+        else
+            loom_matrix_view(&dst, &out->m, at, 0, p->rows, fixed);
+        loom_matrix_copy(&dst, p);
+        at += horizontal ? p->cols : p->rows;
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static int l_hcat(lua_State *L) { return concat(L, 1); }
+static int l_vcat(lua_State *L) { return concat(L, 0); }
+
+/* ---- CSV ---- */
+
+static void push_strings(lua_State *L, char **list, size_t n)
+{
+    if (!list) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, list[i]);
+        lua_seti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static int opt_bool_field(lua_State *L, int idx, const char *key, int dflt)
+{
+    if (!lua_istable(L, idx))
+        return dflt;
+    lua_getfield(L, idx, key);
+    int v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* loom.read_csv(path, {header = true, rownames = false, sep = ","})
+ * -> matrix, column names, row names | nil, "path:line:field: message" */
+static int l_read_csv(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    loom_csv_options o = {opt_bool_field(L, 2, "header", 1), opt_bool_field(L, 2, "rownames", 0), ','};
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "sep");
+        if (!lua_isnil(L, -1)) {
+            size_t len;
+            const char *sep = luaL_checklstring(L, -1, &len);
+            if (len != 1)
+                return luaL_error(L, "loom.read_csv: sep must be one character, got \"%s\"", sep);
+            o.sep = sep[0];
+        }
+        lua_pop(L, 1);
+    }
+    loom_csv csv;
+    loom_status st = loom_csv_read(&csv, path, &o);
+    if (st != LOOM_OK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s:%s", path, csv.error);
+        return 2;
+    }
+    /* Move the values into a userdata; the strings go into tables, then the csv is freed. */
+    Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
+    a->m = csv.values;
+    a->released = 0;
+    luaL_setmetatable(L, LOOM_MATRIX_T);
+    csv.values = (loom_matrix){NULL, 0, 0, 1, NULL};
+    push_strings(L, csv.names, csv.name_count);
+    push_strings(L, csv.rownames, a->m.rows);
+    csv.values.rows = a->m.rows;
+    loom_csv_release(&csv);
+    return 3;
+}
+
+/* ---- lifetime ---- */
+
+/* __gc and __close: free the storage once; later uses raise. */
+static int m_release(lua_State *L)
+{
+    Matrix *a = luaL_checkudata(L, 1, LOOM_MATRIX_T);
+    if (!a->released) {
+        loom_matrix_release(&a->m);
+        a->released = 1;
+    }
+    return 0;
+}
+
+static int l_threads(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        luaL_argcheck(L, n >= 1, 1, "thread count must be >= 1");
+        loom_blas_set_threads((int)n);
+    }
+    lua_pushinteger(L, loom_blas_get_threads());
+    return 1;
+}
+
+/* loom.alloc_stats() -> {allocations, frees, live_blocks, live_bytes} of the engine. */
+static int l_alloc_stats(lua_State *L)
+{
+    loom_alloc_stats s = loom_alloc_get_stats();
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)s.allocations);
+    lua_setfield(L, -2, "allocations");
+    lua_pushinteger(L, (lua_Integer)s.frees);
+    lua_setfield(L, -2, "frees");
+    lua_pushinteger(L, (lua_Integer)s.live_blocks);
+    lua_setfield(L, -2, "live_blocks");
+    lua_pushinteger(L, (lua_Integer)s.live_bytes);
+    lua_setfield(L, -2, "live_bytes");
+    return 1;
+}
+
+static int l_is_matrix(lua_State *L)
+{
+    lua_pushboolean(L, luaL_testudata(L, 1, LOOM_MATRIX_T) != NULL);
+    return 1;
+}
+
+static const luaL_Reg matrix_methods[] = {
+    {"rows", m_rows}, {"cols", m_cols}, {"shape", m_shape}, {"numel", m_numel},
+    {"is_view", m_is_view}, {"get", m_get}, {"set", m_set}, {"row", m_row}, {"col", m_col},
+    {"slice", m_slice}, {"copy", m_copy}, {"t", m_t}, {"reshape", m_reshape},
+    {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},
+    {"maximum", m_maximum}, {"minimum", m_minimum},
+    {"add_", m_add_}, {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"pow_", m_pow_},
+    {"maximum_", m_maximum_}, {"minimum_", m_minimum_}, {"axpy_", m_axpy_},
+    {"fill_", m_fill_}, {"zero_", m_zero_}, {"copy_", m_copy_}, {"matmul_", m_matmul_},
+    {"dot", m_dot}, {"map", m_map}, {"map_", m_map_}, {"apply", m_apply}, {"clamp", m_clamp},
+    {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min}, {"argmax", m_argmax},
+    {"argmin", m_argmin}, {"norm", m_norm}, {"allclose", m_allclose}, {"totable", m_totable},
+    {"tolist", m_tolist}, {"index_rows", m_index_rows}, {"close", m_release},
+    {NULL, NULL}};
+
+static const luaL_Reg matrix_meta[] = {
+    {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div},
+    {"__unm", mm_unm}, {"__gc", m_release}, {"__close", m_release}, {NULL, NULL}};
+
+static const luaL_Reg module_functions[] = {
+    {"matrix", l_matrix}, {"zeros", l_zeros}, {"ones", l_ones}, {"fill", l_fill},
+    {"eye", l_eye}, {"rand", l_rand}, {"randn", l_randn}, {"seed", l_seed},
+    {"rng_state", l_rng_state}, {"random_int", l_random_int}, {"permutation", l_permutation},
+    {"hcat", l_hcat}, {"vcat", l_vcat}, {"read_csv", l_read_csv}, {"threads", l_threads},
+    {"alloc_stats", l_alloc_stats}, {"is_matrix", l_is_matrix}, {NULL, NULL}};
+
+int loom_open_matrix(lua_State *L)
+{
+    if (luaL_newmetatable(L, LOOM_MATRIX_T)) {
+        loom_setfuncs(L, matrix_meta);
+        luaL_newlib(L, matrix_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, "matrix");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, module_functions);
+    /* The metatable, so lua/loom can add __tostring and Lua-side methods. */
+    luaL_getmetatable(L, LOOM_MATRIX_T);
+    lua_setfield(L, -2, "metatable");
+    return 1;
+}
