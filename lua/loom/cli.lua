@@ -73,10 +73,9 @@ end
 cli.register("help", "print this help, or the documentation of a loom name: loom help loom.zeros",
   function(args)
     if args[1] then
-      local help = require "loom.help"
-      local text = help.text(args[1])
+      local text, err = require("loom.help").text(args[1])
       if not text then
-        io.stderr:write("loom help: no documentation for ", args[1], "\n")
+        io.stderr:write("loom help: ", err, "\n")
         return 1
       end
       print(text)
@@ -100,6 +99,7 @@ cli.command_modules = {"loom.runner"}
 function cli.main(argv)
   local loom = require "loom"
   _G.loom = loom
+  _G.help = function(x) return require("loom.help").help(x) end
   for _, name in ipairs(cli.command_modules) do require(name) end
   local first = argv[1]
   if first and cli.commands[first] then
