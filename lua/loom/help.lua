@@ -120,11 +120,18 @@ local function entry_for_path(path)
   end
 end
 
--- Paths of loom functions, tables and methods that no entry documents.
+-- Functions, and tables called like functions (classes with __call).
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(v) == "table" and type(mt) == "table" and rawget(mt, "__call") ~= nil
+end
+
+-- Paths of loom functions and methods (and callable tables) that no entry documents.
 function help.undocumented()
   local missing = {}
   help.walk(function(path, v)
-    if type(v) == "function" and not entry_for_path(path) then missing[#missing + 1] = path end
+    if callable(v) and not entry_for_path(path) then missing[#missing + 1] = path end
   end)
   return missing
 end
@@ -156,7 +163,7 @@ local function listing(title, prefix)
   for _, a in ipairs(help.index().areas) do
     for _, e in ipairs(a.entries) do
       if e.name:sub(1, #prefix) == prefix then
-        lines[#lines + 1] = string.format("  %-28s %s", e.signature or e.name, e.name)
+        lines[#lines + 1] = string.format("  %-22s %s", e.name, e.signature or "")
       end
     end
   end
@@ -170,12 +177,13 @@ function help.overview()
     "help(A) for a matrix A, help(\"loom.linalg\") for an area's names. `loom help` in a shell.", "",
     "areas:"}
   for _, a in ipairs(help.index().areas) do
-    local names = {}
+    local text = ""
     for i, e in ipairs(a.entries) do
-      if i > 8 then names[#names + 1] = "..." break end
-      names[#names + 1] = e.name
+      local more = (i > 1 and ", " or "") .. e.name
+      if #text + #more > 64 then text = text .. ", ..." break end
+      text = text .. more
     end
-    out[#out + 1] = string.format("  %-11s %s", a.area, table.concat(names, ", "))
+    out[#out + 1] = string.format("  %-11s %s", a.area, text)
   end
   out[#out + 1] = ""
   out[#out + 1] = "help(\"<area>\") lists every name of one area."
@@ -209,14 +217,15 @@ function help.text(x)
     end
     if not name then return nil, "no documentation for this " .. type(x) end
   end
-  local e = entry_for_path(name) or entry_for_path("loom." .. name)
+  local e = entry_for_path(name)
+  local area = not e and area_listing(name)
+  if area then return area end
+  e = e or entry_for_path("loom." .. name)
   if e then
     local text = help.entry_text(e)
     local methods = listing("methods:", e.name .. ":")
     return methods and (text .. "\n\n" .. methods) or text
   end
-  local area = area_listing(name)
-  if area then return area end
   local prefix = name:gsub("^loom%.", "")
   local list = listing(name .. ":", "loom." .. prefix .. ".") or listing(name .. ":", prefix .. ".")
     or listing(name .. ":", prefix .. ":")
