@@ -54,12 +54,18 @@ def main():
                 os.kill(pid, 9)
                 sys.exit(1)
     os.write(fd, b"\x04")
-    read_for(3)
-    try:
-        _, wstatus = os.waitpid(pid, 0)
-        status = os.waitstatus_to_exitcode(wstatus)
-    except ChildProcessError:
-        pass
+    deadline = time.time() + 10
+    while True:
+        read_for(0.1)
+        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(wstatus)
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            status = -9
+            break
     sys.stdout.write(transcript.decode("utf-8", "replace"))
     print("\nEXIT %d" % status)
 
