@@ -47,12 +47,15 @@ local function report(ok, err)
   return ok
 end
 
+-- The text of an error value that is not a string (lua.c's wording).
+function cli.error_object_text(err)
+  local mt = getmetatable(err)
+  if mt and mt.__tostring then return tostring(err) end
+  return string.format("(error object is a %s value)", type(err))
+end
+
 local function traceback(err)
-  if type(err) ~= "string" then
-    local mt = getmetatable(err)
-    if mt and mt.__tostring then return tostring(err) end
-    return string.format("(error object is a %s value)", type(err))
-  end
+  if type(err) ~= "string" then return cli.error_object_text(err) end
   return debug.traceback(err, 2)
 end
 

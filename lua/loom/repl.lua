@@ -37,11 +37,7 @@ local function user_traceback(msg)
 end
 
 local function message_handler(err)
-  if type(err) ~= "string" then
-    local mt = getmetatable(err)
-    if mt and mt.__tostring then return tostring(err) end
-    return string.format("(error object is a %s value)", type(err))
-  end
+  if type(err) ~= "string" then return require("loom.cli").error_object_text(err) end
   return user_traceback(err)
 end
 
