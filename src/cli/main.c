@@ -48,8 +48,8 @@ static const char *lua_dir(void)
 /* ---- interrupting a running chunk (lua.c's technique) ----
  * SIGINT sets a hook on the running state; the hook raises "interrupted!" at the next Lua
  * call, return or instruction count, which the REPL's pcall catches. A second SIGINT before
- * the hook runs (a long C call) takes the default action and ends the process. These two
- * are file statics because a signal handler can reach nothing else. */
+ * the hook runs (a long C call) takes the default action and ends the process. This state
+ * is file static because a signal handler can reach nothing else. */
 static lua_State *volatile interrupt_target;
 static volatile sig_atomic_t interrupted_at_prompt;
 /* Any thread may take the signal (OpenBLAS starts workers), so a blocked read() in the main
