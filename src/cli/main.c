@@ -320,7 +320,9 @@ static int luaopen_cli_native(lua_State *L)
     rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^#~";
     rl_completion_append_character = '\0';
     rl_attempted_completion_function = complete;
-    rl_catch_signals = 0; /* our handlers decide what Ctrl-C means */
+    /* libedit restores the terminal around signals (Ctrl-Z and fg, resizing) and then
+     * passes SIGINT on to on_sigint_at_prompt. */
+    rl_catch_signals = 1;
     rl_getc_function = read_key;
     open_wake_pipe();
     using_history();

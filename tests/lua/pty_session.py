@@ -1,5 +1,6 @@
 """pty_session.py: drive the loom REPL through a pseudo-terminal for tests/lua/test_repl.lua.
-Not a general expect tool: steps are argv words "send:TEXT", "expect:TEXT", "intr" (Ctrl-C).
+Not a general expect tool: steps are argv words "send:TEXT", "expect:TEXT", "intr" (Ctrl-C),
+"stop" (Ctrl-Z, then SIGCONT as a shell's fg would send).
 
 usage: /usr/bin/python3 pty_session.py LOOM_BIN STEP...
 TEXT may use \\n, \\t and \\x04 escapes. Prints the whole transcript; exits 1 (after printing
@@ -7,6 +8,7 @@ TEXT may use \\n, \\t and \\x04 escapes. Prints the whole transcript; exits 1 (a
 import os
 import pty
 import select
+import signal
 import sys
 import time
 
@@ -46,6 +48,12 @@ def main():
         elif kind == "intr":
             read_for(0.5)
             os.write(fd, b"\x03")
+            read_for(0.5)
+        elif kind == "stop":
+            read_for(0.5)
+            os.write(fd, b"\x1a")
+            read_for(0.5)
+            os.kill(pid, signal.SIGCONT)
             read_for(0.5)
         elif kind == "expect":
             if not read_for(10, data):

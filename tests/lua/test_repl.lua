@@ -196,6 +196,13 @@ test("pty: Ctrl-C at the prompt clears the line", function()
   contains(out, "EXIT 0")
 end)
 
+test("pty: Ctrl-Z then fg keeps line editing working", function()
+  local out, ok = pty("", {"send:ab", "stop", "send:c = 5\\n", "send:abc * 5\\n", "expect:25"})
+  check(ok, "the pty session failed:\n%s", out)
+  check(not out:find("abc * 5abc", 1, true), "the line was echoed twice after resuming:\n%s", out)
+  contains(out, "EXIT 0")
+end)
+
 test("pty: Tab completes loom.ze and methods after ':'", function()
   local out, ok = pty("", {"send:loom.ze\\t", "send:(1, 2)\\n", "expect:matrix([[0., 0.]])",
     "send:B = loom.eye(2)\\n", "send:B:nor\\t", "send:()\\n", "expect:1.414"})
