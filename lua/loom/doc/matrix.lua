@@ -57,6 +57,12 @@ message saying where: "data.csv:12:3: expected number".]] },
     doc = "The engine's allocation counters (for leak checks and tests)." },
   { name = "loom.is_matrix", signature = "loom.is_matrix(x) -> boolean",
     doc = "Whether x is a loom matrix." },
+  { name = "loom.matrix_methods", signature = "loom.matrix_methods.name = function(A, ...) ... end",
+    doc = [[
+The table of matrix methods (the metatable's __index): every A:name(...) looks here. Lua
+modules may add methods to it; help("matrix") lists them when they have doc entries.]] },
+  { name = "loom.version", signature = "loom.version -> \"0.1.0\"",
+    doc = "loom's version string (also `loom --version`)." },
 
   -- shape and elements
   { name = "matrix:rows", signature = "A:rows() -> integer", doc = "The number of rows." },
