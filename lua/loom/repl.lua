@@ -144,12 +144,25 @@ function repl.history_path()
   return home and home ~= "" and (home .. "/.loom_history") or nil
 end
 
--- A line reader: libedit with prompts on a terminal, plain stdio otherwise.
-local function reader(interactive)
-  if interactive then
-    return function(prompt) return native.readline(prompt) end
+-- The input side of a session: read(prompt) -> line | false (Ctrl-C) | nil (end), and
+-- remember(source) for history. libedit with prompts, banner and history on a terminal;
+-- plain stdio, silent, otherwise.
+local function open_session(interactive)
+  if not interactive then
+    return function() return io.stdin:read("l") end, function() end
   end
-  return function() return io.stdin:read("l") end
+  local loom = require "loom"
+  io.stdout:write(string.format("loom %s (%s)  help() for help, Ctrl-D to leave\n",
+    loom.version, _VERSION))
+  native.set_completer(repl.complete)
+  local history = repl.history_path()
+  if history then native.load_history(history) end
+  local function remember(source)
+    if not source:find("%S") then return end
+    native.add_history(source)
+    if history then native.save_history(history) end
+  end
+  return native.readline, remember
 end
 
 -- repl.run{interactive = bool}: the session; returns the exit status (non-interactive
@@ -159,15 +172,7 @@ function repl.run(opts)
   local interactive = opts.interactive
   if interactive == nil then interactive = native ~= nil and native.isatty("stdin") end
   interactive = interactive and native ~= nil
-  local read = reader(interactive)
-  local history = interactive and repl.history_path()
-  if interactive then
-    local loom = require "loom"
-    io.stdout:write(string.format("loom %s (%s)  help() for help, Ctrl-D to leave\n",
-      loom.version, _VERSION))
-    native.set_completer(repl.complete)
-    if history then native.load_history(history) end
-  end
+  local read, remember = open_session(interactive)
   local failed = false
   local buffer = nil -- the lines of an incomplete statement
   while true do
@@ -188,16 +193,13 @@ function repl.run(opts)
       local fn, err, incomplete = repl.compile(source)
       if fn then
         buffer = nil
-        if interactive and source:find("%S") then
-          native.add_history(source)
-          if history then native.save_history(history) end
-        end
+        remember(source)
         if not repl.execute(fn) then failed = true end
       elseif incomplete then
         buffer = source
       else
         buffer = nil
-        if interactive and source:find("%S") then native.add_history(source) end
+        remember(source)
         io.stderr:write(err, "\n")
         failed = true
       end
