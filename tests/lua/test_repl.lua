@@ -189,7 +189,7 @@ test("pty: banner, autoprint, Ctrl-C interrupts a loop, the session survives", f
 end)
 
 test("pty: Ctrl-C at the prompt clears the line", function()
-  local out, ok = pty("", {"send:abc", "intr", "send:7*6\\n", "expect:42",
+  local out, ok = pty("", {"send:abc", "expect:> abc", "intr", "send:7*6\\n", "expect:42",
     "send:for i = 1, 2 do\\n", "expect:>> ", "intr", "send:'fresh'\\n", "expect:fresh"})
   check(ok, "the pty session failed:\n%s", out)
   check(not out:find("abc7", 1, true), "the interrupted text was kept:\n%s", out)
@@ -197,7 +197,7 @@ test("pty: Ctrl-C at the prompt clears the line", function()
 end)
 
 test("pty: Ctrl-Z then fg keeps line editing working", function()
-  local out, ok = pty("", {"send:ab", "stop", "send:c = 5\\n", "send:abc * 5\\n", "expect:25"})
+  local out, ok = pty("", {"send:ab", "expect:> ab", "stop", "send:c = 5\\n", "send:abc * 5\\n", "expect:25"})
   check(ok, "the pty session failed:\n%s", out)
   check(not out:find("abc * 5abc", 1, true), "the line was echoed twice after resuming:\n%s", out)
   contains(out, "EXIT 0")
