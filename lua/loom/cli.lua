@@ -7,15 +7,20 @@ usage: loom [options] [script.lua [args...]]
        loom <command> [args...]
 
 options:
-  -e code      run the Lua code (may be repeated)
-  -i           open the REPL after running the script or -e code
-  -l name      require library 'name' into a global of the same name
+  -e code        run the Lua code (may be repeated)
+  -i             open the REPL after running the script or -e code
+  -l name        require library 'name' into a global of the same name
   -v, --version  print loom's version
-  -h, --help   print this help
-  -            run standard input as a script
+  -h, --help     print this help
+  -              run standard input as a script
 
 commands:
 %s
+
+environment:
+  LOOM_HISTORY   the REPL's history file (default ~/.loom_history; empty: no history)
+  LOOM_LUA_DIR   the directory holding loom/init.lua (default: found from the executable)
+
 With no arguments, loom opens the REPL (`help()` there lists what loom has).]==]
 
 -- Subcommands: name -> {summary = "...", run = function(args) -> exit status}.
@@ -32,7 +37,7 @@ local function command_list()
   table.sort(names)
   local lines = {}
   for _, name in ipairs(names) do
-    lines[#lines + 1] = string.format("  %-12s %s", name, cli.commands[name].summary)
+    lines[#lines + 1] = string.format("  %-14s %s", name, cli.commands[name].summary)
   end
   return table.concat(lines, "\n")
 end
