@@ -310,3 +310,22 @@ test("allocation failure while building a layer raises cleanly", function()
   -- Injection through the core is not exposed to Lua; a huge layer fails the same path.
   checkerror("nn.Linear: not enough memory for 268435456x1073741824 parameters", nn.Linear, 1 << 30, 1 << 28)
 end)
+
+test("digits experiment: at least 97% test accuracy", function()
+  local path = SHARED_DIR .. "/datasets/digits/digits.csv.gz"
+  local f = io.open(path)
+  if not f then skip(path .. " not found (see the datasets README)") end
+  f:close()
+  local e = dofile(PROJECT_DIR .. "/scripts/experiments/digits.lua")
+  local run = {log = function() end, progress = function() end}
+  local p = {}
+  for k, v in pairs(e.params) do p[k] = v end
+  p.path = path
+  loom.seed(p.seed)
+  local real_print = print
+  print = function() end
+  local ok, result = pcall(e.run, p, run)
+  print = real_print
+  check(ok, "run failed: %s", tostring(result))
+  check(result.test_accuracy >= 0.97, "test accuracy %.4f", result.test_accuracy)
+end)
