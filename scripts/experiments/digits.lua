@@ -83,7 +83,7 @@ return loom.experiment{
         opt:zero_grad()
         local out = model:forward(xb)
         local d, l = loss:backward(out, yb)
-        model:backward(xb, d)
+        model:backward(xb, d, false) -- no gradient for the pixels
         opt:step()
         total, batches = total + l, batches + 1
       end

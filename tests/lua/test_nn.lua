@@ -205,6 +205,34 @@ test("forward and backward reuse their buffers; no allocation once warmed up", f
   check(rawequal(m:forward(x), y1), "forward returns the same matrix each call")
   local y2 = m:forward(loom.randn(2, 5))
   equal(y2:rows(), 2, "a new batch size gets a new buffer")
+  -- An epoch's smaller last batch: buffers of both sizes are kept and swapped.
+  local x2, t2 = loom.randn(2, 5), loom.matrix{3, 2}
+  local function step2()
+    m:zero_grad()
+    m:backward(x2, (loss:backward(m:forward(x2), t2)), false)
+    opt:step()
+  end
+  step(); step2()
+  before = loom.alloc_stats().allocations
+  for _ = 1, 5 do step(); step(); step2() end
+  equal(loom.alloc_stats().allocations - before, 0, "allocations with alternating batch sizes")
+  check(rawequal(m:forward(x), y1), "the first buffer came back")
+end)
+
+test("backward without the input's gradient still accumulates parameter gradients", function()
+  loom.seed(8)
+  local a = nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)}
+  local b = nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)}
+  b:load_state_dict(a:state_dict())
+  local x, dy = loom.randn(5, 3), loom.randn(5, 2)
+  a:forward(x)
+  check(a:backward(x, dy) ~= nil, "dx by default")
+  b:forward(x)
+  equal(b:backward(x, dy, false), nil, "no dx when not needed")
+  for i, p in ipairs(a:parameters()) do
+    check(p.grad:allclose(b:parameters()[i].grad, 0, 0), "%s gradient equal", p.name)
+  end
+  equal(nn.Sigmoid():backward(x, x, false), nil, "activations too")
 end)
 
 test("train and eval: Dropout is the identity in eval mode and seeded in training", function()

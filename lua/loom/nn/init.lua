@@ -228,11 +228,14 @@ function Sequential:forward(x)
   return x
 end
 
-function Sequential:backward(x, dy)
+-- seq:backward(x, dy [, need_input_grad = true]) -> dx (nil when need_input_grad is false:
+-- the first module then skips the input's gradient, as PyTorch does for inputs that do
+-- not require grad).
+function Sequential:backward(x, dy, need_input_grad)
   local inputs = self._inputs
   if #inputs < #self then error("nn.Sequential:backward: call forward first", 2) end
   for i = #self, 2, -1 do dy = self[i]:backward(inputs[i], dy) end
-  if #self >= 1 then dy = self[1]:backward(x, dy) end
+  if #self >= 1 then dy = self[1]:backward(x, dy, need_input_grad) end
   return dy
 end
 
