@@ -85,7 +85,7 @@ local function grouped(n)
   until k == 0
   return s
 end
-nn.grouped = grouped
+
 
 local function count_text(n)
   return grouped(n) .. (n == 1 and " parameter" or " parameters")
