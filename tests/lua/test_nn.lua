@@ -8,8 +8,12 @@ local TOL = 1e-6
 -- Random size in lo..hi from the seeded generator.
 local function size(lo, hi) return lo + loom.random_int(hi - lo + 1) - 1 end
 
+local worst_seen = {}
+
 local function gradcheck_ok(m, x, opts, what)
   local err, where = nn.gradcheck(m, x, opts)
+  local kind = what:match("^(%S+)")
+  worst_seen[kind] = math.max(worst_seen[kind] or 0, err)
   check(err < TOL, "%s: gradcheck error %.3g at %s %s (%d, %d): analytic %.17g, numeric %.17g",
     what, err, where.kind, where.name, where.index[1], where.index[2], where.analytic, where.numeric)
   return err
@@ -56,6 +60,15 @@ test("gradcheck: every loss, both reductions", function()
     gradcheck_ok(nn.CrossEntropyLoss{reduction = reduction, ignore_index = 0}, x, {target = ids},
       "CrossEntropy ignore " .. reduction)
   end
+end)
+
+test("gradcheck: report the worst error of each module and loss", function()
+  local names = {}
+  for k in pairs(worst_seen) do names[#names + 1] = k end
+  table.sort(names)
+  local parts = {}
+  for _, k in ipairs(names) do parts[#parts + 1] = string.format("%s %.1e", k, worst_seen[k]) end
+  print("gradcheck worst relative errors: " .. table.concat(parts, ", "))
 end)
 
 test("gradcheck: a function and where the worst error is", function()
