@@ -38,6 +38,8 @@ end
 
 epoch() -- warm-up: buffers for both batch sizes are made here
 local steps, best = 0, math.huge
+collectgarbage("stop") -- to count the Lua garbage a step makes
+local lua_kb = collectgarbage("count")
 local before = loom.alloc_stats().allocations
 for _ = 1, repeats do
   local t0 = os.clock()
@@ -46,10 +48,13 @@ for _ = 1, repeats do
   steps = steps + #loader
 end
 local allocations = loom.alloc_stats().allocations - before
+lua_kb = collectgarbage("count") - lua_kb
+collectgarbage("restart")
 local loom_ms = best * 1000
 print(string.format("loom_epoch_ms %.3f  (%d steps of batch 32, best of %d epochs)", loom_ms, #loader, repeats))
 print(string.format("loom_allocations_per_step %.3f  (%d allocations in %d steps after warm-up)",
   allocations / steps, allocations, steps))
+print(string.format("lua_bytes_per_step %.1f  (Lua garbage, mostly one iterator per epoch)", lua_kb * 1024 / steps))
 
 local py = os.getenv("LOOM_REFERENCE_PYTHON") or "/usr/bin/python3"
 local p = io.popen(string.format("%s %s/mlp.py %s %d 2>&1", py, here, path, repeats))

@@ -361,6 +361,8 @@ test("digits experiment: at least 97% test accuracy", function()
   f:close()
   local e = dofile(PROJECT_DIR .. "/scripts/experiments/digits.lua")
   local run = {log = function() end, progress = function() end}
+  local artifact = os.tmpname()
+  function run.artifact() return artifact end
   local p = {}
   for k, v in pairs(e.params) do p[k] = v end
   p.path = path
@@ -369,6 +371,7 @@ test("digits experiment: at least 97% test accuracy", function()
   print = function() end
   local ok, result = pcall(e.run, p, run)
   print = real_print
+  os.remove(artifact)
   check(ok, "run failed: %s", tostring(result))
   check(result.test_accuracy >= 0.97, "test accuracy %.4f", result.test_accuracy)
 end)
