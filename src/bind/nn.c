@@ -412,29 +412,34 @@ static int m_is_training(lua_State *L)
     return 1;
 }
 
+static void set_integer(lua_State *L, const char *key, size_t value)
+{
+    lua_pushinteger(L, (lua_Integer)value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
 /* m:config() -> {kind = "Linear", in_features = .., out_features = .., bias = true, ...} */
 static int m_config(lua_State *L)
 {
     Layer *m = check_layer(L, 1);
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, layer_names[m->kind]);
-    lua_setfield(L, -2, "kind");
+    set_string(L, "kind", layer_names[m->kind]);
     if (m->kind == LINEAR) {
-        lua_pushinteger(L, (lua_Integer)m->in);
-        lua_setfield(L, -2, "in_features");
-        lua_pushinteger(L, (lua_Integer)m->out);
-        lua_setfield(L, -2, "out_features");
+        set_integer(L, "in_features", m->in);
+        set_integer(L, "out_features", m->out);
         lua_pushboolean(L, m->has_bias);
         lua_setfield(L, -2, "bias");
     } else if (m->kind == EMBEDDING) {
-        lua_pushinteger(L, (lua_Integer)m->in);
-        lua_setfield(L, -2, "num_embeddings");
-        lua_pushinteger(L, (lua_Integer)m->out);
-        lua_setfield(L, -2, "embedding_dim");
-        if (m->padding_id) {
-            lua_pushinteger(L, (lua_Integer)m->padding_id);
-            lua_setfield(L, -2, "padding_idx");
-        }
+        set_integer(L, "num_embeddings", m->in);
+        set_integer(L, "embedding_dim", m->out);
+        if (m->padding_id)
+            set_integer(L, "padding_idx", m->padding_id);
     } else if (m->kind == DROPOUT) {
         lua_pushnumber(L, m->p);
         lua_setfield(L, -2, "p");
@@ -568,10 +573,8 @@ static int c_config(lua_State *L)
 {
     Loss *c = check_loss(L, 1);
     lua_createtable(L, 0, 3);
-    lua_pushstring(L, loss_names[c->kind]);
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, reduction_names[c->options.reduction == LOOM_REDUCTION_MEAN ? 0 : 1]);
-    lua_setfield(L, -2, "reduction");
+    set_string(L, "kind", loss_names[c->kind]);
+    set_string(L, "reduction", reduction_names[c->options.reduction == LOOM_REDUCTION_MEAN ? 0 : 1]);
     if (c->options.use_ignore) {
         lua_pushnumber(L, c->options.ignore_index);
         lua_setfield(L, -2, "ignore_index");
@@ -653,6 +656,17 @@ static const luaL_Reg functions[] = {
     {"log_softmax", l_log_softmax}, {"loss", l_loss}, {"adam_step", l_adam_step},
     {"sgd_step", l_sgd_step}, {NULL, NULL}};
 
+/* __gc and __close (one function) and __name on the metatable on top. */
+static void set_lifetime(lua_State *L, lua_CFunction release, const char *name)
+{
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__close");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+}
+
 int loom_open_nn(lua_State *L)
 {
     luaL_newlib(L, functions);
@@ -664,23 +678,13 @@ int loom_open_nn(lua_State *L)
         lua_setfield(L, -3, "methods");
         lua_pushcclosure(L, m_index, 1);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, m_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, m_release);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "nn.Module");
-        lua_setfield(L, -2, "__name");
+        set_lifetime(L, m_release, "nn.Module");
     }
     lua_setfield(L, -2, "module_metatable");
     if (luaL_newmetatable(L, LOSS_T)) {
         luaL_newlib(L, loss_methods);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, c_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, c_release);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "nn.Loss");
-        lua_setfield(L, -2, "__name");
+        set_lifetime(L, c_release, "nn.Loss");
     }
     lua_setfield(L, -2, "loss_metatable");
     return 1;

@@ -137,7 +137,14 @@ loom_status loom_linear_backward_naive(loom_matrix *dx, loom_matrix *dweight, lo
 
 /* ---- activations ---- */
 
-static double stable_sigmoid(double x);
+/* The logistic function without overflow for large |x|. */
+static double stable_sigmoid(double x)
+{
+    if (x >= 0)
+        return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
 
 /* ReLU keeps NaN (like PyTorch); a branch-free select so the loop vectorises. */
 LOOM_VECTORISE static void relu_row(double *restrict y, const double *restrict x, size_t n)
@@ -292,36 +299,14 @@ loom_status loom_log_softmax_backward(loom_matrix *dx, const loom_matrix *dout,
 
 /* ---- losses ---- */
 
-static int pointwise_loss_shapes_ok(const loom_matrix *dpred, const loom_matrix *pred,
-                                    const loom_matrix *target)
-{
-    return loom_same_shape(pred, target) && (!dpred || loom_same_shape(dpred, pred));
-}
+/* One element's loss, and its derivative by the prediction into *grad. */
+typedef double (*pointwise_loss)(double pred, double target, double *grad);
 
-/* The factor that turns a sum over n values into the requested reduction. */
-static double reduction_scale(loom_reduction reduction, size_t n)
+static double mse_one(double p, double t, double *grad)
 {
-    return reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
-}
-
-loom_status loom_mse_loss(double *loss, loom_matrix *dpred, const loom_matrix *pred,
-                          const loom_matrix *target, loom_reduction reduction)
-{
-    if (!pointwise_loss_shapes_ok(dpred, pred, target))
-        return LOOM_EDIM;
-    double scale = reduction_scale(reduction, loom_numel(pred)), s = 0.0;
-    for (size_t i = 0; i < pred->rows; i++) {
-        const double *p = loom_at(pred, i, 0), *t = loom_at(target, i, 0);
-        double *d = dpred ? loom_at(dpred, i, 0) : NULL;
-        for (size_t j = 0; j < pred->cols; j++) {
-            double r = p[j] - t[j];
-            s += r * r;
-            if (d)
-                d[j] = 2.0 * r * scale;
-        }
-    }
-    *loss = s * scale;
-    return LOOM_OK;
+    double r = p - t;
+    *grad = 2.0 * r;
+    return r * r;
 }
 
 static double clamped_log(double x)
@@ -330,54 +315,62 @@ static double clamped_log(double x)
     return l < -100.0 ? -100.0 : l;
 }
 
-loom_status loom_bce_loss(double *loss, loom_matrix *dpred, const loom_matrix *prob,
-                          const loom_matrix *target, loom_reduction reduction)
+static double bce_one(double p, double t, double *grad)
 {
-    if (!pointwise_loss_shapes_ok(dpred, prob, target))
+    double denom = p * (1.0 - p);
+    *grad = (p - t) / (denom < 1e-12 ? 1e-12 : denom);
+    return -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
+}
+
+static double bce_logits_one(double x, double t, double *grad)
+{
+    *grad = stable_sigmoid(x) - t;
+    return (x > 0 ? x : 0.0) - x * t + log1p(exp(-fabs(x)));
+}
+
+/* Sum (or mean) of f over every element; dpred, when given, gets the scaled derivatives. */
+static loom_status pointwise(double *loss, loom_matrix *dpred, const loom_matrix *pred,
+                             const loom_matrix *target, loom_reduction reduction, pointwise_loss f)
+{
+    if (!loom_same_shape(pred, target) || (dpred && !loom_same_shape(dpred, pred)))
         return LOOM_EDIM;
-    double scale = reduction_scale(reduction, loom_numel(prob)), s = 0.0;
-    for (size_t i = 0; i < prob->rows; i++) {
-        const double *p = loom_at(prob, i, 0), *t = loom_at(target, i, 0);
+    double scale = reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)loom_numel(pred) : 1.0;
+    double s = 0.0, g;
+    for (size_t i = 0; i < pred->rows; i++) {
+        const double *p = loom_at(pred, i, 0), *t = loom_at(target, i, 0);
         double *d = dpred ? loom_at(dpred, i, 0) : NULL;
-        for (size_t j = 0; j < prob->cols; j++) {
-            if (!(p[j] >= 0.0 && p[j] <= 1.0))
-                return LOOM_EARG;
-            s -= t[j] * clamped_log(p[j]) + (1.0 - t[j]) * clamped_log(1.0 - p[j]);
-            if (d) {
-                double denom = p[j] * (1.0 - p[j]);
-                d[j] = (p[j] - t[j]) / (denom < 1e-12 ? 1e-12 : denom) * scale;
-            }
+        for (size_t j = 0; j < pred->cols; j++) {
+            s += f(p[j], t[j], &g);
+            if (d)
+                d[j] = g * scale;
         }
     }
     *loss = s * scale;
     return LOOM_OK;
 }
 
-static double stable_sigmoid(double x)
+loom_status loom_mse_loss(double *loss, loom_matrix *dpred, const loom_matrix *pred,
+                          const loom_matrix *target, loom_reduction reduction)
 {
-    if (x >= 0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
+    return pointwise(loss, dpred, pred, target, reduction, mse_one);
+}
+
+loom_status loom_bce_loss(double *loss, loom_matrix *dpred, const loom_matrix *prob,
+                          const loom_matrix *target, loom_reduction reduction)
+{
+    for (size_t i = 0; i < prob->rows; i++)
+        for (size_t j = 0; j < prob->cols; j++) {
+            double p = *loom_at(prob, i, j);
+            if (!(p >= 0.0 && p <= 1.0))
+                return LOOM_EARG;
+        }
+    return pointwise(loss, dpred, prob, target, reduction, bce_one);
 }
 
 loom_status loom_bce_logits_loss(double *loss, loom_matrix *dpred, const loom_matrix *logits,
                                  const loom_matrix *target, loom_reduction reduction)
 {
-    if (!pointwise_loss_shapes_ok(dpred, logits, target))
-        return LOOM_EDIM;
-    double scale = reduction_scale(reduction, loom_numel(logits)), s = 0.0;
-    for (size_t i = 0; i < logits->rows; i++) {
-        const double *x = loom_at(logits, i, 0), *t = loom_at(target, i, 0);
-        double *d = dpred ? loom_at(dpred, i, 0) : NULL;
-        for (size_t j = 0; j < logits->cols; j++) {
-            s += (x[j] > 0 ? x[j] : 0.0) - x[j] * t[j] + log1p(exp(-fabs(x[j])));
-            if (d)
-                d[j] = (stable_sigmoid(x[j]) - t[j]) * scale;
-        }
-    }
-    *loss = s * scale;
-    return LOOM_OK;
+    return pointwise(loss, dpred, logits, target, reduction, bce_logits_one);
 }
 
 /* Is target row i ignored (1), a valid class (0), or invalid (-1)? *cls gets the 0-based class. */
