@@ -94,6 +94,13 @@ test("adam_step: shape errors name both shapes", function()
     loom.zeros(2, 2), loom.zeros(2, 2), loom.zeros(1, 1), true, 0.1, 0.9, 0, 0, false)
 end)
 
+test("tostring of an optimiser shows its settings", function()
+  local opt = optim.adam(nn.Linear(3, 2), {lr = 0.01})
+  equal(tostring(opt), "adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0) over 2 parameters (8 values)", "adam")
+  equal(tostring(optim.sgd(nn.Linear(1, 1), {lr = 0.1, momentum = 0.9})),
+    "sgd(lr=0.1, momentum=0.9, dampening=0, weight_decay=0, nesterov=false) over 2 parameters (2 values)", "sgd")
+end)
+
 test("zero_grad and optimisers over a module", function()
   loom.seed(1)
   local m = nn.Sequential{nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)}
