@@ -154,6 +154,11 @@ test("load_state_dict: strict errors list every problem; non-strict returns them
   equal(table.concat(missing, ","), "0.bias", "missing")
   equal(table.concat(unexpected, ","), "extra", "unexpected")
   equal(m[1]:parameters()[1].value:sum(), 6, "the matching key was loaded")
+  checkerror("load_state_dict: unexpected keys: 0.weight.x, 1",
+    m.load_state_dict, m, {[1] = loom.zeros(1, 1), ["0.weight.x"] = 1, ["0.weight"] = loom.zeros(3, 2),
+      ["0.bias"] = loom.zeros(3, 1)})
+  checkerror("load_state_dict: shape mismatch: 0.bias (a number, not a matrix)",
+    m.load_state_dict, m, {["0.bias"] = 3}, {strict = false})
   checkerror("load_state_dict: shape mismatch: 0.bias (model 3x1, given 1x3)",
     m.load_state_dict, m, {["0.bias"] = loom.zeros(1, 3)}, {strict = false})
   -- A native layer loads its own names.

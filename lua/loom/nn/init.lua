@@ -30,9 +30,10 @@ function Module.state_dict(m)
   return t
 end
 
+-- The keys of a table as sorted strings (keys of any type, so errors can list them).
 local function sorted_keys(set)
   local keys = {}
-  for k in pairs(set) do keys[#keys + 1] = k end
+  for k in pairs(set) do keys[#keys + 1] = tostring(k) end
   table.sort(keys)
   return keys
 end
@@ -61,7 +62,7 @@ function Module.load_state_dict(m, t, opts)
     end
   end
   for _, k in ipairs(sorted_keys(t)) do
-    if not seen[k] then unexpected[#unexpected + 1] = tostring(k) end
+    if not seen[k] then unexpected[#unexpected + 1] = k end
   end
   local problems = {}
   if strict and #missing > 0 then problems[#problems + 1] = "missing keys: " .. table.concat(missing, ", ") end
