@@ -382,16 +382,22 @@ test("digits experiment: at least 97% test accuracy", function()
 end)
 
 test("every public function of nn, optim and data has a docstring", function()
+  -- Entries from every area's file: other areas add functions to loom.nn (the recurrent layers).
+  local named = {}
+  local p = assert(io.popen("ls '" .. PROJECT_DIR .. "/lua/loom/doc'"))
+  for file in p:lines() do
+    if file:match("%.lua$") then
+      for _, e in ipairs(dofile(PROJECT_DIR .. "/lua/loom/doc/" .. file)) do named[e.name] = true end
+    end
+  end
+  p:close()
   for _, area in ipairs{"nn", "optim", "data"} do
-    local docs = dofile(PROJECT_DIR .. "/lua/loom/doc/" .. area .. ".lua")
-    local named = {}
-    for _, e in ipairs(docs) do
+    for _, e in ipairs(dofile(PROJECT_DIR .. "/lua/loom/doc/" .. area .. ".lua")) do
       check(type(e.signature) == "string" and type(e.doc) == "string" and e.doc ~= "", "%s entry complete", e.name)
-      named[e.name] = true
     end
     for k, v in pairs(loom[area]) do
       if type(v) == "function" then
-        check(named["loom." .. area .. "." .. k], "loom.%s.%s has no docstring", area, k)
+        check(named["loom." .. area .. "." .. k] or named[area .. "." .. k], "loom.%s.%s has no docstring", area, k)
       end
     end
   end

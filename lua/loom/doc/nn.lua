@@ -38,8 +38,6 @@ the last forward. Children are seq[1], seq[2], ...; parameters are named "<i-1>.
 ("0.weight") like PyTorch's. Any table or userdata with forward/backward/parameters/
 zero_grad/train fits, including the recurrent layers.]]},
   {name = "loom.nn.Sequential:add", signature = "seq:add(module) -> seq", doc = "Append a module."},
-  {name = "loom.nn.SequentialClass", signature = "nn.SequentialClass",
-   doc = "The metatable of Sequential containers (getmetatable(m) == nn.SequentialClass)."},
   {name = "loom.nn.Module", signature = "nn.Module",
    doc = [[Behaviour every module shares, written over m:parameters(): num_parameters, state_dict,
 load_state_dict and __tostring. Lua-written modules can copy these functions into their

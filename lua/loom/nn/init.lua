@@ -195,7 +195,6 @@ function nn.is_native(x) return getmetatable(x) == module_mt end
 local Sequential = {}
 Sequential.__index = Sequential
 Sequential.__tostring = Module.__tostring
-nn.SequentialClass = Sequential
 for k, f in pairs(Module) do
   if k ~= "__tostring" then Sequential[k] = f end
 end
