@@ -617,7 +617,8 @@ static int l_adam_step(lua_State *L)
     check_same(L, fn, "gradient", param, grad);
     check_same(L, fn, "first moment", param, m);
     check_same(L, fn, "second moment", param, v);
-    luaL_argcheck(L, step >= 1, 5, "step must be >= 1");
+    if (step < 1)
+        return luaL_error(L, "%s: step must be >= 1, got %I", fn, step);
     loom_check(L, loom_adam_step(param, m, v, grad, &c, (uint64_t)step), fn);
     return 0;
 }

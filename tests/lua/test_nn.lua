@@ -402,3 +402,20 @@ test("every public function of nn, optim and data has a docstring", function()
     end
   end
 end)
+
+test("error messages: constructors, options and the less common paths", function()
+  checkerror("nn.Embedding: padding_idx 5 is not an id in 1..4", nn.Embedding, 4, 2, {padding_idx = 5})
+  local lin = nn.Linear(3, 2)
+  checkerror("nn.Linear:backward: expected input with 3 columns, got 2x4",
+    lin.backward, lin, loom.zeros(2, 4), loom.zeros(2, 2))
+  local e = nn.Embedding(3, 2)
+  checkerror("nn.Embedding:backward: ids contain a value that is not in 1..3",
+    e.backward, e, loom.matrix{{1, 7}}, loom.zeros(2, 2))
+  checkerror("nn.Embedding:backward: expected a gradient of the output's shape 2x2, got 3x2",
+    e.backward, e, loom.matrix{{1, 2}}, loom.zeros(3, 2))
+  checkerror("nn.Linear: options must be a table, got boolean", nn.Linear, 2, 3, false)
+  checkerror("nn.Sequential: expected a list of modules", nn.Sequential, 3)
+  checkerror("load_state_dict: expected a table of matrices", lin.load_state_dict, lin, 3)
+  checkerror("nn.gradcheck: expected a module, a loss or a function", nn.gradcheck, {}, loom.zeros(1, 1))
+  checkerror_like("invalid option 'avg'", require("loom.core").nn.loss, "MSELoss", "avg")
+end)

@@ -234,3 +234,18 @@ test("data.split: deterministic hash split", function()
   equal(table.concat(again_train, ","), table.concat(train, ","), "same split every time")
   equal(data.hash_index(1), 0x340ca71c, "FNV-1a of \"1\"")
 end)
+
+test("error messages of the less common paths", function()
+  local core = require "loom.core"
+  checkerror("optim.sgd: momentum needs a momentum buffer", core.nn.sgd_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), nil, true, 0.1, 0.9, 0, 0, false)
+  checkerror("optim.adam: step must be >= 1, got 0", core.nn.adam_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), 0, 0.1, 0.9, 0.999, 1e-8, 0, false)
+  checkerror("optim.adamw: parameter 1x1 and its second moment 1x2 differ in shape", core.nn.adam_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 2), 1, 0.1, 0.9, 0.999, 1e-8, 0, true)
+  local opt = optim.sgd(one_param{{1}})
+  checkerror("optim.cosine_lr: t_max must be > 0", optim.cosine_lr, opt, {t_max = 0})
+  checkerror("optim.step_lr: expected an optimiser", optim.step_lr, {}, {step_size = 1})
+  checkerror("data.batches: n must be an integer >= 0", data.batches, -1, 2)
+  checkerror("data.loader: expected matrices X [, y]", data.loader, {}, nil, 2)
+end)
