@@ -40,6 +40,8 @@ static void on_signal(int sig)
 static int l_catch_signals(lua_State *L)
 {
     int raise = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+    if (!raise && hook_state)
+        lua_sethook(hook_state, NULL, 0, 0); /* a raise still pending is dropped */
     hook_state = raise ? L : NULL;
     if (!catching) {
         struct sigaction sa;
