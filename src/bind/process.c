@@ -145,6 +145,19 @@ static int l_hostname(lua_State *L)
     return 1;
 }
 
+/* process.cwd() -> the working directory | nil, message */
+static int l_cwd(lua_State *L)
+{
+    char buf[4096];
+    if (!getcwd(buf, sizeof buf)) {
+        lua_pushnil(L);
+        lua_pushstring(L, strerror(errno));
+        return 2;
+    }
+    lua_pushstring(L, buf);
+    return 1;
+}
+
 static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
@@ -185,6 +198,7 @@ static const luaL_Reg module_functions[] = {
     {"isatty", l_isatty},
     {"columns", l_columns},
     {"hostname", l_hostname},
+    {"cwd", l_cwd},
     {"now", l_now},
     {"time", l_time},
     {"sleep", l_sleep},

@@ -260,7 +260,7 @@ end
 
 local function csv_cell(v)
   if v == nil then return "" end
-  local t = type(v) == "number" and (math.type(v) == "integer" and tostring(v) or string.format("%.17g", v)) or tostring(v)
+  local t = type(v) == "number" and (math.type(v) == "integer" and tostring(v) or json.number(v)) or tostring(v)
   if t:find('[,"\n\r]') then t = '"' .. t:gsub('"', '""') .. '"' end
   return t
 end

@@ -18,6 +18,15 @@ local function is_array(t)
   return n > 0 and n == #t
 end
 
+-- The shortest text that reads back as the same double (0.1, not 0.10000000000000001).
+function json.number(v)
+  for digits = 15, 16 do
+    local s = string.format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+
 local function encode(v, indent, depth, seen)
   local t = type(v)
   if v == nil or v == json.null then return "null" end
@@ -25,7 +34,7 @@ local function encode(v, indent, depth, seen)
   if t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
     if math.type(v) == "integer" then return tostring(v) end
-    return string.format("%.17g", v)
+    return json.number(v)
   end
   if t == "string" then return string_literal(v) end
   if t ~= "table" then return string_literal(tostring(v)) end

@@ -73,12 +73,8 @@ end
 
 function store.absolute(path)
   if path:sub(1, 1) == "/" then return path end
-  local cwd = os.getenv("PWD")
-  if not cwd or cwd == "" then
-    local p = io.popen("pwd")
-    cwd = p:read("l")
-    p:close()
-  end
+  local cwd = assert(process.cwd())
+  path = path:gsub("^%./", "")
   return (cwd .. "/" .. path):gsub("/%./", "/")
 end
 
