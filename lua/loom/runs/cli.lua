@@ -121,8 +121,15 @@ local function parse(args, with_value)
 end
 M.parse = parse
 
+-- The store for reading commands: a missing database is an error, never created empty.
 local function open_store(o, cmd)
-  local s, err = store.open(o.db)
+  local path = store.default_path(o.db)
+  local f = io.open(path)
+  if not f then
+    return nil, fail(cmd, string.format("no run database %s (record runs with `loom run`, or give --db PATH)", path))
+  end
+  f:close()
+  local s, err = store.open(path)
   if not s then return nil, fail(cmd, err) end
   s:mark_died()
   s:sync_sweeps()

@@ -26,8 +26,10 @@ function plot.png_terminal()
   return png_terminal or nil
 end
 
+local has_gnuplot
 function plot.available()
-  return gnuplot_ok("gnuplot --version")
+  if has_gnuplot == nil then has_gnuplot = gnuplot_ok("gnuplot --version") end
+  return has_gnuplot
 end
 
 -- A gnuplot string literal (single quotes: no escapes except '' for a quote).

@@ -49,7 +49,8 @@ progress.metrics_text = metrics_text
 function Progress:estimate(i, n)
   local elapsed = process.now() - self.started
   local done = i - (self.first_i or 0)
-  local rate = elapsed > 0 and done / elapsed or 0
+  -- Too early for a rate that means anything: show none rather than a wild one.
+  local rate = elapsed > 0.25 and done / elapsed or 0
   local eta = (rate > 0 and n) and (n - i) / rate or math.huge
   return rate, eta, elapsed
 end
