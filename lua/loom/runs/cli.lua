@@ -422,7 +422,8 @@ Without -o the plot is drawn as text on the terminal.]]
 function M.plot(args)
   local o, words = parse(args, {db = true, output = true, size = true, title = true})
   if not o then return fail("plot", words, 2) end
-  if o.help or #words == 0 then print(PLOT_USAGE); return o.help and 0 or 2 end
+  if o.help then print(PLOT_USAGE); return 0 end
+  if #words == 0 then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
   local s, code = open_store(o, "plot")
   if not s then return code end
   -- Words naming a metric of a run already given are metrics; the rest must be run ids.

@@ -82,6 +82,11 @@ end
 function sweep.results_text(runs, sort)
   local name, desc = sweep.sort_spec(sort)
   if name then
+    local any = false
+    for _, r in ipairs(runs) do any = any or type(r.results[name]) == "number" end
+    if not any and #runs > 0 then
+      io.stderr:write("loom sweep: no run has a result or metric '", name, "' to sort by\n")
+    end
     table.sort(runs, function(a, b)
       local x, y = a.results[name], b.results[name]
       if type(x) ~= "number" then return false end
