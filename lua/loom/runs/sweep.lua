@@ -88,9 +88,10 @@ function sweep.results_text(runs, sort)
       io.stderr:write("loom sweep: no run has a result or metric '", name, "' to sort by\n")
     end
     table.sort(runs, function(a, b)
+      -- Runs without a number (or with NaN) go last, so the order stays consistent.
       local x, y = a.results[name], b.results[name]
-      if type(x) ~= "number" then return false end
-      if type(y) ~= "number" then return true end
+      if type(x) ~= "number" or x ~= x then return false end
+      if type(y) ~= "number" or y ~= y then return true end
       if desc then return x > y end
       return x < y
     end)
