@@ -18,5 +18,6 @@ loom.experiment = require("loom.experiment").new
 loom.nn = require "loom.nn"
 loom.optim = require "loom.optim"
 loom.data = require "loom.data"
+loom.runs = require "loom.runs"
 
 return loom
