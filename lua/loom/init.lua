@@ -16,4 +16,9 @@ matrix_mt.__tostring = require("loom.format").matrix
 
 loom.experiment = require("loom.experiment").new
 
+loom.save = core.safetensors.save
+loom.load = core.safetensors.load
+loom.checkpoint = require "loom.checkpoint"
+loom.load_checkpoint = loom.checkpoint.load
+
 return loom
