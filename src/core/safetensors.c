@@ -398,6 +398,9 @@ static loom_status read_shape(loom_safetensors *out, loom_st_tensor *t, const cJ
                         "tensor '%.80s': shape dimension %zu is not a non-negative integer",
                         t->name, t->ndim + 1);
         t->shape[t->ndim++] = d;
+    }
+    for (size_t k = 0; k < t->ndim; k++) {
+        uint64_t d = t->shape[k];
         if (d == 0)
             continue;
         if (product > LOOM_ST_MAX_ELEMENTS / d) {
@@ -913,7 +916,8 @@ static int write_values(FILE *f, const loom_st_entry *e, unsigned char *buf)
 }
 
 /* Header length, padded header, data: everything that goes into the file. */
-static int write_contents(FILE *f, const char *json, const loom_st_entry *entries, size_t count)
+static int write_contents(FILE *f, const char *json, const loom_st_entry *entries, size_t count,
+                          unsigned char *buf)
 {
     size_t len = strlen(json), padded = (len + 7) / 8 * 8;
     unsigned char len8[8];
@@ -923,15 +927,9 @@ static int write_contents(FILE *f, const char *json, const loom_st_entry *entrie
     for (size_t i = len; i < padded; i++)
         if (fputc(' ', f) == EOF)
             return 0;
-    unsigned char *buf = loom_malloc(CHUNK_BYTES);
-    if (!buf) {
-        errno = ENOMEM;
-        return 0;
-    }
     int ok = 1;
     for (size_t i = 0; ok && i < count; i++)
         ok = write_values(f, &entries[i], buf);
-    loom_free(buf);
     return ok;
 }
 
@@ -949,13 +947,9 @@ static char *directory_of(const char *path)
 }
 
 /* fsync the directory so the rename itself survives a power loss. */
-static int sync_directory(const char *path)
+static int sync_directory(const char *dir)
 {
-    char *dir = directory_of(path);
-    if (!dir)
-        return 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    loom_free(dir);
     if (fd < 0)
         return 0;
     int ok = fsync(fd) == 0 || errno == EINVAL; /* some filesystems cannot sync directories */
@@ -963,14 +957,18 @@ static int sync_directory(const char *path)
     return ok;
 }
 
+/* buf: CHUNK_BYTES of scratch for encoding the data. */
 static loom_status write_atomically(const char *path, const char *json,
-                                    const loom_st_entry *entries, size_t count, char *error,
-                                    size_t size)
+                                    const loom_st_entry *entries, size_t count,
+                                    unsigned char *buf, char *error, size_t size)
 {
     size_t n = strlen(path);
-    char *tmp = loom_malloc(n + sizeof ".tmpXXXXXX");
-    if (!tmp)
+    char *tmp = loom_malloc(n + sizeof ".tmpXXXXXX"), *dir = directory_of(path);
+    if (!tmp || !dir) {
+        loom_free(tmp);
+        loom_free(dir);
         return wfail(error, size, LOOM_ENOMEM, "not enough memory");
+    }
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     int fd = mkstemp(tmp);
@@ -978,13 +976,14 @@ static loom_status write_atomically(const char *path, const char *json,
         loom_status st = wfail(error, size, LOOM_EIO, "cannot create a temporary file: %s",
                                strerror(errno));
         loom_free(tmp);
+        loom_free(dir);
         return st;
     }
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 would hide checkpoints from the group */
     FILE *f = fdopen(fd, "wb");
-    int ok = f && write_contents(f, json, entries, count) && fflush(f) == 0 && fsync(fd) == 0;
+    int ok = f && write_contents(f, json, entries, count, buf) && fflush(f) == 0 && fsync(fd) == 0;
     int saved = errno;
     if (f ? fclose(f) != 0 : close(fd) != 0) {
         if (ok)
@@ -1000,12 +999,14 @@ static loom_status write_atomically(const char *path, const char *json,
     if (!ok)
         unlink(tmp);
     loom_free(tmp);
+    loom_status st = LOOM_OK;
     if (!ok)
-        return wfail(error, size, LOOM_EIO, "%s: %s", what, strerror(saved));
-    if (!sync_directory(path))
-        return wfail(error, size, LOOM_EIO, "written, but syncing its directory failed: %s",
-                     strerror(errno));
-    return LOOM_OK;
+        st = wfail(error, size, LOOM_EIO, "%s: %s", what, strerror(saved));
+    else if (!sync_directory(dir))
+        st = wfail(error, size, LOOM_EIO, "written, but syncing its directory failed: %s",
+                   strerror(errno));
+    loom_free(dir);
+    return st;
 }
 
 loom_status loom_safetensors_write(const char *path, loom_st_entry *entries, size_t count,
@@ -1017,9 +1018,12 @@ loom_status loom_safetensors_write(const char *path, loom_st_entry *entries, siz
     if (st != LOOM_OK)
         return st;
     char *json = header_json(entries, count, meta_keys, meta_values, meta_count);
-    if (!json)
-        return wfail(error, error_size, LOOM_ENOMEM, "not enough memory for the header");
-    st = write_atomically(path, json, entries, count, error, error_size);
+    unsigned char *buf = loom_malloc(CHUNK_BYTES);
+    if (json && buf)
+        st = write_atomically(path, json, entries, count, buf, error, error_size);
+    else
+        st = wfail(error, error_size, LOOM_ENOMEM, "not enough memory");
+    loom_free(buf);
     cJSON_free(json);
     return st;
 }
