@@ -151,7 +151,7 @@ static void fill_entry(lua_State *L, int opts, loom_st_entry *e)
         luaL_error(L, "loom.save: tensor name contains a NUL byte");
     Matrix *m = loom_testmatrix(L, -1);
     if (!m)
-        luaL_error(L, "loom.save: tensor '%s' is %s, expected a matrix", e->name,
+        luaL_error(L, "loom.save: tensor '%s' must be a matrix, got %s", e->name,
                    luaL_typename(L, -1));
     e->values = &m->m;
     push_option(L, opts, "dtypes", e->name, "dtype");
