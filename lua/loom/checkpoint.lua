@@ -2,10 +2,11 @@
 -- step, extras) and PyTorch-layout model files. Not the file format (loom.save/loom.load, C).
 --
 -- A checkpoint's tensors: "model.<state_dict key>" (PyTorch layout: biases 1-D),
--- "optim.<path>" and "extra.<path>" for the optimiser's state and the caller's extras,
--- flattened with "." (numbers and booleans are 0-D tensors: F64, I64 for integers, BOOL).
--- Its metadata: "loom.format", "loom.step", "loom.rng" (hex), strings of the flattened
--- tables as "s:<text>", empty tables as "t:", and the caller's own metadata.
+-- "optim.<key>" and "extra.<key>" for the optimiser's state and the caller's extras
+-- (numbers and booleans as 0-D tensors: I64 for integers, F64, BOOL).
+-- Its metadata: "loom.format", "loom.step", "loom.rng" (hex), strings of the optimiser
+-- (its second state_dict value) and of the extras under the same prefixes, and the
+-- caller's own metadata.
 local loom = require "loom"
 
 local checkpoint = {}
@@ -42,58 +43,30 @@ function checkpoint.load_model(path, model, opts)
   return model, metadata
 end
 
--- ---- flattening tables of matrices, numbers, booleans and strings ----
+-- ---- flat tables of matrices, numbers, booleans and strings ----
 
-local function segment_ok(k)
-  if math.type(k) == "integer" then return k >= 1 end
-  return type(k) == "string" and k ~= "" and not k:find(".", 1, true)
-    and not k:match("^[1-9]%d*$")
-end
-
-local function flatten(prefix, t, tensors, meta, shapes, dtypes, seen)
-  if seen[t] then error("loom.checkpoint: " .. prefix .. " contains a cycle", 0) end
-  seen[t] = true
-  local empty = true
+-- t's entries under prefix: matrices as they are, numbers and booleans as 0-D tensors
+-- (I64 for integers, F64, BOOL), strings as metadata. Keys are strings.
+local function store(prefix, t, tensors, meta, shapes, dtypes, fn)
   for k, v in pairs(t) do
-    empty = false
-    if not segment_ok(k) then
-      error(string.format("loom.checkpoint: key %q in %s cannot be stored (keys are positive "
-        .. "integers or strings without '.' that do not look like integers)", tostring(k), prefix), 0)
+    if type(k) ~= "string" then
+      error(string.format("%s: %s keys must be strings, got %s", fn, prefix, type(k)), 0)
     end
-    local name = prefix .. "." .. tostring(k)
+    local name = prefix .. "." .. k
     local ty = type(v)
     if loom.is_matrix(v) then
       tensors[name] = v
     elseif ty == "number" then
-      tensors[name] = loom.fill(1, 1, v)
-      shapes[name] = {}
+      tensors[name], shapes[name] = loom.fill(1, 1, v), {}
       dtypes[name] = math.type(v) == "integer" and "I64" or "F64"
     elseif ty == "boolean" then
-      tensors[name] = loom.fill(1, 1, v and 1 or 0)
-      shapes[name], dtypes[name] = {}, "BOOL"
+      tensors[name], shapes[name], dtypes[name] = loom.fill(1, 1, v and 1 or 0), {}, "BOOL"
     elseif ty == "string" then
-      meta[name] = "s:" .. v
-    elseif ty == "table" then
-      flatten(name, v, tensors, meta, shapes, dtypes, seen)
+      meta[name] = v
     else
-      error(string.format("loom.checkpoint: %s is a %s, which cannot be stored", name, ty), 0)
+      error(string.format("%s: %s is a %s, which a checkpoint cannot hold", fn, name, ty), 0)
     end
   end
-  if empty then meta[prefix] = "t:" end
-  seen[t] = nil
-end
-
--- Set root[path] = v, creating the tables on the way ("a.1.b" -> root.a[1].b).
-local function unflatten(root, path, v)
-  local t = root
-  local keys = {}
-  for seg in path:gmatch("[^.]+") do keys[#keys + 1] = math.tointeger(tonumber(seg)) or seg end
-  for i = 1, #keys - 1 do
-    local k = keys[i]
-    if type(t[k]) ~= "table" then t[k] = {} end
-    t = t[k]
-  end
-  if #keys > 0 then t[keys[#keys]] = v end
 end
 
 local function hex(s)
@@ -119,7 +92,7 @@ function checkpoint.save(path, state)
   local tensors, meta, shapes, dtypes = {}, {}, {}, {}
   for k, v in pairs(state.metadata or {}) do
     if type(k) == "string" and (k:match("^loom%.") or k:match("^optim%.") or k:match("^extra%.")
-        or k == "optim" or k == "extra") then
+        or k:match("^model%.")) then
       error(string.format("loom.checkpoint: metadata key '%s' is reserved", k), 2)
     end
     meta[k] = v
@@ -133,9 +106,11 @@ function checkpoint.save(path, state)
     end
   end
   if state.optim then
-    flatten("optim", state.optim:state_dict(), tensors, meta, shapes, dtypes, {})
+    local t, m = state.optim:state_dict()
+    store("optim", t, tensors, meta, shapes, dtypes, "loom.checkpoint")
+    store("optim", m or {}, tensors, meta, shapes, dtypes, "loom.checkpoint")
   end
-  if state.extra then flatten("extra", state.extra, tensors, meta, shapes, dtypes, {}) end
+  if state.extra then store("extra", state.extra, tensors, meta, shapes, dtypes, "loom.checkpoint") end
   meta["loom.format"] = FORMAT
   if state.step ~= nil then
     if math.type(state.step) ~= "integer" then
@@ -164,7 +139,8 @@ end
 --   -> info | nil, message
 -- Restores what is given (model:load_state_dict, optim:load_state_dict, the generator
 -- unless rng = false) and returns info = {step, extra, metadata, model = tensors,
--- optim = state}. Mismatched model keys or shapes raise (load_state_dict's errors).
+-- optim = state, optim_meta = strings}. Mismatched keys or shapes raise (the
+-- load_state_dict errors).
 function checkpoint.load(path, targets)
   targets = targets or {}
   local tensors, meta, shapes, dtypes = loom.load(path)
@@ -173,25 +149,28 @@ function checkpoint.load(path, targets)
     return nil, string.format("%s: not a loom checkpoint (metadata loom.format is %s)", path,
       meta["loom.format"] and ("'" .. meta["loom.format"] .. "'") or "missing")
   end
-  local info = {model = {}, optim = {}, extra = {}, metadata = {}}
+  local info = {model = {}, optim = {}, optim_meta = {}, extra = {}, metadata = {}}
   for name, m in pairs(tensors) do
-    local key = name:match("^model%.(.*)$")
-    if key then
+    local root, key = name:match("^(%a+)%.(.*)$")
+    if root == "model" then
       info.model[key] = m
-    elseif name:match("^optim%.") or name:match("^extra%.") then
-      unflatten(info, name, #shapes[name] == 0 and scalar(m, dtypes[name]) or m)
+    elseif root == "optim" or root == "extra" then
+      if #shapes[name] == 0 then
+        info[root][key] = scalar(m, dtypes[name])
+      else
+        info[root][key] = m
+      end
     else
       return nil, string.format("%s: unexpected tensor '%s' in a checkpoint", path, name)
     end
   end
   for k, v in pairs(meta) do
-    local root = k:match("^(%a+)") 
-    if (root == "optim" or root == "extra") and (k == root or k:sub(#root + 1, #root + 1) == ".") then
-      local kind, text = v:sub(1, 2), v:sub(3)
-      if kind == "s:" then unflatten(info, k, text)
-      elseif kind == "t:" then unflatten(info, k, {})
-      else return nil, string.format("%s: bad metadata %s = '%s'", path, k, v) end
-    elseif not k:match("^loom%.") then
+    local root, key = k:match("^(%a+)%.(.*)$")
+    if root == "optim" then
+      info.optim_meta[key] = v
+    elseif root == "extra" then
+      info.extra[key] = v
+    elseif root ~= "loom" then
       info.metadata[k] = v
     end
   end
@@ -208,7 +187,7 @@ function checkpoint.load(path, targets)
   if targets.model then
     targets.model:load_state_dict(info.model, {strict = targets.strict ~= false})
   end
-  if targets.optim then targets.optim:load_state_dict(info.optim) end
+  if targets.optim then targets.optim:load_state_dict(info.optim, info.optim_meta) end
   if rng and targets.rng ~= false then loom.rng_state(rng) end
   return info
 end

@@ -872,16 +872,26 @@ static cJSON *tensor_info(const loom_st_entry *e, uint64_t begin, uint64_t end)
     return info;
 }
 
-/* The header JSON (cJSON-allocated, free with cJSON_free), or NULL without memory. */
-static char *header_json(const loom_st_entry *entries, size_t count, const char *const *meta_keys,
-                         const char *const *meta_values, size_t meta_count)
+typedef struct meta_pair {
+    const char *key, *value;
+} meta_pair;
+
+static int pair_by_key(const void *a, const void *b)
+{
+    return strcmp(((const meta_pair *)a)->key, ((const meta_pair *)b)->key);
+}
+
+/* The header JSON (cJSON-allocated, free with cJSON_free), or NULL without memory.
+ * meta: meta_count pairs sorted by key, so equal contents give equal bytes. */
+static char *header_json(const loom_st_entry *entries, size_t count, const meta_pair *meta_pairs,
+                         size_t meta_count)
 {
     cJSON *root = cJSON_CreateObject();
     int ok = root != NULL;
     if (ok && meta_count > 0) {
         cJSON *meta = cJSON_CreateObject();
         for (size_t i = 0; meta && i < meta_count; i++)
-            if (!json_add(meta, meta_keys[i], cJSON_CreateString(meta_values[i]))) {
+            if (!json_add(meta, meta_pairs[i].key, cJSON_CreateString(meta_pairs[i].value))) {
                 cJSON_Delete(meta);
                 meta = NULL;
             }
@@ -1017,7 +1027,20 @@ loom_status loom_safetensors_write(const char *path, loom_st_entry *entries, siz
                                    error_size);
     if (st != LOOM_OK)
         return st;
-    char *json = header_json(entries, count, meta_keys, meta_values, meta_count);
+    meta_pair *pairs = loom_malloc((meta_count ? meta_count : 1) * sizeof *pairs);
+    if (!pairs)
+        return wfail(error, error_size, LOOM_ENOMEM, "not enough memory");
+    for (size_t i = 0; i < meta_count; i++)
+        pairs[i] = (meta_pair){meta_keys[i], meta_values[i]};
+    qsort(pairs, meta_count, sizeof *pairs, pair_by_key);
+    for (size_t i = 1; i < meta_count; i++)
+        if (strcmp(pairs[i - 1].key, pairs[i].key) == 0) {
+            st = wfail(error, error_size, LOOM_EARG, "duplicate metadata key '%.80s'", pairs[i].key);
+            loom_free(pairs);
+            return st;
+        }
+    char *json = header_json(entries, count, pairs, meta_count);
+    loom_free(pairs);
     unsigned char *buf = loom_malloc(CHUNK_BYTES);
     if (json && buf)
         st = write_atomically(path, json, entries, count, buf, error, error_size);

@@ -64,7 +64,8 @@ typedef struct loom_st_entry {
     const loom_matrix *values;         /* written row by row (C order); views are fine */
 } loom_st_entry;
 
-/* Write tensors (sorted here by name, the array is reordered) and metadata atomically:
+/* Write tensors (sorted here by name, the array is reordered) and metadata (written
+ * sorted by key, so the same contents give the same bytes) atomically:
  * a temporary file in the same directory, fsync, rename over path, fsync of the directory.
  * A crash leaves the old file or the new one. Integer dtypes need integral values in
  * range (LOOM_EARG otherwise); F32/F16/BF16 round to nearest even. On failure error
