@@ -200,12 +200,20 @@ static void encode(unsigned char *p, double x, loom_dtype dtype)
 
 /* ---- errors ---- */
 
+#if defined(__GNUC__)
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PRINTF_LIKE(fmt, args)
+#endif
+
+PRINTF_LIKE(4, 0)
 static loom_status failv(char *error, size_t size, loom_status st, const char *fmt, va_list ap)
 {
     vsnprintf(error, size, fmt, ap);
     return st;
 }
 
+PRINTF_LIKE(3, 4)
 static loom_status fail(loom_safetensors *out, loom_status st, const char *fmt, ...)
 {
     va_list ap;
@@ -759,6 +767,7 @@ void loom_safetensors_release(loom_safetensors *st)
 
 /* ---- writing ---- */
 
+PRINTF_LIKE(4, 5)
 static loom_status wfail(char *error, size_t size, loom_status st, const char *fmt, ...)
 {
     va_list ap;
