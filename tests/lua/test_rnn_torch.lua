@@ -51,46 +51,49 @@ def read(path):
         vals = [float(v) for v in lines[k + 1].split()]
         out[name] = torch.tensor(vals, dtype=torch.float64).reshape(int(r), int(c))
     return out
-m = read(sys.argv[1])
-cfg = m.pop("config")[0].tolist()
-kind, I, H, L, bidi, T, B, packed = [int(v) for v in cfg]
-D = 2 if bidi else 1
-if kind == 0: mod = torch.nn.RNN(I, H, L, nonlinearity="tanh", bidirectional=bool(bidi))
-elif kind == 1: mod = torch.nn.RNN(I, H, L, nonlinearity="relu", bidirectional=bool(bidi))
-elif kind == 2: mod = torch.nn.LSTM(I, H, L, bidirectional=bool(bidi))
-else: mod = torch.nn.GRU(I, H, L, bidirectional=bool(bidi))
-mod = mod.double()
-with torch.no_grad():
-    for name, p in mod.named_parameters():
-        p.copy_(m[name].reshape(p.shape))
-x = m["x"].reshape(T, B, I).clone().requires_grad_(True)
-h0 = m["h0"].reshape(L * D, B, H).clone().requires_grad_(True)
-c0 = m["c0"].reshape(L * D, B, H).clone().requires_grad_(True)
-lengths = m["lengths"].reshape(-1).long()
-inp = x
-if packed:
-    inp = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
-state = (h0, c0) if kind == 2 else h0
-out, hn = mod(inp, state)
-if packed:
-    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
-if kind == 2:
-    hn, cn = hn
-loss = (out * m["dout"].reshape(T, B, H * D)).sum() + (hn * m["dh_T"].reshape(L * D, B, H)).sum()
-if kind == 2:
-    loss = loss + (cn * m["dc_T"].reshape(L * D, B, H)).sum()
-loss.backward()
-res = [("out", out.reshape(T * B, H * D)), ("h_T", hn.reshape(L * D * B, H)),
-       ("dx", x.grad.reshape(T * B, I)), ("dh0", h0.grad.reshape(L * D * B, H))]
-if kind == 2:
-    res += [("c_T", cn.reshape(L * D * B, H)), ("dc0", c0.grad.reshape(L * D * B, H))]
-for name, p in mod.named_parameters():
-    res.append(("grad." + name, p.grad.reshape(p.shape[0], -1)))
-with open(sys.argv[2], "w") as f:
-    for name, t in res:
-        t = t.detach()
-        f.write("%s %d %d\n" % (name, t.shape[0], t.shape[1]))
-        f.write(" ".join("%.17g" % v for v in t.reshape(-1).tolist()) + "\n")
+def run(inpath, outpath):
+  m = read(inpath)
+  cfg = m.pop("config")[0].tolist()
+  kind, I, H, L, bidi, T, B, packed = [int(v) for v in cfg]
+  D = 2 if bidi else 1
+  if kind == 0: mod = torch.nn.RNN(I, H, L, nonlinearity="tanh", bidirectional=bool(bidi))
+  elif kind == 1: mod = torch.nn.RNN(I, H, L, nonlinearity="relu", bidirectional=bool(bidi))
+  elif kind == 2: mod = torch.nn.LSTM(I, H, L, bidirectional=bool(bidi))
+  else: mod = torch.nn.GRU(I, H, L, bidirectional=bool(bidi))
+  mod = mod.double()
+  with torch.no_grad():
+      for name, p in mod.named_parameters():
+          p.copy_(m[name].reshape(p.shape))
+  x = m["x"].reshape(T, B, I).clone().requires_grad_(True)
+  h0 = m["h0"].reshape(L * D, B, H).clone().requires_grad_(True)
+  c0 = m["c0"].reshape(L * D, B, H).clone().requires_grad_(True)
+  lengths = m["lengths"].reshape(-1).long()
+  inp = x
+  if packed:
+      inp = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+  state = (h0, c0) if kind == 2 else h0
+  out, hn = mod(inp, state)
+  if packed:
+      out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
+  if kind == 2:
+      hn, cn = hn
+  loss = (out * m["dout"].reshape(T, B, H * D)).sum() + (hn * m["dh_T"].reshape(L * D, B, H)).sum()
+  if kind == 2:
+      loss = loss + (cn * m["dc_T"].reshape(L * D, B, H)).sum()
+  loss.backward()
+  res = [("out", out.reshape(T * B, H * D)), ("h_T", hn.reshape(L * D * B, H)),
+         ("dx", x.grad.reshape(T * B, I)), ("dh0", h0.grad.reshape(L * D * B, H))]
+  if kind == 2:
+      res += [("c_T", cn.reshape(L * D * B, H)), ("dc0", c0.grad.reshape(L * D * B, H))]
+  for name, p in mod.named_parameters():
+      res.append(("grad." + name, p.grad.reshape(p.shape[0], -1)))
+  with open(outpath, "w") as f:
+      for name, t in res:
+          t = t.detach()
+          f.write("%s %d %d\n" % (name, t.shape[0], t.shape[1]))
+          f.write(" ".join("%.17g" % v for v in t.reshape(-1).tolist()) + "\n")
+for k in range(1, len(sys.argv), 2):
+    run(sys.argv[k], sys.argv[k + 1])
 ]]
 
 local function max_diff(a, b, what)
@@ -125,56 +128,72 @@ local py, why = reference_python({"torch"})
 local tmp = os.tmpname()
 local worst_overall = 0
 
-for _, kind in ipairs(KINDS) do
-  for _, case in ipairs(CASES) do
-    test(string.format("torch agreement: %s, %s", kind.name, case.name), function()
-      if not py then skip(why) end
-      loom.seed(11)
+-- Build every case (layer, inputs, weights on disk) first, so one python run (torch takes
+-- seconds to import) serves them all; then each test compares one case.
+local prepared, files = {}, {}
+if py then
+  loom.seed(11)
+  for _, kind in ipairs(KINDS) do
+    for _, case in ipairs(CASES) do
       local I, H, L, T, B = case.I, case.H, case.L, case.T, #case.lengths
       local D = case.bidi and 2 or 1
       local m = kind.make(I, H, {layers = L, bidirectional = case.bidi})
       local packed = false
       for _, len in ipairs(case.lengths) do packed = packed or len ~= T end
-      local x, h0, c0 = loom.randn(T * B, I), loom.randn(L * D * B, H), loom.randn(L * D * B, H)
-      local dout, dh_T, dc_T = loom.randn(T * B, H * D), loom.randn(L * D * B, H), loom.randn(L * D * B, H)
+      local c = {m = m, kind = kind, case = case, packed = packed, D = D,
+        x = loom.randn(T * B, I), h0 = loom.randn(L * D * B, H), c0 = loom.randn(L * D * B, H),
+        dout = loom.randn(T * B, H * D), dh_T = loom.randn(L * D * B, H), dc_T = loom.randn(L * D * B, H)}
       local lengths = loom.zeros(B, 1)
       for b, len in ipairs(case.lengths) do lengths:set(b, 1, len) end
-      local lstm = kind.code == 2
       local list = {{"config", loom.matrix{{kind.code, I, H, L, case.bidi and 1 or 0, T, B, packed and 1 or 0}}},
-        {"x", x}, {"h0", h0}, {"c0", c0}, {"lengths", lengths}, {"dout", dout}, {"dh_T", dh_T},
-        {"dc_T", dc_T}}
+        {"x", c.x}, {"h0", c.h0}, {"c0", c.c0}, {"lengths", lengths}, {"dout", c.dout},
+        {"dh_T", c.dh_T}, {"dc_T", c.dc_T}}
       for _, p in ipairs(m:parameters()) do list[#list + 1] = {p.name, p.value} end
-      write_matrices(tmp .. ".in", list)
-      local script = io.open(tmp .. ".py", "w")
-      script:write(PY)
-      script:close()
-      local ok = os.execute(string.format("%s %s %s %s", py, tmp .. ".py", tmp .. ".in", tmp .. ".out"))
-      check(ok, "the torch reference failed")
-      local ref = read_matrices(tmp .. ".out")
-
-      local opts = {lengths = packed and case.lengths or nil, batch = B, h0 = h0, c0 = lstm and c0 or nil}
-      local out, h_T, c_T = m:forward(x, opts)
-      m:zero_grad()
-      local dx, dh0, dc0 = m:backward(dout, {dh_T = dh_T, dc_T = lstm and dc_T or nil})
-      if not lstm then dc0 = nil end
-      local results = {out = out, h_T = h_T, c_T = lstm and c_T or nil, dx = dx, dh0 = dh0, dc0 = dc0}
-      for _, p in ipairs(m:parameters()) do results["grad." .. p.name] = p.grad end
-      local count = 0
-      for name, want in pairs(ref) do
-        local got = results[name]
-        check(got, "no loom value for %s", name)
-        local d = max_diff(got, want, name)
-        worst_overall = math.max(worst_overall, d)
-        check(d <= TOL, "%s: %s differs from torch by %.3g", case.name, name, d)
-        count = count + 1
-      end
-      check(count == 4 + (lstm and 2 or 0) + 4 * L * D, "compared %d values", count)
-    end)
+      c.input, c.output = string.format("%s.%d.in", tmp, #prepared + 1), string.format("%s.%d.out", tmp, #prepared + 1)
+      write_matrices(c.input, list)
+      files[#files + 1] = c.input .. " " .. c.output
+      prepared[#prepared + 1] = c
+    end
   end
+  local script = io.open(tmp .. ".py", "w")
+  script:write(PY)
+  script:close()
+  if not os.execute(string.format("%s %s.py %s", py, tmp, table.concat(files, " "))) then
+    py, why = nil, "the torch reference script failed"
+  end
+end
+
+for k = 1, #KINDS * #CASES do
+  local kind, case = KINDS[(k - 1) // #CASES + 1], CASES[(k - 1) % #CASES + 1]
+  test(string.format("torch agreement: %s, %s", kind.name, case.name), function()
+    if not py then skip(why) end
+    local c = prepared[k]
+    local ref = read_matrices(c.output)
+    local m, lstm, L = c.m, kind.code == 2, case.L
+    local opts = {lengths = c.packed and case.lengths or nil, batch = #case.lengths, h0 = c.h0,
+      c0 = lstm and c.c0 or nil}
+    local out, h_T, c_T = m:forward(c.x, opts)
+    m:zero_grad()
+    local dx, dh0, dc0 = m:backward(c.dout, {dh_T = c.dh_T, dc_T = lstm and c.dc_T or nil})
+    local results = {out = out, h_T = h_T, c_T = lstm and c_T or nil, dx = dx, dh0 = dh0,
+      dc0 = lstm and dc0 or nil}
+    for _, p in ipairs(m:parameters()) do results["grad." .. p.name] = p.grad end
+    local count = 0
+    for name, want in pairs(ref) do
+      local got = results[name]
+      check(got, "no loom value for %s", name)
+      local d = max_diff(got, want, name)
+      worst_overall = math.max(worst_overall, d)
+      check(d <= TOL, "%s: %s differs from torch by %.3g", case.name, name, d)
+      count = count + 1
+    end
+    check(count == 4 + (lstm and 2 or 0) + 4 * L * c.D, "compared %d values", count)
+    os.remove(c.input); os.remove(c.output)
+  end)
 end
 
 test("torch agreement: worst difference", function()
   if not py then skip(why) end
-  print(string.format("  worst relative difference from torch over all cases: %.3g", worst_overall))
-  os.remove(tmp); os.remove(tmp .. ".in"); os.remove(tmp .. ".out"); os.remove(tmp .. ".py")
+  print(string.format("  worst relative difference from torch over %d cases: %.3g", #prepared, worst_overall))
+  os.remove(tmp); os.remove(tmp .. ".py")
 end)
