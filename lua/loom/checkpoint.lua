@@ -211,6 +211,8 @@ function checkpoint.resume(run, targets, name)
   if not exists(path) then return 0, nil end
   local info, err = checkpoint.load(path, targets)
   if not info then error("loom.checkpoint.resume: " .. err, 2) end
+  -- A run that logged past its checkpoint before it died forgets those metrics.
+  if type(run) == "table" and type(run.rewind) == "function" then run:rewind(info.step or 0) end
   return info.step or 0, info
 end
 

@@ -151,3 +151,143 @@ test("checkpoint errors", function()
     dir .. "/x")
   os.execute("rm -rf '" .. dir .. "'")
 end)
+
+-- ---- with the real modules, optimisers and `loom run` ----
+
+local nn, optim = loom.nn, loom.optim
+
+-- One training step on a fresh mini-batch from the generator (so its state matters).
+local function train(model, opt, loss, from, to)
+  for _ = from, to do
+    local x = loom.randn(16, 4)
+    local y = x:sum(2):map("tanh")
+    opt:zero_grad()
+    local pred = model:forward(x)
+    loss:forward(pred, y)
+    model:backward(x, loss:backward(pred, y))
+    opt:step()
+  end
+end
+
+local function mlp()
+  return nn.Sequential{nn.Linear(4, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1)}
+end
+
+test("resuming from a checkpoint matches uninterrupted training bitwise (Adam, dropout)", function()
+  local dir = tmpdir()
+  loom.seed(1)
+  local a = mlp()
+  local opt_a = optim.adam(a, {lr = 0.01})
+  train(a, opt_a, nn.MSELoss(), 1, 30)
+
+  loom.seed(1)
+  local b = mlp()
+  local opt_b = optim.adam(b, {lr = 0.01})
+  train(b, opt_b, nn.MSELoss(), 1, 12)
+  assert(loom.checkpoint(dir .. "/c", {model = b, optim = opt_b, step = 12}))
+  loom.seed(12345) -- a different process in all but name: other weights, other generator
+  local c = mlp()
+  local opt_c = optim.adam(c, {lr = 0.5})
+  local info = assert(loom.load_checkpoint(dir .. "/c", {model = c, optim = opt_c}))
+  equal(info.step, 12, "step")
+  equal(opt_c.lr, 0.01, "learning rate restored from the optimiser's metadata")
+  train(c, opt_c, nn.MSELoss(), info.step + 1, 30)
+  local sa, sc = a:state_dict(), c:state_dict()
+  for k, v in pairs(sa) do check(sc[k]:allclose(v, 0, 0), "%s differs after resume", k) end
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+test("checkpoint.save_model / load_model: a PyTorch-layout state_dict file", function()
+  local dir = tmpdir()
+  local m = nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)}
+  assert(loom.checkpoint.save_model(dir .. "/m.safetensors", m, {note = "x"}))
+  local _, meta, shapes = loom.load(dir .. "/m.safetensors")
+  equal(meta.note, "x", "metadata")
+  check(#shapes["0.bias"] == 1 and #shapes["0.weight"] == 2, "PyTorch ranks")
+  local m2 = nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)}
+  assert(loom.checkpoint.load_model(dir .. "/m.safetensors", m2))
+  local x = loom.randn(5, 3)
+  check(m2:forward(x):allclose(m:forward(x), 0, 0), "same outputs")
+  checkerror_like("missing keys: 4.weight, 4.bias", loom.checkpoint.load_model, dir .. "/m.safetensors",
+    nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 2)})
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+local EXPERIMENT = [[
+local loom = require "loom"
+local nn, optim = loom.nn, loom.optim
+return loom.experiment{
+  name = "resume_check",
+  params = {seed = 7, steps = 40, every = 10, lr = 0.01},
+  run = function(p, run)
+    local model = nn.Sequential{nn.Linear(4, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1)}
+    local opt = optim.adam(model, {lr = p.lr})
+    local loss = nn.MSELoss()
+    local start = loom.checkpoint.resume(run, {model = model, optim = opt})
+    local die_at = tonumber(os.getenv("LOOM_TEST_DIE_AT") or "")
+    local l
+    for step = start + 1, p.steps do
+      local x = loom.randn(16, 4)
+      local y = x:sum(2):map("tanh")
+      opt:zero_grad()
+      local pred = model:forward(x)
+      l = loss:forward(pred, y)
+      model:backward(x, loss:backward(pred, y))
+      opt:step()
+      run:log{step = step, loss = l}
+      if step % p.every == 0 then
+        assert(loom.checkpoint(loom.checkpoint.path(run), {model = model, optim = opt, step = step}))
+      end
+      if step == die_at then
+        run.store:flush()   -- the metrics past the checkpoint reach the database, then SIGKILL
+        os.execute("kill -9 " .. require("loom.core").process.pid())
+      end
+    end
+    assert(loom.checkpoint.save_model(run:artifact("final.safetensors"), model))
+    return {final_loss = l}
+  end}
+]]
+
+test("loom run --resume ID after SIGKILL: same parameters and metrics, bitwise, same run", function()
+  local dir = tmpdir()
+  local script = dir .. "/resume_check.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(EXPERIMENT)
+  f:close()
+  local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
+  local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
+  check(sh(string.format("'%s' run --db '%s/a.db' --quiet '%s'", LOOM, dir, script)),
+    "the uninterrupted run failed")
+  check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s'", LOOM,
+    dir, script)), "the run meant to be killed completed")
+  local store = require "loom.runs.store"
+  local sb = assert(store.open(dir .. "/b.db"))
+  local id = sb.db:rows("SELECT id FROM runs")[1].id
+  local logged = sb.db:rows("SELECT MAX(step) AS s FROM metrics WHERE run_id = ?", id)[1].s
+  equal(logged, 25, "metrics logged before the kill (5 past the checkpoint)")
+  sb:close()
+  check(sh(string.format("'%s' run --db '%s/b.db' --resume %s --quiet", LOOM, dir, id)),
+    "the resumed run failed")
+  check(not sh(string.format("'%s' run --db '%s/b.db' --resume %s --quiet", LOOM, dir, id)),
+    "a completed run resumed again")
+  local sa = assert(store.open(dir .. "/a.db"))
+  sb = assert(store.open(dir .. "/b.db"))
+  local ida = sa.db:rows("SELECT id FROM runs")[1].id
+  equal(#sb.db:rows("SELECT id FROM runs"), 1, "runs in the resumed database (one, appended to)")
+  equal(sb:get(id).status, "completed", "status of the resumed run")
+  local ma = sa.db:rows("SELECT step, name, value FROM metrics WHERE run_id = ? ORDER BY step, name", ida)
+  local mb = sb.db:rows("SELECT step, name, value FROM metrics WHERE run_id = ? ORDER BY step, name", id)
+  equal(#mb, #ma, "metric rows")
+  for i, r in ipairs(ma) do
+    check(mb[i].step == r.step and mb[i].name == r.name and mb[i].value == r.value,
+      "metric %s at step %d: %.17g uninterrupted, %.17g resumed", r.name, r.step, r.value,
+      mb[i].value)
+  end
+  equal(sb:results(id).final_loss, sa:results(ida).final_loss, "final loss")
+  local fa = loom.load(sa:artifacts_dir(ida) .. "/final.safetensors")
+  local fb = loom.load(sb:artifacts_dir(id) .. "/final.safetensors")
+  for k, v in pairs(fa) do check(fb[k]:allclose(v, 0, 0), "final %s differs", k) end
+  sa:close()
+  sb:close()
+  os.execute("rm -rf '" .. dir .. "'")
+end)
