@@ -26,6 +26,7 @@ function runner.new_run(e, p, opts)
     -- loom run --resume ID: the same run continues (checkpoint hook: Run:rewind).
     self.id = opts.resume
     self.dir = self.store:artifacts_dir(self.id)
+    self.must_rewind = true -- until loom.checkpoint.resume says from where: a restart from 0
     self.store:transaction(function()
       self.store.db:run("UPDATE runs SET status = 'running', ended = NULL, error = NULL, pid = ?, "
         .. "host = ? WHERE id = ?", process.pid(), process.hostname(), self.id)
@@ -57,6 +58,7 @@ function Run:log(t)
     error("run:log: expected a table {step = n, name = value, ...}, got " .. type(t), 2)
   end
   check_interrupt()
+  if self.must_rewind then self:rewind(0) end
   local step = t.step
   if step == nil then
     step = self.next_step
@@ -85,6 +87,7 @@ end
 -- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
 -- when a resumed run continues from a checkpoint taken at step.
 function Run:rewind(step)
+  self.must_rewind = nil
   self.next_step = step + 1
   if self.store then
     self.store:flush()

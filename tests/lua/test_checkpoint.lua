@@ -248,7 +248,8 @@ return loom.experiment{
   end}
 ]]
 
-test("loom run --resume ID after SIGKILL: same parameters and metrics, bitwise, same run", function()
+-- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
+local function resume_case(every)
   local dir = tmpdir()
   local script = dir .. "/resume_check.lua"
   local f = assert(io.open(script, "w"))
@@ -256,15 +257,15 @@ test("loom run --resume ID after SIGKILL: same parameters and metrics, bitwise, 
   f:close()
   local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
   local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
-  check(sh(string.format("'%s' run --db '%s/a.db' --quiet '%s'", LOOM, dir, script)),
+  check(sh(string.format("'%s' run --db '%s/a.db' --quiet '%s' every=%d", LOOM, dir, script, every)),
     "the uninterrupted run failed")
-  check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s'", LOOM,
-    dir, script)), "the run meant to be killed completed")
+  check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=%d",
+    LOOM, dir, script, every)), "the run meant to be killed completed")
   local store = require "loom.runs.store"
   local sb = assert(store.open(dir .. "/b.db"))
   local id = sb.db:rows("SELECT id FROM runs")[1].id
   local logged = sb.db:rows("SELECT MAX(step) AS s FROM metrics WHERE run_id = ?", id)[1].s
-  equal(logged, 25, "metrics logged before the kill (5 past the checkpoint)")
+  equal(logged, 25, "metrics logged before the kill (past the last checkpoint)")
   sb:close()
   check(sh(string.format("'%s' run --db '%s/b.db' --resume %s --quiet", LOOM, dir, id)),
     "the resumed run failed")
@@ -290,4 +291,12 @@ test("loom run --resume ID after SIGKILL: same parameters and metrics, bitwise, 
   sa:close()
   sb:close()
   os.execute("rm -rf '" .. dir .. "'")
+end
+
+test("loom run --resume ID after SIGKILL: same parameters and metrics, bitwise, same run", function()
+  resume_case(10)
+end)
+
+test("loom run --resume ID without a checkpoint restarts the run from step 1", function()
+  resume_case(1000)
 end)

@@ -106,6 +106,7 @@ loom.checkpoint.resume calls it; an experiment rarely needs to.]] },
     doc = [[
 Continue a run that was interrupted, failed or killed: the same run id, params and seed,
 the script recorded for it (or the one given), metrics appended to the same run. The
-experiment picks up its last checkpoint with loom.checkpoint.resume. A completed or still
-running run is refused.]] },
+experiment picks up its last checkpoint with loom.checkpoint.resume; one that keeps no
+checkpoint starts over from step 1 (the metrics of its earlier life are dropped). A
+completed or still running run is refused.]] },
 }
