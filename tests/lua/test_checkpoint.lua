@@ -197,6 +197,61 @@ test("resuming from a checkpoint matches uninterrupted training bitwise (Adam, d
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+-- Sequence regression: an LSTM's final state through a linear head.
+local function lstm_model()
+  local lstm, head = nn.LSTM(3, 8), nn.Linear(8, 1)
+  local m = {lstm = lstm, head = head, state_dict = nn.Module.state_dict,
+    load_state_dict = nn.Module.load_state_dict}
+  function m:parameters()
+    local list = {}
+    for prefix, part in pairs{lstm = lstm, head = head} do
+      for _, p in ipairs(part:parameters()) do
+        list[#list + 1] = {name = prefix .. "." .. p.name, value = p.value, grad = p.grad}
+      end
+    end
+    table.sort(list, function(x, y) return x.name < y.name end)
+    return list
+  end
+  return m
+end
+
+local function train_lstm(m, opt, from, to)
+  local loss, T, B = nn.MSELoss(), 5, 4
+  for _ = from, to do
+    local x = loom.randn(T * B, 3)
+    local y = x:slice(1, B, 1, 1) - x:slice((T - 1) * B + 1, T * B, 2, 2)
+    opt:zero_grad()
+    local _, h = m.lstm:forward(x, {batch = B})
+    local pred = m.head:forward(h)
+    loss:forward(pred, y)
+    m.lstm:backward(nil, {dh_T = m.head:backward(h, loss:backward(pred, y)), input_grad = false})
+    opt:step()
+  end
+end
+
+test("an LSTM resumed from a checkpoint matches uninterrupted training bitwise", function()
+  local dir = tmpdir()
+  loom.seed(4)
+  local a = lstm_model()
+  local opt_a = optim.adam(a, {lr = 0.02})
+  train_lstm(a, opt_a, 1, 16)
+  loom.seed(4)
+  local b = lstm_model()
+  local opt_b = optim.adam(b, {lr = 0.02})
+  train_lstm(b, opt_b, 1, 7)
+  assert(loom.checkpoint(dir .. "/c", {model = b, optim = opt_b, step = 7}))
+  loom.seed(99)
+  local c = lstm_model()
+  local opt_c = optim.adam(c, {lr = 0.02})
+  local info = assert(loom.load_checkpoint(dir .. "/c", {model = c, optim = opt_c}))
+  local _, _, shapes = loom.load(dir .. "/c")
+  equal(#shapes["model.lstm.bias_ih_l0"], 1, "LSTM biases 1-D as in PyTorch")
+  train_lstm(c, opt_c, info.step + 1, 16)
+  local sa, sc = a:state_dict(), c:state_dict()
+  for k, v in pairs(sa) do check(sc[k]:allclose(v, 0, 0), "%s differs after resume", k) end
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
 test("checkpoint.save_model / load_model: a PyTorch-layout state_dict file", function()
   local dir = tmpdir()
   local m = nn.Sequential{nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)}
