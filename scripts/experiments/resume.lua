@@ -3,7 +3,7 @@
 -- `every` steps into its run's artifacts. Kill it (Ctrl-C, kill -9, a Slurm preemption),
 -- then `loom run --resume ID`: it continues from its last checkpoint and ends with the same
 -- parameters, bit for bit, as a run never interrupted (compare `checksum`).
---   loom run scripts/experiments/resume.lua [steps=2000 every=100 hidden=16 lr=0.01 T=10]
+--   loom run scripts/experiments/resume.lua [steps=2000 every=100 hidden=16 lr=0.01 T=10 quick=false]
 --   loom run --resume last
 local loom = require "loom"
 local nn, optim = loom.nn, loom.optim
@@ -41,8 +41,9 @@ end
 return loom.experiment{
   name = "resume",
   description = "an LSTM remembers the first value; checkpoints every `every` steps, resumes exactly",
-  params = {seed = 42, steps = 2000, every = 100, hidden = 16, lr = 0.01, T = 10, batch = 16},
+  params = {seed = 42, quick = false, steps = 2000, every = 100, hidden = 16, lr = 0.01, T = 10, batch = 16},
   run = function(p, run)
+    if p.quick then p.steps = math.min(p.steps, 200) end
     local m = model(p.hidden)
     local opt = optim.adam(m, {lr = p.lr})
     local loss = nn.MSELoss()
