@@ -8,8 +8,11 @@ local nn, optim = loom.nn, loom.optim
 
 local function sigmoid(z) return 1 / (1 + math.exp(-z)) end
 
-local function line(label, formula, value)
-  print(string.format("  %-9s = %-38s = %+.15f", label, formula, value))
+-- One step of the derivation: the formula, its value by hand, and loom's value (when the
+-- step is one loom computes: a layer's output or the gradient a backward pass returns).
+local function line(label, formula, value, loom_value)
+  local shown = loom_value and string.format("  loom %+.15f", loom_value) or ""
+  print(string.format("  %-8s = %-40s = %+.15f%s", label, formula, value, shown))
 end
 
 -- The scalar network as loom modules with the given weights.
@@ -20,55 +23,69 @@ local function scalar_net(w)
   return nn.Sequential{l1, nn.Sigmoid(), l2, nn.Sigmoid()}
 end
 
+local function scalar(m) return m:get(1, 1) end
+
 -- Print the derivation; return the worst |loom - closed form| and the worst relative
 -- difference between finite differences and loom.
 local function derivation(w, x, y)
   print("Two-layer scalar network, one example")
   print(string.format("  x = %g, y = %g;  w1 = %g, b1 = %g, w2 = %g, b2 = %g\n", x, y, w.w1, w.b1, w.w2, w.b2))
-  print("Forward pass")
+  local model, loss = scalar_net(w), nn.BCELoss()
+  local X, Y = loom.matrix{{x}}, loom.matrix{{y}}
+
+  -- loom's forward, layer by layer, keeping each value.
+  local z1m = scalar(model[1]:forward(X))
+  local a1m = scalar(model[2]:forward(model[1]:forward(X)))
+  local z2m = scalar(model[3]:forward(model[2]:forward(model[1]:forward(X))))
+  local out = model:forward(X)
+  local a2m, Lm = scalar(out), loss:forward(out, Y)
+
+  print("Forward pass (by hand, and loom's layer outputs)")
   local z1 = w.w1 * x + w.b1
   local a1 = sigmoid(z1)
   local z2 = w.w2 * a1 + w.b2
   local a2 = sigmoid(z2)
   local L = -(y * math.log(a2) + (1 - y) * math.log(1 - a2))
-  line("z1", "w1 x + b1", z1)
-  line("a1", "sigmoid(z1)", a1)
-  line("z2", "w2 a1 + b2", z2)
-  line("a2", "sigmoid(z2)", a2)
-  line("L", "-(y log a2 + (1 - y) log(1 - a2))", L)
+  line("z1", "w1 x + b1", z1, z1m)
+  line("a1", "sigmoid(z1)", a1, a1m)
+  line("z2", "w2 a1 + b2", z2, z2m)
+  line("a2", "sigmoid(z2)", a2, a2m)
+  line("L", "-(y log a2 + (1 - y) log(1 - a2))", L, Lm)
 
-  local model, loss = scalar_net(w), nn.BCELoss()
-  local X, Y = loom.matrix{{x}}, loom.matrix{{y}}
+  -- loom's backward, module by module, each getting the input its forward saw.
   model:zero_grad()
-  local out = model:forward(X)
-  local loom_L = loss:forward(out, Y)
-  print(string.format("  loom:       a2 = %+.15f   L = %+.15f\n", out:get(1, 1), loom_L))
-  model:backward(X, loss:backward(out, Y))
+  local d_a2 = scalar(loss:backward(out, Y))
+  local d_z2 = scalar(model[4]:backward(loom.matrix{{z2m}}, loom.matrix{{d_a2}}))
+  local d_a1 = scalar(model[3]:backward(loom.matrix{{a1m}}, loom.matrix{{d_z2}}))
+  local d_z1 = scalar(model[2]:backward(loom.matrix{{z1m}}, loom.matrix{{d_a1}}))
+  model[1]:backward(X, loom.matrix{{d_z1}})
+  local grads = {}
+  for _, p in ipairs(model:parameters()) do grads[p.name] = scalar(p.grad) end
 
-  print("Backward pass: each local derivative, then the product the chain rule forms")
+  print("\nBackward pass: each local derivative, then the product the chain rule forms")
   local dL_da2 = -y / a2 + (1 - y) / (1 - a2)
   local da2_dz2 = a2 * (1 - a2)
   local dz2 = dL_da2 * da2_dz2
-  line("dL/da2", "-y/a2 + (1 - y)/(1 - a2)", dL_da2)
+  line("dL/da2", "-y/a2 + (1 - y)/(1 - a2)", dL_da2, d_a2)
   line("da2/dz2", "a2 (1 - a2)", da2_dz2)
-  line("dL/dz2", "dL/da2 * da2/dz2  (= a2 - y)", dz2)
-  line("", "a2 - y", a2 - y)
-  line("dL/dw2", "dL/dz2 * a1  = (a2 - y) a1", dz2 * a1)
-  line("dL/db2", "dL/dz2       = a2 - y", dz2)
+  line("dL/dz2", "dL/da2 * da2/dz2", dz2, d_z2)
+  line("", "which is a2 - y", a2 - y)
+  line("dL/dw2", "dL/dz2 * a1       = (a2 - y) a1", dz2 * a1, grads["2.weight"])
+  line("dL/db2", "dL/dz2            = a2 - y", dz2, grads["2.bias"])
   local dL_da1 = dz2 * w.w2
   local da1_dz1 = a1 * (1 - a1)
   local dz1 = dL_da1 * da1_dz1
-  line("dL/da1", "dL/dz2 * w2", dL_da1)
+  line("dL/da1", "dL/dz2 * w2", dL_da1, d_a1)
   line("da1/dz1", "a1 (1 - a1)", da1_dz1)
-  line("dL/dz1", "dL/da1 * da1/dz1", dz1)
-  line("dL/dw1", "dL/dz1 * x   = (a2 - y) w2 a1 (1 - a1) x", dz1 * x)
-  line("dL/db1", "dL/dz1       = (a2 - y) w2 a1 (1 - a1)", dz1)
+  line("dL/dz1", "dL/da1 * da1/dz1", dz1, d_z1)
+  line("dL/dw1", "dL/dz1 * x = (a2 - y) w2 a1 (1 - a1) x", dz1 * x, grads["0.weight"])
+  line("dL/db1", "dL/dz1     = (a2 - y) w2 a1 (1 - a1)", dz1, grads["0.bias"])
 
   local closed = {["0.weight"] = (a2 - y) * w.w2 * a1 * (1 - a1) * x,
     ["0.bias"] = (a2 - y) * w.w2 * a1 * (1 - a1), ["2.weight"] = (a2 - y) * a1, ["2.bias"] = a2 - y}
   local label = {["0.weight"] = "w1", ["0.bias"] = "b1", ["2.weight"] = "w2", ["2.bias"] = "b2"}
   print("\nThree ways to the same gradients")
-  print(string.format("  %-4s %-22s %-22s %-22s %-10s %s", "", "closed form", "loom backward",
+  print(string.format("  %-4s %-19s %-19s %-19s %-10s %s", "", "closed form", "loom backward",
     "finite difference", "|loom-cf|", "|fd-loom|/|loom|"))
   local worst_cf, worst_fd = 0, 0
   local eps = 1e-6

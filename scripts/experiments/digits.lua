@@ -83,7 +83,7 @@ return loom.experiment{
         opt:zero_grad()
         local out = model:forward(xb)
         local d, l = loss:backward(out, yb)
-        model:backward(xb, d)
+        model:backward(xb, d, false) -- no gradient for the pixels
         opt:step()
         total, batches = total + l, batches + 1
       end
@@ -96,6 +96,12 @@ return loom.experiment{
     local confusion
     acc, confusion = evaluate(model, Xte, yte)
     print_confusion(confusion)
+    if loom.save and run.artifact then
+      -- A safetensors checkpoint PyTorch can load into the same Sequential.
+      local path = run:artifact("digits_mlp.safetensors")
+      local ok, err = pcall(loom.save, path, model:state_dict(), {test_accuracy = string.format("%.4f", acc)})
+      print(ok and ("checkpoint: " .. path) or ("checkpoint not saved: " .. tostring(err)))
+    end
     local seconds = os.clock() - started
     print(string.format("test accuracy %.2f%% (%d epochs, train accuracy %.2f%%) in %.2f s of CPU",
       100 * acc, p.epochs, 100 * train_acc, seconds))

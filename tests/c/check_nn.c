@@ -166,6 +166,31 @@ START_TEST(activations_and_softmax_gradients)
 }
 END_TEST
 
+START_TEST(activations_match_reference)
+{
+    /* The vectorised loops against loom_unop_apply1, the matrix library's reference. */
+    double values[] = {-1e300, -800.0, -3.5, -1e-300, -0.0, 0.0, 1e-300, 0.25, 40.0, 800.0,
+                       INFINITY, -INFINITY, NAN};
+    size_t n = sizeof values / sizeof values[0];
+    loom_matrix x = loom_matrix_wrap(values, 1, n), y = zeros(1, n);
+    loom_activation acts[] = {LOOM_ACT_SIGMOID, LOOM_ACT_TANH, LOOM_ACT_RELU};
+    loom_unop ops[] = {LOOM_SIGMOID, LOOM_TANH, LOOM_RELU};
+    for (int a = 0; a < 3; a++) {
+        ck_assert_int_eq(loom_activation_forward(&y, &x, acts[a]), LOOM_OK);
+        for (size_t j = 0; j < n; j++) {
+            double want = loom_unop_apply1(ops[a], values[j]);
+            ck_assert_msg(y.data[j] == want || (want != want && y.data[j] != y.data[j]),
+                          "activation %d at %g: %g, want %g", a, values[j], y.data[j], want);
+        }
+    }
+    /* In place. */
+    loom_matrix_copy(&y, &x);
+    ck_assert_int_eq(loom_activation_forward(&y, &y, LOOM_ACT_RELU), LOOM_OK);
+    ck_assert(y.data[2] == 0.0 && y.data[8] == 40.0 && y.data[n - 1] != y.data[n - 1]);
+    loom_matrix_release(&y);
+}
+END_TEST
+
 START_TEST(cross_entropy_matches_naive)
 {
     loom_rng_seed(&rng, 4);
@@ -308,6 +333,7 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, linear_matches_naive);
     tcase_add_test(tc, linear_views_and_shapes);
     tcase_add_test(tc, activations_and_softmax_gradients);
+    tcase_add_test(tc, activations_match_reference);
     tcase_add_test(tc, cross_entropy_matches_naive);
     tcase_add_test(tc, pointwise_losses);
     tcase_add_test(tc, dropout_and_embedding);

@@ -94,6 +94,13 @@ test("adam_step: shape errors name both shapes", function()
     loom.zeros(2, 2), loom.zeros(2, 2), loom.zeros(1, 1), true, 0.1, 0.9, 0, 0, false)
 end)
 
+test("tostring of an optimiser shows its settings", function()
+  local opt = optim.adam(nn.Linear(3, 2), {lr = 0.01})
+  equal(tostring(opt), "adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0) over 2 parameters (8 values)", "adam")
+  equal(tostring(optim.sgd(nn.Linear(1, 1), {lr = 0.1, momentum = 0.9})),
+    "sgd(lr=0.1, momentum=0.9, dampening=0, weight_decay=0, nesterov=false) over 2 parameters (2 values)", "sgd")
+end)
+
 test("zero_grad and optimisers over a module", function()
   loom.seed(1)
   local m = nn.Sequential{nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)}
@@ -226,4 +233,19 @@ test("data.split: deterministic hash split", function()
   local again_train = data.split(1797, {test = 0.2})
   equal(table.concat(again_train, ","), table.concat(train, ","), "same split every time")
   equal(data.hash_index(1), 0x340ca71c, "FNV-1a of \"1\"")
+end)
+
+test("error messages of the less common paths", function()
+  local core = require "loom.core"
+  checkerror("optim.sgd: momentum needs a momentum buffer", core.nn.sgd_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), nil, true, 0.1, 0.9, 0, 0, false)
+  checkerror("optim.adam: step must be >= 1, got 0", core.nn.adam_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), 0, 0.1, 0.9, 0.999, 1e-8, 0, false)
+  checkerror("optim.adamw: parameter 1x1 and its second moment 1x2 differ in shape", core.nn.adam_step,
+    loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 1), loom.zeros(1, 2), 1, 0.1, 0.9, 0.999, 1e-8, 0, true)
+  local opt = optim.sgd(one_param{{1}})
+  checkerror("optim.cosine_lr: t_max must be > 0", optim.cosine_lr, opt, {t_max = 0})
+  checkerror("optim.step_lr: expected an optimiser", optim.step_lr, {}, {step_size = 1})
+  checkerror("data.batches: n must be an integer >= 0", data.batches, -1, 2)
+  checkerror("data.loader: expected matrices X [, y]", data.loader, {}, nil, 2)
 end)
