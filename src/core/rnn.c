@@ -169,6 +169,7 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_h = carve(cv, B * hid);
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
+    w->bias = carve(cv, gh);
     w->lengths = (size_t *)(void *)carve(cv, (B * sizeof(size_t) + 7) / 8);
     w->valid = (unsigned char *)(void *)carve(cv, (n + 7) / 8);
 }
@@ -216,8 +217,11 @@ static void copy_rows(double *dst, size_t dst_ld, const double *src, size_t src_
 
 /* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
 
+/* The fused kernels get the gate pre-activations without their biases (one gemm with
+ * beta 0 writes them) and add bias (G*H: b_ih + b_hh, for GRU's n gate b_in only). */
+
 /* a: B x H pre-activations in, activations out; h = act(a). */
-static void rnn_step_forward(double *a, double *h_new, const double *h_prev,
+static void rnn_step_forward(double *a, double *h_new, const double *h_prev, const double *bias,
                              const unsigned char *valid, size_t B, size_t H, int relu)
 {
     for (size_t b = 0; b < B; b++) {
@@ -228,7 +232,8 @@ static void rnn_step_forward(double *a, double *h_new, const double *h_prev,
             continue;
         }
         for (size_t j = 0; j < H; j++) {
-            double v = relu ? (ab[j] > 0.0 ? ab[j] : 0.0) : fast_tanh(ab[j]);
+            double x = ab[j] + bias[j];
+            double v = relu ? (x > 0.0 ? x : 0.0) : fast_tanh(x);
             ab[j] = v;
             hb[j] = v;
         }
@@ -238,7 +243,7 @@ static void rnn_step_forward(double *a, double *h_new, const double *h_prev,
 /* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
  * h = o tanh(c); tanh_c keeps tanh(c) for the backward pass. */
 static void lstm_step_forward(double *a, double *h_new, double *c_new, double *tanh_c,
-                              const double *h_prev, const double *c_prev,
+                              const double *h_prev, const double *c_prev, const double *bias,
                               const unsigned char *valid, size_t B, size_t H)
 {
     for (size_t b = 0; b < B; b++) {
@@ -252,7 +257,8 @@ static void lstm_step_forward(double *a, double *h_new, double *c_new, double *t
         }
         double *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
         for (size_t j = 0; j < H; j++) {
-            double i = sigmoid(ai[j]), f = sigmoid(af[j]), g = fast_tanh(ag[j]), o = sigmoid(ao[j]);
+            double i = sigmoid(ai[j] + bias[j]), f = sigmoid(af[j] + bias[H + j]);
+            double g = fast_tanh(ag[j] + bias[2 * H + j]), o = sigmoid(ao[j] + bias[3 * H + j]);
             double c = f * cp[j] + i * g;
             ai[j] = i;
             af[j] = f;
@@ -266,11 +272,11 @@ static void lstm_step_forward(double *a, double *h_new, double *c_new, double *t
     }
 }
 
-/* a: B x 3H input projections (r, z, n) with b_ih and b_hr, b_hz folded in; rec: B x 3H
- * recurrent projections W_hh h_prev without bias. Out: a holds (r, z, n), hn = W_hn h +
+/* a: B x 3H input projections (r, z, n); rec: B x 3H recurrent projections W_hh h_prev;
+ * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h +
  * b_hn, h = (1 - z) n + z h_prev. */
 static void gru_step_forward(double *a, double *h_new, double *hn, const double *rec,
-                             const double *b_hh, const double *h_prev,
+                             const double *bias, const double *b_hh, const double *h_prev,
                              const unsigned char *valid, size_t B, size_t H)
 {
     for (size_t b = 0; b < B; b++) {
@@ -283,10 +289,10 @@ static void gru_step_forward(double *a, double *h_new, double *hn, const double 
             continue;
         }
         for (size_t j = 0; j < H; j++) {
-            double rg = sigmoid(ab[j] + rb[j]);
-            double z = sigmoid(ab[H + j] + rb[H + j]);
+            double rg = sigmoid(ab[j] + bias[j] + rb[j]);
+            double z = sigmoid(ab[H + j] + bias[H + j] + rb[H + j]);
             double hnj = rb[2 * H + j] + b_hh[2 * H + j];
-            double n = fast_tanh(ab[2 * H + j] + rg * hnj);
+            double n = fast_tanh(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
             ab[j] = rg;
             ab[H + j] = z;
             ab[2 * H + j] = n;
@@ -401,15 +407,13 @@ static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size
         else
             memset(cs + start * B * H, 0, B * H * sizeof(double));
     }
-    /* Biases first, then one gemm adds the input projection of every step. */
-    double *bias = w->step;
+    /* One gemm projects the inputs of every step; the kernels add the biases. */
+    double *bias = w->bias;
     for (size_t j = 0; j < gh; j++)
         bias[j] = p->b_ih.data[j]
                   + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
-    for (size_t i = 0; i < n; i++)
-        memcpy(a + i * gh, bias, gh * sizeof(double));
     loom_matrix am = loom_matrix_wrap(a, n, gh), xm = loom_matrix_wrap(w->xin[l], n, in);
-    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 1.0);
+    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 0.0);
     if (st != LOOM_OK)
         return st;
     for (size_t s = 0; s < T; s++) {
@@ -422,17 +426,17 @@ static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size
             st = row_gemm(w->step, hp, B, H, gh, &p->w_hh, 1, 0.0);
             if (st != LOOM_OK)
                 return st;
-            gru_step_forward(at, hnew, w->hn[k] + t * B * H, w->step, p->b_hh.data, hp, valid,
-                             B, H);
+            gru_step_forward(at, hnew, w->hn[k] + t * B * H, w->step, bias, p->b_hh.data, hp,
+                             valid, B, H);
         } else {
             st = row_gemm(at, hp, B, H, gh, &p->w_hh, 1, 1.0);
             if (st != LOOM_OK)
                 return st;
             if (r->cfg.kind == LOOM_LSTM)
                 lstm_step_forward(at, hnew, cs + next_block(d, t) * B * H, w->tanh_c[k] + t * B * H, hp,
-                                  cs + prev_block(d, t) * B * H, valid, B, H);
+                                  cs + prev_block(d, t) * B * H, bias, valid, B, H);
             else
-                rnn_step_forward(at, hnew, hp, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
+                rnn_step_forward(at, hnew, hp, bias, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
         }
         double *o = w->out[l] + t * B * hd + d * H;
         for (size_t b = 0; b < B; b++) {

@@ -54,6 +54,7 @@ typedef struct loom_rnn_work {
     double *carry_h;     /* B x H */
     double *carry_c;     /* B x H */
     double *step;        /* B x G*H: GRU recurrent projection of one step */
+    double *bias;        /* G*H: the summed biases the step kernels add */
     double **ptrs;       /* the pointer arrays above, one allocation */
 } loom_rnn_work;
 
