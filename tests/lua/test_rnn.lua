@@ -411,3 +411,22 @@ test("tostring and loom.nn integration", function()
   local dx = s:backward(loom.randn(5, 3), loom.ones(5, 2))
   equal(dx:cols(), 3, "Sequential backward")
 end)
+
+test("every public function of loom.seq and the recurrent layers is documented", function()
+  local names = {}
+  for _, file in ipairs{"loom.doc.rnn", "loom.doc.seq"} do
+    for _, e in ipairs(require(file)) do names[e.name] = true end
+  end
+  for k, v in pairs(seq) do
+    if type(v) == "function" then check(names["loom.seq." .. k], "loom.seq.%s has no doc entry", k) end
+  end
+  local core = require "loom.core"
+  local shared = {repr = true, num_parameters = true, state_dict = true, load_state_dict = true,
+    is_training = true, training = true}
+  for k in pairs(core.rnn.sequence_methods) do
+    check(shared[k] or names["nn.LSTM:" .. k], "nn.LSTM:%s has no doc entry", k)
+  end
+  for k in pairs(core.rnn.cell_methods) do
+    check(shared[k] or names["nn.LSTMCell:" .. k] or names["nn.LSTM:" .. k], "cell method %s has no doc entry", k)
+  end
+end)
