@@ -54,11 +54,12 @@ local function step_fn(kind, B, T, I, H)
   local opt = loom.optim.sgd(params, {lr = 0.01})
   local loss_fn = nn.CrossEntropyLoss()
   local x = loom.randn(T * B, I)
+  local out = loom.zeros(T * B, H) -- reused: no allocation per step
   local y = loom.zeros(B, 1)
   for b = 1, B do y:set(b, 1, (b - 1) % CLASSES + 1) end
   return function()
     opt:zero_grad()
-    local _, h = rnn:forward(x)
+    local _, h = rnn:forward(x, {out = out})
     local logits = head:forward(h)
     loss_fn:forward(logits, y)
     local dh = head:backward(h, loss_fn:backward(logits, y))

@@ -430,3 +430,17 @@ test("every public function of loom.seq and the recurrent layers is documented",
     check(shared[k] or names["nn.LSTMCell:" .. k] or names["nn.LSTM:" .. k], "cell method %s has no doc entry", k)
   end
 end)
+
+test("forward into a given out matrix", function()
+  loom.seed(30)
+  local m = nn.GRU(2, 3, {batch = 2})
+  local x = loom.randn(8, 2)
+  local want = m:forward(x)
+  local O = loom.zeros(8, 3)
+  local got = m:forward(x, {out = O})
+  check(rawequal(got, O) and O:allclose(want, 0, 0), "out reused")
+  local V = loom.zeros(8, 5):slice(1, 8, 2, 4)
+  m:forward(x, {out = V})
+  check(V:allclose(want, 0, 0), "a view works as out")
+  checkerror("nn.GRU:forward: out must be 8x3, got 8x2", m.forward, m, x, {out = loom.zeros(8, 2)})
+end)

@@ -22,7 +22,7 @@ its result matrices. Matches torch.nn.LSTM (double) to ~1e-15.]] },
 Fused GRU with PyTorch's equations and gate order r, z, n:
 r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h. Weights 3H x in, 3H x H.]] },
-  { name = "nn.LSTM:forward", signature = "m:forward(X [, {lengths =, h0 =, c0 =, batch =}]) -> out, h_T[, c_T]",
+  { name = "nn.LSTM:forward", signature = "m:forward(X [, {lengths =, h0 =, c0 =, batch =, out =}]) -> out, h_T[, c_T]",
     doc = [[
 Run the whole batch. X: T*B x in. lengths: a list (or matrix) of B lengths in 1..T for a
 variable-length batch (see loom.seq.pad): steps past a sequence's end do not update its
