@@ -206,6 +206,8 @@ return loom.experiment{
             if task == "memory" then x, y = memory_batch(lag, p.batch) else x, y = adding_batch(lag, p.batch) end
             loss = train_step(m, x, y, task == "memory" and ce or mse)
             done = done + 1
+            -- matrices live outside Lua's heap, so its collector needs a nudge
+            if it % 100 == 0 then collectgarbage() end
             if it % 50 == 0 then
               run:log{step = done, [task .. "_" .. kind .. "_T" .. lag .. "_loss"] = loss}
               run:progress(done, total)
