@@ -55,34 +55,33 @@ end
 local K, D = 4, 4
 local noise = 1
 local function memory_batch(T, B)
-  local x, y = loom.zeros((T + 1) * B, K + D), loom.zeros(B, 1)
+  local symbols, y = loom.zeros((T + 1) * B, K), loom.zeros(B, 1)
+  local distract = loom.randn((T + 1) * B, D) * noise
+  distract:slice(1, B, 1, D):fill_(0)
   for b = 1, B do
     local s = loom.random_int(K)
     y:set(b, 1, s)
-    x:set(b, s, 1)
-    for t = 2, T + 1 do
-      for j = 1, D do x:set((t - 1) * B + b, K + j, noise * loom.randn(1, 1):get(1, 1)) end
-    end
+    symbols:set(b, s, 1)
   end
-  return x, y
+  return loom.hcat{symbols, distract}, y
 end
 
 -- Adding problem (Hochreiter & Schmidhuber): inputs (value in [0,1), marker); two steps are
 -- marked, one in each half; the target is the sum of their values.
 local function adding_batch(T, B)
-  local x, y = loom.zeros(T * B, 2), loom.zeros(B, 1)
+  local values, markers, y = loom.rand(T * B, 1), loom.zeros(T * B, 1), loom.zeros(B, 1)
+  local half = T // 2
   for b = 1, B do
-    for t = 1, T do x:set((t - 1) * B + b, 1, loom.rand(1, 1):get(1, 1)) end
-    local half = T // 2
     local m1, m2 = loom.random_int(half), half + loom.random_int(T - half)
-    x:set((m1 - 1) * B + b, 2, 1)
-    x:set((m2 - 1) * B + b, 2, 1)
-    y:set(b, 1, x:get((m1 - 1) * B + b, 1) + x:get((m2 - 1) * B + b, 1))
+    markers:set((m1 - 1) * B + b, 1, 1)
+    markers:set((m2 - 1) * B + b, 1, 1)
+    y:set(b, 1, values:get((m1 - 1) * B + b, 1) + values:get((m2 - 1) * B + b, 1))
   end
-  return x, y
+  return loom.hcat{values, markers}, y
 end
 
-local function model(kind, I, H, out, B, lr, forget_bias)
+local function model(kind, I, H, out, B, p)
+  local lr, forget_bias = p.lr, p.forget_bias
   local rnn = kind == "LSTM" and nn.LSTM(I, H, {batch = B}) or nn.RNN(I, H, {batch = B})
   if kind == "LSTM" then
     -- a positive forget-gate bias (Jozefowicz et al. 2015 use 1) keeps the cell open at first
@@ -94,7 +93,9 @@ local function model(kind, I, H, out, B, lr, forget_bias)
   local params = {}
   for _, p in ipairs(rnn:parameters()) do params[#params + 1] = p end
   for _, p in ipairs(head:parameters()) do params[#params + 1] = p end
-  return {rnn = rnn, head = head, params = params, opt = optim.adam(params, {lr = lr})}
+  local opt = p.optimizer == "sgd" and optim.sgd(params, {lr = lr, momentum = 0.9})
+    or optim.adam(params, {lr = lr})
+  return {rnn = rnn, head = head, params = params, opt = opt}
 end
 
 -- One training step on the final state; returns the loss and the predictions.
@@ -131,14 +132,14 @@ return loom.experiment{
   name = "vanishing",
   description = "vanishing gradients in RNNs vs LSTMs: gradient norms, long-lag tasks, forget gates",
   params = {seed = 42, quick = false, hidden = 32, seeds = 0, distance = 0, scales = "1,2,3",
-    lags = "", iterations = 0, batch = 32, lr = 0.01, forget_bias = 1, noise = 1, tasks = "memory,adding"},
+    lags = "", iterations = 0, batch = 32, lr = 0.1, optimizer = "sgd", forget_bias = 2, noise = 1, tasks = "memory,adding"},
   run = function(p, run)
     local H = p.hidden
     local seeds = p.seeds > 0 and p.seeds or (p.quick and 3 or 8)
     local T = p.distance > 0 and p.distance or (p.quick and 40 or 80)
     local scales = list(p.scales, tonumber)
-    local lags = list(p.lags ~= "" and p.lags or (p.quick and "5,20,40" or "5,10,20,40,80"), tonumber)
-    local iterations = p.iterations > 0 and p.iterations or (p.quick and 250 or 1500)
+    local lags = list(p.lags ~= "" and p.lags or (p.quick and "10,20,40" or "10,20,40,80,120"), tonumber)
+    local iterations = p.iterations > 0 and p.iterations or (p.quick and 500 or 2000)
     noise = p.noise
     local tasks = list(p.tasks)
     local result = {}
@@ -188,9 +189,9 @@ return loom.experiment{
 
     -- (2) long-lag tasks: accuracy on a fresh batch after training
     local ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()
-    local trained -- the LSTM of the longest memory lag, for (3)
+    local trained -- an LSTM trained on the memory task, for (3)
     result.memory, result.adding = {}, {}
-    print(string.format("(2) accuracy after %d Adam steps (batch %d): memory task (chance %.2f) " ..
+    print(string.format("(2) accuracy after %d " .. p.optimizer .. " steps (batch %d): memory task (chance %.2f) " ..
       "and adding problem (|error| < 0.04)", iterations, p.batch, 1 / K))
     print(string.format("%6s %10s %10s %10s %10s", "T", "mem RNN", "mem LSTM", "add RNN", "add LSTM"))
     for _, lag in ipairs(lags) do
@@ -198,8 +199,8 @@ return loom.experiment{
       for _, task in ipairs(tasks) do
         for _, kind in ipairs{"RNN", "LSTM"} do
           loom.seed(p.seed + lag)
-          local m = task == "memory" and model(kind, K + D, H, K, p.batch, p.lr, p.forget_bias)
-            or model(kind, 2, H, 1, p.batch, p.lr, p.forget_bias)
+          local m = task == "memory" and model(kind, K + D, H, K, p.batch, p)
+            or model(kind, 2, H, 1, p.batch, p)
           local loss
           for it = 1, iterations do
             local x, y
@@ -218,7 +219,10 @@ return loom.experiment{
           local acc = evaluate(m, x, y, task)
           row[task .. "_" .. kind] = acc
           run:log{step = done, [task .. "_" .. kind .. "_T" .. lag .. "_accuracy"] = acc}
-          if task == "memory" and kind == "LSTM" then trained = {m = m, lag = lag} end
+          -- (3) looks at the LSTM that remembered best over the longest lag
+          if task == "memory" and kind == "LSTM" and (not trained or acc >= trained.acc) then
+            trained = {m = m, lag = lag, acc = acc}
+          end
         end
       end
       print(string.format("%6d %10.2f %10.2f %10.2f %10.2f", lag, row.memory_RNN or 0 / 0,
@@ -241,8 +245,8 @@ return loom.experiment{
     for j = 1, H do
       if math.abs(c_last:get(1, j)) > best then unit, best = j, math.abs(c_last:get(1, j)) end
     end
-    print(string.format("(3) trained LSTM (memory task, T = %d) on a sequence of %d steps: " ..
-      "mean forget gate, forget gate and cell of unit %d", trained.lag, long, unit))
+    print(string.format("(3) trained LSTM (memory task, T = %d, accuracy %.2f) on a sequence of %d steps: " ..
+      "mean forget gate, forget gate and cell of unit %d", trained.lag, trained.acc, long, unit))
     print(string.format("%6s %12s %12s %12s", "step", "mean f", "f[unit]", "c[unit]"))
     local trace = {}
     local data3 = io.open(run:artifact("forget_gate.dat"), "w")
