@@ -206,7 +206,7 @@ static void check_state(lua_State *L, const Layer *ly, const loom_matrix *m, siz
 
 /* ---- sequence layers ---- */
 
-/* m:forward(X [, {lengths, h0, c0, batch}]) -> out, h_T[, c_T] */
+/* m:forward(X [, {lengths, h0, c0, batch, out}]) -> out, h_T[, c_T] */
 static int seq_forward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
@@ -244,7 +244,19 @@ static int seq_forward(lua_State *L)
                               fn, b + 1, lengths[b], T);
     check_state(L, ly, h0, B, fn, "h0");
     check_state(L, ly, c0, B, fn, "c0");
-    Matrix *out = loom_newmatrix(L, x->rows, r->cfg.hidden * r->dirs);
+    /* opts.out: write the output into this matrix (no allocation per mini-batch). */
+    const loom_matrix *given = opt_matrix(L, opts, "out", fn);
+    size_t hd = r->cfg.hidden * r->dirs;
+    Matrix *out;
+    if (given) {
+        if (given->rows != x->rows || given->cols != hd)
+            return rnn_error(L, "%s: out must be %zux%zu, got %s", fn, x->rows, hd,
+                             loom_shape(given, got));
+        lua_getfield(L, opts, "out");
+        out = loom_checkmatrix(L, -1);
+    } else {
+        out = loom_newmatrix(L, x->rows, hd);
+    }
     Matrix *ht = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
     Matrix *ct = is_lstm(ly) ? loom_newmatrix(L, units(ly) * B, r->cfg.hidden) : NULL;
     loom_check(L, loom_rnn_forward(r, &out->m, &ht->m, ct ? &ct->m : NULL, x, B, lengths, h0, c0,

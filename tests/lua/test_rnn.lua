@@ -411,3 +411,36 @@ test("tostring and loom.nn integration", function()
   local dx = s:backward(loom.randn(5, 3), loom.ones(5, 2))
   equal(dx:cols(), 3, "Sequential backward")
 end)
+
+test("every public function of loom.seq and the recurrent layers is documented", function()
+  local names = {}
+  for _, file in ipairs{"loom.doc.rnn", "loom.doc.seq"} do
+    for _, e in ipairs(require(file)) do names[e.name] = true end
+  end
+  for k, v in pairs(seq) do
+    if type(v) == "function" then check(names["loom.seq." .. k], "loom.seq.%s has no doc entry", k) end
+  end
+  local core = require "loom.core"
+  local shared = {repr = true, num_parameters = true, state_dict = true, load_state_dict = true,
+    is_training = true, training = true}
+  for k in pairs(core.rnn.sequence_methods) do
+    check(shared[k] or names["nn.LSTM:" .. k], "nn.LSTM:%s has no doc entry", k)
+  end
+  for k in pairs(core.rnn.cell_methods) do
+    check(shared[k] or names["nn.LSTMCell:" .. k] or names["nn.LSTM:" .. k], "cell method %s has no doc entry", k)
+  end
+end)
+
+test("forward into a given out matrix", function()
+  loom.seed(30)
+  local m = nn.GRU(2, 3, {batch = 2})
+  local x = loom.randn(8, 2)
+  local want = m:forward(x)
+  local O = loom.zeros(8, 3)
+  local got = m:forward(x, {out = O})
+  check(rawequal(got, O) and O:allclose(want, 0, 0), "out reused")
+  local V = loom.zeros(8, 5):slice(1, 8, 2, 4)
+  m:forward(x, {out = V})
+  check(V:allclose(want, 0, 0), "a view works as out")
+  checkerror("nn.GRU:forward: out must be 8x3, got 8x2", m.forward, m, x, {out = loom.zeros(8, 2)})
+end)
