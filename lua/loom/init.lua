@@ -24,5 +24,6 @@ loom.save = core.safetensors.save
 loom.load = core.safetensors.load
 loom.checkpoint = require "loom.checkpoint"
 loom.load_checkpoint = loom.checkpoint.load
+loom.runs = require "loom.runs"
 
 return loom

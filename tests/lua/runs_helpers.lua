@@ -43,6 +43,14 @@ function H.read(path)
   return s
 end
 
+-- True when pid has ended: no such process, or a zombie nobody reaped yet (its parent, a
+-- shell from io.popen, is gone; some container inits reap late).
+function H.gone(pid)
+  if not require("loom.core").process.alive(pid) then return true end
+  local stat = H.read("/proc/" .. pid .. "/stat")
+  return stat ~= nil and stat:match("%) (%a)") == "Z"
+end
+
 -- Poll cond() every 0.1 s for at most seconds; -> true when it held.
 function H.wait_for(seconds, cond)
   local process = require("loom.core").process

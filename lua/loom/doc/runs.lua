@@ -60,6 +60,23 @@ under runs/sweeps/<id>/tasks/, which `loom runs` merges; --dry-run prints the sb
 instead of submitting it. `loom sweep --status` shows the latest sweep point by point (queued,
 running, completed, ...) with its results; --wait follows it until it is done.]] },
 
+  { name = "loom.runs", doc = [[
+Runs from Lua: loom.runs.run(script, params, opts) runs and records an experiment like
+`loom run`; loom.runs.open(path) opens a run database to query (see loom.runs.store.open).
+On the command line: `loom runs`, `loom plot`, `loom sweep`; docs/runs.md has the tour.]] },
+
+  { name = "loom.runs.run",
+    signature = "loom.runs.run(script_or_experiment [, params [, {db = path, quiet = true}]]) -> result, run_id | nil, message [, run_id]",
+    doc = [[
+Run an experiment from Lua and record it, as `loom run` does. params may be
+{lr = 0.1, hidden = 64} or {"lr=0.1"}: both are checked against the defaults' types like
+command-line overrides. Returns the result table and the run's id, or nil and "failed: ..."
+/ "interrupted: ..." (with the id) or the params error.
+Example: local res, id = loom.runs.run("scripts/experiments/xor.lua", {hidden = 8})]] },
+
+  { name = "loom.runs.open", signature = "loom.runs.open([path]) -> store | nil, message",
+    doc = "The same as loom.runs.store.open: open a run database to query it from Lua." },
+
   { name = "loom.runner.execute", signature = "loom.runner.execute(e, p [, {store = s, quiet = true}]) -> status, result, run",
     doc = [[
 Run an experiment object (from loom.experiment or loom.experiment.load(path)) with resolved

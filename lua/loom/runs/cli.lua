@@ -63,7 +63,7 @@ local function duration(r)
 end
 M.duration = duration
 
--- Param names whose values differ between runs (all names when there is one run).
+-- Param names whose values differ between runs (none for a single run).
 function M.differing_params(runs)
   local names, differ = {}, {}
   for _, r in ipairs(runs) do
@@ -165,8 +165,18 @@ local function runs_list(s, o, words)
     by_name[r.name] = by_name[r.name] or {}
     table.insert(by_name[r.name], r)
   end
+  -- A lone run of its experiment shows all its params but the seed.
   local shown = {}
-  for name, group in pairs(by_name) do shown[name] = M.differing_params(group) end
+  for name, group in pairs(by_name) do
+    if #group > 1 then
+      shown[name] = M.differing_params(group)
+    else
+      shown[name] = {}
+      for _, k in ipairs(sorted_keys(group[1].params)) do
+        if k ~= "seed" then table.insert(shown[name], k) end
+      end
+    end
+  end
   local rows = {}
   for _, r in ipairs(runs) do
     rows[#rows + 1] = {r.id, r.name, r.status, when(r.started), duration(r),
@@ -412,7 +422,8 @@ Without -o the plot is drawn as text on the terminal.]]
 function M.plot(args)
   local o, words = parse(args, {db = true, output = true, size = true, title = true})
   if not o then return fail("plot", words, 2) end
-  if o.help or #words == 0 then print(PLOT_USAGE); return o.help and 0 or 2 end
+  if o.help then print(PLOT_USAGE); return 0 end
+  if #words == 0 then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
   local s, code = open_store(o, "plot")
   if not s then return code end
   -- Words naming a metric of a run already given are metrics; the rest must be run ids.

@@ -205,11 +205,17 @@ function Store:flush()
   self.last_flush = process.now()
   if #p == 0 then return end
   self.pending = {}
-  self:transaction(function()
+  local ok, err = pcall(self.transaction, self, function()
     local insert = self.db:prepare("INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)")
     for _, row in ipairs(p) do insert:exec(row[1], row[2], row[3], row[4]) end
     insert:close()
   end)
+  if not ok then
+    -- Rolled back (Ctrl-C mid-batch, a full disk): keep the rows for the next flush.
+    table.move(self.pending, 1, #self.pending, #p + 1, p)
+    self.pending = p
+    error(err, 0)
+  end
 end
 
 function Store:set_results(id, results)

@@ -66,14 +66,32 @@ function sweep.sort_spec(text)
   return text, true
 end
 
+-- For sorting by a name that is a logged metric rather than a result: its last value.
+function sweep.attach_metric(s, runs, sort)
+  local name = sweep.sort_spec(sort)
+  if not name then return end
+  for _, r in ipairs(runs) do
+    if r.results[name] == nil then
+      local v = s:last_metric(r.id, name)
+      if v then r.results[name], r.result_types[name] = v, "number" end
+    end
+  end
+end
+
 -- The results table of a sweep's runs, sorted by a result (runs without it last).
 function sweep.results_text(runs, sort)
   local name, desc = sweep.sort_spec(sort)
   if name then
+    local any = false
+    for _, r in ipairs(runs) do any = any or type(r.results[name]) == "number" end
+    if not any and #runs > 0 then
+      io.stderr:write("loom sweep: no run has a result or metric '", name, "' to sort by\n")
+    end
     table.sort(runs, function(a, b)
+      -- Runs without a number (or with NaN) go last, so the order stays consistent.
       local x, y = a.results[name], b.results[name]
-      if type(x) ~= "number" then return false end
-      if type(y) ~= "number" then return true end
+      if type(x) ~= "number" or x ~= x then return false end
+      if type(y) ~= "number" or y ~= y then return true end
       if desc then return x > y end
       return x < y
     end)
@@ -263,16 +281,22 @@ end
 function sweep.status(s, id)
   local sw = s.db:rows("SELECT * FROM sweeps WHERE id = ?", id)[1]
   if not sw then return nil, "no sweep " .. id .. " in " .. s.path end
+  -- Ask Slurm first, then merge: a task that ends in between is then seen with its result.
   local queued = sw.mode == "slurm" and sw.job_id and squeue_states(sw.job_id) or {}
+  if sw.mode == "slurm" then s:sync_sweeps() end
   local points = s.db:rows("SELECT idx, args FROM sweep_points WHERE sweep = ? ORDER BY idx", id)
   local runs = s:list{sweep = id}
   local by_point = {}
   for _, r in ipairs(runs) do by_point[r.sweep_point] = r end
+  sweep.attach_metric(s, runs, sw.sort)
   local counts, rows = {}, {}
   for _, pt in ipairs(points) do
     local r = by_point[pt.idx]
     local state = (r and r.status) or (queued[pt.idx] and queued[pt.idx]:lower()) or "not started"
-    if r and r.status == "running" and queued[pt.idx] then state = "running" end
+    if r and r.status == "running" and sw.mode == "slurm" and not queued[pt.idx] then
+      -- The task left the queue without recording an end (killed on a compute node).
+      state = "died"
+    end
     if not r and sw.mode == "slurm" and not queued[pt.idx] then state = "no run (see logs/slurm-*_" .. pt.idx .. ".out)" end
     counts[state] = (counts[state] or 0) + 1
     rows[#rows + 1] = {pt.idx, state, r and r.id or "-", pt.args}
@@ -325,7 +349,6 @@ local function status_main(o, words)
   local st, err = sweep.status(s, id)
   while st and o.wait and not settled(st) and process.now() < deadline do
     process.sleep(1)
-    s:sync_sweeps()
     s:mark_died()
     st, err = sweep.status(s, id)
   end
@@ -385,6 +408,7 @@ function sweep.main(args)
   local failed, signal = run_local(s, sw, points, jobs)
   s:mark_died()
   local runs = s:list{sweep = id}
+  sweep.attach_metric(s, runs, o.sort)
   s:close()
   print(sweep.results_text(runs, o.sort))
   if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
