@@ -355,3 +355,21 @@ end)
 test("loom run --resume ID without a checkpoint restarts the run from step 1", function()
   resume_case(1000)
 end)
+
+test("every public function of the area has a docstring", function()
+  local named = {}
+  for _, e in ipairs(dofile(PROJECT_DIR .. "/lua/loom/doc/checkpoint.lua")) do
+    check(type(e.signature) == "string" and type(e.doc) == "string" and e.doc ~= "",
+      "%s entry complete", e.name)
+    named[e.name] = true
+  end
+  for _, name in ipairs{"loom.save", "loom.load", "loom.checkpoint", "loom.load_checkpoint",
+      "run:rewind", "loom run --resume"} do
+    check(named[name], "%s has no docstring", name)
+  end
+  for k, v in pairs(loom.checkpoint) do
+    if type(v) == "function" and k ~= "save" and k ~= "load" then
+      check(named["loom.checkpoint." .. k], "loom.checkpoint.%s has no docstring", k)
+    end
+  end
+end)
