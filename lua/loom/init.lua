@@ -18,6 +18,12 @@ loom.experiment = require("loom.experiment").new
 loom.nn = require "loom.nn"
 loom.optim = require "loom.optim"
 loom.data = require "loom.data"
+loom.seq = require "loom.seq"
+
+loom.save = core.safetensors.save
+loom.load = core.safetensors.load
+loom.checkpoint = require "loom.checkpoint"
+loom.load_checkpoint = loom.checkpoint.load
 loom.runs = require "loom.runs"
 
 return loom

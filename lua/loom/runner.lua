@@ -22,7 +22,16 @@ function runner.new_run(e, p, opts)
   opts = opts or {}
   local self = setmetatable({experiment = e, name = e.name, params = p, store = opts.store,
     last_metrics = {}, next_step = 1, quiet = opts.quiet}, Run)
-  if self.store then
+  if self.store and opts.resume then
+    -- loom run --resume ID: the same run continues (checkpoint hook: Run:rewind).
+    self.id = opts.resume
+    self.dir = self.store:artifacts_dir(self.id)
+    self.must_rewind = true -- until loom.checkpoint.resume says from where: a restart from 0
+    self.store:transaction(function()
+      self.store.db:run("UPDATE runs SET status = 'running', ended = NULL, error = NULL, pid = ?, "
+        .. "host = ? WHERE id = ?", process.pid(), process.hostname(), self.id)
+    end)
+  elseif self.store then
     local text
     local f = e.script and io.open(e.script, "rb")
     if f then text = f:read("a"); f:close() end
@@ -49,6 +58,7 @@ function Run:log(t)
     error("run:log: expected a table {step = n, name = value, ...}, got " .. type(t), 2)
   end
   check_interrupt()
+  if self.must_rewind then self:rewind(0) end
   local step = t.step
   if step == nil then
     step = self.next_step
@@ -71,6 +81,25 @@ function Run:log(t)
       end
       self.last_metrics[k] = v
     end
+  end
+end
+
+-- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
+-- when a resumed run continues from a checkpoint taken at step.
+function Run:rewind(step)
+  self.must_rewind = nil
+  self.next_step = step + 1
+  if self.store then
+    self.store:flush()
+    self.store:transaction(function()
+      self.store.db:run("DELETE FROM metrics WHERE run_id = ? AND step > ?", self.id, step)
+    end)
+  else
+    local kept = {}
+    for _, m in ipairs(self.metrics) do
+      if m.step <= step then kept[#kept + 1] = m end
+    end
+    self.metrics = kept
   end
 end
 
@@ -186,6 +215,7 @@ options:
   --help        list the script's params with their defaults
   --db PATH     record into this database (default $LOOM_DB, else runs.db)
   --quiet       no progress display
+  --resume ID   continue run ID (script and params as recorded) from its last checkpoint
 The run is recorded with its params, seed, metrics, results and status; artifacts go to
 runs/<id>/ next to the database. Exit status: 0 completed, 1 failed, 2 bad params,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).]]
@@ -205,6 +235,9 @@ local function parse_args(args)
       if not o.db then return nil, "'--db' needs a path" end
     elseif a == "--quiet" then
       o.quiet = true
+    elseif a == "--resume" then
+      o.resume = args[i + 1]; i = i + 1
+      if not o.resume then return nil, "'--resume' needs a run id" end
     elseif a == "--sweep" then
       local spec = args[i + 1] or ""
       o.sweep, o.sweep_point = spec:match("^(%x+):(%d+)$")
@@ -224,6 +257,7 @@ end
 -- loom run [options] script.lua key=value ...
 function runner.main(args)
   local o, err = parse_args(args)
+  if o and o.resume then return runner.resume(o) end
   if not o or not o.script then
     io.stderr:write(o and "" or ("loom run: " .. err .. "\n"), RUN_USAGE, "\n")
     return (o and o.help) and 0 or 2
@@ -262,6 +296,48 @@ function runner.main(args)
   end
   io.stderr:write(string.format("loom run: run %s (%s) failed: %s\n", run.id, e.name, tostring(result)))
   return 1
+end
+
+-- loom run --resume ID [--db PATH] [--quiet] [script.lua]: the recorded run again, same id,
+-- same params (the script from the record unless one is given); the experiment restores its
+-- checkpoint with loom.checkpoint.resume(run, ...), which also drops metrics logged after it.
+function runner.resume(o)
+  if #o.overrides > 0 then
+    io.stderr:write("loom run: --resume takes no key=value: the run's recorded params are used\n")
+    return 2
+  end
+  local s, serr = store.open(o.db)
+  if not s then
+    io.stderr:write("loom run: ", serr, "\n")
+    return 1
+  end
+  local id, rerr = s:resolve(o.resume)
+  local r = id and s:get(id)
+  local e, lerr
+  if r then e, lerr = experiment.load(o.script or r.script) end
+  if not e then
+    io.stderr:write("loom run: ", rerr or lerr, "\n")
+    s:close()
+    return 1
+  end
+  if r.status == "running" then s:mark_died(); r = s:get(id) end
+  if r.status == "running" or r.status == "completed" then
+    io.stderr:write(string.format("loom run: run %s is %s, nothing to resume\n", id, r.status))
+    s:close()
+    return 1
+  end
+  local p = experiment.resolve(e, {})
+  for k, v in pairs(r.params) do p[k] = v end
+  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet, resume = id})
+  s:close()
+  if status == "completed" then
+    runner.print_result(result)
+    print(string.format("run %s (%s) resumed and completed, recorded in %s", run.id, e.name, s.path))
+    return 0
+  end
+  io.stderr:write(string.format("loom run: resumed run %s (%s) %s: %s\n", run.id, e.name, status,
+    tostring(signal or result)))
+  return status == "interrupted" and (signal == "SIGTERM" and 143 or 130) or 1
 end
 
 cli.register("run", "run an experiment script: loom run script.lua key=value ...", runner.main)

@@ -363,4 +363,6 @@ function nn.gradcheck(target, x, opts)
   return worst, where
 end
 
+require("loom.nn.recurrent")(nn)
+
 return nn
