@@ -53,6 +53,14 @@ info = {step, extra, metadata (the caller's), model = tensors, optim = tensors,
 optim_meta = strings}. A file that is not a checkpoint returns nil, message.
 Also loom.checkpoint.load(path, targets).]] },
 
+  { name = "loom.checkpoint.save",
+    signature = "loom.checkpoint.save(path, state) -> true | nil, message",
+    doc = [[The function behind loom.checkpoint(path, state); see loom.checkpoint.]] },
+
+  { name = "loom.checkpoint.load",
+    signature = "loom.checkpoint.load(path [, targets]) -> info | nil, message",
+    doc = [[The same function as loom.load_checkpoint; see there.]] },
+
   { name = "loom.checkpoint.resume",
     signature = "loom.checkpoint.resume(run | path, {model = m, optim = opt} [, name]) -> step, info",
     doc = [[
