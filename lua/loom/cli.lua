@@ -95,7 +95,7 @@ local function make_arg(argv, script_index)
 end
 
 -- Modules that register subcommands; each calls cli.register when loaded.
-cli.command_modules = {"loom.runner"}
+cli.command_modules = {"loom.runner", "loom.runs.cli"}
 
 function cli.main(argv)
   local loom = require "loom"
