@@ -20,4 +20,9 @@ loom.optim = require "loom.optim"
 loom.data = require "loom.data"
 loom.seq = require "loom.seq"
 
+loom.save = core.safetensors.save
+loom.load = core.safetensors.load
+loom.checkpoint = require "loom.checkpoint"
+loom.load_checkpoint = loom.checkpoint.load
+
 return loom
