@@ -209,6 +209,18 @@ local function report(model, vocab, sets, run, p)
     end
   end
   result.majority = majority(sets.test.mixed)
+  local xs, ys, base = {}, {}, {}
+  for k = 1, 5 do
+    if result["acc_attr" .. k] then
+      xs[#xs + 1], ys[#ys + 1] = k, result["acc_attr" .. k]
+      base[#base + 1] = majority(sets.test[k])
+    end
+  end
+  if #xs > 0 then
+    result.plot = run:plot{file = "accuracy_by_attractors.png", title = "agreement: " .. p.cell,
+      xlabel = "attractors", ylabel = "test accuracy",
+      series = {{title = p.cell, x = xs, y = ys}, {title = "majority class", x = xs, y = base}}}
+  end
   return result
 end
 
