@@ -2,6 +2,7 @@
 -- split protocol (FNV-1a 32-bit of the line, bucket = hash mod 10: 0-6 train, 7
 -- validation, 8-9 test, in every file). Not the model: scripts/experiments/agreement.lua.
 local text = require "loom.text"
+local data = require "loom.data"
 
 local agreement = {}
 
@@ -9,7 +10,7 @@ agreement.LABELS = {"VBZ", "VBP"} -- class 1: singular verb, class 2: plural ver
 local CLASS = {VBZ = 1, VBP = 2}
 
 function agreement.bucket(line)
-  local b = text.fnv1a32(line) % 10
+  local b = data.fnv1a32(line) % 10
   if b <= 6 then return "train" elseif b == 7 then return "val" end
   return "test"
 end

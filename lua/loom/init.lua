@@ -25,5 +25,6 @@ loom.load = core.safetensors.load
 loom.checkpoint = require "loom.checkpoint"
 loom.load_checkpoint = loom.checkpoint.load
 loom.runs = require "loom.runs"
+loom.text = require "loom.text"
 
 return loom

@@ -113,13 +113,4 @@ function text.batches(examples, batch_size, pad_id)
   return batches
 end
 
--- FNV-1a 32-bit of a string: the hash the agreement split protocol uses.
-function text.fnv1a32(s)
-  local h = 0x811c9dc5
-  for i = 1, #s do
-    h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff
-  end
-  return h
-end
-
 return text
