@@ -16,5 +16,6 @@ matrix_mt.__tostring = require("loom.format").matrix
 
 loom.experiment = require("loom.experiment").new
 loom.linalg = require "loom.linalg"
+loom.regress = require("loom.regress").regress
 
 return loom
