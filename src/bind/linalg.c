@@ -238,7 +238,8 @@ static int l_solve(lua_State *L)
                           loom_shape(&a->m, b1), loom_shape(&b->m, b2));
     Matrix *x = loom_newmatrix(L, a->m.cols, b->m.cols);
     size_t pivot = 0;
-    singular_error(L, loom_linalg_solve(&x->m, &a->m, &b->m, &pivot), "linalg.solve", pivot);
+    loom_status st = loom_linalg_solve(&x->m, &a->m, &b->m, &pivot);
+    singular_error(L, st, "linalg.solve", pivot);
     return 1;
 }
 
@@ -248,7 +249,8 @@ static int l_inv(lua_State *L)
     check_square(L, &a->m, "linalg.inv");
     Matrix *x = loom_newmatrix(L, a->m.rows, a->m.cols);
     size_t pivot = 0;
-    singular_error(L, loom_linalg_inv(&x->m, &a->m, &pivot), "linalg.inv", pivot);
+    loom_status st = loom_linalg_inv(&x->m, &a->m, &pivot);
+    singular_error(L, st, "linalg.inv", pivot);
     return 1;
 }
 

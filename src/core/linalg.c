@@ -42,6 +42,14 @@ static void info_reset(loom_lstsq_info *info)
     info->depend = (loom_matrix){NULL, 0, 0, 1, NULL};
 }
 
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
 /* scale (p) = 1 / ||column j of x||, or 1 for a zero column (it stays zero). */
 static void column_scales(double *scale, const loom_matrix *x)
 {
@@ -231,6 +239,62 @@ static loom_status lstsq_qr(loom_matrix *beta, loom_lstsq_info *info, const loom
     return st;
 }
 
+/* gelsd's answer is the minimum-norm z of the scaled problem; the minimum-norm beta is its
+ * projection on the row space of X, span(D^-1 V_r), V_r the leading right singular vectors
+ * of the scaled triangle t (tm x p, column-major; destroyed). */
+static loom_status min_norm_projection(loom_matrix *beta, double *t, size_t tm, size_t p,
+                                       size_t rank, const double *scale)
+{
+    size_t k = tm < p ? tm : p;
+    double *s = loom_malloc(k * sizeof(double) + 1), *u = loom_malloc(tm * k * sizeof(double) + 1);
+    double *vt = loom_malloc(k * p * sizeof(double) + 1), *wm = loom_malloc(p * rank * sizeof(double) + 1);
+    loom_status st = s && u && vt && wm ? LOOM_OK : LOOM_ENOMEM;
+    if (st == LOOM_OK)
+        st = loom_lapack_gesdd(t, tm, tm, p, s, u, tm, vt, k);
+    if (st == LOOM_OK) {
+        /* wm (p x rank, column-major) = D^-1 V_r, orthonormalised by modified Gram-Schmidt */
+        for (size_t a = 0; a < rank; a++) {
+            double *col = wm + a * p;
+            for (size_t j = 0; j < p; j++)
+                col[j] = vt[a + j * k] / scale[j];
+            for (size_t b = 0; b < a; b++) {
+                double h = dot(wm + b * p, col, p);
+                for (size_t j = 0; j < p; j++)
+                    col[j] -= h * wm[b * p + j];
+            }
+            double nrm = sqrt(dot(col, col, p));
+            for (size_t j = 0; j < p; j++)
+                col[j] = nrm > 0.0 ? col[j] / nrm : 0.0;
+        }
+        for (size_t c = 0; c < beta->cols; c++) {
+            double h[64], *hv = rank <= 64 ? h : loom_malloc(rank * sizeof(double));
+            if (!hv) {
+                st = LOOM_ENOMEM;
+                break;
+            }
+            for (size_t a = 0; a < rank; a++) {
+                double acc = 0.0;
+                for (size_t j = 0; j < p; j++)
+                    acc += wm[a * p + j] * *loom_at(beta, j, c);
+                hv[a] = acc;
+            }
+            for (size_t j = 0; j < p; j++) {
+                double acc = 0.0;
+                for (size_t a = 0; a < rank; a++)
+                    acc += wm[a * p + j] * hv[a];
+                *loom_at(beta, j, c) = acc;
+            }
+            if (hv != h)
+                loom_free(hv);
+        }
+    }
+    loom_free(s);
+    loom_free(u);
+    loom_free(vt);
+    loom_free(wm);
+    return st;
+}
+
 static loom_status lstsq_svd(loom_matrix *beta, loom_lstsq_info *info, const loom_matrix *x,
                              const loom_matrix *y, const loom_lstsq_options *opt)
 {
@@ -241,63 +305,118 @@ static loom_status lstsq_svd(loom_matrix *beta, loom_lstsq_info *info, const loo
     info->sv_count = ns;
     if (st == LOOM_OK && !info->singular_values)
         st = LOOM_ENOMEM;
-    if (st == LOOM_OK)
+    double *t2 = loom_malloc(w.tm * w.p * sizeof(double) + 1);
+    if (st == LOOM_OK && !t2)
+        st = LOOM_ENOMEM;
+    if (st == LOOM_OK) {
+        memcpy(t2, w.t, w.tm * w.p * sizeof(double));
         st = loom_lapack_gelsd(w.t, w.tm, w.tm, w.p, w.b, w.ldb, w.k, info->singular_values,
                                rank_rcond(opt, w.ma, w.p), &info->rank);
+    }
     if (st == LOOM_OK) {
         double smax = ns > 0 ? info->singular_values[0] : 0.0;
         double smin = ns == w.p && ns > 0 ? info->singular_values[ns - 1] : 0.0;
         info->cond = smin > 0.0 ? smax / smin : INFINITY;
         direct_unscale(beta, &w, NULL);
+        if (info->rank < w.p)
+            st = min_norm_projection(beta, t2, w.tm, w.p, info->rank, w.scale);
     }
+    loom_free(t2);
     direct_release(&w);
     return st;
 }
 
 /* ---- normal equations ---- */
 
-/* Why X^T X is singular: pivoted Cholesky finds the rank and the columns that depend on the
- * others; depend (rank x (p - rank)) holds each dependent column's coefficients. */
+/* Why X^T X (scaled, unit diagonal) is singular: a Cholesky in column order that sets aside
+ * each column whose pivot (what is left of it once the earlier independent columns are
+ * taken out) is below tol, so a message can say "column 4 = column 1 + column 2". */
+typedef struct dependence_work {
+    double *l;      /* p x p row-major: Cholesky rows of the independent columns */
+    double *c, *d;  /* p each */
+    double *coef;   /* p x p: coef[k * p + i], dependent column k on independent slot i */
+    size_t *indep, *dep, *dep_rank;
+} dependence_work;
+
+/* One pass; returns the number of dependent columns, *weakest the smallest accepted pivot. */
+static size_t dependence_pass(dependence_work *w, const double *g, size_t p, double tol,
+                              size_t *rank, double *weakest)
+{
+    size_t r = 0, nd = 0;
+    *weakest = INFINITY;
+    for (size_t j = 0; j < p; j++) {
+        double piv = g[j * p + j];
+        for (size_t a = 0; a < r; a++) {
+            double s = g[w->indep[a] * p + j];
+            for (size_t b = 0; b < a; b++)
+                s -= w->l[a * p + b] * w->c[b];
+            w->c[a] = s / w->l[a * p + a];
+            piv -= w->c[a] * w->c[a];
+        }
+        if (piv <= tol) {
+            /* coefficients on the r earlier columns: L^T d = c */
+            for (size_t a = r; a-- > 0;) {
+                double s = w->c[a];
+                for (size_t b = a + 1; b < r; b++)
+                    s -= w->l[b * p + a] * w->d[b];
+                w->d[a] = s / w->l[a * p + a];
+            }
+            for (size_t a = 0; a < p; a++)
+                w->coef[nd * p + a] = a < r ? w->d[a] : 0.0;
+            w->dep_rank[nd] = r;
+            w->dep[nd++] = j;
+        } else {
+            for (size_t b = 0; b < r; b++)
+                w->l[r * p + b] = w->c[b];
+            w->l[r * p + r] = sqrt(piv);
+            *weakest = piv < *weakest ? piv : *weakest;
+            w->indep[r++] = j;
+        }
+    }
+    *rank = r;
+    return nd;
+}
+
 static loom_status normal_dependence(loom_lstsq_info *info, const double *g, size_t p,
                                      const double *scale)
 {
-    double *u = loom_malloc(p * p * sizeof(double) + 1);
-    int *piv = loom_malloc(p * sizeof(int) + 1);
+    dependence_work w;
+    w.l = loom_calloc(p * p + 1, sizeof(double));
+    w.coef = loom_calloc(p * p + 1, sizeof(double));
+    w.c = loom_malloc(p * sizeof(double) + 1);
+    w.d = loom_malloc(p * sizeof(double) + 1);
+    w.indep = loom_malloc(p * sizeof(size_t) + 1);
+    w.dep = loom_malloc(p * sizeof(size_t) + 1);
+    w.dep_rank = loom_malloc(p * sizeof(size_t) + 1);
     info->order = loom_malloc(p * sizeof(size_t) + 1);
-    loom_status st = u && piv && info->order ? LOOM_OK : LOOM_ENOMEM;
-    size_t rank = 0;
+    loom_status st = w.l && w.coef && w.c && w.d && w.indep && w.dep && w.dep_rank && info->order
+                         ? LOOM_OK : LOOM_ENOMEM;
     if (st == LOOM_OK) {
-        memcpy(u, g, p * p * sizeof(double));
-        st = loom_lapack_pstrf(u, p, p, piv, &rank, 100.0 * (double)p * EPS);
-    }
-    if (st == LOOM_OK) {
-        if (rank >= p) /* nearly, not exactly, dependent: blame the last pivot */
-            rank = p - 1;
+        size_t rank;
+        double weakest;
+        size_t nd = dependence_pass(&w, g, p, 100.0 * (double)p * EPS, &rank, &weakest);
+        if (nd == 0) /* nearly, not exactly, dependent: name the weakest column */
+            nd = dependence_pass(&w, g, p, weakest * (1.0 + 1e-9), &rank, &weakest);
         info->rank = rank;
-        for (size_t i = 0; i < p; i++)
-            info->order[i] = (size_t)piv[i] - 1;
-        /* U11 c = U12 gives each dependent column in terms of the independent ones. */
-        st = loom_matrix_init(&info->depend, rank, p - rank);
-        double *rhs = loom_malloc(rank * (p - rank) * sizeof(double) + 1);
-        if (st == LOOM_OK && !rhs)
-            st = LOOM_ENOMEM;
-        if (st == LOOM_OK) {
-            for (size_t j = 0; j < p - rank; j++)
-                for (size_t i = 0; i < rank; i++)
-                    rhs[i + j * rank] = u[i + (rank + j) * p];
-            st = loom_lapack_trtrs(rhs, rank > 0 ? rank : 1, p - rank, u, p, rank, 0, NULL);
-            for (size_t j = 0; st == LOOM_OK && j < p - rank; j++) {
-                size_t dep = info->order[rank + j];
-                for (size_t i = 0; i < rank; i++) {
-                    size_t ind = info->order[i];
-                    *loom_at(&info->depend, i, j) = rhs[i + j * rank] * scale[ind] / scale[dep];
-                }
+        for (size_t i = 0; i < rank; i++)
+            info->order[i] = w.indep[i];
+        for (size_t k = 0; k < nd; k++)
+            info->order[rank + k] = w.dep[k];
+        st = loom_matrix_init(&info->depend, rank, nd);
+        for (size_t k = 0; st == LOOM_OK && k < nd; k++)
+            for (size_t i = 0; i < rank; i++) {
+                /* slot i of the factor at the time column dep[k] was met, if it existed */
+                double c = i < w.dep_rank[k] ? w.coef[k * p + i] : 0.0;
+                *loom_at(&info->depend, i, k) = c * scale[w.indep[i]] / scale[w.dep[k]];
             }
-        }
-        loom_free(rhs);
     }
-    loom_free(u);
-    loom_free(piv);
+    loom_free(w.l);
+    loom_free(w.coef);
+    loom_free(w.c);
+    loom_free(w.d);
+    loom_free(w.indep);
+    loom_free(w.dep);
+    loom_free(w.dep_rank);
     return st == LOOM_OK ? LOOM_ESINGULAR : st;
 }
 
@@ -398,14 +517,6 @@ static loom_status neg_gradient(iter_work *w, double *s, const double *r, const 
     for (size_t j = 0; j < w->p; j++)
         s[j] = (w->d[j] * s[j] - w->ridge * w->d[j] * w->d[j] * z[j]) * inv_m;
     return st;
-}
-
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
 }
 
 /* ||D v||^2 */
