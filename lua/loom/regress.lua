@@ -206,8 +206,12 @@ function Fit:summary()
   else
     add("Coefficients:")
   end
-  local est = format_column(self.coef, 5)
-  local se = format_column(self.stderr, 5)
+  -- Like printCoefmat: estimates and standard errors share one format of 4 digits.
+  local both = {}
+  for j = 1, self.p do both[j], both[self.p + j] = self.coef[j], self.stderr[j] end
+  local txt = format_column(both, 4)
+  local est, se = {}, {}
+  for j = 1, self.p do est[j], se[j] = txt[j], txt[self.p + j] end
   local tv = {}
   for j = 1, self.p do tv[j] = self.tvalues[j] ~= self.tvalues[j] and "NA" or string.format("%.3f", self.tvalues[j]) end
   local pv = {}
