@@ -179,6 +179,7 @@ function linalg.pinv(A, opts)
   return Vt:t() * (U:t():mul(inv))
 end
 
+linalg.wall_time = core.wall_time
 linalg.betainc = core.betainc
 linalg.t_cdf = core.t_cdf
 linalg.f_sf = core.f_sf

@@ -61,8 +61,18 @@ function regress.regress(X, y, opts)
   local keep = {}
   for j = 1, p do keep[j] = true end
   local rank = info.rank or p
-  if rank < p and info.pivots then
-    for i = rank + 1, p do keep[info.pivots[i]] = false end
+  if rank < p then
+    -- Like R, alias the later of dependent columns: keep column j when it adds to the rank
+    -- of the columns kept before it (rank deficiency is rare, so p small QRs are fine).
+    local kept = {}
+    for j = 1, p do
+      kept[#kept + 1] = D:col(j)
+      local _, kinfo = linalg.lstsq(loom.hcat(kept), y)
+      if kinfo.rank < #kept then
+        kept[#kept] = nil
+        keep[j] = false
+      end
+    end
   end
   local cols = {}
   for j = 1, p do if keep[j] then cols[#cols + 1] = D:col(j) end end

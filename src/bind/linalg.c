@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bind.h"
 #include "linalg.h"
@@ -343,7 +344,19 @@ static int l_f_sf(lua_State *L)
     return 1;
 }
 
+/* wall_time() -> seconds (C11 timespec_get): for timing solvers, which use several threads
+ * so os.clock()'s CPU time overstates them. */
+static int l_wall_time(lua_State *L)
+{
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
+        return luaL_error(L, "linalg.wall_time: no clock");
+    lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
+    {"wall_time", l_wall_time},
     {"lstsq", l_lstsq}, {"lstsq_naive", l_lstsq_naive}, {"solve", l_solve}, {"inv", l_inv},
     {"slogdet", l_slogdet}, {"svd", l_svd}, {"qr", l_qr}, {"cholesky", l_cholesky},
     {"eigh", l_eigh}, {"betainc", l_betainc}, {"t_cdf", l_t_cdf}, {"f_sf", l_f_sf},

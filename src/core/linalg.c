@@ -99,24 +99,79 @@ static loom_status residual_norm(double *out, const loom_matrix *x, const loom_m
 
 /* ---- direct methods on the scaled, augmented system ---- */
 
-/* The work of the QR and SVD paths: A = [X D; sqrt(ridge) D] (column-major, rows ma) and
- * B = [Y; 0] (column-major, ldb >= max(ma, p)), reduced by a Householder QR when ma > p so
- * that both paths finish on the small p x p triangle R (in t) and the first p rows of B. */
+/* The work of the QR and SVD paths: A = [X D; sqrt(ridge) D] (ma = m or m + p rows) and
+ * B = [Y; 0], reduced to the small triangle R (in t, p x p) and the first p rows of Q^T B
+ * (in b), so both paths finish in O(p^3). A wide A (ma <= p) is copied as it is (t is ma x p). */
 typedef struct direct_work {
     size_t m, p, k, ma, ldb, tm; /* tm: rows of t (p, or ma when ma <= p) */
     double *scale;               /* p */
-    double *a, *tau;             /* ma x p, min(ma, p) */
-    double *b;                   /* ldb x k */
-    double *t;                   /* tm x p, the triangle (or trapezoid) left to factor */
+    double *b;                   /* ldb x k, column-major */
+    double *t;                   /* tm x p, column-major */
 } direct_work;
 
 static void direct_release(direct_work *w)
 {
     loom_free(w->scale);
-    loom_free(w->a);
-    loom_free(w->tau);
     loom_free(w->b);
     loom_free(w->t);
+}
+
+/* Row i (0-based, < ma) of [X D | Y] augmented by the ridge rows, into column-major buf. */
+static void augmented_row(double *buf, size_t ld, size_t row, const loom_matrix *x,
+                          const loom_matrix *y, const double *scale, double sqrt_ridge, size_t i)
+{
+    size_t p = x->cols, k = y->cols;
+    if (i < x->rows) {
+        const double *xi = loom_at(x, i, 0), *yi = loom_at(y, i, 0);
+        for (size_t j = 0; j < p; j++)
+            buf[row + j * ld] = xi[j] * scale[j];
+        for (size_t c = 0; c < k; c++)
+            buf[row + (p + c) * ld] = yi[c];
+    } else {
+        for (size_t j = 0; j < p + k; j++)
+            buf[row + j * ld] = 0.0;
+        buf[row + (i - x->rows) * ld] = sqrt_ridge * scale[i - x->rows];
+    }
+}
+
+/* Sequential TSQR of the tall [A | B]: each chunk of rows is stacked under the current
+ * [R | Q^T B] and the (p + chunk) x (p + k) stack is factored in cache. A sequence of
+ * Householder reflections, so as stable as one QR of A, and no copy of X is made: the work
+ * is (p + chunk) x (p + k), a few MB. */
+static loom_status tall_reduce(direct_work *w, const loom_matrix *x, const loom_matrix *y,
+                               double sqrt_ridge)
+{
+    size_t p = w->p, k = w->k, cols = p + k;
+    size_t chunk = (size_t)1 << 18;
+    chunk = chunk / cols > 4 * p ? chunk / cols : 4 * p;
+    chunk = chunk < w->ma ? chunk : w->ma;
+    size_t ld = p + chunk;
+    double *buf = loom_calloc(ld * cols, sizeof(double));
+    double *tau = loom_malloc(cols * sizeof(double));
+    loom_status st = buf && tau ? LOOM_OK : LOOM_ENOMEM;
+    for (size_t r0 = 0; st == LOOM_OK && r0 < w->ma; r0 += chunk) {
+        size_t rows = r0 + chunk < w->ma ? chunk : w->ma - r0;
+        for (size_t i = 0; i < rows; i++)
+            augmented_row(buf, ld, p + i, x, y, w->scale, sqrt_ridge, r0 + i);
+        /* R on top must be triangular: clear the reflectors the last step left below it. */
+        for (size_t j = 0; j < p; j++)
+            for (size_t i = j + 1; i < p; i++)
+                buf[i + j * ld] = 0.0;
+        st = loom_lapack_geqrf(buf, ld, p + rows, p, tau);
+        if (st == LOOM_OK && k > 0)
+            st = loom_lapack_ormqr_t(buf + p * ld, ld, p + rows, k, buf, ld, p, tau);
+    }
+    if (st == LOOM_OK) {
+        for (size_t j = 0; j < p; j++)
+            for (size_t i = 0; i <= j; i++)
+                w->t[i + j * p] = buf[i + j * ld];
+        for (size_t c = 0; c < k; c++)
+            for (size_t i = 0; i < p; i++)
+                w->b[i + c * w->ldb] = buf[i + (p + c) * ld];
+    }
+    loom_free(buf);
+    loom_free(tau);
+    return st;
 }
 
 static loom_status direct_prepare(direct_work *w, const loom_matrix *x, const loom_matrix *y,
@@ -124,33 +179,28 @@ static loom_status direct_prepare(direct_work *w, const loom_matrix *x, const lo
 {
     size_t m = x->rows, p = x->cols, k = y->cols;
     size_t ma = m + (ridge > 0.0 ? p : 0);
-    *w = (direct_work){m, p, k, ma, ma > p ? ma : p, ma > p ? p : ma, NULL, NULL, NULL, NULL, NULL};
+    *w = (direct_work){m, p, k, ma, ma > p ? p : p, ma > p ? p : ma, NULL, NULL, NULL};
     w->scale = loom_malloc(p * sizeof(double));
-    w->a = loom_calloc(ma * p, sizeof(double));
-    w->tau = loom_malloc((p < ma ? p : ma) * sizeof(double) + 1);
     w->b = loom_calloc(w->ldb * k, sizeof(double));
     w->t = loom_calloc(w->tm * p + 1, sizeof(double));
-    if (!w->scale || !w->a || !w->tau || !w->b || !w->t)
+    if (!w->scale || !w->b || !w->t)
         return LOOM_ENOMEM;
     column_scales(w->scale, x);
-    to_column_major(w->a, ma, x, w->scale);
-    for (size_t j = 0; ridge > 0.0 && j < p; j++)
-        w->a[m + j + j * ma] = sqrt(ridge) * w->scale[j];
-    for (size_t c = 0; c < k; c++)
-        for (size_t i = 0; i < m; i++)
-            w->b[i + c * w->ldb] = *loom_at(y, i, c);
-    loom_status st = LOOM_OK;
-    if (ma > p) {
-        st = loom_lapack_geqrf(w->a, ma, ma, p, w->tau);
-        if (st == LOOM_OK)
-            st = loom_lapack_ormqr_t(w->b, w->ldb, ma, k, w->a, ma, p, w->tau);
+    if (ma > p)
+        return tall_reduce(w, x, y, sqrt(ridge));
+    /* Wide: the whole A is the trapezoid to factor (ma <= p rows). */
+    double *rowbuf = loom_malloc((p + k) * sizeof(double));
+    if (!rowbuf)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < ma; i++) {
+        augmented_row(rowbuf, 1, 0, x, y, w->scale, sqrt(ridge), i);
         for (size_t j = 0; j < p; j++)
-            for (size_t i = 0; i <= j; i++)
-                w->t[i + j * p] = w->a[i + j * ma];
-    } else {
-        memcpy(w->t, w->a, ma * p * sizeof(double));
+            w->t[i + j * ma] = rowbuf[j];
+        for (size_t c = 0; c < k; c++)
+            w->b[i + c * w->ldb] = rowbuf[p + c];
     }
-    return st;
+    loom_free(rowbuf);
+    return LOOM_OK;
 }
 
 /* beta (p x k, row-major) = D * (solution z in rows 0..p-1 of b, permuted by order). */
