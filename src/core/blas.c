@@ -441,3 +441,37 @@ loom_status loom_lapack_syevd(double *a, size_t lda, size_t n, double *w, int ve
     loom_free(iwork);
     return st;
 }
+
+loom_status loom_lapack_tpqrt(double *r, size_t ldr, double *b, size_t ldb, size_t m, size_t n,
+                              size_t nb, double *t, size_t ldt)
+{
+    if (!fits4(m, n, ldr, ldb) || !fits2(nb, ldt) || nb < 1 || nb > n)
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(nb * n * sizeof(double));
+    if (!work)
+        return LOOM_ENOMEM;
+    lapack_int info = LAPACKE_dtpqrt_work(COL, li(m), li(n), 0, li(nb), r, ldc_of(ldr), b,
+                                          ldc_of(ldb), t, ldc_of(ldt), work);
+    loom_free(work);
+    return from_info(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_tpmqrt_t(double *c1, size_t ldc1, double *c2, size_t ldc2, size_t m,
+                                 size_t k, const double *v, size_t ldv, size_t n, size_t nb,
+                                 const double *t, size_t ldt)
+{
+    if (!fits4(m, k, ldc1, ldc2) || !fits4(ldv, n, nb, ldt) || nb < 1 || nb > n)
+        return LOOM_ERANGE;
+    if (m == 0 || k == 0 || n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(nb * k * sizeof(double));
+    if (!work)
+        return LOOM_ENOMEM;
+    lapack_int info = LAPACKE_dtpmqrt_work(COL, 'L', 'T', li(m), li(k), li(n), 0, li(nb), v,
+                                           ldc_of(ldv), t, ldc_of(ldt), c1, ldc_of(ldc1), c2,
+                                           ldc_of(ldc2), work);
+    loom_free(work);
+    return from_info(info, LOOM_ELAPACK, NULL);
+}

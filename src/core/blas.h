@@ -82,3 +82,12 @@ loom_status loom_lapack_gesdd(double *a, size_t lda, size_t m, size_t n, double 
 /* Symmetric eigen-decomposition (upper triangle of a used): w ascending; with vectors,
  * a's columns become the orthonormal eigenvectors. */
 loom_status loom_lapack_syevd(double *a, size_t lda, size_t n, double *w, int vectors);
+/* One step of TSQR: the QR of [r; b] for the upper triangular r (n x n) stacked on the
+ * rectangular b (m x n): r becomes the new R, b the reflectors V, t (nb x n, ldt >= nb)
+ * their block factors. 1 <= nb <= n. */
+loom_status loom_lapack_tpqrt(double *r, size_t ldr, double *b, size_t ldb, size_t m, size_t n,
+                              size_t nb, double *t, size_t ldt);
+/* [c1; c2] = Q^T [c1; c2] for tpqrt's Q: c1 is n x k (ldc1), c2 is m x k (ldc2). */
+loom_status loom_lapack_tpmqrt_t(double *c1, size_t ldc1, double *c2, size_t ldc2, size_t m,
+                                 size_t k, const double *v, size_t ldv, size_t n, size_t nb,
+                                 const double *t, size_t ldt);

@@ -134,43 +134,32 @@ static void augmented_row(double *buf, size_t ld, size_t row, const loom_matrix 
     }
 }
 
-/* Sequential TSQR of the tall [A | B]: each chunk of rows is stacked under the current
- * [R | Q^T B] and the (p + chunk) x (p + k) stack is factored in cache. A sequence of
- * Householder reflections, so as stable as one QR of A, and no copy of X is made: the work
- * is (p + chunk) x (p + k), a few MB. */
+/* Sequential TSQR of the tall [A | B]: each chunk of rows is folded into the running
+ * triangle R and Q^T B by LAPACK's triangular-pentagonal QR (dtpqrt), in cache and with
+ * level-3 panels. A sequence of Householder reflections, so as stable as one QR of A, and
+ * no copy of X: the work is one chunk of [A | B], a few MB. */
 static loom_status tall_reduce(direct_work *w, const loom_matrix *x, const loom_matrix *y,
                                double sqrt_ridge)
 {
     size_t p = w->p, k = w->k, cols = p + k;
-    size_t chunk = (size_t)1 << 18;
-    chunk = chunk / cols > 4 * p ? chunk / cols : 4 * p;
+    size_t chunk = ((size_t)1 << 16) / cols;
+    chunk = chunk > 4 * p ? chunk : 4 * p;
     chunk = chunk < w->ma ? chunk : w->ma;
-    size_t ld = p + chunk;
-    double *buf = loom_calloc(ld * cols, sizeof(double));
-    double *tau = loom_malloc(cols * sizeof(double));
-    loom_status st = buf && tau ? LOOM_OK : LOOM_ENOMEM;
+    size_t nb = p < 32 ? p : 32;
+    double *buf = loom_malloc(chunk * cols * sizeof(double));   /* [A | B] rows, ld chunk */
+    double *t = loom_malloc(nb * p * sizeof(double));
+    loom_status st = buf && t ? LOOM_OK : LOOM_ENOMEM;
     for (size_t r0 = 0; st == LOOM_OK && r0 < w->ma; r0 += chunk) {
         size_t rows = r0 + chunk < w->ma ? chunk : w->ma - r0;
         for (size_t i = 0; i < rows; i++)
-            augmented_row(buf, ld, p + i, x, y, w->scale, sqrt_ridge, r0 + i);
-        /* R on top must be triangular: clear the reflectors the last step left below it. */
-        for (size_t j = 0; j < p; j++)
-            for (size_t i = j + 1; i < p; i++)
-                buf[i + j * ld] = 0.0;
-        st = loom_lapack_geqrf(buf, ld, p + rows, p, tau);
+            augmented_row(buf, chunk, i, x, y, w->scale, sqrt_ridge, r0 + i);
+        st = loom_lapack_tpqrt(w->t, p, buf, chunk, rows, p, nb, t, nb);
         if (st == LOOM_OK && k > 0)
-            st = loom_lapack_ormqr_t(buf + p * ld, ld, p + rows, k, buf, ld, p, tau);
-    }
-    if (st == LOOM_OK) {
-        for (size_t j = 0; j < p; j++)
-            for (size_t i = 0; i <= j; i++)
-                w->t[i + j * p] = buf[i + j * ld];
-        for (size_t c = 0; c < k; c++)
-            for (size_t i = 0; i < p; i++)
-                w->b[i + c * w->ldb] = buf[i + (p + c) * ld];
+            st = loom_lapack_tpmqrt_t(w->b, w->ldb, buf + p * chunk, chunk, rows, k, buf, chunk,
+                                      p, nb, t, nb);
     }
     loom_free(buf);
-    loom_free(tau);
+    loom_free(t);
     return st;
 }
 
