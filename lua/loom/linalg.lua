@@ -12,6 +12,7 @@ local NORMAL_WARN_DIGITS = 6
 local OPTION_TYPES = {
   method = "string", ridge = "number", rcond = "number", tol = "number", max_iter = "number",
   lr = "number", batch = "number", schedule = "string", decay = "number", cov = "boolean",
+  refine = "boolean",
 }
 
 local function check_options(fn, opts, types)

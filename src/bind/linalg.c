@@ -68,6 +68,10 @@ static void read_options(lua_State *L, int idx, loom_lstsq_options *o, const cha
     lua_getfield(L, idx, "cov");
     o->want_cov = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, idx, "refine");
+    if (!lua_isnil(L, -1))
+        o->refine = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, idx, "schedule");
     const char *schedule = lua_isnil(L, -1) ? "constant" : luaL_checkstring(L, -1);
     if (strcmp(schedule, "constant") == 0)

@@ -304,3 +304,11 @@ test("betainc, t and F distributions against closed forms and tables", function(
   check(la.betainc(-1, 1, 0.5) ~= la.betainc(-1, 1, 0.5), "NaN outside the domain")
   equal(la.f_sf(0, 2, 3), 1.0, "F at 0")
 end)
+
+test("lstsq: qr's refinement step can be turned off and changes only rounding", function()
+  local X, y = problem(100, 4, 2, 0.2, 47)
+  local a = la.lstsq(X, y)
+  local b = la.lstsq(X, y, {refine = false})
+  check(relerr(a, b) < 1e-13, "refined vs not: %g", relerr(a, b))
+  checkerror("linalg.lstsq: option 'refine' must be a boolean, got number", la.lstsq, X, y, {refine = 1})
+end)
