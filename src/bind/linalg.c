@@ -22,6 +22,19 @@ static void check_square(lua_State *L, const loom_matrix *a, const char *fn)
         luaL_error(L, "%s: expected a square matrix, got %s", fn, loom_shape(a, buf));
 }
 
+/* Raise "<fn>: <what> has a NaN (or an infinite value) at (i, j)": LAPACK's answer to one is
+ * garbage, an error code or (for some SVD paths) a long loop. */
+static void check_finite(lua_State *L, const loom_matrix *m, const char *fn, const char *what)
+{
+    for (size_t i = 0; i < m->rows; i++) {
+        const double *row = loom_at(m, i, 0);
+        for (size_t j = 0; j < m->cols; j++)
+            if (!isfinite(row[j]))
+                luaL_error(L, "%s: %s has %s at (%d, %d)", fn, what,
+                           row[j] != row[j] ? "a NaN" : "an infinite value", (int)(i + 1), (int)(j + 1));
+    }
+}
+
 /* ---- lstsq ---- */
 
 /* The C info lives in a userdata whose __gc frees it, so a raise while the result table is
@@ -148,6 +161,8 @@ static int l_lstsq(lua_State *L)
                           loom_shape(&y->m, b2));
     loom_lstsq_options o;
     read_options(L, 4, &o, method_name);
+    check_finite(L, &x->m, "linalg.lstsq", "X");
+    check_finite(L, &y->m, "linalg.lstsq", "y");
     size_t p = x->m.cols, k = y->m.cols;
     Matrix *beta = loom_newmatrix(L, p, k);                             /* 5 */
     loom_lstsq_info *info = lua_newuserdatauv(L, sizeof *info, 0);      /* 6 */
@@ -237,6 +252,8 @@ static int l_solve(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1), *b = loom_checkmatrix(L, 2);
     check_square(L, &a->m, "linalg.solve");
+    check_finite(L, &a->m, "linalg.solve", "A");
+    check_finite(L, &b->m, "linalg.solve", "B");
     char b1[48], b2[48];
     if (b->m.rows != a->m.rows)
         return luaL_error(L, "linalg.solve: cannot solve a %s system for a right-hand side of %s",
@@ -252,6 +269,7 @@ static int l_inv(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
     check_square(L, &a->m, "linalg.inv");
+    check_finite(L, &a->m, "linalg.inv", "A");
     Matrix *x = loom_newmatrix(L, a->m.rows, a->m.cols);
     size_t pivot = 0;
     loom_status st = loom_linalg_inv(&x->m, &a->m, &pivot);
@@ -264,6 +282,7 @@ static int l_slogdet(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
     check_square(L, &a->m, "linalg.det");
+    check_finite(L, &a->m, "linalg.det", "A");
     double logabs;
     int sign;
     loom_check(L, loom_linalg_det(&logabs, &sign, &a->m), "linalg.det");
@@ -277,6 +296,7 @@ static int l_svd(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
     int vectors = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    check_finite(L, &a->m, "linalg.svd", "A");
     size_t m = a->m.rows, n = a->m.cols, k = m < n ? m : n;
     Matrix *u = vectors ? loom_newmatrix(L, m, k) : NULL;
     Matrix *s = loom_newmatrix(L, k, 1);
@@ -291,6 +311,7 @@ static int l_svd(lua_State *L)
 static int l_qr(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
+    check_finite(L, &a->m, "linalg.qr", "A");
     size_t m = a->m.rows, n = a->m.cols, k = m < n ? m : n;
     Matrix *q = loom_newmatrix(L, m, k), *r = loom_newmatrix(L, k, n);
     loom_check(L, loom_linalg_qr(&q->m, &r->m, &a->m), "linalg.qr");
@@ -301,6 +322,7 @@ static int l_cholesky(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
     check_square(L, &a->m, "linalg.cholesky");
+    check_finite(L, &a->m, "linalg.cholesky", "A");
     Matrix *l = loom_newmatrix(L, a->m.rows, a->m.rows);
     size_t minor = 0;
     loom_status st = loom_linalg_cholesky(&l->m, &a->m, &minor);
@@ -316,6 +338,7 @@ static int l_eigh(lua_State *L)
 {
     Matrix *a = loom_checkmatrix(L, 1);
     check_square(L, &a->m, "linalg.eigh");
+    check_finite(L, &a->m, "linalg.eigh", "A");
     int vectors = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
     Matrix *w = loom_newmatrix(L, a->m.rows, 1);
     Matrix *v = vectors ? loom_newmatrix(L, a->m.rows, a->m.rows) : NULL;
