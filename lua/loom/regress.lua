@@ -156,11 +156,35 @@ local function stars(p)
   return " "
 end
 
+-- The F test's p value on the last line, as R prints it.
 local function format_p(p)
   if p ~= p then return "NA" end
-  if p < 2e-16 then return "<2e-16" end
-  if p < 1e-4 then return string.format("%.2e", p):gsub("e%-0", "e-") end
-  return string.format("%.4f", p):gsub("0+$", ""):gsub("%.$", "")
+  if p < 2.2e-16 then return "< 2.2e-16" end
+  if p < 1e-3 then return string.format("%.3g", p) end
+  return string.format("%.4g", p)
+end
+
+-- A column of p values as R's format.pval: those >= 1e-3 share one fixed format with 3
+-- significant digits for the smallest, the others are scientific, below 2e-16 "<2e-16".
+local function format_pvalues(pvalues)
+  local decimals = 0
+  for _, p in ipairs(pvalues) do
+    if p == p and p >= 1e-3 then
+      decimals = math.max(decimals, 2 - math.floor(math.log(p, 10)))
+    end
+  end
+  local out = {}
+  for j, p in ipairs(pvalues) do
+    if p ~= p then out[j] = "NA"
+    elseif p < 2e-16 then out[j] = "<2e-16"
+    elseif p < 1e-3 then
+      -- each on its own: fixed when it is no wider than scientific (0.000944, 1.49e-12)
+      local sci = string.format("%.2e", p)
+      local fix = string.format("%." .. (2 - math.floor(math.log(p, 10))) .. "f", p)
+      out[j] = #fix <= #sci and fix or sci
+    else out[j] = string.format("%." .. decimals .. "f", p) end
+  end
+  return out
 end
 
 -- A column of numbers printed with a shared number of decimals so that the most precise
@@ -173,13 +197,18 @@ local function format_column(values, digits)
       decimals = math.max(decimals, math.min(digits - 1 - mag, 12))
     end
   end
-  local out = {}
+  -- Fixed notation unless scientific is narrower, as R's format() decides.
+  local fixed, sci, wf, ws = {}, {}, 0, 0
   for i, v in ipairs(values) do
-    if v ~= v then out[i] = "NA"
-    elseif math.abs(v) >= 1e15 or (v ~= 0 and math.abs(v) < 1e-12) then out[i] = string.format("%.3e", v)
-    else out[i] = string.format("%." .. decimals .. "f", v) end
+    if v ~= v then
+      fixed[i], sci[i] = "NA", "NA"
+    else
+      fixed[i] = string.format("%." .. decimals .. "f", v)
+      sci[i] = string.format("%." .. (digits - 1) .. "e", v)
+    end
+    wf, ws = math.max(wf, #fixed[i]), math.max(ws, #sci[i])
   end
-  return out
+  return wf > ws and sci or fixed
 end
 
 function Fit:summary()
@@ -224,8 +253,7 @@ function Fit:summary()
   for j = 1, self.p do est[j], se[j] = txt[j], txt[self.p + j] end
   local tv = {}
   for j = 1, self.p do tv[j] = self.tvalues[j] ~= self.tvalues[j] and "NA" or string.format("%.3f", self.tvalues[j]) end
-  local pv = {}
-  for j = 1, self.p do pv[j] = format_p(self.pvalues[j]) end
+  local pv = format_pvalues(self.pvalues)
   local header = {"", "Estimate", "Std. Error", "t value", "Pr(>|t|)"}
   local columns = {self.names, est, se, tv, pv}
   local widths = {}
