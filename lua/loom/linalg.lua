@@ -32,6 +32,15 @@ end
 
 local function is_matrix(x) return loom.is_matrix(x) end
 
+-- A Lua list of numbers {1, 2, 3} as the column matrix it stands for.
+local function as_column(y)
+  if type(y) ~= "table" or is_matrix(y) or #y == 0 or type(y[1]) ~= "number" then return y end
+  local rows = {}
+  for i, v in ipairs(y) do rows[i] = {v} end
+  return loom.matrix(rows)
+end
+linalg.as_column = as_column
+
 local function check_matrix(fn, what, x)
   if not is_matrix(x) then
     error(string.format("%s: %s must be a matrix, got %s", fn, what, type(x)), 3)
@@ -83,6 +92,7 @@ end
 -- lstsq(X, y [, opts]) -> beta, info
 function linalg.lstsq(X, y, opts)
   opts = check_options("linalg.lstsq", opts, OPTION_TYPES)
+  y = as_column(y)
   check_matrix("linalg.lstsq", "X", X)
   check_matrix("linalg.lstsq", "y", y)
   local method = opts.method or "qr"

@@ -40,6 +40,7 @@ function regress.regress(X, y, opts)
       error(string.format("loom.regress: option '%s' must be a %s, got %s", k, OPTION_TYPES[k], type(v)), 2)
     end
   end
+  y = linalg.as_column(y)
   if not loom.is_matrix(X) or not loom.is_matrix(y) then
     error("loom.regress: X and y must be matrices", 2)
   end

@@ -186,7 +186,8 @@ static int l_lstsq(lua_State *L)
     lua_createtable(L, 0, 16);
     if (o.method < LOOM_LSTSQ_GD) /* the iterative methods do not know the rank */
         set_integer(L, "rank", info->rank);
-    set_number(L, "cond", info->cond);
+    if (!isnan(info->cond))
+        set_number(L, "cond", info->cond);
     if (o.method == LOOM_LSTSQ_NORMAL)
         set_number(L, "cond_normal", info->cond_normal);
     set_number(L, "residual_norm", info->residual_norm);
