@@ -97,15 +97,15 @@ int loom_blas_get_threads(void)
 
 _Static_assert(sizeof(lapack_int) == sizeof(int), "loom expects LP64 LAPACK (32-bit lapack_int)");
 
-#define COL LAPACK_COL_MAJOR
+#define LA_COL LAPACK_COL_MAJOR
 
-static int fits2(size_t a, size_t b) { return loom_blas_fits(a) && loom_blas_fits(b); }
-static int fits4(size_t a, size_t b, size_t c, size_t d) { return fits2(a, b) && fits2(c, d); }
-static lapack_int li(size_t n) { return (lapack_int)n; }
-static lapack_int ldc_of(size_t ld) { return (lapack_int)(ld > 0 ? ld : 1); }
+static int la_fits2(size_t a, size_t b) { return loom_blas_fits(a) && loom_blas_fits(b); }
+static int la_fits4(size_t a, size_t b, size_t c, size_t d) { return la_fits2(a, b) && la_fits2(c, d); }
+static lapack_int la_int(size_t n) { return (lapack_int)n; }
+static lapack_int la_ld(size_t ld) { return (lapack_int)(ld > 0 ? ld : 1); }
 
 /* info < 0 is our bug; info > 0 means `positive`, with the index kept for the caller. */
-static loom_status from_info(lapack_int info, loom_status positive, size_t *where)
+static loom_status la_status(lapack_int info, loom_status positive, size_t *where)
 {
     if (where)
         *where = info > 0 ? (size_t)info : 0;
@@ -115,7 +115,7 @@ static loom_status from_info(lapack_int info, loom_status positive, size_t *wher
 }
 
 /* Workspace of the size LAPACK asked for in a query (at least 1 element). */
-static double *workspace(double query, lapack_int *lwork)
+static double *la_workspace(double query, lapack_int *lwork)
 {
     double n = query < 1.0 ? 1.0 : query;
     if (n > (double)INT_MAX)
@@ -126,78 +126,78 @@ static double *workspace(double query, lapack_int *lwork)
 
 loom_status loom_lapack_geqrf(double *a, size_t lda, size_t m, size_t n, double *tau)
 {
-    if (!fits4(m, n, lda, 1))
+    if (!la_fits4(m, n, lda, 1))
         return LOOM_ERANGE;
     if (m == 0 || n == 0)
         return LOOM_OK;
     double q;
-    lapack_int lwork, info = LAPACKE_dgeqrf_work(COL, li(m), li(n), a, ldc_of(lda), tau, &q, -1);
+    lapack_int lwork, info = LAPACKE_dgeqrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), tau, &q, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     if (!work)
         return LOOM_ENOMEM;
-    info = LAPACKE_dgeqrf_work(COL, li(m), li(n), a, ldc_of(lda), tau, work, lwork);
+    info = LAPACKE_dgeqrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), tau, work, lwork);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_geqp3(double *a, size_t lda, size_t m, size_t n, int *jpvt, double *tau)
 {
-    if (!fits4(m, n, lda, 1))
+    if (!la_fits4(m, n, lda, 1))
         return LOOM_ERANGE;
     if (m == 0 || n == 0)
         return LOOM_OK;
     double q;
-    lapack_int lwork, info = LAPACKE_dgeqp3_work(COL, li(m), li(n), a, ldc_of(lda), jpvt, tau, &q, -1);
+    lapack_int lwork, info = LAPACKE_dgeqp3_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), jpvt, tau, &q, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     if (!work)
         return LOOM_ENOMEM;
-    info = LAPACKE_dgeqp3_work(COL, li(m), li(n), a, ldc_of(lda), jpvt, tau, work, lwork);
+    info = LAPACKE_dgeqp3_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), jpvt, tau, work, lwork);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_ormqr_t(double *c, size_t ldc, size_t m, size_t nc, const double *a,
                                 size_t lda, size_t k, const double *tau)
 {
-    if (!fits4(m, nc, ldc, lda) || !loom_blas_fits(k))
+    if (!la_fits4(m, nc, ldc, lda) || !loom_blas_fits(k))
         return LOOM_ERANGE;
     if (m == 0 || nc == 0 || k == 0)
         return LOOM_OK;
     double q;
-    lapack_int lwork, info = LAPACKE_dormqr_work(COL, 'L', 'T', li(m), li(nc), li(k), a,
-                                                 ldc_of(lda), tau, c, ldc_of(ldc), &q, -1);
+    lapack_int lwork, info = LAPACKE_dormqr_work(LA_COL, 'L', 'T', la_int(m), la_int(nc), la_int(k), a,
+                                                 la_ld(lda), tau, c, la_ld(ldc), &q, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     if (!work)
         return LOOM_ENOMEM;
-    info = LAPACKE_dormqr_work(COL, 'L', 'T', li(m), li(nc), li(k), a, ldc_of(lda), tau, c,
-                               ldc_of(ldc), work, lwork);
+    info = LAPACKE_dormqr_work(LA_COL, 'L', 'T', la_int(m), la_int(nc), la_int(k), a, la_ld(lda), tau, c,
+                               la_ld(ldc), work, lwork);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_orgqr(double *a, size_t lda, size_t m, size_t n, size_t k,
                               const double *tau)
 {
-    if (!fits4(m, n, lda, k))
+    if (!la_fits4(m, n, lda, k))
         return LOOM_ERANGE;
     if (m == 0 || n == 0)
         return LOOM_OK;
     double q;
-    lapack_int lwork, info = LAPACKE_dorgqr_work(COL, li(m), li(n), li(k), a, ldc_of(lda), tau, &q, -1);
+    lapack_int lwork, info = LAPACKE_dorgqr_work(LA_COL, la_int(m), la_int(n), la_int(k), a, la_ld(lda), tau, &q, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     if (!work)
         return LOOM_ENOMEM;
-    info = LAPACKE_dorgqr_work(COL, li(m), li(n), li(k), a, ldc_of(lda), tau, work, lwork);
+    info = LAPACKE_dorgqr_work(LA_COL, la_int(m), la_int(n), la_int(k), a, la_ld(lda), tau, work, lwork);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_trtrs(double *b, size_t ldb, size_t nrhs, const double *t, size_t ldt,
@@ -205,19 +205,19 @@ loom_status loom_lapack_trtrs(double *b, size_t ldb, size_t nrhs, const double *
 {
     if (where)
         *where = 0;
-    if (!fits4(n, nrhs, ldb, ldt))
+    if (!la_fits4(n, nrhs, ldb, ldt))
         return LOOM_ERANGE;
     if (n == 0 || nrhs == 0)
         return LOOM_OK;
-    lapack_int info = LAPACKE_dtrtrs_work(COL, 'U', trans ? 'T' : 'N', 'N', li(n), li(nrhs), t,
-                                          ldc_of(ldt), b, ldc_of(ldb));
-    return from_info(info, LOOM_ESINGULAR, where);
+    lapack_int info = LAPACKE_dtrtrs_work(LA_COL, 'U', trans ? 'T' : 'N', 'N', la_int(n), la_int(nrhs), t,
+                                          la_ld(ldt), b, la_ld(ldb));
+    return la_status(info, LOOM_ESINGULAR, where);
 }
 
 loom_status loom_lapack_trcon(double *rcond, const double *t, size_t ldt, size_t n)
 {
     *rcond = 1.0;
-    if (!fits2(n, ldt))
+    if (!la_fits2(n, ldt))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
@@ -225,7 +225,7 @@ loom_status loom_lapack_trcon(double *rcond, const double *t, size_t ldt, size_t
     lapack_int *iwork = loom_malloc(n * sizeof(lapack_int));
     loom_status st = LOOM_ENOMEM;
     if (work && iwork)
-        st = from_info(LAPACKE_dtrcon_work(COL, '1', 'U', 'N', li(n), t, ldc_of(ldt), rcond,
+        st = la_status(LAPACKE_dtrcon_work(LA_COL, '1', 'U', 'N', la_int(n), t, la_ld(ldt), rcond,
                                            work, iwork), LOOM_ELAPACK, NULL);
     loom_free(work);
     loom_free(iwork);
@@ -234,11 +234,11 @@ loom_status loom_lapack_trcon(double *rcond, const double *t, size_t ldt, size_t
 
 loom_status loom_lapack_trtri(double *t, size_t ldt, size_t n, size_t *where)
 {
-    if (!fits2(n, ldt))
+    if (!la_fits2(n, ldt))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
-    return from_info(LAPACKE_dtrtri_work(COL, 'U', 'N', li(n), t, ldc_of(ldt)), LOOM_ESINGULAR,
+    return la_status(LAPACKE_dtrtri_work(LA_COL, 'U', 'N', la_int(n), t, la_ld(ldt)), LOOM_ESINGULAR,
                      where);
 }
 
@@ -246,23 +246,23 @@ loom_status loom_lapack_gelsd(double *a, size_t lda, size_t m, size_t n, double 
                               size_t nrhs, double *s, double rcond, size_t *rank)
 {
     *rank = 0;
-    if (!fits4(m, n, lda, ldb) || !loom_blas_fits(nrhs))
+    if (!la_fits4(m, n, lda, ldb) || !loom_blas_fits(nrhs))
         return LOOM_ERANGE;
     if (m == 0 || n == 0 || nrhs == 0)
         return LOOM_OK;
     double q;
     lapack_int r = 0, iq = 0, lwork;
-    lapack_int info = LAPACKE_dgelsd_work(COL, li(m), li(n), li(nrhs), a, ldc_of(lda), b,
-                                          ldc_of(ldb), s, rcond, &r, &q, -1, &iq);
+    lapack_int info = LAPACKE_dgelsd_work(LA_COL, la_int(m), la_int(n), la_int(nrhs), a, la_ld(lda), b,
+                                          la_ld(ldb), s, rcond, &r, &q, -1, &iq);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     lapack_int *iwork = loom_malloc((size_t)(iq > 1 ? iq : 1) * sizeof(lapack_int));
     loom_status st = LOOM_ENOMEM;
     if (work && iwork) {
-        info = LAPACKE_dgelsd_work(COL, li(m), li(n), li(nrhs), a, ldc_of(lda), b, ldc_of(ldb),
+        info = LAPACKE_dgelsd_work(LA_COL, la_int(m), la_int(n), la_int(nrhs), a, la_ld(lda), b, la_ld(ldb),
                                    s, rcond, &r, work, lwork, iwork);
-        st = from_info(info, LOOM_ENOCONV, NULL);
+        st = la_status(info, LOOM_ENOCONV, NULL);
         *rank = (size_t)r;
     }
     loom_free(work);
@@ -275,7 +275,7 @@ loom_status loom_syrk_xtx(loom_matrix *c, const loom_matrix *x)
     size_t n = x->cols, m = x->rows;
     if (c->rows != n || c->cols != n)
         return LOOM_EDIM;
-    if (!fits4(m, n, x->ld, c->ld))
+    if (!la_fits4(m, n, x->ld, c->ld))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
@@ -293,28 +293,28 @@ loom_status loom_syrk_xtx(loom_matrix *c, const loom_matrix *x)
 
 loom_status loom_lapack_potrf(double *a, size_t lda, size_t n, size_t *where)
 {
-    if (!fits2(n, lda))
+    if (!la_fits2(n, lda))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
-    return from_info(LAPACKE_dpotrf_work(COL, 'U', li(n), a, ldc_of(lda)), LOOM_ENOTPD, where);
+    return la_status(LAPACKE_dpotrf_work(LA_COL, 'U', la_int(n), a, la_ld(lda)), LOOM_ENOTPD, where);
 }
 
 loom_status loom_lapack_potrs(double *b, size_t ldb, size_t nrhs, const double *a, size_t lda,
                               size_t n)
 {
-    if (!fits4(n, nrhs, ldb, lda))
+    if (!la_fits4(n, nrhs, ldb, lda))
         return LOOM_ERANGE;
     if (n == 0 || nrhs == 0)
         return LOOM_OK;
-    return from_info(LAPACKE_dpotrs_work(COL, 'U', li(n), li(nrhs), a, ldc_of(lda), b,
-                                         ldc_of(ldb)), LOOM_ELAPACK, NULL);
+    return la_status(LAPACKE_dpotrs_work(LA_COL, 'U', la_int(n), la_int(nrhs), a, la_ld(lda), b,
+                                         la_ld(ldb)), LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_pocon(double *rcond, const double *a, size_t lda, size_t n, double anorm)
 {
     *rcond = 1.0;
-    if (!fits2(n, lda))
+    if (!la_fits2(n, lda))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
@@ -322,7 +322,7 @@ loom_status loom_lapack_pocon(double *rcond, const double *a, size_t lda, size_t
     lapack_int *iwork = loom_malloc(n * sizeof(lapack_int));
     loom_status st = LOOM_ENOMEM;
     if (work && iwork)
-        st = from_info(LAPACKE_dpocon_work(COL, 'U', li(n), a, ldc_of(lda), anorm, rcond, work,
+        st = la_status(LAPACKE_dpocon_work(LA_COL, 'U', la_int(n), a, la_ld(lda), anorm, rcond, work,
                                            iwork), LOOM_ELAPACK, NULL);
     loom_free(work);
     loom_free(iwork);
@@ -332,7 +332,7 @@ loom_status loom_lapack_pocon(double *rcond, const double *a, size_t lda, size_t
 loom_status loom_lapack_pstrf(double *a, size_t lda, size_t n, int *piv, size_t *rank, double tol)
 {
     *rank = 0;
-    if (!fits2(n, lda))
+    if (!la_fits2(n, lda))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
@@ -340,7 +340,7 @@ loom_status loom_lapack_pstrf(double *a, size_t lda, size_t n, int *piv, size_t 
     if (!work)
         return LOOM_ENOMEM;
     lapack_int r = 0;
-    lapack_int info = LAPACKE_dpstrf_work(COL, 'U', li(n), a, ldc_of(lda), piv, &r, tol, work);
+    lapack_int info = LAPACKE_dpstrf_work(LA_COL, 'U', la_int(n), a, la_ld(lda), piv, &r, tol, work);
     loom_free(work);
     *rank = (size_t)r;
     return info < 0 ? LOOM_ELAPACK : LOOM_OK; /* info > 0 only says "rank deficient" */
@@ -350,47 +350,47 @@ loom_status loom_lapack_getrf(double *a, size_t lda, size_t m, size_t n, int *ip
 {
     if (where)
         *where = 0;
-    if (!fits4(m, n, lda, 1))
+    if (!la_fits4(m, n, lda, 1))
         return LOOM_ERANGE;
     if (m == 0 || n == 0)
         return LOOM_OK;
-    return from_info(LAPACKE_dgetrf_work(COL, li(m), li(n), a, ldc_of(lda), ipiv), LOOM_ESINGULAR,
+    return la_status(LAPACKE_dgetrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), ipiv), LOOM_ESINGULAR,
                      where);
 }
 
 loom_status loom_lapack_getrs(double *b, size_t ldb, size_t nrhs, const double *a, size_t lda,
                               size_t n, const int *ipiv, int trans)
 {
-    if (!fits4(n, nrhs, ldb, lda))
+    if (!la_fits4(n, nrhs, ldb, lda))
         return LOOM_ERANGE;
     if (n == 0 || nrhs == 0)
         return LOOM_OK;
-    return from_info(LAPACKE_dgetrs_work(COL, trans ? 'T' : 'N', li(n), li(nrhs), a, ldc_of(lda),
-                                         ipiv, b, ldc_of(ldb)), LOOM_ELAPACK, NULL);
+    return la_status(LAPACKE_dgetrs_work(LA_COL, trans ? 'T' : 'N', la_int(n), la_int(nrhs), a, la_ld(lda),
+                                         ipiv, b, la_ld(ldb)), LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_getri(double *a, size_t lda, size_t n, const int *ipiv)
 {
-    if (!fits2(n, lda))
+    if (!la_fits2(n, lda))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
     double q;
-    lapack_int lwork, info = LAPACKE_dgetri_work(COL, li(n), a, ldc_of(lda), ipiv, &q, -1);
+    lapack_int lwork, info = LAPACKE_dgetri_work(LA_COL, la_int(n), a, la_ld(lda), ipiv, &q, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     if (!work)
         return LOOM_ENOMEM;
-    info = LAPACKE_dgetri_work(COL, li(n), a, ldc_of(lda), ipiv, work, lwork);
+    info = LAPACKE_dgetri_work(LA_COL, la_int(n), a, la_ld(lda), ipiv, work, lwork);
     loom_free(work);
-    return from_info(info, LOOM_ESINGULAR, NULL);
+    return la_status(info, LOOM_ESINGULAR, NULL);
 }
 
 loom_status loom_lapack_gesdd(double *a, size_t lda, size_t m, size_t n, double *s, double *u,
                               size_t ldu, double *vt, size_t ldvt)
 {
-    if (!fits4(m, n, lda, 1) || !fits2(ldu, ldvt))
+    if (!la_fits4(m, n, lda, 1) || !la_fits2(ldu, ldvt))
         return LOOM_ERANGE;
     size_t k = m < n ? m : n;
     if (k == 0)
@@ -402,16 +402,16 @@ loom_status loom_lapack_gesdd(double *a, size_t lda, size_t m, size_t n, double 
     if (!iwork)
         return LOOM_ENOMEM;
     double *uu = u ? u : &dummy, *vv = vt ? vt : &dummy;
-    lapack_int info = LAPACKE_dgesdd_work(COL, jobz, li(m), li(n), a, ldc_of(lda), s, uu,
-                                          ldc_of(ldu), vv, ldc_of(ldvt), &q, -1, iwork);
+    lapack_int info = LAPACKE_dgesdd_work(LA_COL, jobz, la_int(m), la_int(n), a, la_ld(lda), s, uu,
+                                          la_ld(ldu), vv, la_ld(ldvt), &q, -1, iwork);
     loom_status st = LOOM_ELAPACK;
     if (info == 0) {
-        double *work = workspace(q, &lwork);
+        double *work = la_workspace(q, &lwork);
         st = LOOM_ENOMEM;
         if (work) {
-            info = LAPACKE_dgesdd_work(COL, jobz, li(m), li(n), a, ldc_of(lda), s, uu,
-                                       ldc_of(ldu), vv, ldc_of(ldvt), work, lwork, iwork);
-            st = from_info(info, LOOM_ENOCONV, NULL);
+            info = LAPACKE_dgesdd_work(LA_COL, jobz, la_int(m), la_int(n), a, la_ld(lda), s, uu,
+                                       la_ld(ldu), vv, la_ld(ldvt), work, lwork, iwork);
+            st = la_status(info, LOOM_ENOCONV, NULL);
         }
         loom_free(work);
     }
@@ -421,21 +421,21 @@ loom_status loom_lapack_gesdd(double *a, size_t lda, size_t m, size_t n, double 
 
 loom_status loom_lapack_syevd(double *a, size_t lda, size_t n, double *w, int vectors)
 {
-    if (!fits2(n, lda))
+    if (!la_fits2(n, lda))
         return LOOM_ERANGE;
     if (n == 0)
         return LOOM_OK;
     char jobz = vectors ? 'V' : 'N';
     double q;
     lapack_int iq, lwork;
-    lapack_int info = LAPACKE_dsyevd_work(COL, jobz, 'U', li(n), a, ldc_of(lda), w, &q, -1, &iq, -1);
+    lapack_int info = LAPACKE_dsyevd_work(LA_COL, jobz, 'U', la_int(n), a, la_ld(lda), w, &q, -1, &iq, -1);
     if (info != 0)
         return LOOM_ELAPACK;
-    double *work = workspace(q, &lwork);
+    double *work = la_workspace(q, &lwork);
     lapack_int *iwork = loom_malloc((size_t)(iq > 1 ? iq : 1) * sizeof(lapack_int));
     loom_status st = LOOM_ENOMEM;
     if (work && iwork)
-        st = from_info(LAPACKE_dsyevd_work(COL, jobz, 'U', li(n), a, ldc_of(lda), w, work, lwork,
+        st = la_status(LAPACKE_dsyevd_work(LA_COL, jobz, 'U', la_int(n), a, la_ld(lda), w, work, lwork,
                                            iwork, iq), LOOM_ENOCONV, NULL);
     loom_free(work);
     loom_free(iwork);
@@ -445,33 +445,33 @@ loom_status loom_lapack_syevd(double *a, size_t lda, size_t n, double *w, int ve
 loom_status loom_lapack_tpqrt(double *r, size_t ldr, double *b, size_t ldb, size_t m, size_t n,
                               size_t nb, double *t, size_t ldt)
 {
-    if (!fits4(m, n, ldr, ldb) || !fits2(nb, ldt) || nb < 1 || nb > n)
+    if (!la_fits4(m, n, ldr, ldb) || !la_fits2(nb, ldt) || nb < 1 || nb > n)
         return LOOM_ERANGE;
     if (m == 0 || n == 0)
         return LOOM_OK;
     double *work = loom_malloc(nb * n * sizeof(double));
     if (!work)
         return LOOM_ENOMEM;
-    lapack_int info = LAPACKE_dtpqrt_work(COL, li(m), li(n), 0, li(nb), r, ldc_of(ldr), b,
-                                          ldc_of(ldb), t, ldc_of(ldt), work);
+    lapack_int info = LAPACKE_dtpqrt_work(LA_COL, la_int(m), la_int(n), 0, la_int(nb), r, la_ld(ldr), b,
+                                          la_ld(ldb), t, la_ld(ldt), work);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }
 
 loom_status loom_lapack_tpmqrt_t(double *c1, size_t ldc1, double *c2, size_t ldc2, size_t m,
                                  size_t k, const double *v, size_t ldv, size_t n, size_t nb,
                                  const double *t, size_t ldt)
 {
-    if (!fits4(m, k, ldc1, ldc2) || !fits4(ldv, n, nb, ldt) || nb < 1 || nb > n)
+    if (!la_fits4(m, k, ldc1, ldc2) || !la_fits4(ldv, n, nb, ldt) || nb < 1 || nb > n)
         return LOOM_ERANGE;
     if (m == 0 || k == 0 || n == 0)
         return LOOM_OK;
     double *work = loom_malloc(nb * k * sizeof(double));
     if (!work)
         return LOOM_ENOMEM;
-    lapack_int info = LAPACKE_dtpmqrt_work(COL, 'L', 'T', li(m), li(k), li(n), 0, li(nb), v,
-                                           ldc_of(ldv), t, ldc_of(ldt), c1, ldc_of(ldc1), c2,
-                                           ldc_of(ldc2), work);
+    lapack_int info = LAPACKE_dtpmqrt_work(LA_COL, 'L', 'T', la_int(m), la_int(k), la_int(n), 0, la_int(nb), v,
+                                           la_ld(ldv), t, la_ld(ldt), c1, la_ld(ldc1), c2,
+                                           la_ld(ldc2), work);
     loom_free(work);
-    return from_info(info, LOOM_ELAPACK, NULL);
+    return la_status(info, LOOM_ELAPACK, NULL);
 }

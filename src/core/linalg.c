@@ -104,9 +104,9 @@ static loom_status residual_norm(double *out, const loom_matrix *x, const loom_m
  * B = [Y; 0], reduced to the small triangle R (in t, p x p) and the first p rows of Q^T B
  * (in b), so both paths finish in O(p^3). A wide A (ma <= p) is copied as it is (t is ma x p). */
 typedef struct direct_work {
-    size_t m, p, k, ma, ldb, tm; /* tm: rows of t (p, or ma when ma <= p) */
+    size_t m, p, k, ma, ldb, tm; /* ldb = p; tm: rows of t (p, or ma when ma <= p) */
     double *scale;               /* p */
-    double *b;                   /* ldb x k, column-major */
+    double *b;                   /* p x k, column-major: Q^T B's first p rows, then z */
     double *t;                   /* tm x p, column-major */
 } direct_work;
 
@@ -176,7 +176,7 @@ static loom_status direct_prepare(direct_work *w, const loom_matrix *x, const lo
 {
     size_t m = x->rows, p = x->cols, k = y->cols;
     size_t ma = m + (ridge > 0.0 ? p : 0);
-    *w = (direct_work){m, p, k, ma, ma > p ? p : p, ma > p ? p : ma, NULL, NULL, NULL};
+    *w = (direct_work){m, p, k, ma, p, ma > p ? p : ma, NULL, NULL, NULL};
     w->scale = loom_malloc(p * sizeof(double));
     w->b = loom_calloc(w->ldb * k, sizeof(double));
     w->t = loom_calloc(w->tm * p + 1, sizeof(double));
