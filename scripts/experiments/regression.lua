@@ -76,6 +76,42 @@ local function singular(results)
   print("qr picks the basic solution (a 0), svd the shortest beta, normal refuses and names the columns.")
 end
 
+-- cost.csv (n, p, one time per method) and, when gnuplot is there, cost.png: time against
+-- n * p^2 for each method, log-log, where the direct methods' slope shows.
+local function write_cost_artifacts(run, rows, methods)
+  if #rows == 0 then return end
+  rows = table.move(rows, 1, #rows, 1, {})
+  table.sort(rows, function(a, b) return a.n * a.p * a.p < b.n * b.p * b.p end)
+  local csv = run:artifact("cost.csv")
+  local f = assert(io.open(csv, "w"))
+  f:write("n,p,n_p2," .. table.concat(methods, ",") .. "\n")
+  for _, r in ipairs(rows) do
+    local cells = {r.n, r.p, r.n * r.p * r.p}
+    for _, m in ipairs(methods) do cells[#cells + 1] = string.format("%.6f", r.t[m]) end
+    f:write(table.concat(cells, ",") .. "\n")
+  end
+  f:close()
+  print("wrote " .. csv)
+  if not os.execute("command -v gnuplot >/dev/null 2>&1") then return end
+  local png = run:artifact("cost.png")
+  local plots = {}
+  for j, m in ipairs(methods) do
+    plots[j] = string.format("'%s' using 3:%d with linespoints title '%s'", csv, j + 3, m)
+  end
+  local script = table.concat({
+    "set terminal pngcairo size 900,600 noenhanced",
+    "set output '" .. png .. "'",
+    "set datafile separator ','",
+    "set key autotitle columnhead left top",
+    "set logscale xy",
+    "set xlabel 'n * p^2'",
+    "set ylabel 'seconds'",
+    "set title 'least squares: time against n p^2'",
+    "plot " .. table.concat(plots, ", "),
+  }, "; ")
+  if os.execute("gnuplot -e \"" .. script .. "\" 2>/dev/null") then print("wrote " .. png) end
+end
+
 -- Part 3: time as n and p grow.
 local function cost(p_, run, results)
   print("\n== 3. Cost growth (seconds; sgd: " .. p_.sgd_epochs .. " epochs, cg/gd: tol 1e-8)")
@@ -89,6 +125,7 @@ local function cost(p_, run, results)
     end
   end
   local methods = {"normal", "qr", "svd", "cg", "gd", "sgd"}
+  local rows = {}
   local head = {string.format("%9s %6s", "n", "p")}
   for _, m in ipairs(methods) do head[#head + 1] = string.format("%9s", m) end
   print(table.concat(head, " ") .. "  fastest")
@@ -112,6 +149,7 @@ local function cost(p_, run, results)
       end
       print(string.format("%9d %6d %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f  %s", n, p, t.normal, t.qr,
         t.svd, t.cg, t.gd, t.sgd, best))
+      rows[#rows + 1] = {n = n, p = p, t = t}
       run:log{step = i, n = n, p = p, t_normal = t.normal, t_qr = t.qr, t_svd = t.svd,
         t_cg = t.cg, t_gd = t.gd, t_sgd = t.sgd}
       results[string.format("fastest_%dx%d", n, p)] = best
@@ -119,6 +157,7 @@ local function cost(p_, run, results)
     end
   end
   run:progress(#grid, #grid)
+  write_cost_artifacts(run, rows, methods)
   print("Direct methods cost O(n p^2) (QR twice the flops of the normal equations); CG costs O(n p) per")
   print("iteration and needs few on a well-conditioned X, so it overtakes them as p grows.")
 end

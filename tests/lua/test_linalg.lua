@@ -351,3 +351,11 @@ test("lstsq and regress take y as a plain list of numbers", function()
   local fit = loom.regress(X:col(2):copy(), {1, 3, 5})
   close(fit.coef[2], 2, 1e-14, "regress slope")
 end)
+
+test("the regression experiment loads with its documented params", function()
+  local experiment = require "loom.experiment"
+  local e = assert(experiment.load(PROJECT_DIR .. "/scripts/experiments/regression.lua"))
+  equal(e.name, "regression", "name")
+  equal(e.params.quick, false, "quick defaults to false")
+  equal(e.params.seed, 42, "seed")
+end)
