@@ -359,3 +359,19 @@ test("the regression experiment loads with its documented params", function()
   equal(e.params.quick, false, "quick defaults to false")
   equal(e.params.seed, 42, "seed")
 end)
+
+test("lstsq works on views (row stride larger than the width) for every method", function()
+  loom.seed(59)
+  local M = loom.randn(80, 6)
+  local X, y = M:slice(1, 80, 1, 4), M:col(6)
+  check(X:is_view() and y:is_view(), "views")
+  local ref = la.lstsq_naive(X:copy(), y:copy())
+  for _, m in ipairs{"qr", "svd", "normal", "gd", "cg"} do
+    local b = la.lstsq(X, y, {method = m})
+    local tol = (m == "gd" or m == "cg") and 1e-8 or 1e-12
+    check(relerr(b, ref) < tol, "%s on views: %g", m, relerr(b, ref))
+  end
+  local A = M:slice(1, 4, 1, 4)
+  check((A * la.solve(A, M:slice(1, 4, 5, 5)) - M:slice(1, 4, 5, 5)):norm() < 1e-12, "solve on views")
+  check((A * la.inv(A) - loom.eye(4)):norm() < 1e-12, "inv on a view")
+end)
