@@ -110,31 +110,40 @@ static void read_options(lua_State *L, int idx, loom_lstsq_options *o, const cha
         o->rng = loom_getrng(L);
 }
 
-/* "column 3 = 1 * column 1 + 1 * column 2" for each dependent column (at most 3). */
+/* "column 3 = 1 * column 1 + 1 * column 2" for each dependent column (at most 2, with at
+ * most 4 terms each). */
 static void describe_dependence(char *msg, size_t size, const loom_lstsq_info *info, size_t p)
 {
     size_t used = 0, rank = info->rank;
-    for (size_t j = 0; j < p - rank && j < 3 && used < size; j++) {
+    for (size_t j = 0; j < p - rank && j < 2 && used < size; j++) {
         used += (size_t)snprintf(msg + used, size - used, "%scolumn %zu =", j ? "; " : "",
                                  info->order[rank + j] + 1);
         int terms = 0;
         double biggest = 0.0;
         for (size_t i = 0; i < rank; i++)
             biggest = fmax(biggest, fabs(*loom_at(&info->depend, i, j)));
-        /* Terms in column order, whatever order the pivoting chose. */
+        /* Terms in column order, whatever order the pivoting chose; at most 4 shown. */
+        int more = 0;
         for (size_t col = 0; col < p && used < size; col++)
             for (size_t i = 0; i < rank; i++) {
                 double c = *loom_at(&info->depend, i, j);
                 if (info->order[i] != col || fabs(c) <= 1e-6 * biggest)
                     continue;
-                used += (size_t)snprintf(msg + used, size - used, "%s%.6g * column %zu",
-                                         terms++ ? " + " : " ", c, col + 1);
+                if (terms >= 4) {
+                    more++;
+                    continue;
+                }
+                const char *sign = terms++ ? (c < 0 ? " - " : " + ") : (c < 0 ? " -" : " ");
+                used += (size_t)snprintf(msg + used, size - used, "%s%.6g * column %zu", sign,
+                                         fabs(c), col + 1);
             }
+        if (more && used < size)
+            used += (size_t)snprintf(msg + used, size - used, " + %d more", more);
         if (!terms && used < size)
             used += (size_t)snprintf(msg + used, size - used, " 0 (a zero column)");
     }
-    if (p - rank > 3 && used < size)
-        snprintf(msg + used, size - used, "; and %zu more", p - rank - 3);
+    if (p - rank > 2 && used < size)
+        snprintf(msg + used, size - used, "; and %zu more dependent columns", p - rank - 2);
 }
 
 static void set_number(lua_State *L, const char *key, double v)

@@ -124,3 +124,70 @@ test("nist.lre: digits of agreement, capped at 15", function()
   close(nist.lre(1e-9, 0), 9, 1e-9, "zero certified value: log absolute error")
   equal(nist.lre(0 / 0, 1), 0, "NaN")
 end)
+
+-- Exact least squares in rational arithmetic (Python's fractions, standard library): the
+-- reference for problems harder than the six files, where no certified values are at hand.
+local EXACT_PY = [[
+import sys
+from fractions import Fraction as F
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1])]
+p = int(sys.argv[2])
+X = [[F(x) ** k for k in range(p)] for x, _ in rows]
+y = [F(v) for _, v in rows]
+A = [[sum(r[a] * r[b] for r in X) for b in range(p)] for a in range(p)]
+c = [sum(X[i][a] * y[i] for i in range(len(rows))) for a in range(p)]
+for k in range(p):
+    for r in range(k + 1, p):
+        f = A[r][k] / A[k][k]
+        for j in range(k, p):
+            A[r][j] -= f * A[k][j]
+        c[r] -= f * c[k]
+beta = [F(0)] * p
+for k in reversed(range(p)):
+    beta[k] = (c[k] - sum(A[k][j] * beta[j] for j in range(k + 1, p))) / A[k][k]
+print(" ".join(repr(float(b)) for b in beta))
+]]
+
+test("nist: Filip-like degree 10 against an exact rational solution", function()
+  local py, why = reference_python({"fractions"})
+  if not py then skip(why) end
+  local n, degree = 82, 10
+  loom.seed(11)
+  local noise = loom.randn(n, 1)
+  local x, y = loom.zeros(n, 1), loom.zeros(n, 1)
+  local data, script = os.tmpname(), os.tmpname()
+  local f = assert(io.open(data, "w"))
+  for i = 1, n do
+    local xi = -8.78 + (i - 1) * (8.78 - 3.13) / (n - 1)
+    local yi = 0.8 + 0.003 * math.sin(xi) + 0.001 * noise:get(i, 1)
+    x:set(i, 1, xi)
+    y:set(i, 1, yi)
+    f:write(string.format("%.17g %.17g\n", xi, yi))
+  end
+  f:close()
+  f = assert(io.open(script, "w"))
+  f:write(EXACT_PY)
+  f:close()
+  local p = io.popen(string.format("%s %s %s %d", py, script, data, degree + 1))
+  local out = p:read("a")
+  p:close()
+  os.remove(data)
+  os.remove(script)
+  local exact = {}
+  for v in out:gmatch("%S+") do exact[#exact + 1] = tonumber(v) end
+  equal(#exact, degree + 1, "exact coefficients")
+  local powers = {}
+  for q = 0, degree do powers[#powers + 1] = q end
+  local X = nist.powers(x, powers)
+  for _, method in ipairs{"qr", "svd"} do
+    local b, info = loom.linalg.lstsq(X, y, {method = method})
+    local worst = 15
+    for j = 1, degree + 1 do worst = math.min(worst, nist.lre(b:get(j, 1), exact[j])) end
+    -- cond(X D) ~ 5e9 leaves about 16 - 9.7 = 6.3 digits to a backward-stable solver.
+    print(string.format("  Filip-like %s: %.1f digits, rank %d, cond(XD) %.2g", method, worst,
+      info.rank, info.cond))
+    equal(info.rank, degree + 1, method .. " rank")
+    check(worst >= 6, "%s: only %.2f digits", method, worst)
+  end
+  checkerror_like("X'X is singular", loom.linalg.lstsq, X, y, {method = "normal"})
+end)
