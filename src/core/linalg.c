@@ -150,9 +150,10 @@ static loom_status tall_reduce(direct_work *w, const loom_matrix *x, const loom_
     double *buf = loom_malloc(chunk * cols * sizeof(double));   /* [A | B] rows, ld chunk */
     double *t = loom_malloc(nb * p * sizeof(double));
     loom_status st = buf && t ? LOOM_OK : LOOM_ENOMEM;
-    /* Each step is a small in-cache problem: BLAS threads cost more in synchronisation than
-     * they save (3x slower with 2 threads on a busy machine), so the steps run on one. */
-    int threads = loom_blas_get_threads();
+    /* For p below a few hundred each step is a small in-cache problem: BLAS threads cost
+     * more in synchronisation than they save (3x slower with 2 threads on a busy machine),
+     * so the steps run on one. Wide steps keep them. */
+    int threads = p < 512 ? loom_blas_get_threads() : 1;
     if (threads > 1)
         loom_blas_set_threads(1);
     for (size_t r0 = 0; st == LOOM_OK && r0 < w->ma; r0 += chunk) {
