@@ -19,7 +19,7 @@ void loom_lstsq_defaults(loom_lstsq_options *opt, loom_lstsq_method method)
     opt->batch = 32;
     opt->schedule = LOOM_LR_CONSTANT;
     opt->decay = 0.0;
-    opt->refine = method == LOOM_LSTSQ_QR;
+    opt->refine = method == LOOM_LSTSQ_QR || method == LOOM_LSTSQ_SVD;
 }
 
 void loom_lstsq_info_release(loom_lstsq_info *info)
@@ -333,6 +333,21 @@ static loom_status lstsq_qr(loom_matrix *beta, loom_lstsq_info *info, const loom
     return st;
 }
 
+/* The refinement step of the QR path for the unpivoted R of the SVD path. */
+static loom_status refine_identity_order(loom_matrix *beta, const loom_matrix *x,
+                                         const loom_matrix *y, double ridge, const double *r,
+                                         size_t p, const double *scale)
+{
+    size_t *order = loom_malloc(p * sizeof(size_t) + 1);
+    if (!order)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < p; i++)
+        order[i] = i;
+    loom_status st = refine_seminormal(beta, x, y, ridge, r, p, order, scale);
+    loom_free(order);
+    return st;
+}
+
 /* gelsd's answer is the minimum-norm z of the scaled problem; the minimum-norm beta is its
  * projection on the row space of X, span(D^-1 V_r), V_r the leading right singular vectors
  * of the scaled triangle t (tm x p, column-major; destroyed). */
@@ -414,6 +429,8 @@ static loom_status lstsq_svd(loom_matrix *beta, loom_lstsq_info *info, const loo
         direct_unscale(beta, &w, NULL);
         if (info->rank < w.p)
             st = min_norm_projection(beta, t2, w.tm, w.p, info->rank, w.scale);
+        else if (opt->refine && w.ma > w.p && info->cond < 1e7) /* t2 is the triangle R */
+            st = refine_identity_order(beta, x, y, opt->ridge, t2, w.p, w.scale);
     }
     loom_free(t2);
     direct_release(&w);

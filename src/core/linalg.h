@@ -28,7 +28,7 @@ typedef struct loom_lstsq_options {
     double rcond;      /* rank threshold relative to the largest singular value (or |R11|) of
                           the column-scaled X; <= 0 means max(m, n) * DBL_EPSILON */
     int want_cov;      /* qr: also (X^T X + lambda I)^-1 in info->cov when of full rank */
-    int refine;        /* qr: one step of corrected semi-normal equations (default on) */
+    int refine;        /* qr, svd (full rank): one corrected semi-normal step (default on) */
     /* iterative methods */
     double tol;        /* stop when ||gradient|| <= tol * ||gradient at B = 0|| */
     size_t max_iter;   /* iterations (gd, cg) or epochs (sgd) */

@@ -13,8 +13,8 @@ y (n x k, several right-hand sides at once). opts:
            columns scaled to unit norm; default max(n, p) * 2^-52. NIST's hardest problems
            (Filip, Wampler: cond(X) ~ 1e15 unscaled, ~1e10 scaled) keep full rank.
   cov      qr only: also info.xtx_inv = (X'X + lambda I)^-1 when X has full rank.
-  refine   qr only: one corrected semi-normal refinement step (default true; taken only
-           while cond < 1e7).
+  refine   qr and svd: one corrected semi-normal refinement step with R (default true;
+           taken only for full rank while cond < 1e7).
   tol, max_iter   iterative methods: stop when ||gradient|| <= tol * ||gradient at 0||
            (default 1e-10) or after max_iter iterations (gd, cg: 1000) or epochs (sgd: 200).
   lr       gd: fixed step (default: exact line search); sgd: initial rate (default 1/p).
