@@ -82,10 +82,13 @@ START_TEST(test_allocation_failures)
     loom_rng_seed(&rng, 3);
     loom_matrix x = randn(50, 4), y = randn(50, 1), beta;
     loom_matrix_init(&beta, 4, 1);
-    /* a dependent column so the normal path also walks its singular branch */
-    for (size_t i = 0; i < 50; i++)
-        *loom_at(&x, i, 3) = *loom_at(&x, i, 0) + *loom_at(&x, i, 1);
+    /* Full rank first (refinement, covariance), then with a dependent column (the normal
+     * path's singular branch, svd's minimum-norm projection). */
+    for (int pass = 0; pass < 2; pass++)
     for (int method = LOOM_LSTSQ_QR; method <= LOOM_LSTSQ_CG; method++) {
+        if (pass == 1 && method == LOOM_LSTSQ_QR)
+            for (size_t i = 0; i < 50; i++)
+                *loom_at(&x, i, 3) = *loom_at(&x, i, 0) + *loom_at(&x, i, 1);
         int failures = 0;
         for (uint64_t n = 1; n < 200; n++) {
             loom_lstsq_options o;
