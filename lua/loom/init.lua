@@ -15,5 +15,6 @@ loom.matrix_methods = matrix_mt.__index
 matrix_mt.__tostring = require("loom.format").matrix
 
 loom.experiment = require("loom.experiment").new
+loom.audio = require "loom.audio"
 
 return loom
