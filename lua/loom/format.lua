@@ -72,7 +72,7 @@ local function align(texts)
     local p = s:find("%.") or (#s + 1)
     out[i] = string.rep(" ", before - (p - 1)) .. s .. string.rep(" ", after - (#s - p + 1))
   end
-  return out, before + after
+  return out
 end
 
 function format.matrix(A)
@@ -91,7 +91,7 @@ function format.matrix(A)
   local conv, all_int = chooser(values)
   local texts = {}
   for k, v in ipairs(values) do texts[k] = text_of(v, conv, all_int) end
-  local padded, width = align(texts)
+  local padded = align(texts)
   local lines, k = {}, 0
   for _, i in ipairs(ri) do
     local cells = {}
@@ -100,7 +100,7 @@ function format.matrix(A)
     else
       for _, j in ipairs(ci) do
         if j == 0 then
-          cells[#cells + 1] = string.rep(" ", width - 3) .. "..."
+          cells[#cells + 1] = "..."
         else
           k = k + 1
           cells[#cells + 1] = padded[k]

@@ -15,6 +15,10 @@ loom.matrix_methods = matrix_mt.__index
 matrix_mt.__tostring = require("loom.format").matrix
 
 loom.experiment = require("loom.experiment").new
+loom.nn = require "loom.nn"
+loom.optim = require "loom.optim"
+loom.data = require "loom.data"
+loom.seq = require "loom.seq"
 loom.audio = require "loom.audio"
 
 return loom

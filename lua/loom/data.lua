@@ -1,0 +1,118 @@
+-- loom.data: mini-batches: shuffled index batches from loom's seeded generator and a loader
+-- that gathers rows into reused matrices (no allocation per batch). Not datasets or I/O.
+local loom = require "loom"
+
+local data = {}
+
+-- Shuffle the list t[1..n] in place (Fisher-Yates) with the seeded generator.
+function data.shuffle(t)
+  for i = #t, 2, -1 do
+    local j = loom.random_int(i)
+    t[i], t[j] = t[j], t[i]
+  end
+  return t
+end
+
+local function check_sizes(n, batch_size, fn)
+  if math.type(n) ~= "integer" or n < 0 then error(fn .. ": n must be an integer >= 0", 3) end
+  if math.type(batch_size) ~= "integer" or batch_size < 1 then
+    error(fn .. ": batch_size must be an integer >= 1", 3)
+  end
+end
+
+-- A reusable plan of index batches over 1..n: plan:epoch() reshuffles (when shuffle) and
+-- returns an iterator of (batch number, idx), idx a table reused by every batch of its size.
+local Batches = {}
+Batches.__index = Batches
+
+-- data.batches(n, batch_size [, {shuffle = true, drop_last = false}])
+function data.batches(n, batch_size, opts)
+  check_sizes(n, batch_size, "data.batches")
+  opts = opts or {}
+  local order = {}
+  for i = 1, n do order[i] = i end
+  local self = setmetatable({n = n, batch_size = batch_size, order = order,
+    shuffle = opts.shuffle ~= false, drop_last = opts.drop_last == true, full = {}, tail = {}}, Batches)
+  self.count = self.drop_last and n // batch_size or (n + batch_size - 1) // batch_size
+  return self
+end
+
+function Batches:epoch()
+  if self.shuffle then data.shuffle(self.order) end
+  local order, bs, n, count = self.order, self.batch_size, self.n, self.count
+  local b = 0
+  return function()
+    b = b + 1
+    if b > count then return nil end
+    local first = (b - 1) * bs
+    local size = math.min(bs, n - first)
+    local idx = size == bs and self.full or self.tail
+    for k = 1, size do idx[k] = order[first + k] end
+    for k = size + 1, #idx do idx[k] = nil end
+    return b, idx
+  end
+end
+
+-- data.loader(X, y, batch_size [, opts]): batches of rows of X and y (same row count).
+-- loader:epoch() iterates (Xb, yb, idx); Xb and yb are the loader's buffers, overwritten
+-- by the next batch. opts as data.batches.
+local Loader = {}
+Loader.__index = Loader
+
+function data.loader(X, y, batch_size, opts)
+  if not loom.is_matrix(X) or (y ~= nil and not loom.is_matrix(y)) then
+    error("data.loader: expected matrices X [, y]", 2)
+  end
+  if y and y:rows() ~= X:rows() then
+    error(string.format("data.loader: X has %d rows but y has %d", X:rows(), y:rows()), 2)
+  end
+  return setmetatable({X = X, y = y, plan = data.batches(X:rows(), batch_size, opts), buffers = {}}, Loader)
+end
+
+-- The buffers for batches of `size` rows, made on first use.
+local function buffers_for(self, size)
+  local b = self.buffers[size]
+  if not b then
+    b = {X = loom.zeros(size, self.X:cols()), y = self.y and loom.zeros(size, self.y:cols())}
+    self.buffers[size] = b
+  end
+  return b
+end
+
+function Loader:epoch()
+  local next_batch = self.plan:epoch()
+  local X, y = self.X, self.y
+  return function()
+    local b, idx = next_batch()
+    if not b then return nil end
+    local buf = buffers_for(self, #idx)
+    X:index_rows(idx, buf.X)
+    if y then y:index_rows(idx, buf.y) end
+    return buf.X, buf.y, idx
+  end
+end
+
+function Loader:__len() return self.plan.count end
+
+-- FNV-1a (32-bit) of the decimal text of i: a split that does not depend on row order
+-- statistics or on a generator, and is the same on every machine.
+function data.hash_index(i)
+  local h = 2166136261
+  for c in tostring(i):gmatch(".") do
+    h = ((h ~ c:byte()) * 16777619) & 0xffffffff
+  end
+  return h
+end
+
+-- data.split(n, {test = 0.2}) -> train_idx, test_idx: row i goes to test when
+-- hash_index(i) % 100 < test * 100. Deterministic, independent of the seed.
+function data.split(n, opts)
+  local pct = math.floor(((opts and opts.test) or 0.2) * 100 + 0.5)
+  local train, test = {}, {}
+  for i = 1, n do
+    if data.hash_index(i) % 100 < pct then test[#test + 1] = i else train[#train + 1] = i end
+  end
+  return train, test
+end
+
+return data

@@ -1,0 +1,241 @@
+-- loom.optim: optimisers (SGD with momentum/Nesterov/weight decay, Adam, AdamW), gradient
+-- clipping and learning-rate schedules. The updates run in C, one call per parameter, with
+-- state in matrices allocated once. Not the modules (loom.nn).
+local core = require "loom.core"
+local loom = require "loom"
+
+local adam_step, sgd_step = core.nn.adam_step, core.nn.sgd_step
+local optim = {}
+
+-- A list of {name, value, grad} from a module (anything with :parameters()) or a list.
+local function param_list(params, fn)
+  if type(params) == "userdata" or (type(params) == "table" and type(params.parameters) == "function") then
+    params = params:parameters()
+  end
+  if type(params) ~= "table" then
+    error(string.format("%s: expected a module or a list of parameters, got %s", fn, type(params)), 3)
+  end
+  local list = {}
+  for i, p in ipairs(params) do
+    if type(p) ~= "table" or not loom.is_matrix(p.value) or not loom.is_matrix(p.grad) then
+      error(string.format("%s: parameter %d is not a {name, value = matrix, grad = matrix} entry", fn, i), 3)
+    end
+    list[i] = {name = p.name or tostring(i), value = p.value, grad = p.grad}
+  end
+  return list
+end
+
+local function number_opt(opts, key, default, fn, check)
+  local v = opts[key]
+  if v == nil then v = default end
+  if type(v) ~= "number" or (check and not check(v)) then
+    error(string.format("%s: invalid %s %s", fn, key, tostring(v)), 4)
+  end
+  return v
+end
+
+local function nonneg(v) return v >= 0 end
+
+local Optimizer = {}
+Optimizer.__index = Optimizer
+optim.Optimizer = Optimizer
+
+-- Zero every parameter's gradient.
+function Optimizer:zero_grad()
+  local params = self.params
+  for i = 1, #params do params[i].grad:zero_() end
+end
+
+-- The state as a flat table of matrices, ready for loom.save: "<i>.<buffer>" for each
+-- parameter i (1-based) and "<i>.step" as a 1x1 matrix; the hyperparameters come second,
+-- as strings (safetensors metadata).
+function Optimizer:state_dict()
+  local tensors, meta = {}, {kind = self.kind}
+  for i, s in ipairs(self.state) do
+    for k, v in pairs(s) do
+      if loom.is_matrix(v) then
+        tensors[i .. "." .. k] = v:copy()
+      else
+        tensors[i .. "." .. k] = loom.matrix{{v}}
+      end
+    end
+  end
+  for _, k in ipairs(self.hyper) do meta[k] = tostring(self[k]) end
+  return tensors, meta
+end
+
+-- Restore what state_dict gave (the hyperparameters too when meta is given).
+function Optimizer:load_state_dict(tensors, meta)
+  for key, v in pairs(tensors) do
+    local i, k = tostring(key):match("^(%d+)%.([%w_]+)$")
+    local s = i and self.state[tonumber(i)]
+    if not s or s[k] == nil then
+      error(string.format("%s:load_state_dict: unexpected key %s", self.kind, tostring(key)), 2)
+    end
+    if loom.is_matrix(s[k]) then
+      local r, c = s[k]:shape()
+      local vr, vc = v:shape()
+      if r ~= vr or c ~= vc then
+        error(string.format("%s:load_state_dict: %s is %dx%d, the parameter's state is %dx%d",
+          self.kind, key, vr, vc, r, c), 2)
+      end
+      s[k]:copy_(v)
+    else
+      s[k] = math.tointeger(v:get(1, 1)) or v:get(1, 1)
+    end
+  end
+  if meta then
+    for _, k in ipairs(self.hyper) do
+      if meta[k] ~= nil then
+        local v = meta[k]
+        if type(self[k]) == "number" then v = tonumber(v)
+        elseif type(self[k]) == "boolean" then v = (v == true or v == "true") end
+        self[k] = v
+      end
+    end
+  end
+end
+
+-- ---- SGD ----
+
+local SGD = setmetatable({}, {__index = Optimizer})
+SGD.__index = SGD
+
+-- optim.sgd(params, {lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false})
+function optim.sgd(params, opts)
+  local fn = "optim.sgd"
+  opts = opts or {}
+  local self = setmetatable({kind = "sgd", params = param_list(params, fn), state = {},
+    hyper = {"lr", "momentum", "dampening", "weight_decay", "nesterov"}}, SGD)
+  self.lr = number_opt(opts, "lr", 0.01, fn, nonneg)
+  self.momentum = number_opt(opts, "momentum", 0, fn, nonneg)
+  self.dampening = number_opt(opts, "dampening", 0, fn)
+  self.weight_decay = number_opt(opts, "weight_decay", 0, fn, nonneg)
+  self.nesterov = opts.nesterov == true
+  if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
+    error("optim.sgd: Nesterov momentum requires a momentum and zero dampening", 2)
+  end
+  for i, p in ipairs(self.params) do
+    local s = {step = 0}
+    if self.momentum ~= 0 then s.momentum_buffer = loom.zeros(p.value:shape()) end
+    self.state[i] = s
+  end
+  return self
+end
+
+function SGD:step()
+  local params, state = self.params, self.state
+  local lr, mom, damp, wd, nesterov = self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov
+  for i = 1, #params do
+    local p, s = params[i], state[i]
+    s.step = s.step + 1
+    sgd_step(p.value, p.grad, mom ~= 0 and s.momentum_buffer or nil, s.step == 1, lr, mom, damp, wd, nesterov)
+  end
+end
+
+-- ---- Adam and AdamW ----
+
+local Adam = setmetatable({}, {__index = Optimizer})
+Adam.__index = Adam
+
+local function adam(params, opts, decoupled)
+  local fn = decoupled and "optim.adamw" or "optim.adam"
+  opts = opts or {}
+  local betas = opts.betas or {0.9, 0.999}
+  if type(betas) ~= "table" or type(betas[1]) ~= "number" or type(betas[2]) ~= "number"
+      or betas[1] < 0 or betas[1] >= 1 or betas[2] < 0 or betas[2] >= 1 then
+    error(fn .. ": betas must be two numbers in [0, 1)", 3)
+  end
+  local self = setmetatable({kind = decoupled and "adamw" or "adam", params = param_list(params, fn),
+    state = {}, decoupled = decoupled,
+    hyper = {"lr", "beta1", "beta2", "eps", "weight_decay"}}, Adam)
+  self.lr = number_opt(opts, "lr", 1e-3, fn, nonneg)
+  self.beta1, self.beta2 = betas[1], betas[2]
+  self.eps = number_opt(opts, "eps", 1e-8, fn, nonneg)
+  self.weight_decay = number_opt(opts, "weight_decay", decoupled and 1e-2 or 0, fn, nonneg)
+  for i, p in ipairs(self.params) do
+    local r, c = p.value:shape()
+    self.state[i] = {step = 0, exp_avg = loom.zeros(r, c), exp_avg_sq = loom.zeros(r, c)}
+  end
+  return self
+end
+
+-- optim.adam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0})
+function optim.adam(params, opts) return adam(params, opts, false) end
+-- optim.adamw(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2})
+function optim.adamw(params, opts) return adam(params, opts, true) end
+
+function Adam:step()
+  local params, state = self.params, self.state
+  local lr, b1, b2, eps, wd, dec = self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.decoupled
+  for i = 1, #params do
+    local p, s = params[i], state[i]
+    local step = s.step + 1
+    s.step = step
+    adam_step(p.value, p.grad, s.exp_avg, s.exp_avg_sq, step, lr, b1, b2, eps, wd, dec)
+  end
+end
+
+-- ---- clipping ----
+
+-- optim.clip_grad_norm(params, max_norm) -> total norm (2-norm of all gradients together,
+-- before clipping). Gradients are scaled by max_norm / (total + 1e-6) when that is < 1.
+function optim.clip_grad_norm(params, max_norm)
+  local list = param_list(params, "optim.clip_grad_norm")
+  if type(max_norm) ~= "number" or max_norm < 0 then
+    error("optim.clip_grad_norm: max_norm must be a number >= 0", 2)
+  end
+  local sq = 0
+  for i = 1, #list do sq = sq + list[i].grad:norm() ^ 2 end
+  local total = math.sqrt(sq)
+  local coef = max_norm / (total + 1e-6)
+  if coef < 1 then
+    for i = 1, #list do list[i].grad:mul_(coef) end
+  end
+  return total
+end
+
+-- ---- learning-rate schedules: sched:step() once per epoch sets opt.lr ----
+
+local Schedule = {}
+Schedule.__index = Schedule
+
+local function schedule(opt, lr_at, fn)
+  if type(opt) ~= "table" or type(opt.lr) ~= "number" then
+    error(fn .. ": expected an optimiser", 3)
+  end
+  return setmetatable({opt = opt, base_lr = opt.lr, last_epoch = 0, lr_at = lr_at}, Schedule)
+end
+
+function Schedule:step()
+  self.last_epoch = self.last_epoch + 1
+  self.opt.lr = self.lr_at(self.last_epoch)
+  return self.opt.lr
+end
+
+function Schedule:get_lr() return self.opt.lr end
+
+-- optim.step_lr(opt, {step_size = n, gamma = 0.1}): lr = base * gamma^floor(epoch / n)
+function optim.step_lr(opt, opts)
+  opts = opts or {}
+  local n, gamma = opts.step_size, opts.gamma or 0.1
+  if math.type(n) ~= "integer" or n < 1 then error("optim.step_lr: step_size must be an integer >= 1", 2) end
+  local sched
+  sched = schedule(opt, function(epoch) return sched.base_lr * gamma ^ (epoch // n) end, "optim.step_lr")
+  return sched
+end
+
+-- optim.cosine_lr(opt, {t_max = n, eta_min = 0}):
+-- lr = eta_min + (base - eta_min) (1 + cos(pi epoch / t_max)) / 2
+function optim.cosine_lr(opt, opts)
+  opts = opts or {}
+  local t_max, eta_min = opts.t_max, opts.eta_min or 0
+  if type(t_max) ~= "number" or t_max <= 0 then error("optim.cosine_lr: t_max must be > 0", 2) end
+  local sched
+  sched = schedule(opt, function(epoch)
+    return eta_min + (sched.base_lr - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
+  end, "optim.cosine_lr")
+  return sched
+end
+
+return optim

@@ -1,0 +1,262 @@
+-- loom.seq: batches of sequences in the time-major layout (row (t-1)*B + b is step t of
+-- sequence b), length sorting and bucketing, and losses over padded batches. Not the
+-- recurrent layers themselves (loom.nn.LSTM, ...), which consume these batches.
+local loom = require "loom"
+
+local seq = {}
+
+-- A sequence as a matrix: matrices pass through, a list of numbers becomes a column.
+local function as_matrix(s, fn, i)
+  if loom.is_matrix(s) then return s end
+  if type(s) == "table" then
+    if #s == 0 then error(string.format("%s: sequence %d is empty", fn, i), 3) end
+    return loom.matrix(s)
+  end
+  error(string.format("%s: sequence %d is a %s, expected a matrix or a list of numbers", fn, i, type(s)), 3)
+end
+
+-- seq.pad(list [, {value = 0}]) -> X, lengths
+-- list holds B sequences, each a T_b x F matrix (rows are steps) or a list of T_b numbers.
+-- X is T*B x F with T = max T_b, time-major, `value` past each end; lengths = {T_1, ...}.
+function seq.pad(list, opts)
+  if type(list) ~= "table" or #list == 0 then
+    error("loom.seq.pad: expected a non-empty list of sequences", 2)
+  end
+  local value = opts and opts.value or 0
+  local B, T, F = #list, 0, nil
+  local mats, lengths = {}, {}
+  for b = 1, B do
+    local m = as_matrix(list[b], "loom.seq.pad", b)
+    if m:rows() == 0 then error(string.format("loom.seq.pad: sequence %d is empty", b), 2) end
+    F = F or m:cols()
+    if m:cols() ~= F then
+      error(string.format("loom.seq.pad: sequence %d has %d features, sequence 1 has %d", b, m:cols(), F), 2)
+    end
+    mats[b], lengths[b] = m, m:rows()
+    if m:rows() > T then T = m:rows() end
+  end
+  local X = value == 0 and loom.zeros(T * B, F) or loom.fill(T * B, F, value)
+  for b = 1, B do
+    local m = mats[b]
+    for t = 1, lengths[b] do
+      local r = (t - 1) * B + b
+      X:slice(r, r, 1, F):copy_(m:slice(t, t, 1, F))
+    end
+  end
+  return X, lengths
+end
+
+local function check_lengths(lengths, fn)
+  if type(lengths) ~= "table" or #lengths == 0 then
+    error(fn .. ": expected a non-empty list of lengths", 3)
+  end
+  return #lengths
+end
+
+-- seq.unpad(X, lengths) -> list of B matrices T_b x F (copies), the inverse of pad.
+function seq.unpad(X, lengths)
+  local B = check_lengths(lengths, "loom.seq.unpad")
+  local F, out = X:cols(), {}
+  for b = 1, B do
+    local idx = {}
+    for t = 1, lengths[b] do idx[t] = (t - 1) * B + b end
+    out[b] = X:index_rows(idx)
+    if out[b]:cols() ~= F then error("loom.seq.unpad: internal shape error", 2) end
+  end
+  return out
+end
+
+-- seq.mask(lengths, T) -> T*B x 1 matrix: 1 for real steps, 0 for padding.
+function seq.mask(lengths, T)
+  local B = check_lengths(lengths, "loom.seq.mask")
+  local M = loom.zeros(T * B, 1)
+  for b = 1, B do
+    for t = 1, math.min(lengths[b], T) do M:set((t - 1) * B + b, 1, 1) end
+  end
+  return M
+end
+
+local function length_of(s)
+  if type(s) == "number" then return s end
+  if loom.is_matrix(s) then return s:rows() end
+  return #s
+end
+
+-- seq.sort_by_length(list [, {descending = true}]) -> sorted copy of list, order
+-- (order[k] is the original index of the k-th item). Items may be sequences or lengths.
+-- The sort is stable: equal lengths keep their order.
+function seq.sort_by_length(list, opts)
+  local descending = not (opts and opts.descending == false)
+  local order = {}
+  for i = 1, #list do order[i] = i end
+  table.sort(order, function(a, b)
+    local la, lb = length_of(list[a]), length_of(list[b])
+    if la ~= lb then
+      if descending then return la > lb end
+      return la < lb
+    end
+    return a < b
+  end)
+  local sorted = {}
+  for k, i in ipairs(order) do sorted[k] = list[i] end
+  return sorted, order
+end
+
+-- seq.buckets(list, batch_size [, {shuffle = true}]) -> list of batches, each a list of
+-- indices into list whose sequences have similar lengths (sorted by length, then cut into
+-- batch_size chunks), so little padding is wasted. With shuffle the order of the batches
+-- comes from the seeded generator (and ties are broken at random).
+function seq.buckets(list, batch_size, opts)
+  if math.type(batch_size) ~= "integer" or batch_size < 1 then
+    error("loom.seq.buckets: batch_size must be an integer >= 1, got " .. tostring(batch_size), 2)
+  end
+  local shuffle = not (opts and opts.shuffle == false)
+  local n = #list
+  local base = shuffle and loom.permutation(n) or nil
+  local order = {}
+  for i = 1, n do order[i] = base and base[i] or i end
+  local rank = {}
+  for k, i in ipairs(order) do rank[i] = k end
+  table.sort(order, function(a, b)
+    local la, lb = length_of(list[a]), length_of(list[b])
+    if la ~= lb then return la < lb end
+    return rank[a] < rank[b]
+  end)
+  local batches = {}
+  for start = 1, n, batch_size do
+    local batch = {}
+    for k = start, math.min(n, start + batch_size - 1) do batch[#batch + 1] = order[k] end
+    batches[#batches + 1] = batch
+  end
+  if shuffle and #batches > 1 then
+    local perm, shuffled = loom.permutation(#batches), {}
+    for k, i in ipairs(perm) do shuffled[k] = batches[i] end
+    batches = shuffled
+  end
+  return batches
+end
+
+-- seq.batch(list, indices [, opts]) -> X, lengths: pad the sequences list[indices[k]].
+function seq.batch(list, indices, opts)
+  local chosen = {}
+  for k, i in ipairs(indices) do
+    if list[i] == nil then error(string.format("loom.seq.batch: no sequence %s", tostring(i)), 2) end
+    chosen[k] = list[i]
+  end
+  return seq.pad(chosen, opts)
+end
+
+local function last_rows(lengths, T, fn)
+  local B = check_lengths(lengths, fn)
+  local idx = {}
+  for b = 1, B do
+    local len = lengths[b]
+    if math.type(len) ~= "integer" or len < 1 or len > T then
+      error(string.format("%s: lengths[%d] = %s is outside 1..%d", fn, b, tostring(len), T), 3)
+    end
+    idx[b] = (len - 1) * B + b
+  end
+  return idx, B
+end
+
+local function steps_of(X, B, fn)
+  if X:rows() % B ~= 0 then
+    error(string.format("%s: %d rows do not hold whole steps of a batch of %d", fn, X:rows(), B), 3)
+  end
+  return X:rows() // B
+end
+
+-- seq.last(out, lengths) -> B x F: each sequence's output at its own last step.
+function seq.last(out, lengths)
+  local B = check_lengths(lengths, "loom.seq.last")
+  local idx = last_rows(lengths, steps_of(out, B, "loom.seq.last"), "loom.seq.last")
+  return out:index_rows(idx)
+end
+
+-- seq.last_backward(dlast, lengths, T) -> T*B x F: dlast placed at each last step, zeros
+-- elsewhere (the gradient of seq.last).
+function seq.last_backward(dlast, lengths, T)
+  local idx, B = last_rows(lengths, T, "loom.seq.last_backward")
+  if dlast:rows() ~= B then
+    error(string.format("loom.seq.last_backward: dlast has %d rows for %d sequences", dlast:rows(), B), 2)
+  end
+  local F = dlast:cols()
+  local d = loom.zeros(T * B, F)
+  for b = 1, B do d:slice(idx[b], idx[b], 1, F):copy_(dlast:slice(b, b, 1, F)) end
+  return d
+end
+
+-- Row-wise log-softmax of logits and the softmax (N x C each).
+local function log_softmax(logits)
+  local z = logits - logits:max(2)
+  local e = z:map("exp")
+  local s = e:sum(2)
+  return z - s:map("log"), e / s
+end
+
+local function class_of(targets, i, C, fn)
+  local y = targets:get(i, 1)
+  if math.type(y) ~= "integer" and y ~= math.floor(y) or y < 1 or y > C then
+    error(string.format("%s: target %d is %s, expected a class id in 1..%d", fn, i, tostring(y), C), 3)
+  end
+  return math.tointeger(y)
+end
+
+-- seq.cross_entropy(logits, targets, lengths [, {reduction = "mean"}]) -> loss, dlogits
+-- Per-step cross-entropy for taggers. logits: T*B x C; targets: T*B x 1 class ids (1-based;
+-- a T x B id matrix is accepted too); only steps within each sequence's length count, the
+-- mean is over those steps and dlogits is zero on padding.
+function seq.cross_entropy(logits, targets, lengths, opts)
+  local fn = "loom.seq.cross_entropy"
+  local B = check_lengths(lengths, fn)
+  local T = steps_of(logits, B, fn)
+  local N, C = logits:rows(), logits:cols()
+  if targets:rows() == T and targets:cols() == B and B > 1 then targets = targets:copy():reshape(N, 1) end
+  if targets:rows() ~= N or targets:cols() ~= 1 then
+    local r, c = targets:shape()
+    error(string.format("%s: targets must be %dx1 (or %dx%d), got %dx%d", fn, N, T, B, r, c), 2)
+  end
+  local mean = not (opts and opts.reduction == "sum")
+  local logp, p = log_softmax(logits)
+  local mask = seq.mask(lengths, T)
+  local count, loss = 0, 0
+  for b = 1, B do
+    for t = 1, lengths[b] do
+      local i = (t - 1) * B + b
+      local y = class_of(targets, i, C, fn)
+      loss = loss - logp:get(i, y)
+      p:set(i, y, p:get(i, y) - 1)
+      count = count + 1
+    end
+  end
+  local scale = mean and 1 / count or 1
+  local d = p:mul(mask)
+  d:mul_(scale)
+  return loss * scale, d
+end
+
+-- seq.last_cross_entropy(logits, targets, lengths) -> loss, dlogits
+-- Sequence classification on the last step: logits T*B x C (one row per step, e.g. a
+-- linear layer over the recurrent output), targets B x 1 class ids; only each sequence's
+-- last step counts (mean over B); dlogits is T*B x C, zero except at the last steps.
+function seq.last_cross_entropy(logits, targets, lengths)
+  local fn = "loom.seq.last_cross_entropy"
+  local B = check_lengths(lengths, fn)
+  local T = steps_of(logits, B, fn)
+  if targets:rows() ~= B or targets:cols() ~= 1 then
+    local r, c = targets:shape()
+    error(string.format("%s: targets must be %dx1, got %dx%d", fn, B, r, c), 2)
+  end
+  local last = seq.last(logits, lengths)
+  local logp, p = log_softmax(last)
+  local loss = 0
+  for b = 1, B do
+    local y = class_of(targets, b, last:cols(), fn)
+    loss = loss - logp:get(b, y)
+    p:set(b, y, p:get(b, y) - 1)
+  end
+  p:mul_(1 / B)
+  return loss / B, seq.last_backward(p, lengths, T)
+end
+
+return seq

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh: the one test command (README, CI): installs missing Debian packages, builds loom
+# in build/, runs every test through ctest, then the same suite under ASan+UBSan in
+# build-asan/. LOOM_TEST_SANITIZE=0 skips the sanitizer pass; LOOM_FUZZ_SECONDS bounds the
+# libFuzzer run of the checkpoint loader (0 skips it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+loom_install_deps
+
+jobs=$(nproc)
+echo "==> build (build/)"
+loom_build build
+echo "==> tests"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+if [ "${LOOM_TEST_SANITIZE:-1}" != 0 ]; then
+  echo "==> build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  loom_build build-asan -DLOOM_SANITIZE=ON
+  echo "==> tests under ASan+UBSan"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j "$jobs" -LE slow)
+fi

@@ -1,0 +1,591 @@
+/* nn.c: neural-network kernels (linear, activations, softmax, losses, dropout, embedding,
+ * optimiser updates), each fast one beside its naive reference. Not modules (src/bind/nn.c). */
+#include "nn.h"
+
+#include "blas.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- linear ---- */
+
+static int linear_shapes_ok(const loom_matrix *out, const loom_matrix *x, const loom_matrix *weight,
+                            const loom_matrix *bias)
+{
+    if (x->cols != weight->cols || out->rows != x->rows || out->cols != weight->rows)
+        return 0;
+    return !bias || (bias->rows == weight->rows && bias->cols == 1);
+}
+
+/* Every row of out gets bias^T (bias is O x 1, stride ld between its values). */
+static void fill_rows_with_bias(loom_matrix *out, const loom_matrix *bias)
+{
+    for (size_t i = 0; i < out->rows; i++) {
+        double *row = loom_at(out, i, 0);
+        for (size_t j = 0; j < out->cols; j++)
+            row[j] = bias->data[j * bias->ld];
+    }
+}
+
+loom_status loom_linear_forward(loom_matrix *out, const loom_matrix *x, const loom_matrix *weight,
+                                const loom_matrix *bias)
+{
+    if (!linear_shapes_ok(out, x, weight, bias))
+        return LOOM_EDIM;
+    if (bias)
+        fill_rows_with_bias(out, bias);
+    return loom_gemm(out, 1.0, x, 0, weight, 1, bias ? 1.0 : 0.0);
+}
+
+loom_status loom_linear_forward_naive(loom_matrix *out, const loom_matrix *x,
+                                      const loom_matrix *weight, const loom_matrix *bias)
+{
+    if (!linear_shapes_ok(out, x, weight, bias))
+        return LOOM_EDIM;
+    for (size_t b = 0; b < x->rows; b++)
+        for (size_t o = 0; o < weight->rows; o++) {
+            double s = bias ? *loom_at(bias, o, 0) : 0.0;
+            for (size_t i = 0; i < x->cols; i++)
+                s += *loom_at(x, b, i) * *loom_at(weight, o, i);
+            *loom_at(out, b, o) = s;
+        }
+    return LOOM_OK;
+}
+
+static int linear_backward_shapes_ok(const loom_matrix *dx, const loom_matrix *dweight,
+                                     const loom_matrix *dbias, const loom_matrix *dout,
+                                     const loom_matrix *x, const loom_matrix *weight)
+{
+    if (dout->rows != x->rows || dout->cols != weight->rows || x->cols != weight->cols)
+        return 0;
+    if (dx && !loom_same_shape(dx, x))
+        return 0;
+    if (!loom_same_shape(dweight, weight))
+        return 0;
+    return !dbias || (dbias->rows == weight->rows && dbias->cols == 1);
+}
+
+loom_status loom_linear_backward(loom_matrix *dx, loom_matrix *dweight, loom_matrix *dbias,
+                                 const loom_matrix *dout, const loom_matrix *x,
+                                 const loom_matrix *weight)
+{
+    if (!linear_backward_shapes_ok(dx, dweight, dbias, dout, x, weight))
+        return LOOM_EDIM;
+    loom_status st = LOOM_OK;
+    if (dx)
+        st = loom_gemm(dx, 1.0, dout, 0, weight, 0, 0.0);
+    if (st == LOOM_OK)
+        st = loom_gemm(dweight, 1.0, dout, 1, x, 0, 1.0);
+    if (st != LOOM_OK || !dbias)
+        return st;
+    /* Row by row keeps the reads of dout contiguous. */
+    for (size_t b = 0; b < dout->rows; b++) {
+        const double *row = loom_at(dout, b, 0);
+        for (size_t o = 0; o < dout->cols; o++)
+            dbias->data[o * dbias->ld] += row[o];
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_linear_backward_naive(loom_matrix *dx, loom_matrix *dweight, loom_matrix *dbias,
+                                       const loom_matrix *dout, const loom_matrix *x,
+                                       const loom_matrix *weight)
+{
+    if (!linear_backward_shapes_ok(dx, dweight, dbias, dout, x, weight))
+        return LOOM_EDIM;
+    size_t batch = x->rows, in = x->cols, out = weight->rows;
+    if (dx)
+        for (size_t b = 0; b < batch; b++)
+            for (size_t i = 0; i < in; i++) {
+                double s = 0.0;
+                for (size_t o = 0; o < out; o++)
+                    s += *loom_at(dout, b, o) * *loom_at(weight, o, i);
+                *loom_at(dx, b, i) = s;
+            }
+    for (size_t o = 0; o < out; o++) {
+        for (size_t i = 0; i < in; i++) {
+            double s = 0.0;
+            for (size_t b = 0; b < batch; b++)
+                s += *loom_at(dout, b, o) * *loom_at(x, b, i);
+            *loom_at(dweight, o, i) += s;
+        }
+        if (dbias) {
+            double s = 0.0;
+            for (size_t b = 0; b < batch; b++)
+                s += *loom_at(dout, b, o);
+            *loom_at(dbias, o, 0) += s;
+        }
+    }
+    return LOOM_OK;
+}
+
+/* ---- activations ---- */
+
+loom_status loom_activation_forward(loom_matrix *out, const loom_matrix *x, loom_activation act)
+{
+    static const loom_unop ops[] = {LOOM_SIGMOID, LOOM_TANH, LOOM_RELU};
+    if ((unsigned)act > LOOM_ACT_RELU)
+        return LOOM_EARG;
+    return loom_matrix_map(out, x, ops[act]);
+}
+
+loom_status loom_activation_backward(loom_matrix *dx, const loom_matrix *dout, const loom_matrix *y,
+                                     loom_activation act)
+{
+    if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
+        return LOOM_EDIM;
+    if ((unsigned)act > LOOM_ACT_RELU)
+        return LOOM_EARG;
+    for (size_t i = 0; i < y->rows; i++) {
+        double *d = loom_at(dx, i, 0);
+        const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
+        switch (act) {
+        case LOOM_ACT_SIGMOID:
+            for (size_t j = 0; j < y->cols; j++) d[j] = g[j] * v[j] * (1.0 - v[j]);
+            break;
+        case LOOM_ACT_TANH:
+            for (size_t j = 0; j < y->cols; j++) d[j] = g[j] * (1.0 - v[j] * v[j]);
+            break;
+        case LOOM_ACT_RELU:
+            for (size_t j = 0; j < y->cols; j++) d[j] = v[j] > 0.0 ? g[j] : 0.0;
+            break;
+        }
+    }
+    return LOOM_OK;
+}
+
+/* ---- softmax ---- */
+
+static double row_max(const double *x, size_t n)
+{
+    double m = x[0];
+    for (size_t j = 1; j < n; j++)
+        if (x[j] > m)
+            m = x[j];
+    return m;
+}
+
+/* log(sum exp(x)) of one row, shifted by its maximum. */
+static double row_logsumexp(const double *x, size_t n)
+{
+    double m = row_max(x, n);
+    if (isinf(m))
+        return m;
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += exp(x[j] - m);
+    return m + log(s);
+}
+
+loom_status loom_softmax_forward(loom_matrix *out, const loom_matrix *x)
+{
+    if (!loom_same_shape(out, x))
+        return LOOM_EDIM;
+    if (x->cols == 0)
+        return LOOM_OK;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *xr = loom_at(x, i, 0);
+        double *yr = loom_at(out, i, 0);
+        double m = row_max(xr, x->cols), s = 0.0;
+        for (size_t j = 0; j < x->cols; j++) {
+            yr[j] = exp(xr[j] - m);
+            s += yr[j];
+        }
+        for (size_t j = 0; j < x->cols; j++)
+            yr[j] /= s;
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_log_softmax_forward(loom_matrix *out, const loom_matrix *x)
+{
+    if (!loom_same_shape(out, x))
+        return LOOM_EDIM;
+    if (x->cols == 0)
+        return LOOM_OK;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *xr = loom_at(x, i, 0);
+        double *yr = loom_at(out, i, 0);
+        double lse = row_logsumexp(xr, x->cols);
+        for (size_t j = 0; j < x->cols; j++)
+            yr[j] = xr[j] - lse;
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_softmax_backward(loom_matrix *dx, const loom_matrix *dout, const loom_matrix *y)
+{
+    if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
+        return LOOM_EDIM;
+    for (size_t i = 0; i < y->rows; i++) {
+        const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
+        double *d = loom_at(dx, i, 0);
+        double dot = 0.0;
+        for (size_t j = 0; j < y->cols; j++)
+            dot += g[j] * v[j];
+        for (size_t j = 0; j < y->cols; j++)
+            d[j] = v[j] * (g[j] - dot);
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_log_softmax_backward(loom_matrix *dx, const loom_matrix *dout,
+                                      const loom_matrix *y)
+{
+    if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
+        return LOOM_EDIM;
+    for (size_t i = 0; i < y->rows; i++) {
+        const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
+        double *d = loom_at(dx, i, 0);
+        double s = 0.0;
+        for (size_t j = 0; j < y->cols; j++)
+            s += g[j];
+        for (size_t j = 0; j < y->cols; j++)
+            d[j] = g[j] - exp(v[j]) * s;
+    }
+    return LOOM_OK;
+}
+
+/* ---- losses ---- */
+
+static int pointwise_loss_shapes_ok(const loom_matrix *dpred, const loom_matrix *pred,
+                                    const loom_matrix *target)
+{
+    return loom_same_shape(pred, target) && (!dpred || loom_same_shape(dpred, pred));
+}
+
+/* The factor that turns a sum over n values into the requested reduction. */
+static double reduction_scale(loom_reduction reduction, size_t n)
+{
+    return reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
+}
+
+loom_status loom_mse_loss(double *loss, loom_matrix *dpred, const loom_matrix *pred,
+                          const loom_matrix *target, loom_reduction reduction)
+{
+    if (!pointwise_loss_shapes_ok(dpred, pred, target))
+        return LOOM_EDIM;
+    double scale = reduction_scale(reduction, loom_numel(pred)), s = 0.0;
+    for (size_t i = 0; i < pred->rows; i++) {
+        const double *p = loom_at(pred, i, 0), *t = loom_at(target, i, 0);
+        double *d = dpred ? loom_at(dpred, i, 0) : NULL;
+        for (size_t j = 0; j < pred->cols; j++) {
+            double r = p[j] - t[j];
+            s += r * r;
+            if (d)
+                d[j] = 2.0 * r * scale;
+        }
+    }
+    *loss = s * scale;
+    return LOOM_OK;
+}
+
+static double clamped_log(double x)
+{
+    double l = log(x);
+    return l < -100.0 ? -100.0 : l;
+}
+
+loom_status loom_bce_loss(double *loss, loom_matrix *dpred, const loom_matrix *prob,
+                          const loom_matrix *target, loom_reduction reduction)
+{
+    if (!pointwise_loss_shapes_ok(dpred, prob, target))
+        return LOOM_EDIM;
+    double scale = reduction_scale(reduction, loom_numel(prob)), s = 0.0;
+    for (size_t i = 0; i < prob->rows; i++) {
+        const double *p = loom_at(prob, i, 0), *t = loom_at(target, i, 0);
+        double *d = dpred ? loom_at(dpred, i, 0) : NULL;
+        for (size_t j = 0; j < prob->cols; j++) {
+            if (!(p[j] >= 0.0 && p[j] <= 1.0))
+                return LOOM_EARG;
+            s -= t[j] * clamped_log(p[j]) + (1.0 - t[j]) * clamped_log(1.0 - p[j]);
+            if (d) {
+                double denom = p[j] * (1.0 - p[j]);
+                d[j] = (p[j] - t[j]) / (denom < 1e-12 ? 1e-12 : denom) * scale;
+            }
+        }
+    }
+    *loss = s * scale;
+    return LOOM_OK;
+}
+
+static double stable_sigmoid(double x)
+{
+    if (x >= 0)
+        return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+loom_status loom_bce_logits_loss(double *loss, loom_matrix *dpred, const loom_matrix *logits,
+                                 const loom_matrix *target, loom_reduction reduction)
+{
+    if (!pointwise_loss_shapes_ok(dpred, logits, target))
+        return LOOM_EDIM;
+    double scale = reduction_scale(reduction, loom_numel(logits)), s = 0.0;
+    for (size_t i = 0; i < logits->rows; i++) {
+        const double *x = loom_at(logits, i, 0), *t = loom_at(target, i, 0);
+        double *d = dpred ? loom_at(dpred, i, 0) : NULL;
+        for (size_t j = 0; j < logits->cols; j++) {
+            s += (x[j] > 0 ? x[j] : 0.0) - x[j] * t[j] + log1p(exp(-fabs(x[j])));
+            if (d)
+                d[j] = (stable_sigmoid(x[j]) - t[j]) * scale;
+        }
+    }
+    *loss = s * scale;
+    return LOOM_OK;
+}
+
+/* Is target row i ignored (1), a valid class (0), or invalid (-1)? *cls gets the 0-based class. */
+static int ce_target(const loom_matrix *target, size_t i, size_t classes,
+                     const loom_ce_options *o, size_t *cls)
+{
+    double t = *loom_at(target, i, 0);
+    if (o->use_ignore && t == o->ignore_index)
+        return 1;
+    if (!(t >= 1.0 && t <= (double)classes && t == floor(t)))
+        return -1;
+    *cls = (size_t)t - 1;
+    return 0;
+}
+
+/* Validate every target and count the rows that are not ignored. */
+static loom_status ce_check(const loom_matrix *logits, const loom_matrix *target,
+                            const loom_ce_options *o, size_t *counted, size_t *bad_row)
+{
+    if (target->rows != logits->rows || target->cols != 1 || logits->cols == 0)
+        return LOOM_EDIM;
+    *counted = 0;
+    for (size_t i = 0; i < logits->rows; i++) {
+        size_t cls;
+        int kind = ce_target(target, i, logits->cols, o, &cls);
+        if (kind < 0) {
+            if (bad_row)
+                *bad_row = i;
+            return LOOM_EARG;
+        }
+        *counted += kind == 0;
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_cross_entropy_loss(double *loss, loom_matrix *dlogits, const loom_matrix *logits,
+                                    const loom_matrix *target, const loom_ce_options *options,
+                                    size_t *bad_row)
+{
+    size_t counted;
+    if (dlogits && !loom_same_shape(dlogits, logits))
+        return LOOM_EDIM;
+    loom_status st = ce_check(logits, target, options, &counted, bad_row);
+    if (st != LOOM_OK)
+        return st;
+    double scale = options->reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)counted : 1.0;
+    double s = 0.0;
+    size_t classes = logits->cols;
+    for (size_t i = 0; i < logits->rows; i++) {
+        const double *x = loom_at(logits, i, 0);
+        double *d = dlogits ? loom_at(dlogits, i, 0) : NULL;
+        size_t cls = 0;
+        if (ce_target(target, i, classes, options, &cls) == 1) {
+            if (d)
+                memset(d, 0, classes * sizeof(double));
+            continue;
+        }
+        double lse = row_logsumexp(x, classes);
+        s += lse - x[cls];
+        if (d) {
+            for (size_t j = 0; j < classes; j++)
+                d[j] = exp(x[j] - lse) * scale;
+            d[cls] -= scale;
+        }
+    }
+    *loss = counted == 0 && options->reduction == LOOM_REDUCTION_MEAN ? NAN : s * scale;
+    return LOOM_OK;
+}
+
+loom_status loom_cross_entropy_loss_naive(double *loss, loom_matrix *dlogits,
+                                          const loom_matrix *logits, const loom_matrix *target,
+                                          const loom_ce_options *options)
+{
+    size_t counted;
+    loom_status st = ce_check(logits, target, options, &counted, NULL);
+    if (st != LOOM_OK)
+        return st;
+    loom_matrix logp;
+    if (loom_matrix_init(&logp, logits->rows, logits->cols) != LOOM_OK)
+        return LOOM_ENOMEM;
+    loom_log_softmax_forward(&logp, logits);
+    double s = 0.0;
+    if (dlogits)
+        loom_matrix_fill(dlogits, 0.0);
+    for (size_t i = 0; i < logits->rows; i++) {
+        size_t cls = 0;
+        if (ce_target(target, i, logits->cols, options, &cls) != 0)
+            continue;
+        s -= *loom_at(&logp, i, cls);
+        if (!dlogits)
+            continue;
+        for (size_t j = 0; j < logits->cols; j++)
+            *loom_at(dlogits, i, j) = exp(*loom_at(&logp, i, j)) - (j == cls ? 1.0 : 0.0);
+    }
+    if (options->reduction == LOOM_REDUCTION_MEAN) {
+        s /= (double)counted;
+        if (dlogits)
+            loom_matrix_binop_scalar(dlogits, dlogits, LOOM_DIV, (double)counted, 0);
+    }
+    loom_matrix_release(&logp);
+    *loss = s;
+    return LOOM_OK;
+}
+
+/* ---- dropout ---- */
+
+loom_status loom_dropout_forward(loom_matrix *out, loom_matrix *mask, const loom_matrix *x,
+                                 double p, loom_rng *rng)
+{
+    if (!loom_same_shape(out, x) || !loom_same_shape(mask, x))
+        return LOOM_EDIM;
+    if (!(p >= 0.0 && p <= 1.0))
+        return LOOM_EARG;
+    double keep = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+    for (size_t i = 0; i < x->rows; i++) {
+        double *mr = loom_at(mask, i, 0), *yr = loom_at(out, i, 0);
+        const double *xr = loom_at(x, i, 0);
+        for (size_t j = 0; j < x->cols; j++) {
+            mr[j] = loom_rng_uniform(rng) < p ? 0.0 : keep;
+            yr[j] = xr[j] * mr[j];
+        }
+    }
+    return LOOM_OK;
+}
+
+/* ---- embedding ---- */
+
+/* The 0-based row of id k (row-major position in ids), or SIZE_MAX when it is not an id. */
+static size_t embedding_row(const loom_matrix *ids, size_t k, size_t vocab)
+{
+    double id = *loom_at(ids, k / ids->cols, k % ids->cols);
+    if (!(id >= 1.0 && id <= (double)vocab && id == floor(id)))
+        return SIZE_MAX;
+    return (size_t)id - 1;
+}
+
+loom_status loom_embedding_forward(loom_matrix *out, const loom_matrix *ids,
+                                   const loom_matrix *weight, size_t *bad)
+{
+    size_t n = loom_numel(ids);
+    if (out->rows != n || out->cols != weight->cols)
+        return LOOM_EDIM;
+    for (size_t k = 0; k < n; k++) {
+        size_t row = embedding_row(ids, k, weight->rows);
+        if (row == SIZE_MAX) {
+            if (bad)
+                *bad = k;
+            return LOOM_EARG;
+        }
+        memcpy(loom_at(out, k, 0), loom_at(weight, row, 0), weight->cols * sizeof(double));
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_embedding_backward(loom_matrix *dweight, const loom_matrix *dout,
+                                    const loom_matrix *ids, size_t padding_id)
+{
+    size_t n = loom_numel(ids);
+    if (dout->rows != n || dout->cols != dweight->cols)
+        return LOOM_EDIM;
+    for (size_t k = 0; k < n; k++) {
+        size_t row = embedding_row(ids, k, dweight->rows);
+        if (row == SIZE_MAX)
+            return LOOM_EARG;
+        if (row + 1 == padding_id)
+            continue;
+        double *g = loom_at(dweight, row, 0);
+        const double *d = loom_at(dout, k, 0);
+        for (size_t j = 0; j < dout->cols; j++)
+            g[j] += d[j];
+    }
+    return LOOM_OK;
+}
+
+/* ---- optimisers ---- */
+
+loom_status loom_sgd_step(loom_matrix *param, loom_matrix *velocity, const loom_matrix *grad,
+                          const loom_sgd_config *c, int first)
+{
+    if (!loom_same_shape(param, grad) || (velocity && !loom_same_shape(param, velocity)))
+        return LOOM_EDIM;
+    if (c->momentum != 0.0 && !velocity)
+        return LOOM_EARG;
+    for (size_t i = 0; i < param->rows; i++) {
+        double *p = loom_at(param, i, 0);
+        const double *g = loom_at(grad, i, 0);
+        double *buf = velocity ? loom_at(velocity, i, 0) : NULL;
+        for (size_t j = 0; j < param->cols; j++) {
+            double d = g[j] + c->weight_decay * p[j];
+            if (c->momentum != 0.0) {
+                buf[j] = first ? d : c->momentum * buf[j] + (1.0 - c->dampening) * d;
+                d = c->nesterov ? d + c->momentum * buf[j] : buf[j];
+            }
+            p[j] -= c->lr * d;
+        }
+    }
+    return LOOM_OK;
+}
+
+static int adam_shapes_ok(const loom_matrix *param, const loom_matrix *m, const loom_matrix *v,
+                          const loom_matrix *grad)
+{
+    return loom_same_shape(param, grad) && loom_same_shape(param, m) && loom_same_shape(param, v);
+}
+
+loom_status loom_adam_step(loom_matrix *param, loom_matrix *m, loom_matrix *v,
+                           const loom_matrix *grad, const loom_adam_config *c, uint64_t step)
+{
+    if (!adam_shapes_ok(param, m, v, grad))
+        return LOOM_EDIM;
+    if (step == 0)
+        return LOOM_EARG;
+    /* The same order of operations as torch.optim.Adam's single-tensor path. */
+    double bc1 = 1.0 - pow(c->beta1, (double)step);
+    double bc2_sqrt = sqrt(1.0 - pow(c->beta2, (double)step));
+    double step_size = c->lr / bc1, decay = c->decoupled ? 1.0 - c->lr * c->weight_decay : 1.0;
+    double coupled_wd = c->decoupled ? 0.0 : c->weight_decay;
+    double w1 = 1.0 - c->beta1, w2 = 1.0 - c->beta2;
+    for (size_t i = 0; i < param->rows; i++) {
+        double *restrict p = loom_at(param, i, 0), *restrict mr = loom_at(m, i, 0);
+        double *restrict vr = loom_at(v, i, 0);
+        const double *restrict g = loom_at(grad, i, 0);
+        for (size_t j = 0; j < param->cols; j++) {
+            double gj = g[j] + coupled_wd * p[j];
+            mr[j] += w1 * (gj - mr[j]);
+            vr[j] = vr[j] * c->beta2 + w2 * gj * gj;
+            p[j] = p[j] * decay - step_size * mr[j] / (sqrt(vr[j]) / bc2_sqrt + c->eps);
+        }
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_adam_step_naive(loom_matrix *param, loom_matrix *m, loom_matrix *v,
+                                 const loom_matrix *grad, const loom_adam_config *c, uint64_t step)
+{
+    if (!adam_shapes_ok(param, m, v, grad))
+        return LOOM_EDIM;
+    if (step == 0)
+        return LOOM_EARG;
+    for (size_t i = 0; i < param->rows; i++)
+        for (size_t j = 0; j < param->cols; j++) {
+            double *p = loom_at(param, i, j), *mi = loom_at(m, i, j), *vi = loom_at(v, i, j);
+            double g = *loom_at(grad, i, j);
+            if (c->decoupled)
+                *p *= 1.0 - c->lr * c->weight_decay;
+            else
+                g += c->weight_decay * *p;
+            *mi = c->beta1 * *mi + (1.0 - c->beta1) * g;
+            *vi = c->beta2 * *vi + (1.0 - c->beta2) * g * g;
+            double mhat = *mi / (1.0 - pow(c->beta1, (double)step));
+            double vhat = *vi / (1.0 - pow(c->beta2, (double)step));
+            *p -= c->lr * mhat / (sqrt(vhat) + c->eps);
+        }
+    return LOOM_OK;
+}

@@ -1,0 +1,691 @@
+/* rnn.c: fused recurrent layers: one gemm projects the inputs of all steps, one gemm per
+ * step adds the recurrent part into the fused gate block, fused elementwise kernels apply
+ * the gates, and BPTT gets every weight gradient with one gemm over all steps. Not the
+ * Lua modules (src/bind/rnn.c) nor losses over sequences (lua/loom/seq.lua).
+ *
+ * State storage. Each layer and direction keeps its hidden states in h[k], (T+1)*B x H, as
+ * blocks of B rows. The forward direction keeps h0 in block 0 and the state after step t
+ * (1-based) in block t; the reverse direction keeps the state after step t in block t-1
+ * and h0 in block T. Either way the states entering steps 1..T are T contiguous blocks
+ * (blocks 0..T-1 forward, 1..T reverse) lined up with the gate rows of those steps, so
+ * dW_hh is one gemm. A sequence past its end (forward) or before its start (reverse, which
+ * begins at each sequence's own last step) is not updated: its row is copied through. */
+#include "rnn.h"
+
+#include "blas.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t loom_rnn_gate_count(loom_rnn_kind kind)
+{
+    return kind == LOOM_LSTM ? 4 : kind == LOOM_GRU ? 3 : 1;
+}
+
+const char *loom_rnn_kind_name(loom_rnn_kind kind)
+{
+    static const char *const names[] = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"};
+    return (unsigned)kind < 4 ? names[kind] : "?";
+}
+
+static double sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+/* ---- parameters ---- */
+
+static size_t layer_input(const loom_rnn *r, size_t layer)
+{
+    return layer == 0 ? r->cfg.input : r->cfg.hidden * r->dirs;
+}
+
+/* Carve one (layer, dir)'s four parameter matrices from base; returns the doubles used. */
+static size_t carve_params(loom_rnn_params *p, double *base, size_t gh, size_t in, size_t h)
+{
+    p->w_ih = loom_matrix_wrap(base, gh, in);
+    p->w_hh = loom_matrix_wrap(base + gh * in, gh, h);
+    p->b_ih = loom_matrix_wrap(base + gh * in + gh * h, gh, 1);
+    p->b_hh = loom_matrix_wrap(base + gh * in + gh * h + gh, gh, 1);
+    return gh * (in + h + 2);
+}
+
+loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng)
+{
+    memset(r, 0, sizeof *r);
+    if (cfg->input == 0 || cfg->hidden == 0 || cfg->layers == 0 || (unsigned)cfg->kind > LOOM_GRU
+        || !(cfg->dropout >= 0.0 && cfg->dropout < 1.0))
+        return LOOM_EARG;
+    r->cfg = *cfg;
+    r->dirs = cfg->bidirectional ? 2 : 1;
+    r->gates = loom_rnn_gate_count(cfg->kind);
+    r->training = 1;
+    size_t gh = r->gates * cfg->hidden, units = cfg->layers * r->dirs;
+    for (size_t l = 0; l < cfg->layers; l++)
+        r->count += r->dirs * gh * (layer_input(r, l) + cfg->hidden + 2);
+    r->values = loom_malloc(r->count * sizeof(double));
+    r->grads = loom_calloc(r->count, sizeof(double));
+    r->params = loom_malloc(2 * units * sizeof *r->params);
+    /* Three pointer arrays per layer and four per unit, filled by the workspace layout. */
+    r->work.ptrs = loom_calloc(3 * cfg->layers + 4 * units, sizeof(double *));
+    if (!r->values || !r->grads || !r->params || !r->work.ptrs) {
+        loom_rnn_release(r);
+        return LOOM_ENOMEM;
+    }
+    r->grad = r->params + units;
+    size_t off = 0;
+    for (size_t l = 0; l < cfg->layers; l++)
+        for (size_t d = 0; d < r->dirs; d++) {
+            carve_params(&r->grad[l * r->dirs + d], r->grads + off, gh, layer_input(r, l),
+                         cfg->hidden);
+            off += carve_params(&r->params[l * r->dirs + d], r->values + off, gh,
+                                layer_input(r, l), cfg->hidden);
+        }
+    double k = 1.0 / sqrt((double)cfg->hidden);
+    for (size_t i = 0; i < r->count; i++)
+        r->values[i] = k * (2.0 * loom_rng_uniform(rng) - 1.0);
+    loom_rnn_work *w = &r->work;
+    w->out = w->ptrs;
+    w->mask = w->out + cfg->layers;
+    w->xin = w->mask + cfg->layers;
+    w->gates = w->xin + cfg->layers;
+    w->h = w->gates + units;
+    w->c = w->h + units;
+    w->hn = w->c + units;
+    return LOOM_OK;
+}
+
+void loom_rnn_release(loom_rnn *r)
+{
+    loom_free(r->values);
+    loom_free(r->grads);
+    loom_free(r->params);
+    loom_free(r->work.ptrs);
+    loom_free(r->work.block);
+    r->values = r->grads = NULL;
+    r->params = r->grad = NULL;
+    r->work.ptrs = NULL;
+    r->work.block = NULL;
+    r->work.capacity = 0;
+    r->work.have_forward = 0;
+    r->count = 0;
+}
+
+/* ---- workspace ---- */
+
+typedef struct carver {
+    double *base; /* NULL while only measuring */
+    size_t used;  /* doubles, each piece rounded up to 64 bytes */
+} carver;
+
+static double *carve(carver *cv, size_t n)
+{
+    double *p = cv->base ? cv->base + cv->used : NULL;
+    cv->used += (n + 7) / 8 * 8;
+    return p;
+}
+
+static int dropout_used(const loom_rnn *r)
+{
+    return r->cfg.dropout > 0.0 && r->cfg.layers > 1;
+}
+
+/* Lay the workspace for T steps of B sequences over cv (measure first with base NULL). */
+static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
+{
+    loom_rnn_work *w = &r->work;
+    size_t n = T * B, hid = r->cfg.hidden, hd = hid * r->dirs, gh = r->gates * hid;
+    w->x = carve(cv, n * r->cfg.input);
+    w->ones = carve(cv, n);
+    for (size_t l = 0; l < r->cfg.layers; l++) {
+        w->out[l] = carve(cv, n * hd);
+        w->mask[l] = l > 0 && dropout_used(r) ? carve(cv, 2 * n * hd) : NULL;
+        for (size_t d = 0; d < r->dirs; d++) {
+            size_t k = l * r->dirs + d;
+            w->gates[k] = carve(cv, n * gh);
+            w->h[k] = carve(cv, (n + B) * hid);
+            w->c[k] = r->cfg.kind == LOOM_LSTM ? carve(cv, (n + B) * hid) : NULL;
+            w->hn[k] = r->cfg.kind == LOOM_GRU ? carve(cv, n * hid) : NULL;
+        }
+    }
+    w->dgates = carve(cv, n * gh);
+    w->dgates_h = r->cfg.kind == LOOM_GRU ? carve(cv, n * gh) : w->dgates;
+    w->dy[0] = r->cfg.layers > 1 ? carve(cv, n * hd) : NULL;
+    w->dy[1] = r->cfg.layers > 2 ? carve(cv, n * hd) : NULL;
+    w->carry_h = carve(cv, B * hid);
+    w->carry_c = carve(cv, B * hid);
+    w->step = carve(cv, B * gh);
+    w->lengths = (size_t *)(void *)carve(cv, (B * sizeof(size_t) + 7) / 8);
+    w->valid = (unsigned char *)(void *)carve(cv, (n + 7) / 8);
+}
+
+/* Make the workspace fit T x B; it only grows, so equal or smaller shapes reuse it. */
+static loom_status reserve(loom_rnn *r, size_t T, size_t B)
+{
+    carver cv = {NULL, 0};
+    layout(r, &cv, T, B);
+    size_t bytes = cv.used * sizeof(double);
+    if (bytes > r->work.capacity) {
+        loom_free(r->work.block);
+        r->work.capacity = 0;
+        r->work.block = loom_malloc(bytes);
+        if (!r->work.block)
+            return LOOM_ENOMEM;
+        r->work.capacity = bytes;
+    }
+    cv = (carver){r->work.block, 0};
+    layout(r, &cv, T, B);
+    return LOOM_OK;
+}
+
+/* ---- small helpers ---- */
+
+/* out (B x n) = in (B x k) * op(w) + beta * out, op(w) k x n (w^T when w_trans). One row
+ * goes through gemv, which BLAS does faster than a 1-row gemm. */
+static loom_status row_gemm(double *out, double *in, size_t B, size_t k, size_t n,
+                            const loom_matrix *w, int w_trans, double beta)
+{
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap(out, n, 1), v = loom_matrix_wrap(in, k, 1);
+        return loom_gemm(&o, 1.0, w, !w_trans, &v, 0, beta);
+    }
+    loom_matrix o = loom_matrix_wrap(out, B, n), a = loom_matrix_wrap(in, B, k);
+    return loom_gemm(&o, 1.0, &a, 0, w, w_trans, beta);
+}
+
+static void copy_rows(double *dst, size_t dst_ld, const double *src, size_t src_ld,
+                      size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        memcpy(dst + i * dst_ld, src + i * src_ld, cols * sizeof(double));
+}
+
+/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
+
+/* a: B x H pre-activations in, activations out; h = act(a). */
+static void rnn_step_forward(double *a, double *h_new, const double *h_prev,
+                             const unsigned char *valid, size_t B, size_t H, int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * H, *hb = h_new + b * H;
+        if (!valid[b]) {
+            memcpy(hb, h_prev + b * H, H * sizeof(double));
+            memset(ab, 0, H * sizeof(double));
+            continue;
+        }
+        for (size_t j = 0; j < H; j++) {
+            double v = relu ? (ab[j] > 0.0 ? ab[j] : 0.0) : tanh(ab[j]);
+            ab[j] = v;
+            hb[j] = v;
+        }
+    }
+}
+
+/* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
+ * h = o tanh(c). */
+static void lstm_step_forward(double *a, double *h_new, double *c_new, const double *h_prev,
+                              const double *c_prev, const unsigned char *valid, size_t B,
+                              size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H;
+        const double *cp = c_prev + b * H;
+        if (!valid[b]) {
+            memcpy(hb, h_prev + b * H, H * sizeof(double));
+            memcpy(cb, cp, H * sizeof(double));
+            memset(ab, 0, 4 * H * sizeof(double));
+            continue;
+        }
+        double *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
+        for (size_t j = 0; j < H; j++) {
+            double i = sigmoid(ai[j]), f = sigmoid(af[j]), g = tanh(ag[j]), o = sigmoid(ao[j]);
+            double c = f * cp[j] + i * g;
+            ai[j] = i;
+            af[j] = f;
+            ag[j] = g;
+            ao[j] = o;
+            cb[j] = c;
+            hb[j] = o * tanh(c);
+        }
+    }
+}
+
+/* a: B x 3H input projections (r, z, n) with b_ih and b_hr, b_hz folded in; rec: B x 3H
+ * recurrent projections W_hh h_prev without bias. Out: a holds (r, z, n), hn = W_hn h +
+ * b_hn, h = (1 - z) n + z h_prev. */
+static void gru_step_forward(double *a, double *h_new, double *hn, const double *rec,
+                             const double *b_hh, const double *h_prev,
+                             const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H;
+        const double *hp = h_prev + b * H, *rb = rec + b * 3 * H;
+        if (!valid[b]) {
+            memcpy(hb, hp, H * sizeof(double));
+            memset(ab, 0, 3 * H * sizeof(double));
+            memset(hnb, 0, H * sizeof(double));
+            continue;
+        }
+        for (size_t j = 0; j < H; j++) {
+            double rg = sigmoid(ab[j] + rb[j]);
+            double z = sigmoid(ab[H + j] + rb[H + j]);
+            double hnj = rb[2 * H + j] + b_hh[2 * H + j];
+            double n = tanh(ab[2 * H + j] + rg * hnj);
+            ab[j] = rg;
+            ab[H + j] = z;
+            ab[2 * H + j] = n;
+            hnb[j] = hnj;
+            hb[j] = (1.0 - z) * n + z * hp[j];
+        }
+    }
+}
+
+/* Backward kernels. dh: B x H, the gradient at the step's output state in; out, the part of
+ * the gradient at h_prev that does not go through W_hh. da: B x G*H gradient at the gate
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
+static void rnn_step_backward(double *da, double *dh, const double *a,
+                              const unsigned char *valid, size_t B, size_t H, int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *db = da + b * H, *dhb = dh + b * H;
+        const double *ab = a + b * H;
+        if (!valid[b]) {
+            memset(db, 0, H * sizeof(double));
+            continue;
+        }
+        for (size_t j = 0; j < H; j++) {
+            db[j] = relu ? (ab[j] > 0.0 ? dhb[j] : 0.0) : dhb[j] * (1.0 - ab[j] * ab[j]);
+            dhb[j] = 0.0;
+        }
+    }
+}
+
+/* dc: B x H gradient at the step's cell in, at c_prev out. */
+static void lstm_step_backward(double *da, double *dh, double *dc, const double *a,
+                               const double *c_new, const double *c_prev,
+                               const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
+        const double *ab = a + b * 4 * H, *cb = c_new + b * H, *cp = c_prev + b * H;
+        if (!valid[b]) {
+            memset(db, 0, 4 * H * sizeof(double));
+            continue;
+        }
+        for (size_t j = 0; j < H; j++) {
+            double i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
+            double tc = tanh(cb[j]);
+            double dcj = dcb[j] + dhb[j] * o * (1.0 - tc * tc);
+            db[j] = dcj * g * i * (1.0 - i);
+            db[H + j] = dcj * cp[j] * f * (1.0 - f);
+            db[2 * H + j] = dcj * i * (1.0 - g * g);
+            db[3 * H + j] = dhb[j] * tc * o * (1.0 - o);
+            dcb[j] = dcj * f;
+            dhb[j] = 0.0;
+        }
+    }
+}
+
+/* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
+ * projections (equal for r and z, r * dn for n). */
+static void gru_step_backward(double *dai, double *dah, double *dh, const double *a,
+                              const double *hn, const double *h_prev,
+                              const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
+        const double *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
+        if (!valid[b]) {
+            memset(di, 0, 3 * H * sizeof(double));
+            memset(dhh, 0, 3 * H * sizeof(double));
+            continue;
+        }
+        for (size_t j = 0; j < H; j++) {
+            double rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j];
+            double dan = d * (1.0 - z) * (1.0 - n * n);
+            double dar = dan * hnb[j] * rg * (1.0 - rg);
+            double daz = d * (hp[j] - n) * z * (1.0 - z);
+            di[j] = dhh[j] = dar;
+            di[H + j] = dhh[H + j] = daz;
+            di[2 * H + j] = dan;
+            dhh[2 * H + j] = dan * rg;
+            dhb[j] = d * z;
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+/* Blocks of h[k] holding the state entering and leaving step t (0-based), see the top. */
+static size_t prev_block(size_t dir, size_t t)
+{
+    return dir == 0 ? t : t + 1;
+}
+static size_t next_block(size_t dir, size_t t)
+{
+    return dir == 0 ? t + 1 : t;
+}
+
+static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
+                                 const loom_matrix *h0, const loom_matrix *c0)
+{
+    loom_rnn_work *w = &r->work;
+    size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
+    size_t in = layer_input(r, l), hd = H * r->dirs;
+    const loom_rnn_params *p = &r->params[k];
+    double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k];
+    size_t start = d == 0 ? 0 : T;
+    if (h0)
+        copy_rows(hs + start * B * H, H, loom_at(h0, k * B, 0), h0->ld, B, H);
+    else
+        memset(hs + start * B * H, 0, B * H * sizeof(double));
+    if (cs) {
+        if (c0)
+            copy_rows(cs + start * B * H, H, loom_at(c0, k * B, 0), c0->ld, B, H);
+        else
+            memset(cs + start * B * H, 0, B * H * sizeof(double));
+    }
+    /* Biases first, then one gemm adds the input projection of every step. */
+    double *bias = w->step;
+    for (size_t j = 0; j < gh; j++)
+        bias[j] = p->b_ih.data[j]
+                  + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
+    for (size_t i = 0; i < n; i++)
+        memcpy(a + i * gh, bias, gh * sizeof(double));
+    loom_matrix am = loom_matrix_wrap(a, n, gh), xm = loom_matrix_wrap(w->xin[l], n, in);
+    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 1.0);
+    if (st != LOOM_OK)
+        return st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? s : T - 1 - s;
+        double *at = a + t * B * gh;
+        double *hp = hs + prev_block(d, t) * B * H;
+        double *hnew = hs + next_block(d, t) * B * H;
+        const unsigned char *valid = w->valid + t * B;
+        if (r->cfg.kind == LOOM_GRU) {
+            st = row_gemm(w->step, hp, B, H, gh, &p->w_hh, 1, 0.0);
+            if (st != LOOM_OK)
+                return st;
+            gru_step_forward(at, hnew, w->hn[k] + t * B * H, w->step, p->b_hh.data, hp, valid,
+                             B, H);
+        } else {
+            st = row_gemm(at, hp, B, H, gh, &p->w_hh, 1, 1.0);
+            if (st != LOOM_OK)
+                return st;
+            if (r->cfg.kind == LOOM_LSTM)
+                lstm_step_forward(at, hnew, cs + next_block(d, t) * B * H, hp,
+                                  cs + prev_block(d, t) * B * H, valid, B, H);
+            else
+                rnn_step_forward(at, hnew, hp, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
+        }
+        double *o = w->out[l] + t * B * hd + d * H;
+        for (size_t b = 0; b < B; b++) {
+            if (valid[b])
+                memcpy(o + b * hd, hnew + b * H, H * sizeof(double));
+            else
+                memset(o + b * hd, 0, H * sizeof(double));
+        }
+    }
+    return LOOM_OK;
+}
+
+static int state_shape_ok(const loom_matrix *m, size_t rows, size_t cols)
+{
+    return !m || (m->rows == rows && m->cols == cols);
+}
+
+loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                             const loom_matrix *x, size_t batch, const size_t *lengths,
+                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
+{
+    size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
+    if (!r->values)
+        return LOOM_EARG;
+    if (batch == 0 || x->cols != r->cfg.input || x->rows == 0 || x->rows % batch != 0)
+        return LOOM_EDIM;
+    size_t B = batch, T = x->rows / batch, n = x->rows;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if (out->rows != n || out->cols != hd || !state_shape_ok(h0, units * B, H)
+        || !state_shape_ok(h_t, units * B, H) || (c0 && !lstm) || (c_t && !lstm)
+        || !state_shape_ok(c0, units * B, H) || !state_shape_ok(c_t, units * B, H))
+        return LOOM_EDIM;
+    if (lengths)
+        for (size_t b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T)
+                return LOOM_EARG;
+    int drop = r->training && dropout_used(r);
+    if (drop && !rng)
+        return LOOM_EARG;
+    loom_rnn_work *w = &r->work;
+    w->have_forward = 0;
+    loom_status st = reserve(r, T, B);
+    if (st != LOOM_OK)
+        return st;
+    w->steps = T;
+    w->batch = B;
+    w->dropped = drop;
+    for (size_t b = 0; b < B; b++)
+        w->lengths[b] = lengths ? lengths[b] : T;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            w->valid[t * B + b] = t < w->lengths[b];
+    for (size_t i = 0; i < n; i++)
+        w->ones[i] = 1.0;
+    copy_rows(w->x, r->cfg.input, x->data, x->ld, n, r->cfg.input);
+    for (size_t l = 0; l < r->cfg.layers; l++) {
+        if (l == 0) {
+            w->xin[l] = w->x;
+        } else if (drop) {
+            /* mask holds the scaled keep mask, then the dropped input. */
+            double *mask = w->mask[l], *dropped = mask + n * hd, keep = 1.0 - r->cfg.dropout;
+            for (size_t i = 0; i < n * hd; i++) {
+                mask[i] = loom_rng_uniform(rng) < keep ? 1.0 / keep : 0.0;
+                dropped[i] = w->out[l - 1][i] * mask[i];
+            }
+            w->xin[l] = dropped;
+        } else {
+            w->xin[l] = w->out[l - 1];
+        }
+        for (size_t d = 0; d < r->dirs; d++) {
+            st = layer_forward(r, l, d, T, B, h0, c0);
+            if (st != LOOM_OK)
+                return st;
+        }
+    }
+    copy_rows(out->data, out->ld, w->out[r->cfg.layers - 1], hd, n, hd);
+    for (size_t k = 0; k < units; k++) {
+        size_t last = k % r->dirs == 0 ? T : 0;
+        if (h_t)
+            copy_rows(loom_at(h_t, k * B, 0), h_t->ld, w->h[k] + last * B * H, H, B, H);
+        if (c_t)
+            copy_rows(loom_at(c_t, k * B, 0), c_t->ld, w->c[k] + last * B * H, H, B, H);
+    }
+    w->have_forward = 1;
+    return LOOM_OK;
+}
+
+/* ---- backward ---- */
+
+/* BPTT of one layer and direction. dy (ld dy_ld, may be NULL): gradient at this
+ * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
+ * (beta 1) the gradient at the layer's input. */
+static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double *dy,
+                                  size_t dy_ld, double *dx, size_t dx_ld, double beta,
+                                  const loom_matrix *dh_t, const loom_matrix *dc_t,
+                                  loom_matrix *dh0, loom_matrix *dc0)
+{
+    loom_rnn_work *w = &r->work;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, gh = r->gates * H;
+    size_t k = l * r->dirs + d, in = layer_input(r, l);
+    const loom_rnn_params *p = &r->params[k];
+    loom_rnn_params *g = &r->grad[k];
+    loom_rnn_kind kind = r->cfg.kind;
+    double *ch = w->carry_h, *cc = w->carry_c;
+    if (dh_t)
+        copy_rows(ch, H, loom_at(dh_t, k * B, 0), dh_t->ld, B, H);
+    else
+        memset(ch, 0, B * H * sizeof(double));
+    if (kind == LOOM_LSTM) {
+        if (dc_t)
+            copy_rows(cc, H, loom_at(dc_t, k * B, 0), dc_t->ld, B, H);
+        else
+            memset(cc, 0, B * H * sizeof(double));
+    }
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? T - 1 - s : s;
+        const unsigned char *valid = w->valid + t * B;
+        const double *a = w->gates[k] + t * B * gh;
+        double *da = w->dgates + t * B * gh, *dah = w->dgates_h + t * B * gh;
+        if (dy)
+            for (size_t b = 0; b < B; b++)
+                if (valid[b]) {
+                    const double *src = dy + (t * B + b) * dy_ld;
+                    for (size_t j = 0; j < H; j++)
+                        ch[b * H + j] += src[j];
+                }
+        const double *hp = w->h[k] + prev_block(d, t) * B * H;
+        if (kind == LOOM_LSTM)
+            lstm_step_backward(da, ch, cc, a, w->c[k] + next_block(d, t) * B * H,
+                               w->c[k] + prev_block(d, t) * B * H, valid, B, H);
+        else if (kind == LOOM_GRU)
+            gru_step_backward(da, dah, ch, a, w->hn[k] + t * B * H, hp, valid, B, H);
+        else
+            rnn_step_backward(da, ch, a, valid, B, H, kind == LOOM_RNN_RELU);
+        st = row_gemm(ch, dah, B, gh, H, &p->w_hh, 0, 1.0);
+        if (st != LOOM_OK)
+            return st;
+    }
+    if (dh0)
+        copy_rows(loom_at(dh0, k * B, 0), dh0->ld, ch, H, B, H);
+    if (dc0 && kind == LOOM_LSTM)
+        copy_rows(loom_at(dc0, k * B, 0), dc0->ld, cc, H, B, H);
+    /* Weight and bias gradients of all steps at once. */
+    loom_matrix dam = loom_matrix_wrap(w->dgates, n, gh), dahm = loom_matrix_wrap(w->dgates_h, n, gh);
+    loom_matrix xm = loom_matrix_wrap(w->xin[l], n, in);
+    loom_matrix hprev = loom_matrix_wrap(w->h[k] + (d == 0 ? 0 : B * H), n, H);
+    loom_matrix ones = loom_matrix_wrap(w->ones, 1, n);
+    loom_matrix gbi = loom_matrix_wrap(g->b_ih.data, 1, gh), gbh = loom_matrix_wrap(g->b_hh.data, 1, gh);
+    if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
+        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK
+        || (st = loom_gemm(&gbi, 1.0, &ones, 0, &dam, 0, 1.0)) != LOOM_OK
+        || (st = loom_gemm(&gbh, 1.0, &ones, 0, &dahm, 0, 1.0)) != LOOM_OK)
+        return st;
+    if (dx) {
+        loom_matrix dxm = {dx, n, in, dx_ld, NULL};
+        st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta);
+    }
+    return st;
+}
+
+loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                              const loom_matrix *dout, const loom_matrix *dh_t,
+                              const loom_matrix *dc_t)
+{
+    loom_rnn_work *w = &r->work;
+    if (!r->values || !w->have_forward)
+        return LOOM_EARG;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
+    size_t units = r->cfg.layers * r->dirs, L = r->cfg.layers;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if ((dout && (dout->rows != n || dout->cols != hd)) || (dx && (dx->rows != n || dx->cols != r->cfg.input))
+        || !state_shape_ok(dh_t, units * B, H) || !state_shape_ok(dh0, units * B, H)
+        || (dc_t && !lstm) || (dc0 && !lstm) || !state_shape_ok(dc_t, units * B, H)
+        || !state_shape_ok(dc0, units * B, H))
+        return LOOM_EDIM;
+    for (size_t l = L; l-- > 0;) {
+        const double *dy = NULL;
+        size_t dy_ld = hd;
+        if (l == L - 1) {
+            if (dout) {
+                dy = dout->data;
+                dy_ld = dout->ld;
+            }
+        } else {
+            dy = w->dy[l & 1];
+        }
+        double *dxl = l > 0 ? w->dy[(l - 1) & 1] : (dx ? dx->data : NULL);
+        size_t dx_ld = l > 0 ? hd : (dx ? dx->ld : 0);
+        for (size_t d = 0; d < r->dirs; d++) {
+            loom_status st = layer_backward(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl, dx_ld,
+                                            d == 0 ? 0.0 : 1.0, dh_t, dc_t, dh0, dc0);
+            if (st != LOOM_OK)
+                return st;
+        }
+        if (l > 0 && w->dropped) {
+            const double *mask = w->mask[l];
+            for (size_t i = 0; i < n * hd; i++)
+                dxl[i] *= mask[i];
+        }
+    }
+    return LOOM_OK;
+}
+
+loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir,
+                                size_t t)
+{
+    const loom_rnn_work *w = &r->work;
+    if (!w->have_forward || layer >= r->cfg.layers || dir >= r->dirs || t < 1 || t > w->steps)
+        return LOOM_EARG;
+    size_t gh = r->gates * r->cfg.hidden;
+    *view = loom_matrix_wrap(w->gates[layer * r->dirs + dir] + (t - 1) * w->batch * gh,
+                             w->batch, gh);
+    return LOOM_OK;
+}
+
+/* ---- naive references ---- */
+
+static double dot_row(const loom_matrix *w, size_t row, const loom_matrix *v, size_t vrow)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < w->cols; j++)
+        s += *loom_at(w, row, j) * *loom_at(v, vrow, j);
+    return s;
+}
+
+loom_status loom_rnn_step_naive(loom_rnn_kind kind, loom_matrix *h_new, loom_matrix *c_new,
+                                loom_matrix *gates, const loom_matrix *x,
+                                const loom_matrix *h_prev, const loom_matrix *c_prev,
+                                const loom_rnn_params *p)
+{
+    size_t B = x->rows, H = h_prev->cols, G = loom_rnn_gate_count(kind);
+    if (p->w_ih.rows != G * H || p->w_ih.cols != x->cols || p->w_hh.cols != H
+        || h_prev->rows != B || h_new->rows != B || h_new->cols != H
+        || (kind == LOOM_LSTM && (!c_prev || !c_new || c_prev->rows != B || c_new->rows != B))
+        || (gates && (gates->rows != B || gates->cols != G * H)))
+        return LOOM_EDIM;
+    for (size_t b = 0; b < B; b++)
+        for (size_t j = 0; j < H; j++) {
+            /* pre[q]: input part + b_ih, rec[q]: hidden part + b_hh, for gate q of unit j. */
+            double pre[4], rec[4], act[4];
+            for (size_t q = 0; q < G; q++) {
+                size_t row = q * H + j;
+                pre[q] = dot_row(&p->w_ih, row, x, b) + p->b_ih.data[row];
+                rec[q] = dot_row(&p->w_hh, row, h_prev, b) + p->b_hh.data[row];
+            }
+            double hp = *loom_at(h_prev, b, j), h;
+            if (kind == LOOM_LSTM) {
+                act[0] = sigmoid(pre[0] + rec[0]);
+                act[1] = sigmoid(pre[1] + rec[1]);
+                act[2] = tanh(pre[2] + rec[2]);
+                act[3] = sigmoid(pre[3] + rec[3]);
+                double c = act[1] * *loom_at(c_prev, b, j) + act[0] * act[2];
+                *loom_at(c_new, b, j) = c;
+                h = act[3] * tanh(c);
+            } else if (kind == LOOM_GRU) {
+                act[0] = sigmoid(pre[0] + rec[0]);
+                act[1] = sigmoid(pre[1] + rec[1]);
+                act[2] = tanh(pre[2] + act[0] * rec[2]);
+                h = (1.0 - act[1]) * act[2] + act[1] * hp;
+            } else {
+                double v = pre[0] + rec[0];
+                act[0] = kind == LOOM_RNN_TANH ? tanh(v) : (v > 0.0 ? v : 0.0);
+                h = act[0];
+            }
+            *loom_at(h_new, b, j) = h;
+            if (gates)
+                for (size_t q = 0; q < G; q++)
+                    *loom_at(gates, b, q * H + j) = act[q];
+        }
+    return LOOM_OK;
+}

@@ -1,0 +1,107 @@
+/* rnn.h: fused recurrent sequence layers (RNN tanh/relu, LSTM, GRU): forward and BPTT over a
+ * whole time-major batch, variable lengths, several layers, both directions. Not Lua. */
+#ifndef LOOM_RNN_H
+#define LOOM_RNN_H
+
+#include "loom.h"
+
+typedef enum loom_rnn_kind { LOOM_RNN_TANH, LOOM_RNN_RELU, LOOM_LSTM, LOOM_GRU } loom_rnn_kind;
+
+/* Gate blocks per kind: RNN 1, LSTM 4 (i, f, g, o), GRU 3 (r, z, n), PyTorch's order. */
+size_t loom_rnn_gate_count(loom_rnn_kind kind);
+const char *loom_rnn_kind_name(loom_rnn_kind kind); /* "RNN_TANH", "LSTM", ... */
+
+typedef struct loom_rnn_config {
+    loom_rnn_kind kind;
+    size_t input, hidden; /* I, H */
+    size_t layers;        /* >= 1 */
+    int bidirectional;
+    double dropout;       /* on the inputs of layers 2.. while training, in [0, 1) */
+} loom_rnn_config;
+
+/* The parameters of one layer in one direction, views into the layer's one allocation.
+ * G = gate count; in = I for layer 0, H * dirs above. Biases are G*H x 1 columns. */
+typedef struct loom_rnn_params {
+    loom_matrix w_ih; /* G*H x in */
+    loom_matrix w_hh; /* G*H x H */
+    loom_matrix b_ih; /* G*H x 1 */
+    loom_matrix b_hh; /* G*H x 1 */
+} loom_rnn_params;
+
+/* The workspace: every activation BPTT needs, carved from one block that grows to the
+ * largest T*B seen and is reused after that (no allocation per step or per call). */
+typedef struct loom_rnn_work {
+    double *block;
+    size_t capacity; /* bytes in block */
+    size_t steps, batch; /* T, B of the last forward */
+    int have_forward;    /* backward needs a forward with the activations it kept */
+    int dropped;         /* the last forward applied dropout masks */
+    size_t *lengths;     /* B entries, points into block */
+    unsigned char *valid; /* T*B flags: step t of sequence b exists, points into block */
+    double *x;           /* T*B x I: copy of the input of layer 0 */
+    double *ones;        /* T*B ones, for bias gradients by gemm */
+    double **out;        /* per layer: T*B x H*dirs outputs (zero past each end) */
+    double **mask;       /* per layer >= 1: T*B x H*dirs dropout masks scaled by 1/(1-p) */
+    double **xin;        /* per layer: its input (x, out[l-1] or the dropped copy) */
+    double **gates;      /* per layer*dir: T*B x G*H gate activations */
+    double **h;          /* per layer*dir: (T+1)*B x H states, see rnn.c */
+    double **c;          /* per layer*dir: (T+1)*B x H LSTM cells */
+    double **hn;         /* per layer*dir: T*B x H, GRU: W_hn h + b_hn */
+    double *dgates;      /* T*B x G*H: gradient at the gate pre-activations (input side) */
+    double *dgates_h;    /* T*B x G*H: GRU only, gradient at the hidden-side projections */
+    double *dy[2];       /* T*B x H*dirs each: gradient of a layer output, ping-pong */
+    double *carry_h;     /* B x H */
+    double *carry_c;     /* B x H */
+    double *step;        /* B x G*H: GRU recurrent projection of one step */
+    double **ptrs;       /* the pointer arrays above, one allocation */
+} loom_rnn_work;
+
+typedef struct loom_rnn {
+    loom_rnn_config cfg;
+    size_t dirs, gates;          /* 1 or 2; G */
+    double *values, *grads;      /* count doubles each, owned */
+    size_t count;
+    loom_rnn_params *params;     /* layers*dirs, index layer*dirs + dir, owned */
+    loom_rnn_params *grad;       /* same shapes, views into grads */
+    loom_rnn_work work;
+    int training;
+} loom_rnn;
+
+/* Build an RNN with parameters uniform in [-1/sqrt(H), 1/sqrt(H)] (PyTorch's default).
+ * LOOM_EARG for zero sizes, layers == 0 or dropout outside [0, 1). On failure nothing is
+ * left allocated. Release with loom_rnn_release (safe twice). */
+loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng);
+void loom_rnn_release(loom_rnn *r);
+
+/* Forward over a batch. x is T*B x I time-major (row (t-1)*B + b is step t of sequence b);
+ * lengths: B entries in 1..T, or NULL when all are T; h0, c0: layers*dirs*B x H or NULL for
+ * zeros (c0 only for LSTM). out: T*B x H*dirs, zero at steps past a sequence's end; h_t,
+ * c_t (may be NULL): the states at each sequence's own last step, layers*dirs*B x H. rng
+ * draws the dropout masks (needed when training with dropout and layers > 1). The
+ * activations stay in the workspace for loom_rnn_backward. */
+loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                             const loom_matrix *x, size_t batch, const size_t *lengths,
+                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng);
+
+/* BPTT through the last forward. dout: T*B x H*dirs or NULL; dh_t, dc_t: layers*dirs*B x H
+ * or NULL (gradients arriving at the final states). Accumulates into the parameter
+ * gradients; writes dx (T*B x I, may be NULL to skip it) and dh0, dc0 (layers*dirs*B x H,
+ * may be NULL). Gradients at steps past a sequence's end are ignored and dx is zero there. */
+loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                              const loom_matrix *dout, const loom_matrix *dh_t,
+                              const loom_matrix *dc_t);
+
+/* The gate activations of step t (1-based) of layer, dir from the last forward: B x G*H
+ * view into the workspace (valid until the next forward). */
+loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir,
+                                size_t t);
+
+/* Naive references: one step of one cell in plain loops, the definition the fused kernels
+ * are tested against. x is B x I, h_prev/c_prev B x H, p one layer's parameters; h_new,
+ * c_new B x H; gates (may be NULL) B x G*H receives the activations. */
+loom_status loom_rnn_step_naive(loom_rnn_kind kind, loom_matrix *h_new, loom_matrix *c_new,
+                                loom_matrix *gates, const loom_matrix *x,
+                                const loom_matrix *h_prev, const loom_matrix *c_prev,
+                                const loom_rnn_params *p);
+
+#endif

@@ -1,0 +1,366 @@
+/* check_rnn.c: the fused recurrent layers against the naive cell steps (forward) and
+ * against central finite differences (BPTT), plus allocation and error paths. Not the
+ * PyTorch cross-check (tests/lua/test_rnn_torch.lua). */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnn.h"
+
+static loom_rng rng;
+
+static void fill_uniform(loom_matrix *m, double lo, double hi)
+{
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++)
+            *loom_at(m, i, j) = lo + (hi - lo) * loom_rng_uniform(&rng);
+}
+
+static loom_matrix new_matrix(size_t rows, size_t cols)
+{
+    loom_matrix m;
+    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
+    return m;
+}
+
+static loom_matrix new_random(size_t rows, size_t cols)
+{
+    loom_matrix m = new_matrix(rows, cols);
+    fill_uniform(&m, -1.0, 1.0);
+    return m;
+}
+
+/* One layout to try: kind, sizes, layers, directions, lengths (NULL = all T). */
+typedef struct shape {
+    size_t I, H, L, T, B;
+    int bidi;
+    const size_t *lengths;
+} shape;
+
+static const size_t var_lengths[] = {3, 5, 1};
+static const shape shapes[] = {
+    {3, 4, 1, 5, 1, 0, NULL},
+    {3, 4, 1, 5, 3, 0, var_lengths},
+    {2, 3, 2, 5, 3, 1, var_lengths},
+    {4, 3, 2, 4, 2, 0, NULL},
+};
+enum { SHAPE_COUNT = sizeof shapes / sizeof shapes[0] };
+
+static void make_rnn(loom_rnn *r, loom_rnn_kind kind, const shape *s, double dropout)
+{
+    loom_rnn_config cfg = {kind, s->I, s->H, s->L, s->bidi, dropout};
+    ck_assert_int_eq(loom_rnn_init(r, &cfg, &rng), LOOM_OK);
+    /* Scale the weights up so every gate is away from its linear region. */
+    for (size_t i = 0; i < r->count; i++)
+        r->values[i] *= 2.0;
+}
+
+/* The naive reference of a whole batch: every sequence on its own, step by step through
+ * loom_rnn_step_naive, over its own length only, layer by layer. */
+static void naive_forward(const loom_rnn *r, const shape *s, loom_matrix *out, loom_matrix *h_t,
+                          loom_matrix *c_t, const loom_matrix *x, const loom_matrix *h0,
+                          const loom_matrix *c0)
+{
+    size_t H = s->H, D = r->dirs, hd = H * D, G = r->gates;
+    loom_matrix_fill(out, 0.0);
+    for (size_t b = 0; b < s->B; b++) {
+        size_t len = s->lengths ? s->lengths[b] : s->T;
+        loom_matrix in = new_matrix(len, s->I);
+        for (size_t t = 0; t < len; t++)
+            memcpy(loom_at(&in, t, 0), loom_at(x, t * s->B + b, 0), s->I * sizeof(double));
+        for (size_t l = 0; l < s->L; l++) {
+            loom_matrix o = new_matrix(len, hd);
+            for (size_t d = 0; d < D; d++) {
+                size_t k = l * D + d;
+                loom_matrix h = new_matrix(1, H), c = new_matrix(1, H), hn = new_matrix(1, H),
+                            cn = new_matrix(1, H), g = new_matrix(1, G * H);
+                memcpy(h.data, loom_at(h0, k * s->B + b, 0), H * sizeof(double));
+                memcpy(c.data, loom_at(c0, k * s->B + b, 0), H * sizeof(double));
+                for (size_t step = 0; step < len; step++) {
+                    size_t t = d == 0 ? step : len - 1 - step;
+                    loom_matrix xt;
+                    ck_assert_int_eq(loom_matrix_view(&xt, &in, t, 0, 1, in.cols), LOOM_OK);
+                    ck_assert_int_eq(loom_rnn_step_naive(r->cfg.kind, &hn, &cn, &g, &xt, &h, &c,
+                                                         &r->params[k]),
+                                     LOOM_OK);
+                    memcpy(h.data, hn.data, H * sizeof(double));
+                    memcpy(c.data, cn.data, H * sizeof(double));
+                    memcpy(loom_at(&o, t, d * H), h.data, H * sizeof(double));
+                }
+                memcpy(loom_at(h_t, k * s->B + b, 0), h.data, H * sizeof(double));
+                memcpy(loom_at(c_t, k * s->B + b, 0), c.data, H * sizeof(double));
+                loom_matrix_release(&h);
+                loom_matrix_release(&c);
+                loom_matrix_release(&hn);
+                loom_matrix_release(&cn);
+                loom_matrix_release(&g);
+            }
+            loom_matrix_release(&in);
+            in = o;
+        }
+        for (size_t t = 0; t < len; t++)
+            memcpy(loom_at(out, t * s->B + b, 0), loom_at(&in, t, 0), hd * sizeof(double));
+        loom_matrix_release(&in);
+    }
+}
+
+static double max_abs_diff(const loom_matrix *a, const loom_matrix *b)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++)
+            m = fmax(m, fabs(*loom_at(a, i, j) - *loom_at(b, i, j)));
+    return m;
+}
+
+START_TEST(test_forward_matches_naive)
+{
+    for (int kind = LOOM_RNN_TANH; kind <= LOOM_GRU; kind++)
+        for (size_t si = 0; si < SHAPE_COUNT; si++) {
+            const shape *s = &shapes[si];
+            loom_rnn r;
+            make_rnn(&r, (loom_rnn_kind)kind, s, 0.0);
+            size_t units = s->L * r.dirs, n = s->T * s->B;
+            loom_matrix x = new_random(n, s->I), h0 = new_random(units * s->B, s->H);
+            loom_matrix c0 = new_random(units * s->B, s->H);
+            loom_matrix out = new_matrix(n, s->H * r.dirs), ht = new_matrix(units * s->B, s->H);
+            loom_matrix ct = new_matrix(units * s->B, s->H);
+            loom_matrix ref = new_matrix(n, s->H * r.dirs), ref_h = new_matrix(units * s->B, s->H);
+            loom_matrix ref_c = new_matrix(units * s->B, s->H);
+            int lstm = kind == LOOM_LSTM;
+            if (!lstm)
+                loom_matrix_fill(&c0, 0.0);
+            ck_assert_int_eq(loom_rnn_forward(&r, &out, &ht, lstm ? &ct : NULL, &x, s->B,
+                                              s->lengths, &h0, lstm ? &c0 : NULL, &rng),
+                             LOOM_OK);
+            naive_forward(&r, s, &ref, &ref_h, &ref_c, &x, &h0, &c0);
+            ck_assert_msg(max_abs_diff(&out, &ref) < 1e-13, "%s shape %zu: out differs by %g",
+                          loom_rnn_kind_name(r.cfg.kind), si, max_abs_diff(&out, &ref));
+            ck_assert_msg(max_abs_diff(&ht, &ref_h) < 1e-13, "%s shape %zu: h_T differs",
+                          loom_rnn_kind_name(r.cfg.kind), si);
+            if (lstm)
+                ck_assert_msg(max_abs_diff(&ct, &ref_c) < 1e-13, "shape %zu: c_T differs", si);
+            loom_matrix *all[] = {&x, &h0, &c0, &out, &ht, &ct, &ref, &ref_h, &ref_c};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                loom_matrix_release(all[i]);
+            loom_rnn_release(&r);
+        }
+}
+END_TEST
+
+/* The loss sum(out .* w_out) + sum(h_T .* w_h) + sum(c_T .* w_c) of one forward. */
+typedef struct probe {
+    loom_matrix x, h0, c0, w_out, w_h, w_c, out, ht, ct;
+    const shape *s;
+    uint64_t seed; /* the dropout masks are redrawn from this seed on every forward */
+} probe;
+
+static double dot(const loom_matrix *a, const loom_matrix *b)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++)
+            s += *loom_at(a, i, j) * *loom_at(b, i, j);
+    return s;
+}
+
+static double probe_loss(loom_rnn *r, probe *p)
+{
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    loom_rng mask_rng;
+    loom_rng_seed(&mask_rng, p->seed);
+    ck_assert_int_eq(loom_rnn_forward(r, &p->out, &p->ht, lstm ? &p->ct : NULL, &p->x, p->s->B,
+                                      p->s->lengths, &p->h0, lstm ? &p->c0 : NULL, &mask_rng),
+                     LOOM_OK);
+    return dot(&p->out, &p->w_out) + dot(&p->ht, &p->w_h) + (lstm ? dot(&p->ct, &p->w_c) : 0.0);
+}
+
+/* Central difference of the loss in *v against the analytic value; returns the error
+ * relative to max(1, |analytic|). */
+static double fd_error(loom_rnn *r, probe *p, double *v, double analytic)
+{
+    const double eps = 1e-6;
+    double keep = *v;
+    *v = keep + eps;
+    double up = probe_loss(r, p);
+    *v = keep - eps;
+    double down = probe_loss(r, p);
+    *v = keep;
+    double numeric = (up - down) / (2 * eps);
+    return fabs(numeric - analytic) / fmax(1.0, fabs(analytic));
+}
+
+static void gradcheck(loom_rnn_kind kind, const shape *s, double dropout)
+{
+    loom_rnn r;
+    make_rnn(&r, kind, s, dropout);
+    size_t units = s->L * r.dirs, n = s->T * s->B, hd = s->H * r.dirs;
+    int lstm = kind == LOOM_LSTM;
+    probe p = {new_random(n, s->I), new_random(units * s->B, s->H), new_random(units * s->B, s->H),
+               new_random(n, hd), new_random(units * s->B, s->H), new_random(units * s->B, s->H),
+               new_matrix(n, hd), new_matrix(units * s->B, s->H), new_matrix(units * s->B, s->H),
+               s, 7};
+    loom_matrix dx = new_matrix(n, s->I), dh0 = new_matrix(units * s->B, s->H);
+    loom_matrix dc0 = new_matrix(units * s->B, s->H);
+    probe_loss(&r, &p);
+    memset(r.grads, 0, r.count * sizeof(double));
+    ck_assert_int_eq(loom_rnn_backward(&r, &dx, &dh0, lstm ? &dc0 : NULL, &p.w_out, &p.w_h,
+                                       lstm ? &p.w_c : NULL),
+                     LOOM_OK);
+    double worst = 0.0;
+    /* Every parameter is checked: the layers here are small. */
+    for (size_t i = 0; i < r.count; i++)
+        worst = fmax(worst, fd_error(&r, &p, &r.values[i], r.grads[i]));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < s->I; j++) {
+            size_t t = i / s->B, b = i % s->B;
+            double e = fd_error(&r, &p, loom_at(&p.x, i, j), *loom_at(&dx, i, j));
+            worst = fmax(worst, e);
+            if (s->lengths && t >= s->lengths[b])
+                ck_assert(*loom_at(&dx, i, j) == 0.0);
+        }
+    for (size_t i = 0; i < units * s->B; i++)
+        for (size_t j = 0; j < s->H; j++) {
+            worst = fmax(worst, fd_error(&r, &p, loom_at(&p.h0, i, j), *loom_at(&dh0, i, j)));
+            if (lstm)
+                worst = fmax(worst, fd_error(&r, &p, loom_at(&p.c0, i, j), *loom_at(&dc0, i, j)));
+        }
+    ck_assert_msg(worst < 1e-7, "%s I%zu H%zu L%zu T%zu B%zu bidi %d dropout %g: worst error %g",
+                  loom_rnn_kind_name(kind), s->I, s->H, s->L, s->T, s->B, s->bidi, dropout, worst);
+    loom_matrix *all[] = {&p.x, &p.h0, &p.c0, &p.w_out, &p.w_h, &p.w_c, &p.out, &p.ht, &p.ct,
+                          &dx, &dh0, &dc0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        loom_matrix_release(all[i]);
+    loom_rnn_release(&r);
+}
+
+START_TEST(test_backward_finite_differences)
+{
+    for (int kind = LOOM_RNN_TANH; kind <= LOOM_GRU; kind++)
+        for (size_t si = 0; si < SHAPE_COUNT; si++)
+            gradcheck((loom_rnn_kind)kind, &shapes[si], 0.0);
+}
+END_TEST
+
+START_TEST(test_backward_with_dropout)
+{
+    /* Same masks on every forward (the generator is reseeded), so the loss is smooth. */
+    gradcheck(LOOM_LSTM, &shapes[2], 0.3);
+    gradcheck(LOOM_GRU, &shapes[3], 0.5);
+}
+END_TEST
+
+START_TEST(test_gradients_accumulate)
+{
+    const shape *s = &shapes[1];
+    loom_rnn r;
+    make_rnn(&r, LOOM_LSTM, s, 0.0);
+    loom_matrix x = new_random(s->T * s->B, s->I), out = new_matrix(s->T * s->B, s->H);
+    loom_matrix dout = new_random(s->T * s->B, s->H);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, s->B, s->lengths, NULL, NULL, NULL),
+                     LOOM_OK);
+    ck_assert_int_eq(loom_rnn_backward(&r, NULL, NULL, NULL, &dout, NULL, NULL), LOOM_OK);
+    double *once = malloc(r.count * sizeof(double));
+    memcpy(once, r.grads, r.count * sizeof(double));
+    ck_assert_int_eq(loom_rnn_backward(&r, NULL, NULL, NULL, &dout, NULL, NULL), LOOM_OK);
+    for (size_t i = 0; i < r.count; i++)
+        ck_assert(fabs(r.grads[i] - 2 * once[i]) <= 1e-12 * fmax(1.0, fabs(once[i])));
+    free(once);
+    loom_matrix_release(&x);
+    loom_matrix_release(&out);
+    loom_matrix_release(&dout);
+    loom_rnn_release(&r);
+}
+END_TEST
+
+START_TEST(test_no_allocation_after_warmup)
+{
+    shape s = {8, 16, 2, 20, 4, 1, NULL};
+    loom_rnn r;
+    make_rnn(&r, LOOM_LSTM, &s, 0.2);
+    size_t n = s.T * s.B, units = 4;
+    loom_matrix x = new_random(n, s.I), out = new_matrix(n, 2 * s.H), dout = new_random(n, 2 * s.H);
+    loom_matrix ht = new_matrix(units * s.B, s.H), ct = new_matrix(units * s.B, s.H);
+    loom_matrix dx = new_matrix(n, s.I);
+    for (int round = 0; round < 3; round++) {
+        uint64_t before = loom_alloc_get_stats().allocations;
+        ck_assert_int_eq(loom_rnn_forward(&r, &out, &ht, &ct, &x, s.B, NULL, NULL, NULL, &rng),
+                         LOOM_OK);
+        ck_assert_int_eq(loom_rnn_backward(&r, &dx, NULL, NULL, &dout, NULL, NULL), LOOM_OK);
+        uint64_t made = loom_alloc_get_stats().allocations - before;
+        ck_assert_uint_eq(made, round == 0 ? 1 : 0);
+    }
+    /* A shorter sequence fits the workspace already. */
+    loom_matrix xs = {x.data, n / 2, s.I, s.I, NULL}, os = {out.data, n / 2, 2 * s.H, 2 * s.H, NULL};
+    uint64_t before = loom_alloc_get_stats().allocations;
+    ck_assert_int_eq(loom_rnn_forward(&r, &os, NULL, NULL, &xs, s.B, NULL, NULL, NULL, &rng), LOOM_OK);
+    ck_assert_uint_eq(loom_alloc_get_stats().allocations - before, 0);
+    loom_matrix *all[] = {&x, &out, &dout, &ht, &ct, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        loom_matrix_release(all[i]);
+    loom_rnn_release(&r);
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    loom_rnn r;
+    loom_rnn_config bad = {LOOM_LSTM, 0, 4, 1, 0, 0.0};
+    ck_assert_int_eq(loom_rnn_init(&r, &bad, &rng), LOOM_EARG);
+    bad = (loom_rnn_config){LOOM_LSTM, 3, 4, 1, 0, 1.0};
+    ck_assert_int_eq(loom_rnn_init(&r, &bad, &rng), LOOM_EARG);
+    loom_rnn_release(&r); /* harmless after a failed init */
+    loom_rnn_config cfg = {LOOM_GRU, 3, 4, 2, 1, 0.5};
+    int64_t live = loom_alloc_get_stats().live_blocks;
+    for (uint64_t k = 1; k <= 4; k++) {
+        loom_alloc_fail_after(k);
+        ck_assert_int_eq(loom_rnn_init(&r, &cfg, &rng), LOOM_ENOMEM);
+        ck_assert_int_eq(loom_alloc_get_stats().live_blocks, live);
+    }
+    loom_alloc_fail_after(0);
+    ck_assert_int_eq(loom_rnn_init(&r, &cfg, &rng), LOOM_OK);
+    loom_matrix x = new_random(6, 3), out = new_matrix(6, 8), small = new_matrix(6, 4);
+    loom_matrix dout = new_matrix(6, 8);
+    ck_assert_int_eq(loom_rnn_backward(&r, NULL, NULL, NULL, &dout, NULL, NULL), LOOM_EARG);
+    ck_assert_int_eq(loom_rnn_forward(&r, &small, NULL, NULL, &x, 2, NULL, NULL, NULL, &rng), LOOM_EDIM);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 4, NULL, NULL, NULL, &rng), LOOM_EDIM);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 2, NULL, NULL, NULL, NULL), LOOM_EARG);
+    size_t lengths[] = {3, 4};
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 2, lengths, NULL, NULL, &rng), LOOM_EARG);
+    loom_matrix c0 = new_matrix(8, 4);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 2, NULL, NULL, &c0, &rng), LOOM_EDIM);
+    loom_alloc_fail_after(1);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 2, NULL, NULL, NULL, &rng), LOOM_ENOMEM);
+    ck_assert_int_eq(loom_rnn_backward(&r, NULL, NULL, NULL, &dout, NULL, NULL), LOOM_EARG);
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, 2, NULL, NULL, NULL, &rng), LOOM_OK);
+    ck_assert_int_eq(loom_rnn_backward(&r, &small, NULL, NULL, &dout, NULL, NULL), LOOM_EDIM);
+    ck_assert_int_eq(loom_rnn_backward(&r, NULL, NULL, NULL, &dout, NULL, NULL), LOOM_OK);
+    loom_matrix *all[] = {&x, &out, &small, &dout, &c0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        loom_matrix_release(all[i]);
+    loom_rnn_release(&r);
+    loom_rnn_release(&r);
+    ck_assert_int_eq(loom_alloc_get_stats().live_blocks, live);
+}
+END_TEST
+
+int main(void)
+{
+    loom_rng_seed(&rng, 2024);
+    Suite *suite = suite_create("rnn");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_forward_matches_naive);
+    tcase_add_test(tc, test_backward_finite_differences);
+    tcase_add_test(tc, test_backward_with_dropout);
+    tcase_add_test(tc, test_gradients_accumulate);
+    tcase_add_test(tc, test_no_allocation_after_warmup);
+    tcase_add_test(tc, test_errors);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
