@@ -5,21 +5,11 @@
 
 #include <string.h>
 
-/* An empty matrix userdata (metatable set) that a core function may fill. */
-static Matrix *push_empty_matrix(lua_State *L)
-{
-    Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
-    a->m = (loom_matrix){NULL, 0, 0, 1, NULL};
-    a->released = 0;
-    luaL_setmetatable(L, LOOM_MATRIX_T);
-    return a;
-}
-
 /* read(path) -> samples (frames x channels), rate | nil, message */
 static int l_read(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    Matrix *a = push_empty_matrix(L);
+    Matrix *a = loom_newmatrix(L, 0, 0); /* 0x0 owns nothing: the reader fills it */
     char error[512];
     int rate = 0;
     loom_status st = loom_audio_read(&a->m, &rate, path, error, sizeof error);
@@ -194,7 +184,7 @@ static int l_melbank(lua_State *L)
     size_t padded = loom_checksize(L, 2, "loom.audio.melbank", "padded length");
     double rate = luaL_checknumber(L, 3), low = luaL_checknumber(L, 4);
     double high = luaL_checknumber(L, 5);
-    Matrix *out = push_empty_matrix(L); /* owns the weights below, so raising never leaks */
+    Matrix *out = loom_newmatrix(L, 0, 0); /* owns the weights below: raising never leaks */
     loom_melbank bank;
     loom_status st = loom_melbank_init(&bank, bins, padded, rate, low, high);
     if (st != LOOM_OK)

@@ -113,35 +113,31 @@ static int to_int_sample(double x, int bits)
     return (int)((int64_t)v * ((int64_t)1 << (32 - bits)));
 }
 
+/* Write s in chunks: as doubles for float encodings (bits == 0), else as ints carrying
+ * the rounded sample in their top bits. */
 static loom_status write_frames(SNDFILE *f, const loom_matrix *s, int bits)
 {
     enum { CHUNK = 4096 };
     size_t channels = s->cols;
-    if (bits == 0) {
-        double *buf = loom_malloc(CHUNK * channels * sizeof *buf);
-        if (!buf)
-            return LOOM_ENOMEM;
-        loom_status st = LOOM_OK;
-        for (size_t r0 = 0; r0 < s->rows && st == LOOM_OK; r0 += CHUNK) {
-            size_t n = s->rows - r0 < CHUNK ? s->rows - r0 : CHUNK;
-            for (size_t i = 0; i < n; i++)
-                memcpy(buf + i * channels, loom_at(s, r0 + i, 0), channels * sizeof *buf);
-            if (sf_writef_double(f, buf, (sf_count_t)n) != (sf_count_t)n)
-                st = LOOM_EIO;
-        }
-        loom_free(buf);
-        return st;
-    }
-    int *buf = loom_malloc(CHUNK * channels * sizeof *buf);
+    void *buf = loom_malloc(CHUNK * channels * sizeof(double)); /* room for either type */
     if (!buf)
         return LOOM_ENOMEM;
+    double *as_double = buf;
+    int *as_int = buf;
     loom_status st = LOOM_OK;
     for (size_t r0 = 0; r0 < s->rows && st == LOOM_OK; r0 += CHUNK) {
         size_t n = s->rows - r0 < CHUNK ? s->rows - r0 : CHUNK;
         for (size_t i = 0; i < n; i++)
-            for (size_t c = 0; c < channels; c++)
-                buf[i * channels + c] = to_int_sample(*loom_at(s, r0 + i, c), bits);
-        if (sf_writef_int(f, buf, (sf_count_t)n) != (sf_count_t)n)
+            for (size_t c = 0; c < channels; c++) {
+                double v = *loom_at(s, r0 + i, c);
+                if (bits)
+                    as_int[i * channels + c] = to_int_sample(v, bits);
+                else
+                    as_double[i * channels + c] = v;
+            }
+        sf_count_t written = bits ? sf_writef_int(f, as_int, (sf_count_t)n)
+                                  : sf_writef_double(f, as_double, (sf_count_t)n);
+        if (written != (sf_count_t)n)
             st = LOOM_EIO;
     }
     loom_free(buf);
