@@ -4,6 +4,7 @@
 #include "bind.h"
 #include "rnn.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,18 @@ typedef struct Layer {
     int cell;
     size_t batch; /* default batch size of forward (0: infer) */
 } Layer;
+
+/* luaL_error with the C library's printf formats (%zu), which lua_pushfstring lacks. */
+static int rnn_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rnn_error(lua_State *L, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return luaL_error(L, "%s", buf);
+}
 
 static Layer *tolayer(lua_State *L, int idx)
 {
@@ -85,12 +98,12 @@ static int l_new(lua_State *L)
     else if (strcmp(nl, "tanh") != 0)
         return luaL_error(L, "%s: nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", fn, nl);
     if (input == 0 || hidden == 0)
-        return luaL_error(L, "%s: input and hidden sizes must be >= 1, got %zu and %zu", fn,
+        return rnn_error(L, "%s: input and hidden sizes must be >= 1, got %zu and %zu", fn,
                           input, hidden);
     if (layers < 1)
         return luaL_error(L, "%s: layers must be >= 1, got %I", fn, layers);
     if (!(cfg.dropout >= 0.0 && cfg.dropout < 1.0))
-        return luaL_error(L, "%s: dropout must be in [0, 1), got %g", fn, cfg.dropout);
+        return rnn_error(L, "%s: dropout must be in [0, 1), got %g", fn, cfg.dropout);
     if (batch < 0)
         return luaL_error(L, "%s: batch must be >= 1, got %I", fn, batch);
     cfg.layers = (size_t)layers;
@@ -169,12 +182,12 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
             int ok;
             v = lua_tonumberx(L, -1, &ok);
             if (!ok)
-                luaL_error(L, "%s: lengths[%zu] is a %s, expected an integer", fn, i + 1,
+                rnn_error(L, "%s: lengths[%zu] is a %s, expected an integer", fn, i + 1,
                            luaL_typename(L, -1));
             lua_pop(L, 1);
         }
         if (!(v >= 1.0 && v <= 1e15) || v != (double)(size_t)v)
-            luaL_error(L, "%s: lengths[%zu] = %g must be a positive integer", fn, i + 1, v);
+            rnn_error(L, "%s: lengths[%zu] = %g must be a positive integer", fn, i + 1, v);
         lengths[i] = (size_t)v;
     }
     lua_remove(L, idx);
@@ -187,13 +200,13 @@ static void check_state(lua_State *L, const Layer *ly, const loom_matrix *m, siz
 {
     char got[48];
     if (m && (m->rows != units(ly) * B || m->cols != ly->r.cfg.hidden))
-        luaL_error(L, "%s: %s must be %zux%zu (layers*directions*batch x hidden), got %s", fn,
+        rnn_error(L, "%s: %s must be %zux%zu (layers*directions*batch x hidden), got %s", fn,
                    what, units(ly) * B, ly->r.cfg.hidden, loom_shape(m, got));
 }
 
 /* ---- sequence layers ---- */
 
-/* m:forward(X [, {lengths, h0, c0, batch}]) -> out, h_T[, c_T] */
+/* m:forward(X [, {lengths, h0, c0, batch, out}]) -> out, h_T[, c_T] */
 static int seq_forward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
@@ -206,7 +219,7 @@ static int seq_forward(lua_State *L)
     snprintf(fn, sizeof fn, "%s:forward", layer_name(ly));
     loom_rnn *r = &ly->r;
     if (x->cols != r->cfg.input)
-        return luaL_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input,
+        return rnn_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input,
                           loom_shape(x, got));
     size_t nlen = 0;
     size_t *lengths = opt_lengths(L, opts, &nlen, fn);
@@ -220,18 +233,30 @@ static int seq_forward(lua_State *L)
     if (B == 0)
         B = lengths ? nlen : h0 ? h0->rows / units(ly) : ly->batch ? ly->batch : 1;
     if (lengths && nlen != B)
-        return luaL_error(L, "%s: %zu lengths for a batch of %zu", fn, nlen, B);
+        return rnn_error(L, "%s: %zu lengths for a batch of %zu", fn, nlen, B);
     if (B == 0 || x->rows == 0 || x->rows % B != 0)
-        return luaL_error(L, "%s: input %s does not hold T steps of a batch of %zu (T*B rows)",
+        return rnn_error(L, "%s: input %s does not hold T steps of a batch of %zu (T*B rows)",
                           fn, loom_shape(x, got), B);
     size_t T = x->rows / B;
     for (size_t b = 0; lengths && b < B; b++)
         if (lengths[b] > T)
-            return luaL_error(L, "%s: lengths[%zu] = %zu is longer than the %zu steps of the input",
+            return rnn_error(L, "%s: lengths[%zu] = %zu is longer than the %zu steps of the input",
                               fn, b + 1, lengths[b], T);
     check_state(L, ly, h0, B, fn, "h0");
     check_state(L, ly, c0, B, fn, "c0");
-    Matrix *out = loom_newmatrix(L, x->rows, r->cfg.hidden * r->dirs);
+    /* opts.out: write the output into this matrix (no allocation per mini-batch). */
+    const loom_matrix *given = opt_matrix(L, opts, "out", fn);
+    size_t hd = r->cfg.hidden * r->dirs;
+    Matrix *out;
+    if (given) {
+        if (given->rows != x->rows || given->cols != hd)
+            return rnn_error(L, "%s: out must be %zux%zu, got %s", fn, x->rows, hd,
+                             loom_shape(given, got));
+        lua_getfield(L, opts, "out");
+        out = loom_checkmatrix(L, -1);
+    } else {
+        out = loom_newmatrix(L, x->rows, hd);
+    }
     Matrix *ht = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
     Matrix *ct = is_lstm(ly) ? loom_newmatrix(L, units(ly) * B, r->cfg.hidden) : NULL;
     loom_check(L, loom_rnn_forward(r, &out->m, &ht->m, ct ? &ct->m : NULL, x, B, lengths, h0, c0,
@@ -292,7 +317,7 @@ static int seq_backward(lua_State *L)
         dout = &loom_checkmatrix(L, at)->m;
     size_t n = r->work.steps * r->work.batch, B = r->work.batch, hd = r->cfg.hidden * r->dirs;
     if (dout && (dout->rows != n || dout->cols != hd))
-        return luaL_error(L, "%s: dout must be %zux%zu like the output, got %s", fn, n, hd,
+        return rnn_error(L, "%s: dout must be %zux%zu like the output, got %s", fn, n, hd,
                           loom_shape(dout, got));
     const loom_matrix *dh_t = opt_matrix(L, opts, "dh_T", fn), *dc_t = opt_matrix(L, opts, "dc_T", fn);
     if (dc_t && !is_lstm(ly))
@@ -356,7 +381,7 @@ static int layer_gates(lua_State *L)
     loom_matrix view;
     if (t < 1 || layer < 1 || dir < 1
         || loom_rnn_gates_view(&view, r, (size_t)layer - 1, (size_t)dir - 1, (size_t)t) != LOOM_OK)
-        return luaL_error(L, "%s:gates: no step %I of layer %I direction %I (%zu steps, %zu layers, %zu directions)",
+        return rnn_error(L, "%s:gates: no step %lld of layer %lld direction %lld (%zu steps, %zu layers, %zu directions)",
                           layer_name(ly), t, layer, dir, r->work.steps, r->cfg.layers, r->dirs);
     Matrix *m = loom_newmatrix(L, view.rows, view.cols);
     loom_matrix_copy(&m->m, &view);
@@ -372,7 +397,7 @@ static void cell_step(lua_State *L, Layer *ly, const loom_matrix *x, const loom_
     char got[48];
     loom_rnn *r = &ly->r;
     if (x->cols != r->cfg.input || x->rows == 0)
-        luaL_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input, loom_shape(x, got));
+        rnn_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input, loom_shape(x, got));
     check_state(L, ly, h, x->rows, fn, "h");
     check_state(L, ly, c, x->rows, fn, "c");
     loom_check(L, loom_rnn_forward(r, &h_new->m, NULL, c_new ? &c_new->m : NULL, x, x->rows, NULL,
@@ -427,7 +452,7 @@ static int cell_backward(lua_State *L)
     size_t H = ly->r.cfg.hidden, B = x->rows;
     const loom_matrix *dh = lua_isnil(L, 3) ? NULL : &loom_checkmatrix(L, 3)->m;
     if (dh && (dh->rows != B || dh->cols != H))
-        return luaL_error(L, "%s: dh must be %zux%zu, got %s", fn, B, H, loom_shape(dh, got));
+        return rnn_error(L, "%s: dh must be %zux%zu, got %s", fn, B, H, loom_shape(dh, got));
     const loom_matrix *h = opt_matrix(L, opts, "h", fn), *c = opt_matrix(L, opts, "c", fn);
     const loom_matrix *dc = opt_matrix(L, opts, "dc", fn);
     if ((c || dc) && !is_lstm(ly))

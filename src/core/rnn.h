@@ -47,12 +47,14 @@ typedef struct loom_rnn_work {
     double **h;          /* per layer*dir: (T+1)*B x H states, see rnn.c */
     double **c;          /* per layer*dir: (T+1)*B x H LSTM cells */
     double **hn;         /* per layer*dir: T*B x H, GRU: W_hn h + b_hn */
+    double **tanh_c;     /* per layer*dir: T*B x H, LSTM: tanh of the cell after each step */
     double *dgates;      /* T*B x G*H: gradient at the gate pre-activations (input side) */
     double *dgates_h;    /* T*B x G*H: GRU only, gradient at the hidden-side projections */
     double *dy[2];       /* T*B x H*dirs each: gradient of a layer output, ping-pong */
     double *carry_h;     /* B x H */
     double *carry_c;     /* B x H */
     double *step;        /* B x G*H: GRU recurrent projection of one step */
+    double *bias;        /* G*H: the summed biases the step kernels add */
     double **ptrs;       /* the pointer arrays above, one allocation */
 } loom_rnn_work;
 

@@ -1,0 +1,116 @@
+-- tests/bench/rnn.lua: a training step (forward, backward, SGD update) of a one-layer
+-- recurrent net (LSTM, GRU, RNN) with a linear classifier on the last state, loom against
+-- PyTorch (tests/bench/rnn.py, f64 and f32) at the issue's three shapes. Not a test: it
+-- prints times and ratios. Usage: build/bin/loom tests/bench/rnn.lua [seconds=1] [kinds=LSTM,GRU,RNN] [torch=1]
+local loom = require "loom"
+local nn = loom.nn
+
+local args = {}
+for _, a in ipairs(arg) do
+  local k, v = a:match("^(%w+)=(.*)$")
+  if k then args[k] = v end
+end
+local budget = tonumber(args.seconds or "1")
+local kinds = {}
+for k in (args.kinds or "LSTM,GRU,RNN"):gmatch("[^,]+") do kinds[#kinds + 1] = k end
+local threads = tonumber(args.threads or "2")
+loom.threads(threads)
+
+local SHAPES = {{1, 50, 16, 32}, {32, 50, 32, 128}, {64, 100, 64, 256}}
+local CLASSES = 10
+
+-- Wall-clock seconds (os.clock counts the CPU time of every BLAS thread). A popen costs
+-- about a millisecond, so it brackets whole batches of repetitions, never one call.
+local function wall()
+  local f = io.popen("date +%s.%N")
+  local t = tonumber(f:read("l"))
+  f:close()
+  return t
+end
+
+-- Seconds per call of fn: batches of calls lasting about budget/3 each, the best of 3.
+local function measure(fn)
+  fn()
+  local c0 = os.clock()
+  fn()
+  local once = math.max(os.clock() - c0, 1e-6)
+  local reps = math.max(2, math.floor(budget / 3 / once))
+  local best = math.huge
+  for _ = 1, 3 do
+    local a = wall()
+    for _ = 1, reps do fn() end
+    best = math.min(best, (wall() - a) / reps)
+  end
+  return best
+end
+
+local function step_fn(kind, B, T, I, H)
+  loom.seed(1)
+  local rnn = nn[kind](I, H, {batch = B})
+  local head = nn.Linear(H, CLASSES)
+  local params = {}
+  for _, p in ipairs(rnn:parameters()) do params[#params + 1] = p end
+  for _, p in ipairs(head:parameters()) do params[#params + 1] = p end
+  local opt = loom.optim.sgd(params, {lr = 0.01})
+  local loss_fn = nn.CrossEntropyLoss()
+  local x = loom.randn(T * B, I)
+  local out = loom.zeros(T * B, H) -- reused: no allocation per step
+  local y = loom.zeros(B, 1)
+  for b = 1, B do y:set(b, 1, (b - 1) % CLASSES + 1) end
+  return function()
+    opt:zero_grad()
+    local _, h = rnn:forward(x, {out = out})
+    local logits = head:forward(h)
+    loss_fn:forward(logits, y)
+    local dh = head:backward(h, loss_fn:backward(logits, y))
+    rnn:backward(nil, {dh_T = dh, input_grad = false})
+    opt:step()
+  end
+end
+
+-- Floating-point operations of one step of the recurrent layer (gemms only).
+local function flops(kind, B, T, I, H)
+  local G = kind == "LSTM" and 4 or kind == "GRU" and 3 or 1
+  return 2 * T * B * G * H * (2 * I + 3 * H)
+end
+
+local function dgemm_rate()
+  local n = 512
+  local A, Bm = loom.randn(n, n), loom.randn(n, n)
+  local t = measure(function() local _ = A * Bm end)
+  return 2 * n * n * n / t
+end
+
+-- The PyTorch twin: lines "kind B T I H f64_ms f32_ms".
+local torch = {}
+if args.torch ~= "0" then
+  local here = arg[0]:match("^(.*)/[^/]*$") or "."
+  local cmd = string.format("/usr/bin/python3 %s/rnn.py --seconds %g --threads %d --kinds %s 2>&1",
+    here, budget, threads, table.concat(kinds, ","))
+  local f = io.popen(cmd)
+  for line in f:lines() do
+    local k, B, T, I, H, f64, f32 = line:match("^(%S+) (%d+) (%d+) (%d+) (%d+) (%S+) (%S+)$")
+    if k then torch[table.concat({k, B, T, I, H}, " ")] = {tonumber(f64), tonumber(f32)}
+    else io.stderr:write("rnn.py: ", line, "\n") end
+  end
+  f:close()
+end
+
+local rate = dgemm_rate()
+print(string.format("dgemm 512x512: %.1f GFLOP/s with %d threads", rate / 1e9, threads))
+print(string.format("%-5s %-18s %10s %10s %10s %8s %8s %8s", "kind", "B,T,I,H", "loom ms", "torch f64",
+  "torch f32", "x f64", "x f32", "% dgemm"))
+for _, kind in ipairs(kinds) do
+  for _, s in ipairs(SHAPES) do
+    local B, T, I, H = s[1], s[2], s[3], s[4]
+    local t = measure(step_fn(kind, B, T, I, H))
+    local ref = torch[table.concat({kind, B, T, I, H}, " ")]
+    local f64, f32 = ref and ref[1], ref and ref[2]
+    print(string.format("%-5s %-18s %10.3f %10s %10s %8s %8s %7.0f%%", kind,
+      string.format("%d,%d,%d,%d", B, T, I, H), t * 1e3,
+      f64 and string.format("%.3f", f64) or "-", f32 and string.format("%.3f", f32) or "-",
+      f64 and string.format("%.1f", f64 / (t * 1e3)) or "-",
+      f32 and string.format("%.1f", f32 / (t * 1e3)) or "-",
+      100 * flops(kind, B, T, I, H) / t / rate))
+  end
+end
