@@ -163,6 +163,15 @@ test("feature shapes follow Kaldi's framing", function()
   check(math.abs(centre - 440) < 80, "peak bin %d centred at %g Hz", bin, centre)
 end)
 
+test("features of a channel of a stereo matrix equal those of that channel alone", function()
+  local left, right = sine(3000, 300, 8000, 0.2), sine(3000, 1200, 8000, 0.3)
+  local stereo = loom.hcat{left, right}
+  equal(max_abs_diff(audio.mfcc(stereo, 8000, {channel = 2}), audio.mfcc(right, 8000)), 0, "channel 2")
+  equal(max_abs_diff(audio.fbank(stereo, 8000), audio.fbank(left, 8000)), 0, "channel 1 by default")
+  -- a column view (row stride 2) works too
+  equal(max_abs_diff(audio.spectrogram(stereo:col(2), 8000), audio.spectrogram(right, 8000)), 0, "view")
+end)
+
 test("feature options are checked with clear messages", function()
   local x = sine(1000, 440, 8000)
   checkerror("loom.audio.mfcc: unknown option 'num_cepstra'", audio.mfcc, x, 8000, {num_cepstra = 3})
