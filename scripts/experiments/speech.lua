@@ -178,7 +178,7 @@ return loom.experiment{
     data = "../shared/datasets/fsdd/recordings", synthetic = false,
     cache = CACHE, speakers = 12, takes = 20,
     hidden = 64, layers = 1, bidirectional = true, pool = "last",
-    deltas = true, cmvn = true,
+    deltas = true, cmvn = true, holdout = "",
     epochs = 15, batch = 32, lr = 0.003, clip = 5.0,
     threads = 1, -- OpenBLAS threads: the products are small, one thread wastes the least
   },
@@ -191,15 +191,24 @@ return loom.experiment{
     if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'") end
     local t0 = os.time()
     local items, source = recordings(p)
+    -- The official split (takes 0-4 test), or every take of the held-out speakers as the
+    -- test set: a speaker-independent test.
+    local held_out = {}
+    for name in p.holdout:gmatch("[^,%s]+") do held_out[name] = true end
     local train, test = {feats = {}, labels = {}, items = {}}, {feats = {}, labels = {}, items = {}}
     for _, item in ipairs(items) do
       local set = item.take <= 4 and test or train
+      if next(held_out) then set = held_out[item.speaker] and test or train end
       local f = features(item.path, p)
       if f then
         set.feats[#set.feats + 1] = f
         set.labels[#set.labels + 1] = item.digit + 1
         set.items[#set.items + 1] = item
       end
+    end
+    if #test.feats == 0 or #train.feats == 0 then
+      error(string.format("speech: %d training and %d test utterances (does holdout name speakers of the data?)",
+        #train.feats, #test.feats))
     end
     local F = train.feats[1]:cols()
     print(string.format("speech: %s, %d training and %d test utterances, %d features per frame (%.0f s)",
