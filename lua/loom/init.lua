@@ -19,6 +19,7 @@ loom.nn = require "loom.nn"
 loom.optim = require "loom.optim"
 loom.data = require "loom.data"
 loom.seq = require "loom.seq"
+loom.audio = require "loom.audio"
 
 loom.save = core.safetensors.save
 loom.load = core.safetensors.load
