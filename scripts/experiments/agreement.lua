@@ -23,12 +23,14 @@ local function build_model(p, vocab_size)
   if not cell then error("param cell must be lstm, gru or rnn, got '" .. p.cell .. "'") end
   return {
     embed = nn.Embedding(vocab_size, p.embed),
+    drop_in = nn.Dropout(p.dropout),
     rnn = cell(p.embed, p.hidden),
+    drop_out = nn.Dropout(p.dropout),
     out = nn.Linear(p.hidden, 2),
   }
 end
 
-local function model_modules(m) return {m.embed, m.rnn, m.out} end
+local function model_modules(m) return {m.embed, m.drop_in, m.rnn, m.drop_out, m.out} end
 
 local function model_parameters(m)
   local params = {}
@@ -40,16 +42,20 @@ end
 
 -- Logits (B x 2) for a batch; keeps what backward needs in the modules.
 local function forward(m, batch)
-  local E = m.embed:forward(batch.X)
-  local _, h = m.rnn:forward(E, {lengths = batch.lengths, batch = #batch.lengths})
+  batch.E = m.embed:forward(batch.X)
+  batch.Ed = m.drop_in:forward(batch.E)
+  local _, h = m.rnn:forward(batch.Ed, {lengths = batch.lengths, batch = #batch.lengths})
   batch.h = h
-  return m.out:forward(h)
+  batch.hd = m.drop_out:forward(h)
+  return m.out:forward(batch.hd)
 end
 
 local function backward(m, batch, dlogits)
-  local dh = m.out:backward(batch.h, dlogits)
-  local dE = m.rnn:backward(nil, {dh_T = dh})
-  m.embed:backward(batch.X, dE)
+  local dhd = m.out:backward(batch.hd, dlogits)
+  local dh = m.drop_out:backward(batch.h, dhd)
+  local dEd = m.rnn:backward(nil, {dh_T = dh})
+  local dE = m.drop_in:backward(batch.E, dEd)
+  m.embed:backward(batch.X, dE, false)
 end
 
 local function set_mode(m, training)
@@ -274,7 +280,7 @@ return loom.experiment{
   name = "agreement",
   description = "subject-verb number prediction with an LSTM, GRU or RNN, by attractors",
   params = {
-    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 6, batch = 32, lr = 0.002,
+    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 6, dropout = 0.0, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
     predict = "", model = "", verbose = true,
   },

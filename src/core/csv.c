@@ -67,6 +67,9 @@ typedef struct cursor {
     size_t error_size;
 } cursor;
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static loom_status fail(cursor *c, const char *fmt, ...)
 {
     int n = snprintf(c->error, c->error_size, "%zu:%zu: ", c->line, c->field);
