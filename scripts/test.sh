@@ -21,3 +21,11 @@ if [ "${LOOM_TEST_SANITIZE:-1}" != 0 ]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j "$jobs" -LE slow)
 fi
+
+fuzz_seconds=${LOOM_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "==> libFuzzer on the safetensors loader for ${fuzz_seconds}s (build-fuzz/)"
+  CC=clang cmake -S . -B build-fuzz -DLOOM_FUZZ=ON -DLOOM_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors >/dev/null
+  (cd build-fuzz && ctest -L fuzz --output-on-failure)
+fi
