@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the one test command (README, CI): installs missing Debian packages, builds loom
-# in build/, runs every test through ctest, then the same suite under ASan+UBSan in
-# build-asan/. LOOM_TEST_SANITIZE=0 skips the sanitizer pass; LOOM_FUZZ_SECONDS bounds the
-# libFuzzer run of the checkpoint loader (0 skips it).
+# in build/, runs every test through ctest, fuzzes the checkpoint loader for a bounded time
+# (LOOM_FUZZ_SECONDS, default 60; 0 skips), then runs the same suite under ASan+UBSan in
+# build-asan/ (LOOM_TEST_SANITIZE=0 skips that pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -14,18 +14,18 @@ loom_build build
 echo "==> tests"
 (cd build && ctest --output-on-failure -j "$jobs")
 
-if [ "${LOOM_TEST_SANITIZE:-1}" != 0 ]; then
-  echo "==> build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
-  loom_build build-asan -DLOOM_SANITIZE=ON
-  echo "==> tests under ASan+UBSan"
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j "$jobs" -LE slow)
-fi
-
 fuzz_seconds=${LOOM_FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" != 0 ]; then
   echo "==> libFuzzer on the safetensors loader for ${fuzz_seconds}s (build-fuzz/)"
   CC=clang cmake -S . -B build-fuzz -DLOOM_FUZZ=ON -DLOOM_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
   cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors >/dev/null
   (cd build-fuzz && ctest -L fuzz --output-on-failure)
+fi
+
+if [ "${LOOM_TEST_SANITIZE:-1}" != 0 ]; then
+  echo "==> build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  loom_build build-asan -DLOOM_SANITIZE=ON
+  echo "==> tests under ASan+UBSan"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j "$jobs" -LE slow)
 fi
