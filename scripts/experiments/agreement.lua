@@ -113,7 +113,7 @@ end
 
 local function train(p, run)
   local sets, source = load_data(p)
-  local limit = p.quick and 4000 or p.max_train
+  local limit = p.quick and 16000 or p.max_train
   sets.train = thin(sets.train, limit)
   sets.val = thin(sets.val, p.quick and 1000 or 0)
   for k, list in pairs(sets.test) do sets.test[k] = thin(list, p.quick and 1000 or 0) end
@@ -133,7 +133,7 @@ local function train(p, run)
   local train_batches = text.batches(sets.train, p.batch, vocab.pad)
   local val_batches = text.batches(sets.val, 256, vocab.pad)
   local best_path = run:artifact("best.safetensors")
-  local epochs = p.quick and math.min(p.epochs, 2) or p.epochs
+  local epochs = p.quick and math.min(p.epochs, 3) or p.epochs
   local best, since_best, step = -1, 0, 0
   for epoch = 1, epochs do
     local order = loom.permutation(#train_batches)
