@@ -113,7 +113,7 @@ end
 
 local function train(p, run)
   local sets, source = load_data(p)
-  local limit = p.quick and 16000 or p.max_train
+  local limit = p.max_train > 0 and p.max_train or (p.quick and 16000 or 0)
   sets.train = thin(sets.train, limit)
   sets.val = thin(sets.val, p.quick and 1000 or 0)
   for k, list in pairs(sets.test) do sets.test[k] = thin(list, p.quick and 1000 or 0) end
