@@ -40,6 +40,15 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 optim.Optimizer = Optimizer
 
+-- "adam(lr=0.001, beta1=0.9, ...) over 4 parameters (9610 values)"
+function Optimizer.__tostring(self)
+  local hyper, values = {}, 0
+  for _, k in ipairs(self.hyper) do hyper[#hyper + 1] = k .. "=" .. tostring(self[k]) end
+  for _, p in ipairs(self.params) do values = values + p.value:numel() end
+  return string.format("%s(%s) over %d parameters (%d values)", self.kind, table.concat(hyper, ", "),
+    #self.params, values)
+end
+
 -- Zero every parameter's gradient.
 function Optimizer:zero_grad()
   local params = self.params
@@ -100,6 +109,7 @@ end
 
 local SGD = setmetatable({}, {__index = Optimizer})
 SGD.__index = SGD
+SGD.__tostring = Optimizer.__tostring
 
 -- optim.sgd(params, {lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false})
 function optim.sgd(params, opts)
@@ -137,6 +147,7 @@ end
 
 local Adam = setmetatable({}, {__index = Optimizer})
 Adam.__index = Adam
+Adam.__tostring = Optimizer.__tostring
 
 local function adam(params, opts, decoupled)
   local fn = decoupled and "optim.adamw" or "optim.adam"

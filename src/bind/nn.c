@@ -22,8 +22,10 @@ static const char *num_text(double v, char *buf)
 
 /* A layer's user values: its parameter storage (a 2 x n matrix, values then gradients),
  * the buffers forward and backward return (reused while shapes stay the same), and the
- * dropout mask. Parameter views name the layer as owner, so they keep all of it alive. */
-enum { UV_PARAMS = 1, UV_OUTPUT, UV_GRAD_INPUT, UV_MASK, LAYER_UVS = UV_MASK };
+ * dropout mask; each buffer has a spare of the previous shape, SPARE slots later, so an
+ * epoch whose last batch is smaller swaps buffers instead of allocating. Parameter views
+ * name the layer as owner, so they keep all of it alive. */
+enum { UV_PARAMS = 1, UV_OUTPUT, UV_GRAD_INPUT, UV_MASK, SPARE = 3, LAYER_UVS = UV_MASK + SPARE };
 
 typedef enum layer_kind {
     LINEAR, SIGMOID, TANH, RELU, SOFTMAX, LOG_SOFTMAX, DROPOUT, EMBEDDING
@@ -62,19 +64,37 @@ static Layer *new_layer(lua_State *L, layer_kind kind)
     return m;
 }
 
-/* The buffer in user value `slot` of the layer at idx, pushed; a new one replaces it when
- * the shape differs or it was closed. Steady-state training therefore allocates nothing. */
-static loom_matrix *layer_buffer(lua_State *L, int idx, int slot, size_t rows, size_t cols)
+static Matrix *fitting(lua_State *L, int i, size_t rows, size_t cols)
+{
+    Matrix *b = luaL_testudata(L, i, LOOM_MATRIX_T);
+    return b && !b->released && b->m.rows == rows && b->m.cols == cols ? b : NULL;
+}
+
+/* The rows x cols buffer in user value `slot` of the userdata at idx, pushed. When it has
+ * another shape, the one in `spare` is tried (and the two swap); only when neither fits is
+ * a new one made, the old one becoming the spare. Steady-state training allocates nothing. */
+static loom_matrix *reuse_buffer(lua_State *L, int idx, int slot, int spare, size_t rows, size_t cols)
 {
     lua_getiuservalue(L, idx, slot);
-    Matrix *b = luaL_testudata(L, -1, LOOM_MATRIX_T);
-    if (b && !b->released && b->m.rows == rows && b->m.cols == cols)
+    Matrix *b = fitting(L, -1, rows, cols);
+    if (b)
         return &b->m;
-    lua_pop(L, 1);
-    b = loom_newmatrix(L, rows, cols);
+    lua_getiuservalue(L, idx, spare);
+    b = fitting(L, -1, rows, cols);
+    if (!b) {
+        lua_pop(L, 1);
+        b = loom_newmatrix(L, rows, cols);
+    }
+    lua_insert(L, -2);              /* buffer, old current */
+    lua_setiuservalue(L, idx, spare);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, idx, slot);
     return &b->m;
+}
+
+static loom_matrix *layer_buffer(lua_State *L, int idx, int slot, size_t rows, size_t cols)
+{
+    return reuse_buffer(L, idx, slot, slot + SPARE, rows, cols);
 }
 
 /* The buffer in `slot` as forward left it, or NULL (nothing pushed). */
@@ -263,7 +283,8 @@ static void raise_grad_shape(lua_State *L, const Layer *m, const loom_matrix *wa
                layer_names[m->kind], loom_shape(want, sw), loom_shape(dy, sd));
 }
 
-static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const loom_matrix *dy)
+static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const loom_matrix *dy,
+                           int need_dx)
 {
     char sx[48];
     if (x->cols != m->in)
@@ -272,7 +293,11 @@ static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const l
     loom_matrix want = {NULL, x->rows, m->out, m->out ? m->out : 1, NULL};
     if (!loom_same_shape(dy, &want))
         raise_grad_shape(L, m, &want, dy);
-    loom_matrix *dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, m->in);
+    loom_matrix *dx = NULL;
+    if (need_dx)
+        dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, m->in);
+    else
+        lua_pushnil(L);
     loom_check(L, loom_linear_backward(dx, &m->dweight, m->has_bias ? &m->dbias : NULL, dy, x,
                                        &m->weight), "nn.Linear:backward");
     return 1;
@@ -289,19 +314,25 @@ static int backward_embedding(lua_State *L, Layer *m, const loom_matrix *ids, co
     return 1;
 }
 
-/* m:backward(x, dy) -> dx, a buffer overwritten by the next backward call. Layers without
- * parameters use the output their last forward kept. */
+/* m:backward(x, dy [, need_input_grad = true]) -> dx, a buffer overwritten by the next
+ * backward call; nil when need_input_grad is false (which skips a matrix product in
+ * Linear). Layers without parameters use the output their last forward kept. */
 static int m_backward(lua_State *L)
 {
     Layer *m = check_layer(L, 1);
     loom_matrix *x = &loom_checkmatrix(L, 2)->m, *dy = &loom_checkmatrix(L, 3)->m;
+    int need_dx = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     lua_settop(L, 3);
     if (m->kind == LINEAR)
-        return backward_linear(L, m, x, dy);
+        return backward_linear(L, m, x, dy, need_dx);
     if (m->kind == EMBEDDING)
         return backward_embedding(L, m, x, dy);
     if (!loom_same_shape(x, dy))
         raise_grad_shape(L, m, x, dy);
+    if (!need_dx) {
+        lua_pushnil(L);
+        return 1;
+    }
     if (m->kind == DROPOUT && (!m->training || m->p == 0.0))
         return 1; /* the identity passes dy through */
     loom_matrix *y = kept_buffer(L, 1, m->kind == DROPOUT ? UV_MASK : UV_OUTPUT);
@@ -381,29 +412,34 @@ static int m_is_training(lua_State *L)
     return 1;
 }
 
+static void set_integer(lua_State *L, const char *key, size_t value)
+{
+    lua_pushinteger(L, (lua_Integer)value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
 /* m:config() -> {kind = "Linear", in_features = .., out_features = .., bias = true, ...} */
 static int m_config(lua_State *L)
 {
     Layer *m = check_layer(L, 1);
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, layer_names[m->kind]);
-    lua_setfield(L, -2, "kind");
+    set_string(L, "kind", layer_names[m->kind]);
     if (m->kind == LINEAR) {
-        lua_pushinteger(L, (lua_Integer)m->in);
-        lua_setfield(L, -2, "in_features");
-        lua_pushinteger(L, (lua_Integer)m->out);
-        lua_setfield(L, -2, "out_features");
+        set_integer(L, "in_features", m->in);
+        set_integer(L, "out_features", m->out);
         lua_pushboolean(L, m->has_bias);
         lua_setfield(L, -2, "bias");
     } else if (m->kind == EMBEDDING) {
-        lua_pushinteger(L, (lua_Integer)m->in);
-        lua_setfield(L, -2, "num_embeddings");
-        lua_pushinteger(L, (lua_Integer)m->out);
-        lua_setfield(L, -2, "embedding_dim");
-        if (m->padding_id) {
-            lua_pushinteger(L, (lua_Integer)m->padding_id);
-            lua_setfield(L, -2, "padding_idx");
-        }
+        set_integer(L, "num_embeddings", m->in);
+        set_integer(L, "embedding_dim", m->out);
+        if (m->padding_id)
+            set_integer(L, "padding_idx", m->padding_id);
     } else if (m->kind == DROPOUT) {
         lua_pushnumber(L, m->p);
         lua_setfield(L, -2, "p");
@@ -419,7 +455,7 @@ static int m_release(lua_State *L)
     if (m->released)
         return 0;
     m->released = 1;
-    for (int slot = UV_OUTPUT; slot <= UV_MASK; slot++) {
+    for (int slot = UV_OUTPUT; slot <= LAYER_UVS; slot++) {
         lua_pushnil(L);
         lua_setiuservalue(L, 1, slot);
     }
@@ -471,7 +507,7 @@ static int l_loss(lua_State *L)
 {
     int kind = luaL_checkoption(L, 1, NULL, loss_names);
     int reduction = luaL_checkoption(L, 2, "mean", reduction_names);
-    Loss *c = lua_newuserdatauv(L, sizeof *c, 1);
+    Loss *c = lua_newuserdatauv(L, sizeof *c, 2); /* the gradient buffer and its spare */
     memset(c, 0, sizeof *c);
     c->kind = (loss_kind)kind;
     c->options.reduction = reduction == 0 ? LOOM_REDUCTION_MEAN : LOOM_REDUCTION_SUM;
@@ -498,19 +534,7 @@ static double loss_eval(lua_State *L, Loss *c, int want_grad, const char *method
         luaL_error(L, "nn.%s:%s: prediction %s and target %s differ in shape", name, method,
                    loom_shape(pred, sp), loom_shape(target, st_));
     }
-    loom_matrix *dpred = NULL;
-    if (want_grad) {
-        lua_getiuservalue(L, 1, 1);
-        Matrix *b = luaL_testudata(L, -1, LOOM_MATRIX_T);
-        if (b && !b->released && loom_same_shape(&b->m, pred)) {
-            dpred = &b->m;
-        } else {
-            lua_pop(L, 1);
-            dpred = &loom_newmatrix(L, pred->rows, pred->cols)->m;
-            lua_pushvalue(L, -1);
-            lua_setiuservalue(L, 1, 1);
-        }
-    }
+    loom_matrix *dpred = want_grad ? reuse_buffer(L, 1, 1, 2, pred->rows, pred->cols) : NULL;
     double loss = 0.0;
     size_t bad = 0;
     loom_status s = LOOM_OK;
@@ -549,10 +573,8 @@ static int c_config(lua_State *L)
 {
     Loss *c = check_loss(L, 1);
     lua_createtable(L, 0, 3);
-    lua_pushstring(L, loss_names[c->kind]);
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, reduction_names[c->options.reduction == LOOM_REDUCTION_MEAN ? 0 : 1]);
-    lua_setfield(L, -2, "reduction");
+    set_string(L, "kind", loss_names[c->kind]);
+    set_string(L, "reduction", reduction_names[c->options.reduction == LOOM_REDUCTION_MEAN ? 0 : 1]);
     if (c->options.use_ignore) {
         lua_pushnumber(L, c->options.ignore_index);
         lua_setfield(L, -2, "ignore_index");
@@ -564,8 +586,10 @@ static int c_release(lua_State *L)
 {
     Loss *c = luaL_checkudata(L, 1, LOSS_T);
     c->released = 1;
-    lua_pushnil(L);
-    lua_setiuservalue(L, 1, 1);
+    for (int slot = 1; slot <= 2; slot++) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, 1, slot);
+    }
     return 0;
 }
 
@@ -593,7 +617,8 @@ static int l_adam_step(lua_State *L)
     check_same(L, fn, "gradient", param, grad);
     check_same(L, fn, "first moment", param, m);
     check_same(L, fn, "second moment", param, v);
-    luaL_argcheck(L, step >= 1, 5, "step must be >= 1");
+    if (step < 1)
+        return luaL_error(L, "%s: step must be >= 1, got %I", fn, step);
     loom_check(L, loom_adam_step(param, m, v, grad, &c, (uint64_t)step), fn);
     return 0;
 }
@@ -632,6 +657,17 @@ static const luaL_Reg functions[] = {
     {"log_softmax", l_log_softmax}, {"loss", l_loss}, {"adam_step", l_adam_step},
     {"sgd_step", l_sgd_step}, {NULL, NULL}};
 
+/* __gc and __close (one function) and __name on the metatable on top. */
+static void set_lifetime(lua_State *L, lua_CFunction release, const char *name)
+{
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__close");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+}
+
 int loom_open_nn(lua_State *L)
 {
     luaL_newlib(L, functions);
@@ -643,23 +679,13 @@ int loom_open_nn(lua_State *L)
         lua_setfield(L, -3, "methods");
         lua_pushcclosure(L, m_index, 1);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, m_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, m_release);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "nn.Module");
-        lua_setfield(L, -2, "__name");
+        set_lifetime(L, m_release, "nn.Module");
     }
     lua_setfield(L, -2, "module_metatable");
     if (luaL_newmetatable(L, LOSS_T)) {
         luaL_newlib(L, loss_methods);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, c_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, c_release);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "nn.Loss");
-        lua_setfield(L, -2, "__name");
+        set_lifetime(L, c_release, "nn.Loss");
     }
     lua_setfield(L, -2, "loss_metatable");
     return 1;

@@ -30,9 +30,10 @@ function Module.state_dict(m)
   return t
 end
 
+-- The keys of a table as sorted strings (keys of any type, so errors can list them).
 local function sorted_keys(set)
   local keys = {}
-  for k in pairs(set) do keys[#keys + 1] = k end
+  for k in pairs(set) do keys[#keys + 1] = tostring(k) end
   table.sort(keys)
   return keys
 end
@@ -61,7 +62,7 @@ function Module.load_state_dict(m, t, opts)
     end
   end
   for _, k in ipairs(sorted_keys(t)) do
-    if not seen[k] then unexpected[#unexpected + 1] = tostring(k) end
+    if not seen[k] then unexpected[#unexpected + 1] = k end
   end
   local problems = {}
   if strict and #missing > 0 then problems[#problems + 1] = "missing keys: " .. table.concat(missing, ", ") end
@@ -85,7 +86,7 @@ local function grouped(n)
   until k == 0
   return s
 end
-nn.grouped = grouped
+
 
 local function count_text(n)
   return grouped(n) .. (n == 1 and " parameter" or " parameters")
@@ -194,7 +195,6 @@ function nn.is_native(x) return getmetatable(x) == module_mt end
 local Sequential = {}
 Sequential.__index = Sequential
 Sequential.__tostring = Module.__tostring
-nn.SequentialClass = Sequential
 for k, f in pairs(Module) do
   if k ~= "__tostring" then Sequential[k] = f end
 end
@@ -228,11 +228,14 @@ function Sequential:forward(x)
   return x
 end
 
-function Sequential:backward(x, dy)
+-- seq:backward(x, dy [, need_input_grad = true]) -> dx (nil when need_input_grad is false:
+-- the first module then skips the input's gradient, as PyTorch does for inputs that do
+-- not require grad).
+function Sequential:backward(x, dy, need_input_grad)
   local inputs = self._inputs
   if #inputs < #self then error("nn.Sequential:backward: call forward first", 2) end
   for i = #self, 2, -1 do dy = self[i]:backward(inputs[i], dy) end
-  if #self >= 1 then dy = self[1]:backward(x, dy) end
+  if #self >= 1 then dy = self[1]:backward(x, dy, need_input_grad) end
   return dy
 end
 

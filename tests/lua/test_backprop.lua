@@ -1,0 +1,109 @@
+-- test_backprop.lua: the course's two-layer scalar network built from loom modules
+-- (z1 = w1 x + b1, a1 = sigmoid(z1), z2 = w2 a1 + b2, a2 = sigmoid(z2), binary cross-entropy):
+-- loom's gradients equal the closed forms of the chain rule to 1e-12.
+local loom = require "loom"
+local nn = loom.nn
+
+local function sigmoid(z) return 1 / (1 + math.exp(-z)) end
+
+-- The network with given scalars; returns the model and its four parameter entries.
+local function scalar_net(w1, b1, w2, b2, final_sigmoid)
+  local l1, l2 = nn.Linear(1, 1), nn.Linear(1, 1)
+  l1:load_state_dict{weight = loom.matrix{{w1}}, bias = loom.matrix{{b1}}}
+  l2:load_state_dict{weight = loom.matrix{{w2}}, bias = loom.matrix{{b2}}}
+  local layers = {l1, nn.Sigmoid(), l2}
+  if final_sigmoid then layers[4] = nn.Sigmoid() end
+  return nn.Sequential(layers)
+end
+
+-- The closed forms for one example.
+local function closed_forms(w1, b1, w2, b2, x, y)
+  local a1 = sigmoid(w1 * x + b1)
+  local a2 = sigmoid(w2 * a1 + b2)
+  local delta2 = a2 - y
+  local delta1 = delta2 * w2 * a1 * (1 - a1)
+  return {["2.weight"] = delta2 * a1, ["2.bias"] = delta2, ["0.weight"] = delta1 * x, ["0.bias"] = delta1},
+    a2, -(y * math.log(a2) + (1 - y) * math.log(1 - a2))
+end
+
+local function grads_of(m)
+  local g = {}
+  for _, p in ipairs(m:parameters()) do g[p.name] = p.grad:get(1, 1) end
+  return g
+end
+
+local CASES = {
+  {w1 = 0.5, b1 = -0.3, w2 = 1.2, b2 = 0.1, x = 1.5, y = 1},
+  {w1 = -2.0, b1 = 0.7, w2 = -0.4, b2 = 0.25, x = 0.3, y = 0},
+  {w1 = 3.1, b1 = 1.0, w2 = 2.5, b2 = -1.5, x = -0.8, y = 1},
+}
+
+test("closed forms: sigmoid output with BCELoss", function()
+  for ci, c in ipairs(CASES) do
+    local m = scalar_net(c.w1, c.b1, c.w2, c.b2, true)
+    local x, y = loom.matrix{{c.x}}, loom.matrix{{c.y}}
+    local loss = nn.BCELoss()
+    m:zero_grad()
+    local a2 = m:forward(x)
+    local L = loss:forward(a2, y)
+    m:backward(x, loss:backward(a2, y))
+    local want, want_a2, want_L = closed_forms(c.w1, c.b1, c.w2, c.b2, c.x, c.y)
+    close(a2:get(1, 1), want_a2, 1e-15, "a2 case " .. ci)
+    close(L, want_L, 1e-14, "loss case " .. ci)
+    local got = grads_of(m)
+    for name, v in pairs(want) do close(got[name], v, 1e-12, name .. " case " .. ci) end
+  end
+end)
+
+test("closed forms: BCEWithLogitsLoss makes dL/dz2 = a2 - y exactly in the chain", function()
+  for ci, c in ipairs(CASES) do
+    local m = scalar_net(c.w1, c.b1, c.w2, c.b2, false)
+    local x, y = loom.matrix{{c.x}}, loom.matrix{{c.y}}
+    local loss = nn.BCEWithLogitsLoss()
+    m:zero_grad()
+    local z2 = m:forward(x)
+    local dz2 = loss:backward(z2, y)
+    local want = closed_forms(c.w1, c.b1, c.w2, c.b2, c.x, c.y)
+    close(dz2:get(1, 1), want["2.bias"], 1e-15, "dL/dz2 case " .. ci)
+    m:backward(x, dz2)
+    local got = grads_of(m)
+    for name, v in pairs(want) do close(got[name], v, 1e-12, name .. " case " .. ci) end
+  end
+end)
+
+test("closed forms over a batch: the mean of the per-example gradients", function()
+  local c = CASES[1]
+  local xs, ys = {0.5, -1.0, 2.0, 0.1}, {1, 0, 1, 0}
+  local m = scalar_net(c.w1, c.b1, c.w2, c.b2, true)
+  local x, y = loom.matrix(xs), loom.matrix(ys)
+  local loss = nn.BCELoss()
+  m:zero_grad()
+  local a2 = m:forward(x)
+  m:backward(x, loss:backward(a2, y))
+  local want = {}
+  for k = 1, #xs do
+    local g = closed_forms(c.w1, c.b1, c.w2, c.b2, xs[k], ys[k])
+    for name, v in pairs(g) do want[name] = (want[name] or 0) + v / #xs end
+  end
+  local got = grads_of(m)
+  for name, v in pairs(want) do close(got[name], v, 1e-12, name) end
+end)
+
+test("the experiment script runs (quick)", function()
+  local e = dofile(PROJECT_DIR .. "/scripts/experiments/backprop.lua")
+  local run = {log = function() end, progress = function() end, artifact = function() return os.tmpname() end}
+  local out = {}
+  local real_print = print
+  print = function(...)
+    local parts = table.pack(...)
+    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+    out[#out + 1] = table.concat(parts, "\t")
+  end
+  local ok, result = pcall(e.run, {seed = 42, quick = true, epochs = 2000, lr = 0.1, hidden = 4}, run)
+  print = real_print
+  check(ok, "run failed: %s", tostring(result))
+  check(result.max_closed_form_error < 1e-12, "closed-form error %g", result.max_closed_form_error)
+  check(result.max_finite_difference_error < 1e-6, "finite difference error %g", result.max_finite_difference_error)
+  check(result.xor_accuracy == 1, "XOR solved")
+  check(#out > 20, "the derivation is printed")
+end)
