@@ -7,15 +7,20 @@ usage: loom [options] [script.lua [args...]]
        loom <command> [args...]
 
 options:
-  -e code      run the Lua code (may be repeated)
-  -i           open the REPL after running the script or -e code
-  -l name      require library 'name' into a global of the same name
+  -e code        run the Lua code (may be repeated)
+  -i             open the REPL after running the script or -e code
+  -l name        require library 'name' into a global of the same name
   -v, --version  print loom's version
-  -h, --help   print this help
-  -            run standard input as a script
+  -h, --help     print this help
+  -              run standard input as a script
 
 commands:
 %s
+
+environment:
+  LOOM_HISTORY   the REPL's history file (default ~/.loom_history; empty: no history)
+  LOOM_LUA_DIR   the directory holding loom/init.lua (default: found from the executable)
+
 With no arguments, loom opens the REPL (`help()` there lists what loom has).]==]
 
 -- Subcommands: name -> {summary = "...", run = function(args) -> exit status}.
@@ -32,7 +37,7 @@ local function command_list()
   table.sort(names)
   local lines = {}
   for _, name in ipairs(names) do
-    lines[#lines + 1] = string.format("  %-12s %s", name, cli.commands[name].summary)
+    lines[#lines + 1] = string.format("  %-14s %s", name, cli.commands[name].summary)
   end
   return table.concat(lines, "\n")
 end
@@ -47,12 +52,15 @@ local function report(ok, err)
   return ok
 end
 
+-- The text of an error value that is not a string (lua.c's wording).
+function cli.error_object_text(err)
+  local mt = getmetatable(err)
+  if mt and mt.__tostring then return tostring(err) end
+  return string.format("(error object is a %s value)", type(err))
+end
+
 local function traceback(err)
-  if type(err) ~= "string" then
-    local mt = getmetatable(err)
-    if mt and mt.__tostring then return tostring(err) end
-    return string.format("(error object is a %s value)", type(err))
-  end
+  if type(err) ~= "string" then return cli.error_object_text(err) end
   return debug.traceback(err, 2)
 end
 
@@ -73,10 +81,9 @@ end
 cli.register("help", "print this help, or the documentation of a loom name: loom help loom.zeros",
   function(args)
     if args[1] then
-      local help = require "loom.help"
-      local text = help.text(args[1])
+      local text, err = require("loom.help").text(args[1])
       if not text then
-        io.stderr:write("loom help: no documentation for ", args[1], "\n")
+        io.stderr:write("loom help: ", err, "\n")
         return 1
       end
       print(text)
@@ -95,11 +102,12 @@ local function make_arg(argv, script_index)
 end
 
 -- Modules that register subcommands; each calls cli.register when loaded.
-cli.command_modules = {"loom.runner"}
+cli.command_modules = {"loom.runner", "loom.runs.cli"}
 
 function cli.main(argv)
   local loom = require "loom"
   _G.loom = loom
+  _G.help = function(x) return require("loom.help").help(x) end
   for _, name in ipairs(cli.command_modules) do require(name) end
   local first = argv[1]
   if first and cli.commands[first] then

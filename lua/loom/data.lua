@@ -94,14 +94,20 @@ end
 
 function Loader:__len() return self.plan.count end
 
--- FNV-1a (32-bit) of the decimal text of i: a split that does not depend on row order
--- statistics or on a generator, and is the same on every machine.
-function data.hash_index(i)
+-- FNV-1a (32-bit) of a string: the hash of loom's deterministic splits (rows here, the
+-- agreement data's lines in loom.agreement), the same on every machine.
+function data.fnv1a32(s)
   local h = 2166136261
-  for c in tostring(i):gmatch(".") do
-    h = ((h ~ c:byte()) * 16777619) & 0xffffffff
+  for k = 1, #s do
+    h = ((h ~ s:byte(k)) * 16777619) & 0xffffffff
   end
   return h
+end
+
+-- FNV-1a of the decimal text of i: a split that does not depend on row order statistics
+-- or on a generator.
+function data.hash_index(i)
+  return data.fnv1a32(tostring(i))
 end
 
 -- data.split(n, {test = 0.2}) -> train_idx, test_idx: row i goes to test when

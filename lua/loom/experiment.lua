@@ -82,11 +82,21 @@ local function convert(e, key, text)
   return text
 end
 
--- Params from defaults and "key=value" strings; nil and a message on a bad override.
+-- Params from defaults and overrides: "key=value" strings (the command line) and/or
+-- key = value fields (from Lua), both checked against the defaults' types; nil and a
+-- message on a bad override.
 function experiment.resolve(e, overrides)
   local p = {}
   for k, v in pairs(e.params) do p[k] = v end
-  for _, item in ipairs(overrides) do
+  for k, v in pairs(overrides or {}) do
+    if type(k) == "string" then
+      local text = type(v) == "number" and math.type(v) == "float" and string.format("%.17g", v) or tostring(v)
+      local converted, err = convert(e, k, text)
+      if converted == nil then return nil, err end
+      p[k] = converted
+    end
+  end
+  for _, item in ipairs(overrides or {}) do
     local key, text = item:match("^([%w_%.%-]+)=(.*)$")
     if not key then
       return nil, string.format("expected key=value, got '%s'\n%s", item, experiment.help(e))

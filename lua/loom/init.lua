@@ -19,5 +19,15 @@ loom.nn = require "loom.nn"
 loom.optim = require "loom.optim"
 loom.data = require "loom.data"
 loom.seq = require "loom.seq"
+loom.audio = require "loom.audio"
+
+loom.save = core.safetensors.save
+loom.load = core.safetensors.load
+loom.checkpoint = require "loom.checkpoint"
+loom.load_checkpoint = loom.checkpoint.load
+loom.runs = require "loom.runs"
+loom.text = require "loom.text"
+loom.linalg = require "loom.linalg"
+loom.regress = require("loom.regress").regress
 
 return loom

@@ -1,63 +1,161 @@
 -- loom.runner: executes an experiment: `loom run script.lua key=value ...`. It gives
--- run(p, run) its run object (log, progress, artifact) and prints the result table.
--- Not the run store: the first version records nothing beyond runs/<id>/ artifacts.
+-- run(p, run) its run object (log, progress, artifact, plot), records it in the run store,
+-- shows progress and prints the result table. Not the store itself (loom.runs.store).
 local loom = require "loom"
+local core = require "loom.core"
 local experiment = require "loom.experiment"
 local cli = require "loom.cli"
+local store = require "loom.runs.store"
+local progress = require "loom.runs.progress"
+
+local process = core.process
 
 local runner = {}
 
 local Run = {}
 Run.__index = Run
+runner.Run = Run
 
-local function new_id()
-  return os.date("!%Y%m%d-%H%M%S") .. string.format("-%04x", math.random(0, 0xffff))
+-- runner.new_run(e, p [, {store = Store, sweep = id, sweep_point = i, quiet = bool}]) -> run.
+-- Without a store the run keeps its metrics in run.metrics (for tests and the REPL).
+function runner.new_run(e, p, opts)
+  opts = opts or {}
+  local self = setmetatable({experiment = e, name = e.name, params = p, store = opts.store,
+    last_metrics = {}, next_step = 1, quiet = opts.quiet}, Run)
+  if self.store and opts.resume then
+    -- loom run --resume ID: the same run continues (checkpoint hook: Run:rewind).
+    self.id = opts.resume
+    self.dir = self.store:artifacts_dir(self.id)
+    self.must_rewind = true -- until loom.checkpoint.resume says from where: a restart from 0
+    self.store:transaction(function()
+      self.store.db:run("UPDATE runs SET status = 'running', ended = NULL, error = NULL, pid = ?, "
+        .. "host = ? WHERE id = ?", process.pid(), process.hostname(), self.id)
+    end)
+  elseif self.store then
+    local text
+    local f = e.script and io.open(e.script, "rb")
+    if f then text = f:read("a"); f:close() end
+    self.id = self.store:create_run{name = e.name, script = e.script, script_text = text, params = p,
+      seed = p.seed, version = loom.version, sweep = opts.sweep, sweep_point = opts.sweep_point}
+    self.dir = self.store:artifacts_dir(self.id)
+  else
+    self.id = store.new_id()
+    self.dir = "runs/" .. self.id
+    self.metrics = {}
+  end
+  self.display = progress.new{label = e.name}
+  return self
 end
 
-function runner.new_run(e, p)
-  return setmetatable({id = new_id(), experiment = e, params = p, metrics = {},
-    last_metrics = {}, started = os.clock(), last_progress = -math.huge}, Run)
+-- Ctrl-C (or SIGTERM) seen while the experiment runs C code ends the run at the next call.
+local function check_interrupt()
+  if process.caught() then error("interrupted!", 3) end
 end
 
--- run:log{step = n, name = value, ...}: numeric metrics at a step.
+-- run:log{step = n, name = value, ...}: numeric metrics at a step (default: the next step).
 function Run:log(t)
-  local step = t.step or (#self.metrics + 1)
+  if type(t) ~= "table" then
+    error("run:log: expected a table {step = n, name = value, ...}, got " .. type(t), 2)
+  end
+  check_interrupt()
+  if self.must_rewind then self:rewind(0) end
+  local step = t.step
+  if step == nil then
+    step = self.next_step
+  elseif math.type(step) ~= "integer" then
+    if type(step) ~= "number" or step ~= math.floor(step) then
+      error(string.format("run:log: step must be an integer, got %s", tostring(step)), 2)
+    end
+    step = math.tointeger(step)
+  end
+  self.next_step = math.max(self.next_step, step + 1)
   for k, v in pairs(t) do
     if k ~= "step" then
       if type(v) ~= "number" then
-        error(string.format("run:log: metric '%s' must be a number, got %s", k, type(v)), 2)
+        error(string.format("run:log: metric '%s' must be a number, got %s", tostring(k), type(v)), 2)
       end
-      self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
+      if self.store then
+        self.store:log_metric(self.id, step, tostring(k), v)
+      else
+        self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
+      end
       self.last_metrics[k] = v
     end
   end
 end
 
-local function metrics_text(m)
-  local keys = {}
-  for k in pairs(m) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do parts[#parts + 1] = string.format("%s=%.4g", k, m[k]) end
-  return table.concat(parts, " ")
-end
-
--- run:progress(i, n): a plain line every few seconds of CPU time, and at the end.
-function Run:progress(i, n)
-  local now = os.clock()
-  if i >= n or now - self.last_progress >= 2 then
-    self.last_progress = now
-    io.stdout:write(string.format("[%s] %d/%d %s\n", self.experiment.name, i, n,
-      metrics_text(self.last_metrics)))
-    io.stdout:flush()
+-- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
+-- when a resumed run continues from a checkpoint taken at step.
+function Run:rewind(step)
+  self.must_rewind = nil
+  self.next_step = step + 1
+  if self.store then
+    self.store:flush()
+    self.store:transaction(function()
+      self.store.db:run("DELETE FROM metrics WHERE run_id = ? AND step > ?", self.id, step)
+    end)
+  else
+    local kept = {}
+    for _, m in ipairs(self.metrics) do
+      if m.step <= step then kept[#kept + 1] = m end
+    end
+    self.metrics = kept
   end
 end
 
--- run:artifact(name) -> a path under runs/<id>/ (the folder is created).
+-- run:progress(i, n): drive the progress display (bar on a terminal, plain lines otherwise).
+function Run:progress(i, n)
+  check_interrupt()
+  if self.quiet then return end
+  self.display:update(i, n, self.last_metrics)
+end
+
+-- for i in run:steps(n) do ... end: 1..n with the progress display driven for you.
+function Run:steps(n)
+  local i = 0
+  return function()
+    if i > 0 then self:progress(i, n) end
+    i = i + 1
+    if i <= n then return i end
+  end
+end
+
+-- run:artifact(name) -> a path under runs/<id>/ (the folder is created, the file recorded).
 function Run:artifact(name)
-  local dir = "runs/" .. self.id
-  os.execute(string.format("mkdir -p '%s'", dir))
-  return dir .. "/" .. name
+  if type(name) ~= "string" or name == "" or name:find("..", 1, true) or name:sub(1, 1) == "/" then
+    error("run:artifact: expected a file name inside the run's folder, got " .. tostring(name), 2)
+  end
+  local path = self.dir .. "/" .. name
+  store.mkdir(store.dirname(path))
+  if self.store then self.store:add_artifact(self.id, name, path) end
+  return path
+end
+
+-- run:plot{file = "loss.png", metrics = {"loss"}, series = {...}, title = ...} -> path
+-- (see loom.runs.plot: metrics of this run, or series of your own numbers).
+function Run:plot(spec)
+  if type(spec) ~= "table" then error("run:plot: expected a table {file = ..., metrics = {...}}", 2) end
+  local plot = require "loom.runs.plot"
+  local series = {}
+  for _, s in ipairs(spec.series or {}) do series[#series + 1] = s end
+  for _, name in ipairs(spec.metrics or {}) do
+    local steps, values = {}, {}
+    if self.store then
+      self.store:flush()
+      steps, values = self.store:metric(self.id, name)
+    else
+      for _, m in ipairs(self.metrics) do
+        if m.name == name then steps[#steps + 1] = m.step; values[#values + 1] = m.value end
+      end
+    end
+    series[#series + 1] = {title = name, x = steps, y = values}
+  end
+  if #series == 0 then error("run:plot: nothing to draw: give metrics = {...} or series = {...}", 2) end
+  local path = self:artifact(spec.file or "plot.png")
+  local ok, err = plot.draw{output = path, series = series, title = spec.title or self.name,
+    xlabel = spec.xlabel or "step", ylabel = spec.ylabel, logy = spec.logy, size = spec.size}
+  if not ok then error("run:plot: " .. err, 2) end
+  return path
 end
 
 function runner.print_result(result)
@@ -68,42 +166,178 @@ function runner.print_result(result)
   print("result:")
   for _, k in ipairs(keys) do
     local v = result[k]
-    if type(v) == "number" then v = string.format("%.6g", v) end
+    if v == nil then v = result[tonumber(k)] end
+    if type(v) == "number" then
+      v = string.format("%.6g", v)
+    elseif type(v) == "table" then
+      v = require("loom.runs.json").encode(v)
+    end
     print(string.format("  %-20s %s", k, tostring(v)))
   end
 end
 
--- loom run [--help] script.lua key=value ...
-function runner.main(args)
-  local help = args[1] == "--help"
-  local path = help and args[2] or args[1]
-  if not path then
-    io.stderr:write("usage: loom run [--help] script.lua [key=value ...]\n")
-    return 2
+-- The message of a failure without the traceback Lua appended.
+local function first_line(msg)
+  return (tostring(msg):match("^[^\n]*"))
+end
+
+-- runner.execute(e, p, opts) -> status, result_or_error, run. status is completed, failed
+-- or interrupted; the run is recorded when opts.store is given.
+function runner.execute(e, p, opts)
+  opts = opts or {}
+  local run = runner.new_run(e, p, opts)
+  loom.seed(p.seed)
+  math.randomseed(p.seed)
+  process.catch_signals(true)
+  local ok, result = xpcall(e.run, debug.traceback, p, run)
+  local signal = process.caught()
+  -- From here on a second Ctrl-C only sets the flag, so the run's end is always written.
+  process.catch_signals(false)
+  run.display:done()
+  local status = ok and "completed" or (signal and "interrupted" or "failed")
+  if run.store then
+    if run.store.db:in_transaction() then pcall(run.store.db.exec, run.store.db, "ROLLBACK") end
+    local saved, serr = pcall(function()
+      if ok then run.store:set_results(run.id, result) end
+      run.store:finish(run.id, status, (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil)
+    end)
+    if not saved then
+      io.stderr:write("loom run: cannot record the end of run ", run.id, ": ", tostring(serr), "\n")
+    end
   end
-  local e, err = experiment.load(path)
+  process.release_signals()
+  return status, result, run, signal
+end
+
+local RUN_USAGE = [[
+usage: loom run [options] script.lua [key=value ...]
+options:
+  --help        list the script's params with their defaults
+  --db PATH     record into this database (default $LOOM_DB, else runs.db)
+  --quiet       no progress display
+  --resume ID   continue run ID (script and params as recorded) from its last checkpoint
+The run is recorded with its params, seed, metrics, results and status; artifacts go to
+runs/<id>/ next to the database. Exit status: 0 completed, 1 failed, 2 bad params,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).]]
+
+-- Options before the script; everything after the script is key=value.
+local function parse_args(args)
+  local o = {overrides = {}}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if o.script then
+      if a == "--help" then o.help = true else o.overrides[#o.overrides + 1] = a end
+    elseif a == "--help" or a == "-h" then
+      o.help = true
+    elseif a == "--db" then
+      o.db = args[i + 1]; i = i + 1
+      if not o.db then return nil, "'--db' needs a path" end
+    elseif a == "--quiet" then
+      o.quiet = true
+    elseif a == "--resume" then
+      o.resume = args[i + 1]; i = i + 1
+      if not o.resume then return nil, "'--resume' needs a run id" end
+    elseif a == "--sweep" then
+      local spec = args[i + 1] or ""
+      o.sweep, o.sweep_point = spec:match("^(%x+):(%d+)$")
+      if not o.sweep then return nil, "'--sweep' needs SWEEP:INDEX" end
+      o.sweep_point = math.tointeger(o.sweep_point)
+      i = i + 1
+    elseif a:sub(1, 2) == "--" then
+      return nil, "unknown option '" .. a .. "'"
+    else
+      o.script = a
+    end
+    i = i + 1
+  end
+  return o
+end
+
+-- loom run [options] script.lua key=value ...
+function runner.main(args)
+  local o, err = parse_args(args)
+  if o and o.resume then return runner.resume(o) end
+  if not o or not o.script then
+    io.stderr:write(o and "" or ("loom run: " .. err .. "\n"), RUN_USAGE, "\n")
+    return (o and o.help) and 0 or 2
+  end
+  local e, lerr = experiment.load(o.script)
   if not e then
-    io.stderr:write("loom run: ", err, "\n")
+    io.stderr:write("loom run: ", lerr, "\n")
     return 1
   end
-  if help then
+  if o.help then
     print(experiment.help(e))
     return 0
   end
-  local p, perr = experiment.resolve(e, table.move(args, 2, #args, 1, {}))
+  local p, perr = experiment.resolve(e, o.overrides)
   if not p then
     io.stderr:write("loom run: ", perr, "\n")
     return 2
   end
-  loom.seed(p.seed)
-  local run = runner.new_run(e, p)
-  local ok, result = xpcall(e.run, debug.traceback, p, run)
-  if not ok then
-    io.stderr:write("loom run: ", e.name, " failed: ", tostring(result), "\n")
+  local s, serr = store.open(o.db)
+  if not s then
+    io.stderr:write("loom run: ", serr, "\n")
     return 1
   end
-  runner.print_result(result)
-  return 0
+  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet,
+    sweep = o.sweep, sweep_point = o.sweep_point})
+  local elapsed = progress.duration((s.db:rows("SELECT ended - started AS d FROM runs WHERE id = ?", run.id)[1] or {}).d or 0)
+  s:close()
+  if status == "completed" then
+    runner.print_result(result)
+    print(string.format("run %s (%s) completed in %s, recorded in %s", run.id, e.name, elapsed, s.path))
+    return 0
+  elseif status == "interrupted" then
+    io.stderr:write(string.format("loom run: run %s (%s) interrupted by %s after %s; what it logged is kept\n",
+      run.id, e.name, signal, elapsed))
+    return signal == "SIGTERM" and 143 or 130
+  end
+  io.stderr:write(string.format("loom run: run %s (%s) failed: %s\n", run.id, e.name, tostring(result)))
+  return 1
+end
+
+-- loom run --resume ID [--db PATH] [--quiet] [script.lua]: the recorded run again, same id,
+-- same params (the script from the record unless one is given); the experiment restores its
+-- checkpoint with loom.checkpoint.resume(run, ...), which also drops metrics logged after it.
+function runner.resume(o)
+  if #o.overrides > 0 then
+    io.stderr:write("loom run: --resume takes no key=value: the run's recorded params are used\n")
+    return 2
+  end
+  local s, serr = store.open(o.db)
+  if not s then
+    io.stderr:write("loom run: ", serr, "\n")
+    return 1
+  end
+  local id, rerr = s:resolve(o.resume)
+  local r = id and s:get(id)
+  local e, lerr
+  if r then e, lerr = experiment.load(o.script or r.script) end
+  if not e then
+    io.stderr:write("loom run: ", rerr or lerr, "\n")
+    s:close()
+    return 1
+  end
+  if r.status == "running" then s:mark_died(); r = s:get(id) end
+  if r.status == "running" or r.status == "completed" then
+    io.stderr:write(string.format("loom run: run %s is %s, nothing to resume\n", id, r.status))
+    s:close()
+    return 1
+  end
+  local p = experiment.resolve(e, {})
+  for k, v in pairs(r.params) do p[k] = v end
+  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet, resume = id})
+  s:close()
+  if status == "completed" then
+    runner.print_result(result)
+    print(string.format("run %s (%s) resumed and completed, recorded in %s", run.id, e.name, s.path))
+    return 0
+  end
+  io.stderr:write(string.format("loom run: resumed run %s (%s) %s: %s\n", run.id, e.name, status,
+    tostring(signal or result)))
+  return status == "interrupted" and (signal == "SIGTERM" and 143 or 130) or 1
 end
 
 cli.register("run", "run an experiment script: loom run script.lua key=value ...", runner.main)

@@ -91,3 +91,387 @@ int loom_blas_get_threads(void)
 {
     return openblas_get_num_threads();
 }
+
+/* ---- linalg: LAPACK wrappers (column-major arrays; see blas.h) ---- */
+#include <lapacke.h>
+
+_Static_assert(sizeof(lapack_int) == sizeof(int), "loom expects LP64 LAPACK (32-bit lapack_int)");
+
+#define LA_COL LAPACK_COL_MAJOR
+
+static int la_fits2(size_t a, size_t b) { return loom_blas_fits(a) && loom_blas_fits(b); }
+static int la_fits4(size_t a, size_t b, size_t c, size_t d) { return la_fits2(a, b) && la_fits2(c, d); }
+static lapack_int la_int(size_t n) { return (lapack_int)n; }
+static lapack_int la_ld(size_t ld) { return (lapack_int)(ld > 0 ? ld : 1); }
+
+/* info < 0 is our bug; info > 0 means `positive`, with the index kept for the caller. */
+static loom_status la_status(lapack_int info, loom_status positive, size_t *where)
+{
+    if (where)
+        *where = info > 0 ? (size_t)info : 0;
+    if (info < 0)
+        return LOOM_ELAPACK;
+    return info > 0 ? positive : LOOM_OK;
+}
+
+/* Workspace of the size LAPACK asked for in a query (at least 1 element). */
+static double *la_workspace(double query, lapack_int *lwork)
+{
+    double n = query < 1.0 ? 1.0 : query;
+    if (n > (double)INT_MAX)
+        return NULL;
+    *lwork = (lapack_int)n;
+    return loom_malloc((size_t)*lwork * sizeof(double));
+}
+
+loom_status loom_lapack_geqrf(double *a, size_t lda, size_t m, size_t n, double *tau)
+{
+    if (!la_fits4(m, n, lda, 1))
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int lwork, info = LAPACKE_dgeqrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), tau, &q, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    if (!work)
+        return LOOM_ENOMEM;
+    info = LAPACKE_dgeqrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), tau, work, lwork);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_geqp3(double *a, size_t lda, size_t m, size_t n, int *jpvt, double *tau)
+{
+    if (!la_fits4(m, n, lda, 1))
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int lwork, info = LAPACKE_dgeqp3_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), jpvt, tau, &q, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    if (!work)
+        return LOOM_ENOMEM;
+    info = LAPACKE_dgeqp3_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), jpvt, tau, work, lwork);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_ormqr_t(double *c, size_t ldc, size_t m, size_t nc, const double *a,
+                                size_t lda, size_t k, const double *tau)
+{
+    if (!la_fits4(m, nc, ldc, lda) || !loom_blas_fits(k))
+        return LOOM_ERANGE;
+    if (m == 0 || nc == 0 || k == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int lwork, info = LAPACKE_dormqr_work(LA_COL, 'L', 'T', la_int(m), la_int(nc), la_int(k), a,
+                                                 la_ld(lda), tau, c, la_ld(ldc), &q, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    if (!work)
+        return LOOM_ENOMEM;
+    info = LAPACKE_dormqr_work(LA_COL, 'L', 'T', la_int(m), la_int(nc), la_int(k), a, la_ld(lda), tau, c,
+                               la_ld(ldc), work, lwork);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_orgqr(double *a, size_t lda, size_t m, size_t n, size_t k,
+                              const double *tau)
+{
+    if (!la_fits4(m, n, lda, k))
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int lwork, info = LAPACKE_dorgqr_work(LA_COL, la_int(m), la_int(n), la_int(k), a, la_ld(lda), tau, &q, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    if (!work)
+        return LOOM_ENOMEM;
+    info = LAPACKE_dorgqr_work(LA_COL, la_int(m), la_int(n), la_int(k), a, la_ld(lda), tau, work, lwork);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_trtrs(double *b, size_t ldb, size_t nrhs, const double *t, size_t ldt,
+                              size_t n, int trans, size_t *where)
+{
+    if (where)
+        *where = 0;
+    if (!la_fits4(n, nrhs, ldb, ldt))
+        return LOOM_ERANGE;
+    if (n == 0 || nrhs == 0)
+        return LOOM_OK;
+    lapack_int info = LAPACKE_dtrtrs_work(LA_COL, 'U', trans ? 'T' : 'N', 'N', la_int(n), la_int(nrhs), t,
+                                          la_ld(ldt), b, la_ld(ldb));
+    return la_status(info, LOOM_ESINGULAR, where);
+}
+
+loom_status loom_lapack_trcon(double *rcond, const double *t, size_t ldt, size_t n)
+{
+    *rcond = 1.0;
+    if (!la_fits2(n, ldt))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(3 * n * sizeof(double));
+    lapack_int *iwork = loom_malloc(n * sizeof(lapack_int));
+    loom_status st = LOOM_ENOMEM;
+    if (work && iwork)
+        st = la_status(LAPACKE_dtrcon_work(LA_COL, '1', 'U', 'N', la_int(n), t, la_ld(ldt), rcond,
+                                           work, iwork), LOOM_ELAPACK, NULL);
+    loom_free(work);
+    loom_free(iwork);
+    return st;
+}
+
+loom_status loom_lapack_trtri(double *t, size_t ldt, size_t n, size_t *where)
+{
+    if (!la_fits2(n, ldt))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    return la_status(LAPACKE_dtrtri_work(LA_COL, 'U', 'N', la_int(n), t, la_ld(ldt)), LOOM_ESINGULAR,
+                     where);
+}
+
+loom_status loom_lapack_gelsd(double *a, size_t lda, size_t m, size_t n, double *b, size_t ldb,
+                              size_t nrhs, double *s, double rcond, size_t *rank)
+{
+    *rank = 0;
+    if (!la_fits4(m, n, lda, ldb) || !loom_blas_fits(nrhs))
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0 || nrhs == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int r = 0, iq = 0, lwork;
+    lapack_int info = LAPACKE_dgelsd_work(LA_COL, la_int(m), la_int(n), la_int(nrhs), a, la_ld(lda), b,
+                                          la_ld(ldb), s, rcond, &r, &q, -1, &iq);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    lapack_int *iwork = loom_malloc((size_t)(iq > 1 ? iq : 1) * sizeof(lapack_int));
+    loom_status st = LOOM_ENOMEM;
+    if (work && iwork) {
+        info = LAPACKE_dgelsd_work(LA_COL, la_int(m), la_int(n), la_int(nrhs), a, la_ld(lda), b, la_ld(ldb),
+                                   s, rcond, &r, work, lwork, iwork);
+        st = la_status(info, LOOM_ENOCONV, NULL);
+        *rank = (size_t)r;
+    }
+    loom_free(work);
+    loom_free(iwork);
+    return st;
+}
+
+loom_status loom_syrk_xtx(loom_matrix *c, const loom_matrix *x)
+{
+    size_t n = x->cols, m = x->rows;
+    if (c->rows != n || c->cols != n)
+        return LOOM_EDIM;
+    if (!la_fits4(m, n, x->ld, c->ld))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    if (m == 0) {
+        loom_matrix_fill(c, 0.0);
+        return LOOM_OK;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)n, (blasint)m, 1.0, x->data,
+                ld_of(x), 0.0, c->data, ld_of(c));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            *loom_at(c, i, j) = *loom_at(c, j, i);
+    return LOOM_OK;
+}
+
+loom_status loom_lapack_potrf(double *a, size_t lda, size_t n, size_t *where)
+{
+    if (!la_fits2(n, lda))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    return la_status(LAPACKE_dpotrf_work(LA_COL, 'U', la_int(n), a, la_ld(lda)), LOOM_ENOTPD, where);
+}
+
+loom_status loom_lapack_potrs(double *b, size_t ldb, size_t nrhs, const double *a, size_t lda,
+                              size_t n)
+{
+    if (!la_fits4(n, nrhs, ldb, lda))
+        return LOOM_ERANGE;
+    if (n == 0 || nrhs == 0)
+        return LOOM_OK;
+    return la_status(LAPACKE_dpotrs_work(LA_COL, 'U', la_int(n), la_int(nrhs), a, la_ld(lda), b,
+                                         la_ld(ldb)), LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_pocon(double *rcond, const double *a, size_t lda, size_t n, double anorm)
+{
+    *rcond = 1.0;
+    if (!la_fits2(n, lda))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(3 * n * sizeof(double));
+    lapack_int *iwork = loom_malloc(n * sizeof(lapack_int));
+    loom_status st = LOOM_ENOMEM;
+    if (work && iwork)
+        st = la_status(LAPACKE_dpocon_work(LA_COL, 'U', la_int(n), a, la_ld(lda), anorm, rcond, work,
+                                           iwork), LOOM_ELAPACK, NULL);
+    loom_free(work);
+    loom_free(iwork);
+    return st;
+}
+
+loom_status loom_lapack_pstrf(double *a, size_t lda, size_t n, int *piv, size_t *rank, double tol)
+{
+    *rank = 0;
+    if (!la_fits2(n, lda))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(2 * n * sizeof(double));
+    if (!work)
+        return LOOM_ENOMEM;
+    lapack_int r = 0;
+    lapack_int info = LAPACKE_dpstrf_work(LA_COL, 'U', la_int(n), a, la_ld(lda), piv, &r, tol, work);
+    loom_free(work);
+    *rank = (size_t)r;
+    return info < 0 ? LOOM_ELAPACK : LOOM_OK; /* info > 0 only says "rank deficient" */
+}
+
+loom_status loom_lapack_getrf(double *a, size_t lda, size_t m, size_t n, int *ipiv, size_t *where)
+{
+    if (where)
+        *where = 0;
+    if (!la_fits4(m, n, lda, 1))
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    return la_status(LAPACKE_dgetrf_work(LA_COL, la_int(m), la_int(n), a, la_ld(lda), ipiv), LOOM_ESINGULAR,
+                     where);
+}
+
+loom_status loom_lapack_getrs(double *b, size_t ldb, size_t nrhs, const double *a, size_t lda,
+                              size_t n, const int *ipiv, int trans)
+{
+    if (!la_fits4(n, nrhs, ldb, lda))
+        return LOOM_ERANGE;
+    if (n == 0 || nrhs == 0)
+        return LOOM_OK;
+    return la_status(LAPACKE_dgetrs_work(LA_COL, trans ? 'T' : 'N', la_int(n), la_int(nrhs), a, la_ld(lda),
+                                         ipiv, b, la_ld(ldb)), LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_getri(double *a, size_t lda, size_t n, const int *ipiv)
+{
+    if (!la_fits2(n, lda))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    double q;
+    lapack_int lwork, info = LAPACKE_dgetri_work(LA_COL, la_int(n), a, la_ld(lda), ipiv, &q, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    if (!work)
+        return LOOM_ENOMEM;
+    info = LAPACKE_dgetri_work(LA_COL, la_int(n), a, la_ld(lda), ipiv, work, lwork);
+    loom_free(work);
+    return la_status(info, LOOM_ESINGULAR, NULL);
+}
+
+loom_status loom_lapack_gesdd(double *a, size_t lda, size_t m, size_t n, double *s, double *u,
+                              size_t ldu, double *vt, size_t ldvt)
+{
+    if (!la_fits4(m, n, lda, 1) || !la_fits2(ldu, ldvt))
+        return LOOM_ERANGE;
+    size_t k = m < n ? m : n;
+    if (k == 0)
+        return LOOM_OK;
+    char jobz = u && vt ? 'S' : 'N';
+    double q, dummy = 0.0;
+    lapack_int lwork;
+    lapack_int *iwork = loom_malloc(8 * k * sizeof(lapack_int));
+    if (!iwork)
+        return LOOM_ENOMEM;
+    double *uu = u ? u : &dummy, *vv = vt ? vt : &dummy;
+    lapack_int info = LAPACKE_dgesdd_work(LA_COL, jobz, la_int(m), la_int(n), a, la_ld(lda), s, uu,
+                                          la_ld(ldu), vv, la_ld(ldvt), &q, -1, iwork);
+    loom_status st = LOOM_ELAPACK;
+    if (info == 0) {
+        double *work = la_workspace(q, &lwork);
+        st = LOOM_ENOMEM;
+        if (work) {
+            info = LAPACKE_dgesdd_work(LA_COL, jobz, la_int(m), la_int(n), a, la_ld(lda), s, uu,
+                                       la_ld(ldu), vv, la_ld(ldvt), work, lwork, iwork);
+            st = la_status(info, LOOM_ENOCONV, NULL);
+        }
+        loom_free(work);
+    }
+    loom_free(iwork);
+    return st;
+}
+
+loom_status loom_lapack_syevd(double *a, size_t lda, size_t n, double *w, int vectors)
+{
+    if (!la_fits2(n, lda))
+        return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    char jobz = vectors ? 'V' : 'N';
+    double q;
+    lapack_int iq, lwork;
+    lapack_int info = LAPACKE_dsyevd_work(LA_COL, jobz, 'U', la_int(n), a, la_ld(lda), w, &q, -1, &iq, -1);
+    if (info != 0)
+        return LOOM_ELAPACK;
+    double *work = la_workspace(q, &lwork);
+    lapack_int *iwork = loom_malloc((size_t)(iq > 1 ? iq : 1) * sizeof(lapack_int));
+    loom_status st = LOOM_ENOMEM;
+    if (work && iwork)
+        st = la_status(LAPACKE_dsyevd_work(LA_COL, jobz, 'U', la_int(n), a, la_ld(lda), w, work, lwork,
+                                           iwork, iq), LOOM_ENOCONV, NULL);
+    loom_free(work);
+    loom_free(iwork);
+    return st;
+}
+
+loom_status loom_lapack_tpqrt(double *r, size_t ldr, double *b, size_t ldb, size_t m, size_t n,
+                              size_t nb, double *t, size_t ldt)
+{
+    if (!la_fits4(m, n, ldr, ldb) || !la_fits2(nb, ldt) || nb < 1 || nb > n)
+        return LOOM_ERANGE;
+    if (m == 0 || n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(nb * n * sizeof(double));
+    if (!work)
+        return LOOM_ENOMEM;
+    lapack_int info = LAPACKE_dtpqrt_work(LA_COL, la_int(m), la_int(n), 0, la_int(nb), r, la_ld(ldr), b,
+                                          la_ld(ldb), t, la_ld(ldt), work);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}
+
+loom_status loom_lapack_tpmqrt_t(double *c1, size_t ldc1, double *c2, size_t ldc2, size_t m,
+                                 size_t k, const double *v, size_t ldv, size_t n, size_t nb,
+                                 const double *t, size_t ldt)
+{
+    if (!la_fits4(m, k, ldc1, ldc2) || !la_fits4(ldv, n, nb, ldt) || nb < 1 || nb > n)
+        return LOOM_ERANGE;
+    if (m == 0 || k == 0 || n == 0)
+        return LOOM_OK;
+    double *work = loom_malloc(nb * k * sizeof(double));
+    if (!work)
+        return LOOM_ENOMEM;
+    lapack_int info = LAPACKE_dtpmqrt_work(LA_COL, 'L', 'T', la_int(m), la_int(k), la_int(n), 0, la_int(nb), v,
+                                           la_ld(ldv), t, la_ld(ldt), c1, la_ld(ldc1), c2,
+                                           la_ld(ldc2), work);
+    loom_free(work);
+    return la_status(info, LOOM_ELAPACK, NULL);
+}

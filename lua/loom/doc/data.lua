@@ -13,6 +13,8 @@ return {
   {name = "loom.data.Loader:epoch", signature = "loader:epoch() -> iterator of (Xb, yb, idx)",
    doc = [[Gathers each batch's rows with X:index_rows(idx, buffer): Xb and yb are the loader's
 matrices, overwritten by the next batch, so an epoch allocates no matrices after the first.]]},
+  {name = "loom.data.fnv1a32", signature = "data.fnv1a32(s) -> integer",
+   doc = "FNV-1a 32-bit hash of the string s (offset basis 2166136261, prime 16777619)."},
   {name = "loom.data.hash_index", signature = "data.hash_index(i) -> integer",
    doc = "FNV-1a 32-bit hash of the decimal text of i."},
   {name = "loom.data.split", signature = "data.split(n [, {test = 0.2}]) -> train_idx, test_idx",

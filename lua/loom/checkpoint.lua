@@ -1,0 +1,219 @@
+-- loom.checkpoint: training state in one safetensors file (model, optimiser, generator,
+-- step, extras) and PyTorch-layout model files. Not the file format (loom.save/loom.load, C).
+--
+-- A checkpoint's tensors: "model.<state_dict key>" (PyTorch layout: biases 1-D),
+-- "optim.<key>" and "extra.<key>" for the optimiser's state and the caller's extras
+-- (numbers and booleans as 0-D tensors: I64 for integers, F64, BOOL).
+-- Its metadata: "loom.format", "loom.step", "loom.rng" (hex), strings of the optimiser
+-- (its second state_dict value) and of the extras under the same prefixes, and the
+-- caller's own metadata.
+local loom = require "loom"
+
+local checkpoint = {}
+
+local FORMAT = "loom.checkpoint/1"
+local FILE = "checkpoint.safetensors"
+
+-- Shapes that make a loom state_dict PyTorch's: n x 1 biases become 1-D {n}.
+function checkpoint.torch_shapes(state_dict)
+  local shapes = {}
+  for name, m in pairs(state_dict) do
+    local last = name:match("([^.]*)$")
+    if last:sub(1, 4) == "bias" and loom.is_matrix(m) and m:cols() == 1 then
+      shapes[name] = {m:rows()}
+    end
+  end
+  return shapes
+end
+
+-- A module's parameters as a file PyTorch's load_state_dict accepts (after
+-- safetensors.torch.load_file). opts: dtype ("F64" default, "F32"), shapes (overrides).
+function checkpoint.save_model(path, model, metadata, opts)
+  local sd = model:state_dict()
+  local shapes = checkpoint.torch_shapes(sd)
+  for k, v in pairs(opts and opts.shapes or {}) do shapes[k] = v end
+  return loom.save(path, sd, metadata, {dtype = opts and opts.dtype, shapes = shapes})
+end
+
+-- Load a state_dict file into model (strict by default). -> model, metadata | nil, message
+function checkpoint.load_model(path, model, opts)
+  local tensors, metadata = loom.load(path)
+  if not tensors then return nil, metadata end
+  model:load_state_dict(tensors, {strict = not (opts and opts.strict == false)})
+  return model, metadata
+end
+
+-- ---- flat tables of matrices, numbers, booleans and strings ----
+
+-- t's entries under prefix: matrices as they are, numbers and booleans as 0-D tensors
+-- (I64 for integers, F64, BOOL), strings as metadata. Keys are strings.
+local function store(prefix, t, tensors, meta, shapes, dtypes, fn)
+  for k, v in pairs(t) do
+    if type(k) ~= "string" then
+      error(string.format("%s: %s keys must be strings, got %s", fn, prefix, type(k)), 0)
+    end
+    local name = prefix .. "." .. k
+    local ty = type(v)
+    if loom.is_matrix(v) then
+      tensors[name] = v
+    elseif ty == "number" then
+      tensors[name], shapes[name] = loom.fill(1, 1, v), {}
+      dtypes[name] = math.type(v) == "integer" and "I64" or "F64"
+    elseif ty == "boolean" then
+      tensors[name], shapes[name], dtypes[name] = loom.fill(1, 1, v and 1 or 0), {}, "BOOL"
+    elseif ty == "string" then
+      meta[name] = v
+    else
+      error(string.format("%s: %s is a %s, which a checkpoint cannot hold", fn, name, ty), 0)
+    end
+  end
+end
+
+local function hex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local function unhex(h)
+  if type(h) ~= "string" or #h ~= 64 or h:find("[^0-9a-f]") then return nil end
+  return (h:gsub("..", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+-- ---- saving and loading training state ----
+
+-- loom.checkpoint(path, {model = m, optim = opt, step = n, extra = {...}, metadata = {...},
+--                        rng = true, dtype = "F64"}) -> true | nil, message
+-- Everything needed to continue training exactly: the model's state_dict, the optimiser's
+-- state_dict, the generator state (unless rng = false), the step and the caller's extras.
+function checkpoint.save(path, state)
+  if type(path) ~= "string" then error("loom.checkpoint: path must be a string", 2) end
+  if type(state) ~= "table" then
+    error("loom.checkpoint: expected {model = ..., optim = ..., step = ...}", 2)
+  end
+  local tensors, meta, shapes, dtypes = {}, {}, {}, {}
+  for k, v in pairs(state.metadata or {}) do
+    if type(k) == "string" and (k:match("^loom%.") or k:match("^optim%.") or k:match("^extra%.")
+        or k:match("^model%.")) then
+      error(string.format("loom.checkpoint: metadata key '%s' is reserved", k), 2)
+    end
+    meta[k] = v
+  end
+  if state.model then
+    local sd = state.model:state_dict()
+    local torch = checkpoint.torch_shapes(sd)
+    for k, m in pairs(sd) do
+      tensors["model." .. k] = m
+      shapes["model." .. k] = torch[k]
+    end
+  end
+  if state.optim then
+    local t, m = state.optim:state_dict()
+    store("optim", t, tensors, meta, shapes, dtypes, "loom.checkpoint")
+    store("optim", m or {}, tensors, meta, shapes, dtypes, "loom.checkpoint")
+  end
+  if state.extra then store("extra", state.extra, tensors, meta, shapes, dtypes, "loom.checkpoint") end
+  meta["loom.format"] = FORMAT
+  if state.step ~= nil then
+    if math.type(state.step) ~= "integer" then
+      error("loom.checkpoint: step must be an integer, got " .. tostring(state.step), 2)
+    end
+    meta["loom.step"] = tostring(state.step)
+  end
+  if state.rng ~= false then meta["loom.rng"] = hex(loom.rng_state()) end
+  if state.dtype then
+    for name in pairs(tensors) do
+      if name:match("^model%.") or not dtypes[name] then dtypes[name] = state.dtype end
+    end
+  end
+  return loom.save(path, tensors, meta, {shapes = shapes, dtypes = dtypes})
+end
+
+-- A 0-D tensor back to the Lua value it was.
+local function scalar(m, dtype)
+  local v = m:get(1, 1)
+  if dtype == "BOOL" then return v ~= 0 end
+  if dtype == "I64" then return math.tointeger(v) or v end
+  return v
+end
+
+-- loom.load_checkpoint(path [, {model = m, optim = opt, strict = true, rng = true}])
+--   -> info | nil, message
+-- Restores what is given (model:load_state_dict, optim:load_state_dict, the generator
+-- unless rng = false) and returns info = {step, extra, metadata, model = tensors,
+-- optim = state, optim_meta = strings}. Mismatched keys or shapes raise (the
+-- load_state_dict errors).
+function checkpoint.load(path, targets)
+  targets = targets or {}
+  local tensors, meta, shapes, dtypes = loom.load(path)
+  if not tensors then return nil, meta end
+  if meta["loom.format"] ~= FORMAT then
+    return nil, string.format("%s: not a loom checkpoint (metadata loom.format is %s)", path,
+      meta["loom.format"] and ("'" .. meta["loom.format"] .. "'") or "missing")
+  end
+  local info = {model = {}, optim = {}, optim_meta = {}, extra = {}, metadata = {}}
+  for name, m in pairs(tensors) do
+    local root, key = name:match("^(%a+)%.(.*)$")
+    if root == "model" then
+      info.model[key] = m
+    elseif root == "optim" or root == "extra" then
+      if #shapes[name] == 0 then
+        info[root][key] = scalar(m, dtypes[name])
+      else
+        info[root][key] = m
+      end
+    else
+      return nil, string.format("%s: unexpected tensor '%s' in a checkpoint", path, name)
+    end
+  end
+  for k, v in pairs(meta) do
+    local root, key = k:match("^(%a+)%.(.*)$")
+    if root == "optim" then
+      info.optim_meta[key] = v
+    elseif root == "extra" then
+      info.extra[key] = v
+    elseif root ~= "loom" then
+      info.metadata[k] = v
+    end
+  end
+  if meta["loom.step"] then
+    info.step = math.tointeger(tonumber(meta["loom.step"]))
+    if not info.step then
+      return nil, string.format("%s: bad loom.step '%s'", path, meta["loom.step"])
+    end
+  end
+  local rng = meta["loom.rng"] and unhex(meta["loom.rng"])
+  if meta["loom.rng"] and not rng then
+    return nil, string.format("%s: bad loom.rng '%s'", path, meta["loom.rng"])
+  end
+  if targets.model then
+    targets.model:load_state_dict(info.model, {strict = targets.strict ~= false})
+  end
+  if targets.optim then targets.optim:load_state_dict(info.optim, info.optim_meta) end
+  if rng and targets.rng ~= false then loom.rng_state(rng) end
+  return info
+end
+
+-- The checkpoint file of a run: run:artifact(name), "checkpoint.safetensors" by default.
+function checkpoint.path(run, name)
+  return run:artifact(name or FILE)
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- checkpoint.resume(run_or_path, targets [, name]) -> step, info
+-- Restores the run's checkpoint into targets when there is one and returns its step (0
+-- and nil on a fresh run). A checkpoint that exists but does not load raises.
+function checkpoint.resume(run, targets, name)
+  local path = type(run) == "string" and run or checkpoint.path(run, name)
+  if not exists(path) then return 0, nil end
+  local info, err = checkpoint.load(path, targets)
+  if not info then error("loom.checkpoint.resume: " .. err, 2) end
+  -- A run that logged past its checkpoint before it died forgets those metrics.
+  if type(run) == "table" and type(run.rewind) == "function" then run:rewind(info.step or 0) end
+  return info.step or 0, info
+end
+
+return setmetatable(checkpoint, {__call = function(_, path, state) return checkpoint.save(path, state) end})

@@ -1,0 +1,94 @@
+-- doc/audio.lua: the docstrings of loom.audio (lua/loom/audio.lua, src/bind/audio.c), read by
+-- help(x) and the API reference generator. Not code: one list of entries.
+return {
+  { name = "loom.audio",
+    doc = [[
+Sound files, resampling and speech features on loom matrices. Samples are N x channels
+matrices (rows are time); integer files read as values in [-1, 1) (a 16-bit value k is
+k / 32768). Features follow Kaldi (compute-spectrogram/fbank/mfcc-feats) and match
+torchaudio.compliance.kaldi to ~1e-12 in double precision; see docs/audio.md.
+Features are computed on the samples as given: Kaldi's own binaries see 16-bit integers,
+so multiply by 32768 to reproduce their absolute log energies (only c0 / the energy and
+the log-mel offsets change).]] },
+
+  { name = "loom.audio.read", signature = "loom.audio.read(path) -> samples, rate | nil, message",
+    doc = [[
+Read any file libsndfile understands (WAV, FLAC, Ogg/Vorbis, AIFF, AU, CAF, W64, ...).
+samples is frames x channels. A missing file gives nil, "cannot open 'p': No such file or
+directory"; a file that is not audio gives nil, "'p' is not a readable audio file (...)".]] },
+  { name = "loom.audio.write",
+    signature = "loom.audio.write(path, samples, rate [, {format =, container =}]) -> true | nil, message",
+    doc = [[
+Write samples (frames x channels, values in [-1, 1]; louder values clip) at rate Hz.
+format: "pcm16" (default), "pcm24", "pcm32", "pcm8", "float", "double", "vorbis";
+container: "wav", "flac", "ogg", "aiff", "au", "caf", "w64", "raw" (default: the path's
+extension, else wav). Integer formats round to the nearest step, so reading a 16-bit file
+and writing it back as pcm16 reproduces it bit for bit. I/O failures return nil, message;
+an impossible format/container pair raises.]] },
+  { name = "loom.audio.load",
+    signature = "loom.audio.load(path [, {rate =, channel = 1}]) -> samples, rate | nil, message",
+    doc = "read, keep one channel (N x 1), and resample to rate when it is given and differs." },
+  { name = "loom.audio.resample",
+    signature = "loom.audio.resample(x, from, to [, {quality = \"best\"|\"medium\"|\"fast\"}]) -> matrix",
+    doc = [[
+Band-limited resampling of every column with libsamplerate's windowed-sinc converters
+(SRC_SINC_BEST_QUALITY by default). The result has round(N * to / from) rows. The ratio
+must lie in [1/256, 256]. libsamplerate computes in single precision (~1e-7 relative).]] },
+
+  { name = "loom.audio.mfcc", signature = "loom.audio.mfcc(x, rate [, opts]) -> frames x num_ceps",
+    doc = [[
+Mel-frequency cepstral coefficients as Kaldi's compute-mfcc-feats. Defaults: 25 ms frames
+every 10 ms (snip_edges = true: only whole frames), DC removal, pre-emphasis 0.97, Povey
+window, zero-padding to a power of two, power spectrum, 23 triangular mel bins from 20 Hz
+to Nyquist on Kaldi's mel scale 1127 ln(1 + f/700), log floored at FLT_EPSILON, orthonormal
+DCT-II keeping 13 coefficients, liftering 22, log energy in place of c0 (use_energy =
+true, raw_energy = true), no dither, energy_floor 0.
+opts (Kaldi's names; torchaudio's spellings are accepted too): frame_length, frame_shift
+(ms), preemphasis, remove_dc, window ("povey", "hamming", "hanning"/"hann",
+"rectangular", "blackman"), blackman_coeff, snip_edges, round_to_power_of_two, dither
+(Gaussian, from loom's generator), energy_floor, raw_energy, num_mel_bins, low_freq,
+high_freq (<= 0: offset from Nyquist), num_ceps, cepstral_lifter (0: none), use_energy,
+htk_compat (energy/c0 last), channel (column of x, default 1).]] },
+  { name = "loom.audio.fbank", signature = "loom.audio.fbank(x, rate [, opts]) -> frames x num_mel_bins",
+    doc = [[
+Log mel filterbank energies as compute-fbank-feats: the MFCC pipeline up to the log (see
+loom.audio.mfcc for options). Also use_power (false: magnitude spectrum), use_log (false:
+linear energies), use_energy (default false here: true adds the log energy as the first
+column, or the last with htk_compat).]] },
+  { name = "loom.audio.spectrogram",
+    signature = "loom.audio.spectrogram(x, rate [, opts]) -> frames x (padded / 2 + 1)",
+    doc = [[
+Log power spectrum as compute-spectrogram-feats: column 1 holds the frame's log energy
+(Kaldi replaces the DC bin by it). Framing, window, pre-emphasis and energy options as in
+loom.audio.mfcc.]] },
+  { name = "loom.audio.defaults", signature = "loom.audio.defaults(kind) -> table",
+    doc = "The default options of \"spectrogram\", \"fbank\" or \"mfcc\" (a fresh table)." },
+  { name = "loom.audio.deltas", signature = "loom.audio.deltas(feats [, order = 2 [, {window = 2}]]) -> matrix",
+    doc = [[
+[feats, deltas, delta-deltas, ...] side by side (T x F(order + 1)), as Kaldi's add-deltas:
+each order convolves the previous one with j / sum(2 j^2), j = -window..window, clamping
+frame indices at the ends of the utterance.]] },
+  { name = "loom.audio.cmvn", signature = "loom.audio.cmvn(feats [, {variance = true}]) -> matrix",
+    doc = [[
+Per-utterance normalisation: each column minus its mean and, with variance = true (the
+default), divided by its (population) standard deviation. Constant columns are only centred.]] },
+
+  { name = "loom.audio.window", signature = "loom.audio.window(name, n [, blackman_coeff = 0.42]) -> n x 1",
+    doc = [[
+Kaldi's symmetric windows, a = 2 pi / (n - 1): hanning 0.5 - 0.5 cos(a i), povey hanning^0.85,
+hamming 0.54 - 0.46 cos(a i), blackman c - 0.5 cos(a i) + (0.5 - c) cos(2 a i), rectangular 1.]] },
+  { name = "loom.audio.mel", signature = "loom.audio.mel(hz) -> mel",
+    doc = "Kaldi's mel scale, 1127 ln(1 + hz / 700)." },
+  { name = "loom.audio.mel_inverse", signature = "loom.audio.mel_inverse(mel) -> hz",
+    doc = "700 (exp(mel / 1127) - 1)." },
+  { name = "loom.audio.melbank",
+    signature = "loom.audio.melbank(bins, padded_length, rate, low_hz, high_hz) -> bins x (padded_length / 2 + 1)",
+    doc = [[
+The triangular filterbank the features use, as a dense matrix over FFT bins: bins equally
+spaced in mel between low_hz and high_hz (<= 0: offset from Nyquist); the Nyquist column
+is zero, as in Kaldi.]] },
+  { name = "loom.audio.dct", signature = "loom.audio.dct(ceps, bins) -> ceps x bins",
+    doc = [[
+Kaldi's DCT: the first ceps rows of the orthonormal DCT-II, row 0 = sqrt(1 / bins),
+row k = sqrt(2 / bins) cos(pi k (j + 0.5) / bins).]] },
+}

@@ -1,0 +1,33 @@
+-- doc/experiment.lua: the docstrings of the experiment contract (loom.experiment, `loom run`
+-- and the run object), read by help(x) and scripts/gen-api-docs.lua. Not code.
+return {
+  { name = "loom.experiment",
+    signature = "loom.experiment{name = ..., params = {...}, run = fn [, description = ...]} -> experiment",
+    doc = [[
+Declare an experiment. A script in scripts/experiments/ ends with `return loom.experiment{...}`:
+  name         a non-empty string naming the experiment
+  params       defaults of the parameters: numbers, strings or booleans (seed defaults to 42)
+  run          function(p, run): p holds the params after key=value overrides; run is the
+               run object (run:log, run:progress, run:artifact); returns a table of results
+  description  one line shown by `loom run --help script.lua`
+Example:
+  return loom.experiment{ name = "ols", params = {n = 100, seed = 42},
+    run = function(p, run)
+      local X = loom.randn(p.n, 3)
+      return {mean = X:mean()}
+    end }]] },
+  { name = "loom run",
+    signature = "loom run [--help] script.lua [key=value ...]",
+    doc = [[
+The shell command that runs an experiment script: each key=value overrides a param (converted
+to the type of its default: integers stay integers, booleans take true/false/1/0/yes/no;
+an unknown key or a bad value prints the params and exits with status 2), seeds the
+generator with p.seed, calls run(p, run) and prints the result table. `--help` lists the
+params with their types and defaults.]] },
+  { name = "run:log", signature = "run:log{step = i, name = value, ...}",
+    doc = "Record numeric metrics at a step (step defaults to the next one): losses, accuracies." },
+  { name = "run:progress", signature = "run:progress(i, n)",
+    doc = "Report that step i of n is done: a progress line with the latest metrics." },
+  { name = "run:artifact", signature = "run:artifact(name) -> path",
+    doc = "A path under runs/<id>/ (the folder exists) where the run saves a plot or checkpoint." },
+}

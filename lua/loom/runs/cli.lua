@@ -1,0 +1,483 @@
+-- loom.runs.cli: the `loom runs`, `loom plot` and `loom sweep` commands over the run store.
+-- Not the store (loom.runs.store), plotting (loom.runs.plot) nor sweeping (loom.runs.sweep).
+local cli = require "loom.cli"
+local store = require "loom.runs.store"
+local json = require "loom.runs.json"
+local progress = require "loom.runs.progress"
+
+local M = {}
+
+local function fail(cmd, msg, code)
+  io.stderr:write("loom ", cmd, ": ", msg, "\n")
+  return code or 1
+end
+
+-- ---- text helpers ----
+
+function M.value_text(v)
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    return string.format("%.4g", v)
+  end
+  if v == nil then return "-" end
+  return tostring(v)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+M.sorted_keys = sorted_keys
+
+-- Columns padded to their widest cell; the last column is not padded.
+function M.table_text(headers, rows)
+  local widths = {}
+  for j, h in ipairs(headers) do widths[j] = #h end
+  for _, r in ipairs(rows) do
+    for j = 1, #headers do widths[j] = math.max(widths[j], #tostring(r[j] or "")) end
+  end
+  local lines = {}
+  local function line(cells)
+    local parts = {}
+    for j = 1, #headers do
+      local c = tostring(cells[j] or "")
+      parts[j] = j < #headers and (c .. string.rep(" ", widths[j] - #c)) or c
+    end
+    lines[#lines + 1] = (table.concat(parts, "  "):gsub("%s+$", ""))
+  end
+  line(headers)
+  for _, r in ipairs(rows) do line(r) end
+  return table.concat(lines, "\n")
+end
+
+local function when(t)
+  return t and os.date("%Y-%m-%d %H:%M:%S", math.floor(t)) or "-"
+end
+
+local function duration(r)
+  if not r.started then return "-" end
+  local t = r.ended or (r.status == "running" and require("loom.core").process.time()) or nil
+  return t and progress.duration(t - r.started) or "-"
+end
+M.duration = duration
+
+-- Param names whose values differ between runs (none for a single run).
+function M.differing_params(runs)
+  local names, differ = {}, {}
+  for _, r in ipairs(runs) do
+    for k in pairs(r.params) do names[k] = true end
+  end
+  for k in pairs(names) do
+    local first = runs[1] and tostring(runs[1].params[k])
+    for _, r in ipairs(runs) do
+      if tostring(r.params[k]) ~= first then differ[#differ + 1] = k; break end
+    end
+  end
+  table.sort(differ)
+  return differ
+end
+
+local function kv_text(t, keys)
+  local parts = {}
+  for _, k in ipairs(keys or sorted_keys(t)) do
+    if t[k] ~= nil then parts[#parts + 1] = k .. "=" .. M.value_text(t[k]) end
+  end
+  return table.concat(parts, " ")
+end
+M.kv_text = kv_text
+
+-- Scalar results only (tables stored as JSON are left to `show`).
+local function scalar_results(r)
+  local out = {}
+  for k, v in pairs(r.results) do
+    if r.result_types[k] ~= "json" then out[k] = v end
+  end
+  return out
+end
+
+-- ---- option parsing shared by the subcommands ----
+
+-- Split args into options (--db PATH, --limit N, flags) and positional words.
+local function parse(args, with_value)
+  local o, words = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local name = a:match("^%-%-([%w%-]+)$") or (a == "-o" and "output") or (a == "-j" and "jobs")
+    if name and with_value[name] then
+      if args[i + 1] == nil then return nil, "'" .. a .. "' needs a value" end
+      o[name] = args[i + 1]
+      i = i + 1
+    elseif name then
+      o[name] = true
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  return o, words
+end
+M.parse = parse
+
+-- The store for reading commands: a missing database is an error, never created empty.
+local function open_store(o, cmd)
+  local path = store.default_path(o.db)
+  local f = io.open(path)
+  if not f then
+    return nil, fail(cmd, string.format("no run database %s (record runs with `loom run`, or give --db PATH)", path))
+  end
+  f:close()
+  local s, err = store.open(path)
+  if not s then return nil, fail(cmd, err) end
+  s:mark_died()
+  s:sync_sweeps()
+  return s
+end
+M.open_store = open_store
+
+-- name=, status=, sweep= and any other key=value as a param filter.
+local function filters(words)
+  local f = {params = {}}
+  for _, w in ipairs(words) do
+    local k, v = w:match("^([%w_%.%-]+)=(.*)$")
+    if not k then return nil, "expected a filter key=value, got '" .. w .. "'" end
+    if k == "name" or k == "status" or k == "sweep" then f[k] = v else f.params[k] = v end
+  end
+  return f
+end
+
+-- ---- loom runs ----
+
+local function runs_list(s, o, words)
+  local f, err = filters(words)
+  if not f then return fail("runs", err, 2) end
+  f.limit = o.limit and tonumber(o.limit)
+  local runs = s:list(f)
+  if #runs == 0 then
+    print("no runs" .. ((next(f.params) or f.name or f.status) and " match" or " yet") .. " in " .. s.path)
+    return 0
+  end
+  -- Params shown are those that differ within each experiment's runs.
+  local by_name = {}
+  for _, r in ipairs(runs) do
+    by_name[r.name] = by_name[r.name] or {}
+    table.insert(by_name[r.name], r)
+  end
+  -- A lone run of its experiment shows all its params but the seed.
+  local shown = {}
+  for name, group in pairs(by_name) do
+    if #group > 1 then
+      shown[name] = M.differing_params(group)
+    else
+      shown[name] = {}
+      for _, k in ipairs(sorted_keys(group[1].params)) do
+        if k ~= "seed" then table.insert(shown[name], k) end
+      end
+    end
+  end
+  local rows = {}
+  for _, r in ipairs(runs) do
+    rows[#rows + 1] = {r.id, r.name, r.status, when(r.started), duration(r),
+      kv_text(r.params, shown[r.name]), kv_text(scalar_results(r))}
+  end
+  print(M.table_text({"ID", "NAME", "STATUS", "STARTED", "TIME", "PARAMS", "RESULTS"}, rows))
+  return 0
+end
+
+local function resolve_all(s, ids, cmd)
+  local out = {}
+  for _, text in ipairs(ids) do
+    local id, err = s:resolve(text)
+    if not id then return nil, fail(cmd, err) end
+    out[#out + 1] = id
+  end
+  return out
+end
+
+local function runs_show(s, o, words)
+  if #words ~= 1 then return fail("runs show", "usage: loom runs show ID", 2) end
+  local ids, code = resolve_all(s, words, "runs show")
+  if not ids then return code end
+  local r = s:get(ids[1])
+  local lines = {
+    string.format("run %s  %s  %s", r.id, r.name, r.status),
+    string.format("  script      %s", r.script or "-"),
+    string.format("  sha256      %s", r.script_hash or "-"),
+    string.format("  seed        %s", M.value_text(r.seed)),
+    string.format("  host        %s (pid %s)", r.host or "-", M.value_text(r.pid)),
+    string.format("  started     %s", when(r.started)),
+    string.format("  ended       %s (%s)", when(r.ended), duration(r)),
+    string.format("  loom        %s", r.loom_version or "-"),
+  }
+  if r.sweep then lines[#lines + 1] = string.format("  sweep       %s point %d", r.sweep, r.sweep_point or -1) end
+  if r.error then lines[#lines + 1] = "  error       " .. r.error end
+  lines[#lines + 1] = "params:"
+  for _, k in ipairs(sorted_keys(r.params)) do
+    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(r.params[k]))
+  end
+  lines[#lines + 1] = "results:"
+  for _, k in ipairs(sorted_keys(r.results)) do
+    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(r.results[k]))
+  end
+  local summary = s:metric_summary(r.id)
+  if #summary > 0 then
+    lines[#lines + 1] = "metrics:"
+    local rows = {}
+    for _, m in ipairs(summary) do
+      rows[#rows + 1] = {"  " .. m.name, m.count, m.last_step, M.value_text(s:last_metric(r.id, m.name)),
+        M.value_text(m.min), M.value_text(m.max)}
+    end
+    lines[#lines + 1] = M.table_text({"  name", "count", "last step", "last", "min", "max"}, rows)
+  end
+  if #r.artifacts > 0 then
+    lines[#lines + 1] = "artifacts:"
+    for _, a in ipairs(r.artifacts) do lines[#lines + 1] = string.format("  %-20s %s", a.name, a.path) end
+  end
+  print(table.concat(lines, "\n"))
+  return 0
+end
+
+local function runs_compare(s, o, words)
+  if #words < 1 then return fail("runs compare", "usage: loom runs compare ID ID ...", 2) end
+  local ids, code = resolve_all(s, words, "runs compare")
+  if not ids then return code end
+  local runs = {}
+  for i, id in ipairs(ids) do runs[i] = s:get(id) end
+  local headers = {""}
+  for i, r in ipairs(runs) do headers[i + 1] = r.id end
+  local rows = {}
+  local function add(label, get)
+    local row, first, differ = {label}, nil, false
+    for i, r in ipairs(runs) do
+      local v = M.value_text(get(r))
+      row[i + 1] = v
+      if i == 1 then first = v elseif v ~= first then differ = true end
+    end
+    if differ and #runs > 1 then row[1] = "* " .. label else row[1] = "  " .. label end
+    rows[#rows + 1] = row
+  end
+  add("name", function(r) return r.name end)
+  add("status", function(r) return r.status end)
+  add("time", duration)
+  local pnames, rnames = {}, {}
+  for _, r in ipairs(runs) do
+    for k in pairs(r.params) do pnames[k] = true end
+    for k in pairs(r.results) do rnames[k] = true end
+  end
+  rows[#rows + 1] = {"params:"}
+  for _, k in ipairs(sorted_keys(pnames)) do add(k, function(r) return r.params[k] end) end
+  rows[#rows + 1] = {"results:"}
+  for _, k in ipairs(sorted_keys(rnames)) do add(k, function(r) return r.results[k] end) end
+  print(M.table_text(headers, rows))
+  print("(* marks values that differ)")
+  return 0
+end
+
+local function csv_cell(v)
+  if v == nil then return "" end
+  local t = type(v) == "number" and (math.type(v) == "integer" and tostring(v) or json.number(v)) or tostring(v)
+  if t:find('[,"\n\r]') then t = '"' .. t:gsub('"', '""') .. '"' end
+  return t
+end
+M.csv_cell = csv_cell
+
+local RUN_FIELDS = {"id", "name", "status", "started", "ended", "seed", "host", "script", "script_hash",
+  "loom_version", "sweep", "error"}
+
+-- loom runs export --csv|--json [--metrics] [-o file] [filters]
+local function runs_export(s, o, words)
+  if not (o.csv or o.json) or (o.csv and o.json) then
+    return fail("runs export", "choose one format: --csv or --json", 2)
+  end
+  local f, err = filters(words)
+  if not f then return fail("runs export", err, 2) end
+  local runs = s:list(f)
+  local out = io.stdout
+  if o.output then
+    local ferr
+    out, ferr = io.open(o.output, "w")
+    if not out then return fail("runs export", ferr) end
+  end
+  if o.json then
+    local list = {}
+    for i, r in ipairs(runs) do
+      local e = {}
+      for _, k in ipairs(RUN_FIELDS) do e[k] = r[k] end
+      e.params, e.results = r.params, r.results
+      if next(e.params) == nil then e.params = setmetatable({}, {}) end
+      e.artifacts = {}
+      for _, a in ipairs(s:artifacts(r.id)) do e.artifacts[a.name] = a.path end
+      if o.metrics then
+        e.metrics = {}
+        for _, name in ipairs(s:metric_names(r.id)) do
+          local steps, values = s:metric(r.id, name)
+          e.metrics[name] = {step = steps, value = values}
+        end
+      end
+      list[i] = e
+    end
+    out:write(#list == 0 and "[]" or json.encode(list, "  "), "\n")
+  elseif o.metrics then
+    out:write("run_id,step,name,value\n")
+    for _, r in ipairs(runs) do
+      local stmt <close> = s.db:prepare("SELECT step, name, value FROM metrics WHERE run_id = ? ORDER BY name, step, rowid")
+      stmt:bind(r.id)
+      while stmt:step() do
+        local step, name, value = stmt:values()
+        out:write(r.id, ",", step, ",", csv_cell(name), ",", csv_cell(value), "\n")
+      end
+    end
+  else
+    local pnames, rnames = {}, {}
+    for _, r in ipairs(runs) do
+      for k in pairs(r.params) do pnames[k] = true end
+      for k, t in pairs(r.result_types) do if t ~= "json" then rnames[k] = true end end
+    end
+    pnames, rnames = sorted_keys(pnames), sorted_keys(rnames)
+    local header = {}
+    for _, k in ipairs(RUN_FIELDS) do header[#header + 1] = k end
+    for _, k in ipairs(pnames) do header[#header + 1] = "param." .. k end
+    for _, k in ipairs(rnames) do header[#header + 1] = "result." .. k end
+    local cells = {}
+    for i, h in ipairs(header) do cells[i] = csv_cell(h) end
+    out:write(table.concat(cells, ","), "\n")
+    for _, r in ipairs(runs) do
+      cells = {}
+      for _, k in ipairs(RUN_FIELDS) do cells[#cells + 1] = csv_cell(r[k]) end
+      for _, k in ipairs(pnames) do cells[#cells + 1] = csv_cell(r.params[k]) end
+      for _, k in ipairs(rnames) do cells[#cells + 1] = csv_cell(r.results[k]) end
+      out:write(table.concat(cells, ","), "\n")
+    end
+  end
+  if out ~= io.stdout then out:close() end
+  return 0
+end
+
+local function runs_rm(s, o, words)
+  if #words == 0 then return fail("runs rm", "usage: loom runs rm ID ...", 2) end
+  local ids, code = resolve_all(s, words, "runs rm")
+  if not ids then return code end
+  for _, id in ipairs(ids) do
+    local r = s:get(id)
+    if r.status == "running" and not o.force then
+      return fail("runs rm", string.format("run %s is still running (use --force to remove it anyway)", id))
+    end
+  end
+  local dirs = s:remove(ids)
+  for _, d in ipairs(dirs) do
+    -- Only ever a runs/<8 hex digits> folder: never let a bad row point rm elsewhere.
+    if d:match("/runs/%x%x%x%x%x%x%x%x$") then os.execute("rm -rf " .. store.quote(d)) end
+  end
+  print(string.format("removed %d run%s", #ids, #ids == 1 and "" or "s"))
+  return 0
+end
+
+local function runs_merge(s, o, words)
+  if #words == 0 then return fail("runs merge", "usage: loom runs merge OTHER.db ...", 2) end
+  local total = 0
+  for _, path in ipairs(words) do
+    local n, err = s:merge(path)
+    if not n then return fail("runs merge", err) end
+    total = total + n
+  end
+  print(string.format("merged %d run%s into %s", total, total == 1 and "" or "s", s.path))
+  return 0
+end
+
+local RUNS_USAGE = [[
+usage: loom runs [--db PATH] [filters]             list runs (filters: name=X status=Y sweep=S k=v)
+       loom runs show ID                          everything about one run
+       loom runs compare ID ID ...                params and results side by side
+       loom runs export --csv|--json [--metrics] [-o FILE] [filters]
+       loom runs rm ID ... [--force]              remove runs and their runs/<id>/ folders
+       loom runs merge OTHER.db ...               copy runs from other databases
+IDs may be abbreviated to a unique prefix; `last` is the most recent run.
+The database is --db PATH, else $LOOM_DB, else runs.db.]]
+
+local SUBCOMMANDS = {show = runs_show, compare = runs_compare, export = runs_export, rm = runs_rm,
+  merge = runs_merge, list = runs_list}
+
+function M.runs(args)
+  local o, words = parse(args, {db = true, limit = true, output = true})
+  if not o then return fail("runs", words, 2) end
+  if o.help or o.h then print(RUNS_USAGE); return 0 end
+  local sub = SUBCOMMANDS[words[1]] and table.remove(words, 1) or "list"
+  local s, code = open_store(o, "runs")
+  if not s then return code end
+  local ok, result = pcall(SUBCOMMANDS[sub], s, o, words)
+  s:close()
+  if not ok then return fail("runs " .. sub, tostring(result)) end
+  return result
+end
+
+-- ---- loom plot ----
+
+local PLOT_USAGE = [[
+usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T]
+Draws each metric against step, one line per run labelled by the params that differ.
+Without -o the plot is drawn as text on the terminal.]]
+
+function M.plot(args)
+  local o, words = parse(args, {db = true, output = true, size = true, title = true})
+  if not o then return fail("plot", words, 2) end
+  if o.help then print(PLOT_USAGE); return 0 end
+  if #words == 0 then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
+  local s, code = open_store(o, "plot")
+  if not s then return code end
+  -- Words naming a metric of a run already given are metrics; the rest must be run ids.
+  local runs, metrics, known = {}, {}, {}
+  for _, w in ipairs(words) do
+    if known[w] then
+      metrics[#metrics + 1] = w
+    else
+      local id, err = s:resolve(w)
+      if not id then
+        s:close()
+        return fail("plot", #runs > 0 and string.format("'%s' is neither a run id nor a metric of the runs given", w) or err)
+      end
+      local r = s:get(id)
+      runs[#runs + 1] = r
+      for _, name in ipairs(s:metric_names(id)) do known[name] = true end
+    end
+  end
+  if #runs == 0 then s:close(); return fail("plot", "no run given", 2) end
+  if #metrics == 0 then
+    metrics = sorted_keys(known)
+    if #metrics == 0 then s:close(); return fail("plot", "the runs have no metrics") end
+  end
+  local differ = M.differing_params(runs)
+  local series = {}
+  for _, r in ipairs(runs) do
+    local label = #runs > 1 and (#differ > 0 and kv_text(r.params, differ) or r.id) or nil
+    for _, m in ipairs(metrics) do
+      local steps, values = s:metric(r.id, m)
+      if #steps > 0 then
+        local title = label and (#metrics > 1 and (m .. " " .. label) or label) or m
+        series[#series + 1] = {title = title, x = steps, y = values}
+      end
+    end
+  end
+  s:close()
+  if #series == 0 then return fail("plot", "none of the runs logged " .. table.concat(metrics, ", ")) end
+  local size
+  if o.size then
+    local w, h = o.size:match("^(%d+)x(%d+)$")
+    if not w then return fail("plot", "--size expects WxH, e.g. 800x500", 2) end
+    size = {tonumber(w), tonumber(h)}
+  end
+  local title = o.title or (#runs == 1 and (runs[1].name .. " " .. runs[1].id) or runs[1].name)
+  local ok, text = require("loom.runs.plot").draw{output = o.output, series = series, title = title,
+    xlabel = "step", ylabel = #metrics == 1 and metrics[1] or nil, logy = o.logy, size = size}
+  if not ok then return fail("plot", text) end
+  if o.output then print("wrote " .. o.output) else io.write(text) end
+  return 0
+end
+
+cli.register("runs", "list, show, compare, export, remove recorded runs: loom runs --help", M.runs)
+cli.register("plot", "plot metrics of runs with gnuplot: loom plot ID... METRIC... -o f.png", M.plot)
+cli.register("sweep", "run a parameter grid locally (-j N) or on Slurm: loom sweep --help",
+  function(args) return require("loom.runs.sweep").main(args) end)
+
+return M

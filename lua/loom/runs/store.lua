@@ -1,0 +1,491 @@
+-- loom.runs.store: the SQLite run store: schema, recording a run (params, metrics batched in
+-- transactions, results, artifacts, status), queries, removal and merging of databases.
+-- Not the command line (loom.runs.cli) nor the run object experiments see (loom.runner).
+local core = require "loom.core"
+local json = require "loom.runs.json"
+
+local sqlite, process = core.sqlite, core.process
+
+local store = {}
+
+local Store = {}
+Store.__index = Store
+
+store.SCHEMA_VERSION = 1
+store.STATUSES = {"running", "completed", "failed", "interrupted", "died"}
+local TERMINAL = {completed = true, failed = true, interrupted = true, died = true}
+store.TERMINAL = TERMINAL
+
+local SCHEMA = [[
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,          -- 8 hex digits, unique across machines (merging keeps it)
+  name TEXT NOT NULL,           -- the experiment's name
+  script TEXT,                  -- absolute path of the script
+  script_hash TEXT,             -- SHA-256 of the script's content
+  seed INTEGER,
+  status TEXT NOT NULL,         -- running, completed, failed, interrupted, died
+  started REAL,                 -- Unix time
+  ended REAL,
+  host TEXT,
+  pid INTEGER,
+  loom_version TEXT,
+  sweep TEXT,                   -- sweep id when started by loom sweep
+  sweep_point INTEGER,          -- 0-based index of the point in the sweep's grid
+  artifacts_dir TEXT,           -- absolute path of runs/<id>/
+  error TEXT                    -- the error message of a failed or interrupted run
+);
+CREATE TABLE IF NOT EXISTS params (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value, type TEXT NOT NULL,  -- type: number, string, boolean
+  PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS metrics (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL, name TEXT NOT NULL, value REAL);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name, step);
+CREATE TABLE IF NOT EXISTS results (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value, type TEXT NOT NULL,  -- type: number, string, boolean, json
+  PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS artifacts (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, path TEXT NOT NULL, created REAL,
+  PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS sweeps (
+  id TEXT PRIMARY KEY, name TEXT, script TEXT, mode TEXT NOT NULL,  -- mode: local, slurm
+  job_id TEXT, dir TEXT, created REAL, points INTEGER, sort TEXT);
+CREATE TABLE IF NOT EXISTS sweep_points (
+  sweep TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL, args TEXT NOT NULL,  -- "k=v k2=v2" as given to loom run
+  PRIMARY KEY (sweep, idx));
+]]
+
+-- Metrics are written in one transaction per batch: this many rows or this many seconds.
+local BATCH_ROWS, BATCH_SECONDS = 2000, 2.0
+
+-- The database path from --db, else $LOOM_DB, else runs.db in the working directory.
+function store.default_path(db)
+  if db and db ~= "" then return db end
+  local env = os.getenv("LOOM_DB")
+  if env and env ~= "" then return env end
+  return "runs.db"
+end
+
+function store.absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local cwd = assert(process.cwd())
+  path = path:gsub("^%./", "")
+  return (cwd .. "/" .. path):gsub("/%./", "/")
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+store.dirname = dirname
+
+function store.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+function store.mkdir(dir)
+  return os.execute("mkdir -p " .. store.quote(dir))
+end
+
+-- 8 random hex digits from the kernel (the experiment's generator must stay untouched).
+function store.new_id()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(4)
+  if f then f:close() end
+  if not bytes or #bytes < 4 then
+    return string.format("%08x", math.random(0, 0xffffffff))
+  end
+  return string.format("%08x", string.unpack("<I4", bytes))
+end
+
+-- store.open(path [, {readonly = true, journal = "delete"}]) -> Store | nil, message
+function store.open(path, opts)
+  opts = opts or {}
+  path = store.default_path(path)
+  local journal = opts.journal or os.getenv("LOOM_DB_JOURNAL") or "wal"
+  local db, err = sqlite.open(path, {journal = journal, readonly = opts.readonly, timeout = 60000})
+  if not db then return nil, err end
+  local self = setmetatable({db = db, path = store.absolute(path), pending = {},
+    last_flush = process.now()}, Store)
+  if not opts.readonly then
+    local ok, serr = pcall(self.transaction, self, function()
+      db:exec(SCHEMA)
+      db:run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", store.SCHEMA_VERSION)
+    end)
+    if not ok then
+      db:close()
+      return nil, string.format("cannot open database %s: %s", path, serr)
+    end
+  end
+  return self
+end
+
+function Store:close()
+  if self.db then
+    self:flush()
+    self.db:close()
+    self.db = nil
+  end
+end
+
+-- Run fn inside BEGIN IMMEDIATE ... COMMIT (the write lock is taken up front, so a busy
+-- database waits for the timeout instead of failing on the upgrade), ROLLBACK on error.
+function Store:transaction(fn, ...)
+  local db = self.db
+  db:exec("BEGIN IMMEDIATE")
+  local ok, err = pcall(fn, ...)
+  if ok then
+    ok, err = pcall(db.exec, db, "COMMIT")
+  end
+  if not ok then
+    if db:in_transaction() then pcall(db.exec, db, "ROLLBACK") end
+    error(err, 0)
+  end
+end
+
+-- The directory of runs/<id>/ next to the database.
+function Store:artifacts_dir(id)
+  return dirname(self.path) .. "/runs/" .. id
+end
+
+local function value_type(v)
+  local t = type(v)
+  if t == "number" or t == "string" or t == "boolean" then return t end
+  return "json"
+end
+
+local function stored_value(v)
+  local t = value_type(v)
+  if t == "boolean" then return v and "true" or "false", t end
+  if t == "json" then return json.encode(v), t end
+  return v, t
+end
+
+-- A stored (value, type) back to Lua: booleans come back as booleans, JSON as its text.
+function store.decode(value, vtype)
+  if vtype == "boolean" then return value == "true" end
+  return value
+end
+
+-- Store:create_run{name, script, script_text, params, seed, sweep, sweep_point, version} -> id
+function Store:create_run(r)
+  local id = store.new_id()
+  local script = r.script and store.absolute(r.script)
+  local hash = r.script_text and require("loom.runs.sha256")(r.script_text)
+  self:transaction(function()
+    self.db:run([[INSERT INTO runs (id, name, script, script_hash, seed, status, started, host, pid,
+      loom_version, sweep, sweep_point, artifacts_dir) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)]],
+      id, r.name, script, hash, r.seed, process.time(), process.hostname(), process.pid(),
+      r.version, r.sweep, r.sweep_point, self:artifacts_dir(id))
+    local insert = self.db:prepare("INSERT INTO params (run_id, name, value, type) VALUES (?, ?, ?, ?)")
+    for k, v in pairs(r.params or {}) do
+      local sv, t = stored_value(v)
+      insert:exec(id, k, sv, t)
+    end
+    insert:close()
+  end)
+  return id
+end
+
+-- Queue one metric; batches are written when large or old enough (Store:flush forces it).
+function Store:log_metric(id, step, name, value)
+  local p = self.pending
+  p[#p + 1] = {id, step, name, value}
+  if #p >= BATCH_ROWS or process.now() - self.last_flush >= BATCH_SECONDS then
+    self:flush()
+  end
+end
+
+function Store:flush()
+  local p = self.pending
+  self.last_flush = process.now()
+  if #p == 0 then return end
+  self.pending = {}
+  local ok, err = pcall(self.transaction, self, function()
+    local insert = self.db:prepare("INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)")
+    for _, row in ipairs(p) do insert:exec(row[1], row[2], row[3], row[4]) end
+    insert:close()
+  end)
+  if not ok then
+    -- Rolled back (Ctrl-C mid-batch, a full disk): keep the rows for the next flush.
+    table.move(self.pending, 1, #self.pending, #p + 1, p)
+    self.pending = p
+    error(err, 0)
+  end
+end
+
+function Store:set_results(id, results)
+  if type(results) ~= "table" then return end
+  self:transaction(function()
+    local insert = self.db:prepare("INSERT OR REPLACE INTO results (run_id, name, value, type) VALUES (?, ?, ?, ?)")
+    for k, v in pairs(results) do
+      local sv, t = stored_value(v)
+      insert:exec(id, tostring(k), sv, t)
+    end
+    insert:close()
+  end)
+end
+
+function Store:add_artifact(id, name, path)
+  self:transaction(function()
+    self.db:run("INSERT OR REPLACE INTO artifacts (run_id, name, path, created) VALUES (?, ?, ?, ?)",
+      id, name, store.absolute(path), process.time())
+  end)
+end
+
+-- Store:finish(id, status [, error]): flush metrics and record the end.
+function Store:finish(id, status, err)
+  self:flush()
+  self:transaction(function()
+    self.db:run("UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?",
+      status, process.time(), err, id)
+  end)
+end
+
+-- ---- queries ----
+
+-- The comm name of this process, to tell a recycled pid from our own program.
+local own_comm
+local function comm_of(pid)
+  local f = io.open("/proc/" .. pid .. "/comm")
+  if not f then return nil end
+  local c = f:read("l")
+  f:close()
+  return c
+end
+
+local function zombie(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local stat = f:read("a")
+  f:close()
+  return stat:match("%) (%a)") == "Z"
+end
+
+-- True when the run's process is gone from this host (its run can never finish).
+local function process_gone(pid)
+  if not process.alive(pid) or zombie(pid) then return true end
+  own_comm = own_comm or comm_of("self")
+  local c = comm_of(pid)
+  return own_comm ~= nil and c ~= nil and c ~= own_comm
+end
+
+-- Runs still 'running' whose process is gone from this host become 'died'.
+function Store:mark_died()
+  local host = process.hostname()
+  local gone = {}
+  for _, r in ipairs(self.db:rows("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", host)) do
+    if r.pid and process_gone(r.pid) then gone[#gone + 1] = r.id end
+  end
+  if #gone == 0 then return 0 end
+  local ok = pcall(self.transaction, self, function()
+    for _, id in ipairs(gone) do
+      self.db:run([[UPDATE runs SET status = 'died', error = 'the process ended without recording
+        an end (killed?)' WHERE id = ? AND status = 'running']], id)
+    end
+  end)
+  return ok and #gone or 0
+end
+
+-- The id a user typed: a unique prefix of an id, or "last" (the most recent run).
+function Store:resolve(text)
+  if text == "last" then
+    local r = self.db:rows("SELECT id FROM runs ORDER BY started DESC LIMIT 1")[1]
+    if not r then return nil, "no runs in " .. self.path end
+    return r.id
+  end
+  if not text:match("^%x+$") then return nil, string.format("'%s' is not a run id", text) end
+  local rows = self.db:rows("SELECT id FROM runs WHERE id LIKE ? ORDER BY id LIMIT 3", text:lower() .. "%")
+  if #rows == 0 then return nil, string.format("no run with id '%s' in %s", text, self.path) end
+  if #rows > 1 then
+    return nil, string.format("run id '%s' is ambiguous (%s, %s%s)", text, rows[1].id, rows[2].id,
+      rows[3] and ", ..." or "")
+  end
+  return rows[1].id
+end
+
+-- Params and results of a run as Lua tables (typed back).
+function Store:params(id)
+  local p = {}
+  for _, r in ipairs(self.db:rows("SELECT name, value, type FROM params WHERE run_id = ?", id)) do
+    p[r.name] = store.decode(r.value, r.type)
+  end
+  return p
+end
+
+function Store:results(id)
+  local res, types = {}, {}
+  for _, r in ipairs(self.db:rows("SELECT name, value, type FROM results WHERE run_id = ?", id)) do
+    res[r.name] = store.decode(r.value, r.type)
+    types[r.name] = r.type
+  end
+  return res, types
+end
+
+function Store:artifacts(id)
+  return self.db:rows("SELECT name, path, created FROM artifacts WHERE run_id = ? ORDER BY name", id)
+end
+
+-- One run's row with params, results and artifacts, or nil.
+function Store:get(id)
+  local r = self.db:rows("SELECT * FROM runs WHERE id = ?", id)[1]
+  if not r then return nil end
+  r.params = self:params(id)
+  r.results, r.result_types = self:results(id)
+  r.artifacts = self:artifacts(id)
+  return r
+end
+
+-- Store:list{name = "...", status = "...", sweep = "...", params = {k = "v"}, limit = n}
+-- -> runs (oldest first) with params and results.
+function Store:list(filter)
+  filter = filter or {}
+  local where, args = {}, {}
+  if filter.name then where[#where + 1] = "name = ?"; args[#args + 1] = filter.name end
+  if filter.status then where[#where + 1] = "status = ?"; args[#args + 1] = filter.status end
+  if filter.sweep then where[#where + 1] = "sweep = ?"; args[#args + 1] = filter.sweep end
+  for k, v in pairs(filter.params or {}) do
+    -- Text matches strings and booleans; numbers compare as numbers, so 1e-3 finds 0.001.
+    where[#where + 1] = [[id IN (SELECT run_id FROM params WHERE name = ? AND (CAST(value AS TEXT) = ?
+      OR (typeof(value) IN ('integer', 'real') AND value = ?)))]]
+    args[#args + 1] = k
+    args[#args + 1] = tostring(v)
+    args[#args + 1] = tonumber(v) or (0 / 0) -- NaN binds as NULL: matches nothing
+  end
+  local sql = "SELECT * FROM runs" .. (#where > 0 and (" WHERE " .. table.concat(where, " AND ")) or "")
+    .. " ORDER BY started DESC" .. (filter.limit and (" LIMIT " .. math.tointeger(filter.limit)) or "")
+  local rows = self.db:rows(sql, table.unpack(args))
+  local out = {}
+  for i = #rows, 1, -1 do
+    local r = rows[i]
+    r.params = self:params(r.id)
+    r.results, r.result_types = self:results(r.id)
+    out[#out + 1] = r
+  end
+  return out
+end
+
+-- Metric names of a run, and one metric's (steps, values).
+function Store:metric_names(id)
+  local names = {}
+  for _, r in ipairs(self.db:rows("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", id)) do
+    names[#names + 1] = r.name
+  end
+  return names
+end
+
+function Store:metric(id, name)
+  local steps, values = {}, {}
+  local stmt <close> = self.db:prepare("SELECT step, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid")
+  stmt:bind(id, name)
+  while stmt:step() do
+    local s, v = stmt:values()
+    steps[#steps + 1] = s
+    values[#values + 1] = v or (0 / 0)
+  end
+  return steps, values
+end
+
+-- Per metric: count, first, last, min, max.
+function Store:metric_summary(id)
+  return self.db:rows([[SELECT name, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
+    MAX(step) AS last_step FROM metrics WHERE run_id = ? GROUP BY name ORDER BY name]], id)
+end
+
+function Store:last_metric(id, name)
+  local r = self.db:rows("SELECT value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step DESC, rowid DESC LIMIT 1", id, name)[1]
+  return r and r.value
+end
+
+-- Remove runs with their rows; returns the artifact directories to delete.
+function Store:remove(ids)
+  local dirs = {}
+  self:transaction(function()
+    for _, id in ipairs(ids) do
+      local r = self.db:rows("SELECT artifacts_dir FROM runs WHERE id = ?", id)[1]
+      if r and r.artifacts_dir then dirs[#dirs + 1] = r.artifacts_dir end
+      for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+        self.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
+      end
+      self.db:run("DELETE FROM runs WHERE id = ?", id)
+    end
+  end)
+  return dirs
+end
+
+-- ---- merging ----
+
+local RUN_COLUMNS = {"id", "name", "script", "script_hash", "seed", "status", "started", "ended",
+  "host", "pid", "loom_version", "sweep", "sweep_point", "artifacts_dir", "error"}
+
+local function copy_rows(from, to, sql_select, sql_insert, id)
+  local src <close> = from.db:prepare(sql_select)
+  src:bind(id)
+  local dst <close> = to.db:prepare(sql_insert)
+  while src:step() do dst:exec(src:values()) end
+end
+
+-- Copy one run (row, params, metrics, results, artifacts) from another store, replacing ours.
+local function copy_run(from, to, row)
+  local id = row.id
+  for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+    to.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
+  end
+  local values = {}
+  for i, c in ipairs(RUN_COLUMNS) do values[i] = row[c] end
+  to.db:run("INSERT OR REPLACE INTO runs (" .. table.concat(RUN_COLUMNS, ", ") .. ") VALUES ("
+    .. string.rep("?", #RUN_COLUMNS, ", ") .. ")", table.unpack(values, 1, #RUN_COLUMNS))
+  copy_rows(from, to, "SELECT run_id, name, value, type FROM params WHERE run_id = ?",
+    "INSERT INTO params (run_id, name, value, type) VALUES (?, ?, ?, ?)", id)
+  copy_rows(from, to, "SELECT run_id, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid",
+    "INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)", id)
+  copy_rows(from, to, "SELECT run_id, name, value, type FROM results WHERE run_id = ?",
+    "INSERT INTO results (run_id, name, value, type) VALUES (?, ?, ?, ?)", id)
+  copy_rows(from, to, "SELECT run_id, name, path, created FROM artifacts WHERE run_id = ?",
+    "INSERT INTO artifacts (run_id, name, path, created) VALUES (?, ?, ?, ?)", id)
+end
+
+-- Store:merge(path) -> number of runs copied: runs of the other database that we lack or
+-- that changed since (a run we hold in a final state with the same end is skipped).
+function Store:merge(path)
+  local from, err = store.open(path, {readonly = true})
+  if not from then return nil, err end
+  local copied = 0
+  local ok, merr = pcall(function()
+    local theirs = from.db:rows("SELECT * FROM runs")
+    self:transaction(function()
+      for _, row in ipairs(theirs) do
+        local mine = self.db:rows("SELECT status, ended FROM runs WHERE id = ?", row.id)[1]
+        if not (mine and TERMINAL[mine.status] and mine.status == row.status and mine.ended == row.ended) then
+          copy_run(from, self, row)
+          copied = copied + 1
+        end
+      end
+    end)
+  end)
+  from.db:close()
+  if not ok then return nil, string.format("cannot merge %s: %s", path, merr) end
+  return copied
+end
+
+-- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md).
+function Store:sync_sweeps()
+  local total = 0
+  for _, s in ipairs(self.db:rows("SELECT id, dir FROM sweeps WHERE mode = 'slurm'")) do
+    local p = io.popen("ls " .. store.quote(s.dir .. "/tasks") .. " 2>/dev/null")
+    for file in p:lines() do
+      if file:match("%.db$") then
+        local n = self:merge(s.dir .. "/tasks/" .. file)
+        total = total + (n or 0)
+      end
+    end
+    p:close()
+  end
+  return total
+end
+
+return store

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# bench.sh: loom's benchmarks, each against numpy or PyTorch measured in the same run on
+# this machine (tests/bench/<name>.lua runs its python twin <name>.py with /usr/bin/python3).
+# Usage: scripts/bench.sh [name ...]   (names: matrix mlp rnn lstsq safetensors audio_features)
+# Timings, never assertions: run on a quiet machine and read the ratios. Set
+# LOOM_BENCH_FULL=1 for the large lstsq sizes (10^6 x 200; needs minutes and ~4 GB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+loom_install_deps
+loom_build build >/dev/null
+
+# name and the arguments its script takes for the standard setting
+declare -A ARGS=(
+  [matrix]=""
+  [mlp]="20"
+  [rnn]=""
+  [lstsq]="quick"
+  [safetensors]="2"
+  [audio_features]=""
+)
+[ "${LOOM_BENCH_FULL:-0}" = 1 ] && ARGS[lstsq]=""
+
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features)
+for name in "${names[@]}"; do
+  script="tests/bench/$name.lua"
+  if [ ! -f "$script" ]; then
+    echo "bench.sh: no benchmark '$name' (tests/bench/*.lua)" >&2
+    exit 2
+  fi
+  printf '\n==> %s\n' "$name"
+  # shellcheck disable=SC2086
+  LOOM_BIN="$PWD/build/bin/loom" build/bin/loom "$script" ${ARGS[$name]}
+done

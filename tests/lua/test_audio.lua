@@ -1,0 +1,275 @@
+-- test_audio.lua: loom.audio from Lua: file round trips and errors, resampling, feature
+-- shapes and options, the pieces against closed forms, deltas and CMVN. Kaldi: test_audio_kaldi.lua.
+local loom = require "loom"
+local audio = loom.audio
+
+local tmp = os.tmpname()
+os.remove(tmp)
+local function temp(ext) return tmp .. "." .. ext end
+
+local function sine(n, freq, rate, amp)
+  local x = loom.zeros(n, 1)
+  for i = 1, n do x:set(i, 1, (amp or 0.5) * math.sin(2 * math.pi * freq * (i - 1) / rate)) end
+  return x
+end
+
+local function max_abs_diff(a, b)
+  return (a - b):map("abs"):max()
+end
+
+test("16-bit round trip is exact", function()
+  local x = loom.zeros(500, 1)
+  for i = 1, 500 do x:set(i, 1, ((i * 131) % 65536 - 32768) / 32768) end
+  local path = temp("wav")
+  equal(audio.write(path, x, 8000), true, "write")
+  local y, rate = audio.read(path)
+  equal(rate, 8000, "rate")
+  equal(y:rows(), 500, "rows"); equal(y:cols(), 1, "cols")
+  equal(max_abs_diff(x, y), 0, "max difference")
+  os.remove(path)
+end)
+
+test("float and double files keep values; stereo keeps channels", function()
+  local x = loom.zeros(300, 2)
+  for i = 1, 300 do
+    x:set(i, 1, math.sin(i / 7) * 0.9)
+    x:set(i, 2, math.cos(i / 3) * 0.25)
+  end
+  local path = temp("wav")
+  assert(audio.write(path, x, 16000, {format = "float"}))
+  local y, rate = audio.read(path)
+  equal(rate, 16000, "rate")
+  equal(y:cols(), 2, "channels")
+  check(max_abs_diff(x, y) < 1e-7, "float round trip off by %g", max_abs_diff(x, y))
+  assert(audio.write(path, x, 16000, {format = "double"}))
+  y = audio.read(path)
+  equal(max_abs_diff(x, y), 0, "double round trip")
+  local flac = temp("flac")
+  assert(audio.write(flac, x, 16000, {format = "pcm24"}))
+  y = audio.read(flac)
+  check(max_abs_diff(x, y) <= 2 ^ -23, "24-bit flac off by %g", max_abs_diff(x, y))
+  os.remove(path); os.remove(flac)
+  local mono = audio.load(flac)
+  equal(mono, nil, "load of a removed file")
+end)
+
+test("load takes one channel and resamples", function()
+  local x = loom.hcat{sine(2205, 441, 22050), sine(2205, 100, 22050)}
+  local path = temp("wav")
+  assert(audio.write(path, x, 22050))
+  local y, rate = audio.load(path, {rate = 8000, channel = 2})
+  equal(rate, 8000, "rate")
+  equal(y:cols(), 1, "cols")
+  equal(y:rows(), 800, "rows")
+  os.remove(path)
+end)
+
+test("missing and broken files give nil, message", function()
+  local x, err = audio.read("/nonexistent/dir/a.wav")
+  equal(x, nil, "samples")
+  equal(err, "cannot open '/nonexistent/dir/a.wav': No such file or directory", "message")
+  local path = temp("wav")
+  local f = assert(io.open(path, "wb"))
+  f:write("this is not a sound file at all, only text")
+  f:close()
+  x, err = audio.read(path)
+  equal(x, nil, "samples")
+  equal(err, string.format("'%s' is not a readable audio file (Format not recognised.)", path), "message")
+  os.remove(path)
+  local ok, werr = audio.write("/nonexistent/dir/a.wav", loom.zeros(10, 1), 8000)
+  equal(ok, nil, "write to a missing directory")
+  check(werr:find("cannot create '/nonexistent/dir/a.wav'", 1, true), "message: %s", werr)
+end)
+
+test("write rejects bad arguments with the function's name", function()
+  checkerror("loom.audio.write: unknown format 'mp3' (pcm16, pcm24, pcm32, pcm8, float, double, vorbis)",
+    audio.write, temp("wav"), loom.zeros(4, 1), 8000, {format = "mp3"})
+  checkerror("loom.audio.write: cannot write encoding 'vorbis' in a 'wav' file",
+    audio.write, temp("wav"), loom.zeros(4, 1), 8000, {format = "vorbis"})
+  checkerror("loom.audio.write: unknown option 'rate'", audio.write, temp("wav"), loom.zeros(4, 1), 8000,
+    {rate = 3})
+  checkerror("loom.audio.write: rate must be an integer number of Hz, got 8000.5",
+    audio.write, temp("wav"), loom.zeros(4, 1), 8000.5)
+  checkerror("loom.audio.write: expected samples as a matrix (frames x channels), got table",
+    audio.write, temp("wav"), {1, 2}, 8000)
+end)
+
+-- The frequency in [lo, hi] where the Hann-windowed DTFT of column 1 peaks, on a 0.01 Hz grid
+-- refined around the best coarse point.
+local function peak_frequency(x, rate, lo, hi)
+  local n = x:rows()
+  local function power(f)
+    local re, im = 0, 0
+    for j = 1, n do
+      local w = 0.5 - 0.5 * math.cos(2 * math.pi * (j - 1) / (n - 1))
+      local a = -2 * math.pi * f * (j - 1) / rate
+      re = re + w * x:get(j, 1) * math.cos(a); im = im + w * x:get(j, 1) * math.sin(a)
+    end
+    return re * re + im * im
+  end
+  local best, bestp = lo, -1
+  for f = lo, hi, 0.5 do
+    local p = power(f)
+    if p > bestp then best, bestp = f, p end
+  end
+  local fine = best
+  for f = best - 0.5, best + 0.5, 0.01 do
+    local p = power(f)
+    if p > bestp then fine, bestp = f, p end
+  end
+  return fine
+end
+
+test("resampling keeps a sine's frequency and interpolates between samples", function()
+  local x = sine(2205, 440, 22050)
+  local y = audio.resample(x, 22050, 8000)
+  equal(y:rows(), 800, "rows")
+  local mid = y:slice(100, 611, 1, 1):copy()
+  local f = peak_frequency(mid, 8000, 400, 480)
+  check(math.abs(f - 440) < 0.05, "frequency after 22050 -> 8000: %g", f)
+  -- Upsampling by 2: the new in-between samples lie on the sine, which repeating the
+  -- nearest input sample would miss by up to sin(2 pi 440 / 16000) ~ 0.17.
+  local z = audio.resample(sine(800, 440, 8000), 8000, 16000)
+  equal(z:rows(), 1600, "rows")
+  local worst = 0
+  for i = 200, 1400 do
+    local want = 0.5 * math.sin(2 * math.pi * 440 * (i - 1) / 16000)
+    worst = math.max(worst, math.abs(z:get(i, 1) - want))
+  end
+  check(worst < 1e-3, "upsampled sine off by %g", worst)
+  local same = audio.resample(x, 8000, 8000)
+  equal(max_abs_diff(same, x), 0, "same rate is a copy")
+  checkerror("loom.audio.resample: ratio 1000 is outside [1/256, 256]", audio.resample, x, 8, 8000)
+  checkerror("loom.audio.resample: unknown quality 'great' (best, medium, fast)", audio.resample, x, 8000,
+    16000, {quality = "great"})
+  checkerror("loom.audio.resample: rates must be positive numbers, got 0 and 8000", audio.resample, x, 0, 8000)
+end)
+
+test("feature shapes follow Kaldi's framing", function()
+  local x = sine(8000, 440, 8000, 0.1)
+  local m = audio.mfcc(x, 8000)
+  equal(m:rows(), 1 + (8000 - 200) // 80, "frames")
+  equal(m:cols(), 13, "ceps")
+  equal(audio.fbank(x, 8000):cols(), 23, "mel bins")
+  equal(audio.fbank(x, 8000, {use_energy = true}):cols(), 24, "mel bins + energy")
+  equal(audio.spectrogram(x, 8000):cols(), 129, "spectrogram bins")
+  equal(audio.mfcc(x, 8000, {snip_edges = false}):rows(), (8000 + 40) // 80, "frames without snipping")
+  equal(audio.mfcc(x, 16000, {num_mel_bins = 40, num_ceps = 20}):cols(), 20, "ceps")
+  equal(audio.mfcc(loom.zeros(150, 1), 8000):rows(), 0, "shorter than one frame")
+  -- the 440 Hz tone lands in the mel bin whose centre is nearest 440 Hz
+  local fb = audio.fbank(x, 8000)
+  local bin = fb:row(10):argmax(2):get(1, 1)
+  local centre = audio.mel_inverse(audio.mel(20) + bin * (audio.mel(4000) - audio.mel(20)) / 24)
+  check(math.abs(centre - 440) < 80, "peak bin %d centred at %g Hz", bin, centre)
+end)
+
+test("features of a channel of a stereo matrix equal those of that channel alone", function()
+  local left, right = sine(3000, 300, 8000, 0.2), sine(3000, 1200, 8000, 0.3)
+  local stereo = loom.hcat{left, right}
+  equal(max_abs_diff(audio.mfcc(stereo, 8000, {channel = 2}), audio.mfcc(right, 8000)), 0, "channel 2")
+  equal(max_abs_diff(audio.fbank(stereo, 8000), audio.fbank(left, 8000)), 0, "channel 1 by default")
+  -- a column view (row stride 2) works too
+  equal(max_abs_diff(audio.spectrogram(stereo:col(2), 8000), audio.spectrogram(right, 8000)), 0, "view")
+end)
+
+test("feature options are checked with clear messages", function()
+  local x = sine(1000, 440, 8000)
+  checkerror("loom.audio.mfcc: unknown option 'num_cepstra'", audio.mfcc, x, 8000, {num_cepstra = 3})
+  checkerror("loom.audio.mfcc: option 'use_energy' must be a boolean, got number", audio.mfcc, x, 8000,
+    {use_energy = 1})
+  checkerror("loom.audio.fbank: unknown window 'kaiser' (povey, hamming, hanning, rectangular, blackman)",
+    audio.fbank, x, 8000, {window = "kaiser"})
+  checkerror("loom.audio.mfcc: num_ceps must be an integer in 1..num_mel_bins (23), got 30", audio.mfcc, x,
+    8000, {num_ceps = 30})
+  checkerror("loom.audio.fbank: need 0 <= low_freq < high_freq <= 4000 (Nyquist), got low_freq 20, high_freq 5000",
+    audio.fbank, x, 8000, {high_freq = 5000})
+  checkerror("loom.audio.mfcc: expected a positive sample rate, got nil", audio.mfcc, x)
+  checkerror("loom.audio.spectrogram: channel 2 out of range for 1 channels", audio.spectrogram, x, 8000,
+    {channel = 2})
+  checkerror("loom.audio.mfcc: frames of 0.1 ms shifted by 10 ms are too short at 8000 Hz", audio.mfcc, x,
+    8000, {frame_length = 0.1})
+  checkerror("loom.audio.mfcc: sample_frequency 16000 differs from the rate 8000", audio.mfcc, x, 8000,
+    {sample_frequency = 16000})
+  -- torchaudio's spellings are accepted
+  local a = audio.fbank(x, 8000, {window_type = "hamming", preemphasis_coefficient = 0.5})
+  local b = audio.fbank(x, 8000, {window = "hamming", preemphasis = 0.5})
+  equal(max_abs_diff(a, b), 0, "aliases")
+end)
+
+test("dither uses loom's generator: same seed, same features", function()
+  local x = sine(2000, 300, 8000, 0.01)
+  loom.seed(7)
+  local a = audio.fbank(x, 8000, {dither = 1e-3})
+  loom.seed(7)
+  local b = audio.fbank(x, 8000, {dither = 1e-3})
+  equal(max_abs_diff(a, b), 0, "same seed")
+  check(max_abs_diff(a, audio.fbank(x, 8000)) > 0, "dither changes the features")
+end)
+
+test("windows, mel scale and DCT against closed forms", function()
+  local n = 200
+  local w = {povey = audio.window("povey", n), hamming = audio.window("hamming", n),
+    hanning = audio.window("hanning", n), rectangular = audio.window("rectangular", n),
+    blackman = audio.window("blackman", n, 0.42)}
+  for i = 1, n do
+    local a = 2 * math.pi * (i - 1) / (n - 1)
+    local hann = 0.5 - 0.5 * math.cos(a)
+    close(w.hanning:get(i, 1), hann, 1e-14, "hanning")
+    close(w.povey:get(i, 1), hann ^ 0.85, 1e-14, "povey")
+    close(w.hamming:get(i, 1), 0.54 - 0.46 * math.cos(a), 1e-14, "hamming")
+    close(w.rectangular:get(i, 1), 1, 0, "rectangular")
+    close(w.blackman:get(i, 1), 0.42 - 0.5 * math.cos(a) + 0.08 * math.cos(2 * a), 1e-14, "blackman")
+  end
+  close(audio.mel(700), 1127 * math.log(2), 1e-14, "mel(700)")
+  close(audio.mel_inverse(audio.mel(1234.5)), 1234.5, 1e-12, "mel inverse")
+  local D = audio.dct(13, 23)
+  for k = 1, 13 do
+    for j = 1, 23 do
+      local want = k == 1 and math.sqrt(1 / 23) or math.sqrt(2 / 23) * math.cos(math.pi / 23 * (j - 0.5) * (k - 1))
+      close(D:get(k, j), want, 1e-14, "dct")
+    end
+  end
+  -- the mel bank, entry by entry from Kaldi's definition
+  local W = audio.melbank(23, 256, 8000, 20, 0)
+  equal(W:cols(), 129, "bank columns")
+  local lo, hi = audio.mel(20), audio.mel(4000)
+  local delta = (hi - lo) / 24
+  for b = 1, 23 do
+    local left, centre, right = lo + (b - 1) * delta, lo + b * delta, lo + (b + 1) * delta
+    for k = 1, 128 do
+      local m = audio.mel((k - 1) * 8000 / 256)
+      local want = 0
+      if m > left and m < right then
+        want = m <= centre and (m - left) / (centre - left) or (right - m) / (right - centre)
+      end
+      close(W:get(b, k), want, 1e-12, string.format("bank %d bin %d", b, k))
+    end
+    equal(W:get(b, 129), 0, "Nyquist bin")
+  end
+  checkerror("loom.audio.melbank: invalid bank (argument out of range)", audio.melbank, 2, 256, 8000, 20, 0)
+end)
+
+test("deltas and CMVN", function()
+  local T = 9
+  local f = loom.zeros(T, 2)
+  for t = 1, T do f:set(t, 1, t * t); f:set(t, 2, math.sin(t)) end
+  local d = audio.deltas(f)
+  equal(d:cols(), 6, "order 2 columns")
+  local function at(t) return f:get(math.max(1, math.min(T, t)), 1) end
+  for t = 1, T do
+    local want = (2 * (at(t + 2) - at(t - 2)) + (at(t + 1) - at(t - 1))) / 10
+    close(d:get(t, 3), want, 1e-12, "delta")
+  end
+  -- for t^2 in the interior the second derivative comes out as Kaldi's scaled constant
+  close(d:get(5, 5), 2 * 1.0, 1e-12, "delta-delta of t^2")
+  equal(audio.deltas(f, 1):cols(), 4, "order 1 columns")
+  equal(audio.deltas(f, 0):cols(), 2, "order 0 columns")
+  checkerror("loom.audio.deltas: order must be an integer in 0..8, got 9", audio.deltas, f, 9)
+  local n = audio.cmvn(f)
+  for j = 1, 2 do
+    close(n:col(j):mean(), 0, 1e-12, "mean")
+    close((n:col(j):mul(n:col(j))):mean(), 1, 1e-12, "variance")
+  end
+  local c = audio.cmvn(f, {variance = false})
+  close(c:get(1, 1), 1 - f:col(1):mean(), 1e-12, "mean only")
+end)
