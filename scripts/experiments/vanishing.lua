@@ -183,14 +183,17 @@ return loom.experiment{
       end
     end
     data:close()
-    result.gradient_norm_columns = {}
-    for ci, col in ipairs(columns) do result.gradient_norm_columns[ci] = header[ci + 1]:match("^%s*(.-)$") end
-    result.gradient_norms = grad_table
+    -- flat numbers for the run store: the gradient ratio at the largest distance per column
+    local column_names = {}
+    for ci, col in ipairs(columns) do
+      column_names[ci] = header[ci + 1]:match("^%s*(.-)$")
+      local key = string.format("grad_%s_x%g%s_d%d", col.kind, col.scale, col.forget_bias and "_fb1" or "", T)
+      result[key:gsub("%.", "_")] = grad_table[#grad_table][ci]
+    end
 
     -- (2) long-lag tasks: accuracy on a fresh batch after training
     local ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()
     local trained -- an LSTM trained on the memory task, for (3)
-    result.memory, result.adding = {}, {}
     print(string.format("(2) accuracy after %d " .. p.optimizer .. " steps (batch %d): memory task (chance %.2f) " ..
       "and adding problem (|error| < 0.04)", iterations, p.batch, 1 / K))
     print(string.format("%6s %10s %10s %10s %10s", "T", "mem RNN", "mem LSTM", "add RNN", "add LSTM"))
@@ -227,8 +230,7 @@ return loom.experiment{
       end
       print(string.format("%6d %10.2f %10.2f %10.2f %10.2f", lag, row.memory_RNN or 0 / 0,
         row.memory_LSTM or 0 / 0, row.adding_RNN or 0 / 0, row.adding_LSTM or 0 / 0))
-      result.memory[#result.memory + 1] = {T = lag, RNN = row.memory_RNN, LSTM = row.memory_LSTM}
-      result.adding[#result.adding + 1] = {T = lag, RNN = row.adding_RNN, LSTM = row.adding_LSTM}
+      for key, acc in pairs(row) do result[string.format("%s_T%d", key, lag)] = acc end
     end
 
     -- (3) the trained LSTM's forget gate and cell state along one long sequence
@@ -267,7 +269,9 @@ return loom.experiment{
       end
     end
     data3:close()
-    result.forget_gate = {unit = unit, steps = long, first = trace[1], last = trace[#trace]}
+    result.forget_unit = unit
+    result.forget_mean_first, result.forget_mean_last = trace[1].mean_forget, trace[#trace].mean_forget
+    result.cell_unit_last = trace[#trace].cell
 
     -- plots, when gnuplot is there
     if os.execute("command -v gnuplot >/dev/null 2>&1") then
@@ -275,7 +279,7 @@ return loom.experiment{
       local using = {}
       for ci = 1, #columns do
         using[#using + 1] = string.format("'%s' using 1:%d with lines title '%s'",
-          run:artifact("gradient_norms.dat"), ci + 1, result.gradient_norm_columns[ci])
+          run:artifact("gradient_norms.dat"), ci + 1, column_names[ci])
       end
       local script = string.format("set terminal png size 900,600; set output '%s'; set logscale y; " ..
         "set xlabel 'distance from the loss (steps)'; set ylabel '|dL/dh|'; plot %s", png, table.concat(using, ", "))
@@ -286,7 +290,7 @@ return loom.experiment{
         "plot '%s' using 1:2 with lines title 'mean forget gate', '%s' using 1:3 with lines title 'forget gate (unit)', " ..
         "'%s' using 1:4 with lines title 'cell (unit)'", png3, f3, f3, f3)
       os.execute(string.format("gnuplot -e \"%s\" 2>/dev/null", script))
-      result.plots = {png, png3}
+      result.plot_gradients, result.plot_forget = png, png3
     end
     return result
   end,

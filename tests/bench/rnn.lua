@@ -1,7 +1,8 @@
 -- tests/bench/rnn.lua: a training step (forward, backward, SGD update) of a one-layer
 -- recurrent net (LSTM, GRU, RNN) with a linear classifier on the last state, loom against
 -- PyTorch (tests/bench/rnn.py, f64 and f32) at the issue's three shapes. Not a test: it
--- prints times and ratios. Usage: build/bin/loom tests/bench/rnn.lua [seconds=1] [kinds=LSTM,GRU,RNN] [torch=1]
+-- prints times and ratios. Usage:
+--   build/bin/loom tests/bench/rnn.lua [seconds=1] [kinds=LSTM,GRU,RNN] [shapes=1,2,3] [threads=2] [torch=1]
 local loom = require "loom"
 local nn = loom.nn
 
@@ -17,6 +18,11 @@ local threads = tonumber(args.threads or "2")
 loom.threads(threads)
 
 local SHAPES = {{1, 50, 16, 32}, {32, 50, 32, 128}, {64, 100, 64, 256}}
+if args.shapes then -- e.g. shapes=1,2: only those of the three
+  local chosen = {}
+  for k in args.shapes:gmatch("%d+") do chosen[#chosen + 1] = SHAPES[tonumber(k)] end
+  SHAPES = chosen
+end
 local CLASSES = 10
 
 -- Wall-clock seconds (os.clock counts the CPU time of every BLAS thread). A popen costs
@@ -86,8 +92,8 @@ end
 local torch = {}
 if args.torch ~= "0" then
   local here = arg[0]:match("^(.*)/[^/]*$") or "."
-  local cmd = string.format("/usr/bin/python3 %s/rnn.py --seconds %g --threads %d --kinds %s 2>&1",
-    here, budget, threads, table.concat(kinds, ","))
+  local cmd = string.format("/usr/bin/python3 %s/rnn.py --seconds %g --threads %d --kinds %s --shapes %s 2>&1",
+    here, budget, threads, table.concat(kinds, ","), args.shapes or "1,2,3")
   local f = io.popen(cmd)
   for line in f:lines() do
     local k, B, T, I, H, f64, f32 = line:match("^(%S+) (%d+) (%d+) (%d+) (%d+) (%S+) (%S+)$")

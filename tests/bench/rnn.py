@@ -51,10 +51,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kinds", default="LSTM,GRU,RNN")
+    ap.add_argument("--shapes", default="1,2,3")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     for kind in a.kinds.split(","):
-        for B, T, I, H in SHAPES:
+        for k in a.shapes.split(","):
+            B, T, I, H = SHAPES[int(k) - 1]
             t64 = measure(step_fn(kind, B, T, I, H, torch.float64), a.seconds)
             t32 = measure(step_fn(kind, B, T, I, H, torch.float32), a.seconds)
             print("%s %d %d %d %d %.4f %.4f" % (kind, B, T, I, H, t64 * 1e3, t32 * 1e3), flush=True)

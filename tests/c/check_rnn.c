@@ -345,6 +345,37 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The fused kernels' tanh against libm's over both of its branches and the clamp: a
+ * one-unit RNN with w_ih = 1 and nothing else computes tanh(x) for a batch of x. */
+START_TEST(test_fused_tanh_accuracy)
+{
+    loom_rnn r;
+    loom_rnn_config cfg = {LOOM_RNN_TANH, 1, 1, 1, 0, 0.0};
+    ck_assert_int_eq(loom_rnn_init(&r, &cfg, &rng), LOOM_OK);
+    memset(r.values, 0, r.count * sizeof(double));
+    r.params[0].w_ih.data[0] = 1.0;
+    size_t n = 20001;
+    loom_matrix x = new_matrix(n, 1), out = new_matrix(n, 1);
+    for (size_t i = 0; i < n; i++)
+        x.data[i] = i % 2 ? (double)i / (n - 1) * 60.0 - 30.0 : ((double)i / (n - 1) - 0.5) * 0.7;
+    x.data[0] = 0.0;
+    x.data[2] = 1e-300;
+    x.data[4] = -0.25;
+    ck_assert_int_eq(loom_rnn_forward(&r, &out, NULL, NULL, &x, n, NULL, NULL, NULL, NULL), LOOM_OK);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double want = tanh(x.data[i]), got = out.data[i];
+        double ulp = nextafter(fabs(want), INFINITY) - fabs(want);
+        worst = fmax(worst, fabs(got - want) / ulp);
+    }
+    ck_assert_msg(worst <= 8.0, "fused tanh is %g ulps from tanh", worst);
+    ck_assert(out.data[0] == 0.0 && out.data[2] == 1e-300);
+    loom_matrix_release(&x);
+    loom_matrix_release(&out);
+    loom_rnn_release(&r);
+}
+END_TEST
+
 int main(void)
 {
     loom_rng_seed(&rng, 2024);
@@ -357,6 +388,7 @@ int main(void)
     tcase_add_test(tc, test_gradients_accumulate);
     tcase_add_test(tc, test_no_allocation_after_warmup);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_fused_tanh_accuracy);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
