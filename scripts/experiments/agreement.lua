@@ -280,7 +280,7 @@ return loom.experiment{
   name = "agreement",
   description = "subject-verb number prediction with an LSTM, GRU or RNN, by attractors",
   params = {
-    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 6, dropout = 0.0, batch = 32, lr = 0.002,
+    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
     predict = "", model = "", verbose = true,
   },
