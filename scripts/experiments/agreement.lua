@@ -230,8 +230,21 @@ local function report(model, vocab, sets, run, p)
   return result
 end
 
--- Word by word: the probability of a plural verb and the cell state's norm after each
--- word, from a one-sequence forward pass (out holds every step's hidden state).
+-- An LSTMCell with the trained layer's weights, to step through a sentence and read the
+-- cell state and the gates the fused layer keeps internal (nil for GRU and RNN).
+local function lstm_stepper(model)
+  local cfg = model.rnn:config()
+  if cfg.kind ~= "LSTM" then return nil end
+  local cell = nn.LSTMCell(cfg.input_size, cfg.hidden_size)
+  local sd = model.rnn:state_dict()
+  cell:load_state_dict({weight_ih = sd.weight_ih_l0, weight_hh = sd.weight_hh_l0,
+    bias_ih = sd.bias_ih_l0, bias_hh = sd.bias_hh_l0}, {strict = true})
+  return cell, cfg.hidden_size
+end
+
+-- Word by word: the probability of a plural verb after each word (from the fused layer's
+-- outputs), and for an LSTM the cell state's norm and the mean forget gate (from a cell
+-- stepping through the same words with the same weights).
 local function explain(model, vocab, line)
   local words = text.tokenize(line)
   local ids = vocab:encode(words)
@@ -241,13 +254,23 @@ local function explain(model, vocab, line)
   local E = model.embed:forward(X)
   local out = model.rnn:forward(E, {lengths = {#ids}, batch = 1})
   local logits = model.out:forward(out)
+  local cell, H = lstm_stepper(model)
+  local h, c
   local steps = {}
   for t = 1, #ids do
     -- Softmax over two classes is the logistic function of the logit difference.
     local p_plural = 1 / (1 + math.exp(logits:get(t, 1) - logits:get(t, 2)))
-    steps[t] = {word = words[t], known = ids[t] ~= vocab.unk, p_plural = p_plural,
+    local step = {word = words[t], known = ids[t] ~= vocab.unk, p_plural = p_plural,
       h_norm = out:row(t):norm()}
+    if cell then
+      h, c = cell:forward(E:row(t), {h = h, c = c})
+      h, c = h:copy(), c:copy()
+      step.c_norm = c:norm()
+      step.forget = cell:gates():slice(1, 1, H + 1, 2 * H):mean()
+    end
+    steps[t] = step
   end
+  set_mode(model, true)
   return steps
 end
 
@@ -266,8 +289,9 @@ local function predict(p)
       if p.verbose then
         io.stderr:write(string.format("# %s  (P(plural) = %.3f)\n", line, last))
         for _, s in ipairs(steps) do
-          io.stderr:write(string.format("#   %-14s P(plural) %.3f  |h| %.3f%s\n", s.word, s.p_plural,
-            s.h_norm, s.known and "" or "  (unknown word)"))
+          local cell_text = s.c_norm and string.format("  |c| %6.3f  forget %.3f", s.c_norm, s.forget) or ""
+          io.stderr:write(string.format("#   %-14s P(plural) %.3f  |h| %.3f%s%s\n", s.word, s.p_plural,
+            s.h_norm, cell_text, s.known and "" or "  (unknown word)"))
         end
       end
     end
