@@ -254,6 +254,24 @@ local function parse_args(args)
   return o
 end
 
+-- Report how a run ended, close the store, and give the exit status: 0 completed, 130
+-- (SIGINT) or 143 (SIGTERM) interrupted, 1 failed. how is "" or "resumed, ".
+local function finish(e, s, how, status, result, run, signal)
+  local elapsed = progress.duration((s.db:rows("SELECT ended - started AS d FROM runs WHERE id = ?", run.id)[1] or {}).d or 0)
+  s:close()
+  if status == "completed" then
+    runner.print_result(result)
+    print(string.format("run %s (%s) %scompleted in %s, recorded in %s", run.id, e.name, how, elapsed, s.path))
+    return 0
+  elseif status == "interrupted" then
+    io.stderr:write(string.format("loom run: run %s (%s) %sinterrupted by %s after %s; what it logged is kept\n",
+      run.id, e.name, how, signal, elapsed))
+    return signal == "SIGTERM" and 143 or 130
+  end
+  io.stderr:write(string.format("loom run: run %s (%s) %sfailed: %s\n", run.id, e.name, how, tostring(result)))
+  return 1
+end
+
 -- loom run [options] script.lua key=value ...
 function runner.main(args)
   local o, err = parse_args(args)
@@ -281,21 +299,8 @@ function runner.main(args)
     io.stderr:write("loom run: ", serr, "\n")
     return 1
   end
-  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet,
-    sweep = o.sweep, sweep_point = o.sweep_point})
-  local elapsed = progress.duration((s.db:rows("SELECT ended - started AS d FROM runs WHERE id = ?", run.id)[1] or {}).d or 0)
-  s:close()
-  if status == "completed" then
-    runner.print_result(result)
-    print(string.format("run %s (%s) completed in %s, recorded in %s", run.id, e.name, elapsed, s.path))
-    return 0
-  elseif status == "interrupted" then
-    io.stderr:write(string.format("loom run: run %s (%s) interrupted by %s after %s; what it logged is kept\n",
-      run.id, e.name, signal, elapsed))
-    return signal == "SIGTERM" and 143 or 130
-  end
-  io.stderr:write(string.format("loom run: run %s (%s) failed: %s\n", run.id, e.name, tostring(result)))
-  return 1
+  return finish(e, s, "", runner.execute(e, p, {store = s, quiet = o.quiet,
+    sweep = o.sweep, sweep_point = o.sweep_point}))
 end
 
 -- loom run --resume ID [--db PATH] [--quiet] [script.lua]: the recorded run again, same id,
@@ -328,16 +333,7 @@ function runner.resume(o)
   end
   local p = experiment.resolve(e, {})
   for k, v in pairs(r.params) do p[k] = v end
-  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet, resume = id})
-  s:close()
-  if status == "completed" then
-    runner.print_result(result)
-    print(string.format("run %s (%s) resumed and completed, recorded in %s", run.id, e.name, s.path))
-    return 0
-  end
-  io.stderr:write(string.format("loom run: resumed run %s (%s) %s: %s\n", run.id, e.name, status,
-    tostring(signal or result)))
-  return status == "interrupted" and (signal == "SIGTERM" and 143 or 130) or 1
+  return finish(e, s, "resumed, ", runner.execute(e, p, {store = s, quiet = o.quiet, resume = id}))
 end
 
 cli.register("run", "run an experiment script: loom run script.lua key=value ...", runner.main)
