@@ -20,44 +20,6 @@ local function repr(m)
   return table.concat(parts) .. ")"
 end
 
-local function num_parameters(m)
-  local n = 0
-  for _, p in ipairs(m:parameters()) do n = n + p.value:numel() end
-  return n
-end
-
--- Used when nn provides no shared Module behaviour.
-local function state_dict(m)
-  local t = {}
-  for _, p in ipairs(m:parameters()) do t[p.name] = p.value:copy() end
-  return t
-end
-
-local function load_state_dict(m, t, opts)
-  local strict = not (opts and opts.strict == false)
-  local params, seen, problems = m:parameters(), {}, {}
-  for _, p in ipairs(params) do
-    seen[p.name] = true
-    local v = t[p.name]
-    if v == nil then
-      if strict then problems[#problems + 1] = "missing " .. p.name end
-    else
-      local r, c = p.value:shape()
-      local vr, vc = v:shape()
-      if r ~= vr or c ~= vc then
-        problems[#problems + 1] = string.format("%s is %dx%d, given %dx%d", p.name, r, c, vr, vc)
-      end
-    end
-  end
-  for k in pairs(t) do
-    if strict and not seen[k] then problems[#problems + 1] = "unexpected " .. tostring(k) end
-  end
-  if #problems > 0 then error("load_state_dict: " .. table.concat(problems, "; "), 2) end
-  for _, p in ipairs(params) do
-    if t[p.name] ~= nil then p.value:copy_(t[p.name]) end
-  end
-end
-
 local function check_opts(opts, fn)
   if opts ~= nil and type(opts) ~= "table" then
     error(string.format("%s: options must be a table, got %s", fn, type(opts)), 3)
@@ -75,15 +37,16 @@ local function check_size(n, fn, what)
 end
 
 return function(nn)
-  local Module = nn.Module or {}
+  -- The behaviour every nn module shares (lua/loom/nn/init.lua).
+  local Module = nn.Module
   for _, which in ipairs{"sequence", "cell"} do
     local methods, mt = crnn[which .. "_methods"], crnn[which .. "_metatable"]
     methods.repr = repr
-    methods.num_parameters = Module.num_parameters or num_parameters
-    methods.state_dict = Module.state_dict or state_dict
-    methods.load_state_dict = Module.load_state_dict or load_state_dict
+    methods.num_parameters = Module.num_parameters
+    methods.state_dict = Module.state_dict
+    methods.load_state_dict = Module.load_state_dict
     methods.is_training = methods.training
-    if Module.__tostring then mt.__tostring = Module.__tostring end
+    mt.__tostring = Module.__tostring
   end
 
   local function sequence(kind, fn, extra)
