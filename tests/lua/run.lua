@@ -72,6 +72,22 @@ function checkerror_like(part, f, ...)
   end
 end
 
+-- The largest |a - b| / max(1, |b|) over two matrices of the same shape (b the reference).
+function max_rel_diff(a, b, what)
+  if a:rows() ~= b:rows() or a:cols() ~= b:cols() then
+    error(string.format("%s: shapes %dx%d and %dx%d", what or "matrices", a:rows(), a:cols(),
+      b:rows(), b:cols()), 2)
+  end
+  local worst = 0
+  for i = 1, a:rows() do
+    for j = 1, a:cols() do
+      local x, y = a:get(i, j), b:get(i, j)
+      worst = math.max(worst, math.abs(x - y) / math.max(1, math.abs(y)))
+    end
+  end
+  return worst
+end
+
 -- Where the test files and the project are.
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 TEST_DIR = here

@@ -47,17 +47,6 @@ local function run_torch(py, program, lines)
   return parse(text)
 end
 
-local function max_rel_diff(a, b)
-  local worst = 0
-  for i = 1, a:rows() do
-    for j = 1, a:cols() do
-      local x, y = a:get(i, j), b:get(i, j)
-      worst = math.max(worst, math.abs(x - y) / math.max(1, math.abs(y)))
-    end
-  end
-  return worst
-end
-
 local function agree(got, want, what)
   check(want, "torch did not report %s", what)
   equal(got:rows() .. "x" .. got:cols(), want:rows() .. "x" .. want:cols(), what .. " shape")

@@ -96,18 +96,7 @@ for k in range(1, len(sys.argv), 2):
     run(sys.argv[k], sys.argv[k + 1])
 ]]
 
-local function max_diff(a, b, what)
-  check(a:rows() == b:rows() and a:cols() == b:cols(), "%s: shapes %dx%d and %dx%d", what,
-    a:rows(), a:cols(), b:rows(), b:cols())
-  local worst = 0
-  for i = 1, a:rows() do
-    for j = 1, a:cols() do
-      local x, y = a:get(i, j), b:get(i, j)
-      worst = math.max(worst, math.abs(x - y) / math.max(1, math.abs(y)))
-    end
-  end
-  return worst
-end
+local max_diff = max_rel_diff
 
 local KINDS = {
   {code = 0, make = function(I, H, o) o.nonlinearity = "tanh"; return nn.RNN(I, H, o) end, name = "RNN tanh"},
