@@ -525,7 +525,8 @@ int loom_matrix_allclose(const loom_matrix *a, const loom_matrix *b, double rtol
             double x = *loom_at(a, i, j), y = *loom_at(b, i, j);
             if (x == y)
                 continue; /* equal infinities too */
-            if (!(fabs(x - y) <= atol + rtol * fabs(y)))
+            /* An infinity is close only to itself: rtol * |inf| would accept anything. */
+            if (isinf(x) || isinf(y) || !(fabs(x - y) <= atol + rtol * fabs(y)))
                 return 0;
         }
     return 1;
