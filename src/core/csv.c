@@ -289,6 +289,8 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
         st = parse_header(&c, &s, field, sizeof field);
     while (st == LOOM_OK && c.p < c.end) {
         if (blank_line(&c)) {
+            while (c.p < c.end && (*c.p == ' ' || *c.p == '\t'))
+                c.p++;
             skip_line_end(&c);
             continue;
         }
