@@ -296,7 +296,8 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
         }
         st = parse_row(&c, &s, &o, field, sizeof field);
     }
-    size_t rows = s.cols ? s.count / s.cols : 0;
+    /* With no numeric column the row names (if any) still count the rows. */
+    size_t rows = s.cols ? s.count / s.cols : s.nrows;
     if (st == LOOM_OK && o.header && s.nnames != s.cols + (o.rownames ? 1 : 0) && rows > 0) {
         c.line = 1;
         c.field = s.nnames;
