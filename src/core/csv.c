@@ -100,10 +100,13 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t') && *c->p != c->sep)
         c->p++;
     if (c->p < c->end && *c->p == '"') {
+        size_t start_line = c->line;
         c->p++;
         for (;;) {
-            if (c->p >= c->end)
+            if (c->p >= c->end) {
+                c->line = start_line; /* where the quote opened, not the end of the file */
                 return fail(c, "unterminated quoted field");
+            }
             if (*c->p == '"') {
                 if (c->p + 1 < c->end && c->p[1] == '"') {
                     c->p++;
