@@ -117,8 +117,9 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
             }
             if (*c->p == '\n')
                 c->line++;
-            if (n + 1 < size)
-                buf[n++] = *c->p;
+            if (n + 1 >= size)
+                return fail(c, "field longer than %zu characters", size - 1);
+            buf[n++] = *c->p;
             c->p++;
         }
         while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
@@ -127,8 +128,9 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
             return fail(c, "unexpected character '%c' after a quoted field", *c->p);
     } else {
         while (!at_line_end(c) && *c->p != c->sep) {
-            if (n + 1 < size)
-                buf[n++] = *c->p;
+            if (n + 1 >= size)
+                return fail(c, "field longer than %zu characters", size - 1);
+            buf[n++] = *c->p;
             c->p++;
         }
         while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
