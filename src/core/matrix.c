@@ -79,8 +79,13 @@ loom_status loom_matrix_copy(loom_matrix *out, const loom_matrix *src)
         memmove(out->data, src->data, loom_numel(src) * sizeof(double));
         return LOOM_OK;
     }
-    for (size_t i = 0; i < src->rows; i++)
-        memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+    /* Rows shifted down inside one matrix must be copied bottom-up, as memmove would. */
+    if (out->data > src->data)
+        for (size_t i = src->rows; i-- > 0;)
+            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+    else
+        for (size_t i = 0; i < src->rows; i++)
+            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
     return LOOM_OK;
 }
 
