@@ -133,6 +133,16 @@ START_TEST(test_copy_overlapping_rows)
         for (size_t j = 0; j < 3; j++)
             ck_assert(*loom_at(&t.m, i, j) == before[i + 1][j]);
     test_padding_intact(&t);
+    /* And down: row i + 1 = old row i. */
+    for (size_t i = 0; i < 6; i++)
+        for (size_t j = 0; j < 3; j++)
+            *loom_at(&t.m, i, j) = before[i][j];
+    ck_assert_int_eq(loom_matrix_copy(&bottom, &top), LOOM_OK);
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 3; j++)
+            ck_assert_msg(*loom_at(&t.m, i + 1, j) == before[i][j], "row %zu", i + 1);
+    ck_assert(*loom_at(&t.m, 0, 0) == before[0][0]);
+    test_padding_intact(&t);
     test_matrix_free(&t);
 }
 END_TEST
