@@ -406,7 +406,10 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         return 1;
     }
     loom_matrix scratch = {0};
-    if (in_place && !loom_same_shape(a, b) && overlaps(a, b)) {
+    /* Only out == b exactly is safe in place; any other overlap would be read after the
+     * kernel has written it (a shifted slice, or a broadcast row inside the target). */
+    int same_storage = a->data == b->data && a->ld == b->ld && loom_same_shape(a, b);
+    if (in_place && !same_storage && overlaps(a, b)) {
         if (loom_matrix_init(&scratch, b->rows, b->cols) != LOOM_OK)
             return luaL_error(L, "not enough memory");
         loom_matrix_copy(&scratch, b);
