@@ -47,7 +47,7 @@ Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
 {
     Matrix *a = push_empty(L);
     if (loom_matrix_init(&a->m, rows, cols) != LOOM_OK)
-        luaL_error(L, "not enough memory for a %zux%zu matrix", rows, cols);
+        luaL_error(L, "not enough memory for a %Ix%I matrix", (lua_Integer)rows, (lua_Integer)cols);
     return a;
 }
 
