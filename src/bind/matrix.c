@@ -320,9 +320,8 @@ static int m_reshape(lua_State *L)
     loom_matrix *a = tomatrix(L, 1);
     size_t r = loom_checksize(L, 2, "matrix:reshape", "rows");
     size_t c = loom_checksize(L, 3, "matrix:reshape", "cols");
-    if (c != 0 && r > SIZE_MAX / c)
-        r = 0, c = 1; /* reported as a size mismatch below */
-    if (r * c != loom_numel(a)) {
+    int overflow = c != 0 && r > SIZE_MAX / c;
+    if (overflow || r * c != loom_numel(a)) {
         char s[48];
         return luaL_error(L, "matrix:reshape: cannot reshape %s (%I values) into %Ix%I",
                           loom_shape(a, s), (lua_Integer)loom_numel(a), luaL_checkinteger(L, 2),
