@@ -767,7 +767,8 @@ static int m_index_rows(lua_State *L)
         if (!ok || i < 1 || (size_t)i > a->rows)
             return luaL_error(L, "matrix:index_rows: index %I is not a row of a matrix with %I rows",
                               (lua_Integer)k + 1, (lua_Integer)a->rows);
-        memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
+        if (a->cols > 0) /* an empty matrix's data is NULL */
+            memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
     }
     return 1;
 }

@@ -320,7 +320,7 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
         free_strings(s.rownames, s.nrows);
         return st;
     }
-    if (rows)
+    if (rows && s.cols)
         memcpy(out->values.data, s.values, rows * s.cols * sizeof(double));
     loom_free(s.values);
     if (o.rownames && s.nnames > 0) {

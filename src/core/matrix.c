@@ -73,7 +73,8 @@ loom_status loom_matrix_copy(loom_matrix *out, const loom_matrix *src)
 {
     if (!loom_same_shape(out, src))
         return LOOM_EDIM;
-    if (out->data == src->data && out->ld == src->ld)
+    /* Empty matrices have NULL data, which memmove must not see even for 0 bytes. */
+    if (loom_numel(src) == 0 || (out->data == src->data && out->ld == src->ld))
         return LOOM_OK;
     if (loom_is_contiguous(out) && loom_is_contiguous(src)) {
         memmove(out->data, src->data, loom_numel(src) * sizeof(double));
@@ -442,6 +443,8 @@ static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mea
 {
     enum { BLOCK = 64 };
     size_t cols = src->cols;
+    if (cols == 0)
+        return LOOM_OK; /* nothing to write, and src->data may be NULL */
     double *scratch = loom_calloc(3 * cols, sizeof(double));
     if (!scratch)
         return LOOM_ENOMEM;
@@ -587,6 +590,8 @@ loom_status loom_matrix_gather_rows(loom_matrix *out, const loom_matrix *src, co
     for (size_t k = 0; k < count; k++)
         if (idx[k] >= src->rows)
             return LOOM_EARG;
+    if (src->cols == 0)
+        return LOOM_OK; /* NULL data: no memcpy, not even of 0 bytes */
     for (size_t k = 0; k < count; k++)
         memcpy(loom_at(out, k, 0), loom_at(src, idx[k], 0), src->cols * sizeof(double));
     return LOOM_OK;
