@@ -5,6 +5,15 @@
 #include <math.h>
 #include <string.h>
 
+/* The hot loops are compiled twice, for AVX2 and for the baseline, and the loader picks
+ * one (GNU ifunc). Results do not depend on the choice: each loop fixes its order of
+ * operations and nothing is reassociated. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define LOOM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LOOM_CLONES
+#endif
+
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
 {
     m->data = NULL;
@@ -141,7 +150,7 @@ void loom_matrix_randn(loom_matrix *m, loom_rng *rng)
 
 /* out[j] = a[j] op b[j * b_step] for one row; b_step 0 repeats one value. Each case is its
  * own loop so the compiler vectorises the contiguous ones. */
-static void binop_row(double *out, const double *a, loom_binop op, const double *b,
+LOOM_CLONES static void binop_row(double *out, const double *a, loom_binop op, const double *b,
                       size_t b_step, size_t n)
 {
     switch (op) {
@@ -311,7 +320,7 @@ double loom_unop_apply1(loom_unop op, double x)
     return x;
 }
 
-static void map_row(double *y, const double *x, loom_unop op, size_t n)
+LOOM_CLONES static void map_row(double *y, const double *x, loom_unop op, size_t n)
 {
     switch (op) {
     case LOOM_NEG: for (size_t j = 0; j < n; j++) y[j] = -x[j]; break;
@@ -343,7 +352,7 @@ loom_status loom_matrix_map(loom_matrix *out, const loom_matrix *src, loom_unop 
 
 /* Pairwise summation of x[0], x[step], ...: blocks of 128 with eight accumulators (which
  * vectorise when step is 1), combined pairwise; error grows like log2(n / 128). */
-static double pairwise_sum(const double *x, size_t n, size_t step)
+LOOM_CLONES static double pairwise_sum(const double *x, size_t n, size_t step)
 {
     if (n <= 128) {
         double acc[8] = {0};
@@ -377,6 +386,31 @@ static void compensated_add(compensated *c, double x)
 }
 
 /* Reduce n values x[0], x[step], ... into one. Arg ops give a 0-based index. */
+/* The largest (want_max) or smallest of x[0..n), n >= 1, ignoring NaNs, in a branch-free
+ * pass that vectorises (16 lanes keep the compare-and-select chains independent). */
+LOOM_CLONES static double extreme_contiguous(const double *x, size_t n, int want_max)
+{
+    enum { LANES = 16 };
+    double acc[LANES];
+    for (int k = 0; k < LANES; k++)
+        acc[k] = x[0];
+    size_t j = 0;
+    if (want_max)
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++)
+                acc[k] = x[j + (size_t)k] > acc[k] ? x[j + (size_t)k] : acc[k];
+    else
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++)
+                acc[k] = x[j + (size_t)k] < acc[k] ? x[j + (size_t)k] : acc[k];
+    double v = acc[0];
+    for (int k = 1; k < LANES; k++)
+        v = want_max ? (acc[k] > v ? acc[k] : v) : (acc[k] < v ? acc[k] : v);
+    for (; j < n; j++)
+        v = want_max ? (x[j] > v ? x[j] : v) : (x[j] < v ? x[j] : v);
+    return v;
+}
+
 static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce op)
 {
     switch (op) {
@@ -387,6 +421,17 @@ static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce
     case LOOM_ARGMAX:
     case LOOM_ARGMIN: {
         int want_max = op == LOOM_MAXV || op == LOOM_ARGMAX;
+        if (step == 1 && n >= 64 && isfinite(pairwise_sum(x, n, 1))) {
+            /* No NaN or infinity (the sum would show it): the fast pass gives the value and
+             * the first equal element its index. Otherwise the exact loop below decides. */
+            double v = extreme_contiguous(x, n, want_max);
+            if (op == LOOM_MAXV || op == LOOM_MINV)
+                return v;
+            size_t j = 0;
+            while (x[j] != v)
+                j++;
+            return (double)j;
+        }
         size_t best = 0;
         double v = x[0];
         for (size_t j = 1; j < n && v == v; j++) {
@@ -437,9 +482,16 @@ static loom_status reduce_all(loom_matrix *out, const loom_matrix *src, loom_red
     return LOOM_OK;
 }
 
+/* acc += row; restrict lets the compiler vectorise without a runtime overlap check. */
+static inline void add_row(double *restrict acc, const double *restrict row, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        acc[j] += row[j];
+}
+
 /* Sums down the rows, column by column, in blocks of rows: each block is summed plainly
  * into a scratch row and the block sums are combined with compensation. */
-static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mean)
+LOOM_CLONES static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mean)
 {
     enum { BLOCK = 64 };
     size_t cols = src->cols;
@@ -452,11 +504,8 @@ static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mea
     for (size_t i0 = 0; i0 < src->rows; i0 += BLOCK) {
         size_t i1 = i0 + BLOCK < src->rows ? i0 + BLOCK : src->rows;
         memcpy(block, loom_at(src, i0, 0), cols * sizeof(double));
-        for (size_t i = i0 + 1; i < i1; i++) {
-            const double *row = loom_at(src, i, 0);
-            for (size_t j = 0; j < cols; j++)
-                block[j] += row[j];
-        }
+        for (size_t i = i0 + 1; i < i1; i++)
+            add_row(block, loom_at(src, i, 0), cols);
         for (size_t j = 0; j < cols; j++) {
             compensated c = {sum[j], carry[j]};
             compensated_add(&c, block[j]);
