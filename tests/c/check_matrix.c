@@ -656,6 +656,27 @@ START_TEST(test_reduce_nan_and_ties)
     ck_assert(v == 2);
     ck_assert_int_eq(loom_matrix_reduce(&one, &v3, LOOM_MINV, 0), LOOM_OK);
     ck_assert(isnan(v));
+    /* Long rows take the vectorised pass unless their sum shows a NaN or an infinity. */
+    double longrow[200];
+    for (int k = 0; k < 200; k++)
+        longrow[k] = (k * 37) % 101;
+    loom_matrix lr = loom_matrix_wrap(longrow, 1, 200);
+    ck_assert_int_eq(loom_matrix_reduce(&one, &lr, LOOM_ARGMAX, 0), LOOM_OK);
+    ck_assert(v == 31); /* the first 100 is at k = 30 (30 * 37 = 11 * 101 - 1); 131 repeats it */
+    ck_assert(longrow[30] == 100 && longrow[131] == 100);
+    longrow[150] = INFINITY;
+    longrow[160] = -INFINITY;
+    ck_assert_int_eq(loom_matrix_reduce(&one, &lr, LOOM_MAXV, 0), LOOM_OK);
+    ck_assert(v == INFINITY);
+    ck_assert_int_eq(loom_matrix_reduce(&one, &lr, LOOM_ARGMIN, 0), LOOM_OK);
+    ck_assert(v == 161);
+    longrow[150] = 1e308; /* finite, but the sum overflows */
+    longrow[151] = 1.5e308;
+    longrow[160] = 0;
+    ck_assert_int_eq(loom_matrix_reduce(&one, &lr, LOOM_ARGMAX, 0), LOOM_OK);
+    ck_assert(v == 152);
+    ck_assert_int_eq(loom_matrix_reduce(&one, &lr, LOOM_MINV, 0), LOOM_OK);
+    ck_assert(v == 0);
     /* A NaN first element wins at once. */
     data[0] = NAN;
     loom_matrix_view(&v3, &m, 0, 0, 3, 2);
