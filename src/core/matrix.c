@@ -14,6 +14,16 @@
 #define LOOM_CLONES
 #endif
 
+#if defined(LOOM_LIBMVEC)
+/* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
+ * here lets `omp simd` loops call libmvec (CMakeLists.txt links it). */
+#pragma omp declare simd notinbranch
+double exp(double x);
+#define LOOM_SIMD _Pragma("omp simd")
+#else
+#define LOOM_SIMD
+#endif
+
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
 {
     m->data = NULL;
@@ -320,11 +330,29 @@ double loom_unop_apply1(loom_unop op, double x)
     return x;
 }
 
+/* y = exp(x) with every element through the same (vector) exp, also the last n % 8: a
+ * value's exp must not depend on where it sits in a row. */
+static inline void exp_row(double *y, const double *x, size_t n)
+{
+    size_t body = n / 8 * 8;
+    LOOM_SIMD
+    for (size_t j = 0; j < body; j++)
+        y[j] = exp(x[j]);
+    if (body < n) {
+        double tail[8] = {0};
+        memcpy(tail, x + body, (n - body) * sizeof(double));
+        LOOM_SIMD
+        for (size_t k = 0; k < 8; k++)
+            tail[k] = exp(tail[k]);
+        memcpy(y + body, tail, (n - body) * sizeof(double));
+    }
+}
+
 LOOM_CLONES static void map_row(double *y, const double *x, loom_unop op, size_t n)
 {
     switch (op) {
     case LOOM_NEG: for (size_t j = 0; j < n; j++) y[j] = -x[j]; break;
-    case LOOM_EXP: for (size_t j = 0; j < n; j++) y[j] = exp(x[j]); break;
+    case LOOM_EXP: exp_row(y, x, n); break;
     case LOOM_LOG: for (size_t j = 0; j < n; j++) y[j] = log(x[j]); break;
     case LOOM_TANH: for (size_t j = 0; j < n; j++) y[j] = tanh(x[j]); break;
     case LOOM_SQRT: for (size_t j = 0; j < n; j++) y[j] = sqrt(x[j]); break;
