@@ -50,12 +50,16 @@ def main():
     rng = np.random.default_rng(1)
     n = 1024
     a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-    t = median_time(lambda: a @ b, 2)
+    c = np.zeros((n, n))
+    t = median_time(lambda: a @ b, 3)
     print("gemm_gflops", 2.0 * n ** 3 / t / 1e9)
+    t = median_time(lambda: np.matmul(a, b, out=c), 3)
+    print("gemm_out_gflops", 2.0 * n ** 3 / t / 1e9)
 
-    x, y = rng.random((1000, 1000)), rng.random((1000, 1000))
+    x, y, z = rng.random((1000, 1000)), rng.random((1000, 1000)), np.zeros((1000, 1000))
     ops = {
         "add_ms": lambda: x + y,
+        "add_out_ms": lambda: np.add(z, y, out=z),
         "mul_ms": lambda: x * y,
         "exp_ms": lambda: np.exp(x),
         "sum_ms": lambda: x.sum(),
