@@ -14,14 +14,18 @@
 #define LOOM_CLONES
 #endif
 
-#if defined(LOOM_LIBMVEC)
-/* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
- * here lets `omp simd` loops call libmvec (CMakeLists.txt links it). */
-#pragma omp declare simd notinbranch
-double exp(double x);
+/* `omp simd` (with -fopenmp-simd, see CMakeLists.txt) vectorises a loop without runtime
+ * overlap checks: each marked loop reads and writes element j only at step j. */
+#if defined(LOOM_OMP_SIMD)
 #define LOOM_SIMD _Pragma("omp simd")
 #else
 #define LOOM_SIMD
+#endif
+#if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
+/* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
+ * here lets the exp loop call libmvec (CMakeLists.txt links it). */
+#pragma omp declare simd notinbranch
+double exp(double x);
 #endif
 
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
@@ -165,28 +169,40 @@ LOOM_CLONES static void binop_row(double *out, const double *a, loom_binop op, c
 {
     switch (op) {
     case LOOM_ADD:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] + b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] + b[0];
+        }
         break;
     case LOOM_SUB:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] - b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] - b[0];
+        }
         break;
     case LOOM_MUL:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] * b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] * b[0];
+        }
         break;
     case LOOM_DIV:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] / b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] / b[0];
+        }
         break;
     case LOOM_POW:
         for (size_t j = 0; j < n; j++) out[j] = pow(a[j], b[j * b_step]);
@@ -510,9 +526,10 @@ static loom_status reduce_all(loom_matrix *out, const loom_matrix *src, loom_red
     return LOOM_OK;
 }
 
-/* acc += row; restrict lets the compiler vectorise without a runtime overlap check. */
-static inline void add_row(double *restrict acc, const double *restrict row, size_t n)
+/* acc += row for one block row of a column sum. */
+LOOM_CLONES static void add_row(double *restrict acc, const double *restrict row, size_t n)
 {
+    LOOM_SIMD
     for (size_t j = 0; j < n; j++)
         acc[j] += row[j];
 }
