@@ -18,8 +18,12 @@
  * overlap checks: each marked loop reads and writes element j only at step j. */
 #if defined(LOOM_OMP_SIMD)
 #define LOOM_SIMD _Pragma("omp simd")
+#define LOOM_PRAGMA(text) _Pragma(#text)
+#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2) \
+    LOOM_PRAGMA(omp simd reduction(op1 : var1) reduction(op2 : var2))
 #else
 #define LOOM_SIMD
+#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2)
 #endif
 #if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
 /* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
@@ -430,28 +434,26 @@ static void compensated_add(compensated *c, double x)
 }
 
 /* Reduce n values x[0], x[step], ... into one. Arg ops give a 0-based index. */
-/* The largest (want_max) or smallest of x[0..n), n >= 1, ignoring NaNs, in a branch-free
- * pass that vectorises (16 lanes keep the compare-and-select chains independent). */
-LOOM_CLONES static double extreme_contiguous(const double *x, size_t n, int want_max)
+/* The largest (want_max) or smallest of x[0..n), n >= 1, in one vectorised pass whose
+ * order does not matter for finite values. *finite is cleared when x holds a NaN or an
+ * infinity (x - x is then not 0): the caller then decides with the exact loop. */
+LOOM_CLONES static double extreme_contiguous(const double *x, size_t n, int want_max, int *finite)
 {
-    enum { LANES = 16 };
-    double acc[LANES];
-    for (int k = 0; k < LANES; k++)
-        acc[k] = x[0];
-    size_t j = 0;
-    if (want_max)
-        for (; j + LANES <= n; j += LANES)
-            for (int k = 0; k < LANES; k++)
-                acc[k] = x[j + (size_t)k] > acc[k] ? x[j + (size_t)k] : acc[k];
-    else
-        for (; j + LANES <= n; j += LANES)
-            for (int k = 0; k < LANES; k++)
-                acc[k] = x[j + (size_t)k] < acc[k] ? x[j + (size_t)k] : acc[k];
-    double v = acc[0];
-    for (int k = 1; k < LANES; k++)
-        v = want_max ? (acc[k] > v ? acc[k] : v) : (acc[k] < v ? acc[k] : v);
-    for (; j < n; j++)
-        v = want_max ? (x[j] > v ? x[j] : v) : (x[j] < v ? x[j] : v);
+    double v = x[0], probe = 0.0;
+    if (want_max) {
+        LOOM_SIMD_REDUCE2(max, v, +, probe)
+        for (size_t j = 0; j < n; j++) {
+            v = x[j] > v ? x[j] : v;
+            probe += x[j] - x[j];
+        }
+    } else {
+        LOOM_SIMD_REDUCE2(min, v, +, probe)
+        for (size_t j = 0; j < n; j++) {
+            v = x[j] < v ? x[j] : v;
+            probe += x[j] - x[j];
+        }
+    }
+    *finite = probe == 0.0;
     return v;
 }
 
@@ -465,10 +467,10 @@ static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce
     case LOOM_ARGMAX:
     case LOOM_ARGMIN: {
         int want_max = op == LOOM_MAXV || op == LOOM_ARGMAX;
-        if (step == 1 && n >= 64 && isfinite(pairwise_sum(x, n, 1))) {
-            /* No NaN or infinity (the sum would show it): the fast pass gives the value and
-             * the first equal element its index. Otherwise the exact loop below decides. */
-            double v = extreme_contiguous(x, n, want_max);
+        int finite = 0;
+        double v = step == 1 && n >= 64 ? extreme_contiguous(x, n, want_max, &finite) : 0.0;
+        if (finite) {
+            /* The fast pass gave the value; the first equal element gives its index. */
             if (op == LOOM_MAXV || op == LOOM_MINV)
                 return v;
             size_t j = 0;
@@ -477,7 +479,7 @@ static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce
             return (double)j;
         }
         size_t best = 0;
-        double v = x[0];
+        v = x[0];
         for (size_t j = 1; j < n && v == v; j++) {
             double y = x[j * step];
             if (y != y || (want_max ? y > v : y < v)) {
