@@ -757,6 +757,8 @@ static int m_index_rows(lua_State *L)
             return luaL_error(L, "matrix:index_rows: %I indices of %I columns do not fit a %s output",
                               (lua_Integer)n, (lua_Integer)a->cols, loom_shape(out, so));
         }
+        if (overlaps(out, a))
+            return luaL_error(L, "matrix:index_rows: the output shares storage with the input");
         lua_pushvalue(L, 3);
     }
     for (size_t k = 0; k < n; k++) {
