@@ -9,7 +9,7 @@
  * one (GNU ifunc). Results do not depend on the choice: each loop fixes its order of
  * operations and nothing is reassociated. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define LOOM_CLONES __attribute__((target_clones("avx2", "default")))
+#define LOOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LOOM_CLONES
 #endif
