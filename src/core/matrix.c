@@ -18,11 +18,15 @@
  * overlap checks: each marked loop reads and writes element j only at step j. */
 #if defined(LOOM_OMP_SIMD)
 #define LOOM_SIMD _Pragma("omp simd")
+#else
+#define LOOM_SIMD
+#endif
+/* GCC vectorises the max/min loop with two reductions; clang cannot and warns. */
+#if defined(LOOM_OMP_SIMD) && !defined(__clang__)
 #define LOOM_PRAGMA(text) _Pragma(#text)
 #define LOOM_SIMD_REDUCE2(op1, var1, op2, var2) \
     LOOM_PRAGMA(omp simd reduction(op1 : var1) reduction(op2 : var2))
 #else
-#define LOOM_SIMD
 #define LOOM_SIMD_REDUCE2(op1, var1, op2, var2)
 #endif
 #if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
