@@ -57,9 +57,9 @@ static void account_storage(lua_State *L, size_t rows, size_t cols)
 Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
 {
     Matrix *a = push_empty(L);
+    account_storage(L, rows, cols); /* first: the garbage it frees can serve this block */
     if (loom_matrix_init(&a->m, rows, cols) != LOOM_OK)
         luaL_error(L, "not enough memory for a %Ix%I matrix", (lua_Integer)rows, (lua_Integer)cols);
-    account_storage(L, rows, cols);
     return a;
 }
 
