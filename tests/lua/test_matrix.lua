@@ -560,3 +560,42 @@ test("alloc_stats", function()
   A:close()
   equal(loom.alloc_stats().live_blocks, s.live_blocks, "closed")
 end)
+
+test("tostring matches numpy's repr", function()
+  local py, why = reference_python({"numpy"})
+  if not py then skip(why) end
+  -- Values numpy and loom print the same way (loom keeps integer matrices in fixed
+  -- notation and does not wrap long lines, so those cases are not here).
+  local cases = {
+    {"[[1.5, -2.25], [3, 400]]", loom.matrix{{1.5, -2.25}, {3, 400}}},
+    {"[[1e-5, 1], [3, 4]]", loom.matrix{{1e-5, 1}, {3, 4}}},
+    {"[[np.nan, np.inf], [-np.inf, 1.5]]", loom.matrix{{0 / 0, 1 / 0}, {-1 / 0, 1.5}}},
+    {"[[np.nan, np.inf], [-np.inf, 2]]", loom.matrix{{0 / 0, 1 / 0}, {-1 / 0, 2}}},
+    {"[[123456789.5, 1]]", loom.matrix{{123456789.5, 1}}},
+    {"[[0.1, 0.25]]", loom.matrix{{0.1, 0.25}}},
+    {"[[-1e-7, 2.5, 3]]", loom.matrix{{-1e-7, 2.5, 3}}},
+    {"[[np.nan, 1e-5, 1]]", loom.matrix{{0 / 0, 1e-5, 1}}},
+    {"[[1/3, 2/3], [-1/7, 10]]", loom.matrix{{1 / 3, 2 / 3}, {-1 / 7, 10}}},
+    {"[[1e20, 1]]", loom.matrix{{1e20, 1}}},
+    {"[[0.0, -0.0]]", loom.matrix{{0, -0.0}}},
+    {"[[1, 2], [3, -40]]", loom.matrix{{1, 2}, {3, -40}}},
+  }
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write("import numpy as np\n")
+  for _, c in ipairs(cases) do
+    f:write("print(repr(np.array(", c[1], ", dtype=float)).replace('\\n', '|'))\n")
+  end
+  f:close()
+  local out = assert(io.popen(py .. " " .. script))
+  local k = 0
+  for line in out:lines() do
+    k = k + 1
+    -- numpy says "array(" and indents continuation lines by 7; loom "matrix(" and 8.
+    local want = line:gsub("^array%(", "matrix("):gsub("|       ", "\n        ")
+    equal(tostring(cases[k][2]), want, "case " .. cases[k][1])
+  end
+  out:close()
+  os.remove(script)
+  equal(k, #cases, "numpy printed every case")
+end)
