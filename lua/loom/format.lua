@@ -47,30 +47,37 @@ local function chooser(values)
   return sci and "e" or "f", all_int and not sci
 end
 
-local function text_of(v, conv, all_int)
+-- digits: a fixed count after the point (scientific notation shares one, like numpy).
+local function text_of(v, conv, all_int, digits)
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" end
   if v == -math.huge then return "-inf" end
   if all_int then return string.format("%.0f.", v) end
-  local s = string.format("%." .. digits_needed(v, conv) .. conv, v)
+  local s = string.format("%." .. (digits or digits_needed(v, conv)) .. conv, v)
   if conv == "f" and not s:find("%.") then s = s .. "." end
   if conv == "e" and not s:find("%.") then s = s:gsub("e", ".e") end
   return s
 end
 
 -- Pad so the decimal points line up: numbers right-aligned before the point, fractions
--- left-aligned after it.
+-- left-aligned after it; nan and inf (no point) right-aligned in the whole width.
 local function align(texts)
-  local before, after = 0, 0
+  local before, after, special = 0, 0, 0
   for _, s in ipairs(texts) do
-    local p = s:find("%.") or (#s + 1)
-    before = math.max(before, p - 1)
-    after = math.max(after, #s - p + 1)
+    local p = s:find("%.")
+    if p then
+      before = math.max(before, p - 1)
+      after = math.max(after, #s - p + 1)
+    else
+      special = math.max(special, #s)
+    end
   end
+  local width = math.max(before + after, special)
   local out = {}
   for i, s in ipairs(texts) do
-    local p = s:find("%.") or (#s + 1)
-    out[i] = string.rep(" ", before - (p - 1)) .. s .. string.rep(" ", after - (#s - p + 1))
+    local p = s:find("%.")
+    if p then s = string.rep(" ", before - (p - 1)) .. s .. string.rep(" ", after - (#s - p + 1)) end
+    out[i] = string.rep(" ", width - #s) .. s
   end
   return out
 end
@@ -89,8 +96,15 @@ function format.matrix(A)
     end
   end
   local conv, all_int = chooser(values)
+  local digits
+  if conv == "e" and not all_int then
+    digits = 0
+    for _, v in ipairs(values) do
+      if finite(v) then digits = math.max(digits, digits_needed(v, "e")) end
+    end
+  end
   local texts = {}
-  for k, v in ipairs(values) do texts[k] = text_of(v, conv, all_int) end
+  for k, v in ipairs(values) do texts[k] = text_of(v, conv, all_int, digits) end
   local padded = align(texts)
   local lines, k = {}, 0
   for _, i in ipairs(ri) do

@@ -2,6 +2,7 @@
  * raising, and the module's random generator. Not any one Lua type's methods. */
 #include "bind.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 static const char RNG_KEY[] = "loom.rng";
@@ -43,9 +44,20 @@ static Matrix *push_empty(lua_State *L)
     return a;
 }
 
+/* The collector sees only the small userdata, not the storage behind it, so a loop making
+ * big temporaries (W - lr * G) would pile up gigabytes before a cycle ran. A step sized
+ * like the storage keeps collection in pace with what the engine allocates. */
+static void account_storage(lua_State *L, size_t rows, size_t cols)
+{
+    size_t kb = rows * cols / (1024 / sizeof(double));
+    if (kb >= 64)
+        lua_gc(L, LUA_GCSTEP, kb < INT_MAX ? (int)kb : INT_MAX);
+}
+
 Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
 {
     Matrix *a = push_empty(L);
+    account_storage(L, rows, cols); /* first: the garbage it frees can serve this block */
     if (loom_matrix_init(&a->m, rows, cols) != LOOM_OK)
         luaL_error(L, "not enough memory for a %Ix%I matrix", (lua_Integer)rows, (lua_Integer)cols);
     return a;

@@ -39,18 +39,18 @@ static int l_matrix(lua_State *L)
         lua_geti(L, 1, (lua_Integer)i + 1);
         if (nested) {
             if (!lua_istable(L, -1))
-                return luaL_error(L, "loom.matrix: row %zu is a %s, expected a table", i + 1,
+                return luaL_error(L, "loom.matrix: row %I is a %s, expected a table", (lua_Integer)i + 1,
                                   luaL_typename(L, -1));
             if ((size_t)luaL_len(L, -1) != cols)
-                return luaL_error(L, "loom.matrix: row %zu has %zu values, row 1 has %zu", i + 1,
-                                  (size_t)luaL_len(L, -1), cols);
+                return luaL_error(L, "loom.matrix: row %I has %I values, row 1 has %I", (lua_Integer)i + 1,
+                                  luaL_len(L, -1), (lua_Integer)cols);
             for (size_t j = 0; j < cols; j++) {
                 lua_geti(L, -1, (lua_Integer)j + 1);
                 int ok;
                 double v = lua_tonumberx(L, -1, &ok);
                 if (!ok)
-                    return luaL_error(L, "loom.matrix: value at (%zu, %zu) is a %s, expected a number",
-                                      i + 1, j + 1, luaL_typename(L, -1));
+                    return luaL_error(L, "loom.matrix: value at (%I, %I) is a %s, expected a number",
+                                      (lua_Integer)i + 1, (lua_Integer)j + 1, luaL_typename(L, -1));
                 *loom_at(&a->m, i, j) = v;
                 lua_pop(L, 1);
             }
@@ -58,7 +58,7 @@ static int l_matrix(lua_State *L)
             int ok;
             double v = lua_tonumberx(L, -1, &ok);
             if (!ok)
-                return luaL_error(L, "loom.matrix: value %zu is a %s, expected a number", i + 1,
+                return luaL_error(L, "loom.matrix: value %I is a %s, expected a number", (lua_Integer)i + 1,
                                   luaL_typename(L, -1));
             *loom_at(&a->m, i, 0) = v;
         }
@@ -256,7 +256,7 @@ static size_t check_range_index(lua_State *L, int idx, size_t n, const char *fn,
 {
     lua_Integer k = luaL_checkinteger(L, idx);
     if (k < 1 || (size_t)k > n)
-        luaL_error(L, "%s: %s %I out of range 1..%zu", fn, what, k, n);
+        luaL_error(L, "%s: %s %I out of range 1..%I", fn, what, k, (lua_Integer)n);
     return (size_t)k - 1;
 }
 
@@ -320,13 +320,12 @@ static int m_reshape(lua_State *L)
     loom_matrix *a = tomatrix(L, 1);
     size_t r = loom_checksize(L, 2, "matrix:reshape", "rows");
     size_t c = loom_checksize(L, 3, "matrix:reshape", "cols");
-    if (c != 0 && r > SIZE_MAX / c)
-        r = 0, c = 1; /* reported as a size mismatch below */
-    if (r * c != loom_numel(a)) {
+    int overflow = c != 0 && r > SIZE_MAX / c;
+    if (overflow || r * c != loom_numel(a)) {
         char s[48];
-        return luaL_error(L, "matrix:reshape: cannot reshape %s (%zu values) into %zux%zu",
-                          loom_shape(a, s), loom_numel(a), (size_t)luaL_checkinteger(L, 2),
-                          (size_t)luaL_checkinteger(L, 3));
+        return luaL_error(L, "matrix:reshape: cannot reshape %s (%I values) into %Ix%I",
+                          loom_shape(a, s), (lua_Integer)loom_numel(a), luaL_checkinteger(L, 2),
+                          luaL_checkinteger(L, 3));
     }
     loom_matrix v;
     if (loom_matrix_reshape_view(&v, a, r, c) == LOOM_OK) {
@@ -406,7 +405,10 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         return 1;
     }
     loom_matrix scratch = {0};
-    if (in_place && !loom_same_shape(a, b) && overlaps(a, b)) {
+    /* Only out == b exactly is safe in place; any other overlap would be read after the
+     * kernel has written it (a shifted slice, or a broadcast row inside the target). */
+    int same_storage = a->data == b->data && a->ld == b->ld && loom_same_shape(a, b);
+    if (in_place && !same_storage && overlaps(a, b)) {
         if (loom_matrix_init(&scratch, b->rows, b->cols) != LOOM_OK)
             return luaL_error(L, "not enough memory");
         loom_matrix_copy(&scratch, b);
@@ -548,7 +550,8 @@ static int m_matmul_(lua_State *L)
         if (ka != kb)
             raise_product(L, "matrix:matmul_", a, ta, b, tb);
         char sc[48];
-        return luaL_error(L, "matrix:matmul_: the product is %zux%zu but the output is %s", m, n,
+        return luaL_error(L, "matrix:matmul_: the product is %Ix%I but the output is %s",
+                          (lua_Integer)m, (lua_Integer)n,
                           loom_shape(c, sc));
     }
     loom_check(L, st, "matrix:matmul_");
@@ -625,8 +628,8 @@ static int m_apply(lua_State *L)
             int ok;
             double v = lua_tonumberx(L, -1, &ok);
             if (!ok)
-                return luaL_error(L, "matrix:apply: the function returned a %s at (%zu, %zu), expected a number",
-                                  luaL_typename(L, -1), i + 1, j + 1);
+                return luaL_error(L, "matrix:apply: the function returned a %s at (%I, %I), expected a number",
+                                  luaL_typename(L, -1), (lua_Integer)i + 1, (lua_Integer)j + 1);
             *loom_at(&b->m, i, j) = v;
             lua_pop(L, 1);
         }
@@ -639,7 +642,7 @@ static int m_clamp(lua_State *L)
     loom_matrix *a = tomatrix(L, 1);
     double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
     if (lo > hi)
-        return luaL_error(L, "matrix:clamp: lower bound %g is above upper bound %g", lo, hi);
+        return luaL_error(L, "matrix:clamp: lower bound %f is above upper bound %f", lo, hi);
     Matrix *b = loom_newmatrix(L, a->rows, a->cols);
     loom_matrix_binop_scalar(&b->m, a, LOOM_MAX, lo, 0);
     loom_matrix_binop_scalar(&b->m, &b->m, LOOM_MIN, hi, 0);
@@ -751,9 +754,11 @@ static int m_index_rows(lua_State *L)
         out = tomatrix(L, 3);
         if (out->rows != n || out->cols != a->cols) {
             char so[48];
-            return luaL_error(L, "matrix:index_rows: %zu indices of %zu columns do not fit a %s output",
-                              n, a->cols, loom_shape(out, so));
+            return luaL_error(L, "matrix:index_rows: %I indices of %I columns do not fit a %s output",
+                              (lua_Integer)n, (lua_Integer)a->cols, loom_shape(out, so));
         }
+        if (overlaps(out, a))
+            return luaL_error(L, "matrix:index_rows: the output shares storage with the input");
         lua_pushvalue(L, 3);
     }
     for (size_t k = 0; k < n; k++) {
@@ -762,9 +767,10 @@ static int m_index_rows(lua_State *L)
         lua_Integer i = lua_tointegerx(L, -1, &ok);
         lua_pop(L, 1);
         if (!ok || i < 1 || (size_t)i > a->rows)
-            return luaL_error(L, "matrix:index_rows: index %zu is not a row of a matrix with %zu rows",
-                              k + 1, a->rows);
-        memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
+            return luaL_error(L, "matrix:index_rows: index %I is not a row of a matrix with %I rows",
+                              (lua_Integer)k + 1, (lua_Integer)a->rows);
+        if (a->cols > 0) /* an empty matrix's data is NULL */
+            memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
     }
     return 1;
 }
@@ -783,7 +789,8 @@ static int concat(lua_State *L, int horizontal)
         lua_geti(L, 1, (lua_Integer)k + 1);
         Matrix *p = loom_testmatrix(L, -1);
         if (!p)
-            return luaL_error(L, "%s: item %zu is a %s, expected a matrix", fn, k + 1, luaL_typename(L, -1));
+            return luaL_error(L, "%s: item %I is a %s, expected a matrix", fn, (lua_Integer)k + 1,
+                              luaL_typename(L, -1));
         size_t along = horizontal ? p->m.cols : p->m.rows, across = horizontal ? p->m.rows : p->m.cols;
         if (k == 0)
             fixed = across;
@@ -791,7 +798,7 @@ static int concat(lua_State *L, int horizontal)
             char s0[48], sk[48];
             lua_geti(L, 1, 1);
             loom_shape(&loom_checkmatrix(L, -1)->m, s0);
-            return luaL_error(L, "%s: item %zu is %s but item 1 is %s (%s must match)", fn, k + 1,
+            return luaL_error(L, "%s: item %I is %s but item 1 is %s (%s must match)", fn, (lua_Integer)k + 1,
                               loom_shape(&p->m, sk), s0, horizontal ? "rows" : "columns");
         }
         total += along;

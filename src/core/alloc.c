@@ -6,11 +6,17 @@
 #include <string.h>
 
 /* A header before each block remembers its size, so frees and reallocs keep the byte
- * count right; 64 bytes keep the payload aligned for AVX-512 loads. */
+ * count right, and where malloc's block starts; the payload is aligned to 64 bytes for
+ * AVX-512 loads. The alignment is done by hand on a plain malloc: glibc reuses a freed
+ * big malloc block for the next one, while big aligned_alloc blocks came fresh from the
+ * kernel almost every time, and each of their pages faulted again when first written. */
 #define LOOM_ALIGN 64
 
 typedef union block_header {
-    size_t bytes;
+    struct {
+        size_t bytes;
+        void *base; /* what malloc returned */
+    } info;
     unsigned char pad[LOOM_ALIGN];
 } block_header;
 
@@ -38,12 +44,17 @@ static int injected_failure(void)
 
 void *loom_malloc(size_t bytes)
 {
-    if (injected_failure() || bytes > SIZE_MAX - LOOM_ALIGN)
+    if (injected_failure() || bytes > SIZE_MAX - 2 * LOOM_ALIGN)
         return NULL;
-    block_header *h = aligned_alloc(LOOM_ALIGN, (sizeof *h + bytes + LOOM_ALIGN - 1) / LOOM_ALIGN * LOOM_ALIGN);
-    if (!h)
+    /* Header plus up to LOOM_ALIGN - 1 bytes of padding fit in the 2 * LOOM_ALIGN extra. */
+    unsigned char *base = malloc(bytes + 2 * LOOM_ALIGN);
+    if (!base)
         return NULL;
-    h->bytes = bytes;
+    uintptr_t payload = ((uintptr_t)base + sizeof(block_header) + LOOM_ALIGN - 1)
+                        & ~(uintptr_t)(LOOM_ALIGN - 1);
+    block_header *h = (block_header *)payload - 1;
+    h->info.bytes = bytes;
+    h->info.base = base;
     stats.allocations++;
     stats.live_blocks++;
     stats.live_bytes += (int64_t)bytes;
@@ -67,8 +78,8 @@ void loom_free(void *block)
     block_header *h = (block_header *)block - 1;
     stats.frees++;
     stats.live_blocks--;
-    stats.live_bytes -= (int64_t)h->bytes;
-    free(h);
+    stats.live_bytes -= (int64_t)h->info.bytes;
+    free(h->info.base);
 }
 
 void *loom_realloc(void *block, size_t bytes)
@@ -79,7 +90,7 @@ void *loom_realloc(void *block, size_t bytes)
     void *fresh = loom_malloc(bytes);
     if (!fresh)
         return NULL;
-    memcpy(fresh, block, old->bytes < bytes ? old->bytes : bytes);
+    memcpy(fresh, block, old->info.bytes < bytes ? old->info.bytes : bytes);
     loom_free(block);
     return fresh;
 }

@@ -103,10 +103,13 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t') && *c->p != c->sep)
         c->p++;
     if (c->p < c->end && *c->p == '"') {
+        size_t start_line = c->line;
         c->p++;
         for (;;) {
-            if (c->p >= c->end)
+            if (c->p >= c->end) {
+                c->line = start_line; /* where the quote opened, not the end of the file */
                 return fail(c, "unterminated quoted field");
+            }
             if (*c->p == '"') {
                 if (c->p + 1 < c->end && c->p[1] == '"') {
                     c->p++;
@@ -117,8 +120,9 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
             }
             if (*c->p == '\n')
                 c->line++;
-            if (n + 1 < size)
-                buf[n++] = *c->p;
+            if (n + 1 >= size)
+                return fail(c, "field longer than %zu characters", size - 1);
+            buf[n++] = *c->p;
             c->p++;
         }
         while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
@@ -127,8 +131,9 @@ static loom_status next_field(cursor *c, char *buf, size_t size, size_t *len)
             return fail(c, "unexpected character '%c' after a quoted field", *c->p);
     } else {
         while (!at_line_end(c) && *c->p != c->sep) {
-            if (n + 1 < size)
-                buf[n++] = *c->p;
+            if (n + 1 >= size)
+                return fail(c, "field longer than %zu characters", size - 1);
+            buf[n++] = *c->p;
             c->p++;
         }
         while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
@@ -292,12 +297,15 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
         st = parse_header(&c, &s, field, sizeof field);
     while (st == LOOM_OK && c.p < c.end) {
         if (blank_line(&c)) {
+            while (c.p < c.end && (*c.p == ' ' || *c.p == '\t'))
+                c.p++;
             skip_line_end(&c);
             continue;
         }
         st = parse_row(&c, &s, &o, field, sizeof field);
     }
-    size_t rows = s.cols ? s.count / s.cols : 0;
+    /* With no numeric column the row names (if any) still count the rows. */
+    size_t rows = s.cols ? s.count / s.cols : s.nrows;
     if (st == LOOM_OK && o.header && s.nnames != s.cols + (o.rownames ? 1 : 0) && rows > 0) {
         c.line = 1;
         c.field = s.nnames;
@@ -315,7 +323,7 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
         free_strings(s.rownames, s.nrows);
         return st;
     }
-    if (rows)
+    if (rows && s.cols)
         memcpy(out->values.data, s.values, rows * s.cols * sizeof(double));
     loom_free(s.values);
     if (o.rownames && s.nnames > 0) {

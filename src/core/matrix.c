@@ -5,6 +5,37 @@
 #include <math.h>
 #include <string.h>
 
+/* The hot loops are compiled twice, for AVX2 and for the baseline, and the loader picks
+ * one (GNU ifunc). Results do not depend on the choice: each loop fixes its order of
+ * operations and nothing is reassociated. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define LOOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LOOM_CLONES
+#endif
+
+/* `omp simd` (with -fopenmp-simd, see CMakeLists.txt) vectorises a loop without runtime
+ * overlap checks: each marked loop reads and writes element j only at step j. */
+#if defined(LOOM_OMP_SIMD)
+#define LOOM_SIMD _Pragma("omp simd")
+#else
+#define LOOM_SIMD
+#endif
+/* GCC vectorises the max/min loop with two reductions; clang cannot and warns. */
+#if defined(LOOM_OMP_SIMD) && !defined(__clang__)
+#define LOOM_PRAGMA(text) _Pragma(#text)
+#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2) \
+    LOOM_PRAGMA(omp simd reduction(op1 : var1) reduction(op2 : var2))
+#else
+#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2)
+#endif
+#if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
+/* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
+ * here lets the exp loop call libmvec (CMakeLists.txt links it). */
+#pragma omp declare simd notinbranch
+double exp(double x);
+#endif
+
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
 {
     m->data = NULL;
@@ -73,14 +104,20 @@ loom_status loom_matrix_copy(loom_matrix *out, const loom_matrix *src)
 {
     if (!loom_same_shape(out, src))
         return LOOM_EDIM;
-    if (out->data == src->data && out->ld == src->ld)
+    /* Empty matrices have NULL data, which memmove must not see even for 0 bytes. */
+    if (loom_numel(src) == 0 || (out->data == src->data && out->ld == src->ld))
         return LOOM_OK;
     if (loom_is_contiguous(out) && loom_is_contiguous(src)) {
         memmove(out->data, src->data, loom_numel(src) * sizeof(double));
         return LOOM_OK;
     }
-    for (size_t i = 0; i < src->rows; i++)
-        memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+    /* Rows shifted down inside one matrix must be copied bottom-up, as memmove would. */
+    if (out->data > src->data)
+        for (size_t i = src->rows; i-- > 0;)
+            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+    else
+        for (size_t i = 0; i < src->rows; i++)
+            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
     return LOOM_OK;
 }
 
@@ -135,33 +172,45 @@ void loom_matrix_randn(loom_matrix *m, loom_rng *rng)
 
 /* out[j] = a[j] op b[j * b_step] for one row; b_step 0 repeats one value. Each case is its
  * own loop so the compiler vectorises the contiguous ones. */
-static void binop_row(double *out, const double *a, loom_binop op, const double *b,
+LOOM_CLONES static void binop_row(double *out, const double *a, loom_binop op, const double *b,
                       size_t b_step, size_t n)
 {
     switch (op) {
     case LOOM_ADD:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] + b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] + b[0];
+        }
         break;
     case LOOM_SUB:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] - b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] - b[0];
+        }
         break;
     case LOOM_MUL:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] * b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] * b[0];
+        }
         break;
     case LOOM_DIV:
-        if (b_step)
+        if (b_step) {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] / b[j];
-        else
+        } else {
+            LOOM_SIMD
             for (size_t j = 0; j < n; j++) out[j] = a[j] / b[0];
+        }
         break;
     case LOOM_POW:
         for (size_t j = 0; j < n; j++) out[j] = pow(a[j], b[j * b_step]);
@@ -305,11 +354,29 @@ double loom_unop_apply1(loom_unop op, double x)
     return x;
 }
 
-static void map_row(double *y, const double *x, loom_unop op, size_t n)
+/* y = exp(x) with every element through the same (vector) exp, also the last n % 8: a
+ * value's exp must not depend on where it sits in a row. */
+static inline void exp_row(double *y, const double *x, size_t n)
+{
+    size_t body = n / 8 * 8;
+    LOOM_SIMD
+    for (size_t j = 0; j < body; j++)
+        y[j] = exp(x[j]);
+    if (body < n) {
+        double tail[8] = {0};
+        memcpy(tail, x + body, (n - body) * sizeof(double));
+        LOOM_SIMD
+        for (size_t k = 0; k < 8; k++)
+            tail[k] = exp(tail[k]);
+        memcpy(y + body, tail, (n - body) * sizeof(double));
+    }
+}
+
+LOOM_CLONES static void map_row(double *y, const double *x, loom_unop op, size_t n)
 {
     switch (op) {
     case LOOM_NEG: for (size_t j = 0; j < n; j++) y[j] = -x[j]; break;
-    case LOOM_EXP: for (size_t j = 0; j < n; j++) y[j] = exp(x[j]); break;
+    case LOOM_EXP: exp_row(y, x, n); break;
     case LOOM_LOG: for (size_t j = 0; j < n; j++) y[j] = log(x[j]); break;
     case LOOM_TANH: for (size_t j = 0; j < n; j++) y[j] = tanh(x[j]); break;
     case LOOM_SQRT: for (size_t j = 0; j < n; j++) y[j] = sqrt(x[j]); break;
@@ -337,7 +404,7 @@ loom_status loom_matrix_map(loom_matrix *out, const loom_matrix *src, loom_unop 
 
 /* Pairwise summation of x[0], x[step], ...: blocks of 128 with eight accumulators (which
  * vectorise when step is 1), combined pairwise; error grows like log2(n / 128). */
-static double pairwise_sum(const double *x, size_t n, size_t step)
+LOOM_CLONES static double pairwise_sum(const double *x, size_t n, size_t step)
 {
     if (n <= 128) {
         double acc[8] = {0};
@@ -371,6 +438,29 @@ static void compensated_add(compensated *c, double x)
 }
 
 /* Reduce n values x[0], x[step], ... into one. Arg ops give a 0-based index. */
+/* The largest (want_max) or smallest of x[0..n), n >= 1, in one vectorised pass whose
+ * order does not matter for finite values. *finite is cleared when x holds a NaN or an
+ * infinity (x - x is then not 0): the caller then decides with the exact loop. */
+LOOM_CLONES static double extreme_contiguous(const double *x, size_t n, int want_max, int *finite)
+{
+    double v = x[0], probe = 0.0;
+    if (want_max) {
+        LOOM_SIMD_REDUCE2(max, v, +, probe)
+        for (size_t j = 0; j < n; j++) {
+            v = x[j] > v ? x[j] : v;
+            probe += x[j] - x[j];
+        }
+    } else {
+        LOOM_SIMD_REDUCE2(min, v, +, probe)
+        for (size_t j = 0; j < n; j++) {
+            v = x[j] < v ? x[j] : v;
+            probe += x[j] - x[j];
+        }
+    }
+    *finite = probe == 0.0;
+    return v;
+}
+
 static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce op)
 {
     switch (op) {
@@ -381,8 +471,19 @@ static double reduce_strided(const double *x, size_t n, size_t step, loom_reduce
     case LOOM_ARGMAX:
     case LOOM_ARGMIN: {
         int want_max = op == LOOM_MAXV || op == LOOM_ARGMAX;
+        int finite = 0;
+        double v = step == 1 && n >= 64 ? extreme_contiguous(x, n, want_max, &finite) : 0.0;
+        if (finite) {
+            /* The fast pass gave the value; the first equal element gives its index. */
+            if (op == LOOM_MAXV || op == LOOM_MINV)
+                return v;
+            size_t j = 0;
+            while (x[j] != v)
+                j++;
+            return (double)j;
+        }
         size_t best = 0;
-        double v = x[0];
+        v = x[0];
         for (size_t j = 1; j < n && v == v; j++) {
             double y = x[j * step];
             if (y != y || (want_max ? y > v : y < v)) {
@@ -431,12 +532,22 @@ static loom_status reduce_all(loom_matrix *out, const loom_matrix *src, loom_red
     return LOOM_OK;
 }
 
+/* acc += row for one block row of a column sum. */
+LOOM_CLONES static void add_row(double *restrict acc, const double *restrict row, size_t n)
+{
+    LOOM_SIMD
+    for (size_t j = 0; j < n; j++)
+        acc[j] += row[j];
+}
+
 /* Sums down the rows, column by column, in blocks of rows: each block is summed plainly
  * into a scratch row and the block sums are combined with compensation. */
-static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mean)
+LOOM_CLONES static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mean)
 {
     enum { BLOCK = 64 };
     size_t cols = src->cols;
+    if (cols == 0)
+        return LOOM_OK; /* nothing to write, and src->data may be NULL */
     double *scratch = loom_calloc(3 * cols, sizeof(double));
     if (!scratch)
         return LOOM_ENOMEM;
@@ -444,11 +555,8 @@ static loom_status sum_columns(loom_matrix *out, const loom_matrix *src, int mea
     for (size_t i0 = 0; i0 < src->rows; i0 += BLOCK) {
         size_t i1 = i0 + BLOCK < src->rows ? i0 + BLOCK : src->rows;
         memcpy(block, loom_at(src, i0, 0), cols * sizeof(double));
-        for (size_t i = i0 + 1; i < i1; i++) {
-            const double *row = loom_at(src, i, 0);
-            for (size_t j = 0; j < cols; j++)
-                block[j] += row[j];
-        }
+        for (size_t i = i0 + 1; i < i1; i++)
+            add_row(block, loom_at(src, i, 0), cols);
         for (size_t j = 0; j < cols; j++) {
             compensated c = {sum[j], carry[j]};
             compensated_add(&c, block[j]);
@@ -525,7 +633,8 @@ int loom_matrix_allclose(const loom_matrix *a, const loom_matrix *b, double rtol
             double x = *loom_at(a, i, j), y = *loom_at(b, i, j);
             if (x == y)
                 continue; /* equal infinities too */
-            if (!(fabs(x - y) <= atol + rtol * fabs(y)))
+            /* An infinity is close only to itself: rtol * |inf| would accept anything. */
+            if (isinf(x) || isinf(y) || !(fabs(x - y) <= atol + rtol * fabs(y)))
                 return 0;
         }
     return 1;
@@ -581,6 +690,8 @@ loom_status loom_matrix_gather_rows(loom_matrix *out, const loom_matrix *src, co
     for (size_t k = 0; k < count; k++)
         if (idx[k] >= src->rows)
             return LOOM_EARG;
+    if (src->cols == 0)
+        return LOOM_OK; /* NULL data: no memcpy, not even of 0 bytes */
     for (size_t k = 0; k < count; k++)
         memcpy(loom_at(out, k, 0), loom_at(src, idx[k], 0), src->cols * sizeof(double));
     return LOOM_OK;

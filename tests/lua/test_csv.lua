@@ -1,0 +1,90 @@
+-- test_csv.lua: loom.read_csv from Lua: the shared datasets, options, and the nil, message
+-- results of expected failures. The parser's corner cases are in tests/c/check_csv.c.
+local loom = require "loom"
+
+local DATA = SHARED_DIR .. "/datasets"
+local tmp = os.tmpname()
+os.remove(tmp)
+os.execute("mkdir -p '" .. tmp .. "'")
+
+local function write(name, text)
+  local path = tmp .. "/" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+test("mtcars with row names", function()
+  local X, names, rownames = loom.read_csv(DATA .. "/regression/mtcars.csv", {rownames = true})
+  check(X, "read: %s", tostring(names))
+  local r, c = X:shape()
+  check(r == 32 and c == 11, "mtcars is 32x11, got %dx%d", r, c)
+  equal(#names, 11, "column names")
+  equal(names[1], "mpg", "first name (the row-name column's header is dropped)")
+  equal(names[11], "carb", "last name")
+  equal(#rownames, 32, "row names")
+  equal(rownames[1], "Mazda RX4", "first row name")
+  equal(rownames[32], "Volvo 142E", "last row name")
+  equal(X:get(1, 1), 21, "mpg of the Mazda RX4")
+  equal(X:get(1, 6), 2.62, "wt of the Mazda RX4")
+  close(X:mean(1):get(1, 1), 20.090625, 1e-15, "mean mpg")
+  close(X:sum(), 13942.202, 1e-14, "sum of all values")
+end)
+
+test("digits.csv.gz without a header", function()
+  local X, names, rownames = loom.read_csv(DATA .. "/digits/digits.csv.gz", {header = false})
+  check(X, "read: %s", tostring(names))
+  local r, c = X:shape()
+  check(r == 1797 and c == 65, "digits is 1797x65, got %dx%d", r, c)
+  check(names == nil and rownames == nil, "no names")
+  equal(X:col(65):sum(), 8070, "sum of the labels")
+  equal(X:sum(), 569788, "sum of everything")
+  equal(X:get(1797, 65), 8, "last label")
+  equal(X:max(), 16, "pixel values are 0..16")
+end)
+
+test("options and defaults", function()
+  local path = write("a.csv", 'x,"y, quoted"\n1,2\n3,4\n')
+  local X, names = loom.read_csv(path)
+  equal(X:rows(), 2, "header by default")
+  equal(names[2], "y, quoted", "quoted name")
+  X = loom.read_csv(write("b.csv", "1;2\r\n3;4\r\n"), {header = false, sep = ";"})
+  equal(X:get(2, 2), 4, "sep and CRLF")
+  local E, enames = loom.read_csv(write("e.csv", "a,b\n"))
+  check(E:rows() == 0 and E:cols() == 0 and #enames == 2, "header only")
+  checkerror('loom.read_csv: sep must be one character, got ";;"', loom.read_csv, path, {sep = ";;"})
+  checkerror_like("(table expected, got number)", loom.read_csv, path, 3)
+  checkerror_like("(string expected, got no value)", loom.read_csv)
+end)
+
+test("expected failures return nil and path:line:field: message", function()
+  local function fails(text, opts, want)
+    local path = write("bad.csv", text)
+    local X, err = loom.read_csv(path, opts)
+    equal(X, nil, "no matrix for " .. want)
+    equal(err, path .. ":" .. want, "message")
+  end
+  fails("a,b\n1,2\n3,x\n", nil, '3:2: expected number, got "x"')
+  fails("1,2\n3,4,5\n", {header = false}, "2:3: expected 2 fields, got 3")
+  fails('a,b\n1,"2\n', nil, "2:2: unterminated quoted field")
+  fails("a,b,c\n1,2\n", nil, "1:3: header has 3 names but rows have 2 fields")
+  fails("1,,2\n", {header = false}, "1:2: expected number, got an empty field")
+  local missing = tmp .. "/missing.csv"
+  local X, err = loom.read_csv(missing)
+  equal(X, nil, "missing file")
+  equal(err, missing .. ":cannot open: No such file or directory", "missing file message")
+end)
+
+test("a read allocates one block per matrix and leaks nothing", function()
+  collectgarbage(); collectgarbage()
+  local live = loom.alloc_stats().live_blocks
+  do
+    local X <close> = loom.read_csv(DATA .. "/regression/mtcars.csv", {rownames = true})
+    equal(loom.alloc_stats().live_blocks, live + 1, "only the matrix stays")
+  end
+  loom.read_csv(write("bad2.csv", "a\nx\n"))
+  equal(loom.alloc_stats().live_blocks, live, "after close and after a failure")
+end)
+
+os.execute("rm -rf '" .. tmp .. "'")
