@@ -118,8 +118,8 @@ static int l_features(lua_State *L)
     loom_audio_options o;
     read_options(L, 4, &o, kind);
     if (channel < 1 || (size_t)channel > x->cols)
-        return luaL_error(L, "loom.audio.%s: channel %I out of range for %zu channels",
-                          kinds[kind], channel, x->cols);
+        return luaL_error(L, "loom.audio.%s: channel %I out of range for %I channels",
+                          kinds[kind], channel, (lua_Integer)x->cols);
     size_t rows, cols;
     loom_status st = loom_audio_feature_shape(&rows, &cols, x->rows, kind, &o);
     if (st != LOOM_OK)
@@ -205,7 +205,8 @@ static int l_dct(lua_State *L)
     size_t ceps = loom_checksize(L, 1, "loom.audio.dct", "ceps");
     size_t bins = loom_checksize(L, 2, "loom.audio.dct", "bins");
     if (ceps > bins || bins == 0)
-        return luaL_error(L, "loom.audio.dct: need 1 <= ceps <= bins, got %zu and %zu", ceps, bins);
+        return luaL_error(L, "loom.audio.dct: need 1 <= ceps <= bins, got %I and %I",
+                          (lua_Integer)ceps, (lua_Integer)bins);
     Matrix *out = loom_newmatrix(L, ceps, bins);
     loom_audio_dct_matrix(&out->m);
     return 1;

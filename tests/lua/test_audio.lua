@@ -82,6 +82,9 @@ test("missing and broken files give nil, message", function()
 end)
 
 test("write rejects bad arguments with the function's name", function()
+  checkerror("loom.audio.mfcc: channel 3 out of range for 2 channels", audio.mfcc, loom.zeros(400, 2), 8000,
+    {channel = 3})
+  checkerror("loom.audio.dct: need 1 <= ceps <= bins, got 5 and 4", audio.dct, 5, 4)
   checkerror("loom.audio.write: unknown format 'mp3' (pcm16, pcm24, pcm32, pcm8, float, double, vorbis)",
     audio.write, temp("wav"), loom.zeros(4, 1), 8000, {format = "mp3"})
   checkerror("loom.audio.write: cannot write encoding 'vorbis' in a 'wav' file",
