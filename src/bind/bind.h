@@ -23,6 +23,9 @@ Matrix *loom_checkmatrix(lua_State *L, int idx);
 Matrix *loom_testmatrix(lua_State *L, int idx);
 /* Push a new rows x cols matrix of zeros; raises "not enough memory" on failure. */
 Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols);
+/* The same without zeroing, for results the caller overwrites entirely before Lua sees
+ * them (elementwise results, copies, products with beta = 0). */
+Matrix *loom_newmatrix_uninit(lua_State *L, size_t rows, size_t cols);
 /* Push a view sharing storage with the userdata at owner_idx (kept alive by the view). */
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view);
 /* "3x4" into buf (at least 48 bytes); returns buf. */

@@ -54,13 +54,25 @@ static void account_storage(lua_State *L, size_t rows, size_t cols)
         lua_gc(L, LUA_GCSTEP, kb < INT_MAX ? (int)kb : INT_MAX);
 }
 
-Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
+static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero)
 {
     Matrix *a = push_empty(L);
     account_storage(L, rows, cols); /* first: the garbage it frees can serve this block */
-    if (loom_matrix_init(&a->m, rows, cols) != LOOM_OK)
+    loom_status st = zero ? loom_matrix_init(&a->m, rows, cols)
+                          : loom_matrix_init_uninit(&a->m, rows, cols);
+    if (st != LOOM_OK)
         luaL_error(L, "not enough memory for a %Ix%I matrix", (lua_Integer)rows, (lua_Integer)cols);
     return a;
+}
+
+Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
+{
+    return new_matrix(L, rows, cols, 1);
+}
+
+Matrix *loom_newmatrix_uninit(lua_State *L, size_t rows, size_t cols)
+{
+    return new_matrix(L, rows, cols, 0);
 }
 
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view)

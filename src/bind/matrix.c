@@ -21,7 +21,7 @@ static int l_matrix(lua_State *L)
 {
     Matrix *src = loom_testmatrix(L, 1);
     if (src) {
-        Matrix *a = loom_newmatrix(L, src->m.rows, src->m.cols);
+        Matrix *a = loom_newmatrix_uninit(L, src->m.rows, src->m.cols);
         loom_matrix_copy(&a->m, &src->m);
         return 1;
     }
@@ -301,7 +301,7 @@ static int m_slice(lua_State *L)
 static int m_copy(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
     loom_matrix_copy(&b->m, a);
     return 1;
 }
@@ -309,7 +309,7 @@ static int m_copy(lua_State *L)
 static int m_t(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix(L, a->cols, a->rows);
+    Matrix *b = loom_newmatrix_uninit(L, a->cols, a->rows);
     loom_matrix_transpose(&b->m, a);
     return 1;
 }
@@ -332,7 +332,7 @@ static int m_reshape(lua_State *L)
         loom_pushview(L, 1, v);
         return 1;
     }
-    Matrix *b = loom_newmatrix(L, r, c);
+    Matrix *b = loom_newmatrix_uninit(L, r, c);
     loom_matrix flat;
     for (size_t i = 0; i < a->rows; i++) {
         flat = loom_matrix_wrap(b->m.data + i * a->cols, 1, a->cols);
@@ -390,7 +390,7 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         double s = lua_tonumber(L, sidx);
         if (in_place && scalar_first)
             return luaL_error(L, "%s: the target of an in-place operation must be a matrix", fn);
-        loom_matrix *out = in_place ? a : &loom_newmatrix(L, a->rows, a->cols)->m;
+        loom_matrix *out = in_place ? a : &loom_newmatrix_uninit(L, a->rows, a->cols)->m;
         loom_matrix_binop_scalar(out, a, op, s, scalar_first);
         if (in_place)
             lua_settop(L, 1);
@@ -420,7 +420,7 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         raise_binop(L, fn, op, &ma->m, &mb->m);
     }
     if (!in_place)
-        out = &loom_newmatrix(L, a->rows, a->cols)->m;
+        out = &loom_newmatrix_uninit(L, a->rows, a->cols)->m;
     loom_matrix_binop(out, a, op, b);
     loom_matrix_release(&scratch);
     if (in_place)
@@ -492,7 +492,7 @@ static int m_copy_(lua_State *L)
 static int mm_unm(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
     loom_matrix_map(&b->m, a, LOOM_NEG);
     return 1;
 }
@@ -518,7 +518,7 @@ static int mm_mul(lua_State *L)
     loom_matrix *a = &ma->m, *b = &mb->m;
     if (a->cols != b->rows)
         raise_product(L, "matrix *", a, 0, b, 0);
-    Matrix *c = loom_newmatrix(L, a->rows, b->cols);
+    Matrix *c = loom_newmatrix_uninit(L, a->rows, b->cols);
     loom_check(L, loom_gemm(&c->m, 1.0, a, 0, b, 0, 0.0), "matrix *");
     return 1;
 }
@@ -599,7 +599,7 @@ static int m_map(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
     loom_unop op = check_unop(L, 2, "matrix:map");
-    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
     loom_matrix_map(&b->m, a, op);
     return 1;
 }
@@ -643,7 +643,7 @@ static int m_clamp(lua_State *L)
     double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
     if (lo > hi)
         return luaL_error(L, "matrix:clamp: lower bound %f is above upper bound %f", lo, hi);
-    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
     loom_matrix_binop_scalar(&b->m, a, LOOM_MAX, lo, 0);
     loom_matrix_binop_scalar(&b->m, &b->m, LOOM_MIN, hi, 0);
     return 1;
@@ -749,7 +749,7 @@ static int m_index_rows(lua_State *L)
     size_t n = (size_t)luaL_len(L, 2);
     loom_matrix *out;
     if (lua_isnoneornil(L, 3)) {
-        out = &loom_newmatrix(L, n, a->cols)->m;
+        out = &loom_newmatrix_uninit(L, n, a->cols)->m;
     } else {
         out = tomatrix(L, 3);
         if (out->rows != n || out->cols != a->cols) {
@@ -804,7 +804,7 @@ static int concat(lua_State *L, int horizontal)
         total += along;
         lua_pop(L, 1);
     }
-    Matrix *out = loom_newmatrix(L, horizontal ? fixed : total, horizontal ? total : fixed);
+    Matrix *out = loom_newmatrix_uninit(L, horizontal ? fixed : total, horizontal ? total : fixed);
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         lua_geti(L, 1, (lua_Integer)k + 1);

@@ -66,6 +66,8 @@ typedef struct loom_matrix {
 
 /* Allocate rows x cols zeros into *m (which is overwritten, not freed). 0 x n is allowed. */
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols);
+/* The same without zeroing: for results that overwrite every element (saves a pass). */
+loom_status loom_matrix_init_uninit(loom_matrix *m, size_t rows, size_t cols);
 /* Free what *m owns and leave it empty (0 x 0); safe to call twice. */
 void loom_matrix_release(loom_matrix *m);
 /* A view of rows r0..r0+rows-1 and columns c0..c0+cols-1 of *src; LOOM_EDIM when out of range. */

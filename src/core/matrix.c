@@ -36,7 +36,8 @@
 double exp(double x);
 #endif
 
-loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
+/* Allocate rows x cols storage into *m, zeroed when asked. */
+static loom_status init_storage(loom_matrix *m, size_t rows, size_t cols, int zero)
 {
     m->data = NULL;
     m->block = NULL;
@@ -49,13 +50,24 @@ loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
         m->rows = m->cols = 0;
         return LOOM_ENOMEM;
     }
-    m->block = loom_calloc(rows * cols, sizeof(double));
+    m->block = zero ? loom_calloc(rows * cols, sizeof(double))
+                    : loom_malloc(rows * cols * sizeof(double));
     if (!m->block) {
         m->rows = m->cols = 0;
         return LOOM_ENOMEM;
     }
     m->data = m->block;
     return LOOM_OK;
+}
+
+loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols)
+{
+    return init_storage(m, rows, cols, 1);
+}
+
+loom_status loom_matrix_init_uninit(loom_matrix *m, size_t rows, size_t cols)
+{
+    return init_storage(m, rows, cols, 0);
 }
 
 void loom_matrix_release(loom_matrix *m)

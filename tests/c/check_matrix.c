@@ -33,6 +33,30 @@ START_TEST(test_init_release)
 }
 END_TEST
 
+START_TEST(test_init_uninit)
+{
+    for (int k = 0; k < TEST_SHAPE_COUNT; k++) {
+        size_t r, c;
+        test_shape(k, &r, &c);
+        int64_t live = test_live_blocks();
+        loom_matrix m;
+        ck_assert_int_eq(loom_matrix_init_uninit(&m, r, c), LOOM_OK);
+        ck_assert_uint_eq(m.rows, r);
+        ck_assert_uint_eq(m.cols, c);
+        ck_assert_int_eq(test_live_blocks(), live + (r && c ? 1 : 0));
+        loom_matrix_fill(&m, 2.5); /* the storage is there to write */
+        loom_matrix_release(&m);
+        ck_assert_int_eq(test_live_blocks(), live);
+    }
+    loom_matrix m;
+    ck_assert_int_eq(loom_matrix_init_uninit(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
+    ck_assert_ptr_null(m.block);
+    loom_alloc_fail_after(1);
+    ck_assert_int_eq(loom_matrix_init_uninit(&m, 3, 3), LOOM_ENOMEM);
+    ck_assert_uint_eq(m.rows, 0);
+}
+END_TEST
+
 START_TEST(test_init_overflow)
 {
     loom_matrix m;
@@ -967,6 +991,7 @@ static Suite *matrix_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_init_release);
     tcase_add_test(tc, test_init_overflow);
+    tcase_add_test(tc, test_init_uninit);
     tcase_add_test(tc, test_view_and_reshape);
     tcase_add_test(tc, test_wrap);
     tcase_add_test(tc, test_copy);
