@@ -96,10 +96,19 @@ function linalg.lstsq(X, y, opts)
   check_matrix("linalg.lstsq", "X", X)
   check_matrix("linalg.lstsq", "y", y)
   local method = opts.method or "qr"
-  local beta, info = core.lstsq(X, y, method, opts)
+  -- The residual costs a pass over X, as much as the normal equations themselves: it is
+  -- computed the first time info.residual_norm is read.
+  local core_opts = {residual = false}
+  for k, v in pairs(opts) do core_opts[k] = v end
+  local beta, info = core.lstsq(X, y, method, core_opts)
   info.method = method
   info.warnings = warnings_of(method, info, X:cols(), opts)
-  return beta, info
+  return beta, setmetatable(info, {__index = function(t, key)
+    if key ~= "residual_norm" then return nil end
+    local r = core.residual_norm(X, beta, y)
+    rawset(t, key, r)
+    return r
+  end})
 end
 
 linalg.lstsq_naive = core.lstsq_naive

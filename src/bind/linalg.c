@@ -81,6 +81,9 @@ static void read_options(lua_State *L, int idx, loom_lstsq_options *o, const cha
     lua_getfield(L, idx, "cov");
     o->want_cov = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    lua_getfield(L, idx, "residual");
+    o->skip_residual = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, idx, "refine");
     if (!lua_isnil(L, -1))
         o->refine = lua_toboolean(L, -1);
@@ -199,7 +202,8 @@ static int l_lstsq(lua_State *L)
         set_number(L, "cond", info->cond);
     if (o.method == LOOM_LSTSQ_NORMAL)
         set_number(L, "cond_normal", info->cond_normal);
-    set_number(L, "residual_norm", info->residual_norm);
+    if (!o.skip_residual)
+        set_number(L, "residual_norm", info->residual_norm);
     if (o.method >= LOOM_LSTSQ_GD) {
         set_integer(L, "iterations", info->iterations);
         set_number(L, "grad_norm", info->grad_norm);
@@ -237,6 +241,16 @@ static int l_lstsq(lua_State *L)
     lua_pushvalue(L, 5);
     lua_insert(L, -2);
     return 2;
+}
+
+/* residual_norm(X, beta, y) -> ||y - X beta||_F */
+static int l_residual_norm(lua_State *L)
+{
+    Matrix *x = loom_checkmatrix(L, 1), *beta = loom_checkmatrix(L, 2), *y = loom_checkmatrix(L, 3);
+    double r = 0.0;
+    loom_check(L, loom_lstsq_residual_norm(&r, &x->m, &beta->m, &y->m), "linalg.residual_norm");
+    lua_pushnumber(L, r);
+    return 1;
 }
 
 static int l_lstsq_naive(lua_State *L)
@@ -394,7 +408,7 @@ static int l_wall_time(lua_State *L)
 
 static const luaL_Reg functions[] = {
     {"wall_time", l_wall_time},
-    {"lstsq", l_lstsq}, {"lstsq_naive", l_lstsq_naive}, {"solve", l_solve}, {"inv", l_inv},
+    {"lstsq", l_lstsq}, {"lstsq_naive", l_lstsq_naive}, {"residual_norm", l_residual_norm}, {"solve", l_solve}, {"inv", l_inv},
     {"slogdet", l_slogdet}, {"svd", l_svd}, {"qr", l_qr}, {"cholesky", l_cholesky},
     {"eigh", l_eigh}, {"betainc", l_betainc}, {"t_cdf", l_t_cdf}, {"f_sf", l_f_sf},
     {NULL, NULL}};

@@ -38,6 +38,7 @@ static void info_reset(loom_lstsq_info *info)
     memset(info, 0, sizeof *info);
     info->cond = NAN;
     info->cond_normal = NAN;
+    info->residual_norm = NAN;
     info->converged = 1;
     info->cov = (loom_matrix){NULL, 0, 0, 1, NULL};
     info->depend = (loom_matrix){NULL, 0, 0, 1, NULL};
@@ -83,10 +84,11 @@ static void to_column_major(double *a, size_t lda, const loom_matrix *x, const d
         }
 }
 
-/* ||y - x beta||_F with one temporary m x k. */
-static loom_status residual_norm(double *out, const loom_matrix *x, const loom_matrix *beta,
-                                 const loom_matrix *y)
+loom_status loom_lstsq_residual_norm(double *out, const loom_matrix *x, const loom_matrix *beta,
+                                     const loom_matrix *y)
 {
+    if (x->rows != y->rows || x->cols != beta->rows || beta->cols != y->cols)
+        return LOOM_EDIM;
     loom_matrix r;
     loom_status st = loom_matrix_init(&r, y->rows, y->cols);
     if (st != LOOM_OK)
@@ -836,8 +838,8 @@ loom_status loom_lstsq(loom_matrix *beta, loom_lstsq_info *info, const loom_matr
     default:
         return LOOM_EARG;
     }
-    if (st == LOOM_OK)
-        st = residual_norm(&info->residual_norm, x, beta, y);
+    if (st == LOOM_OK && !opt->skip_residual)
+        st = loom_lstsq_residual_norm(&info->residual_norm, x, beta, y);
     return st;
 }
 

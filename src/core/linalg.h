@@ -29,6 +29,7 @@ typedef struct loom_lstsq_options {
                           the column-scaled X; <= 0 means max(m, n) * DBL_EPSILON */
     int want_cov;      /* qr: also (X^T X + lambda I)^-1 in info->cov when of full rank */
     int refine;        /* qr, svd (full rank): one corrected semi-normal step (default on) */
+    int skip_residual; /* leave info->residual_norm at NaN (saves a pass over X) */
     /* iterative methods */
     double tol;        /* stop when ||gradient|| <= tol * ||gradient at B = 0|| */
     size_t max_iter;   /* iterations (gd, cg) or epochs (sgd) */
@@ -38,6 +39,10 @@ typedef struct loom_lstsq_options {
     double decay;
     loom_rng *rng;     /* sgd shuffles with it; required for sgd */
 } loom_lstsq_options;
+
+/* ||Y - X B||_F (what info->residual_norm holds), with one temporary m x k. */
+loom_status loom_lstsq_residual_norm(double *out, const loom_matrix *x, const loom_matrix *beta,
+                                     const loom_matrix *y);
 
 /* The defaults documented in docs/linalg.md for a method. */
 void loom_lstsq_defaults(loom_lstsq_options *opt, loom_lstsq_method method);

@@ -375,3 +375,14 @@ test("lstsq works on views (row stride larger than the width) for every method",
   check((A * la.solve(A, M:slice(1, 4, 5, 5)) - M:slice(1, 4, 5, 5)):norm() < 1e-12, "solve on views")
   check((A * la.inv(A) - loom.eye(4)):norm() < 1e-12, "inv on a view")
 end)
+
+test("lstsq computes info.residual_norm when it is first read", function()
+  loom.seed(11)
+  local X, y = loom.randn(40, 3), loom.randn(40, 2)
+  for _, m in ipairs({"qr", "svd", "normal", "cg"}) do
+    local beta, info = loom.linalg.lstsq(X, y, {method = m})
+    check(rawget(info, "residual_norm") == nil, "%s: not computed before it is read", m)
+    close(info.residual_norm, (X * beta - y):norm(), 1e-12, m .. " residual")
+    check(rawget(info, "residual_norm"), "%s: kept once computed", m)
+  end
+end)
