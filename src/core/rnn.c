@@ -627,13 +627,21 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     loom_matrix dam = loom_matrix_wrap(w->dgates, n, gh), dahm = loom_matrix_wrap(w->dgates_h, n, gh);
     loom_matrix xm = loom_matrix_wrap(w->xin[l], n, in);
     loom_matrix hprev = loom_matrix_wrap(w->h[k] + (d == 0 ? 0 : B * H), n, H);
-    loom_matrix ones = loom_matrix_wrap(w->ones, 1, n);
-    loom_matrix gbi = loom_matrix_wrap(g->b_ih.data, 1, gh), gbh = loom_matrix_wrap(g->b_hh.data, 1, gh);
     if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
-        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK
-        || (st = loom_gemm(&gbi, 1.0, &ones, 0, &dam, 0, 1.0)) != LOOM_OK
-        || (st = loom_gemm(&gbh, 1.0, &ones, 0, &dahm, 0, 1.0)) != LOOM_OK)
+        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
         return st;
+    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
+     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
+     * LSTM and RNN share their two sums. */
+    loom_matrix ones = loom_matrix_wrap(w->ones, n, 1), sum = loom_matrix_wrap(w->bias, gh, 1);
+    if ((st = loom_gemm(&sum, 1.0, &dam, 1, &ones, 0, 0.0)) != LOOM_OK)
+        return st;
+    for (size_t j = 0; j < gh; j++)
+        g->b_ih.data[j] += sum.data[j];
+    if (w->dgates_h != w->dgates && (st = loom_gemm(&sum, 1.0, &dahm, 1, &ones, 0, 0.0)) != LOOM_OK)
+        return st;
+    for (size_t j = 0; j < gh; j++)
+        g->b_hh.data[j] += sum.data[j];
     if (dx) {
         loom_matrix dxm = {dx, n, in, dx_ld, NULL};
         st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta);
