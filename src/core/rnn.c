@@ -53,9 +53,9 @@ static inline double sigmoid(double x)
 
 /* tanh without libm's tanh (the gates spend most of their time there): the odd Taylor
  * series to x^23 below |x| = 1/4 (truncation < 1e-18), 1 - 2 / (exp(2|x|) + 1) above
- * (exactly 1 past |x| = 20, so the exp argument is capped there). Branch-free (both
- * sides are computed, then one is picked) so that the step loops vectorise. Within 7 ulps
- * of tanh; the naive reference uses tanh. */
+ * (exactly 1 past |x| = 20, so the exp argument is capped there; NaN stays NaN).
+ * Branch-free (both sides are computed, then one is picked) so that the step loops
+ * vectorise. Within 7 ulps of tanh; the naive reference uses tanh. */
 static inline double fast_tanh(double x)
 {
     double a = fabs(x);
@@ -72,7 +72,7 @@ static inline double fast_tanh(double x)
     p = p * z + 2.0 / 15.0;
     p = p * z - 1.0 / 3.0;
     double small = x + x * z * p;
-    double big = copysign(1.0 - 2.0 / (exp(2.0 * (a < 20.0 ? a : 20.0)) + 1.0), x);
+    double big = copysign(1.0 - 2.0 / (exp(2.0 * (a > 20.0 ? 20.0 : a)) + 1.0), x);
     return a < 0.25 ? small : big;
 }
 
