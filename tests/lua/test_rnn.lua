@@ -468,3 +468,19 @@ test("vanishing experiment: a tiny setting runs and reports its tables", functio
   end
   check(result.forget_mean_first > 0 and result.forget_mean_first < 1, "forget gate")
 end)
+
+test("a NaN input propagates through the gates (the vectorised tanh keeps NaN)", function()
+  loom.seed(5)
+  for _, k in ipairs{"LSTM", "GRU", "RNN"} do
+    local r = nn[k](3, 4, {batch = 2})
+    local x = loom.randn(6, 3)
+    x:set(1, 1, 0 / 0)
+    local out = r:forward(x)
+    for j = 1, 4 do
+      local v = out:get(1, j)
+      check(v ~= v, "%s: output (1, %d) = %s, want NaN", k, j, tostring(v))
+    end
+    local clean = out:get(2, 1) -- the other sequence is untouched
+    check(clean == clean, "%s: sequence 2 got NaN", k)
+  end
+end)
