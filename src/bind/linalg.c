@@ -173,7 +173,10 @@ static int l_lstsq(lua_State *L)
                           loom_shape(&y->m, b2));
     loom_lstsq_options o;
     read_options(L, 4, &o, method_name);
-    check_finite(L, &x->m, "linalg.lstsq", "X");
+    /* The normal method finds non-finite X in X'X's diagonal, without a pass over X. */
+    int normal = o.method == LOOM_LSTSQ_NORMAL;
+    if (!normal)
+        check_finite(L, &x->m, "linalg.lstsq", "X");
     check_finite(L, &y->m, "linalg.lstsq", "y");
     size_t p = x->m.cols, k = y->m.cols;
     Matrix *beta = loom_newmatrix(L, p, k);                             /* 5 */
@@ -181,6 +184,11 @@ static int l_lstsq(lua_State *L)
     memset(info, 0, sizeof *info);
     luaL_setmetatable(L, INFO_T);
     loom_status st = loom_lstsq(&beta->m, info, &x->m, &y->m, &o);
+    if (st == LOOM_EFORMAT && normal) {
+        check_finite(L, &x->m, "linalg.lstsq", "X"); /* raises with the position */
+        return luaL_error(L, "linalg.lstsq: X'X overflows (a column's sum of squares is beyond the "
+                             "double range); scale the columns or use method = \"qr\"");
+    }
     if (st == LOOM_ESINGULAR && o.method == LOOM_LSTSQ_NORMAL) {
         char deps[400];
         describe_dependence(deps, sizeof deps, info, p);

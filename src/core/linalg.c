@@ -547,6 +547,11 @@ static loom_status lstsq_normal(loom_matrix *beta, loom_lstsq_info *info, const 
         st = LOOM_ENOMEM;
     if (st == LOOM_OK)
         st = loom_syrk_xtx(&g, x);
+    /* A NaN or an infinity anywhere in X reaches its column's sum of squares: checking the
+     * diagonal here saves the caller a pass over X (so does an overflowing X'X). */
+    for (size_t j = 0; st == LOOM_OK && j < p; j++)
+        if (!isfinite(*loom_at(&g, j, j)))
+            st = LOOM_EFORMAT;
     if (st == LOOM_OK)
         st = loom_gemm(&c, 1.0, y, 1, x, 0, 0.0); /* c (k x p) = (X^T Y)^T: column-major X^T Y */
     if (st == LOOM_OK) {

@@ -40,6 +40,9 @@ typedef struct loom_lstsq_options {
     loom_rng *rng;     /* sgd shuffles with it; required for sgd */
 } loom_lstsq_options;
 
+/* The normal method returns LOOM_EFORMAT when X'X has a non-finite diagonal: X holds a NaN
+ * or an infinity, or its sums of squares overflow. */
+
 /* ||Y - X B||_F (what info->residual_norm holds), with one temporary m x k. */
 loom_status loom_lstsq_residual_norm(double *out, const loom_matrix *x, const loom_matrix *beta,
                                      const loom_matrix *y);

@@ -317,6 +317,14 @@ test("NaN and infinite inputs are refused with their position", function()
   local X = loom.ones(4, 2)
   X:set(3, 2, 0 / 0)
   checkerror("linalg.lstsq: X has a NaN at (3, 2)", la.lstsq, X, loom.ones(4, 1))
+  checkerror("linalg.lstsq: X has a NaN at (3, 2)", la.lstsq, X, loom.ones(4, 1), {method = "normal"})
+  local Xinf = loom.ones(4, 2)
+  Xinf:set(4, 1, -math.huge)
+  checkerror("linalg.lstsq: X has an infinite value at (4, 1)", la.lstsq, Xinf, loom.ones(4, 1),
+    {method = "normal"})
+  checkerror("linalg.lstsq: X'X overflows (a column's sum of squares is beyond the double range); "
+    .. "scale the columns or use method = \"qr\"", la.lstsq, loom.fill(4, 2, 1e200), loom.ones(4, 1),
+    {method = "normal"})
   checkerror("linalg.lstsq: y has an infinite value at (2, 1)", la.lstsq, loom.ones(4, 2),
     loom.matrix{{1}, {math.huge}, {1}, {1}})
   local A = loom.eye(2)
