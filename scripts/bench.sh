@@ -13,7 +13,7 @@ loom_build build >/dev/null
 # name and the arguments its script takes for the standard setting
 declare -A ARGS=(
   [matrix]=""
-  [mlp]="20"
+  [mlp]="50"
   [rnn]=""
   [lstsq]="quick"
   [safetensors]="2"
