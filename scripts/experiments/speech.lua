@@ -40,6 +40,10 @@ end
 
 -- FSDD when p.data holds it, else the synthetic set (generated into p.cache on first use).
 local function recordings(p)
+  -- The default names the shared datasets beside the project, wherever loom runs from.
+  if p.data == "" then
+    p.data = (os.getenv("LOOM_SHARED_DIR") or (project_dir() .. "/../shared")) .. "/datasets/fsdd/recordings"
+  end
   local items = list_recordings(p.data)
   if #items > 0 and not p.synthetic then return items, "fsdd" end
   local digits = dofile(project_dir() .. "/datasets/spoken_digits.lua")
@@ -175,7 +179,7 @@ return loom.experiment{
   description = "spoken digits: MFCC sequences -> LSTM -> Linear, FSDD official split",
   params = {
     seed = 42, quick = false,
-    data = "../shared/datasets/fsdd/recordings", synthetic = false,
+    data = "", synthetic = false,
     cache = CACHE, speakers = 12, takes = 20,
     hidden = 64, layers = 1, bidirectional = true, pool = "last",
     deltas = true, cmvn = true, holdout = "",
