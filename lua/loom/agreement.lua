@@ -59,6 +59,7 @@ function agreement.load_linzen(dir)
     local test = {}
     for _, ex in ipairs(examples) do
       local b = agreement.bucket(ex.line)
+      ex.origin = spec[2]
       if b == "test" then test[#test + 1] = ex else table.insert(sets[b], ex) end
     end
     sets.test[spec[2]] = test

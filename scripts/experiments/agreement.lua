@@ -123,6 +123,15 @@ local function train(p, run)
   print(string.format("data: %s; %d train, %d validation; vocabulary %d (min_count %d)",
     source, #sets.train, #sets.val, vocab:size(), p.min_count))
   encode(sets.train, vocab)
+  -- Lines of the mixed file are the natural distribution the mixed test set comes from,
+  -- and the fewest; oversample_mixed = k shows each of them k times an epoch.
+  local n = #sets.train -- after the vocabulary, so its counts see each line once
+  for i = 1, n do
+    local ex = sets.train[i]
+    if ex.origin == "mixed" then
+      for _ = 2, p.oversample_mixed do sets.train[#sets.train + 1] = ex end
+    end
+  end
   encode(sets.val, vocab)
   for _, list in pairs(sets.test) do encode(list, vocab) end
 
@@ -304,7 +313,7 @@ return loom.experiment{
   name = "agreement",
   description = "subject-verb number prediction with an LSTM, GRU or RNN, by attractors",
   params = {
-    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, batch = 32, lr = 0.002,
+    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, oversample_mixed = 1, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
     predict = "", model = "", verbose = true,
   },
