@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "linalg.h"
+#include "testutil.h"
 
 static loom_rng rng;
 
@@ -15,15 +16,6 @@ static loom_matrix randn(size_t r, size_t c)
     ck_assert_int_eq(loom_matrix_init(&m, r, c), LOOM_OK);
     loom_matrix_randn(&m, &rng);
     return m;
-}
-
-static double max_diff(const loom_matrix *a, const loom_matrix *b)
-{
-    double d = 0.0;
-    for (size_t i = 0; i < a->rows; i++)
-        for (size_t j = 0; j < a->cols; j++)
-            d = fmax(d, fabs(*loom_at(a, i, j) - *loom_at(b, i, j)));
-    return d;
 }
 
 START_TEST(test_methods_match_naive)
@@ -41,8 +33,8 @@ START_TEST(test_methods_match_naive)
         loom_lstsq_info info;
         ck_assert_int_eq(loom_lstsq(&beta, &info, &x, &y, &o), LOOM_OK);
         double tol = methods[k] >= LOOM_LSTSQ_GD ? 1e-8 : 1e-12;
-        ck_assert_msg(max_diff(&beta, &ref) < tol, "method %d differs by %g", (int)methods[k],
-                      max_diff(&beta, &ref));
+        ck_assert_msg(test_max_abs_diff(&beta, &ref) < tol, "method %d differs by %g", (int)methods[k],
+                      test_max_abs_diff(&beta, &ref));
         loom_lstsq_info_release(&info);
     }
     loom_matrix_release(&x);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rnn.h"
+#include "testutil.h"
 
 static loom_rng rng;
 
@@ -105,15 +106,6 @@ static void naive_forward(const loom_rnn *r, const shape *s, loom_matrix *out, l
     }
 }
 
-static double max_abs_diff(const loom_matrix *a, const loom_matrix *b)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < a->rows; i++)
-        for (size_t j = 0; j < a->cols; j++)
-            m = fmax(m, fabs(*loom_at(a, i, j) - *loom_at(b, i, j)));
-    return m;
-}
-
 START_TEST(test_forward_matches_naive)
 {
     for (int kind = LOOM_RNN_TANH; kind <= LOOM_GRU; kind++)
@@ -135,12 +127,12 @@ START_TEST(test_forward_matches_naive)
                                               s->lengths, &h0, lstm ? &c0 : NULL, &rng),
                              LOOM_OK);
             naive_forward(&r, s, &ref, &ref_h, &ref_c, &x, &h0, &c0);
-            ck_assert_msg(max_abs_diff(&out, &ref) < 1e-13, "%s shape %zu: out differs by %g",
-                          loom_rnn_kind_name(r.cfg.kind), si, max_abs_diff(&out, &ref));
-            ck_assert_msg(max_abs_diff(&ht, &ref_h) < 1e-13, "%s shape %zu: h_T differs",
+            ck_assert_msg(test_max_abs_diff(&out, &ref) < 1e-13, "%s shape %zu: out differs by %g",
+                          loom_rnn_kind_name(r.cfg.kind), si, test_max_abs_diff(&out, &ref));
+            ck_assert_msg(test_max_abs_diff(&ht, &ref_h) < 1e-13, "%s shape %zu: h_T differs",
                           loom_rnn_kind_name(r.cfg.kind), si);
             if (lstm)
-                ck_assert_msg(max_abs_diff(&ct, &ref_c) < 1e-13, "shape %zu: c_T differs", si);
+                ck_assert_msg(test_max_abs_diff(&ct, &ref_c) < 1e-13, "shape %zu: c_T differs", si);
             loom_matrix *all[] = {&x, &h0, &c0, &out, &ht, &ct, &ref, &ref_h, &ref_c};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
                 loom_matrix_release(all[i]);

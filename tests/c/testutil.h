@@ -103,6 +103,16 @@ static inline double test_ulps(double x, double y)
     return fabs(x - y) / scale;
 }
 
+/* The largest |a - b| over two matrices of the same shape. */
+static inline double test_max_abs_diff(const loom_matrix *a, const loom_matrix *b)
+{
+    double d = 0.0;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++)
+            d = fmax(d, fabs(*loom_at(a, i, j) - *loom_at(b, i, j)));
+    return d;
+}
+
 static inline int64_t test_live_blocks(void)
 {
     return loom_alloc_get_stats().live_blocks;
