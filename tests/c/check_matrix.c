@@ -7,53 +7,50 @@
 
 /* ---- storage and views ---- */
 
+/* Both constructors: loom_matrix_init zeroes, loom_matrix_init_uninit only allocates. */
+typedef loom_status (*init_fn)(loom_matrix *, size_t, size_t);
+static const init_fn inits[] = {loom_matrix_init, loom_matrix_init_uninit};
+
 START_TEST(test_init_release)
 {
-    for (int k = 0; k < TEST_SHAPE_COUNT; k++) {
-        size_t r, c;
-        test_shape(k, &r, &c);
-        int64_t live = test_live_blocks();
-        loom_matrix m;
-        ck_assert_int_eq(loom_matrix_init(&m, r, c), LOOM_OK);
-        ck_assert_uint_eq(m.rows, r);
-        ck_assert_uint_eq(m.cols, c);
-        ck_assert_uint_ge(m.ld, 1);
-        ck_assert_int_eq(test_live_blocks(), live + (r && c ? 1 : 0));
-        for (size_t i = 0; i < r; i++)
-            for (size_t j = 0; j < c; j++)
-                ck_assert(*loom_at(&m, i, j) == 0.0);
-        if (r && c)
-            ck_assert_uint_eq((uintptr_t)m.data % 64, 0);
-        loom_matrix_release(&m);
-        loom_matrix_release(&m); /* twice is fine */
-        ck_assert_uint_eq(m.rows, 0);
-        ck_assert_ptr_null(m.data);
-        ck_assert_int_eq(test_live_blocks(), live);
-    }
+    for (int f = 0; f < 2; f++)
+        for (int k = 0; k < TEST_SHAPE_COUNT; k++) {
+            size_t r, c;
+            test_shape(k, &r, &c);
+            int64_t live = test_live_blocks();
+            loom_matrix m;
+            ck_assert_int_eq(inits[f](&m, r, c), LOOM_OK);
+            ck_assert_uint_eq(m.rows, r);
+            ck_assert_uint_eq(m.cols, c);
+            ck_assert_uint_ge(m.ld, 1);
+            ck_assert_int_eq(test_live_blocks(), live + (r && c ? 1 : 0));
+            if (f == 1)
+                loom_matrix_fill(&m, 2.5); /* the storage is there to write */
+            for (size_t i = 0; i < r; i++)
+                for (size_t j = 0; j < c; j++)
+                    ck_assert(*loom_at(&m, i, j) == (f == 0 ? 0.0 : 2.5));
+            if (r && c)
+                ck_assert_uint_eq((uintptr_t)m.data % 64, 0);
+            loom_matrix_release(&m);
+            loom_matrix_release(&m); /* twice is fine */
+            ck_assert_uint_eq(m.rows, 0);
+            ck_assert_ptr_null(m.data);
+            ck_assert_int_eq(test_live_blocks(), live);
+        }
 }
 END_TEST
 
-START_TEST(test_init_uninit)
+START_TEST(test_init_injected_failure)
 {
-    for (int k = 0; k < TEST_SHAPE_COUNT; k++) {
-        size_t r, c;
-        test_shape(k, &r, &c);
-        int64_t live = test_live_blocks();
+    for (int f = 0; f < 2; f++) {
         loom_matrix m;
-        ck_assert_int_eq(loom_matrix_init_uninit(&m, r, c), LOOM_OK);
-        ck_assert_uint_eq(m.rows, r);
-        ck_assert_uint_eq(m.cols, c);
-        ck_assert_int_eq(test_live_blocks(), live + (r && c ? 1 : 0));
-        loom_matrix_fill(&m, 2.5); /* the storage is there to write */
-        loom_matrix_release(&m);
+        int64_t live = test_live_blocks();
+        loom_alloc_fail_after(1);
+        ck_assert_int_eq(inits[f](&m, 3, 3), LOOM_ENOMEM);
+        ck_assert_uint_eq(m.rows, 0);
+        ck_assert_ptr_null(m.block);
         ck_assert_int_eq(test_live_blocks(), live);
     }
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init_uninit(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
-    ck_assert_ptr_null(m.block);
-    loom_alloc_fail_after(1);
-    ck_assert_int_eq(loom_matrix_init_uninit(&m, 3, 3), LOOM_ENOMEM);
-    ck_assert_uint_eq(m.rows, 0);
 }
 END_TEST
 
@@ -62,6 +59,7 @@ START_TEST(test_init_overflow)
     loom_matrix m;
     int64_t live = test_live_blocks();
     ck_assert_int_eq(loom_matrix_init(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
+    ck_assert_int_eq(loom_matrix_init_uninit(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
     ck_assert_uint_eq(m.rows, 0);
     ck_assert_uint_eq(m.cols, 0);
     ck_assert_ptr_null(m.block);
@@ -991,7 +989,7 @@ static Suite *matrix_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_init_release);
     tcase_add_test(tc, test_init_overflow);
-    tcase_add_test(tc, test_init_uninit);
+    tcase_add_test(tc, test_init_injected_failure);
     tcase_add_test(tc, test_view_and_reshape);
     tcase_add_test(tc, test_wrap);
     tcase_add_test(tc, test_copy);
