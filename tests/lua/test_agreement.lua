@@ -49,6 +49,12 @@ test("predict mode prints one VBZ/VBP per prefix and explains each word", functi
   check(out:find("P(plural)", 1, true), "word-by-word probabilities")
 end)
 
+test("an unknown cell is an error naming the valid ones", function()
+  local out, code = run("data=synthetic quick=true max_train=50 epochs=1 cell=lstmx")
+  check(code ~= 0, "fails")
+  check(out:find("param cell must be lstm, gru or rnn, got 'lstmx'", 1, true), "message:\n%s", out)
+end)
+
 test("a missing model is an error that says what to give", function()
   local out, code = run("predict=/nonexistent")
   check(code ~= 0, "fails")
