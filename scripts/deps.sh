@@ -9,7 +9,10 @@ LOOM_PACKAGES=(
   lua5.4 liblua5.4-dev                      # the language (stock lua5.4 runs the module tests)
   libopenblas-dev liblapacke-dev            # BLAS and LAPACK: all numerics
   check                                     # C unit tests
-  zlib1g-dev                                # gzip-compressed CSV data
+  zlib1g-dev                                # gzip-compressed CSV and text data
+  libcurl4-openssl-dev                      # loom data fetch: downloads large datasets
+  libssl-dev                                # SHA-256 of dataset files (libcrypto)
+  luarocks                                  # the LuaRocks install path (tested)
   libedit-dev                               # REPL line editing (BSD licence)
   libsqlite3-dev                            # the run store
   libcjson-dev                              # safetensors headers, JSON export

@@ -102,7 +102,7 @@ local function make_arg(argv, script_index)
 end
 
 -- Modules that register subcommands; each calls cli.register when loaded.
-cli.command_modules = {"loom.runner", "loom.runs.cli"}
+cli.command_modules = {"loom.runner", "loom.runs.cli", "loom.datacli"}
 
 function cli.main(argv)
   local loom = require "loom"

@@ -1,5 +1,6 @@
--- loom.data: mini-batches: shuffled index batches from loom's seeded generator and a loader
--- that gathers rows into reused matrices (no allocation per batch). Not datasets or I/O.
+-- loom.data: where datasets are (data.path and friends, from loom.datasets), and
+-- mini-batches: shuffled index batches from loom's seeded generator and a loader that
+-- gathers rows into reused matrices (no allocation per batch). Not data formats.
 local loom = require "loom"
 
 local data = {}
@@ -120,5 +121,14 @@ function data.split(n, opts)
   end
   return train, test
 end
+
+-- Datasets: bundled in the project's datasets/, or fetched into the cache (loom.datasets).
+local datasets = require "loom.datasets"
+data.path = datasets.path          -- data.path(name) -> folder | nil, message
+data.require = datasets.require    -- data.require(name) -> folder, or a one-line error
+data.fetch = datasets.fetch        -- data.fetch(name [, {report = fn}]) -> folder | nil, message
+data.verify = datasets.verify      -- data.verify(name) -> true | false, problems
+data.list = datasets.list          -- data.list() -> rows {name, kind, status, size, ...}
+data.read_text = require("loom.core").data.read_text -- (path [, max_bytes]) -> text | nil, msg
 
 return data
