@@ -28,12 +28,9 @@ show("R after R:slice(1, 2, 1, 3):fill_(0) (a view writes through)", R)
 local big = loom.rand(1000, 1000)
 show("a 1000x1000 matrix prints truncated, like numpy", big)
 
-local path = (os.getenv("LOOM_SHARED_DIR") or "../shared") .. "/datasets/regression/cars.csv"
-local cars, names = loom.read_csv(path)
-if cars then
-  print(string.format("-- loom.read_csv('%s'): %dx%d, columns %s", path, cars:rows(), cars:cols(),
-    table.concat(names, ", ")))
-  print(string.format("   mean speed %.2f, mean stopping distance %.2f", cars:col(1):mean(), cars:col(2):mean()))
-else
-  print("-- " .. names .. " (the shared datasets are not here; see datasets/README.md)")
-end
+-- R's cars data, bundled with loom: loom.data.path names where datasets are.
+local path = loom.data.path("regression") .. "/cars.csv"
+local cars, names = assert(loom.read_csv(path))
+print(string.format("-- loom.read_csv(loom.data.path('regression') .. '/cars.csv'): %dx%d, columns %s",
+  cars:rows(), cars:cols(), table.concat(names, ", ")))
+print(string.format("   mean speed %.2f, mean stopping distance %.2f", cars:col(1):mean(), cars:col(2):mean()))

@@ -25,24 +25,37 @@ function agreement.parse(line)
   return {label = CLASS[tag], words = text.tokenize(sentence), line = line}
 end
 
+-- The text of path, or of path.gz when only the compressed file is there (the bundled
+-- copies are gzip); a gzip stream cut short is an error, not a shorter file.
+local function read_text(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return data.read_text(path)
+  end
+  local gz = io.open(path .. ".gz", "rb")
+  if gz then
+    gz:close()
+    return data.read_text(path .. ".gz")
+  end
+  return nil, path .. ": No such file or directory"
+end
+
 -- agreement.read(path) -> list of examples | nil, "path:line: message".
+-- Reads path, or path.gz when only that exists.
 function agreement.read(path)
-  local f, err = io.open(path)
-  if not f then return nil, err end
+  local content, err = read_text(path)
+  if not content then return nil, err end
   local out, n = {}, 0
-  for line in f:lines() do
+  for line in content:gmatch("([^\n]*)\n?") do
     n = n + 1
     line = line:gsub("\r$", "")
     if line ~= "" then
       local ex, perr = agreement.parse(line)
-      if not ex then
-        f:close()
-        return nil, string.format("%s:%d: %s", path, n, perr)
-      end
+      if not ex then return nil, string.format("%s:%d: %s", path, n, perr) end
       out[#out + 1] = ex
     end
   end
-  f:close()
   return out
 end
 

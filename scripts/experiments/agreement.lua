@@ -9,10 +9,6 @@ local nn, optim = loom.nn, loom.optim
 local text = require "loom.text"
 local agreement = require "loom.agreement"
 
-local script_dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
-local project_dir = script_dir .. "/../.."
-local default_data = (os.getenv("LOOM_SHARED_DIR") or (project_dir .. "/../shared"))
-  .. "/datasets/linzen-agreement"
 
 local CELLS = {lstm = nn.LSTM, gru = nn.GRU, rnn = nn.RNN}
 
@@ -84,13 +80,12 @@ end
 
 local function load_data(p)
   if p.data ~= "synthetic" then
-    local dir = p.data ~= "" and p.data or default_data
+    local dir = p.data ~= "" and p.data or loom.data.require("linzen-agreement")
     local sets, err = agreement.load_linzen(dir)
     if sets then return sets, dir end
-    if p.data ~= "" then error("cannot load the agreement data: " .. err) end
-    print("note: real data not found (" .. err .. "); using the synthetic grammar")
+    error("cannot load the agreement data: " .. err, 0)
   end
-  local grammar = dofile(project_dir .. "/datasets/agreement.lua")
+  local grammar = dofile(loom.datasets.generator("agreement.lua"))
   local n = p.quick and 3000 or 40000
   return agreement.synthetic(grammar, {train = n, val = n // 10, test = n // 10,
     test_per_k = n // 20, max_attractors = 2}), "synthetic grammar"

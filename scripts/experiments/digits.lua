@@ -8,21 +8,10 @@
 local loom = require "loom"
 local nn, optim, data = loom.nn, loom.optim, loom.data
 
--- Where the dataset is: params.path, $LOOM_SHARED_DIR, or ../shared beside the project.
+-- Where the dataset is: params.path, else the bundled set (datasets/digits).
 local function locate(path)
   if path ~= "" then return path end
-  local script = debug.getinfo(1, "S").source:match("^@(.*)$") or ""
-  local project = script:match("^(.*)/scripts/experiments/[^/]*$") or "."
-  local candidates = {
-    (os.getenv("LOOM_SHARED_DIR") or "") .. "/datasets/digits/digits.csv.gz",
-    project .. "/../shared/datasets/digits/digits.csv.gz",
-    "../shared/datasets/digits/digits.csv.gz",
-  }
-  for _, c in ipairs(candidates) do
-    local f = io.open(c)
-    if f then f:close(); return c end
-  end
-  error("digits: cannot find digits/digits.csv.gz under ../shared/datasets (see the datasets README); pass path=...")
+  return data.require("digits") .. "/digits.csv.gz"
 end
 
 local function load(path)

@@ -6,11 +6,6 @@ local loom = require "loom"
 local nist = require "loom.nist"
 local la = loom.linalg
 
-local function shared_dir()
-  local here = debug.getinfo(1, "S").source:match("^@(.*)/scripts/experiments/[^/]*$") or "."
-  return os.getenv("LOOM_SHARED_DIR") or (here .. "/../shared")
-end
-
 local function min_lre(beta, certified)
   local worst = 15
   for j, c in ipairs(certified) do worst = math.min(worst, nist.lre(beta:get(j, 1), c)) end
@@ -23,10 +18,8 @@ local function accuracy(run, results)
   print(string.format("%-9s %10s %10s %10s %11s %11s %11s", "dataset", "normal", "qr", "svd",
     "cond(X)", "cond(XD)", "cond(X'X)"))
   for k, name in ipairs{"Longley", "Wampler1", "Wampler2", "Pontius", "Norris"} do
-    local ds = nist.read(shared_dir() .. "/datasets/nist-strd/" .. name .. ".dat")
-    if not ds then
-      print(string.format("%-9s (not found under %s/datasets/nist-strd)", name, shared_dir()))
-    else
+    local ds = assert(nist.read(loom.data.require("nist-strd") .. "/" .. name .. ".dat"))
+    do
       local X, y, intercept = nist.design(ds)
       local D = intercept and loom.hcat{loom.ones(X:rows(), 1), X} or X
       local row = {}

@@ -13,13 +13,6 @@ local RATE = 8000
 local CACHE = (os.getenv("XDG_CACHE_HOME") or ((os.getenv("HOME") or ".") .. "/.cache"))
   .. "/loom/spoken_digits"
 
--- The project root, from this script's path (scripts/experiments/speech.lua).
-local function project_dir()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = src:match("^(.*)/scripts/experiments/[^/]*$")
-  return dir or "."
-end
-
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- {path, digit, speaker, take} for every {digit}_{speaker}_{take}.wav in dir, sorted by name.
@@ -40,19 +33,25 @@ end
 
 -- FSDD when p.data holds it, else the synthetic set (generated into p.cache on first use).
 local function recordings(p)
-  -- The default names the shared datasets beside the project, wherever loom runs from.
-  if p.data == "" then
-    p.data = (os.getenv("LOOM_SHARED_DIR") or (project_dir() .. "/../shared")) .. "/datasets/fsdd/recordings"
+  -- The default is FSDD from loom's dataset cache (`loom data fetch fsdd`).
+  local missing
+  if p.data == "" and not p.synthetic then
+    local fsdd
+    fsdd, missing = loom.data.path("fsdd")
+    p.data = fsdd and (fsdd .. "/recordings") or ""
   end
-  local items = list_recordings(p.data)
+  local items = p.data ~= "" and list_recordings(p.data) or {}
   if #items > 0 and not p.synthetic then return items, "fsdd" end
-  local digits = dofile(project_dir() .. "/datasets/spoken_digits.lua")
+  if p.data ~= "" and not p.synthetic then
+    error("speech: no {digit}_{speaker}_{take}.wav recordings in " .. p.data, 0)
+  end
+  local digits = dofile(loom.datasets.generator("spoken_digits.lua"))
   local want = p.speakers * 10 * p.takes
   local dir = string.format("%s/s%d-t%d-seed%d", p.cache, p.speakers, p.takes, p.seed)
+  if missing then print("speech: " .. missing .. "; using synthetic digits spoken by espeak-ng") end
   items = list_recordings(dir)
   if #items < want then
-    print(string.format("speech: %s not found; generating %d synthetic digits with espeak-ng into %s",
-      p.data, want, dir))
+    print(string.format("speech: generating %d synthetic digits with espeak-ng into %s", want, dir))
     digits.generate{out = dir, speakers = p.speakers, takes = p.takes, seed = p.seed}
     items = list_recordings(dir)
   end

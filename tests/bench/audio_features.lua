@@ -4,7 +4,12 @@
 local loom = require "loom"
 
 local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "tests/bench"
-local dir = (os.getenv("LOOM_SHARED_DIR") or (here .. "/../../../shared")) .. "/datasets/fsdd/recordings"
+local fsdd, missing = loom.data.path("fsdd")
+if not fsdd then
+  print("audio_features bench: skipped, " .. missing)
+  return
+end
+local dir = fsdd .. "/recordings"
 local n = tonumber(arg and arg[1]) or 300
 
 local names = {}

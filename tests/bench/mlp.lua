@@ -6,8 +6,7 @@ local loom = require "loom"
 local nn, optim, data = loom.nn, loom.optim, loom.data
 
 local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "tests/bench"
-local shared = os.getenv("LOOM_SHARED_DIR") or (here .. "/../../../shared")
-local path = shared .. "/datasets/digits/digits.csv.gz"
+local path = data.require("digits") .. "/digits.csv.gz"
 local repeats = tonumber(arg and arg[1]) or 20
 
 local all, err = loom.read_csv(path, {header = false})

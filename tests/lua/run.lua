@@ -93,7 +93,14 @@ local here = arg[0]:match("^(.*)/[^/]*$") or "."
 TEST_DIR = here
 PROJECT_DIR = os.getenv("LOOM_PROJECT_DIR") or (here .. "/../..")
 BUILD_DIR = os.getenv("LOOM_BUILD_DIR") or (PROJECT_DIR .. "/build")
-SHARED_DIR = os.getenv("LOOM_SHARED_DIR") or (PROJECT_DIR .. "/../shared")
+
+-- The folder of a dataset (loom.data.path): bundled sets are always there; a fetched set
+-- that is not in the cache skips the calling test with the fetch command.
+function data_dir(name)
+  local dir, err = require("loom.data").path(name)
+  if not dir then skip(err) end
+  return dir
+end
 
 -- The Debian python3 with torch/numpy, or nil with the reason.
 function reference_python(modules)

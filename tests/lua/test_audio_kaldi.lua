@@ -3,7 +3,7 @@
 local loom = require "loom"
 local audio = loom.audio
 
-local FSDD = SHARED_DIR .. "/datasets/fsdd/recordings"
+local FSDD -- set by setup(): the cached FSDD recordings (loom data fetch fsdd)
 local FILES = {"0_george_3.wav", "3_jackson_12.wav", "5_lucas_40.wav", "7_nicolas_0.wav",
   "9_theo_27.wav", "2_yweweler_9.wav"}
 local TOLERANCE = 1e-3 -- on every coefficient of every frame (the issue's target)
@@ -119,9 +119,7 @@ local function compare(results, label, tol)
 end
 
 local function setup()
-  local probe = io.open(FSDD .. "/" .. FILES[1])
-  if not probe then skip("FSDD recordings not found at " .. FSDD) end
-  probe:close()
+  FSDD = data_dir("fsdd") .. "/recordings"
   local py, why = reference_python({"torch", "torchaudio", "numpy"})
   if not py then skip(why) end
   return py

@@ -2,7 +2,6 @@
 -- results of expected failures. The parser's corner cases are in tests/c/check_csv.c.
 local loom = require "loom"
 
-local DATA = SHARED_DIR .. "/datasets"
 local tmp = os.tmpname()
 os.remove(tmp)
 os.execute("mkdir -p '" .. tmp .. "'")
@@ -16,7 +15,7 @@ local function write(name, text)
 end
 
 test("mtcars with row names", function()
-  local X, names, rownames = loom.read_csv(DATA .. "/regression/mtcars.csv", {rownames = true})
+  local X, names, rownames = loom.read_csv(data_dir("regression") .. "/mtcars.csv", {rownames = true})
   check(X, "read: %s", tostring(names))
   local r, c = X:shape()
   check(r == 32 and c == 11, "mtcars is 32x11, got %dx%d", r, c)
@@ -33,7 +32,7 @@ test("mtcars with row names", function()
 end)
 
 test("digits.csv.gz without a header", function()
-  local X, names, rownames = loom.read_csv(DATA .. "/digits/digits.csv.gz", {header = false})
+  local X, names, rownames = loom.read_csv(data_dir("digits") .. "/digits.csv.gz", {header = false})
   check(X, "read: %s", tostring(names))
   local r, c = X:shape()
   check(r == 1797 and c == 65, "digits is 1797x65, got %dx%d", r, c)
@@ -80,7 +79,7 @@ test("a read allocates one block per matrix and leaks nothing", function()
   collectgarbage(); collectgarbage()
   local live = loom.alloc_stats().live_blocks
   do
-    local X <close> = loom.read_csv(DATA .. "/regression/mtcars.csv", {rownames = true})
+    local X <close> = loom.read_csv(data_dir("regression") .. "/mtcars.csv", {rownames = true})
     equal(loom.alloc_stats().live_blocks, live + 1, "only the matrix stays")
   end
   loom.read_csv(write("bad2.csv", "a\nx\n"))

@@ -3,7 +3,7 @@
 -- and the summary table.
 local loom = require "loom"
 
-local DIR = SHARED_DIR .. "/datasets/regression"
+local DIR = data_dir("regression")
 local DIGITS = 10
 
 -- Significant digits two numbers agree to (15 when equal).

@@ -60,8 +60,7 @@ test("agreement: parse, bucket split, errors", function()
 end)
 
 test("agreement: the real data splits by the protocol", function()
-  local dir = SHARED_DIR .. "/datasets/linzen-agreement"
-  if not io.open(dir .. "/numpred.val") then skip("linzen-agreement data not found in " .. dir) end
+  local dir = data_dir("linzen-agreement")
   local sets = assert(agreement.load_linzen(dir))
   local total = #sets.train + #sets.val
   for _, k in ipairs({"mixed", 1, 2, 3, 4, 5}) do total = total + #sets.test[k] end
