@@ -61,3 +61,18 @@ loom_build() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
 }
+
+# Large datasets (FSDD, SCAN) come from a mirror folder where there is one: $LOOM_DATA_MIRROR,
+# or ../shared/datasets beside the project (as on CI). Without a mirror nothing is fetched:
+# tests that need a large set skip naming `loom data fetch`, experiments fall back to their
+# generators. Needs build/bin/loom.
+loom_fetch_from_mirror() {
+  if [ -z "${LOOM_DATA_MIRROR:-}" ] && [ -d ../shared/datasets ]; then
+    LOOM_DATA_MIRROR=$(cd ../shared/datasets && pwd)
+    export LOOM_DATA_MIRROR
+  fi
+  if [ -n "${LOOM_DATA_MIRROR:-}" ]; then
+    echo "==> datasets from the mirror $LOOM_DATA_MIRROR"
+    build/bin/loom data fetch --all
+  fi
+}

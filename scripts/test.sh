@@ -11,6 +11,7 @@ loom_install_deps
 jobs=$(nproc)
 echo "==> build (build/)"
 loom_build build
+loom_fetch_from_mirror
 echo "==> tests"
 (cd build && ctest --output-on-failure -j "$jobs")
 

@@ -32,15 +32,15 @@ function datasets.normalize(path)
   return out == "" and "." or out
 end
 
--- The folder holding registry.lua: the project's datasets/ (this file is lua/loom/ of a
--- checkout) or an installed share/loom/datasets.
+-- The folder holding registry.lua: the project's datasets/ (this file is in lua/loom/ of a
+-- checkout), an installed share/loom/datasets, or datasets/ beside this file in a rocks tree.
 local here = dirname((debug.getinfo(1, "S").source:gsub("^@", "")))
 local function find_home()
   local candidates = {
     os.getenv("LOOM_DATASETS_DIR"),
     here .. "/../../datasets",              -- a checkout: lua/loom/ -> datasets/
-    here .. "/../../../loom/datasets",      -- share/lua/5.4/loom -> share/loom/datasets
-    here .. "/../../datasets",              -- share/loom/lua/loom -> share/loom/datasets
+    here .. "/../../../loom/datasets",      -- cmake --install: share/lua/5.4/loom -> share/loom/datasets
+    here .. "/datasets",                    -- a LuaRocks tree: share/lua/5.4/loom/datasets
   }
   for i = 1, #candidates do
     local dir = candidates[i]

@@ -20,8 +20,9 @@
 
 int luaopen_loom_core(lua_State *L);
 
-/* The directory holding loom/init.lua: $LOOM_LUA_DIR, else the installed share directory
- * next to the executable, else the source tree this binary was built from. */
+/* The directory holding loom/init.lua: $LOOM_LUA_DIR, else the installed Lua directory
+ * next to the executable (share/lua/5.4, as `cmake --install` and LuaRocks lay it out),
+ * else the source tree this binary was built from, else its configured install directory. */
 static const char *lua_dir(void)
 {
     const char *env = getenv("LOOM_LUA_DIR");
@@ -33,7 +34,7 @@ static const char *lua_dir(void)
         buf[n] = '\0';
         char *slash = strrchr(buf, '/');
         if (slash) {
-            strcpy(slash, "/../share/loom/lua");
+            strcpy(slash, "/../share/lua/5.4");
             char probe[4160];
             snprintf(probe, sizeof probe, "%s/loom/init.lua", buf);
             if (access(probe, R_OK) == 0)

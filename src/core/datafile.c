@@ -60,12 +60,22 @@ static loom_status grow(char **buf, size_t *cap, size_t max_bytes)
     return LOOM_OK;
 }
 
+/* zlib's message for f without the "path: " it puts first (callers name the file). */
+static const char *gz_message(gzFile f, const char *path, int *code)
+{
+    const char *msg = gzerror(f, code);
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
 /* After gzread reported the end: zlib keeps "unexpected end of file" (Z_BUF_ERROR) for a
  * stream cut short, which gzread itself does not return as an error. */
-static loom_status stream_state(gzFile f, char *error, size_t error_size)
+static loom_status stream_state(gzFile f, const char *path, char *error, size_t error_size)
 {
     int code = Z_OK;
-    const char *msg = gzerror(f, &code);
+    const char *msg = gz_message(f, path, &code);
     if (code == Z_OK || code == Z_STREAM_END)
         return LOOM_OK;
     snprintf(error, error_size, "%s", code == Z_BUF_ERROR
@@ -98,7 +108,7 @@ loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_
                     st = LOOM_ERANGE;
                     break;
                 }
-                st = stream_state(f, error, error_size);
+                st = stream_state(f, path, error, error_size);
                 break;
             }
             st = grow(&buf, &cap, max_bytes);
@@ -109,10 +119,10 @@ loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_
         int n = gzread(f, buf + used, (unsigned)want);
         if (n < 0) {
             int code;
-            snprintf(error, error_size, "%s", gzerror(f, &code));
+            snprintf(error, error_size, "%s", gz_message(f, path, &code));
             st = code == Z_ERRNO ? LOOM_EIO : LOOM_EFORMAT;
         } else if (n == 0) {
-            st = stream_state(f, error, error_size);
+            st = stream_state(f, path, error, error_size);
             break;
         } else {
             used += (size_t)n;
