@@ -130,5 +130,6 @@ data.fetch = datasets.fetch        -- data.fetch(name [, {report = fn}]) -> fold
 data.verify = datasets.verify      -- data.verify(name) -> true | false, problems
 data.list = datasets.list          -- data.list() -> rows {name, kind, status, size, ...}
 data.read_text = require("loom.core").data.read_text -- (path [, max_bytes]) -> text | nil, msg
+data.generator = datasets.generator -- data.generator(file) -> path of datasets/<file>
 
 return data

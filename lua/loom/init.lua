@@ -18,7 +18,6 @@ loom.experiment = require("loom.experiment").new
 loom.nn = require "loom.nn"
 loom.optim = require "loom.optim"
 loom.data = require "loom.data"
-loom.datasets = require "loom.datasets"
 loom.seq = require "loom.seq"
 loom.audio = require "loom.audio"
 

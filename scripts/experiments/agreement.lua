@@ -85,7 +85,7 @@ local function load_data(p)
     if sets then return sets, dir end
     error("cannot load the agreement data: " .. err, 0)
   end
-  local grammar = dofile(loom.datasets.generator("agreement.lua"))
+  local grammar = dofile(loom.data.generator("agreement.lua"))
   local n = p.quick and 3000 or 40000
   return agreement.synthetic(grammar, {train = n, val = n // 10, test = n // 10,
     test_per_k = n // 20, max_attractors = 2}), "synthetic grammar"

@@ -45,7 +45,7 @@ local function recordings(p)
   if p.data ~= "" and not p.synthetic then
     error("speech: no {digit}_{speaker}_{take}.wav recordings in " .. p.data, 0)
   end
-  local digits = dofile(loom.datasets.generator("spoken_digits.lua"))
+  local digits = dofile(loom.data.generator("spoken_digits.lua"))
   local want = p.speakers * 10 * p.takes
   local dir = string.format("%s/s%d-t%d-seed%d", p.cache, p.speakers, p.takes, p.seed)
   if missing then print("speech: " .. missing .. "; using synthetic digits spoken by espeak-ng") end

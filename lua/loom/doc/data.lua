@@ -20,6 +20,9 @@ interrupted fetch resumes; the set counts as present only when every file verifi
    doc = "Check every file of a set against its checksums; problems lists \"path: missing\" or \"path: checksum mismatch\"."},
   {name = "loom.data.list", signature = "data.list() -> rows",
    doc = "Every registered dataset: {name, kind = \"bundled\"|\"fetched\", status = \"bundled\"|\"present\"|\"partial\"|\"missing\", size, size_text, licence, title, path}, sorted by name."},
+  {name = "loom.data.generator", signature = "data.generator(file) -> path",
+   doc = [[The path of a data generator in loom's datasets/ folder (agreement.lua, spoken_digits.lua), for
+experiments that fall back to generated data: dofile(loom.data.generator("agreement.lua")).]]},
   {name = "loom.data.read_text", signature = "data.read_text(path [, max_bytes]) -> text | nil, message",
    doc = [[The whole file as a string, decompressed when it is gzip. A gzip stream that ends early
 (a truncated file, a missing CRC trailer) or fails its CRC is an error, never a shorter text;
