@@ -23,11 +23,11 @@ function M.value_text(v)
   return tostring(v)
 end
 
+-- Keys in natural order (n_9 before n_10).
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
+  return cli.natural_sort(keys)
 end
 M.sorted_keys = sorted_keys
 
@@ -214,8 +214,11 @@ local function runs_show(s, o, words)
   if r.sweep then lines[#lines + 1] = string.format("  sweep       %s point %d", r.sweep, r.sweep_point or -1) end
   if r.error then lines[#lines + 1] = "  error       " .. r.error end
   lines[#lines + 1] = "params:"
+  local docs = s:param_docs(r.id)
   for _, k in ipairs(sorted_keys(r.params)) do
-    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(r.params[k]))
+    local v = M.value_text(r.params[k])
+    lines[#lines + 1] = docs[k] and string.format("  %-20s %-10s %s", k, v, docs[k])
+      or string.format("  %-20s %s", k, v)
   end
   lines[#lines + 1] = "results:"
   for _, k in ipairs(sorted_keys(r.results)) do
