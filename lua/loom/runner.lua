@@ -21,7 +21,7 @@ runner.Run = Run
 function runner.new_run(e, p, opts)
   opts = opts or {}
   local self = setmetatable({experiment = e, name = e.name, params = p, store = opts.store,
-    last_metrics = {}, next_step = 1, quiet = opts.quiet}, Run)
+    last_metrics = {}, metric_recency = {}, log_calls = 0, next_step = 1, quiet = opts.quiet}, Run)
   if self.store and opts.resume then
     -- loom run --resume ID: the same run continues (checkpoint hook: Run:rewind).
     self.id = opts.resume
@@ -69,6 +69,7 @@ function Run:log(t)
     step = math.tointeger(step)
   end
   self.next_step = math.max(self.next_step, step + 1)
+  self.log_calls = self.log_calls + 1
   for k, v in pairs(t) do
     if k ~= "step" then
       if type(v) ~= "number" then
@@ -80,8 +81,11 @@ function Run:log(t)
         self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
       end
       self.last_metrics[k] = v
+      self.metric_recency[k] = self.log_calls
     end
   end
+  -- The progress line stays on time between run:progress calls (long steps that log).
+  if not self.quiet then self.display:tick(self.last_metrics, self.metric_recency) end
 end
 
 -- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
@@ -107,7 +111,7 @@ end
 function Run:progress(i, n)
   check_interrupt()
   if self.quiet then return end
-  self.display:update(i, n, self.last_metrics)
+  self.display:update(i, n, self.last_metrics, nil, self.metric_recency)
 end
 
 -- for i in run:steps(n) do ... end: 1..n with the progress display driven for you.
