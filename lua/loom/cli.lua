@@ -147,7 +147,7 @@ cli.register("help", "print this help, or the documentation of a loom name: loom
         io.stderr:write("loom help: ", err, "\n")
         return 1
       end
-      print(text)
+      require("loom.help").show(text)
     else
       print(cli.usage())
     end
