@@ -17,7 +17,9 @@ test("cmake --install puts a working loom under the prefix", function()
   ok, out = sh(string.format("env -u LOOM_LUA_DIR -u LUA_PATH -u LUA_CPATH '%s/bin/loom' -e "
     .. "'print(package.searchpath(\"loom.init\", package.path)); print(loom.eye(2):sum())'", prefix))
   check(ok, "installed loom failed:\n%s", out)
-  check(out:find(prefix .. "/bin/../share/loom/lua/loom/init.lua", 1, true), "uses the installed Lua files:\n%s", out)
+  check(out:find(prefix .. "/share/lua/5.4/loom/init.lua\n", 1, true), "uses the installed Lua files:\n%s", out)
+  local f = io.open(prefix .. "/share/loom/lua/loom/init.lua")
+  check(not f, "the Lua half is installed twice (share/loom/lua and share/lua/5.4)")
   check(out:find("\n2.0\n", 1, true), "computes:\n%s", out)
   -- Under ASan the instrumented module needs the sanitizer runtime preloaded into lua5.4.
   local preload = os.getenv("LOOM_ASAN_PRELOAD")

@@ -290,3 +290,20 @@ test("progress: short lines with the latest metrics, honest ETA, a rate for fast
   restore()
   if not ok then error(err, 0) end
 end)
+
+-- ---- paths ----
+
+test("paths are stored and printed normalised", function()
+  equal(store.normalize("/a/b/../c/./d"), "/a/c/d", "absolute")
+  equal(store.normalize("scripts/experiments/../../../shared/x"), "../shared/x", "relative above the start")
+  equal(store.normalize("./x/"), "x", "dot")
+  equal(store.normalize("/.."), "/", "root")
+  local dir = script_dir()
+  os.execute("mkdir -p " .. H.quote(dir .. "/sub"))
+  local rc, out = H.loom(dir .. "/sub", "run --quiet ../sub/../described.lua")
+  equal(rc, 0, "run: " .. out)
+  check(out:find("recorded in " .. dir .. "/sub/runs.db\n", 1, true), "db path: %s", out)
+  rc, out = H.loom(dir .. "/sub", "runs show last")
+  check(out:find("  script      " .. dir .. "/described.lua\n", 1, true), "script path: %s", out)
+  H.cleanup(dir)
+end)

@@ -75,11 +75,26 @@ function store.default_path(db)
   return "runs.db"
 end
 
+-- "/a/b/../c/./d" -> "/a/c/d": the path as a person would write it (no symlinks resolved).
+function store.normalize(path)
+  local absolute = path:sub(1, 1) == "/"
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
+      parts[#parts] = nil
+    elseif part ~= "." and not (part == ".." and absolute) then
+      parts[#parts + 1] = part
+    end
+  end
+  local text = table.concat(parts, "/")
+  if absolute then return "/" .. text end
+  return text ~= "" and text or "."
+end
+
 function store.absolute(path)
-  if path:sub(1, 1) == "/" then return path end
+  if path:sub(1, 1) == "/" then return store.normalize(path) end
   local cwd = assert(process.cwd())
-  path = path:gsub("^%./", "")
-  return (cwd .. "/" .. path):gsub("/%./", "/")
+  return store.normalize(cwd .. "/" .. path)
 end
 
 local function dirname(path)
