@@ -307,3 +307,20 @@ test("paths are stored and printed normalised", function()
   check(out:find("  script      " .. dir .. "/described.lua\n", 1, true), "script path: %s", out)
   H.cleanup(dir)
 end)
+
+test("every param of every experiment script has a description", function()
+  local dir = TEST_DIR .. "/../../scripts/experiments"
+  local p = io.popen("ls " .. H.quote(dir))
+  local count = 0
+  for file in p:lines() do
+    if file:match("%.lua$") then
+      local e = assert(experiment.load(dir .. "/" .. file))
+      for _, k in ipairs(experiment.param_names(e)) do
+        check(type(e.param_docs[k]) == "string" and e.param_docs[k] ~= "", "%s: param %s has no description", file, k)
+      end
+      count = count + 1
+    end
+  end
+  p:close()
+  check(count >= 6, "found %d scripts", count)
+end)
