@@ -245,9 +245,9 @@ local function fields(t, prefix, methods_only, into, seen)
   return into
 end
 
--- The value a dotted path names, starting from the globals, or nil.
+-- The value a dotted path names, starting from the session's locals and the globals, or nil.
 local function lookup(path)
-  local v = _G
+  local v = repl.env
   for name in path:gmatch("[^%.]+") do
     local ok, field = pcall(function() return v[name] end)
     if not ok or field == nil then return nil end
@@ -264,6 +264,9 @@ function repl.complete(text)
     partial = text:match("[%w_]*$")
     if partial ~= text then return {} end
     fields(_G, partial, false, names)
+    for k in pairs(declared) do
+      if k:sub(1, #partial) == partial then names[k] = true end
+    end
     for _, k in ipairs(KEYWORDS) do
       if k:sub(1, #partial) == partial then names[k] = true end
     end

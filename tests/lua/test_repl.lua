@@ -168,6 +168,14 @@ test("complete: methods after ':' on a matrix", function()
   COMPLETION_TEST_MATRIX = nil
 end)
 
+test("complete: the session's locals and their methods", function()
+  repl.compile("local completion_probe = loom.eye(2)")()
+  equal(table.concat(repl.complete("completion_pr"), " "), "completion_probe", "a kept local")
+  equal(table.concat(repl.complete("completion_probe:nor"), " "), "completion_probe:norm", "its methods")
+  repl.reset_locals()
+  equal(#repl.complete("completion_pr"), 0, "forgotten")
+end)
+
 test("complete: nothing for unknown or odd words", function()
   equal(#repl.complete("no_such_global.x"), 0, "unknown base")
   equal(#repl.complete("loom..x"), 0, "empty name")
