@@ -111,13 +111,20 @@ function cli.user_traceback(err, level)
   end
   for i = #lines, cut, -1 do lines[i] = nil end
   while #lines > 1 and lines[#lines]:find("^%s*%(%.%.%.tail calls%.%.%.%)") do lines[#lines] = nil end
+  cli.place_at_user(lines)
+  if lines[#lines] == "stack traceback:" then lines[#lines] = nil end
+  return table.concat(lines, "\n")
+end
+
+-- lines = {message, "stack traceback:", frames...}: a message raised inside loom's Lua half
+-- is given the location of the first frame of the user's code instead (in place).
+function cli.place_at_user(lines)
   local where = user_location(lines)
   local file = lines[1]:match("^(.-):%d+: ")
   if where and file and file:sub(1, #cli.LOOM_DIR) == cli.LOOM_DIR then
     lines[1] = where .. ": " .. lines[1]:gsub("^.-:%d+: ", "", 1)
   end
-  if lines[#lines] == "stack traceback:" then lines[#lines] = nil end
-  return table.concat(lines, "\n")
+  return lines
 end
 
 local function traceback(err)

@@ -88,6 +88,9 @@ local function user_traceback(msg)
     lines[#lines + 1] = line
   end
   while #lines > 1 and lines[#lines]:match("^%s*%[C%]: in ") do lines[#lines] = nil end
+  -- an error raised inside loom's Lua half is shown at the line typed (stdin:1:)
+  local ok, cli = pcall(require, "loom.cli")
+  if ok then cli.place_at_user(lines) end
   if lines[#lines] == "stack traceback:" then lines[#lines] = nil end
   return table.concat(lines, "\n")
 end

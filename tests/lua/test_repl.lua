@@ -56,6 +56,12 @@ test("an error prints a traceback and the session continues", function()
   equal(r.status, 1, "status (a statement failed)")
 end)
 
+test("an error raised in loom's Lua half is shown at the line typed", function()
+  local r = run({}, "X = loom.zeros(5, 3)\nb = loom.linalg.lstsq(X, loom.zeros(3, 1))\n")
+  check(r.err:find("^stdin:1: linalg.lstsq: X is 5x3 but y is 3x1 %(rows differ%)\nstack traceback:\n"), "stderr: %s", r.err)
+  contains(r.err, "\tstdin:1: in main chunk")
+end)
+
 test("a syntax error is reported and the session continues", function()
   local r = run({}, "x = = 1\nprint('still here')\n")
   equal(r.out, "still here\n", "stdout")
