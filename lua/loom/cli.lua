@@ -46,6 +46,26 @@ function cli.usage()
   return USAGE:format(command_list())
 end
 
+-- Sort strings in natural order: digit runs compare as numbers, so "n_9" < "n_10" and
+-- "fastest_100000x10" < "fastest_1000000x10". Sorts list in place and returns it.
+local function natural_key(s)
+  return (s:gsub("%d+", function(d)
+    d = d:gsub("^0+(%d)", "%1")
+    return string.format("%03d", #d) .. d
+  end))
+end
+
+function cli.natural_sort(list)
+  local keys = {}
+  for _, s in ipairs(list) do keys[s] = keys[s] or natural_key(tostring(s)) end
+  table.sort(list, function(a, b)
+    local ka, kb = keys[a], keys[b]
+    if ka ~= kb then return ka < kb end
+    return a < b
+  end)
+  return list
+end
+
 -- Run a chunk with a traceback; returns true or false, printing the error to stderr.
 local function report(ok, err)
   if not ok then io.stderr:write("loom: ", tostring(err), "\n") end
@@ -59,9 +79,57 @@ function cli.error_object_text(err)
   return string.format("(error object is a %s value)", type(err))
 end
 
-local function traceback(err)
+-- The folder holding loom's Lua half ("/.../lua/loom/"): frames from there are loom's own.
+cli.LOOM_DIR = debug.getinfo(1, "S").source:match("^@(.*/)cli%.lua$") or "loom/"
+
+local function loom_frame(line)
+  local file = line:match("^%s*(.-):%d*:? in ") or ""
+  return file == "[C]" or file:sub(1, #cli.LOOM_DIR) == cli.LOOM_DIR or line:find("^%s*%(%.%.%.tail calls%.%.%.%)")
+end
+
+-- The first frame of a traceback that is the user's code (not loom's, not C): "file:line".
+local function user_location(lines)
+  for i = 2, #lines do
+    local where = lines[i]:match("^%s*([^%[].-:%d+): in ")
+    if where and not loom_frame(lines[i]) then return where end
+  end
+end
+
+-- err with its traceback as the user needs it: the frames of loom's runner and command
+-- line below the protected call are cut, and a message raised inside loom's Lua half is
+-- placed at the user's line (as C functions place theirs), e.g. "s.lua:4: linalg.lstsq: ...".
+-- level is the one debug.traceback takes (2 from a message handler).
+function cli.user_traceback(err, level)
   if type(err) ~= "string" then return cli.error_object_text(err) end
-  return debug.traceback(err, 2)
+  local lines = {}
+  for line in (debug.traceback(err, (level or 1) + 1) .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
+  -- The outermost xpcall below which every frame is loom's: the protected call loom made.
+  local cut = #lines + 1
+  for i = #lines, 1, -1 do
+    if not loom_frame(lines[i]) then break end
+    if lines[i]:find("^%s*%[C%]: in function 'xpcall'") then cut = i end
+  end
+  for i = #lines, cut, -1 do lines[i] = nil end
+  while #lines > 1 and lines[#lines]:find("^%s*%(%.%.%.tail calls%.%.%.%)") do lines[#lines] = nil end
+  cli.place_at_user(lines)
+  if lines[#lines] == "stack traceback:" then lines[#lines] = nil end
+  return table.concat(lines, "\n")
+end
+
+-- lines = {message, "stack traceback:", frames...}: a message raised inside loom's Lua half
+-- is given the location of the first frame of the user's code instead (in place).
+function cli.place_at_user(lines)
+  local where = user_location(lines)
+  local file = lines[1]:match("^(.-):%d+: ")
+  if where and file and file:sub(1, #cli.LOOM_DIR) == cli.LOOM_DIR then
+    lines[1] = where .. ": " .. lines[1]:gsub("^.-:%d+: ", "", 1)
+  end
+  return lines
+end
+
+local function traceback(err)
+  local text = cli.user_traceback(err, 2) -- not a tail call: the level counts this frame
+  return text
 end
 
 function cli.run_chunk(chunk, ...)
@@ -86,7 +154,7 @@ cli.register("help", "print this help, or the documentation of a loom name: loom
         io.stderr:write("loom help: ", err, "\n")
         return 1
       end
-      print(text)
+      require("loom.help").show(text)
     else
       print(cli.usage())
     end

@@ -11,8 +11,47 @@ function experiment.is_experiment(x)
   return getmetatable(x) == Experiment
 end
 
--- loom.experiment{name = "...", params = {lr = 0.1, ...}, run = function(p, run) ... end,
---                 description = "..."}
+local PARAM_TYPES = {integer = true, number = true, string = true, boolean = true}
+
+-- The kind of a default: integer for 50, number for 0.1, else Lua's type name.
+local function kind_of(v)
+  if type(v) == "number" then return math.type(v) == "integer" and "integer" or "number" end
+  return type(v)
+end
+
+-- One params entry: a plain default (lr = 0.1), or {default, "description"} with an
+-- optional type = "number" (a real-valued param whose default happens to be whole).
+-- Returns default, description, kind or raises naming the param.
+local function param_spec(k, v)
+  local default, doc, kind = v, nil, nil
+  if type(v) == "table" then
+    default, doc, kind = v[1], v[2], v.type
+    if doc ~= nil and type(doc) ~= "string" then
+      error(string.format("loom.experiment: param %s: the description must be a string, got %s",
+        tostring(k), type(doc)), 3)
+    end
+    if kind ~= nil and not PARAM_TYPES[kind] then
+      error(string.format("loom.experiment: param %s: type must be integer, number, string or boolean, got %s",
+        tostring(k), tostring(kind)), 3)
+    end
+  end
+  local t = type(default)
+  if type(k) ~= "string" or (t ~= "number" and t ~= "string" and t ~= "boolean") then
+    error(string.format("loom.experiment: param %s must be a number, string or boolean, got %s",
+      tostring(k), default == nil and type(v) or t), 3)
+  end
+  local natural = kind_of(default)
+  if kind == nil or (kind == "number" and natural == "integer") then kind = kind or natural
+  elseif kind ~= natural then
+    error(string.format("loom.experiment: param %s is declared %s but its default %s is %s",
+      k, kind, tostring(default), natural == "integer" and "an integer" or ("a " .. natural)), 3)
+  end
+  if kind == "number" then default = default + 0.0 end
+  return default, doc, kind
+end
+
+-- loom.experiment{name = "...", params = {lr = 0.1, hidden = {64, "hidden units"}, ...},
+--                 run = function(p, run) ... end, description = "..."}
 function experiment.new(spec)
   if type(spec) ~= "table" then
     error("loom.experiment: expected a table {name = ..., params = {...}, run = function}", 2)
@@ -23,18 +62,15 @@ function experiment.new(spec)
   if type(spec.run) ~= "function" then
     error("loom.experiment: 'run' must be a function(p, run)", 2)
   end
-  local params = spec.params or {}
-  if type(params) ~= "table" then error("loom.experiment: 'params' must be a table", 2) end
-  for k, v in pairs(params) do
-    local t = type(v)
-    if type(k) ~= "string" or (t ~= "number" and t ~= "string" and t ~= "boolean") then
-      error(string.format("loom.experiment: param %s must be a number, string or boolean, got %s",
-        tostring(k), t), 2)
-    end
-  end
-  if params.seed == nil then params.seed = 42 end
-  return setmetatable({name = spec.name, params = params, run = spec.run,
-    description = spec.description}, Experiment)
+  local given = spec.params or {}
+  if type(given) ~= "table" then error("loom.experiment: 'params' must be a table", 2) end
+  -- e.params stays name -> default, so code that reads defaults sees plain values.
+  local params, docs, kinds = {}, {}, {}
+  for k, v in pairs(given) do params[k], docs[k], kinds[k] = param_spec(k, v) end
+  if params.seed == nil then params.seed, kinds.seed = 42, "integer" end
+  docs.seed = docs.seed or "seed of loom's generator and math.random"
+  return setmetatable({name = spec.name, params = params, param_docs = docs, param_types = kinds,
+    run = spec.run, description = spec.description}, Experiment)
 end
 
 -- Sorted names of an experiment's params.
@@ -45,21 +81,71 @@ function experiment.param_names(e)
   return names
 end
 
+-- The kind of param k: integer, number, string or boolean.
+function experiment.param_type(e, k)
+  return (e.param_types and e.param_types[k]) or kind_of(e.params[k])
+end
+
+local function default_text(v)
+  if type(v) == "string" then return v == "" and '""' or v end
+  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 1e15 then
+    return string.format("%.1f", v)
+  end
+  return tostring(v)
+end
+
 function experiment.help(e)
   local lines = {string.format("experiment %s%s", e.name,
     e.description and (": " .. e.description) or ""), "params (key=value):"}
-  for _, k in ipairs(experiment.param_names(e)) do
-    local v = e.params[k]
-    lines[#lines + 1] = string.format("  %-16s %-8s default %s", k, type(v), tostring(v))
+  local names = experiment.param_names(e)
+  local wname, wdefault = 4, 4
+  for _, k in ipairs(names) do
+    wname = math.max(wname, #k)
+    wdefault = math.max(wdefault, #default_text(e.params[k]))
+  end
+  for _, k in ipairs(names) do
+    local doc = e.param_docs and e.param_docs[k]
+    lines[#lines + 1] = (string.format("  %-" .. wname .. "s  %-7s  default %-" .. wdefault .. "s  %s",
+      k, experiment.param_type(e, k), default_text(e.params[k]), doc or "")):gsub("%s+$", "")
   end
   return table.concat(lines, "\n")
+end
+
+-- Edit distance between two short names, a swap of neighbours counting as one edit
+-- (nosie -> noise), for "did you mean".
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do d[i] = {[0] = i} end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+      end
+    end
+  end
+  return d[#a][#b]
+end
+
+-- The param name nearest to a mistyped one, or nil when none is close.
+function experiment.suggest(e, key)
+  local best, best_d
+  for _, k in ipairs(experiment.param_names(e)) do
+    local d = distance(key:lower(), k:lower())
+    if d <= math.max(1, #k // 3) and (not best_d or d < best_d) then best, best_d = k, d end
+  end
+  return best
 end
 
 -- Convert one "key=value" override to the type of the param's default.
 local function convert(e, key, text)
   local default = e.params[key]
   if default == nil then
-    return nil, string.format("unknown param '%s'\n%s", key, experiment.help(e))
+    local near = experiment.suggest(e, key)
+    return nil, string.format("unknown param '%s'%s\n%s", key,
+      near and string.format(" (did you mean '%s'?)", near) or "", experiment.help(e))
   end
   local t = type(default)
   if t == "number" then
@@ -67,7 +153,7 @@ local function convert(e, key, text)
     if not v then
       return nil, string.format("param '%s' expects a number, got '%s'\n%s", key, text, experiment.help(e))
     end
-    if math.type(default) == "integer" and math.type(v) ~= "integer" then
+    if experiment.param_type(e, key) == "integer" and math.type(v) ~= "integer" then
       if v ~= math.floor(v) then
         return nil, string.format("param '%s' expects an integer, got '%s'\n%s", key, text, experiment.help(e))
       end

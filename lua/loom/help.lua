@@ -159,15 +159,20 @@ end
 
 -- A list of the entries whose names start with prefix ("loom.linalg." or "matrix:").
 local function listing(title, prefix)
-  local lines = {}
+  local found, width = {}, 22
   for _, a in ipairs(help.index().areas) do
     for _, e in ipairs(a.entries) do
       if e.name:sub(1, #prefix) == prefix then
-        lines[#lines + 1] = string.format("  %-22s %s", e.name, e.signature or "")
+        found[#found + 1] = e
+        width = math.max(width, #e.name)
       end
     end
   end
-  if #lines == 0 then return nil end
+  if #found == 0 then return nil end
+  local lines = {}
+  for i, e in ipairs(found) do
+    lines[i] = (string.format("  %-" .. width .. "s  %s", e.name, e.signature or "")):gsub("%s+$", "")
+  end
   return title .. "\n" .. table.concat(lines, "\n")
 end
 
@@ -202,6 +207,66 @@ local function area_listing(area)
   end
 end
 
+---- instances ----
+
+-- Where the methods of an instance are documented when its own page lists none: the
+-- recurrent layers share nn.LSTM's, cells nn.LSTMCell's, native modules nn.Module's.
+local METHODS_OF = {["loom.nn.rnn"] = "nn.LSTM:", ["loom.nn.cell"] = "nn.LSTMCell:",
+  ["nn.Module"] = "loom.nn.Module:", ["loom.nn.Sequential"] = "loom.nn.Module:",
+  ["nn.Loss"] = "loom.nn.Loss:"}
+
+local function type_name(x)
+  local mt = getmetatable(x)
+  local name = type(mt) == "table" and rawget(mt, "__name")
+  return type(name) == "string" and name or nil
+end
+
+-- The entry documenting an instance (a layer, a container, an optimiser), and where its
+-- methods are listed, or nil: a module says what it is in config().kind, an optimiser in
+-- its kind field; otherwise the type's name.
+local function instance_entry(x)
+  local tname = type_name(x)
+  local ok, config = pcall(function() return x:config() end)
+  if ok and type(config) == "table" and type(config.kind) == "string" then
+    local e = entry_for_path("loom.nn." .. config.kind) or entry_for_path("nn." .. config.kind)
+    if e then return e, tname and METHODS_OF[tname] end
+  end
+  local kind = type(x) == "table" and rawget(x, "kind")
+  local optim = package.loaded["loom.optim"]
+  if type(kind) == "string" and optim and type(x.step) == "function" then
+    local e = entry_for_path("loom.optim." .. kind)
+    if e then return e, "loom.optim.Optimizer:" end
+  end
+  if tname then
+    local e = entry_for_path(tname) or entry_for_path(tname:gsub("^loom%.", ""))
+      or entry_for_path("loom." .. tname)
+    if e then return e, METHODS_OF[tname] end
+  end
+end
+
+-- Entries whose last name is short ("lstsq" -> loom.linalg.lstsq), for help("lstsq").
+local function entries_named(short)
+  local found = {}
+  for _, a in ipairs(help.index().areas) do
+    for _, e in ipairs(a.entries) do
+      local last = e.name:match("[%.:]([^%.:]+)$") or e.name
+      if last == short then found[#found + 1] = e end
+    end
+  end
+  return found
+end
+
+local function page(e, methods_prefix)
+  local text = help.entry_text(e)
+  local methods = listing("methods:", e.name .. ":")
+  if methods_prefix and methods_prefix ~= e.name .. ":" then
+    local shared = listing(methods ~= nil and ("more methods (" .. methods_prefix:gsub(":$", "") .. "):")
+      or "methods:", methods_prefix)
+    if shared then methods = methods and (methods .. "\n\n" .. shared) or shared end
+  end
+  return methods and (text .. "\n\n" .. methods) or text
+end
+
 -- The documentation of x (a name or a value) as text, or nil and a message.
 function help.text(x)
   if x == nil or x == package.loaded["loom"] then return help.overview() end
@@ -211,9 +276,10 @@ function help.text(x)
   else
     name = help.name_of(x)
     if not name then
-      local mt = getmetatable(x)
-      local tname = type(mt) == "table" and rawget(mt, "__name")
-      if type(tname) == "string" then name = tname:gsub("^loom%.", "") end
+      local e, methods = instance_entry(x)
+      if e then return page(e, methods) end
+      local tname = type_name(x)
+      if tname then name = tname:gsub("^loom%.", "") end
     end
     if not name then return nil, "no documentation for this " .. type(x) end
   end
@@ -221,22 +287,59 @@ function help.text(x)
   local area = not e and area_listing(name)
   if area then return area end
   e = e or entry_for_path("loom." .. name)
-  if e then
-    local text = help.entry_text(e)
-    local methods = listing("methods:", e.name .. ":")
-    return methods and (text .. "\n\n" .. methods) or text
-  end
+  if e then return page(e) end
   local prefix = name:gsub("^loom%.", "")
   local list = listing(name .. ":", "loom." .. prefix .. ".") or listing(name .. ":", prefix .. ".")
     or listing(name .. ":", prefix .. ":")
   if list then return list end
+  if name:match("^[%w_]+$") then
+    local found = entries_named(name)
+    if #found == 1 then return page(found[1]) end
+    if #found > 1 then
+      local lines = {name .. " is documented as:"}
+      for _, f in ipairs(found) do lines[#lines + 1] = string.format("  %-32s %s", f.name, f.signature or "") end
+      return table.concat(lines, "\n")
+    end
+  end
   return nil, "no documentation for " .. name
 end
 
--- help([x]): print the documentation of x (or the overview).
+---- the pager ----
+
+-- The terminal's height: $LINES, else what tput says, else 24.
+local function terminal_rows()
+  local rows = tonumber(os.getenv("LINES") or "")
+  if rows then return rows end
+  local p = io.popen("tput lines 2>/dev/null")
+  if p then
+    rows = tonumber(p:read("l") or "")
+    p:close()
+  end
+  return rows or 24
+end
+
+-- Print text, through $PAGER (default `less -R`) when stdout is a terminal and the text is
+-- taller than it; plain print otherwise (pipes, files, tests).
+function help.show(text)
+  local process = require("loom.core").process
+  local lines = select(2, text:gsub("\n", "")) + 1
+  local pager = os.getenv("PAGER")
+  if pager == nil then pager = "less -R" end
+  if pager ~= "" and process.isatty(io.stdout) and lines > terminal_rows() - 2 then
+    io.stdout:flush()
+    local p = io.popen(pager, "w")
+    if p then
+      p:write(text, "\n")
+      if p:close() then return end
+    end
+  end
+  print(text)
+end
+
+-- help([x]): print the documentation of x (or the overview), paged when long.
 function help.help(x)
   local text, err = help.text(x)
-  print(text or err)
+  help.show(text or err)
 end
 
 return help

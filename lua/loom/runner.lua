@@ -21,7 +21,7 @@ runner.Run = Run
 function runner.new_run(e, p, opts)
   opts = opts or {}
   local self = setmetatable({experiment = e, name = e.name, params = p, store = opts.store,
-    last_metrics = {}, next_step = 1, quiet = opts.quiet}, Run)
+    last_metrics = {}, metric_recency = {}, log_calls = 0, next_step = 1, quiet = opts.quiet}, Run)
   if self.store and opts.resume then
     -- loom run --resume ID: the same run continues (checkpoint hook: Run:rewind).
     self.id = opts.resume
@@ -36,14 +36,14 @@ function runner.new_run(e, p, opts)
     local f = e.script and io.open(e.script, "rb")
     if f then text = f:read("a"); f:close() end
     self.id = self.store:create_run{name = e.name, script = e.script, script_text = text, params = p,
-      seed = p.seed, version = loom.version, sweep = opts.sweep, sweep_point = opts.sweep_point}
+      param_docs = e.param_docs, seed = p.seed, version = loom.version, sweep = opts.sweep, sweep_point = opts.sweep_point}
     self.dir = self.store:artifacts_dir(self.id)
   else
     self.id = store.new_id()
     self.dir = "runs/" .. self.id
     self.metrics = {}
   end
-  self.display = progress.new{label = e.name}
+  self.display = progress.new{label = e.name, out = opts.progress_out}
   return self
 end
 
@@ -69,6 +69,7 @@ function Run:log(t)
     step = math.tointeger(step)
   end
   self.next_step = math.max(self.next_step, step + 1)
+  self.log_calls = self.log_calls + 1
   for k, v in pairs(t) do
     if k ~= "step" then
       if type(v) ~= "number" then
@@ -80,8 +81,11 @@ function Run:log(t)
         self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
       end
       self.last_metrics[k] = v
+      self.metric_recency[k] = self.log_calls
     end
   end
+  -- The progress line stays on time between run:progress calls (long steps that log).
+  if not self.quiet then self.display:tick(self.last_metrics, self.metric_recency) end
 end
 
 -- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
@@ -107,7 +111,7 @@ end
 function Run:progress(i, n)
   check_interrupt()
   if self.quiet then return end
-  self.display:update(i, n, self.last_metrics)
+  self.display:update(i, n, self.last_metrics, nil, self.metric_recency)
 end
 
 -- for i in run:steps(n) do ... end: 1..n with the progress display driven for you.
@@ -158,11 +162,15 @@ function Run:plot(spec)
   return path
 end
 
-function runner.print_result(result)
+-- The result table, keys in natural order (fastest_100000x10 before fastest_1000000x10),
+-- on out (default stdout).
+function runner.print_result(result, out)
   if type(result) ~= "table" then return end
+  out = out or io.stdout
   local keys = {}
   for k in pairs(result) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
+  cli.natural_sort(keys)
+  local function print(line) out:write(line, "\n") end
   print("result:")
   for _, k in ipairs(keys) do
     local v = result[k]
@@ -181,6 +189,12 @@ local function first_line(msg)
   return (tostring(msg):match("^[^\n]*"))
 end
 
+-- The failure as the user needs it: at their line, without loom's runner frames.
+local function run_traceback(err)
+  local text = cli.user_traceback(err, 2) -- not a tail call: the level counts this frame
+  return text
+end
+
 -- runner.execute(e, p, opts) -> status, result_or_error, run. status is completed, failed
 -- or interrupted; the run is recorded when opts.store is given.
 function runner.execute(e, p, opts)
@@ -189,7 +203,7 @@ function runner.execute(e, p, opts)
   loom.seed(p.seed)
   math.randomseed(p.seed)
   process.catch_signals(true)
-  local ok, result = xpcall(e.run, debug.traceback, p, run)
+  local ok, result = xpcall(e.run, run_traceback, p, run)
   local signal = process.caught()
   -- From here on a second Ctrl-C only sets the flag, so the run's end is always written.
   process.catch_signals(false)
@@ -212,9 +226,11 @@ end
 local RUN_USAGE = [[
 usage: loom run [options] script.lua [key=value ...]
 options:
-  --help        list the script's params with their defaults
+  --help        list the script's params with their defaults and meaning
   --db PATH     record into this database (default $LOOM_DB, else runs.db)
   --quiet       no progress display
+  --print-id    print only the new run's id on stdout (progress and results go to stderr)
+  --json        print {"id", "name", "status", "results", "error"} as JSON on stdout
   --resume ID   continue run ID (script and params as recorded) from its last checkpoint
 The run is recorded with its params, seed, metrics, results and status; artifacts go to
 runs/<id>/ next to the database. Exit status: 0 completed, 1 failed, 2 bad params,
@@ -235,6 +251,10 @@ local function parse_args(args)
       if not o.db then return nil, "'--db' needs a path" end
     elseif a == "--quiet" then
       o.quiet = true
+    elseif a == "--print-id" then
+      o.print_id = true
+    elseif a == "--json" then
+      o.json = true
     elseif a == "--resume" then
       o.resume = args[i + 1]; i = i + 1
       if not o.resume then return nil, "'--resume' needs a run id" end
@@ -256,9 +276,42 @@ end
 
 -- Report how a run ended, close the store, and give the exit status: 0 completed, 130
 -- (SIGINT) or 143 (SIGTERM) interrupted, 1 failed. how is "" or "resumed, ".
-local function finish(e, s, how, status, result, run, signal)
+-- For --print-id and --json: stdout carries only the id or the JSON document.
+local function machine_report(o, e, status, result, run)
+  if o.print_id then
+    io.stdout:write(run.id, "\n")
+  elseif o.json then
+    local json = require "loom.runs.json"
+    local doc = {id = run.id, name = e.name, status = status}
+    if status == "completed" then
+      doc.results = type(result) == "table" and result or {}
+      if next(doc.results) == nil then doc.results = setmetatable({}, {}) end
+    else
+      doc.error = tostring(result):match("^[^\n]*")
+    end
+    io.stdout:write(json.encode(doc), "\n")
+  end
+  io.stdout:flush()
+end
+
+local function exit_status(status, signal)
+  if status == "completed" then return 0 end
+  if status == "interrupted" then return signal == "SIGTERM" and 143 or 130 end
+  return 1
+end
+
+local function finish(e, s, how, status, result, run, signal, o)
   local elapsed = progress.duration((s.db:rows("SELECT ended - started AS d FROM runs WHERE id = ?", run.id)[1] or {}).d or 0)
   s:close()
+  if o and (o.print_id or o.json) then
+    -- The human report goes to stderr so that stdout stays machine-readable.
+    if status == "completed" then
+      runner.print_result(result, io.stderr)
+      io.stderr:write(string.format("run %s (%s) %scompleted in %s, recorded in %s\n", run.id, e.name, how, elapsed, s.path))
+    end
+    machine_report(o, e, status, result, run)
+    if status == "completed" then return 0 end
+  end
   if status == "completed" then
     runner.print_result(result)
     print(string.format("run %s (%s) %scompleted in %s, recorded in %s", run.id, e.name, how, elapsed, s.path))
@@ -266,19 +319,27 @@ local function finish(e, s, how, status, result, run, signal)
   elseif status == "interrupted" then
     io.stderr:write(string.format("loom run: run %s (%s) %sinterrupted by %s after %s; what it logged is kept\n",
       run.id, e.name, how, signal, elapsed))
-    return signal == "SIGTERM" and 143 or 130
+    return exit_status(status, signal)
   end
   io.stderr:write(string.format("loom run: run %s (%s) %sfailed: %s\n", run.id, e.name, how, tostring(result)))
-  return 1
+  return exit_status(status, signal)
 end
 
 -- loom run [options] script.lua key=value ...
 function runner.main(args)
   local o, err = parse_args(args)
   if o and o.resume then return runner.resume(o) end
+  if o and o.help and not o.script then
+    print(RUN_USAGE)
+    return 0
+  end
   if not o or not o.script then
     io.stderr:write(o and "" or ("loom run: " .. err .. "\n"), RUN_USAGE, "\n")
-    return (o and o.help) and 0 or 2
+    return 2
+  end
+  if o.print_id and o.json then
+    io.stderr:write("loom run: choose one of --print-id and --json\n")
+    return 2
   end
   local e, lerr = experiment.load(o.script)
   if not e then
@@ -299,8 +360,9 @@ function runner.main(args)
     io.stderr:write("loom run: ", serr, "\n")
     return 1
   end
-  return finish(e, s, "", runner.execute(e, p, {store = s, quiet = o.quiet,
-    sweep = o.sweep, sweep_point = o.sweep_point}))
+  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet,
+    sweep = o.sweep, sweep_point = o.sweep_point, progress_out = (o.print_id or o.json) and io.stderr or nil})
+  return finish(e, s, "", status, result, run, signal, o)
 end
 
 -- loom run --resume ID [--db PATH] [--quiet] [script.lua]: the recorded run again, same id,
@@ -333,7 +395,9 @@ function runner.resume(o)
   end
   local p = experiment.resolve(e, {})
   for k, v in pairs(r.params) do p[k] = v end
-  return finish(e, s, "resumed, ", runner.execute(e, p, {store = s, quiet = o.quiet, resume = id}))
+  local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet, resume = id,
+    progress_out = (o.print_id or o.json) and io.stderr or nil})
+  return finish(e, s, "resumed, ", status, result, run, signal, o)
 end
 
 cli.register("run", "run an experiment script: loom run script.lua key=value ...", runner.main)

@@ -158,7 +158,13 @@ end
 return loom.experiment{
   name = "backprop",
   description = "the chain rule step by step on the course's two-layer network, then XOR",
-  params = {seed = 42, quick = false, epochs = 2000, lr = 0.1, hidden = 4},
+  params = {
+    seed = 42,
+    quick = {false, "the demo setting: at most 500 XOR epochs"},
+    epochs = {2000, "XOR training epochs (full batch)"},
+    lr = {0.1, "Adam's learning rate for XOR"},
+    hidden = {4, "tanh units in the XOR network's hidden layer"},
+  },
   run = function(p, run)
     if p.quick then p.epochs = math.min(p.epochs, 500) end
     local w = {w1 = 0.5, b1 = -0.3, w2 = 1.2, b2 = 0.1}

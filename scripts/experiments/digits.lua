@@ -54,7 +54,15 @@ end
 return loom.experiment{
   name = "digits",
   description = "MLP on the 8x8 handwritten digits: test accuracy and confusion matrix",
-  params = {seed = 42, quick = false, epochs = 30, lr = 0.003, hidden = 128, batch = 32, path = ""},
+  params = {
+    seed = 42,
+    quick = {false, "the demo setting: at most 15 epochs"},
+    epochs = {30, "passes over the training set (cosine learning-rate schedule over them)"},
+    lr = {0.003, "Adam's initial learning rate"},
+    hidden = {128, "ReLU units in the hidden layer (64-hidden-10)"},
+    batch = {32, "mini-batch size"},
+    path = {"", "digits CSV (empty: the shared dataset, else the bundled copy)"},
+  },
   run = function(p, run)
     local started = os.clock()
     if p.quick then p.epochs = math.min(p.epochs, 15) end

@@ -158,7 +158,12 @@ end
 return loom.experiment{
   name = "regression",
   description = "normal equation vs QR vs SVD vs iterative least squares: accuracy, singular features, cost",
-  params = {seed = 42, quick = false, max_mb = 4000, sgd_epochs = 5},
+  params = {
+    seed = 42,
+    quick = {false, "the demo setting: small n and p in the cost table"},
+    max_mb = {4000, "skip cost-table points whose X would take more megabytes than this"},
+    sgd_epochs = {5, "epochs of the sgd solver in the cost table"},
+  },
   run = function(p, run)
     local results = {}
     accuracy(run, results)

@@ -41,7 +41,16 @@ end
 return loom.experiment{
   name = "resume",
   description = "an LSTM remembers the first value; checkpoints every `every` steps, resumes exactly",
-  params = {seed = 42, quick = false, steps = 2000, every = 100, hidden = 16, lr = 0.01, T = 10, batch = 16},
+  params = {
+    seed = 42,
+    quick = {false, "the demo setting: at most 200 steps"},
+    steps = {2000, "training steps"},
+    every = {100, "checkpoint (and log) every this many steps"},
+    hidden = {16, "LSTM hidden units"},
+    lr = {0.01, "Adam's learning rate"},
+    T = {10, "sequence length"},
+    batch = {16, "sequences per batch"},
+  },
   run = function(p, run)
     if p.quick then p.steps = math.min(p.steps, 200) end
     local m = model(p.hidden)

@@ -177,13 +177,26 @@ return loom.experiment{
   name = "speech",
   description = "spoken digits: MFCC sequences -> LSTM -> Linear, FSDD official split",
   params = {
-    seed = 42, quick = false,
-    data = "", synthetic = false,
-    cache = CACHE, speakers = 12, takes = 20,
-    hidden = 64, layers = 1, bidirectional = true, pool = "last",
-    deltas = true, cmvn = true, holdout = "",
-    epochs = 15, batch = 32, lr = 0.003, clip = 5.0,
-    threads = 1, -- OpenBLAS threads: the products are small, one thread wastes the least
+    seed = 42,
+    quick = {false, "the demo setting: 6 epochs, 32 hidden units, a small synthetic set"},
+    data = {"", "FSDD recordings folder (empty: the shared copy)"},
+    synthetic = {false, "use the generated espeak-ng digits even when FSDD is there"},
+    cache = {CACHE, "where the synthetic set is generated"},
+    speakers = {12, "synthetic voices"},
+    takes = {20, "synthetic recordings per voice and digit"},
+    hidden = {64, "LSTM hidden units (per direction)"},
+    layers = {1, "stacked LSTM layers"},
+    bidirectional = {true, "read the utterance in both directions"},
+    pool = {"last", "utterance vector: last (final states) or mean (over time)"},
+    deltas = {true, "append delta and delta-delta MFCCs"},
+    cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
+    holdout = {"", "speakers whose every take is the test set, comma-separated (empty: the official split)"},
+    epochs = {15, "passes over the training set"},
+    batch = {32, "utterances per mini-batch"},
+    lr = {0.003, "Adam's learning rate"},
+    clip = {5.0, "gradient norm clipping threshold"},
+    -- OpenBLAS threads: the products are small, one thread wastes the least
+    threads = {1, "OpenBLAS threads"},
   },
   run = function(p, run)
     if p.quick then

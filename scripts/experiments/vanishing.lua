@@ -131,8 +131,22 @@ end
 return loom.experiment{
   name = "vanishing",
   description = "vanishing gradients in RNNs vs LSTMs: gradient norms, long-lag tasks, forget gates",
-  params = {seed = 42, quick = false, hidden = 32, seeds = 0, distance = 0, scales = "1,2,3",
-    lags = "", iterations = 0, batch = 32, lr = 0.1, optimizer = "sgd", forget_bias = 2, noise = 1, tasks = "memory,adding"},
+  params = {
+    seed = 42,
+    quick = {false, "the demo setting: fewer seeds, steps and lags"},
+    hidden = {32, "hidden units of every RNN and LSTM"},
+    seeds = {0, "random networks averaged in the gradient profile (0: 8, quick 3)"},
+    distance = {0, "steps back through time in the gradient profile (0: 80, quick 40)"},
+    scales = {"1,2,3", "weight scales of the gradient profile's networks, comma-separated"},
+    lags = {"", "lags T of the long-lag tasks, comma-separated (empty: 10,20,40,80,120; quick 10,20,40)"},
+    iterations = {0, "training steps per task and lag (0: 2000, quick 500)"},
+    batch = {32, "sequences per training step"},
+    lr = {0.1, "learning rate of the long-lag tasks"},
+    optimizer = {"sgd", "sgd (momentum 0.9) or adam"},
+    forget_bias = {2, "initial forget-gate bias of the trained LSTMs", type = "number"},
+    noise = {1, "standard deviation of the distractor inputs", type = "number"},
+    tasks = {"memory,adding", "long-lag tasks to train, comma-separated"},
+  },
   run = function(p, run)
     local H = p.hidden
     local seeds = p.seeds > 0 and p.seeds or (p.quick and 3 or 8)

@@ -3,6 +3,7 @@
 #include "bind.h"
 #include "blas.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,7 +872,8 @@ static int l_read_csv(lua_State *L)
     loom_status st = loom_csv_read(&csv, path, &o);
     if (st != LOOM_OK) {
         lua_pushnil(L);
-        lua_pushfstring(L, "%s:%s", path, csv.error);
+        /* "path:3:2: expected number" for a place in the file, "path: cannot open: ..." else */
+        lua_pushfstring(L, isdigit((unsigned char)csv.error[0]) ? "%s:%s" : "%s: %s", path, csv.error);
         return 2;
     }
     /* Move the values into a userdata; the strings go into tables, then the csv is freed. */

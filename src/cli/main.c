@@ -1,7 +1,7 @@
 /* main.c: the `loom` executable: a Lua 5.4 state with loom.core preloaded, the Lua half on
  * package.path, and the terminal pieces the REPL needs (libedit, SIGINT) as loom.cli_native.
  * Not the REPL loop nor the command line (lua/loom/repl.lua, lua/loom/cli.lua). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,15 +21,18 @@
 
 int luaopen_loom_core(lua_State *L);
 
-/* The directory holding loom/init.lua: $LOOM_LUA_DIR, else the installed Lua directory
- * next to the executable (share/lua/5.4, as `cmake --install` and LuaRocks lay it out),
- * else the source tree this binary was built from, else its configured install directory. */
+/* The directory holding loom/init.lua: $LOOM_LUA_DIR, else share/lua/5.4 beside the
+ * executable's bin/ (an installed prefix or a LuaRocks tree: the one copy stock lua5.4
+ * also reads), else the
+ * source tree this binary was built from. Paths are made canonical (no "bin/..") because
+ * tracebacks and package.searchpath show them. */
 static const char *lua_dir(void)
 {
     const char *env = getenv("LOOM_LUA_DIR");
     if (env && *env)
         return env;
     static char buf[4096];
+    static char canonical[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 64);
     if (n > 0) {
         buf[n] = '\0';
@@ -38,7 +42,7 @@ static const char *lua_dir(void)
             char probe[4160];
             snprintf(probe, sizeof probe, "%s/loom/init.lua", buf);
             if (access(probe, R_OK) == 0)
-                return buf;
+                return realpath(buf, canonical) ? canonical : buf;
         }
     }
     if (access(LOOM_SOURCE_LUA_DIR "/loom/init.lua", R_OK) == 0)

@@ -1,6 +1,7 @@
 """pty_session.py: drive the loom REPL through a pseudo-terminal for tests/lua/test_repl.lua.
 Not a general expect tool: steps are argv words "send:TEXT", "expect:TEXT", "intr" (Ctrl-C),
-"stop" (Ctrl-Z, then SIGCONT as a shell's fg would send).
+"stop" (Ctrl-Z, then SIGCONT as a shell's fg would send); leading "arg:WORD" steps are
+passed to the program as its arguments.
 
 usage: /usr/bin/python3 pty_session.py LOOM_BIN STEP...
 TEXT may use \\n, \\t and \\x04 escapes. Prints the whole transcript; exits 1 (after printing
@@ -15,9 +16,13 @@ import time
 
 def main():
     binary, steps = sys.argv[1], sys.argv[2:]
+    # leading "arg:WORD" steps are the program's arguments (e.g. lua5.4 -e CODE)
+    argv = [binary]
+    while steps and steps[0].startswith("arg:"):
+        argv.append(steps.pop(0)[4:])
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(binary, [binary])
+        os.execv(binary, argv)
     transcript = b""
 
     def read_for(seconds, until=None):

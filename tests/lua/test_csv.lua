@@ -72,7 +72,7 @@ test("expected failures return nil and path:line:field: message", function()
   local missing = tmp .. "/missing.csv"
   local X, err = loom.read_csv(missing)
   equal(X, nil, "missing file")
-  equal(err, missing .. ":cannot open: No such file or directory", "missing file message")
+  equal(err, missing .. ": cannot open: No such file or directory", "missing file message")
 end)
 
 test("a read allocates one block per matrix and leaks nothing", function()

@@ -16,9 +16,22 @@ test("expressions print without =, statements print nothing", function()
   equal(r.status, 0, "status")
 end)
 
-test("all results are printed, tab-separated", function()
+test("all results are printed, one per line, so a matrix starts a line", function()
   local r = run({}, "return 1, nil, 'a'\nstring.find('hello', 'll')\nprint('p')\n=3\n")
-  equal(r.out, "1\tnil\ta\n3\t4\np\n3\n", "stdout")
+  equal(r.out, "1\nnil\na\n3\n4\np\n3\n", "stdout")
+  r = run({}, "loom.eye(2), loom.ones(1, 2)\n")
+  equal(r.out, tostring(loom.eye(2)) .. "\n" .. tostring(loom.ones(1, 2)) .. "\n", "two matrices")
+end)
+
+test("tables pretty-print: nested, a depth limit, matrices in brief", function()
+  local r = run({}, "{1, 2, {a = 1, m = loom.zeros(3, 4)}, 's'}\n{n = 1, t = {u = {v = {w = 1}}}}\n{}\n"
+    .. "t = {} t.self = t\nt\nsetmetatable({}, {__tostring = function() return 'custom' end})\n")
+  equal(r.out, '{1, 2, {a = 1, m = <3x4 matrix>}, "s"}\n{n = 1, t = {u = {v = {...}}}}\n{}\n'
+    .. "{self = <cycle>}\ncustom\n", "stdout")
+  r = run({}, "t = {} for i = 1, 40 do t[i] = i * 1000 end\nt\n")
+  equal(r.out, "{\n  1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000,\n"
+    .. "  13000, 14000, 15000, 16000, 17000, 18000, 19000, 20000, 21000, 22000, 23000,\n"
+    .. "  24000, 25000, 26000, 27000, 28000, 29000, 30000, ... (10 more)\n}\n", "long list")
 end)
 
 test("matrices pretty-print like tostring", function()
@@ -41,6 +54,12 @@ test("an error prints a traceback and the session continues", function()
   contains(r.err, "attempt to index a nil value (local 't')", "stderr")
   check(not r.err:find("repl.lua", 1, true), "the traceback shows the REPL's own frames:\n%s", r.err)
   equal(r.status, 1, "status (a statement failed)")
+end)
+
+test("an error raised in loom's Lua half is shown at the line typed", function()
+  local r = run({}, "X = loom.zeros(5, 3)\nb = loom.linalg.lstsq(X, loom.zeros(3, 1))\n")
+  check(r.err:find("^stdin:1: linalg.lstsq: X is 5x3 but y is 3x1 %(rows differ%)\nstack traceback:\n"), "stderr: %s", r.err)
+  contains(r.err, "\tstdin:1: in main chunk")
 end)
 
 test("a syntax error is reported and the session continues", function()
@@ -85,9 +104,21 @@ test("input ending inside a statement reports it", function()
   equal(r.status, 1, "status")
 end)
 
-test("locals do not survive between lines, globals do", function()
-  local r = run({}, "local a = 1\na\nb = 2\nb\n")
-  equal(r.out, "nil\n2\n", "stdout")
+test("top-level locals survive between lines, as globals do", function()
+  local r = run({}, "local a = 1\na\nb = 2\nb\nlocal c, d <const> = 3, 4\nc + d\n"
+    .. "local function f(n) return n < 2 and 1 or n * f(n - 1) end\nf(5)\nlocal e\ne\n"
+    .. "local g = 1; g = g + 1\ng\na = 10\na\nrawget(_G, 'a')\n")
+  equal(r.out, "1\n2\n7\n120\nnil\n2\n10\nnil\n", "stdout")
+  equal(r.err, "", "stderr")
+end)
+
+test("local_names", function()
+  equal(table.concat(repl.local_names("local x = 5"), ","), "x", "simple")
+  equal(table.concat(repl.local_names("local a, b"), ","), "a,b", "no values")
+  equal(table.concat(repl.local_names("local x <const>, y = 1 == 1"), ","), "x,y", "const")
+  equal(repl.local_names("local f <close> = nil"), nil, "close keeps its scope")
+  equal(repl.local_names("x = 1"), nil, "not a local")
+  equal(repl.local_names("local function g() end")[1], "g", "local function")
 end)
 
 test("help(x) in the REPL", function()
@@ -116,7 +147,7 @@ test("compile: expressions, statements, incomplete input", function()
 end)
 
 test("format_results", function()
-  equal(repl.format_results({1, nil, "a"}, 3), "1\tnil\ta", "results")
+  equal(repl.format_results({1, nil, "a"}, 3), "1\nnil\na", "results")
   equal(repl.format_results({loom.ones(1, 2)}, 1), "matrix([[1., 1.]])", "matrix")
 end)
 
@@ -143,6 +174,14 @@ test("complete: methods after ':' on a matrix", function()
   COMPLETION_TEST_MATRIX = nil
 end)
 
+test("complete: the session's locals and their methods", function()
+  repl.compile("local completion_probe = loom.eye(2)")()
+  equal(table.concat(repl.complete("completion_pr"), " "), "completion_probe", "a kept local")
+  equal(table.concat(repl.complete("completion_probe:nor"), " "), "completion_probe:norm", "its methods")
+  repl.reset_locals()
+  equal(#repl.complete("completion_pr"), 0, "forgotten")
+end)
+
 test("complete: nothing for unknown or odd words", function()
   equal(#repl.complete("no_such_global.x"), 0, "unknown base")
   equal(#repl.complete("loom..x"), 0, "empty name")
@@ -158,7 +197,7 @@ end)
 local PTY_SESSION = TEST_DIR .. "/pty_session.py"
 
 -- Run the REPL under a pty with steps (see pty_session.py); the transcript and success.
-local function pty(history, steps)
+local function pty(history, steps, env, binary)
   local py = "/usr/bin/python3"
   local f = io.open(py)
   if not f then skip(py .. " not found: the pseudo-terminal tests need python3's pty module") end
@@ -168,8 +207,8 @@ local function pty(history, steps)
   end
   local words = {}
   for _, s in ipairs(steps) do words[#words + 1] = h.quote(s) end
-  local cmd = string.format("LOOM_HISTORY=%s %s %s %s %s 2>&1", h.quote(history), py,
-    h.quote(PTY_SESSION), h.quote(h.BIN), table.concat(words, " "))
+  local cmd = string.format("%s LOOM_HISTORY=%s %s %s %s %s 2>&1", env or "", h.quote(history), py,
+    h.quote(PTY_SESSION), h.quote(binary or h.BIN), table.concat(words, " "))
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok = p:close()
@@ -219,7 +258,47 @@ test("pty: history is saved to $LOOM_HISTORY", function()
   local text = f:read("a")
   f:close()
   os.remove(path)
-  contains(text, "history_probe", "history file")
+  contains(text, "history_probe = 1\n", "history file in plain text")
+  check(not text:find("\\040", 1, true) and not text:find("_HiStOrY_V2_", 1, true), "vis-encoded: %q", text)
+end)
+
+test("pty: a libedit (vis-encoded) history file is read and rewritten plain", function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("_HiStOrY_V2_\nold_probe\\040=\\0403\n")
+  f:close()
+  local out, ok = pty(path, {"send:old_probe = 9\n", "send:\x1b[A\x1b[A\n", "send:old_probe\n", "expect:\r\n3\r\n"})
+  check(ok, "the pty session failed:\n%s", out)
+  f = assert(io.open(path))
+  local text = f:read("a")
+  f:close()
+  os.remove(path)
+  equal(text, "old_probe = 3\nold_probe = 9\nold_probe = 3\nold_probe\n", "history file")
+end)
+
+test("pty: stock lua5.4 with require('loom.repl').run() has a prompt and help", function()
+  local lua = "/usr/bin/lua5.4"
+  local f = io.open(lua)
+  if not f then skip(lua .. " not found") end
+  f:close()
+  if os.getenv("LOOM_ASAN_PRELOAD") then skip("stock lua5.4 cannot load the ASan-instrumented module under a pty") end
+  local out, ok = pty("", {"arg:-e", "arg:require('loom.repl').run()", "send:1 + 2\n", "expect:3\r\n> ",
+    "send:help(loom.zeros)\n", "expect:loom.zeros(rows, cols) -> matrix", "send:local z = 5\n", "send:z * 2\n",
+    "expect:10"}, nil, lua)
+  check(ok, "the pty session failed:\n%s", out)
+  contains(out, "loom " .. loom.version)
+  contains(out, "EXIT 0")
+end)
+
+test("pty: a long help entry goes through $PAGER on a terminal", function()
+  local out, ok = pty("", {"send:help(loom.linalg.lstsq)\n", "expect:PAGED:loom.linalg.lstsq", "send:'after'\n",
+    "expect:after"}, "PAGER='sed s/^/PAGED:/' LINES=20")
+  check(ok, "the pty session failed:\n%s", out)
+  contains(out, "PAGED:  Least squares")
+  out, ok = pty("", {"send:help(loom.zeros)\n", "expect:loom.zeros(rows, cols)", "send:'after'\n", "expect:after"},
+    "PAGER='sed s/^/PAGED:/' LINES=40")
+  check(ok, "the pty session failed:\n%s", out)
+  check(not out:find("PAGED:", 1, true), "a short entry is not paged:\n%s", out)
 end)
 
 ---- the docstrings ----
@@ -295,6 +374,40 @@ test("help.text: names, values, aliases and misses", function()
   text, err = help.text(function() end)
   equal(text, nil, "unknown function")
   equal(err, "no documentation for this function", "message")
+end)
+
+test("help.text: instances of layers, containers and optimisers", function()
+  local nn = loom.nn
+  local text = assert(help.text(nn.LSTM(4, 8)))
+  check(text:find("^nn.LSTM  %(rnn%)\n  nn.LSTM%(in, hidden"), "LSTM page: %s", text)
+  contains(text, "nn.LSTM:forward")
+  text = assert(help.text(nn.GRU(4, 8)))
+  check(text:find("^nn.GRU  %(rnn%)"), "GRU page: %s", text)
+  contains(text, "nn.LSTM:backward", "GRU lists the shared methods")
+  check(help.text(nn.RNN(4, 8)):find("^nn.RNN  %(rnn%)"), "RNN page")
+  check(help.text(nn.GRUCell(4, 8)):find("^nn.GRUCell  %(rnn%)"), "cell page")
+  text = assert(help.text(nn.Sequential{nn.Linear(2, 3)}))
+  check(text:find("^loom.nn.Sequential  %(nn%)"), "Sequential page: %s", text)
+  contains(text, "loom.nn.Sequential:add")
+  contains(text, "loom.nn.Module:state_dict")
+  text = assert(help.text(nn.Linear(2, 3)))
+  check(text:find("^loom.nn.Linear  %(nn%)\n  nn.Linear%(in, out"), "Linear's own page: %s", text)
+  contains(text, "loom.nn.Module:forward")
+  text = assert(help.text(loom.optim.adam(nn.Linear(2, 3):parameters(), {lr = 0.1})))
+  check(text:find("^loom.optim.adam  %(optim%)"), "adam page: %s", text)
+  contains(text, "loom.optim.Optimizer:step")
+  check(help.text(loom.optim.sgd(nn.Linear(2, 3):parameters(), {lr = 0.1})):find("^loom.optim.sgd  %(optim%)"), "sgd")
+  check(help.text(nn.MSELoss()):find("^loom.nn.MSELoss  %(nn%)"), "loss page")
+end)
+
+test("help.text: short names", function()
+  equal(help.text("lstsq"), help.text("loom.linalg.lstsq"), "lstsq")
+  local text = assert(help.text("forward"))
+  check(text:find("^forward is documented as:\n"), "several: %s", text)
+  contains(text, "loom.nn.Module:forward")
+  contains(text, "nn.LSTM:forward")
+  local _, err = help.text("nosuchname")
+  equal(err, "no documentation for nosuchname", "miss")
 end)
 
 test("help.aliases: loom prefix and methods through class tables", function()

@@ -6,7 +6,10 @@ return {
     doc = [[
 Declare an experiment. A script in scripts/experiments/ ends with `return loom.experiment{...}`:
   name         a non-empty string naming the experiment
-  params       defaults of the parameters: numbers, strings or booleans (seed defaults to 42)
+  params       the parameters: a default (number, string or boolean) or {default, "what it
+               means"}, e.g. hidden = {64, "hidden units"}; {1, "scale", type = "number"}
+               makes a whole default real-valued (else 1 is an integer param). seed = 42
+               is added when absent.
   run          function(p, run): p holds the params after key=value overrides; run is the
                run object (run:log, run:progress, run:artifact); returns a table of results
   description  one line shown by `loom run --help script.lua`
@@ -17,13 +20,14 @@ Example:
       return {mean = X:mean()}
     end }]] },
   { name = "loom run",
-    signature = "loom run [--help] script.lua [key=value ...]",
+    signature = "loom run [--help] [--print-id | --json] script.lua [key=value ...]",
     doc = [[
 The shell command that runs an experiment script: each key=value overrides a param (converted
-to the type of its default: integers stay integers, booleans take true/false/1/0/yes/no;
-an unknown key or a bad value prints the params and exits with status 2), seeds the
-generator with p.seed, calls run(p, run) and prints the result table. `--help` lists the
-params with their types and defaults.]] },
+to its type: integer params take only integers, booleans true/false/1/0/yes/no; an unknown
+key, with the nearest name suggested, or a bad value prints the params and exits with
+status 2), seeds the generator with p.seed, calls run(p, run) and prints the result table.
+`--help` lists the params with their types, defaults and descriptions. `--print-id` prints
+only the run's id on stdout, `--json` {"id", "name", "status", "results" | "error"}.]] },
   { name = "run:log", signature = "run:log{step = i, name = value, ...}",
     doc = "Record numeric metrics at a step (step defaults to the next one): losses, accuracies." },
   { name = "run:progress", signature = "run:progress(i, n)",

@@ -194,6 +194,7 @@ function nn.is_native(x) return getmetatable(x) == module_mt end
 
 local Sequential = {}
 Sequential.__index = Sequential
+Sequential.__name = "loom.nn.Sequential" -- help(model) finds its page by this name
 Sequential.__tostring = Module.__tostring
 for k, f in pairs(Module) do
   if k ~= "__tostring" then Sequential[k] = f end

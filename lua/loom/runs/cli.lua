@@ -23,27 +23,33 @@ function M.value_text(v)
   return tostring(v)
 end
 
+-- Keys in natural order (n_9 before n_10).
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
+  return cli.natural_sort(keys)
 end
 M.sorted_keys = sorted_keys
+
+-- The width of text on a terminal (characters, not bytes: "…" is one).
+local function text_width(c)
+  return utf8.len(c) or #c
+end
+M.text_width = text_width
 
 -- Columns padded to their widest cell; the last column is not padded.
 function M.table_text(headers, rows)
   local widths = {}
-  for j, h in ipairs(headers) do widths[j] = #h end
+  for j, h in ipairs(headers) do widths[j] = text_width(h) end
   for _, r in ipairs(rows) do
-    for j = 1, #headers do widths[j] = math.max(widths[j], #tostring(r[j] or "")) end
+    for j = 1, #headers do widths[j] = math.max(widths[j], text_width(tostring(r[j] or ""))) end
   end
   local lines = {}
   local function line(cells)
     local parts = {}
     for j = 1, #headers do
       local c = tostring(cells[j] or "")
-      parts[j] = j < #headers and (c .. string.rep(" ", widths[j] - #c)) or c
+      parts[j] = j < #headers and (c .. string.rep(" ", widths[j] - text_width(c))) or c
     end
     lines[#lines + 1] = (table.concat(parts, "  "):gsub("%s+$", ""))
   end
@@ -150,39 +156,172 @@ end
 
 -- ---- loom runs ----
 
-local function runs_list(s, o, words)
-  local f, err = filters(words)
-  if not f then return fail("runs", err, 2) end
-  f.limit = o.limit and tonumber(o.limit)
-  local runs = s:list(f)
-  if #runs == 0 then
-    print("no runs" .. ((next(f.params) or f.name or f.status) and " match" or " yet") .. " in " .. s.path)
-    return 0
+local function columns_has(columns, name)
+  for _, c in ipairs(columns) do if c == name then return true end end
+  return false
+end
+
+-- ---- loom runs (the listing) ----
+
+-- The width to fit: $COLUMNS, else the terminal's; nil (no limit) when stdout is not one.
+function M.terminal_width()
+  local env = tonumber(os.getenv("COLUMNS") or "")
+  if env and env >= 20 then return math.floor(env) end
+  return require("loom.core").process.columns()
+end
+
+-- Results that say how a run went come first when there are many (accuracy, loss, error...).
+local MAIN_RESULT = {"acc", "loss", "err", "r2", "score", "bleu", "chrf", "digits"}
+
+local function result_rank(name)
+  local lower = name:lower()
+  for i, word in ipairs(MAIN_RESULT) do
+    if lower:find(word, 1, true) then return i end
   end
-  -- Params shown are those that differ within each experiment's runs.
+  return #MAIN_RESULT + 1
+end
+
+-- The result names shown for runs: --results all, --results a,b (names or Lua patterns),
+-- --results N (the N main ones), default 3 main ones.
+function M.shown_results(runs, spec)
+  local names = {}
+  for _, r in ipairs(runs) do
+    for k in pairs(scalar_results(r)) do names[k] = true end
+  end
+  local list = sorted_keys(names)
+  if spec == "all" then return list end
+  local count = spec == nil and 3 or tonumber(spec)
+  if not count then
+    local chosen = {}
+    for want in tostring(spec):gmatch("[^,]+") do
+      for _, k in ipairs(list) do
+        if k == want or (not names[want] and k:find(want)) then chosen[#chosen + 1] = k end
+      end
+    end
+    return chosen
+  end
+  local order = {}
+  for i, k in ipairs(list) do order[k] = i end
+  table.sort(list, function(a, b)
+    local ra, rb = result_rank(a), result_rank(b)
+    if ra ~= rb then return ra < rb end
+    return order[a] < order[b]
+  end)
+  for i = #list, count + 1, -1 do list[i] = nil end
+  return list, #sorted_keys(names) - #list
+end
+
+-- Cut text to width characters, ending in "…" when cut.
+local function clip(text, width)
+  if not width or text_width(text) <= width then return text end
+  if width <= 1 then return width == 1 and "…" or "" end
+  local cut = utf8.offset(text, width) or (#text + 1)
+  return text:sub(1, cut - 1) .. "…"
+end
+M.clip = clip
+
+local LIST_COLUMNS = {"id", "name", "status", "started", "time", "params", "results"}
+
+-- Params shown for each experiment: those that differ among its listed runs; a lone run of
+-- its experiment shows all its params but the seed; --wide shows every param.
+local function shown_params(runs, wide)
   local by_name = {}
   for _, r in ipairs(runs) do
     by_name[r.name] = by_name[r.name] or {}
     table.insert(by_name[r.name], r)
   end
-  -- A lone run of its experiment shows all its params but the seed.
   local shown = {}
   for name, group in pairs(by_name) do
-    if #group > 1 then
+    if #group > 1 and not wide then
       shown[name] = M.differing_params(group)
     else
       shown[name] = {}
       for _, k in ipairs(sorted_keys(group[1].params)) do
-        if k ~= "seed" then table.insert(shown[name], k) end
+        if k ~= "seed" or wide then table.insert(shown[name], k) end
       end
     end
   end
-  local rows = {}
-  for _, r in ipairs(runs) do
-    rows[#rows + 1] = {r.id, r.name, r.status, when(r.started), duration(r),
-      kv_text(r.params, shown[r.name]), kv_text(scalar_results(r))}
+  return shown
+end
+
+-- Split the room left after the fixed columns between params and results, so that neither
+-- starves: each gets what it needs when that fits, else a fair share.
+local function share(room, need_a, need_b)
+  if need_a + need_b <= room then return need_a, need_b end
+  local half = room // 2
+  if need_a <= half then return need_a, room - need_a end
+  if need_b <= room - half then return room - need_b, need_b end
+  return half, room - half
+end
+
+local function runs_list(s, o, words)
+  local f, err = filters(words)
+  if not f then return fail("runs", err, 2) end
+  f.limit = o.limit and tonumber(o.limit)
+  local columns = LIST_COLUMNS
+  if o.columns then
+    columns = {}
+    local known = {}
+    for _, c in ipairs(LIST_COLUMNS) do known[c] = true end
+    for c in tostring(o.columns):gmatch("[^,]+") do
+      if not known[c] then
+        return fail("runs", string.format("unknown column '%s' (columns: %s)", c, table.concat(LIST_COLUMNS, ",")), 2)
+      end
+      columns[#columns + 1] = c
+    end
   end
-  print(M.table_text({"ID", "NAME", "STATUS", "STARTED", "TIME", "PARAMS", "RESULTS"}, rows))
+  local runs = s:list(f)
+  if #runs == 0 then
+    print("no runs" .. ((next(f.params) or f.name or f.status) and " match" or " yet") .. " in " .. s.path)
+    return 0
+  end
+  local width = (not o.wide) and M.terminal_width() or nil
+  if width and width < 100 and not o.columns then
+    -- A narrow terminal keeps room for params and results: when is for `loom runs show`.
+    columns = {"id", "name", "status", "time", "params", "results"}
+  end
+  local shown = shown_params(runs, o.wide)
+  local results, hidden = M.shown_results(runs, o.wide and "all" or o.results)
+  local date_format = (width and width < 110) and "%m-%d %H:%M" or "%Y-%m-%d %H:%M:%S"
+  local cells = {}
+  for _, r in ipairs(runs) do
+    local res = scalar_results(r)
+    cells[#cells + 1] = {id = r.id, name = r.name, status = r.status,
+      started = r.started and os.date(date_format, math.floor(r.started)) or "-", time = duration(r),
+      params = kv_text(r.params, shown[r.name]), results = kv_text(res, results)}
+  end
+  -- Fit the width: fixed columns as they are, params and results share what is left.
+  if width then
+    local fixed, need = 0, {params = 0, results = 0}
+    for _, c in ipairs(columns) do
+      local w = #c
+      for _, row in ipairs(cells) do w = math.max(w, text_width(row[c])) end
+      if need[c] then need[c] = w else fixed = fixed + w end
+      fixed = fixed + 2
+    end
+    local room = math.max(0, width - 1 - fixed + 2)
+    local wp, wr = need.params, need.results
+    if not (columns_has(columns, "params") and columns_has(columns, "results")) then
+      wp, wr = room, room
+    else
+      wp, wr = share(room, need.params, need.results)
+    end
+    for _, row in ipairs(cells) do
+      row.params, row.results = clip(row.params, math.max(wp, 6)), clip(row.results, math.max(wr, 6))
+      row.name = clip(row.name, 24)
+    end
+  end
+  local headers, rows = {}, {}
+  for j, c in ipairs(columns) do headers[j] = c:upper() end
+  for i, row in ipairs(cells) do
+    rows[i] = {}
+    for j, c in ipairs(columns) do rows[i][j] = row[c] end
+  end
+  print(M.table_text(headers, rows))
+  if hidden and hidden > 0 and not o.results then
+    print(string.format("(%d more result%s: --results all or NAME,..., --wide)",
+      hidden, hidden == 1 and "" or "s"))
+  end
   return 0
 end
 
@@ -214,8 +353,11 @@ local function runs_show(s, o, words)
   if r.sweep then lines[#lines + 1] = string.format("  sweep       %s point %d", r.sweep, r.sweep_point or -1) end
   if r.error then lines[#lines + 1] = "  error       " .. r.error end
   lines[#lines + 1] = "params:"
+  local docs = s:param_docs(r.id)
   for _, k in ipairs(sorted_keys(r.params)) do
-    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(r.params[k]))
+    local v = M.value_text(r.params[k])
+    lines[#lines + 1] = docs[k] and string.format("  %-20s %-10s %s", k, v, docs[k])
+      or string.format("  %-20s %s", k, v)
   end
   lines[#lines + 1] = "results:"
   for _, k in ipairs(sorted_keys(r.results)) do
@@ -387,7 +529,11 @@ local function runs_merge(s, o, words)
 end
 
 local RUNS_USAGE = [[
-usage: loom runs [--db PATH] [filters]             list runs (filters: name=X status=Y sweep=S k=v)
+usage: loom runs [--db PATH] [options] [filters]   list runs (filters: name=X status=Y sweep=S k=v)
+         --results N|all|NAME,...  which results to list (default: the 3 main ones)
+         --columns id,name,status,started,time,params,results    which columns
+         --wide                    every param and result, no fitting to the terminal width
+         --limit N                 the N most recent runs
        loom runs show ID                          everything about one run
        loom runs compare ID ID ...                params and results side by side
        loom runs export --csv|--json [--metrics] [-o FILE] [filters]
@@ -400,7 +546,7 @@ local SUBCOMMANDS = {show = runs_show, compare = runs_compare, export = runs_exp
   merge = runs_merge, list = runs_list}
 
 function M.runs(args)
-  local o, words = parse(args, {db = true, limit = true, output = true})
+  local o, words = parse(args, {db = true, limit = true, output = true, results = true, columns = true})
   if not o then return fail("runs", words, 2) end
   if o.help or o.h then print(RUNS_USAGE); return 0 end
   local sub = SUBCOMMANDS[words[1]] and table.remove(words, 1) or "list"

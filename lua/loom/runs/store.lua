@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS params (
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   name TEXT NOT NULL, value, type TEXT NOT NULL,  -- type: number, string, boolean
   PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS param_docs (  -- the one-line description of each param
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, doc TEXT NOT NULL,
+  PRIMARY KEY (run_id, name));
 CREATE TABLE IF NOT EXISTS metrics (
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   step INTEGER NOT NULL, name TEXT NOT NULL, value REAL);
@@ -71,11 +75,26 @@ function store.default_path(db)
   return "runs.db"
 end
 
+-- "/a/b/../c/./d" -> "/a/c/d": the path as a person would write it (no symlinks resolved).
+function store.normalize(path)
+  local absolute = path:sub(1, 1) == "/"
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
+      parts[#parts] = nil
+    elseif part ~= "." and not (part == ".." and absolute) then
+      parts[#parts + 1] = part
+    end
+  end
+  local text = table.concat(parts, "/")
+  if absolute then return "/" .. text end
+  return text ~= "" and text or "."
+end
+
 function store.absolute(path)
-  if path:sub(1, 1) == "/" then return path end
+  if path:sub(1, 1) == "/" then return store.normalize(path) end
   local cwd = assert(process.cwd())
-  path = path:gsub("^%./", "")
-  return (cwd .. "/" .. path):gsub("/%./", "/")
+  return store.normalize(cwd .. "/" .. path)
 end
 
 local function dirname(path)
@@ -171,7 +190,8 @@ function store.decode(value, vtype)
   return value
 end
 
--- Store:create_run{name, script, script_text, params, seed, sweep, sweep_point, version} -> id
+-- Store:create_run{name, script, script_text, params, param_docs, seed, sweep, sweep_point,
+-- version} -> id
 function Store:create_run(r)
   local id = store.new_id()
   local script = r.script and store.absolute(r.script)
@@ -187,6 +207,9 @@ function Store:create_run(r)
       insert:exec(id, k, sv, t)
     end
     insert:close()
+    for k, doc in pairs(r.param_docs or {}) do
+      self.db:run("INSERT INTO param_docs (run_id, name, doc) VALUES (?, ?, ?)", id, k, doc)
+    end
   end)
   return id
 end
@@ -317,6 +340,15 @@ function Store:params(id)
   return p
 end
 
+-- The descriptions of a run's params: name -> text (runs recorded before they existed: {}).
+function Store:param_docs(id)
+  local docs = {}
+  for _, r in ipairs(self.db:rows("SELECT name, doc FROM param_docs WHERE run_id = ?", id)) do
+    docs[r.name] = r.doc
+  end
+  return docs
+end
+
 function Store:results(id)
   local res, types = {}, {}
   for _, r in ipairs(self.db:rows("SELECT name, value, type FROM results WHERE run_id = ?", id)) do
@@ -408,7 +440,7 @@ function Store:remove(ids)
     for _, id in ipairs(ids) do
       local r = self.db:rows("SELECT artifacts_dir FROM runs WHERE id = ?", id)[1]
       if r and r.artifacts_dir then dirs[#dirs + 1] = r.artifacts_dir end
-      for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+      for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts"} do
         self.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
       end
       self.db:run("DELETE FROM runs WHERE id = ?", id)
@@ -432,7 +464,7 @@ end
 -- Copy one run (row, params, metrics, results, artifacts) from another store, replacing ours.
 local function copy_run(from, to, row)
   local id = row.id
-  for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+  for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts"} do
     to.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
   end
   local values = {}
@@ -441,6 +473,11 @@ local function copy_run(from, to, row)
     .. string.rep("?", #RUN_COLUMNS, ", ") .. ")", table.unpack(values, 1, #RUN_COLUMNS))
   copy_rows(from, to, "SELECT run_id, name, value, type FROM params WHERE run_id = ?",
     "INSERT INTO params (run_id, name, value, type) VALUES (?, ?, ?, ?)", id)
+  -- A database older than param descriptions has no such table.
+  if #from.db:rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'param_docs'") > 0 then
+    copy_rows(from, to, "SELECT run_id, name, doc FROM param_docs WHERE run_id = ?",
+      "INSERT INTO param_docs (run_id, name, doc) VALUES (?, ?, ?)", id)
+  end
   copy_rows(from, to, "SELECT run_id, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid",
     "INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)", id)
   copy_rows(from, to, "SELECT run_id, name, value, type FROM results WHERE run_id = ?",
