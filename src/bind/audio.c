@@ -116,7 +116,9 @@ static int l_features(lua_State *L)
     lua_Integer channel = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
     loom_audio_options o;
-    read_options(L, 4, &o, kind);
+    read_options(L, 4, &o, kind); /* may run Lua (metamethods): take x again */
+    lua_settop(L, 4);
+    x = &loom_recheck(L, 2, "loom.audio.features", "the samples")->m;
     if (channel < 1 || (size_t)channel > x->cols)
         return luaL_error(L, "loom.audio.%s: channel %I out of range for %I channels",
                           kinds[kind], channel, (lua_Integer)x->cols);
@@ -125,6 +127,7 @@ static int l_features(lua_State *L)
     if (st != LOOM_OK)
         return luaL_error(L, "loom.audio.%s: invalid options (%s)", kinds[kind], loom_strerror(st));
     Matrix *out = loom_newmatrix(L, rows, cols);
+    x = &loom_recheck(L, 2, "loom.audio.features", "the samples")->m;
     const double *data = x->data ? x->data + (channel - 1) : NULL;
     st = loom_audio_features(&out->m, data, x->ld, x->rows, kind, &o);
     if (st != LOOM_OK)
@@ -158,7 +161,7 @@ static int l_cmvn(lua_State *L)
 static int l_window(lua_State *L)
 {
     loom_audio_window w = (loom_audio_window)luaL_checkoption(L, 1, NULL, WINDOWS);
-    size_t n = loom_checksize(L, 2, "loom.audio.window", "n");
+    size_t n = loom_checkdim(L, 2, "loom.audio.window", "n");
     double coeff = luaL_optnumber(L, 3, 0.42);
     Matrix *out = loom_newmatrix(L, n, 1);
     loom_audio_window_fill(out->m.data, n, w, coeff);
@@ -180,8 +183,8 @@ static int l_mel_inverse(lua_State *L)
 /* melbank(bins, padded_length, rate, low, high) -> bins x (padded / 2 + 1) dense weights */
 static int l_melbank(lua_State *L)
 {
-    size_t bins = loom_checksize(L, 1, "loom.audio.melbank", "bins");
-    size_t padded = loom_checksize(L, 2, "loom.audio.melbank", "padded length");
+    size_t bins = loom_checkdim(L, 1, "loom.audio.melbank", "bins");
+    size_t padded = loom_checkdim(L, 2, "loom.audio.melbank", "padded length");
     double rate = luaL_checknumber(L, 3), low = luaL_checknumber(L, 4);
     double high = luaL_checknumber(L, 5);
     Matrix *out = loom_newmatrix(L, 0, 0); /* owns the weights below: raising never leaks */
@@ -202,8 +205,8 @@ static int l_melbank(lua_State *L)
 /* dct(ceps, bins) -> Kaldi's DCT matrix, ceps x bins */
 static int l_dct(lua_State *L)
 {
-    size_t ceps = loom_checksize(L, 1, "loom.audio.dct", "ceps");
-    size_t bins = loom_checksize(L, 2, "loom.audio.dct", "bins");
+    size_t ceps = loom_checkdim(L, 1, "loom.audio.dct", "ceps");
+    size_t bins = loom_checkdim(L, 2, "loom.audio.dct", "bins");
     if (ceps > bins || bins == 0)
         return luaL_error(L, "loom.audio.dct: need 1 <= ceps <= bins, got %I and %I",
                           (lua_Integer)ceps, (lua_Integer)bins);

@@ -172,7 +172,12 @@ static int l_lstsq(lua_State *L)
         return luaL_error(L, "linalg.lstsq: X is %s but y is %s (rows differ)", loom_shape(&x->m, b1),
                           loom_shape(&y->m, b2));
     loom_lstsq_options o;
-    read_options(L, 4, &o, method_name);
+    read_options(L, 4, &o, method_name); /* may run Lua (metamethods): take x and y again */
+    lua_settop(L, 4);
+    x = loom_recheck(L, 1, "linalg.lstsq", "X");
+    y = loom_recheck(L, 2, "linalg.lstsq", "y");
+    if (y->m.rows != x->m.rows)
+        return luaL_error(L, "linalg.lstsq: X or y changed during the call");
     /* The normal method finds non-finite X in X'X's diagonal, without a pass over X. */
     int normal = o.method == LOOM_LSTSQ_NORMAL;
     if (!normal)
@@ -423,10 +428,8 @@ static const luaL_Reg functions[] = {
 
 int loom_open_linalg(lua_State *L)
 {
-    if (luaL_newmetatable(L, INFO_T)) {
-        lua_pushcfunction(L, info_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    static const loom_class info_class = {INFO_T, NULL, NULL, NULL, info_gc, 1, NULL};
+    loom_newclass(L, &info_class);
     lua_pop(L, 1);
     lua_newtable(L);
     loom_setfuncs(L, functions);

@@ -46,8 +46,8 @@ static const char *write_text(const char *name, const char *text)
     return write_file(name, text, strlen(text), 0);
 }
 
-static const loom_csv_options with_header = {1, 0, ','}, no_header = {0, 0, ','},
-                              with_rownames = {1, 1, ','};
+static const loom_csv_options with_header = {1, 0, ',', 0}, no_header = {0, 0, ',', 0},
+                              with_rownames = {1, 1, ',', 0};
 
 static void check_values(const loom_csv *csv, size_t rows, size_t cols, const double *want)
 {
@@ -121,7 +121,7 @@ START_TEST(test_rownames)
     ck_assert_str_eq(csv.rownames[0], "Mazda, RX4");
     ck_assert_str_eq(csv.rownames[1], "r2");
     loom_csv_release(&csv);
-    loom_csv_options names_only = {0, 1, ','};
+    loom_csv_options names_only = {0, 1, ',', 0};
     ck_assert_int_eq(loom_csv_read(&csv, write_text("r2.csv", "x,1\ny,2\n"), &names_only), LOOM_OK);
     check_values(&csv, 2, 1, (double[]){1, 2});
     ck_assert_ptr_null(csv.names);
@@ -163,7 +163,7 @@ END_TEST
 START_TEST(test_separators)
 {
     loom_csv csv;
-    loom_csv_options semi = {1, 0, ';'}, tab = {0, 0, '\t'}, zero = {0, 0, 0};
+    loom_csv_options semi = {1, 0, ';', 0}, tab = {0, 0, '\t', 0}, zero = {0, 0, 0, 0};
     ck_assert_int_eq(loom_csv_read(&csv, write_text("s.csv", "a;b\n1,5;2\n"), &semi), LOOM_EFORMAT);
     ck_assert_str_eq(csv.error, "2:1: expected number, got \"1,5\"");
     ck_assert_int_eq(loom_csv_read(&csv, write_text("s.csv", "a;\"b;c\"\n1;2\n"), &semi), LOOM_OK);

@@ -54,7 +54,7 @@ test("options and defaults", function()
   local E, enames = loom.read_csv(write("e.csv", "a,b\n"))
   check(E:rows() == 0 and E:cols() == 0 and #enames == 2, "header only")
   checkerror('loom.read_csv: sep must be one character, got ";;"', loom.read_csv, path, {sep = ";;"})
-  checkerror_like("(table expected, got number)", loom.read_csv, path, 3)
+  checkerror("loom.read_csv: options must be a table, got number", loom.read_csv, path, 3)
   checkerror_like("(string expected, got no value)", loom.read_csv)
 end)
 
