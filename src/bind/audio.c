@@ -118,7 +118,7 @@ static int l_features(lua_State *L)
     loom_audio_options o;
     read_options(L, 4, &o, kind); /* may run Lua (metamethods): take x again */
     lua_settop(L, 4);
-    x = &loom_recheck(L, 2, "loom.audio.features", "the samples")->m;
+    x = &loom_recheck(L, 2, "loom.audio.features", "the signal")->m;
     if (channel < 1 || (size_t)channel > x->cols)
         return luaL_error(L, "loom.audio.%s: channel %I out of range for %I channels",
                           kinds[kind], channel, (lua_Integer)x->cols);
@@ -127,7 +127,7 @@ static int l_features(lua_State *L)
     if (st != LOOM_OK)
         return luaL_error(L, "loom.audio.%s: invalid options (%s)", kinds[kind], loom_strerror(st));
     Matrix *out = loom_newmatrix(L, rows, cols);
-    x = &loom_recheck(L, 2, "loom.audio.features", "the samples")->m;
+    x = &loom_recheck(L, 2, "loom.audio.features", "the signal")->m;
     const double *data = x->data ? x->data + (channel - 1) : NULL;
     st = loom_audio_features(&out->m, data, x->ld, x->rows, kind, &o);
     if (st != LOOM_OK)
