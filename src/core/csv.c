@@ -16,13 +16,23 @@ typedef struct text {
     size_t len;
 } text;
 
+/* zlib's message for the last error, without the path it puts in front. */
+static const char *gz_message(gzFile f, const char *path, int *code)
+{
+    const char *msg = gzerror(f, code);
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2;
+    return msg;
+}
+
 /* After the last read: did zlib see the whole gzip stream, trailer and CRC included?
  * gzread reports a stream that stops early only through gzerror (Z_BUF_ERROR) and gzclose,
  * and returns what it decompressed, so without this a truncated file reads as a short one. */
-static loom_status check_stream_end(gzFile f, char *error, size_t error_size)
+static loom_status check_stream_end(gzFile f, const char *path, char *error, size_t error_size)
 {
     int code = Z_OK;
-    const char *msg = gzerror(f, &code);
+    const char *msg = gz_message(f, path, &code);
     if (code == Z_BUF_ERROR)
         return loom_fail(error, error_size, LOOM_EFORMAT,
                          "the gzip stream is truncated (%s): the file is incomplete", msg);
@@ -55,10 +65,12 @@ static loom_status slurp(text *out, const char *path, size_t max_bytes, char *er
         }
         int n = gzread(f, buf + len, (unsigned)(cap - len < (1u << 30) ? cap - len : (1u << 30)));
         if (n < 0) {
-            int code;
-            st = loom_fail(error, error_size, LOOM_EIO, "read error: %s", gzerror(f, &code));
+            int code = Z_OK;
+            const char *msg = gz_message(f, path, &code);
+            st = code == Z_ERRNO ? loom_fail(error, error_size, LOOM_EIO, "read error: %s", msg)
+                                 : loom_fail(error, error_size, LOOM_EFORMAT, "gzip error: %s", msg);
         } else if (n == 0) {
-            st = check_stream_end(f, error, error_size);
+            st = check_stream_end(f, path, error, error_size);
             break;
         }
         len += n > 0 ? (size_t)n : 0;

@@ -147,7 +147,7 @@ test("linalg.lstsq and audio features: the options close the data", function()
   local fields = {sample_rate = 8000, frame_length = 25, frame_shift = 10, preemphasis = 0.97,
     remove_dc = true, window = "povey", blackman_coeff = 0.42, snip_edges = true,
     round_to_power_of_two = true, dither = 0, energy_floor = 0, raw_energy = true}
-  checkerror("loom.audio.features: the signal was released during the call", core.audio.features,
+  checkerror("loom.audio.spectrogram: the signal was released during the call", core.audio.features,
     "spectrogram", s, 1, hostile(fields, function() S:close() end))
 end)
 
