@@ -155,3 +155,16 @@ test("read_csv: the options close nothing they hold, and raise before reading", 
   checkerror("loom.read_csv: max_bytes must be an integer, got string", loom.read_csv, "/nonexistent",
     {max_bytes = "1"})
 end)
+
+test("a checkpoint whose loom.rng is all zeros is refused (issue 13, item 9)", function()
+  local path = os.tmpname()
+  local zero = string.rep("00", 32)
+  check(loom.save(path, {["model.w"] = loom.ones(1, 1)}, {["loom.format"] = "loom.checkpoint/1", ["loom.rng"] = zero}),
+    "write the hostile file")
+  local before = loom.rng_state()
+  local info, err = loom.load_checkpoint(path)
+  equal(info, nil, "no checkpoint")
+  equal(err, path .. ": bad loom.rng: an all-zero generator state", "message")
+  equal(loom.rng_state(), before, "the generator is untouched")
+  os.remove(path)
+end)

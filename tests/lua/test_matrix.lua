@@ -531,6 +531,13 @@ test("seed, rand, randn, rng_state", function()
     check(k >= 1 and k <= 3 and math.type(k) == "integer", "random_int in 1..3")
   end
   checkerror_like("(expected the 32-byte string loom.rng_state() returned)", loom.rng_state, "abc")
+  -- xoshiro256** stuck at zero returns zeros forever (issue 13, item 9)
+  local before = loom.rng_state()
+  checkerror("loom.rng_state: an all-zero state is not a generator state (it would return zeros forever)",
+    loom.rng_state, string.rep("\0", 32))
+  equal(loom.rng_state(), before, "a refused state changes nothing")
+  loom.rng_state(string.rep("\0", 31) .. "\1")
+  check(loom.rand(1, 4):norm() > 0, "any other state is a generator")
   checkerror_like("(n must be >= 1)", loom.random_int, 0)
   checkerror("loom.permutation: n must be in 0..2147483647, got -1", loom.permutation, -1)
   checkerror_like("(number has no integer representation)", loom.seed, 1.5)
