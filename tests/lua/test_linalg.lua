@@ -416,3 +416,11 @@ test("empty matrices through every decomposition (issue 13, item 5: UBSan saw me
   equal(la.solve(E, loom.zeros(0, 2)):cols(), 2, "solve 0x0")
   equal(select(1, la.eigh(E)):rows(), 0, "eigh 0x0")
 end)
+
+test("the binding's option readers name the option and the wrong type (issue 13, item 14)", function()
+  local core = require "loom.core"
+  local X, y = loom.randn(5, 2), loom.randn(5, 1)
+  checkerror("linalg.lstsq: ridge must be a number, got string", core.linalg.lstsq, X, y, "qr", {ridge = "1"})
+  checkerror("linalg.lstsq: schedule must be a string, got number", core.linalg.lstsq, X, y, "gd", {schedule = 1})
+  check(core.linalg.lstsq(X, y, "qr", {residual = false, cov = true}), "booleans read as before")
+end)
