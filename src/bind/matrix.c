@@ -929,14 +929,27 @@ static int l_read_csv(lua_State *L)
 
 /* ---- lifetime ---- */
 
-/* __gc and __close: free the storage once; later uses raise. */
-static int m_release(lua_State *L)
+/* __gc: free the storage once; later uses raise. The userdata is unreachable, so nothing
+ * can hold a pointer into its storage (views keep their owner alive). */
+static int m_gc(lua_State *L)
 {
     Matrix *a = luaL_checkudata(L, 1, LOOM_MATRIX_T);
-    if (!a->released) {
+    loom_matrix_release(&a->m);
+    a->released = 1;
+    return 0;
+}
+
+/* __close and A:close(): from then on every use raises. The storage is freed now, except
+ * inside a finalizer (__gc metamethods run during any allocation, in the middle of a call
+ * that holds pointers into this storage): then the collector frees it with the userdata.
+ * lua_gc answers -1 inside a finalizer (0 on Lua 5.4.0-5.4.3, or with the collector
+ * stopped by the user, where the storage waits for collection too). */
+static int m_close(lua_State *L)
+{
+    Matrix *a = luaL_checkudata(L, 1, LOOM_MATRIX_T);
+    if (!a->released && lua_gc(L, LUA_GCISRUNNING) == 1)
         loom_matrix_release(&a->m);
-        a->released = 1;
-    }
+    a->released = 1;
     return 0;
 }
 
@@ -987,12 +1000,12 @@ static const luaL_Reg matrix_methods[] = {
     {"dot", m_dot}, {"map", m_map}, {"map_", m_map_}, {"apply", m_apply}, {"clamp", m_clamp},
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min}, {"argmax", m_argmax},
     {"argmin", m_argmin}, {"norm", m_norm}, {"allclose", m_allclose}, {"totable", m_totable},
-    {"tolist", m_tolist}, {"index_rows", m_index_rows}, {"close", m_release},
+    {"tolist", m_tolist}, {"index_rows", m_index_rows}, {"close", m_close},
     {NULL, NULL}};
 
 static const luaL_Reg matrix_meta[] = {
     {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div},
-    {"__unm", mm_unm}, {NULL, NULL}};
+    {"__unm", mm_unm}, {"__close", m_close}, {NULL, NULL}};
 
 static const luaL_Reg module_functions[] = {
     {"matrix", l_matrix}, {"zeros", l_zeros}, {"ones", l_ones}, {"fill", l_fill},
@@ -1004,7 +1017,7 @@ static const luaL_Reg module_functions[] = {
 int loom_open_matrix(lua_State *L)
 {
     static const loom_class matrix_class = {LOOM_MATRIX_T, "matrix", matrix_methods,
-                                            matrix_meta, m_release, 0, NULL};
+                                            matrix_meta, m_gc, 1, NULL};
     static const loom_class csv_class = {CSV_T, NULL, NULL, NULL, csv_release, 1, NULL};
     loom_newclass(L, &matrix_class);
     loom_newclass(L, &csv_class);

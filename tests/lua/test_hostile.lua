@@ -168,3 +168,28 @@ test("a checkpoint whose loom.rng is all zeros is refused (issue 13, item 9)", f
   equal(loom.rng_state(), before, "the generator is untouched")
   os.remove(path)
 end)
+
+test("a finalizer that closes a parent during an allocation frees nothing under the call", function()
+  -- __gc metamethods run during any allocation, in the middle of a call that holds pointers
+  -- into the storage: close() there only marks the matrix, the collector frees it later.
+  local P = loom.randn(300, 300)
+  local V = P:slice(1, 300, 1, 300)
+  local want = V:copy()
+  for _ = 1, 50 do setmetatable({}, {__gc = function() P:close() end}) end
+  local got = V:copy() -- the 720 KB result steps the collector, which runs the finalizers
+  collectgarbage()
+  check(got:allclose(want, 0, 0), "the copy read intact storage")
+  checkerror("attempt to use a released matrix", P.rows, P)
+  checkerror("attempt to use a released matrix", V.rows, V)
+  -- and the storage is freed once the matrix is collected
+  collectgarbage(); collectgarbage()
+  local live = loom.alloc_stats().live_blocks
+  P, V = nil, nil
+  collectgarbage(); collectgarbage()
+  equal(loom.alloc_stats().live_blocks, live - 1, "freed with the userdata")
+  -- a close outside finalizers still frees at once
+  local A = loom.zeros(10, 10)
+  live = loom.alloc_stats().live_blocks
+  A:close()
+  equal(loom.alloc_stats().live_blocks, live - 1, "close frees now")
+end)
