@@ -617,23 +617,34 @@ static int m_map_(lua_State *L)
 }
 
 /* A:apply(fn): fn(value, i, j) for every element into a new matrix (the slow path). fn may
- * release A (or the matrix A is a view of): A is checked again after every call. */
+ * release A or the matrix that owns A's storage: both are looked at after every call (the
+ * owner is pinned on the stack, so its flag stays readable; two loads, not a stack walk). */
 static int m_apply(lua_State *L)
 {
-    loom_matrix *a = tomatrix(L, 1);
+    Matrix *self = loom_checkmatrix(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
+    const Matrix *owner = NULL;
+    if (!self->m.block && self->m.data) {
+        lua_getiuservalue(L, 1, 1); /* 3 */
+        owner = luaL_testudata(L, 3, LOOM_MATRIX_T);
+    } else {
+        lua_pushnil(L);
+    }
+    const loom_matrix *a = &self->m;
     const size_t rows = a->rows, cols = a->cols;
-    Matrix *b = loom_newmatrix(L, rows, cols);
+    Matrix *b = loom_newmatrix(L, rows, cols); /* 4 */
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
-            a = &loom_recheck(L, 1, "matrix:apply", "the matrix")->m;
+            if (self->released || (owner && owner->released))
+                return luaL_error(L, "matrix:apply: the matrix was released during the call");
             lua_pushvalue(L, 2);
             lua_pushnumber(L, *loom_at(a, i, j));
             lua_pushinteger(L, (lua_Integer)i + 1);
             lua_pushinteger(L, (lua_Integer)j + 1);
             lua_call(L, 3, 1);
-            loom_recheck(L, 1, "matrix:apply", "the matrix");
+            if (self->released || (owner && owner->released))
+                return luaL_error(L, "matrix:apply: the matrix was released during the call");
             int ok;
             double v = lua_tonumberx(L, -1, &ok);
             if (!ok)
