@@ -302,6 +302,8 @@ static int push_backward(lua_State *L, Layer *ly, const char *fn, int dout_at, i
         dc0 = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
     else
         lua_pushnil(L);
+    if (!r->work.have_forward || r->work.steps * r->work.batch != n || r->work.batch != B)
+        luaL_error(L, "%s: the layer ran again during the call", fn); /* a finalizer did */
     const loom_matrix *dout = dout_at && !lua_isnil(L, dout_at) ? resolve(L, dout_at, fn, "dout") : NULL;
     const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
     loom_check(L, loom_rnn_backward(r, dx ? &dx->m : NULL, &dh0->m, dc0 ? &dc0->m : NULL, dout,
@@ -396,6 +398,12 @@ static int layer_gates(lua_State *L)
         return loom_error(L, "%s:gates: no step %lld of layer %lld direction %lld (%zu steps, %zu layers, %zu directions)",
                           layer_name(ly), t, layer, dir, r->work.steps, r->cfg.layers, r->dirs);
     Matrix *m = loom_newmatrix(L, view.rows, view.cols);
+    /* The allocation may run a finalizer that runs this layer's forward again (and moves its
+     * workspace): take the view anew and copy only if it still has the same shape. */
+    if (!r->work.have_forward
+        || loom_rnn_gates_view(&view, r, (size_t)layer - 1, (size_t)dir - 1, (size_t)t) != LOOM_OK
+        || !loom_same_shape(&view, &m->m))
+        return loom_error(L, "%s:gates: the layer ran again during the call", layer_name(ly));
     loom_matrix_copy(&m->m, &view);
     return 1;
 }

@@ -622,3 +622,20 @@ test("tostring matches numpy's repr", function()
   os.remove(script)
   equal(k, #cases, "numpy printed every case")
 end)
+
+test("loom.core holds the bindings of src/bind/core.c's table, and nothing else", function()
+  local core = require "loom.core"
+  local names = {}
+  for k, v in pairs(core) do
+    if type(v) == "table" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  equal(table.concat(names, " "), "audio linalg matrix nn process rnn safetensors sqlite", "bindings")
+  equal(core.version, loom.version or core.version, "version")
+  -- every userdata type is made by the one class helper: __name, methods, __gc
+  for _, mt in ipairs{core.matrix.metatable, core.nn.module_metatable, core.nn.loss_metatable,
+      core.rnn.sequence_metatable, core.rnn.cell_metatable} do
+    check(type(mt.__name) == "string" and type(mt.methods) == "table" and mt.__gc, "class %s",
+      tostring(mt.__name))
+  end
+end)
