@@ -184,6 +184,9 @@ function checkpoint.load(path, targets)
   if meta["loom.rng"] and not rng then
     return nil, string.format("%s: bad loom.rng '%s'", path, meta["loom.rng"])
   end
+  if rng == string.rep("\0", 32) then -- the generator would return zeros forever
+    return nil, string.format("%s: bad loom.rng: an all-zero generator state", path)
+  end
   if targets.model then
     targets.model:load_state_dict(info.model, {strict = targets.strict ~= false})
   end

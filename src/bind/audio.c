@@ -3,6 +3,8 @@
 #include "audio.h"
 #include "bind.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* read(path) -> samples (frames x channels), rate | nil, message */
@@ -56,17 +58,22 @@ static int l_resample(lua_State *L)
     return 1;
 }
 
-static double num_field(lua_State *L, int t, const char *name)
+/* Option `name` of the table at t, which lua/loom/audio.lua completes; a wrong type names
+ * the option (a C caller of the core table can pass anything). */
+static double num_field(lua_State *L, int t, const char *name, const char *fn)
 {
-    lua_getfield(L, t, name);
-    double v = luaL_checknumber(L, -1);
+    if (lua_getfield(L, t, name) != LUA_TNUMBER)
+        luaL_error(L, "%s: option '%s' must be a number, got %s", fn, name, luaL_typename(L, -1));
+    double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;
 }
 
-static int bool_field(lua_State *L, int t, const char *name)
+static int bool_field(lua_State *L, int t, const char *name, const char *fn)
 {
-    lua_getfield(L, t, name);
+    int type = lua_getfield(L, t, name);
+    if (type != LUA_TBOOLEAN && type != LUA_TNIL)
+        luaL_error(L, "%s: option '%s' must be a boolean, got %s", fn, name, luaL_typename(L, -1));
     int v = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
@@ -75,35 +82,44 @@ static int bool_field(lua_State *L, int t, const char *name)
 static const char *const WINDOWS[] = {"povey", "hamming", "hanning", "rectangular", "blackman", NULL};
 
 /* The options table lua/loom/audio.lua completes (every field present). */
-static void read_options(lua_State *L, int t, loom_audio_options *o, loom_audio_kind kind)
+static void read_options(lua_State *L, int t, loom_audio_options *o, loom_audio_kind kind,
+                         const char *fn)
 {
-    loom_audio_options_default(o, kind, num_field(L, t, "sample_rate"));
-    o->frame_length_ms = num_field(L, t, "frame_length");
-    o->frame_shift_ms = num_field(L, t, "frame_shift");
-    o->preemph = num_field(L, t, "preemphasis");
-    o->remove_dc = bool_field(L, t, "remove_dc");
+    loom_audio_options_default(o, kind, num_field(L, t, "sample_rate", fn));
+    o->frame_length_ms = num_field(L, t, "frame_length", fn);
+    o->frame_shift_ms = num_field(L, t, "frame_shift", fn);
+    o->preemph = num_field(L, t, "preemphasis", fn);
+    o->remove_dc = bool_field(L, t, "remove_dc", fn);
     lua_getfield(L, t, "window");
-    o->window = (loom_audio_window)luaL_checkoption(L, -1, NULL, WINDOWS);
+    const char *window = lua_tostring(L, -1);
+    int w = -1;
+    for (int k = 0; window && WINDOWS[k]; k++)
+        if (strcmp(window, WINDOWS[k]) == 0)
+            w = k;
+    if (w < 0)
+        luaL_error(L, "%s: option 'window' must be one of povey, hamming, hanning, rectangular, "
+                   "blackman, got %s", fn, window ? window : luaL_typename(L, -1));
+    o->window = (loom_audio_window)w;
     lua_pop(L, 1);
-    o->blackman_coeff = num_field(L, t, "blackman_coeff");
-    o->snip_edges = bool_field(L, t, "snip_edges");
-    o->round_to_power_of_two = bool_field(L, t, "round_to_power_of_two");
-    o->dither = num_field(L, t, "dither");
+    o->blackman_coeff = num_field(L, t, "blackman_coeff", fn);
+    o->snip_edges = bool_field(L, t, "snip_edges", fn);
+    o->round_to_power_of_two = bool_field(L, t, "round_to_power_of_two", fn);
+    o->dither = num_field(L, t, "dither", fn);
     o->rng = loom_getrng(L);
-    o->energy_floor = num_field(L, t, "energy_floor");
-    o->raw_energy = bool_field(L, t, "raw_energy");
+    o->energy_floor = num_field(L, t, "energy_floor", fn);
+    o->raw_energy = bool_field(L, t, "raw_energy", fn);
     if (kind == LOOM_AUDIO_SPECTROGRAM)
         return;
-    o->use_power = bool_field(L, t, "use_power");
-    o->use_log = bool_field(L, t, "use_log");
-    o->num_mel_bins = (size_t)num_field(L, t, "num_mel_bins");
-    o->low_freq = num_field(L, t, "low_freq");
-    o->high_freq = num_field(L, t, "high_freq");
-    o->use_energy = bool_field(L, t, "use_energy");
-    o->htk_compat = bool_field(L, t, "htk_compat");
+    o->use_power = bool_field(L, t, "use_power", fn);
+    o->use_log = bool_field(L, t, "use_log", fn);
+    o->num_mel_bins = (size_t)num_field(L, t, "num_mel_bins", fn);
+    o->low_freq = num_field(L, t, "low_freq", fn);
+    o->high_freq = num_field(L, t, "high_freq", fn);
+    o->use_energy = bool_field(L, t, "use_energy", fn);
+    o->htk_compat = bool_field(L, t, "htk_compat", fn);
     if (kind == LOOM_AUDIO_MFCC) {
-        o->num_ceps = (size_t)num_field(L, t, "num_ceps");
-        o->cepstral_lifter = num_field(L, t, "cepstral_lifter");
+        o->num_ceps = (size_t)num_field(L, t, "num_ceps", fn);
+        o->cepstral_lifter = num_field(L, t, "cepstral_lifter", fn);
     }
 }
 
@@ -115,8 +131,12 @@ static int l_features(lua_State *L)
     const loom_matrix *x = &loom_checkmatrix(L, 2)->m;
     lua_Integer channel = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
+    char fn[48];
+    snprintf(fn, sizeof fn, "loom.audio.%s", kinds[kind]);
     loom_audio_options o;
-    read_options(L, 4, &o, kind);
+    read_options(L, 4, &o, kind, fn); /* may run Lua (metamethods): take x again */
+    lua_settop(L, 4);
+    x = &loom_recheck(L, 2, fn, "the signal")->m;
     if (channel < 1 || (size_t)channel > x->cols)
         return luaL_error(L, "loom.audio.%s: channel %I out of range for %I channels",
                           kinds[kind], channel, (lua_Integer)x->cols);
@@ -124,7 +144,16 @@ static int l_features(lua_State *L)
     loom_status st = loom_audio_feature_shape(&rows, &cols, x->rows, kind, &o);
     if (st != LOOM_OK)
         return luaL_error(L, "loom.audio.%s: invalid options (%s)", kinds[kind], loom_strerror(st));
+    /* One NaN or infinite sample would spread through a frame's FFT and come out as silence-like
+     * features after the log floor: refuse it, saying where it is. */
+    for (size_t i = 0; i < x->rows; i++) {
+        double v = *loom_at(x, i, (size_t)channel - 1);
+        if (!isfinite(v))
+            return loom_error(L, "%s: sample %zu of channel %lld is %s", fn, i + 1,
+                              (long long)channel, v != v ? "NaN" : "infinite");
+    }
     Matrix *out = loom_newmatrix(L, rows, cols);
+    x = &loom_recheck(L, 2, fn, "the signal")->m;
     const double *data = x->data ? x->data + (channel - 1) : NULL;
     st = loom_audio_features(&out->m, data, x->ld, x->rows, kind, &o);
     if (st != LOOM_OK)
@@ -158,7 +187,7 @@ static int l_cmvn(lua_State *L)
 static int l_window(lua_State *L)
 {
     loom_audio_window w = (loom_audio_window)luaL_checkoption(L, 1, NULL, WINDOWS);
-    size_t n = loom_checksize(L, 2, "loom.audio.window", "n");
+    size_t n = loom_checkdim(L, 2, "loom.audio.window", "n");
     double coeff = luaL_optnumber(L, 3, 0.42);
     Matrix *out = loom_newmatrix(L, n, 1);
     loom_audio_window_fill(out->m.data, n, w, coeff);
@@ -180,15 +209,28 @@ static int l_mel_inverse(lua_State *L)
 /* melbank(bins, padded_length, rate, low, high) -> bins x (padded / 2 + 1) dense weights */
 static int l_melbank(lua_State *L)
 {
-    size_t bins = loom_checksize(L, 1, "loom.audio.melbank", "bins");
-    size_t padded = loom_checksize(L, 2, "loom.audio.melbank", "padded length");
+    size_t bins = loom_checkdim(L, 1, "loom.audio.melbank", "bins");
+    size_t padded = loom_checkdim(L, 2, "loom.audio.melbank", "padded length");
     double rate = luaL_checknumber(L, 3), low = luaL_checknumber(L, 4);
     double high = luaL_checknumber(L, 5);
     Matrix *out = loom_newmatrix(L, 0, 0); /* owns the weights below: raising never leaks */
+    const char *fn = "loom.audio.melbank";
+    double nyquist = 0.5 * rate, top = high <= 0.0 ? high + nyquist : high;
+    if (bins < 3)
+        return loom_error(L, "%s: bins must be >= 3, got %zu", fn, bins);
+    if (padded < 2 || padded % 2 != 0)
+        return loom_error(L, "%s: padded length must be even and >= 2, got %zu", fn, padded);
+    if (!(rate > 0.0) || !isfinite(rate))
+        return loom_error(L, "%s: rate must be a positive number of Hz, got %g", fn, rate);
+    if (!(low >= 0.0 && low < nyquist))
+        return loom_error(L, "%s: low_freq must be in [0, %g) (Nyquist), got %g", fn, nyquist, low);
+    if (!(top > low && top <= nyquist))
+        return loom_error(L, "%s: high_freq must give a top in (low_freq %g, %g] (Nyquist; <= 0 "
+                             "counts down from it), got %g", fn, low, nyquist, high);
     loom_melbank bank;
     loom_status st = loom_melbank_init(&bank, bins, padded, rate, low, high);
     if (st != LOOM_OK)
-        return luaL_error(L, "loom.audio.melbank: invalid bank (%s)", loom_strerror(st));
+        return luaL_error(L, "%s: %s", fn, loom_strerror(st));
     st = loom_matrix_init(&out->m, bins, bank.fft_bins);
     if (st == LOOM_OK)
         for (size_t b = 0; b < bins; b++)
@@ -202,8 +244,8 @@ static int l_melbank(lua_State *L)
 /* dct(ceps, bins) -> Kaldi's DCT matrix, ceps x bins */
 static int l_dct(lua_State *L)
 {
-    size_t ceps = loom_checksize(L, 1, "loom.audio.dct", "ceps");
-    size_t bins = loom_checksize(L, 2, "loom.audio.dct", "bins");
+    size_t ceps = loom_checkdim(L, 1, "loom.audio.dct", "ceps");
+    size_t bins = loom_checkdim(L, 2, "loom.audio.dct", "bins");
     if (ceps > bins || bins == 0)
         return luaL_error(L, "loom.audio.dct: need 1 <= ceps <= bins, got %I and %I",
                           (lua_Integer)ceps, (lua_Integer)bins);

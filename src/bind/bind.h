@@ -32,17 +32,71 @@ Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view);
 const char *loom_shape(const loom_matrix *m, char *buf);
 /* Raise "<fn>: <loom_strerror(st)>" unless st is LOOM_OK. */
 void loom_check(lua_State *L, loom_status st, const char *fn);
+/* Raise a Lua error from a C printf format (%zu, %g, %.3f: lua_pushfstring knows none of
+ * them), checked by the compiler; the message is cut at 1000 bytes. Never returns. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int loom_error(lua_State *L, const char *fmt, ...);
 /* A non-negative integer argument (a size or a count). */
 size_t loom_checksize(lua_State *L, int idx, const char *fn, const char *what);
+/* A matrix dimension argument: an integer in 0..LOOM_MAX_DIM. */
+size_t loom_checkdim(lua_State *L, int idx, const char *fn, const char *what);
+/* The matrix at idx again after a call back into Lua (a user function, a metamethod of an
+ * option table or list), which may have released it or the owner of its storage: raises
+ * "<fn>: <what> was released during the call" then. Pointers into a matrix taken before
+ * such a call must be taken anew from what this returns. */
+Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what);
+
+/* ---- options: each reads field `key` of the table at opts once (0: no table, the
+ * default is used) and raises "<fn>: <key> must be ..., got <type>" on a wrong type.
+ * Read every option before taking pointers into matrices: a field read may run Lua. ---- */
+lua_Integer loom_opt_integer(lua_State *L, int opts, const char *key, lua_Integer dflt,
+                             const char *fn);
+double loom_opt_number(lua_State *L, int opts, const char *key, double dflt, const char *fn);
+/* nil gives dflt; any other value counts as Lua truth. */
+int loom_opt_boolean(lua_State *L, int opts, const char *key, int dflt);
+/* The string stays valid while the options table holds it. */
+const char *loom_opt_string(lua_State *L, int opts, const char *key, const char *dflt,
+                            const char *fn);
+/* Push field `key` when it is a matrix and return its stack index; when it is nil (or
+ * opts is 0) push nothing and return 0. Resolve the matrix with loom_recheck once every
+ * option is read. */
+int loom_opt_matrix(lua_State *L, int opts, const char *key, const char *fn);
+/* The options argument at idx: its index when it is a table, 0 when none or nil; raises
+ * "<fn>: options must be a table, got <type>" otherwise. */
+int loom_opt_table(lua_State *L, int idx, const char *fn);
+
+/* ---- classes: one way to define a userdata type (Lua's createmeta) ---- */
+typedef struct loom_class {
+    const char *tname;        /* registry key of the metatable */
+    const char *name;         /* __name, shown in messages ("bad argument ... (matrix
+                                 expected)"); NULL: tname */
+    const luaL_Reg *methods;  /* reached through __index; also the metatable's "methods" */
+    const luaL_Reg *meta;     /* other metamethods (__add, __tostring, ...), or NULL */
+    lua_CFunction release;    /* __gc, and __close unless no_close: safe to call twice */
+    int no_close;             /* the object may not be closed by hand (views point into it) */
+    /* Read-only fields after the methods: called as field(L) with (object, key) on the
+     * stack, pushes the value or nil; NULL when the type has none. */
+    lua_CFunction fields;
+} loom_class;
+/* Create the metatable of c (once) and push it. */
+void loom_newclass(lua_State *L, const loom_class *c);
 /* The module's generator (created, seeded with 42, on first use). */
 loom_rng *loom_getrng(lua_State *L);
 /* Register the functions of l into the table on top, like luaL_setfuncs with no upvalues. */
 void loom_setfuncs(lua_State *L, const luaL_Reg *l);
 
 /* Each src/bind/<name>.c defines loom_open_<name>, which pushes a table of functions that
- * ends up as require("loom.core").<name>. */
-#define LOOM_BIND(name) int loom_open_##name(lua_State *L);
-#include "bind_list.h"
-#undef LOOM_BIND
+ * ends up as require("loom.core").<name>; core.c lists them. */
+int loom_open_matrix(lua_State *L);
+int loom_open_linalg(lua_State *L);
+int loom_open_nn(lua_State *L);
+int loom_open_rnn(lua_State *L);
+int loom_open_safetensors(lua_State *L);
+int loom_open_audio(lua_State *L);
+int loom_open_sqlite(lua_State *L);
+int loom_open_process(lua_State *L);
+int loom_open_data(lua_State *L);
 
 #endif

@@ -3,7 +3,9 @@
 #include "bind.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char RNG_KEY[] = "loom.rng";
 
@@ -60,8 +62,11 @@ static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero)
     account_storage(L, rows, cols); /* first: the garbage it frees can serve this block */
     loom_status st = zero ? loom_matrix_init(&a->m, rows, cols)
                           : loom_matrix_init_uninit(&a->m, rows, cols);
+    if (st == LOOM_ERANGE)
+        loom_error(L, "a %zux%zu matrix is too large (at most %zu rows and %zu columns)", rows,
+                   cols, LOOM_MAX_DIM, LOOM_MAX_DIM);
     if (st != LOOM_OK)
-        luaL_error(L, "not enough memory for a %Ix%I matrix", (lua_Integer)rows, (lua_Integer)cols);
+        loom_error(L, "not enough memory for a %zux%zu matrix", rows, cols);
     return a;
 }
 
@@ -103,12 +108,173 @@ void loom_check(lua_State *L, loom_status st, const char *fn)
         luaL_error(L, "%s: %s", fn, loom_strerror(st));
 }
 
+int loom_error(lua_State *L, const char *fmt, ...)
+{
+    char buf[1000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return luaL_error(L, "%s", buf);
+}
+
 size_t loom_checksize(lua_State *L, int idx, const char *fn, const char *what)
 {
     lua_Integer n = luaL_checkinteger(L, idx);
     if (n < 0)
         luaL_error(L, "%s: %s must be >= 0, got %I", fn, what, n);
     return (size_t)n;
+}
+
+size_t loom_checkdim(lua_State *L, int idx, const char *fn, const char *what)
+{
+    lua_Integer n = luaL_checkinteger(L, idx);
+    if (n < 0 || (lua_Unsigned)n > LOOM_MAX_DIM)
+        luaL_error(L, "%s: %s must be in 0..%I, got %I", fn, what, (lua_Integer)LOOM_MAX_DIM, n);
+    return (size_t)n;
+}
+
+Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what)
+{
+    Matrix *a = luaL_testudata(L, idx, LOOM_MATRIX_T);
+    int dead = !a || a->released;
+    if (!dead && !a->m.block && a->m.data) {
+        lua_getiuservalue(L, idx, 1);
+        Matrix *owner = luaL_testudata(L, -1, LOOM_MATRIX_T);
+        dead = owner && owner->released;
+        lua_pop(L, 1);
+    }
+    if (dead)
+        luaL_error(L, "%s: %s was released during the call", fn, what);
+    return a;
+}
+
+/* ---- options ---- */
+
+int loom_opt_table(lua_State *L, int idx, const char *fn)
+{
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: options must be a table, got %s", fn, luaL_typename(L, idx));
+    return lua_absindex(L, idx);
+}
+
+/* Push opts[key] and return its type; with no table push nil. */
+static int get_option(lua_State *L, int opts, const char *key)
+{
+    if (opts == 0) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, opts, key);
+}
+
+static void wrong_option(lua_State *L, const char *fn, const char *key, const char *expected)
+{
+    luaL_error(L, "%s: %s must be %s, got %s", fn, key, expected, luaL_typename(L, -1));
+}
+
+lua_Integer loom_opt_integer(lua_State *L, int opts, const char *key, lua_Integer dflt,
+                             const char *fn)
+{
+    lua_Integer v = dflt;
+    if (get_option(L, opts, key) != LUA_TNIL) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok || lua_type(L, -1) != LUA_TNUMBER)
+            wrong_option(L, fn, key, "an integer");
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double loom_opt_number(lua_State *L, int opts, const char *key, double dflt, const char *fn)
+{
+    double v = dflt;
+    if (get_option(L, opts, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            wrong_option(L, fn, key, "a number");
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int loom_opt_boolean(lua_State *L, int opts, const char *key, int dflt)
+{
+    int v = get_option(L, opts, key) == LUA_TNIL ? dflt : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *loom_opt_string(lua_State *L, int opts, const char *key, const char *dflt,
+                            const char *fn)
+{
+    const char *v = dflt;
+    if (get_option(L, opts, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            wrong_option(L, fn, key, "a string");
+        v = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1); /* the options table keeps the string alive */
+    return v;
+}
+
+int loom_opt_matrix(lua_State *L, int opts, const char *key, const char *fn)
+{
+    if (get_option(L, opts, key) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!luaL_testudata(L, -1, LOOM_MATRIX_T))
+        wrong_option(L, fn, key, "a matrix");
+    return lua_gettop(L);
+}
+
+/* ---- classes ---- */
+
+/* __index of a class with fields: the methods table (upvalue 1), then the fields function
+ * (upvalue 2). */
+static int class_index(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    lua_CFunction fields = lua_tocfunction(L, lua_upvalueindex(2));
+    return fields(L);
+}
+
+void loom_newclass(lua_State *L, const loom_class *c)
+{
+    if (!luaL_newmetatable(L, c->tname))
+        return;
+    if (c->name) {
+        lua_pushstring(L, c->name);
+        lua_setfield(L, -2, "__name");
+    }
+    if (c->meta)
+        luaL_setfuncs(L, c->meta, 0);
+    if (c->release) {
+        lua_pushcfunction(L, c->release);
+        lua_setfield(L, -2, "__gc");
+        if (!c->no_close) {
+            lua_pushcfunction(L, c->release);
+            lua_setfield(L, -2, "__close");
+        }
+    }
+    lua_newtable(L);
+    if (c->methods)
+        luaL_setfuncs(L, c->methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods"); /* for the Lua half to add methods written in Lua */
+    if (c->fields) {
+        lua_pushcfunction(L, c->fields);
+        lua_pushcclosure(L, class_index, 2);
+    }
+    lua_setfield(L, -2, "__index");
 }
 
 loom_rng *loom_getrng(lua_State *L)

@@ -8,16 +8,28 @@
 #define LOOM_EXPORT
 #endif
 
+/* The bindings, as Lua's linit.c lists its libraries: a new src/bind file adds a line. */
+static const luaL_Reg bindings[] = {
+    {"audio", loom_open_audio},
+    {"data", loom_open_data},
+    {"linalg", loom_open_linalg},
+    {"matrix", loom_open_matrix},
+    {"nn", loom_open_nn},
+    {"process", loom_open_process},
+    {"rnn", loom_open_rnn},
+    {"safetensors", loom_open_safetensors},
+    {"sqlite", loom_open_sqlite},
+    {NULL, NULL}};
+
 LOOM_EXPORT int luaopen_loom_core(lua_State *L);
 
 LOOM_EXPORT int luaopen_loom_core(lua_State *L)
 {
     lua_newtable(L);
-#define LOOM_BIND(name)                                                                       \
-    loom_open_##name(L);                                                                       \
-    lua_setfield(L, -2, #name);
-#include "bind_list.h"
-#undef LOOM_BIND
+    for (const luaL_Reg *b = bindings; b->name; b++) {
+        b->func(L);
+        lua_setfield(L, -2, b->name);
+    }
     lua_pushstring(L, LOOM_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -1,5 +1,6 @@
 /* data.c (binding): the C half of loom.data's dataset registry: sha256_file, read_text
- * (plain or checked gzip) and a download session. Not the registry logic (lua/loom/data.lua). */
+ * (plain or checked gzip, loom_read_text) and a download session. Not the registry logic
+ * (lua/loom/datasets.lua). */
 #include "bind.h"
 
 #include "datafile.h"
@@ -112,10 +113,9 @@ static const luaL_Reg fetcher_methods[] = {
     {NULL, NULL},
 };
 
-static const luaL_Reg fetcher_meta[] = {
-    {"__gc", fetcher_release},
-    {"__close", fetcher_release},
-    {NULL, NULL},
+static const loom_class fetcher_class = {
+    .tname = LOOM_FETCHER_T, .name = "fetcher", .methods = fetcher_methods,
+    .release = fetcher_release,
 };
 
 /* data.mkdir_p(path) -> true | nil, message: path and its missing parents, mode 0755. */
@@ -154,12 +154,7 @@ static const luaL_Reg functions[] = {
 
 int loom_open_data(lua_State *L)
 {
-    if (luaL_newmetatable(L, LOOM_FETCHER_T)) {
-        loom_setfuncs(L, fetcher_meta);
-        lua_newtable(L);
-        loom_setfuncs(L, fetcher_methods);
-        lua_setfield(L, -2, "__index");
-    }
+    loom_newclass(L, &fetcher_class);
     lua_pop(L, 1);
     luaL_newlib(L, functions);
     return 1;

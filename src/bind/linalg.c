@@ -46,14 +46,6 @@ static int info_gc(lua_State *L)
     return 0;
 }
 
-static double opt_number(lua_State *L, int idx, const char *key, double dflt)
-{
-    lua_getfield(L, idx, key);
-    double v = lua_isnil(L, -1) ? dflt : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static int parse_method(const char *name, loom_lstsq_method *method)
 {
     static const char *const names[] = {"qr", "svd", "normal", "gd", "sgd", "cg", NULL};
@@ -71,25 +63,18 @@ static void read_options(lua_State *L, int idx, loom_lstsq_options *o, const cha
     if (!parse_method(method_name, &method))
         luaL_error(L, "linalg.lstsq: unknown method '%s' (qr, svd, normal, gd, sgd, cg)", method_name);
     loom_lstsq_defaults(o, method);
-    o->ridge = opt_number(L, idx, "ridge", 0.0);
-    o->rcond = opt_number(L, idx, "rcond", 0.0);
-    o->tol = opt_number(L, idx, "tol", o->tol);
-    double max_iter = opt_number(L, idx, "max_iter", (double)o->max_iter);
-    double batch = opt_number(L, idx, "batch", (double)o->batch);
-    o->lr = opt_number(L, idx, "lr", 0.0);
-    o->decay = opt_number(L, idx, "decay", 0.0);
-    lua_getfield(L, idx, "cov");
-    o->want_cov = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, idx, "residual");
-    o->skip_residual = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, idx, "refine");
-    if (!lua_isnil(L, -1))
-        o->refine = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, idx, "schedule");
-    const char *schedule = lua_isnil(L, -1) ? "constant" : luaL_checkstring(L, -1);
+    const char *fn = "linalg.lstsq";
+    o->ridge = loom_opt_number(L, idx, "ridge", 0.0, fn);
+    o->rcond = loom_opt_number(L, idx, "rcond", 0.0, fn);
+    o->tol = loom_opt_number(L, idx, "tol", o->tol, fn);
+    double max_iter = loom_opt_number(L, idx, "max_iter", (double)o->max_iter, fn);
+    double batch = loom_opt_number(L, idx, "batch", (double)o->batch, fn);
+    o->lr = loom_opt_number(L, idx, "lr", 0.0, fn);
+    o->decay = loom_opt_number(L, idx, "decay", 0.0, fn);
+    o->want_cov = loom_opt_boolean(L, idx, "cov", 0);
+    o->skip_residual = !loom_opt_boolean(L, idx, "residual", 1);
+    o->refine = loom_opt_boolean(L, idx, "refine", o->refine);
+    const char *schedule = loom_opt_string(L, idx, "schedule", "constant", fn);
     if (strcmp(schedule, "constant") == 0)
         o->schedule = LOOM_LR_CONSTANT;
     else if (strcmp(schedule, "inverse") == 0)
@@ -98,7 +83,6 @@ static void read_options(lua_State *L, int idx, loom_lstsq_options *o, const cha
         o->schedule = LOOM_LR_EXPONENTIAL;
     else
         luaL_error(L, "linalg.lstsq: unknown schedule '%s' (constant, inverse, exponential)", schedule);
-    lua_pop(L, 1);
     if (!(o->ridge >= 0.0) || !isfinite(o->ridge))
         luaL_error(L, "linalg.lstsq: ridge must be a finite number >= 0, got %f", o->ridge);
     if (!(o->tol >= 0.0))
@@ -172,7 +156,12 @@ static int l_lstsq(lua_State *L)
         return luaL_error(L, "linalg.lstsq: X is %s but y is %s (rows differ)", loom_shape(&x->m, b1),
                           loom_shape(&y->m, b2));
     loom_lstsq_options o;
-    read_options(L, 4, &o, method_name);
+    read_options(L, 4, &o, method_name); /* may run Lua (metamethods): take x and y again */
+    lua_settop(L, 4);
+    x = loom_recheck(L, 1, "linalg.lstsq", "X");
+    y = loom_recheck(L, 2, "linalg.lstsq", "y");
+    if (y->m.rows != x->m.rows)
+        return luaL_error(L, "linalg.lstsq: X or y changed during the call");
     /* The normal method finds non-finite X in X'X's diagonal, without a pass over X. */
     int normal = o.method == LOOM_LSTSQ_NORMAL;
     if (!normal)
@@ -423,10 +412,8 @@ static const luaL_Reg functions[] = {
 
 int loom_open_linalg(lua_State *L)
 {
-    if (luaL_newmetatable(L, INFO_T)) {
-        lua_pushcfunction(L, info_gc);
-        lua_setfield(L, -2, "__gc");
-    }
+    static const loom_class info_class = {INFO_T, NULL, NULL, NULL, info_gc, 1, NULL};
+    loom_newclass(L, &info_class);
     lua_pop(L, 1);
     lua_newtable(L);
     loom_setfuncs(L, functions);

@@ -10,11 +10,14 @@
 
 #define tomatrix(L, i) (&loom_checkmatrix(L, i)->m)
 
+/* More BLAS threads than this is a typo, not a machine (OpenBLAS caps its own pool lower). */
+#define LOOM_MAX_THREADS 4096
+
 /* ---- construction ---- */
 
 static size_t check_dim(lua_State *L, int idx, const char *fn)
 {
-    return loom_checksize(L, idx, fn, idx == 1 ? "rows" : "cols");
+    return loom_checkdim(L, idx, fn, idx == 1 ? "rows" : "cols");
 }
 
 /* loom.matrix{{1, 2}, {3, 4}}, loom.matrix{1, 2, 3} (a column), or loom.matrix(A) (a copy). */
@@ -92,8 +95,8 @@ static int l_fill(lua_State *L)
 
 static int l_eye(lua_State *L)
 {
-    size_t n = loom_checksize(L, 1, "loom.eye", "n");
-    size_t m = lua_isnoneornil(L, 2) ? n : loom_checksize(L, 2, "loom.eye", "cols");
+    size_t n = loom_checkdim(L, 1, "loom.eye", "n");
+    size_t m = lua_isnoneornil(L, 2) ? n : loom_checkdim(L, 2, "loom.eye", "cols");
     Matrix *a = loom_newmatrix(L, n, m);
     loom_matrix_eye(&a->m);
     return 1;
@@ -137,11 +140,17 @@ static int l_rng_state(lua_State *L)
     size_t len;
     const unsigned char *bytes = (const unsigned char *)luaL_checklstring(L, 1, &len);
     luaL_argcheck(L, len == 32, 1, "expected the 32-byte string loom.rng_state() returned");
+    loom_rng state;
     for (int i = 0; i < 4; i++) {
-        rng->s[i] = 0;
+        state.s[i] = 0;
         for (int k = 0; k < 8; k++)
-            rng->s[i] |= (uint64_t)bytes[i * 8 + k] << (8 * k);
+            state.s[i] |= (uint64_t)bytes[i * 8 + k] << (8 * k);
     }
+    /* xoshiro256** never leaves the all-zero state: it would return zeros forever. */
+    if ((state.s[0] | state.s[1] | state.s[2] | state.s[3]) == 0)
+        return luaL_error(L, "loom.rng_state: an all-zero state is not a generator state "
+                             "(it would return zeros forever)");
+    *rng = state;
     return 0;
 }
 
@@ -157,7 +166,7 @@ static int l_random_int(lua_State *L)
 /* loom.permutation(n) -> a table holding a random permutation of 1..n. */
 static int l_permutation(lua_State *L)
 {
-    size_t n = loom_checksize(L, 1, "loom.permutation", "n");
+    size_t n = loom_checkdim(L, 1, "loom.permutation", "n");
     loom_rng *rng = loom_getrng(L);
     lua_createtable(L, (int)(n < 1u << 30 ? n : 0), 0);
     for (size_t i = 1; i <= n; i++) {
@@ -319,8 +328,8 @@ static int m_t(lua_State *L)
 static int m_reshape(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    size_t r = loom_checksize(L, 2, "matrix:reshape", "rows");
-    size_t c = loom_checksize(L, 3, "matrix:reshape", "cols");
+    size_t r = loom_checkdim(L, 2, "matrix:reshape", "rows");
+    size_t c = loom_checkdim(L, 3, "matrix:reshape", "cols");
     int overflow = c != 0 && r > SIZE_MAX / c;
     if (overflow || r * c != loom_numel(a)) {
         char s[48];
@@ -528,20 +537,15 @@ static int mm_mul(lua_State *L)
  * without allocating. C must not share storage with A or B. */
 static int m_matmul_(lua_State *L)
 {
-    loom_matrix *c = tomatrix(L, 1), *a = tomatrix(L, 2), *b = tomatrix(L, 3);
-    double alpha = 1.0, beta = 0.0;
-    int ta = 0, tb = 0;
-    if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "alpha");
-        alpha = luaL_optnumber(L, -1, 1.0);
-        lua_getfield(L, 4, "beta");
-        beta = luaL_optnumber(L, -1, 0.0);
-        lua_getfield(L, 4, "ta");
-        ta = lua_toboolean(L, -1);
-        lua_getfield(L, 4, "tb");
-        tb = lua_toboolean(L, -1);
-        lua_pop(L, 4);
-    }
+    const char *fn = "matrix:matmul_";
+    for (int i = 1; i <= 3; i++) /* types first, pointers after the options */
+        loom_checkmatrix(L, i);
+    int opts = loom_opt_table(L, 4, fn);
+    double alpha = loom_opt_number(L, opts, "alpha", 1.0, fn);
+    double beta = loom_opt_number(L, opts, "beta", 0.0, fn);
+    int ta = loom_opt_boolean(L, opts, "ta", 0), tb = loom_opt_boolean(L, opts, "tb", 0);
+    loom_matrix *c = &loom_recheck(L, 1, fn, "the output")->m;
+    loom_matrix *a = &loom_recheck(L, 2, fn, "A")->m, *b = &loom_recheck(L, 3, fn, "B")->m;
     if (overlaps(c, a) || overlaps(c, b))
         return luaL_error(L, "matrix:matmul_: the output shares storage with an input");
     loom_status st = loom_gemm(c, alpha, a, ta, b, tb, beta);
@@ -613,19 +617,35 @@ static int m_map_(lua_State *L)
     return 1;
 }
 
-/* A:apply(fn): fn(value, i, j) for every element into a new matrix (the slow path). */
+/* A:apply(fn): fn(value, i, j) for every element into a new matrix (the slow path). fn may
+ * release A or the matrix that owns A's storage: both are looked at after every call (the
+ * owner is pinned on the stack, so its flag stays readable; two loads, not a stack walk). */
 static int m_apply(lua_State *L)
 {
-    loom_matrix *a = tomatrix(L, 1);
+    Matrix *self = loom_checkmatrix(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    Matrix *b = loom_newmatrix(L, a->rows, a->cols);
-    for (size_t i = 0; i < a->rows; i++)
-        for (size_t j = 0; j < a->cols; j++) {
+    lua_settop(L, 2);
+    const Matrix *owner = NULL;
+    if (!self->m.block && self->m.data) {
+        lua_getiuservalue(L, 1, 1); /* 3 */
+        owner = luaL_testudata(L, 3, LOOM_MATRIX_T);
+    } else {
+        lua_pushnil(L);
+    }
+    const loom_matrix *a = &self->m;
+    const size_t rows = a->rows, cols = a->cols;
+    Matrix *b = loom_newmatrix(L, rows, cols); /* 4 */
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            if (self->released || (owner && owner->released))
+                return luaL_error(L, "matrix:apply: the matrix was released during the call");
             lua_pushvalue(L, 2);
             lua_pushnumber(L, *loom_at(a, i, j));
             lua_pushinteger(L, (lua_Integer)i + 1);
             lua_pushinteger(L, (lua_Integer)j + 1);
             lua_call(L, 3, 1);
+            if (self->released || (owner && owner->released))
+                return luaL_error(L, "matrix:apply: the matrix was released during the call");
             int ok;
             double v = lua_tonumberx(L, -1, &ok);
             if (!ok)
@@ -741,38 +761,64 @@ static int m_tolist(lua_State *L)
     return 1;
 }
 
+/* The list at idx as 0-based row numbers of a matrix with `rows` rows, in a userdata pushed
+ * on the stack (freed by the collector if a later check raises). Reading the list may run
+ * Lua (__index, __len): nothing else may hold a pointer into a matrix meanwhile. */
+static size_t *read_row_list(lua_State *L, int idx, size_t rows, size_t *count, const char *fn)
+{
+    lua_Integer len = luaL_len(L, idx);
+    if (len < 0 || (lua_Unsigned)len > LOOM_MAX_DIM)
+        loom_error(L, "%s: a list of %lld indices is too long", fn, (long long)len);
+    size_t n = (size_t)len;
+    size_t *rows_out = lua_newuserdatauv(L, (n ? n : 1) * sizeof *rows_out, 0);
+    for (size_t k = 0; k < n; k++) {
+        lua_geti(L, idx, (lua_Integer)k + 1);
+        int ok;
+        lua_Integer i = lua_tointegerx(L, -1, &ok);
+        if (!ok || lua_type(L, -1) != LUA_TNUMBER || i < 1 || (size_t)i > rows) {
+            if (lua_type(L, -1) == LUA_TNUMBER)
+                loom_error(L, "%s: index %zu is %s, not a row of a matrix with %zu rows", fn, k + 1,
+                           lua_tostring(L, -1), rows);
+            loom_error(L, "%s: index %zu is a %s, expected a row number in 1..%zu", fn, k + 1,
+                       luaL_typename(L, -1), rows);
+        }
+        lua_pop(L, 1);
+        rows_out[k] = (size_t)i - 1;
+    }
+    *count = n;
+    return rows_out;
+}
+
 /* X:index_rows(idx [, out]): rows idx[1], idx[2], ... of X (1-based) into out, which is
- * reused when given (no allocation per mini-batch). idx is a table of integers. */
+ * reused when given (no allocation per mini-batch). idx is a table of integers, read whole
+ * before any storage is touched. */
 static int m_index_rows(lua_State *L)
 {
-    loom_matrix *a = tomatrix(L, 1);
+    const char *fn = "matrix:index_rows";
+    size_t rows = tomatrix(L, 1)->rows;
     luaL_checktype(L, 2, LUA_TTABLE);
-    size_t n = (size_t)luaL_len(L, 2);
+    lua_settop(L, 3);
+    size_t n;
+    const size_t *idx = read_row_list(L, 2, rows, &n, fn); /* 4 */
+    loom_matrix *a = &loom_recheck(L, 1, fn, "the matrix")->m;
+    if (a->rows != rows)
+        return luaL_error(L, "%s: the matrix changed during the call", fn);
     loom_matrix *out;
-    if (lua_isnoneornil(L, 3)) {
+    if (lua_isnil(L, 3)) {
         out = &loom_newmatrix_uninit(L, n, a->cols)->m;
+        a = &loom_recheck(L, 1, fn, "the matrix")->m; /* a collection step may run finalizers */
     } else {
-        out = tomatrix(L, 3);
+        out = &loom_recheck(L, 3, fn, "the output")->m;
         if (out->rows != n || out->cols != a->cols) {
             char so[48];
-            return luaL_error(L, "matrix:index_rows: %I indices of %I columns do not fit a %s output",
+            return luaL_error(L, "%s: %I indices of %I columns do not fit a %s output", fn,
                               (lua_Integer)n, (lua_Integer)a->cols, loom_shape(out, so));
         }
         if (overlaps(out, a))
-            return luaL_error(L, "matrix:index_rows: the output shares storage with the input");
+            return luaL_error(L, "%s: the output shares storage with the input", fn);
         lua_pushvalue(L, 3);
     }
-    for (size_t k = 0; k < n; k++) {
-        lua_geti(L, 2, (lua_Integer)k + 1);
-        int ok;
-        lua_Integer i = lua_tointegerx(L, -1, &ok);
-        lua_pop(L, 1);
-        if (!ok || i < 1 || (size_t)i > a->rows)
-            return luaL_error(L, "matrix:index_rows: index %I is not a row of a matrix with %I rows",
-                              (lua_Integer)k + 1, (lua_Integer)a->rows);
-        if (a->cols > 0) /* an empty matrix's data is NULL */
-            memcpy(loom_at(out, k, 0), loom_at(a, (size_t)i - 1, 0), a->cols * sizeof(double));
-    }
+    loom_check(L, loom_matrix_gather_rows(out, a, idx, n), fn);
     return 1;
 }
 
@@ -802,14 +848,19 @@ static int concat(lua_State *L, int horizontal)
             return luaL_error(L, "%s: item %I is %s but item 1 is %s (%s must match)", fn, (lua_Integer)k + 1,
                               loom_shape(&p->m, sk), s0, horizontal ? "rows" : "columns");
         }
+        if (along > LOOM_MAX_DIM - total)
+            return loom_error(L, "%s: the result would have more than %zu %s", fn, LOOM_MAX_DIM,
+                              horizontal ? "columns" : "rows");
         total += along;
         lua_pop(L, 1);
     }
     Matrix *out = loom_newmatrix_uninit(L, horizontal ? fixed : total, horizontal ? total : fixed);
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
-        lua_geti(L, 1, (lua_Integer)k + 1);
-        loom_matrix *p = &loom_checkmatrix(L, -1)->m, dst;
+        lua_geti(L, 1, (lua_Integer)k + 1); /* may run __index: each item is checked again */
+        loom_matrix *p = &loom_recheck(L, -1, fn, "an item")->m, dst;
+        if ((horizontal ? p->rows : p->cols) != fixed || (horizontal ? p->cols : p->rows) > total - at)
+            return luaL_error(L, "%s: the list changed during the call", fn);
         if (horizontal)
             loom_matrix_view(&dst, &out->m, 0, at, fixed, p->cols);
         else
@@ -839,66 +890,79 @@ static void push_strings(lua_State *L, char **list, size_t n)
     }
 }
 
-static int opt_bool_field(lua_State *L, int idx, const char *key, int dflt)
+/* A CSV being read: the collector frees what it holds if anything raises meanwhile. */
+#define CSV_T "loom.csv_file"
+
+static int csv_release(lua_State *L)
 {
-    if (!lua_istable(L, idx))
-        return dflt;
-    lua_getfield(L, idx, key);
-    int v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
+    loom_csv *csv = luaL_checkudata(L, 1, CSV_T);
+    loom_csv_release(csv);
+    return 0;
 }
 
-/* loom.read_csv(path, {header = true, rownames = false, sep = ","})
+/* loom.read_csv(path, {header = true, rownames = false, sep = ",", max_bytes = 2^30})
  * -> matrix, column names, row names | nil, "path:line:field: message" */
 static int l_read_csv(lua_State *L)
 {
+    const char *fn = "loom.read_csv";
     const char *path = luaL_checkstring(L, 1);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TTABLE);
-    loom_csv_options o = {opt_bool_field(L, 2, "header", 1), opt_bool_field(L, 2, "rownames", 0), ','};
-    if (lua_istable(L, 2)) {
-        lua_getfield(L, 2, "sep");
-        if (!lua_isnil(L, -1)) {
-            size_t len;
-            const char *sep = luaL_checklstring(L, -1, &len);
-            if (len != 1)
-                return luaL_error(L, "loom.read_csv: sep must be one character, got \"%s\"", sep);
-            o.sep = sep[0];
-        }
-        lua_pop(L, 1);
-    }
-    loom_csv csv;
-    loom_status st = loom_csv_read(&csv, path, &o);
-    if (st != LOOM_OK) {
+    int opts = loom_opt_table(L, 2, fn);
+    loom_csv_options o = {loom_opt_boolean(L, opts, "header", 1),
+                          loom_opt_boolean(L, opts, "rownames", 0), ',', LOOM_CSV_MAX_BYTES};
+    const char *sep = loom_opt_string(L, opts, "sep", ",", fn);
+    if (strlen(sep) != 1)
+        return luaL_error(L, "%s: sep must be one character, got \"%s\"", fn, sep);
+    o.sep = sep[0];
+    lua_Integer max_bytes = loom_opt_integer(L, opts, "max_bytes", (lua_Integer)LOOM_CSV_MAX_BYTES, fn);
+    if (max_bytes < 1)
+        return luaL_error(L, "%s: max_bytes must be >= 1, got %I", fn, max_bytes);
+    o.max_bytes = (size_t)max_bytes;
+    lua_settop(L, 2);
+    loom_csv *csv = lua_newuserdatauv(L, sizeof *csv, 0); /* 3 */
+    memset(csv, 0, sizeof *csv);
+    luaL_setmetatable(L, CSV_T);
+    if (loom_csv_read(csv, path, &o) != LOOM_OK) {
         lua_pushnil(L);
         /* "path:3:2: expected number" for a place in the file, "path: cannot open: ..." else */
-        lua_pushfstring(L, isdigit((unsigned char)csv.error[0]) ? "%s:%s" : "%s: %s", path, csv.error);
+        lua_pushfstring(L, isdigit((unsigned char)csv->error[0]) ? "%s:%s" : "%s: %s", path, csv->error);
         return 2;
     }
-    /* Move the values into a userdata; the strings go into tables, then the csv is freed. */
-    Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
-    a->m = csv.values;
-    a->released = 0;
-    luaL_setmetatable(L, LOOM_MATRIX_T);
-    csv.values = (loom_matrix){NULL, 0, 0, 1, NULL};
-    push_strings(L, csv.names, csv.name_count);
-    push_strings(L, csv.rownames, a->m.rows);
-    csv.values.rows = a->m.rows;
-    loom_csv_release(&csv);
+    /* Move the values into a matrix; the strings go into tables; the userdata frees the
+     * rest (now, or when a table allocation raises). */
+    Matrix *a = loom_newmatrix(L, 0, 0); /* 4 */
+    a->m = csv->values;
+    size_t rows = csv->values.rows;
+    csv->values = (loom_matrix){NULL, 0, 0, 1, NULL};
+    csv->values.rows = rows; /* loom_csv_release counts the row names by it */
+    push_strings(L, csv->names, csv->name_count);
+    push_strings(L, csv->rownames, rows);
+    loom_csv_release(csv);
     return 3;
 }
 
 /* ---- lifetime ---- */
 
-/* __gc and __close: free the storage once; later uses raise. */
-static int m_release(lua_State *L)
+/* __gc: free the storage once; later uses raise. The userdata is unreachable, so nothing
+ * can hold a pointer into its storage (views keep their owner alive). */
+static int m_gc(lua_State *L)
 {
     Matrix *a = luaL_checkudata(L, 1, LOOM_MATRIX_T);
-    if (!a->released) {
+    loom_matrix_release(&a->m);
+    a->released = 1;
+    return 0;
+}
+
+/* __close and A:close(): from then on every use raises. The storage is freed now, except
+ * inside a finalizer (__gc metamethods run during any allocation, in the middle of a call
+ * that holds pointers into this storage): then the collector frees it with the userdata.
+ * lua_gc answers -1 inside a finalizer (0 on Lua 5.4.0-5.4.3, or with the collector
+ * stopped by the user, where the storage waits for collection too). */
+static int m_close(lua_State *L)
+{
+    Matrix *a = luaL_checkudata(L, 1, LOOM_MATRIX_T);
+    if (!a->released && lua_gc(L, LUA_GCISRUNNING) == 1)
         loom_matrix_release(&a->m);
-        a->released = 1;
-    }
+    a->released = 1;
     return 0;
 }
 
@@ -906,7 +970,9 @@ static int l_threads(lua_State *L)
 {
     if (!lua_isnoneornil(L, 1)) {
         lua_Integer n = luaL_checkinteger(L, 1);
-        luaL_argcheck(L, n >= 1, 1, "thread count must be >= 1");
+        if (n < 1 || n > LOOM_MAX_THREADS)
+            return luaL_error(L, "loom.threads: thread count must be in 1..%d, got %I",
+                              LOOM_MAX_THREADS, n);
         loom_blas_set_threads((int)n);
     }
     lua_pushinteger(L, loom_blas_get_threads());
@@ -947,12 +1013,12 @@ static const luaL_Reg matrix_methods[] = {
     {"dot", m_dot}, {"map", m_map}, {"map_", m_map_}, {"apply", m_apply}, {"clamp", m_clamp},
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min}, {"argmax", m_argmax},
     {"argmin", m_argmin}, {"norm", m_norm}, {"allclose", m_allclose}, {"totable", m_totable},
-    {"tolist", m_tolist}, {"index_rows", m_index_rows}, {"close", m_release},
+    {"tolist", m_tolist}, {"index_rows", m_index_rows}, {"close", m_close},
     {NULL, NULL}};
 
 static const luaL_Reg matrix_meta[] = {
     {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div},
-    {"__unm", mm_unm}, {"__gc", m_release}, {"__close", m_release}, {NULL, NULL}};
+    {"__unm", mm_unm}, {"__close", m_close}, {NULL, NULL}};
 
 static const luaL_Reg module_functions[] = {
     {"matrix", l_matrix}, {"zeros", l_zeros}, {"ones", l_ones}, {"fill", l_fill},
@@ -963,14 +1029,12 @@ static const luaL_Reg module_functions[] = {
 
 int loom_open_matrix(lua_State *L)
 {
-    if (luaL_newmetatable(L, LOOM_MATRIX_T)) {
-        loom_setfuncs(L, matrix_meta);
-        luaL_newlib(L, matrix_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushliteral(L, "matrix");
-        lua_setfield(L, -2, "__name");
-    }
-    lua_pop(L, 1);
+    static const loom_class matrix_class = {LOOM_MATRIX_T, "matrix", matrix_methods,
+                                            matrix_meta, m_gc, 1, NULL};
+    static const loom_class csv_class = {CSV_T, NULL, NULL, NULL, csv_release, 1, NULL};
+    loom_newclass(L, &matrix_class);
+    loom_newclass(L, &csv_class);
+    lua_pop(L, 2);
     luaL_newlib(L, module_functions);
     /* The metatable, so lua/loom can add __tostring and Lua-side methods. */
     luaL_getmetatable(L, LOOM_MATRIX_T);

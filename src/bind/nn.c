@@ -144,8 +144,8 @@ static void fill_uniform(lua_State *L, loom_matrix *a, double bound)
  * weight and bias (kaiming_uniform with a = sqrt(5)), drawn weight first. */
 static int l_linear(lua_State *L)
 {
-    size_t in = loom_checksize(L, 1, "nn.Linear", "in_features");
-    size_t out = loom_checksize(L, 2, "nn.Linear", "out_features");
+    size_t in = loom_checkdim(L, 1, "nn.Linear", "in_features");
+    size_t out = loom_checkdim(L, 2, "nn.Linear", "out_features");
     int with_bias = lua_isnoneornil(L, 3) || lua_toboolean(L, 3);
     Layer *m = new_layer(L, LINEAR);
     m->in = in;
@@ -161,9 +161,9 @@ static int l_linear(lua_State *L)
 /* embedding(vocab, dim [, padding_id]): N(0, 1) rows like PyTorch; the padding row is zero. */
 static int l_embedding(lua_State *L)
 {
-    size_t vocab = loom_checksize(L, 1, "nn.Embedding", "num_embeddings");
-    size_t dim = loom_checksize(L, 2, "nn.Embedding", "embedding_dim");
-    size_t padding = lua_isnoneornil(L, 3) ? 0 : loom_checksize(L, 3, "nn.Embedding", "padding_idx");
+    size_t vocab = loom_checkdim(L, 1, "nn.Embedding", "num_embeddings");
+    size_t dim = loom_checkdim(L, 2, "nn.Embedding", "embedding_dim");
+    size_t padding = lua_isnoneornil(L, 3) ? 0 : loom_checkdim(L, 3, "nn.Embedding", "padding_idx");
     if (padding > vocab)
         return luaL_error(L, "nn.Embedding: padding_idx %I is not an id in 1..%I", INT(padding), INT(vocab));
     Layer *m = new_layer(L, EMBEDDING);
@@ -462,12 +462,9 @@ static int m_release(lua_State *L)
     return 0;
 }
 
-/* Methods first; then the read-only fields m.training and m.kind. */
-static int m_index(lua_State *L)
+/* The read-only fields m.training and m.kind (after the methods, see loom_newclass). */
+static int m_fields(lua_State *L)
 {
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return 1;
     const char *key = lua_tostring(L, 2);
     Layer *m = luaL_checkudata(L, 1, MODULE_T);
     if (key && strcmp(key, "training") == 0)
@@ -657,36 +654,17 @@ static const luaL_Reg functions[] = {
     {"log_softmax", l_log_softmax}, {"loss", l_loss}, {"adam_step", l_adam_step},
     {"sgd_step", l_sgd_step}, {NULL, NULL}};
 
-/* __gc and __close (one function) and __name on the metatable on top. */
-static void set_lifetime(lua_State *L, lua_CFunction release, const char *name)
-{
-    lua_pushcfunction(L, release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, release);
-    lua_setfield(L, -2, "__close");
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "__name");
-}
-
 int loom_open_nn(lua_State *L)
 {
+    static const loom_class module_class = {MODULE_T, "nn.Module", module_methods, NULL,
+                                            m_release, 0, m_fields};
+    static const loom_class loss_class = {LOSS_T, "nn.Loss", loss_methods, NULL, c_release, 0,
+                                          NULL};
     luaL_newlib(L, functions);
-    /* Modules: methods reached through an __index function so m.training reads as a field;
-     * lua/loom/nn adds the Lua-written methods (state_dict, ...) to the same table. */
-    if (luaL_newmetatable(L, MODULE_T)) {
-        luaL_newlib(L, module_methods);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "methods");
-        lua_pushcclosure(L, m_index, 1);
-        lua_setfield(L, -2, "__index");
-        set_lifetime(L, m_release, "nn.Module");
-    }
+    /* lua/loom/nn adds the Lua-written methods (state_dict, ...) to metatable.methods. */
+    loom_newclass(L, &module_class);
     lua_setfield(L, -2, "module_metatable");
-    if (luaL_newmetatable(L, LOSS_T)) {
-        luaL_newlib(L, loss_methods);
-        lua_setfield(L, -2, "__index");
-        set_lifetime(L, c_release, "nn.Loss");
-    }
+    loom_newclass(L, &loss_class);
     lua_setfield(L, -2, "loss_metatable");
     return 1;
 }

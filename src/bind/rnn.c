@@ -4,7 +4,6 @@
 #include "bind.h"
 #include "rnn.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,18 +20,6 @@ typedef struct Layer {
     size_t batch; /* default batch size of forward (0: infer) */
 } Layer;
 
-/* luaL_error with the C library's printf formats (%zu), which lua_pushfstring lacks. */
-static int rnn_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int rnn_error(lua_State *L, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return luaL_error(L, "%s", buf);
-}
-
 static Layer *tolayer(lua_State *L, int idx)
 {
     Layer *ly = luaL_testudata(L, idx, LOOM_RNN_T);
@@ -41,12 +28,23 @@ static Layer *tolayer(lua_State *L, int idx)
     return ly;
 }
 
+static const char *const KINDS[] = {"RNN", "LSTM", "GRU", NULL};
+
+/* The default of the batch option: absent, not 0 (which is an error). */
+#define NO_BATCH LUA_MININTEGER
+
 /* "nn.LSTM", "nn.GRUCell", ... */
+static const char *kind_name(int kind, int cell)
+{
+    static const char *const seq[] = {"nn.RNN", "nn.LSTM", "nn.GRU"};
+    static const char *const cells[] = {"nn.RNNCell", "nn.LSTMCell", "nn.GRUCell"};
+    return cell ? cells[kind] : seq[kind];
+}
+
 static const char *layer_name(const Layer *ly)
 {
-    static const char *const seq[] = {"nn.RNN", "nn.RNN", "nn.LSTM", "nn.GRU"};
-    static const char *const cells[] = {"nn.RNNCell", "nn.RNNCell", "nn.LSTMCell", "nn.GRUCell"};
-    return ly->cell ? cells[ly->r.cfg.kind] : seq[ly->r.cfg.kind];
+    loom_rnn_kind k = ly->r.cfg.kind;
+    return kind_name(k == LOOM_LSTM ? 1 : k == LOOM_GRU ? 2 : 0, ly->cell);
 }
 
 static int is_lstm(const Layer *ly)
@@ -66,29 +64,37 @@ static int layer_gc(lua_State *L)
     return 0;
 }
 
-/* core.rnn.new(kind, input, hidden, {layers, bidirectional, dropout, batch, cell, nonlinearity}) */
+/* A size argument of a constructor: an integer in 1..LOOM_MAX_DIM. */
+static size_t check_layer_size(lua_State *L, int idx, const char *fn, const char *what)
+{
+    int ok;
+    lua_Integer n = lua_tointegerx(L, idx, &ok);
+    if (!ok || lua_type(L, idx) != LUA_TNUMBER || n < 1 || (lua_Unsigned)n > LOOM_MAX_DIM)
+        luaL_error(L, "%s: %s must be an integer in 1..%I, got %s", fn, what,
+                   (lua_Integer)LOOM_MAX_DIM, luaL_tolstring(L, idx, NULL));
+    return (size_t)n;
+}
+
+/* core.rnn.new(kind, input, hidden [, {layers, bidirectional, dropout, batch, nonlinearity}
+ * [, cell]]): the one place that checks the constructors' arguments (nn.RNN, nn.LSTMCell,
+ * ... in lua/loom/nn/recurrent.lua pass them through). Cells take only nonlinearity. */
 static int l_new(lua_State *L)
 {
-    static const char *const kinds[] = {"RNN", "LSTM", "GRU", NULL};
-    int kind = luaL_checkoption(L, 1, NULL, kinds);
-    size_t input = loom_checksize(L, 2, "nn.RNN", "input size");
-    size_t hidden = loom_checksize(L, 3, "nn.RNN", "hidden size");
-    luaL_checktype(L, 4, LUA_TTABLE);
+    int kind = luaL_checkoption(L, 1, NULL, KINDS);
+    int cell = lua_toboolean(L, 5);
+    const char *fn = kind_name(kind, cell);
+    size_t input = check_layer_size(L, 2, fn, "input size");
+    size_t hidden = check_layer_size(L, 3, fn, "hidden size");
+    int opts = loom_opt_table(L, 4, fn);
     loom_rnn_config cfg = {LOOM_RNN_TANH, input, hidden, 1, 0, 0.0};
-    lua_getfield(L, 4, "cell");
-    int cell = lua_toboolean(L, -1);
-    lua_getfield(L, 4, "layers");
-    lua_Integer layers = luaL_optinteger(L, -1, 1);
-    lua_getfield(L, 4, "bidirectional");
-    cfg.bidirectional = lua_toboolean(L, -1);
-    lua_getfield(L, 4, "dropout");
-    cfg.dropout = luaL_optnumber(L, -1, 0.0);
-    lua_getfield(L, 4, "batch");
-    lua_Integer batch = luaL_optinteger(L, -1, 0);
-    lua_getfield(L, 4, "nonlinearity");
-    const char *nl = luaL_optstring(L, -1, "tanh");
-    lua_getfield(L, 4, "name");
-    const char *fn = luaL_optstring(L, -1, "nn.RNN");
+    lua_Integer layers = 1, batch = NO_BATCH;
+    if (!cell) {
+        layers = loom_opt_integer(L, opts, "layers", 1, fn);
+        cfg.bidirectional = loom_opt_boolean(L, opts, "bidirectional", 0);
+        cfg.dropout = loom_opt_number(L, opts, "dropout", 0.0, fn);
+        batch = loom_opt_integer(L, opts, "batch", NO_BATCH, fn);
+    }
+    const char *nl = loom_opt_string(L, opts, "nonlinearity", "tanh", fn);
     if (kind == 1)
         cfg.kind = LOOM_LSTM;
     else if (kind == 2)
@@ -97,16 +103,21 @@ static int l_new(lua_State *L)
         cfg.kind = LOOM_RNN_RELU;
     else if (strcmp(nl, "tanh") != 0)
         return luaL_error(L, "%s: nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", fn, nl);
-    if (input == 0 || hidden == 0)
-        return rnn_error(L, "%s: input and hidden sizes must be >= 1, got %zu and %zu", fn,
-                          input, hidden);
-    if (layers < 1)
-        return luaL_error(L, "%s: layers must be >= 1, got %I", fn, layers);
+    if (layers < 1 || layers > 1000)
+        return luaL_error(L, "%s: layers must be in 1..1000, got %I", fn, layers);
     if (!(cfg.dropout >= 0.0 && cfg.dropout < 1.0))
-        return rnn_error(L, "%s: dropout must be in [0, 1), got %g", fn, cfg.dropout);
-    if (batch < 0)
+        return loom_error(L, "%s: dropout must be in [0, 1), got %g", fn, cfg.dropout);
+    if (batch != NO_BATCH && batch < 1)
         return luaL_error(L, "%s: batch must be >= 1, got %I", fn, batch);
+    if (batch == NO_BATCH)
+        batch = 0;
     cfg.layers = (size_t)layers;
+    /* Parameters: about G*H*(I + H*dirs + 2) per layer and direction, in doubles. */
+    double params = 4.0 * (double)hidden * ((double)input + 2.0 * (double)hidden + 2.0)
+                    * 2.0 * (double)layers;
+    if (params > 1e15)
+        return loom_error(L, "%s: %zu inputs and %zu hidden units make too many parameters", fn,
+                          input, hidden);
     Layer *ly = lua_newuserdatauv(L, sizeof *ly, UV_COUNT);
     memset(ly, 0, sizeof *ly);
     ly->cell = cell;
@@ -119,41 +130,6 @@ static int l_new(lua_State *L)
 }
 
 /* ---- options ---- */
-
-/* The matrix in field `key` of the options table at opts (0: none), or NULL. */
-static const loom_matrix *opt_matrix(lua_State *L, int opts, const char *key, const char *fn)
-{
-    if (opts == 0)
-        return NULL;
-    lua_getfield(L, opts, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    Matrix *m = loom_testmatrix(L, -1);
-    if (!m)
-        luaL_error(L, "%s: %s must be a matrix, got %s", fn, key, luaL_typename(L, -1));
-    lua_pop(L, 1); /* still referenced by the options table */
-    return &m->m;
-}
-
-static lua_Integer opt_integer(lua_State *L, int opts, const char *key, lua_Integer dflt,
-                               const char *fn)
-{
-    if (opts == 0)
-        return dflt;
-    lua_getfield(L, opts, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return dflt;
-    }
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok)
-        luaL_error(L, "%s: %s must be an integer, got %s", fn, key, luaL_typename(L, -1));
-    lua_pop(L, 1);
-    return v;
-}
 
 /* The lengths option (a list or a matrix of integers) as a size_t array held by a Lua
  * userdata pushed on the stack (so nothing leaks if a later check raises); NULL when absent
@@ -171,23 +147,28 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
     Matrix *m = loom_testmatrix(L, idx);
     if (!m && !lua_istable(L, idx))
         luaL_error(L, "%s: lengths must be a list or a matrix, got %s", fn, luaL_typename(L, idx));
-    size_t n = m ? loom_numel(&m->m) : (size_t)luaL_len(L, idx);
+    lua_Integer len = m ? (lua_Integer)loom_numel(&m->m) : luaL_len(L, idx);
+    if (len < 0 || (lua_Unsigned)len > LOOM_MAX_DIM)
+        luaL_error(L, "%s: %I lengths are too many", fn, len);
+    size_t n = (size_t)len;
     size_t *lengths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(size_t), 0);
+    if (m)
+        m = loom_recheck(L, idx, fn, "lengths"); /* the allocation may have run finalizers */
     for (size_t i = 0; i < n; i++) {
         double v;
         if (m) {
-            v = m->m.cols == 1 ? *loom_at(&m->m, i, 0) : *loom_at(&m->m, i / m->m.cols, i % m->m.cols);
+            v = *loom_at(&m->m, i / m->m.cols, i % m->m.cols);
         } else {
             lua_geti(L, idx, (lua_Integer)i + 1);
             int ok;
             v = lua_tonumberx(L, -1, &ok);
-            if (!ok)
-                rnn_error(L, "%s: lengths[%zu] is a %s, expected an integer", fn, i + 1,
+            if (!ok || lua_type(L, -1) != LUA_TNUMBER)
+                loom_error(L, "%s: lengths[%zu] is a %s, expected an integer", fn, i + 1,
                            luaL_typename(L, -1));
             lua_pop(L, 1);
         }
         if (!(v >= 1.0 && v <= 1e15) || v != (double)(size_t)v)
-            rnn_error(L, "%s: lengths[%zu] = %g must be a positive integer", fn, i + 1, v);
+            loom_error(L, "%s: lengths[%zu] = %g must be a positive integer", fn, i + 1, v);
         lengths[i] = (size_t)v;
     }
     lua_remove(L, idx);
@@ -195,85 +176,118 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
     return lengths;
 }
 
+/* The matrix at stack index idx (0: none) after every option was read: NULL or its storage,
+ * checked again (an option's metamethod may have released it). */
+static const loom_matrix *resolve(lua_State *L, int idx, const char *fn, const char *what)
+{
+    return idx ? &loom_recheck(L, idx, fn, what)->m : NULL;
+}
+
 static void check_state(lua_State *L, const Layer *ly, const loom_matrix *m, size_t B,
                         const char *fn, const char *what)
 {
     char got[48];
     if (m && (m->rows != units(ly) * B || m->cols != ly->r.cfg.hidden))
-        rnn_error(L, "%s: %s must be %zux%zu (layers*directions*batch x hidden), got %s", fn,
+        loom_error(L, "%s: %s must be %zux%zu (layers*directions*batch x hidden), got %s", fn,
                    what, units(ly) * B, ly->r.cfg.hidden, loom_shape(m, got));
 }
 
 /* ---- sequence layers ---- */
 
+/* The batch size of a forward: the batch option, else the number of lengths, else the
+ * layer's own; never guessed from the rows (DESIGN.md, "Sequences"). */
+static size_t forward_batch(lua_State *L, const Layer *ly, lua_Integer batch, size_t nlen,
+                            int have_lengths, const loom_matrix *x, const char *fn)
+{
+    char got[48];
+    if (batch != NO_BATCH && batch < 1)
+        luaL_error(L, "%s: batch must be >= 1, got %I", fn, batch);
+    if (batch != NO_BATCH)
+        return (size_t)batch;
+    if (have_lengths && nlen == 0)
+        luaL_error(L, "%s: lengths is empty (one length per sequence of the batch)", fn);
+    if (have_lengths)
+        return nlen;
+    if (ly->batch)
+        return ly->batch;
+    loom_error(L, "%s: the batch size is not given: X (%s) holds T*B rows, time-major (row "
+                  "(t-1)*B + b is step t of sequence b); pass {batch = B} or {lengths = {...}} "
+                  "(B = #lengths), or build the layer with {batch = B}",
+               fn, loom_shape(x, got));
+    return 0;
+}
+
 /* m:forward(X [, {lengths, h0, c0, batch, out}]) -> out, h_T[, c_T] */
 static int seq_forward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
-    const loom_matrix *x = &loom_checkmatrix(L, 2)->m;
-    int opts = lua_istable(L, 3) ? 3 : 0;
-    if (!opts && !lua_isnoneornil(L, 3))
-        luaL_typeerror(L, 3, "table of options");
-    lua_settop(L, 3);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:forward", layer_name(ly));
-    loom_rnn *r = &ly->r;
-    if (x->cols != r->cfg.input)
-        return rnn_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input,
-                          loom_shape(x, got));
+    loom_checkmatrix(L, 2);
+    int opts = loom_opt_table(L, 3, fn);
+    lua_settop(L, 3);
+    /* Every option before any pointer into a matrix: reading one may run Lua. */
     size_t nlen = 0;
     size_t *lengths = opt_lengths(L, opts, &nlen, fn);
-    const loom_matrix *h0 = opt_matrix(L, opts, "h0", fn), *c0 = opt_matrix(L, opts, "c0", fn);
-    if (c0 && !is_lstm(ly))
+    int h0_at = loom_opt_matrix(L, opts, "h0", fn), c0_at = loom_opt_matrix(L, opts, "c0", fn);
+    lua_Integer batch = loom_opt_integer(L, opts, "batch", NO_BATCH, fn);
+    int out_at = loom_opt_matrix(L, opts, "out", fn);
+    if (c0_at && !is_lstm(ly))
         return luaL_error(L, "%s: c0 is only for LSTM", fn);
-    lua_Integer batch = opt_integer(L, opts, "batch", 0, fn);
-    if (batch < 0)
-        return luaL_error(L, "%s: batch must be >= 1, got %I", fn, batch);
-    size_t B = (size_t)batch;
-    if (B == 0)
-        B = lengths ? nlen : h0 ? h0->rows / units(ly) : ly->batch ? ly->batch : 1;
+    loom_rnn *r = &ly->r;
+    size_t hd = r->cfg.hidden * r->dirs;
+    const loom_matrix *x = resolve(L, 2, fn, "the input");
+    if (x->cols != r->cfg.input)
+        return loom_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input,
+                          loom_shape(x, got));
+    size_t B = forward_batch(L, ly, batch, nlen, lengths != NULL, x, fn);
     if (lengths && nlen != B)
-        return rnn_error(L, "%s: %zu lengths for a batch of %zu", fn, nlen, B);
-    if (B == 0 || x->rows == 0 || x->rows % B != 0)
-        return rnn_error(L, "%s: input %s does not hold T steps of a batch of %zu (T*B rows)",
+        return loom_error(L, "%s: %zu lengths for a batch of %zu", fn, nlen, B);
+    if (x->rows == 0 || x->rows % B != 0)
+        return loom_error(L, "%s: input %s does not hold T steps of a batch of %zu (T*B rows)",
                           fn, loom_shape(x, got), B);
     size_t T = x->rows / B;
     for (size_t b = 0; lengths && b < B; b++)
         if (lengths[b] > T)
-            return rnn_error(L, "%s: lengths[%zu] = %zu is longer than the %zu steps of the input",
+            return loom_error(L, "%s: lengths[%zu] = %zu is longer than the %zu steps of the input",
                               fn, b + 1, lengths[b], T);
-    check_state(L, ly, h0, B, fn, "h0");
-    check_state(L, ly, c0, B, fn, "c0");
-    /* opts.out: write the output into this matrix (no allocation per mini-batch). */
-    const loom_matrix *given = opt_matrix(L, opts, "out", fn);
-    size_t hd = r->cfg.hidden * r->dirs;
-    Matrix *out;
-    if (given) {
-        if (given->rows != x->rows || given->cols != hd)
-            return rnn_error(L, "%s: out must be %zux%zu, got %s", fn, x->rows, hd,
-                             loom_shape(given, got));
-        lua_getfield(L, opts, "out");
-        out = loom_checkmatrix(L, -1);
-    } else {
-        out = loom_newmatrix(L, x->rows, hd);
-    }
+    /* The results first (allocating may run finalizers), then every matrix checked again. */
+    Matrix *out = out_at ? NULL : loom_newmatrix(L, x->rows, hd);
+    int out_idx = out_at ? out_at : lua_gettop(L);
     Matrix *ht = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
     Matrix *ct = is_lstm(ly) ? loom_newmatrix(L, units(ly) * B, r->cfg.hidden) : NULL;
+    x = resolve(L, 2, fn, "the input");
+    const loom_matrix *h0 = resolve(L, h0_at, fn, "h0"), *c0 = resolve(L, c0_at, fn, "c0");
+    check_state(L, ly, h0, B, fn, "h0");
+    check_state(L, ly, c0, B, fn, "c0");
+    out = loom_recheck(L, out_idx, fn, "out");
+    if (out->m.rows != x->rows || out->m.cols != hd)
+        return loom_error(L, "%s: out must be %zux%zu, got %s", fn, x->rows, hd,
+                          loom_shape(&out->m, got));
+    if (x->rows != T * B || x->cols != r->cfg.input)
+        return luaL_error(L, "%s: the input changed during the call", fn);
     loom_check(L, loom_rnn_forward(r, &out->m, &ht->m, ct ? &ct->m : NULL, x, B, lengths, h0, c0,
                                    loom_getrng(L)),
                fn);
-    lua_pushvalue(L, -1 - (ct != NULL));
+    lua_pushvalue(L, out_idx);
+    lua_pushvalue(L, -2 - (ct != NULL)); /* h_T */
     lua_setiuservalue(L, 1, UV_H);
     if (ct) {
-        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -2);
         lua_setiuservalue(L, 1, UV_C);
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+    } else {
+        lua_pushvalue(L, -2);
     }
     return ct ? 3 : 2;
 }
 
-/* Push dx (or nil), dh0, dc0 after a core backward; leaves them as the last 3 values. */
-static int push_backward(lua_State *L, Layer *ly, const char *fn, const loom_matrix *dout,
-                         const loom_matrix *dh_t, const loom_matrix *dc_t, int want_dx)
+/* Push dx (or nil), dh0, dc0 after a core backward; leaves them as the last 3 values. The
+ * gradients coming in are the matrices at stack indices dout_at, dh_at, dc_at (0 or a nil
+ * value: none), taken after the results are allocated (which may run finalizers). */
+static int push_backward(lua_State *L, Layer *ly, const char *fn, int dout_at, int dh_at,
+                         int dc_at, int want_dx)
 {
     loom_rnn *r = &ly->r;
     size_t n = r->work.steps * r->work.batch, B = r->work.batch;
@@ -288,6 +302,10 @@ static int push_backward(lua_State *L, Layer *ly, const char *fn, const loom_mat
         dc0 = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
     else
         lua_pushnil(L);
+    if (!r->work.have_forward || r->work.steps * r->work.batch != n || r->work.batch != B)
+        luaL_error(L, "%s: the layer ran again during the call", fn); /* a finalizer did */
+    const loom_matrix *dout = dout_at && !lua_isnil(L, dout_at) ? resolve(L, dout_at, fn, "dout") : NULL;
+    const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
     loom_check(L, loom_rnn_backward(r, dx ? &dx->m : NULL, &dh0->m, dc0 ? &dc0->m : NULL, dout,
                                     dh_t, dc_t),
                fn);
@@ -306,32 +324,28 @@ static int seq_backward(lua_State *L)
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:backward", layer_name(ly));
     int at = loom_testmatrix(L, 3) ? 3 : 2; /* where dout is */
-    int opts = lua_istable(L, at + 1) ? at + 1 : 0;
-    if (!opts && !lua_isnoneornil(L, at + 1))
-        luaL_typeerror(L, at + 1, "table of options");
+    int opts = loom_opt_table(L, at + 1, fn);
     loom_rnn *r = &ly->r;
     if (!r->work.have_forward)
         return luaL_error(L, "%s: call forward first", fn);
-    const loom_matrix *dout = NULL;
     if (!lua_isnoneornil(L, at))
-        dout = &loom_checkmatrix(L, at)->m;
-    size_t n = r->work.steps * r->work.batch, B = r->work.batch, hd = r->cfg.hidden * r->dirs;
-    if (dout && (dout->rows != n || dout->cols != hd))
-        return rnn_error(L, "%s: dout must be %zux%zu like the output, got %s", fn, n, hd,
-                          loom_shape(dout, got));
-    const loom_matrix *dh_t = opt_matrix(L, opts, "dh_T", fn), *dc_t = opt_matrix(L, opts, "dc_T", fn);
-    if (dc_t && !is_lstm(ly))
+        loom_checkmatrix(L, at);
+    lua_settop(L, at + 1);
+    int dh_at = loom_opt_matrix(L, opts, "dh_T", fn), dc_at = loom_opt_matrix(L, opts, "dc_T", fn);
+    int want_dx = loom_opt_boolean(L, opts, "input_grad", 1);
+    if (dc_at && !is_lstm(ly))
         return luaL_error(L, "%s: dc_T is only for LSTM", fn);
+    if (!r->work.have_forward) /* an option's metamethod may have run another layer's forward */
+        return luaL_error(L, "%s: call forward first", fn);
+    size_t n = r->work.steps * r->work.batch, B = r->work.batch, hd = r->cfg.hidden * r->dirs;
+    const loom_matrix *dout = lua_isnil(L, at) ? NULL : resolve(L, at, fn, "dout");
+    if (dout && (dout->rows != n || dout->cols != hd))
+        return loom_error(L, "%s: dout must be %zux%zu like the output, got %s", fn, n, hd,
+                          loom_shape(dout, got));
+    const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
     check_state(L, ly, dh_t, B, fn, "dh_T");
     check_state(L, ly, dc_t, B, fn, "dc_T");
-    int want_dx = 1;
-    if (opts) {
-        lua_getfield(L, opts, "input_grad");
-        want_dx = lua_isnil(L, -1) || lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
-    lua_settop(L, at + 1);
-    push_backward(L, ly, fn, dout, dh_t, dc_t, want_dx);
+    push_backward(L, ly, fn, at, dh_at, dc_at, want_dx);
     if (is_lstm(ly))
         return 3;
     lua_pop(L, 1);
@@ -381,23 +395,35 @@ static int layer_gates(lua_State *L)
     loom_matrix view;
     if (t < 1 || layer < 1 || dir < 1
         || loom_rnn_gates_view(&view, r, (size_t)layer - 1, (size_t)dir - 1, (size_t)t) != LOOM_OK)
-        return rnn_error(L, "%s:gates: no step %lld of layer %lld direction %lld (%zu steps, %zu layers, %zu directions)",
+        return loom_error(L, "%s:gates: no step %lld of layer %lld direction %lld (%zu steps, %zu layers, %zu directions)",
                           layer_name(ly), t, layer, dir, r->work.steps, r->cfg.layers, r->dirs);
     Matrix *m = loom_newmatrix(L, view.rows, view.cols);
+    /* The allocation may run a finalizer that runs this layer's forward again (and moves its
+     * workspace): take the view anew and copy only if it still has the same shape. */
+    if (!r->work.have_forward
+        || loom_rnn_gates_view(&view, r, (size_t)layer - 1, (size_t)dir - 1, (size_t)t) != LOOM_OK
+        || !loom_same_shape(&view, &m->m))
+        return loom_error(L, "%s:gates: the layer ran again during the call", layer_name(ly));
     loom_matrix_copy(&m->m, &view);
     return 1;
 }
 
 /* ---- cells ---- */
 
-/* Run the core over one step (T = 1) from x and the state (h, c), both may be nil. */
-static void cell_step(lua_State *L, Layer *ly, const loom_matrix *x, const loom_matrix *h,
-                      const loom_matrix *c, Matrix *h_new, Matrix *c_new, const char *fn)
+/* Run the core over one step (T = 1) from the input at x_at and the state (h, c) at h_at,
+ * c_at (0: zeros) into h_new, c_new; the matrices are taken here, after every option was
+ * read and every result allocated. */
+static void cell_step(lua_State *L, Layer *ly, int x_at, int h_at, int c_at, Matrix *h_new,
+                      Matrix *c_new, const char *fn)
 {
     char got[48];
     loom_rnn *r = &ly->r;
+    const loom_matrix *x = resolve(L, x_at, fn, "the input");
+    const loom_matrix *h = resolve(L, h_at, fn, "h"), *c = resolve(L, c_at, fn, "c");
     if (x->cols != r->cfg.input || x->rows == 0)
-        rnn_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input, loom_shape(x, got));
+        loom_error(L, "%s: expected input with %zu columns, got %s", fn, r->cfg.input, loom_shape(x, got));
+    if (h_new->m.rows != x->rows)
+        luaL_error(L, "%s: the input changed during the call", fn);
     check_state(L, ly, h, x->rows, fn, "h");
     check_state(L, ly, c, x->rows, fn, "c");
     loom_check(L, loom_rnn_forward(r, &h_new->m, NULL, c_new ? &c_new->m : NULL, x, x->rows, NULL,
@@ -405,12 +431,13 @@ static void cell_step(lua_State *L, Layer *ly, const loom_matrix *x, const loom_
                fn);
 }
 
-/* Keep a copy of the state a step starts from (zeros for nil) in user value uv. */
-static void remember_state(lua_State *L, const loom_matrix *m, size_t rows, size_t cols, int uv)
+/* Keep a copy of the state at idx a step starts from (zeros for 0) in user value uv. */
+static void remember_state(lua_State *L, int idx, size_t rows, size_t cols, int uv,
+                           const char *fn)
 {
     Matrix *copy = loom_newmatrix(L, rows, cols);
-    if (m)
-        loom_matrix_copy(&copy->m, m);
+    if (idx)
+        loom_matrix_copy(&copy->m, &loom_recheck(L, idx, fn, "the state")->m);
     lua_setiuservalue(L, 1, uv);
 }
 
@@ -418,22 +445,26 @@ static void remember_state(lua_State *L, const loom_matrix *m, size_t rows, size
 static int cell_forward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_CELL_T);
-    const loom_matrix *x = &loom_checkmatrix(L, 2)->m;
-    int opts = lua_istable(L, 3) ? 3 : 0;
-    if (!opts && !lua_isnoneornil(L, 3))
-        luaL_typeerror(L, 3, "table of options");
-    char fn[64];
+    char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:forward", layer_name(ly));
-    const loom_matrix *h = opt_matrix(L, opts, "h", fn), *c = opt_matrix(L, opts, "c", fn);
-    if (c && !is_lstm(ly))
+    loom_checkmatrix(L, 2);
+    int opts = loom_opt_table(L, 3, fn);
+    lua_settop(L, 3);
+    int h_at = loom_opt_matrix(L, opts, "h", fn), c_at = loom_opt_matrix(L, opts, "c", fn);
+    if (c_at && !is_lstm(ly))
         return luaL_error(L, "%s: c is only for LSTMCell", fn);
-    size_t H = ly->r.cfg.hidden;
-    Matrix *h_new = loom_newmatrix(L, x->rows, H);
-    Matrix *c_new = is_lstm(ly) ? loom_newmatrix(L, x->rows, H) : NULL;
-    cell_step(L, ly, x, h, c, h_new, c_new, fn);
-    remember_state(L, h, x->rows, H, UV_H);
+    size_t H = ly->r.cfg.hidden, B = resolve(L, 2, fn, "the input")->rows;
+    if (B == 0)
+        return loom_error(L, "%s: expected input with %zu columns, got %s", fn,
+                          ly->r.cfg.input, loom_shape(resolve(L, 2, fn, "the input"), got));
+    Matrix *h_new = loom_newmatrix(L, B, H);
+    Matrix *c_new = is_lstm(ly) ? loom_newmatrix(L, B, H) : NULL;
+    int results = lua_gettop(L);
+    cell_step(L, ly, 2, h_at, c_at, h_new, c_new, fn);
+    remember_state(L, h_at, B, H, UV_H, fn);
     if (is_lstm(ly))
-        remember_state(L, c, x->rows, H, UV_C);
+        remember_state(L, c_at, B, H, UV_C, fn);
+    lua_settop(L, results);
     return is_lstm(ly) ? 2 : 1;
 }
 
@@ -442,39 +473,37 @@ static int cell_forward(lua_State *L)
 static int cell_backward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_CELL_T);
-    const loom_matrix *x = &loom_checkmatrix(L, 2)->m;
-    int opts = lua_istable(L, 4) ? 4 : 0;
-    if (!opts && !lua_isnoneornil(L, 4))
-        luaL_typeerror(L, 4, "table of options");
-    lua_settop(L, 4);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:backward", layer_name(ly));
-    size_t H = ly->r.cfg.hidden, B = x->rows;
-    const loom_matrix *dh = lua_isnil(L, 3) ? NULL : &loom_checkmatrix(L, 3)->m;
-    if (dh && (dh->rows != B || dh->cols != H))
-        return rnn_error(L, "%s: dh must be %zux%zu, got %s", fn, B, H, loom_shape(dh, got));
-    const loom_matrix *h = opt_matrix(L, opts, "h", fn), *c = opt_matrix(L, opts, "c", fn);
-    const loom_matrix *dc = opt_matrix(L, opts, "dc", fn);
-    if ((c || dc) && !is_lstm(ly))
+    loom_checkmatrix(L, 2);
+    int opts = loom_opt_table(L, 4, fn);
+    lua_settop(L, 4);
+    if (!lua_isnil(L, 3))
+        loom_checkmatrix(L, 3);
+    int h_at = loom_opt_matrix(L, opts, "h", fn), c_at = loom_opt_matrix(L, opts, "c", fn);
+    int dc_at = loom_opt_matrix(L, opts, "dc", fn);
+    if ((c_at || dc_at) && !is_lstm(ly))
         return luaL_error(L, "%s: c and dc are only for LSTMCell", fn);
+    /* The state the last forward started from, unless given. */
+    int *state_at[] = {&h_at, &c_at};
     for (int k = 0; k < 2; k++) {
-        const loom_matrix **state = k == 0 ? &h : &c;
-        if (*state || (k == 1 && !is_lstm(ly)))
+        if (*state_at[k] || (k == 1 && !is_lstm(ly)))
             continue;
         lua_getiuservalue(L, 1, UV_H + k);
-        Matrix *m = loom_testmatrix(L, -1);
-        if (!m)
+        if (!loom_testmatrix(L, -1))
             return luaL_error(L, "%s: call forward first or pass the state (h, c) the step started from", fn);
-        *state = &m->m; /* kept alive by the layer */
-        lua_pop(L, 1);
+        *state_at[k] = lua_gettop(L);
     }
-    if (dc)
-        check_state(L, ly, dc, B, fn, "dc");
+    size_t H = ly->r.cfg.hidden, B = resolve(L, 2, fn, "the input")->rows;
+    const loom_matrix *dh = lua_isnil(L, 3) ? NULL : resolve(L, 3, fn, "dh");
+    if (dh && (dh->rows != B || dh->cols != H))
+        return loom_error(L, "%s: dh must be %zux%zu, got %s", fn, B, H, loom_shape(dh, got));
+    if (dc_at)
+        check_state(L, ly, resolve(L, dc_at, fn, "dc"), B, fn, "dc");
     Matrix *h_new = loom_newmatrix(L, B, H);
     Matrix *c_new = is_lstm(ly) ? loom_newmatrix(L, B, H) : NULL;
-    cell_step(L, ly, x, h, c, h_new, c_new, fn);
-    lua_settop(L, 4);
-    push_backward(L, ly, fn, dh, NULL, dc, 1);
+    cell_step(L, ly, 2, h_at, c_at, h_new, c_new, fn);
+    push_backward(L, ly, fn, 3, 0, dc_at, 1);
     if (is_lstm(ly))
         return 3;
     lua_pop(L, 1);
@@ -545,9 +574,20 @@ static int layer_eval(lua_State *L)
     return 1;
 }
 
-static int layer_training(lua_State *L)
+static int layer_is_training(lua_State *L)
 {
     lua_pushboolean(L, tolayer(L, 1)->r.training);
+    return 1;
+}
+
+/* The read-only field m.training, as nn.Linear has it (bind/nn.c). */
+static int layer_fields(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    if (key && strcmp(key, "training") == 0)
+        lua_pushboolean(L, tolayer(L, 1)->r.training);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -578,42 +618,17 @@ static int layer_config(lua_State *L)
     return 1;
 }
 
-static int layer_tostring(lua_State *L)
-{
-    Layer *ly = tolayer(L, 1);
-    const loom_rnn_config *c = &ly->r.cfg;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    lua_pushfstring(L, "%s(%I, %I", layer_name(ly), (lua_Integer)c->input, (lua_Integer)c->hidden);
-    luaL_addvalue(&b);
-    if (c->kind == LOOM_RNN_RELU)
-        luaL_addstring(&b, ", nonlinearity=relu");
-    if (c->layers > 1) {
-        lua_pushfstring(L, ", layers=%I", (lua_Integer)c->layers);
-        luaL_addvalue(&b);
-    }
-    if (c->bidirectional)
-        luaL_addstring(&b, ", bidirectional=true");
-    if (c->dropout > 0) {
-        lua_pushfstring(L, ", dropout=%f", c->dropout);
-        luaL_addvalue(&b);
-    }
-    luaL_addchar(&b, ')');
-    luaL_pushresult(&b);
-    return 1;
-}
-
 static const luaL_Reg seq_methods[] = {
     {"forward", seq_forward}, {"backward", seq_backward}, {"state", seq_state},
     {"initial_state_grad", layer_initial_state_grad}, {"gates", layer_gates},
     {"parameters", layer_parameters}, {"zero_grad", layer_zero_grad}, {"train", layer_train},
-    {"eval", layer_eval}, {"training", layer_training}, {"config", layer_config}, {NULL, NULL}};
+    {"eval", layer_eval}, {"is_training", layer_is_training}, {"config", layer_config}, {NULL, NULL}};
 
 static const luaL_Reg cell_methods[] = {
     {"forward", cell_forward}, {"backward", cell_backward}, {"gates", layer_gates},
     {"initial_state_grad", layer_initial_state_grad}, {"parameters", layer_parameters},
     {"zero_grad", layer_zero_grad}, {"train", layer_train}, {"eval", layer_eval},
-    {"training", layer_training}, {"config", layer_config}, {NULL, NULL}};
+    {"is_training", layer_is_training}, {"config", layer_config}, {NULL, NULL}};
 
 static int l_is_layer(lua_State *L)
 {
@@ -622,25 +637,15 @@ static int l_is_layer(lua_State *L)
 }
 
 /* No __close: parameter views point into the layer, so only the collector (once no view
- * is left) may free it. */
+ * is left) may free it. __tostring is the one nn modules share (lua/loom/nn). */
 static void new_type(lua_State *L, const char *tname, const luaL_Reg *methods, const char *field,
                      const char *meta_field)
 {
-    luaL_newmetatable(L, tname);
-    lua_pushcfunction(L, layer_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, layer_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushstring(L, tname);
-    lua_setfield(L, -2, "__name");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -4, field); /* the methods, for recurrent.lua to extend */
-    lua_setfield(L, -2, "__index");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, meta_field);
-    lua_pop(L, 1);
+    const loom_class c = {tname, NULL, methods, NULL, layer_gc, 1, layer_fields};
+    loom_newclass(L, &c);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -3, field); /* the methods, for recurrent.lua to extend */
+    lua_setfield(L, -2, meta_field);
 }
 
 int loom_open_rnn(lua_State *L)

@@ -185,24 +185,58 @@ static size_t collect_metadata(lua_State *L, int idx, const char ***keys, const 
     return n;
 }
 
+/* After every option is read (option tables may run Lua through metamethods and release a
+ * matrix or the owner of a view's storage), take each entry's matrix anew from the anchor
+ * list at refs (name, matrix, name, matrix, ...) and check it still has the shape read. */
+static void recheck_entries(lua_State *L, int refs, loom_st_entry *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        lua_rawgeti(L, refs, (lua_Integer)(2 * i + 2));
+        loom_st_entry *e = &entries[i];
+        Matrix *m = loom_recheck(L, -1, "loom.save", "a tensor");
+        uint64_t n = 1;
+        for (size_t k = 0; k < e->ndim; k++)
+            n *= e->shape[k];
+        if (n != loom_numel(&m->m))
+            luaL_error(L, "loom.save: tensor '%s' changed shape during the call", e->name);
+        e->values = &m->m;
+        lua_pop(L, 1);
+    }
+}
+
 /* loom.save(path, tensors [, metadata [, opts]]) -> true | nil, "path: message"
  * opts: dtype = "F64" (default for all), dtypes = {name = dtype}, shapes = {name = {...}}. */
 static int l_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3))
+        luaL_argexpected(L, lua_istable(L, 3), 3, "table of strings or nil");
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
-    const char **keys = NULL, **values = NULL;
-    size_t meta_count = collect_metadata(L, 3, &keys, &values);
     size_t count = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
         count++;
-    loom_st_entry *entries = lua_newuserdatauv(L, (count ? count : 1) * sizeof *entries, 0);
+    loom_st_entry *entries = lua_newuserdatauv(L, (count ? count : 1) * sizeof *entries, 0); /* 5 */
+    lua_createtable(L, (int)(count < 1u << 20 ? 2 * count : 0), 0); /* 6: anchors names, matrices */
+    int refs = 6;
     size_t i = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        if (i == count)
+            return luaL_error(L, "loom.save: the tensors table changed during the call");
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, refs, (lua_Integer)(2 * i + 1));
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, refs, (lua_Integer)(2 * i + 2));
         fill_entry(L, 4, &entries[i++]);
+    }
+    count = i;
+    /* The metadata after the options (whose metamethods could change the metadata table),
+     * and no call into Lua from here on. */
+    const char **keys = NULL, **values = NULL;
+    size_t meta_count = collect_metadata(L, 3, &keys, &values);
+    recheck_entries(L, refs, entries, count);
     char error[256];
     loom_status st = loom_safetensors_write(path, entries, count, keys, values, meta_count, error,
                                             sizeof error);
@@ -221,9 +255,8 @@ static const luaL_Reg functions[] = {{"save", l_save}, {"load", l_load}, {NULL, 
 
 int loom_open_safetensors(lua_State *L)
 {
-    luaL_newmetatable(L, LOADED_T);
-    lua_pushcfunction(L, loaded_release);
-    lua_setfield(L, -2, "__gc");
+    static const loom_class loaded_class = {LOADED_T, NULL, NULL, NULL, loaded_release, 1, NULL};
+    loom_newclass(L, &loaded_class);
     lua_pop(L, 1);
     lua_newtable(L);
     loom_setfuncs(L, functions);

@@ -14,22 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernel.h"
+
 #define PI 3.14159265358979323846
 /* Kaldi floors every log at std::numeric_limits<float>::epsilon(), whatever the precision. */
 #define LOG_FLOOR ((double)FLT_EPSILON)
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_error(char *error, size_t size, const char *fmt, ...)
-{
-    if (error && size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(error, size, fmt, ap);
-        va_end(ap);
-    }
-}
 
 /* ---- files ---- */
 
@@ -40,29 +29,25 @@ loom_status loom_audio_read(loom_matrix *out, int *rate, const char *path, char 
     /* Tell a missing file from a broken one: libsndfile reports both as "System error". */
     FILE *probe = fopen(path, "rb");
     if (!probe) {
-        set_error(error, error_size, "cannot open '%s': %s", path, strerror(errno));
-        return LOOM_EIO;
+        return loom_fail(error, error_size, LOOM_EIO, "cannot open '%s': %s", path, strerror(errno));
     }
     fclose(probe);
     SF_INFO info;
     memset(&info, 0, sizeof info);
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f) {
-        set_error(error, error_size, "'%s' is not a readable audio file (%s)", path,
+        return loom_fail(error, error_size, LOOM_EFORMAT, "'%s' is not a readable audio file (%s)", path,
                   sf_strerror(NULL));
-        return LOOM_EFORMAT;
     }
     if (info.channels < 1 || info.frames < 0 || (uint64_t)info.frames > ((uint64_t)1 << 40)) {
         sf_close(f);
-        set_error(error, error_size, "'%s' is not a readable audio file (bad frame or channel count)",
+        return loom_fail(error, error_size, LOOM_EFORMAT, "'%s' is not a readable audio file (bad frame or channel count)",
                   path);
-        return LOOM_EFORMAT;
     }
     loom_status st = loom_matrix_init(out, (size_t)info.frames, (size_t)info.channels);
     if (st != LOOM_OK) {
         sf_close(f);
-        set_error(error, error_size, "'%s': %s", path, loom_strerror(st));
-        return st;
+        return loom_fail(error, error_size, st, "'%s': %s", path, loom_strerror(st));
     }
     sf_command(f, SFC_SET_NORM_DOUBLE, NULL, SF_TRUE);
     sf_count_t got = info.frames > 0 ? sf_readf_double(f, out->data, info.frames) : 0;
@@ -154,10 +139,16 @@ loom_status loom_audio_write(const char *path, const loom_matrix *samples, int r
         if (!container_from_name(container))
             container = "wav";
     }
+    for (size_t i = 0; i < samples->rows; i++)
+        for (size_t c = 0; c < samples->cols; c++) {
+            double v = *loom_at(samples, i, c);
+            if (!isfinite(v)) /* a PCM encoder would write NaN as -1.0 */
+                return loom_fail(error, error_size, LOOM_EARG, "sample %zu of channel %zu is %s",
+                                 i + 1, c + 1, v != v ? "NaN" : "infinite");
+        }
     int major = container_from_name(container);
     if (!major) {
-        set_error(error, error_size, "unknown container '%s'", container);
-        return LOOM_EARG;
+        return loom_fail(error, error_size, LOOM_EARG, "unknown container '%s'", container);
     }
     int bits;
     if (!encoding)
@@ -169,22 +160,20 @@ loom_status loom_audio_write(const char *path, const loom_matrix *samples, int r
     info.channels = (int)samples->cols;
     info.format = major | minor;
     if (!minor || samples->cols < 1 || samples->cols > 1024 || rate < 1 || !sf_format_check(&info)) {
-        set_error(error, error_size, "cannot write encoding '%s' in a '%s' file", encoding,
+        return loom_fail(error, error_size, LOOM_EARG, "cannot write encoding '%s' in a '%s' file", encoding,
                   container);
-        return LOOM_EARG;
     }
     SNDFILE *f = sf_open(path, SFM_WRITE, &info);
     if (!f) {
-        set_error(error, error_size, "cannot create '%s': %s", path, sf_strerror(NULL));
-        return LOOM_EIO;
+        return loom_fail(error, error_size, LOOM_EIO, "cannot create '%s': %s", path, sf_strerror(NULL));
     }
     sf_command(f, SFC_SET_CLIPPING, NULL, SF_TRUE);
     loom_status st = write_frames(f, samples, bits);
     if (sf_close(f) != 0 && st == LOOM_OK)
         st = LOOM_EIO;
     if (st != LOOM_OK)
-        set_error(error, error_size, "cannot write '%s': %s", path, loom_strerror(st));
-    return st;
+        return loom_fail(error, error_size, st, "cannot write '%s': %s", path, loom_strerror(st));
+    return LOOM_OK;
 }
 
 /* ---- resampling ---- */
@@ -699,7 +688,7 @@ static loom_status mfcc_finish(loom_matrix *out, const loom_matrix *logmel, cons
             row[0] = energy[i];
         if (o->htk_compat) {
             double c0 = row[0] * (o->use_energy ? 1.0 : sqrt(2.0));
-            memmove(row, row + 1, (ceps - 1) * sizeof *row);
+            loom_move_bytes(row, row + 1, (ceps - 1) * sizeof *row);
             row[ceps - 1] = c0;
         }
     }
@@ -764,7 +753,7 @@ loom_status loom_audio_features(loom_matrix *out, const double *x, size_t stride
 /* scales (order + 1 rows of 2 * order * window + 1 taps, centred) as Kaldi's DeltaFeatures. */
 static void delta_scales(double *scales, size_t taps, int order, int window)
 {
-    memset(scales, 0, (size_t)(order + 1) * taps * sizeof *scales);
+    loom_zero_bytes(scales, (size_t)(order + 1) * taps * sizeof *scales);
     size_t mid = taps / 2;
     scales[mid] = 1.0;
     double normalizer = 0.0;

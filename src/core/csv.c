@@ -9,19 +9,49 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "kernel.h"
+
 typedef struct text {
     char *data;
     size_t len;
 } text;
 
-/* Whole file into memory; gzread passes uncompressed files through unchanged. */
-static loom_status slurp(text *out, const char *path, char *error, size_t error_size)
+/* zlib's message for the last error, without the path it puts in front. */
+static const char *gz_message(gzFile f, const char *path, int *code)
 {
+    const char *msg = gzerror(f, code);
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2;
+    return msg;
+}
+
+/* After the last read: did zlib see the whole gzip stream, trailer and CRC included?
+ * gzread reports a stream that stops early only through gzerror (Z_BUF_ERROR) and gzclose,
+ * and returns what it decompressed, so without this a truncated file reads as a short one. */
+static loom_status check_stream_end(gzFile f, const char *path, char *error, size_t error_size)
+{
+    int code = Z_OK;
+    const char *msg = gz_message(f, path, &code);
+    if (code == Z_BUF_ERROR)
+        return loom_fail(error, error_size, LOOM_EFORMAT,
+                         "the gzip stream is truncated (%s): the file is incomplete", msg);
+    if (code != Z_OK)
+        return loom_fail(error, error_size, LOOM_EFORMAT, "gzip error: %s", msg);
+    return LOOM_OK;
+}
+
+/* Whole file into memory, at most max_bytes of text; gzread passes uncompressed files
+ * through unchanged. */
+static loom_status slurp(text *out, const char *path, size_t max_bytes, char *error,
+                         size_t error_size)
+{
+    if (max_bytes == 0)
+        max_bytes = SIZE_MAX;
     gzFile f = gzopen(path, "rb");
-    if (!f) {
-        snprintf(error, error_size, "cannot open: %s", errno ? strerror(errno) : "unknown error");
-        return LOOM_EIO;
-    }
+    if (!f)
+        return loom_fail(error, error_size, LOOM_EIO, "cannot open: %s",
+                         errno ? strerror(errno) : "unknown error");
     size_t cap = 1 << 16, len = 0;
     char *buf = loom_malloc(cap + 1);
     loom_status st = buf ? LOOM_OK : LOOM_ENOMEM;
@@ -37,25 +67,44 @@ static loom_status slurp(text *out, const char *path, char *error, size_t error_
         }
         int n = gzread(f, buf + len, (unsigned)(cap - len < (1u << 30) ? cap - len : (1u << 30)));
         if (n < 0) {
-            int code;
-            snprintf(error, error_size, "read error: %s", gzerror(f, &code));
-            st = LOOM_EIO;
+            int code = Z_OK;
+            const char *msg = gz_message(f, path, &code);
+            st = code == Z_ERRNO ? loom_fail(error, error_size, LOOM_EIO, "read error: %s", msg)
+                                 : loom_fail(error, error_size, LOOM_EFORMAT, "gzip error: %s", msg);
         } else if (n == 0) {
+            st = check_stream_end(f, path, error, error_size);
             break;
         }
         len += n > 0 ? (size_t)n : 0;
+        if (st == LOOM_OK && len > max_bytes)
+            st = loom_fail(error, error_size, LOOM_ERANGE,
+                           "the text is longer than max_bytes = %zu (decompressed); pass a larger "
+                           "max_bytes to read it", max_bytes);
     }
-    gzclose(f);
+    int closed = gzclose(f);
+    if (st == LOOM_OK && closed == Z_BUF_ERROR)
+        st = loom_fail(error, error_size, LOOM_EFORMAT,
+                       "the gzip stream is truncated: the file is incomplete");
     if (st != LOOM_OK) {
         loom_free(buf);
         if (st == LOOM_ENOMEM)
-            snprintf(error, error_size, "not enough memory");
+            loom_fail(error, error_size, st, "not enough memory");
         return st;
     }
     buf[len] = '\0';
     out->data = buf;
     out->len = len;
     return LOOM_OK;
+}
+
+loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_t *len,
+                           char *error, size_t error_size)
+{
+    text t = {NULL, 0};
+    loom_status st = slurp(&t, path, max_bytes, error, error_size);
+    *out = t.data;
+    *len = t.len;
+    return st;
 }
 
 /* A cursor over the text that knows the line and field it is in, for error messages. */
@@ -67,16 +116,14 @@ typedef struct cursor {
     size_t error_size;
 } cursor;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
+LOOM_PRINTF(2, 3)
 static loom_status fail(cursor *c, const char *fmt, ...)
 {
     int n = snprintf(c->error, c->error_size, "%zu:%zu: ", c->line, c->field);
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < c->error_size)
-        vsnprintf(c->error + n, c->error_size - (size_t)n, fmt, ap);
+        loom_failv(c->error + n, c->error_size - (size_t)n, LOOM_EFORMAT, fmt, ap);
     va_end(ap);
     return LOOM_EFORMAT;
 }
@@ -159,7 +206,7 @@ static char *dup_string(const char *s, size_t n)
 {
     char *d = loom_malloc(n + 1);
     if (d) {
-        memcpy(d, s, n);
+        loom_copy_bytes(d, s, n);
         d[n] = '\0';
     }
     return d;
@@ -282,16 +329,20 @@ static loom_status parse_row(cursor *c, parse_state *s, const loom_csv_options *
 
 loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_options *options)
 {
-    loom_csv_options o = options ? *options : (loom_csv_options){1, 0, ','};
+    loom_csv_options o = options ? *options : (loom_csv_options){1, 0, ',', 0};
     if (!o.sep)
         o.sep = ',';
+    if (!o.max_bytes)
+        o.max_bytes = LOOM_CSV_MAX_BYTES;
     memset(out, 0, sizeof *out);
-    text t;
-    loom_status st = slurp(&t, path, out->error, sizeof out->error);
+    text t = {NULL, 0};
+    loom_status st = slurp(&t, path, o.max_bytes, out->error, sizeof out->error);
     if (st != LOOM_OK)
         return st;
     char field[512];
     cursor c = {t.data, t.data + t.len, 1, 1, o.sep, out->error, sizeof out->error};
+    if (t.len >= 3 && memcmp(t.data, "\xEF\xBB\xBF", 3) == 0)
+        c.p += 3; /* a UTF-8 byte order mark is not part of the first name */
     parse_state s = {0};
     if (o.header && c.p < c.end)
         st = parse_header(&c, &s, field, sizeof field);
@@ -317,19 +368,22 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
     loom_free(t.data);
     if (st != LOOM_OK) {
         if (st == LOOM_ENOMEM)
-            snprintf(out->error, sizeof out->error, "not enough memory");
+            loom_fail(out->error, sizeof out->error, st, "not enough memory");
+        else if (st == LOOM_ERANGE)
+            loom_fail(out->error, sizeof out->error, st, "%zu rows of %zu columns is too large",
+                      rows, s.cols);
         loom_free(s.values);
         free_strings(s.names, s.nnames);
         free_strings(s.rownames, s.nrows);
         return st;
     }
     if (rows && s.cols)
-        memcpy(out->values.data, s.values, rows * s.cols * sizeof(double));
+        loom_copy_bytes(out->values.data, s.values, rows * s.cols * sizeof(double));
     loom_free(s.values);
     if (o.rownames && s.nnames > 0) {
         /* The row-name column's header is not a column name of the matrix. */
         loom_free(s.names[0]);
-        memmove(s.names, s.names + 1, (s.nnames - 1) * sizeof *s.names);
+        loom_move_bytes(s.names, s.names + 1, (s.nnames - 1) * sizeof *s.names);
         s.nnames--;
     }
     out->names = s.names;

@@ -1,5 +1,5 @@
-/* datafile.c: checksums, checked (gzip) text reading and downloads for the dataset
- * registry, on OpenSSL's libcrypto, zlib and libcurl. Not a parser of any data format. */
+/* datafile.c: checksums and downloads for the dataset registry, on OpenSSL's libcrypto and
+ * libcurl. Not a parser of any data format. */
 #include "datafile.h"
 
 #include <curl/curl.h>
@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 loom_status loom_sha256_file(const char *path, char hex[65], char *error, size_t error_size)
 {
@@ -41,103 +40,6 @@ loom_status loom_sha256_file(const char *path, char hex[65], char *error, size_t
     for (unsigned int i = 0; i < digest_len && i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     hex[64] = '\0';
-    return LOOM_OK;
-}
-
-/* The buffer grows by doubling; max_bytes (0: none) bounds the decompressed text. */
-static loom_status grow(char **buf, size_t *cap, size_t max_bytes)
-{
-    if (*cap > SIZE_MAX / 2 - 1)
-        return LOOM_ENOMEM;
-    size_t next = *cap * 2;
-    if (max_bytes && next > max_bytes)
-        next = max_bytes;
-    char *bigger = loom_realloc(*buf, next + 1);
-    if (!bigger)
-        return LOOM_ENOMEM;
-    *buf = bigger;
-    *cap = next;
-    return LOOM_OK;
-}
-
-/* zlib's message for f without the "path: " it puts first (callers name the file). */
-static const char *gz_message(gzFile f, const char *path, int *code)
-{
-    const char *msg = gzerror(f, code);
-    size_t n = strlen(path);
-    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-        return msg + n + 2;
-    return msg;
-}
-
-/* After gzread reported the end: zlib keeps "unexpected end of file" (Z_BUF_ERROR) for a
- * stream cut short, which gzread itself does not return as an error. */
-static loom_status stream_state(gzFile f, const char *path, char *error, size_t error_size)
-{
-    int code = Z_OK;
-    const char *msg = gz_message(f, path, &code);
-    if (code == Z_OK || code == Z_STREAM_END)
-        return LOOM_OK;
-    snprintf(error, error_size, "%s", code == Z_BUF_ERROR
-        ? "truncated gzip stream (the file ends before its end-of-stream marker and CRC)" : msg);
-    return code == Z_ERRNO ? LOOM_EIO : LOOM_EFORMAT;
-}
-
-loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_t *len,
-                           char *error, size_t error_size)
-{
-    *out = NULL;
-    *len = 0;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        snprintf(error, error_size, "cannot open: %s", errno ? strerror(errno) : "not enough memory");
-        return LOOM_EIO;
-    }
-    size_t cap = 1 << 16, used = 0;
-    if (max_bytes && cap > max_bytes)
-        cap = max_bytes;
-    char *buf = loom_malloc(cap + 1);
-    loom_status st = buf ? LOOM_OK : LOOM_ENOMEM;
-    while (st == LOOM_OK) {
-        if (used == cap) {
-            if (max_bytes && cap == max_bytes) {
-                char probe;
-                if (gzread(f, &probe, 1) == 1) {
-                    snprintf(error, error_size, "more than %zu bytes of text (raise max_bytes)", max_bytes);
-                    st = LOOM_ERANGE;
-                    break;
-                }
-                st = stream_state(f, path, error, error_size);
-                break;
-            }
-            st = grow(&buf, &cap, max_bytes);
-            if (st != LOOM_OK)
-                break;
-        }
-        size_t want = cap - used < (1u << 30) ? cap - used : (1u << 30);
-        int n = gzread(f, buf + used, (unsigned)want);
-        if (n < 0) {
-            int code;
-            snprintf(error, error_size, "%s", gz_message(f, path, &code));
-            st = code == Z_ERRNO ? LOOM_EIO : LOOM_EFORMAT;
-        } else if (n == 0) {
-            st = stream_state(f, path, error, error_size);
-            break;
-        } else {
-            used += (size_t)n;
-        }
-    }
-    gzclose(f);
-    if (st != LOOM_OK) {
-        loom_free(buf);
-        if (st == LOOM_ENOMEM)
-            snprintf(error, error_size, "not enough memory");
-        return st;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
     return LOOM_OK;
 }
 

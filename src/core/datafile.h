@@ -1,6 +1,6 @@
 /* datafile.h: what loom's dataset registry needs from C: SHA-256 of a file (OpenSSL's
- * libcrypto), whole text files read through zlib with the gzip stream checked to its end,
- * and HTTP(S)/file downloads through libcurl. Not the registry itself (lua/loom/data.lua). */
+ * libcrypto) and HTTP(S)/file downloads through libcurl. Not the registry itself
+ * (lua/loom/datasets.lua), nor text reading (loom_read_text in loom.h). */
 #ifndef LOOM_DATAFILE_H
 #define LOOM_DATAFILE_H
 
@@ -11,13 +11,6 @@
 /* The SHA-256 of the file at path as 64 lowercase hex digits plus NUL in hex[65].
  * LOOM_EIO with a message in error when the file cannot be read. */
 loom_status loom_sha256_file(const char *path, char hex[65], char *error, size_t error_size);
-
-/* The whole file at path (plain, or gzip-compressed and then decompressed) into a new
- * buffer *out of *len bytes plus a NUL; the caller frees it with loom_free. A gzip stream
- * that ends early (truncated, or without its CRC trailer) or whose CRC is wrong is
- * LOOM_EFORMAT; more than max_bytes of text (0: no limit) is LOOM_ERANGE. */
-loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_t *len,
-                           char *error, size_t error_size);
 
 /* A download session: one libcurl handle, so consecutive downloads from one host reuse the
  * connection. NULL when libcurl cannot start. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "kernel.h"
 
 #define EPS DBL_EPSILON
 
@@ -220,7 +221,7 @@ static loom_status qr_covariance(loom_matrix *cov, const double *r, size_t p, co
     double *inv = loom_malloc(p * p * sizeof(double) + 1);
     if (!inv)
         return LOOM_ENOMEM;
-    memcpy(inv, r, p * p * sizeof(double));
+    loom_copy_bytes(inv, r, p * p * sizeof(double));
     loom_status st = loom_lapack_trtri(inv, p, p, NULL);
     if (st == LOOM_OK)
         st = loom_matrix_init(cov, p, p);
@@ -420,7 +421,7 @@ static loom_status lstsq_svd(loom_matrix *beta, loom_lstsq_info *info, const loo
     if (st == LOOM_OK && !t2)
         st = LOOM_ENOMEM;
     if (st == LOOM_OK) {
-        memcpy(t2, w.t, w.tm * w.p * sizeof(double));
+        loom_copy_bytes(t2, w.t, w.tm * w.p * sizeof(double));
         st = loom_lapack_gelsd(w.t, w.tm, w.tm, w.p, w.b, w.ldb, w.k, info->singular_values,
                                rank_rcond(opt, w.ma, w.p), &info->rank);
     }
@@ -575,7 +576,7 @@ static loom_status lstsq_normal(loom_matrix *beta, loom_lstsq_info *info, const 
             for (size_t r = 0; r < k; r++)
                 *loom_at(&c, r, j) *= scale[j];
         }
-        memcpy(f, g.data, p * p * sizeof(double));
+        loom_copy_bytes(f, g.data, p * p * sizeof(double));
         size_t minor = 0;
         double rc = 0.0;
         st = loom_lapack_potrf(f, p, p, &minor);
@@ -660,11 +661,11 @@ static loom_status run_cgls(iter_work *w, iter_result *res, const double *y,
     size_t m = w->m, p = w->p;
     double *z = w->z, *s = w->s, *q = w->q, *r = w->r;
     double *dir = w->tmp + p; /* second half of tmp */
-    memset(z, 0, p * sizeof(double));
-    memcpy(r, y, m * sizeof(double));
+    loom_zero_bytes(z, p * sizeof(double));
+    loom_copy_bytes(r, y, m * sizeof(double));
     loom_status st = neg_gradient(w, s, r, z);
     double g0 = sqrt(dot(s, s, p)), gamma = g0 * g0;
-    memcpy(dir, s, p * sizeof(double));
+    loom_copy_bytes(dir, s, p * sizeof(double));
     *res = (iter_result){0, 0, g0 > 0.0 ? 1.0 : 0.0, g0 == 0.0, 0};
     for (size_t it = 0; st == LOOM_OK && !res->converged && it < opt->max_iter; it++) {
         st = apply_xd(w, q, dir);
@@ -714,8 +715,8 @@ static loom_status run_sgd(iter_work *w, iter_result *res, const double *y,
     size_t m = w->m, p = w->p, batch = opt->batch < 1 ? 1 : opt->batch;
     double *z = w->z, *s = w->s, *r = w->r, *g = w->tmp + p, *dz = w->q; /* q: p scratch */
     double lr0 = opt->lr > 0.0 ? opt->lr : 1.0 / (double)(p > 0 ? p : 1);
-    memset(z, 0, p * sizeof(double));
-    memcpy(r, y, m * sizeof(double));
+    loom_zero_bytes(z, p * sizeof(double));
+    loom_copy_bytes(r, y, m * sizeof(double));
     loom_status st = neg_gradient(w, s, r, z);
     double g0 = sqrt(dot(s, s, p));
     *res = (iter_result){0, 0, g0 > 0.0 ? 1.0 : 0.0, g0 == 0.0, 0};
@@ -915,9 +916,9 @@ done:
 static double *dense_copy(const loom_matrix *a)
 {
     double *c = loom_malloc(a->rows * a->cols * sizeof(double) + 1);
-    if (c)
+    if (c && a->cols) /* an empty a has NULL data: not even loom_at may look at it */
         for (size_t i = 0; i < a->rows; i++)
-            memcpy(c + i * a->cols, loom_at(a, i, 0), a->cols * sizeof(double));
+            loom_copy_bytes(c + i * a->cols, loom_at(a, i, 0), a->cols * sizeof(double));
     return c;
 }
 

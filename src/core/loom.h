@@ -64,7 +64,12 @@ typedef struct loom_matrix {
     void *block; /* the owned allocation, or NULL for a view or an empty matrix */
 } loom_matrix;
 
-/* Allocate rows x cols zeros into *m (which is overwritten, not freed). 0 x n is allowed. */
+/* The largest number of rows or of columns a matrix may have (the BLAS integer range and
+ * Lua's 2^53 integer doubles both hold any index below it). */
+#define LOOM_MAX_DIM ((size_t)2147483647)
+
+/* Allocate rows x cols zeros into *m (which is overwritten, not freed). 0 x n is allowed;
+ * LOOM_ERANGE when rows or cols exceeds LOOM_MAX_DIM. */
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols);
 /* The same without zeroing: for results that overwrite every element (saves a pass). */
 loom_status loom_matrix_init_uninit(loom_matrix *m, size_t rows, size_t cols);
@@ -156,7 +161,11 @@ typedef struct loom_csv_options {
     int header;   /* first line holds column names */
     int rownames; /* first column holds labels, not numbers */
     char sep;     /* ',' by default */
+    size_t max_bytes; /* refuse files whose (decompressed) text is longer; 0: the default */
 } loom_csv_options;
+
+/* The default cap on a CSV's text: 1 GiB (a gzip file can hold a thousand times its size). */
+#define LOOM_CSV_MAX_BYTES ((size_t)1 << 30)
 
 typedef struct loom_csv {
     loom_matrix values;  /* rows x cols, owned */
@@ -166,9 +175,18 @@ typedef struct loom_csv {
     char error[256];     /* "line:field: message" when a load failed */
 } loom_csv;
 
-/* Read a CSV (gzip-compressed when it is) of numbers. On LOOM_EFORMAT/LOOM_EIO the
- * message is in out->error and nothing is left allocated. */
+/* Read a CSV (gzip-compressed when it is) of numbers. A UTF-8 byte order mark before the
+ * first line is skipped. A gzip stream that ends early (a truncated file, no CRC trailer)
+ * or fails its CRC is LOOM_EFORMAT, never a shorter table; text beyond max_bytes is
+ * LOOM_ERANGE. On any error the message is in out->error and nothing is left allocated. */
 loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_options *options);
+
+/* The whole file at path (plain, or gzip and then decompressed) into a new buffer *out of
+ * *len bytes plus a NUL; the caller frees it with loom_free. A gzip stream that stops early
+ * (truncated, or without its CRC trailer) or fails its CRC is LOOM_EFORMAT; more than
+ * max_bytes of text (0: no limit) is LOOM_ERANGE. The reader behind loom_csv_read. */
+loom_status loom_read_text(const char *path, size_t max_bytes, char **out, size_t *len,
+                           char *error, size_t error_size);
 void loom_csv_release(loom_csv *csv);
 
 #endif

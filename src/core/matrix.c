@@ -5,36 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-/* The hot loops are compiled twice, for AVX2 and for the baseline, and the loader picks
- * one (GNU ifunc). Results do not depend on the choice: each loop fixes its order of
- * operations and nothing is reassociated. */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define LOOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_CLONES
-#endif
-
-/* `omp simd` (with -fopenmp-simd, see CMakeLists.txt) vectorises a loop without runtime
- * overlap checks: each marked loop reads and writes element j only at step j. */
-#if defined(LOOM_OMP_SIMD)
-#define LOOM_SIMD _Pragma("omp simd")
-#else
-#define LOOM_SIMD
-#endif
-/* GCC vectorises the max/min loop with two reductions; clang cannot and warns. */
-#if defined(LOOM_OMP_SIMD) && !defined(__clang__)
-#define LOOM_PRAGMA(text) _Pragma(#text)
-#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2) \
-    LOOM_PRAGMA(omp simd reduction(op1 : var1) reduction(op2 : var2))
-#else
-#define LOOM_SIMD_REDUCE2(op1, var1, op2, var2)
-#endif
-#if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
-/* glibc's math.h declares exp's vector variants only under -ffast-math; declaring them
- * here lets the exp loop call libmvec (CMakeLists.txt links it). */
-#pragma omp declare simd notinbranch
-double exp(double x);
-#endif
+#include "kernel.h"
 
 /* Allocate rows x cols storage into *m, zeroed when asked. */
 static loom_status init_storage(loom_matrix *m, size_t rows, size_t cols, int zero)
@@ -44,6 +15,11 @@ static loom_status init_storage(loom_matrix *m, size_t rows, size_t cols, int ze
     m->rows = rows;
     m->cols = cols;
     m->ld = cols > 0 ? cols : 1;
+    if (rows > LOOM_MAX_DIM || cols > LOOM_MAX_DIM) {
+        m->rows = m->cols = 0;
+        m->ld = 1;
+        return LOOM_ERANGE;
+    }
     if (rows == 0 || cols == 0)
         return LOOM_OK;
     if (rows > SIZE_MAX / sizeof(double) / cols) {
@@ -95,8 +71,8 @@ loom_status loom_matrix_view(loom_matrix *view, const loom_matrix *src, size_t r
 loom_status loom_matrix_reshape_view(loom_matrix *view, const loom_matrix *src, size_t rows,
                                      size_t cols)
 {
-    if (!loom_is_contiguous(src) || rows * cols != loom_numel(src)
-        || (cols != 0 && rows > SIZE_MAX / cols))
+    if (!loom_is_contiguous(src) || rows > LOOM_MAX_DIM || cols > LOOM_MAX_DIM
+        || rows * cols != loom_numel(src))
         return LOOM_EDIM;
     view->data = src->data;
     view->rows = rows;
@@ -120,16 +96,16 @@ loom_status loom_matrix_copy(loom_matrix *out, const loom_matrix *src)
     if (loom_numel(src) == 0 || (out->data == src->data && out->ld == src->ld))
         return LOOM_OK;
     if (loom_is_contiguous(out) && loom_is_contiguous(src)) {
-        memmove(out->data, src->data, loom_numel(src) * sizeof(double));
+        loom_move_bytes(out->data, src->data, loom_numel(src) * sizeof(double));
         return LOOM_OK;
     }
     /* Rows shifted down inside one matrix must be copied bottom-up, as memmove would. */
     if (out->data > src->data)
         for (size_t i = src->rows; i-- > 0;)
-            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+            loom_move_bytes(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
     else
         for (size_t i = 0; i < src->rows; i++)
-            memmove(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
+            loom_move_bytes(loom_at(out, i, 0), loom_at(src, i, 0), src->cols * sizeof(double));
     return LOOM_OK;
 }
 
@@ -376,11 +352,11 @@ static inline void exp_row(double *y, const double *x, size_t n)
         y[j] = exp(x[j]);
     if (body < n) {
         double tail[8] = {0};
-        memcpy(tail, x + body, (n - body) * sizeof(double));
+        loom_copy_bytes(tail, x + body, (n - body) * sizeof(double));
         LOOM_SIMD
         for (size_t k = 0; k < 8; k++)
             tail[k] = exp(tail[k]);
-        memcpy(y + body, tail, (n - body) * sizeof(double));
+        loom_copy_bytes(y + body, tail, (n - body) * sizeof(double));
     }
 }
 
@@ -566,7 +542,7 @@ LOOM_CLONES static loom_status sum_columns(loom_matrix *out, const loom_matrix *
     double *block = scratch, *sum = scratch + cols, *carry = scratch + 2 * cols;
     for (size_t i0 = 0; i0 < src->rows; i0 += BLOCK) {
         size_t i1 = i0 + BLOCK < src->rows ? i0 + BLOCK : src->rows;
-        memcpy(block, loom_at(src, i0, 0), cols * sizeof(double));
+        loom_copy_bytes(block, loom_at(src, i0, 0), cols * sizeof(double));
         for (size_t i = i0 + 1; i < i1; i++)
             add_row(block, loom_at(src, i, 0), cols);
         for (size_t j = 0; j < cols; j++) {
@@ -705,6 +681,6 @@ loom_status loom_matrix_gather_rows(loom_matrix *out, const loom_matrix *src, co
     if (src->cols == 0)
         return LOOM_OK; /* NULL data: no memcpy, not even of 0 bytes */
     for (size_t k = 0; k < count; k++)
-        memcpy(loom_at(out, k, 0), loom_at(src, idx[k], 0), src->cols * sizeof(double));
+        loom_copy_bytes(loom_at(out, k, 0), loom_at(src, idx[k], 0), src->cols * sizeof(double));
     return LOOM_OK;
 }

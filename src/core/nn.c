@@ -7,21 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-/* The elementwise loops of training steps are worth vectorising even at -O2, whose
- * very-cheap cost model skips loops of unknown length. GCC takes the hint per function;
- * other compilers ignore it. Vector sqrt and division round exactly like scalar ones. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define LOOM_VECTORISE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define LOOM_VECTORISE
-#endif
-/* The optimiser's loop (sqrt and division on every parameter) also gets an AVX2 clone,
- * picked at load time on machines that have it (GCC on x86-64 with ifunc support). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define LOOM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define LOOM_CLONES
-#endif
+#include "kernel.h"
+
+/* The elementwise loops of training steps are worth vectorising even at -O2
+ * (LOOM_VECTORISE, kernel.h); vector sqrt and division round exactly like scalar ones. */
 
 /* ---- linear ---- */
 
@@ -425,7 +414,7 @@ loom_status loom_cross_entropy_loss(double *loss, loom_matrix *dlogits, const lo
         size_t cls = 0;
         if (ce_target(target, i, classes, options, &cls) == 1) {
             if (d)
-                memset(d, 0, classes * sizeof(double));
+                loom_zero_bytes(d, classes * sizeof(double));
             continue;
         }
         double lse = row_logsumexp(x, classes);
@@ -520,7 +509,7 @@ loom_status loom_embedding_forward(loom_matrix *out, const loom_matrix *ids,
                 *bad = k;
             return LOOM_EARG;
         }
-        memcpy(loom_at(out, k, 0), loom_at(weight, row, 0), weight->cols * sizeof(double));
+        loom_copy_bytes(loom_at(out, k, 0), loom_at(weight, row, 0), weight->cols * sizeof(double));
     }
     return LOOM_OK;
 }

@@ -17,6 +17,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernel.h"
+
 size_t loom_rnn_gate_count(loom_rnn_kind kind)
 {
     return kind == LOOM_LSTM ? 4 : kind == LOOM_GRU ? 3 : 1;
@@ -28,23 +30,9 @@ const char *loom_rnn_kind_name(loom_rnn_kind kind)
     return (unsigned)kind < 4 ? names[kind] : "?";
 }
 
-/* The step kernels run their inner loops as `omp simd` (-fopenmp-simd, see CMakeLists.txt)
- * with exp going to glibc's vector math library (libmvec, within 4 ulps) where CMake found
- * it, and are cloned for AVX-512 and AVX2 like matrix.c's elementwise kernels. */
-#if defined(LOOM_OMP_SIMD)
-#define LOOM_SIMD _Pragma("omp simd")
-#else
-#define LOOM_SIMD
-#endif
-#if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
-#pragma omp declare simd notinbranch
-double exp(double x);
-#endif
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
-#define LOOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_CLONES
-#endif
+/* The step kernels run their inner loops as `omp simd` with exp going to glibc's vector
+ * math library (libmvec, within 4 ulps) where CMake found it, and are cloned for AVX-512
+ * and AVX2 like matrix.c's elementwise kernels (kernel.h). */
 
 static inline double sigmoid(double x)
 {
@@ -243,7 +231,7 @@ static void copy_rows(double *dst, size_t dst_ld, const double *src, size_t src_
                       size_t rows, size_t cols)
 {
     for (size_t i = 0; i < rows; i++)
-        memcpy(dst + i * dst_ld, src + i * src_ld, cols * sizeof(double));
+        loom_copy_bytes(dst + i * dst_ld, src + i * src_ld, cols * sizeof(double));
 }
 
 /* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
@@ -259,8 +247,8 @@ static void rnn_step_forward(double *a, double *h_new, const double *h_prev, con
     for (size_t b = 0; b < B; b++) {
         double *ab = a + b * H, *hb = h_new + b * H;
         if (!valid[b]) {
-            memcpy(hb, h_prev + b * H, H * sizeof(double));
-            memset(ab, 0, H * sizeof(double));
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
+            loom_zero_bytes(ab, H * sizeof(double));
             continue;
         }
         LOOM_SIMD
@@ -284,9 +272,9 @@ static void lstm_step_forward(double *a, double *h_new, double *c_new, double *t
         double *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H, *tcb = tanh_c + b * H;
         const double *cp = c_prev + b * H;
         if (!valid[b]) {
-            memcpy(hb, h_prev + b * H, H * sizeof(double));
-            memcpy(cb, cp, H * sizeof(double));
-            memset(ab, 0, 4 * H * sizeof(double));
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
+            loom_copy_bytes(cb, cp, H * sizeof(double));
+            loom_zero_bytes(ab, 4 * H * sizeof(double));
             continue;
         }
         double *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
@@ -319,9 +307,9 @@ static void gru_step_forward(double *a, double *h_new, double *hn, const double 
         double *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H;
         const double *hp = h_prev + b * H, *rb = rec + b * 3 * H;
         if (!valid[b]) {
-            memcpy(hb, hp, H * sizeof(double));
-            memset(ab, 0, 3 * H * sizeof(double));
-            memset(hnb, 0, H * sizeof(double));
+            loom_copy_bytes(hb, hp, H * sizeof(double));
+            loom_zero_bytes(ab, 3 * H * sizeof(double));
+            loom_zero_bytes(hnb, H * sizeof(double));
             continue;
         }
         LOOM_SIMD
@@ -350,7 +338,7 @@ static void rnn_step_backward(double *da, double *dh, const double *a,
         double *db = da + b * H, *dhb = dh + b * H;
         const double *ab = a + b * H;
         if (!valid[b]) {
-            memset(db, 0, H * sizeof(double));
+            loom_zero_bytes(db, H * sizeof(double));
             continue;
         }
         LOOM_SIMD
@@ -371,7 +359,7 @@ static void lstm_step_backward(double *da, double *dh, double *dc, const double 
         double *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
         const double *ab = a + b * 4 * H, *tcb = tanh_c + b * H, *cp = c_prev + b * H;
         if (!valid[b]) {
-            memset(db, 0, 4 * H * sizeof(double));
+            loom_zero_bytes(db, 4 * H * sizeof(double));
             continue;
         }
         LOOM_SIMD
@@ -400,8 +388,8 @@ static void gru_step_backward(double *dai, double *dah, double *dh, const double
         double *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
         const double *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
         if (!valid[b]) {
-            memset(di, 0, 3 * H * sizeof(double));
-            memset(dhh, 0, 3 * H * sizeof(double));
+            loom_zero_bytes(di, 3 * H * sizeof(double));
+            loom_zero_bytes(dhh, 3 * H * sizeof(double));
             continue;
         }
         LOOM_SIMD
@@ -443,12 +431,12 @@ static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size
     if (h0)
         copy_rows(hs + start * B * H, H, loom_at(h0, k * B, 0), h0->ld, B, H);
     else
-        memset(hs + start * B * H, 0, B * H * sizeof(double));
+        loom_zero_bytes(hs + start * B * H, B * H * sizeof(double));
     if (cs) {
         if (c0)
             copy_rows(cs + start * B * H, H, loom_at(c0, k * B, 0), c0->ld, B, H);
         else
-            memset(cs + start * B * H, 0, B * H * sizeof(double));
+            loom_zero_bytes(cs + start * B * H, B * H * sizeof(double));
     }
     /* One gemm projects the inputs of every step; the kernels add the biases. */
     double *bias = w->bias;
@@ -484,9 +472,9 @@ static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size
         double *o = w->out[l] + t * B * hd + d * H;
         for (size_t b = 0; b < B; b++) {
             if (valid[b])
-                memcpy(o + b * hd, hnew + b * H, H * sizeof(double));
+                loom_copy_bytes(o + b * hd, hnew + b * H, H * sizeof(double));
             else
-                memset(o + b * hd, 0, H * sizeof(double));
+                loom_zero_bytes(o + b * hd, H * sizeof(double));
         }
     }
     return LOOM_OK;
@@ -587,12 +575,12 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     if (dh_t)
         copy_rows(ch, H, loom_at(dh_t, k * B, 0), dh_t->ld, B, H);
     else
-        memset(ch, 0, B * H * sizeof(double));
+        loom_zero_bytes(ch, B * H * sizeof(double));
     if (kind == LOOM_LSTM) {
         if (dc_t)
             copy_rows(cc, H, loom_at(dc_t, k * B, 0), dc_t->ld, B, H);
         else
-            memset(cc, 0, B * H * sizeof(double));
+            loom_zero_bytes(cc, B * H * sizeof(double));
     }
     loom_status st;
     for (size_t s = 0; s < T; s++) {

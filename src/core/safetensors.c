@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernel.h"
+
 /* Data moves between the file and doubles through a buffer of this many bytes. */
 #define CHUNK_BYTES 65536
 
@@ -200,18 +202,9 @@ static void encode(unsigned char *p, double x, loom_dtype dtype)
 
 /* ---- errors ---- */
 
-#if defined(__GNUC__)
-#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
-#else
-#define PRINTF_LIKE(fmt, args)
-#endif
-
-PRINTF_LIKE(4, 0)
-static loom_status failv(char *error, size_t size, loom_status st, const char *fmt, va_list ap)
-{
-    vsnprintf(error, size, fmt, ap);
-    return st;
-}
+/* loom_fail and loom_failv (kernel.h) write the message; PRINTF_LIKE checks the formats. */
+#define PRINTF_LIKE LOOM_PRINTF
+#define failv loom_failv
 
 PRINTF_LIKE(3, 4)
 static loom_status fail(loom_safetensors *out, loom_status st, const char *fmt, ...)

@@ -1,5 +1,10 @@
-/* status.c: text for loom_status codes. Not error handling policy: callers decide. */
+/* status.c: text for loom_status codes, and the one status-with-message helper. Not error
+ * handling policy: callers decide. */
 #include "loom.h"
+
+#include <stdio.h>
+
+#include "kernel.h"
 
 const char *loom_strerror(loom_status status)
 {
@@ -17,4 +22,20 @@ const char *loom_strerror(loom_status status)
     case LOOM_ELAPACK: return "LAPACK rejected an argument (internal error)";
     }
     return "unknown status";
+}
+
+loom_status loom_failv(char *error, size_t size, loom_status st, const char *fmt, va_list ap)
+{
+    if (error && size > 0)
+        vsnprintf(error, size, fmt, ap);
+    return st;
+}
+
+loom_status loom_fail(char *error, size_t size, loom_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    loom_failv(error, size, st, fmt, ap);
+    va_end(ap);
+    return st;
 }

@@ -1,5 +1,7 @@
 /* check_audio.c: the audio core against naive references: windows, mel scale and bank,
  * DFT, DCT, framing, deltas, CMVN, file round trips, resampling, allocation failures. */
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -415,9 +417,5 @@ static Suite *audio_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(audio_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(audio_suite());
 }

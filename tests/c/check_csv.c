@@ -46,8 +46,8 @@ static const char *write_text(const char *name, const char *text)
     return write_file(name, text, strlen(text), 0);
 }
 
-static const loom_csv_options with_header = {1, 0, ','}, no_header = {0, 0, ','},
-                              with_rownames = {1, 1, ','};
+static const loom_csv_options with_header = {1, 0, ',', 0}, no_header = {0, 0, ',', 0},
+                              with_rownames = {1, 1, ',', 0};
 
 static void check_values(const loom_csv *csv, size_t rows, size_t cols, const double *want)
 {
@@ -121,7 +121,7 @@ START_TEST(test_rownames)
     ck_assert_str_eq(csv.rownames[0], "Mazda, RX4");
     ck_assert_str_eq(csv.rownames[1], "r2");
     loom_csv_release(&csv);
-    loom_csv_options names_only = {0, 1, ','};
+    loom_csv_options names_only = {0, 1, ',', 0};
     ck_assert_int_eq(loom_csv_read(&csv, write_text("r2.csv", "x,1\ny,2\n"), &names_only), LOOM_OK);
     check_values(&csv, 2, 1, (double[]){1, 2});
     ck_assert_ptr_null(csv.names);
@@ -163,7 +163,7 @@ END_TEST
 START_TEST(test_separators)
 {
     loom_csv csv;
-    loom_csv_options semi = {1, 0, ';'}, tab = {0, 0, '\t'}, zero = {0, 0, 0};
+    loom_csv_options semi = {1, 0, ';', 0}, tab = {0, 0, '\t', 0}, zero = {0, 0, 0, 0};
     ck_assert_int_eq(loom_csv_read(&csv, write_text("s.csv", "a;b\n1,5;2\n"), &semi), LOOM_EFORMAT);
     ck_assert_str_eq(csv.error, "2:1: expected number, got \"1,5\"");
     ck_assert_int_eq(loom_csv_read(&csv, write_text("s.csv", "a;\"b;c\"\n1;2\n"), &semi), LOOM_OK);
@@ -219,6 +219,100 @@ START_TEST(test_gzip)
     ck_assert_str_eq(gz.names[1], "square");
     loom_csv_release(&gz);
     loom_csv_release(&plain);
+}
+END_TEST
+
+/* A gzip file of `rows` rows "i,i*i" in memory (malloc'ed, *len bytes), compressed with
+ * zlib's gzip wrapper so the test can cut it anywhere. */
+static unsigned char *gzip_table(int rows, size_t *len)
+{
+    size_t cap = (size_t)rows * 24 + 16, n = 0;
+    char *text = malloc(cap);
+    n += (size_t)snprintf(text, cap, "i,square\n");
+    for (int i = 0; i < rows; i++)
+        n += (size_t)snprintf(text + n, cap - n, "%d,%d\n", i, i * i);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uLong bound = deflateBound(&z, (uLong)n);
+    unsigned char *gz = malloc(bound);
+    z.next_in = (unsigned char *)text;
+    z.avail_in = (uInt)n;
+    z.next_out = gz;
+    z.avail_out = (uInt)bound;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *len = z.total_out;
+    deflateEnd(&z);
+    free(text);
+    return gz;
+}
+
+/* A .csv.gz cut short reads as an error, never as fewer rows, and a torn last line never
+ * becomes a row: half a file once gave 49,941 of 100,000 rows (issue 13, item 2). */
+START_TEST(test_gzip_truncated)
+{
+    size_t len;
+    unsigned char *gz = gzip_table(20000, &len);
+    int64_t live = test_live_blocks();
+    loom_csv csv;
+    /* the whole file reads */
+    ck_assert_int_eq(loom_csv_read(&csv, write_file("whole.csv.gz", (char *)gz, len, 0), &with_header),
+                     LOOM_OK);
+    ck_assert_uint_eq(csv.values.rows, 20000);
+    loom_csv_release(&csv);
+    /* half of it, and all but the 8-byte trailer (CRC32 and length), and all but one byte */
+    const size_t cuts[] = {len / 2, len - 8, len - 1, 20};
+    for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+        const char *path = write_file("cut.csv.gz", (char *)gz, cuts[k], 0);
+        ck_assert_int_eq(loom_csv_read(&csv, path, &with_header), LOOM_EFORMAT);
+        ck_assert_msg(strstr(csv.error, "the gzip stream is truncated") != NULL, "cut %zu: %s",
+                      cuts[k], csv.error);
+        ck_assert_str_eq(csv.error + strlen(csv.error) - strlen("the file is incomplete"),
+                         "the file is incomplete");
+        ck_assert_int_eq(test_live_blocks(), live);
+    }
+    /* a wrong CRC in the trailer */
+    gz[len - 6] ^= 0x5a;
+    ck_assert_int_eq(loom_csv_read(&csv, write_file("crc.csv.gz", (char *)gz, len, 0), &with_header),
+                     LOOM_EFORMAT);
+    ck_assert_str_eq(csv.error, "gzip error: incorrect data check");
+    ck_assert_int_eq(test_live_blocks(), live);
+    free(gz);
+}
+END_TEST
+
+/* The decompressed text is capped (a 400 KB gzip became 3.7 GB): max_bytes, default 1 GiB. */
+START_TEST(test_max_bytes)
+{
+    size_t len;
+    unsigned char *gz = gzip_table(20000, &len);
+    const char *path = write_file("capped.csv.gz", (char *)gz, len, 0);
+    free(gz);
+    int64_t live = test_live_blocks();
+    loom_csv csv;
+    loom_csv_options small = {1, 0, ',', 1000};
+    ck_assert_int_eq(loom_csv_read(&csv, path, &small), LOOM_ERANGE);
+    ck_assert_str_eq(csv.error, "the text is longer than max_bytes = 1000 (decompressed); pass a "
+                                "larger max_bytes to read it");
+    ck_assert_int_eq(test_live_blocks(), live);
+    loom_csv_options enough = {1, 0, ',', 1 << 20};
+    ck_assert_int_eq(loom_csv_read(&csv, path, &enough), LOOM_OK);
+    loom_csv_release(&csv);
+    ck_assert_uint_eq(LOOM_CSV_MAX_BYTES, (size_t)1 << 30);
+}
+END_TEST
+
+/* A UTF-8 byte order mark is not part of the first column's name (issue 13, item 12). */
+START_TEST(test_byte_order_mark)
+{
+    loom_csv csv;
+    const char text[] = "\xEF\xBB\xBF" "a,b\n1,2\n";
+    ck_assert_int_eq(loom_csv_read(&csv, write_text("bom.csv", text), &with_header), LOOM_OK);
+    ck_assert_str_eq(csv.names[0], "a");
+    loom_csv_release(&csv);
+    ck_assert_int_eq(loom_csv_read(&csv, write_text("bom2.csv", text + 3 - 3), &no_header),
+                     LOOM_EFORMAT); /* without a header the mark is skipped, then "a" is no number */
+    ck_assert_str_eq(csv.error, "1:1: expected number, got \"a\"");
 }
 END_TEST
 
@@ -334,6 +428,9 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_separators);
     tcase_add_test(tc, test_empty_files);
     tcase_add_test(tc, test_gzip);
+    tcase_add_test(tc, test_gzip_truncated);
+    tcase_add_test(tc, test_max_bytes);
+    tcase_add_test(tc, test_byte_order_mark);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_alloc_failures);

@@ -167,7 +167,7 @@ START_TEST(test_distributions)
 }
 END_TEST
 
-int main(void)
+static Suite *linalg_suite(void)
 {
     Suite *s = suite_create("linalg");
     TCase *tc = tcase_create("core");
@@ -178,9 +178,10 @@ int main(void)
     tcase_add_test(tc, test_solve_and_det);
     tcase_add_test(tc, test_distributions);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return test_run_suite(linalg_suite());
 }

@@ -58,12 +58,29 @@ START_TEST(test_init_overflow)
 {
     loom_matrix m;
     int64_t live = test_live_blocks();
-    ck_assert_int_eq(loom_matrix_init(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
-    ck_assert_int_eq(loom_matrix_init_uninit(&m, SIZE_MAX / 2, 4), LOOM_ENOMEM);
+    ck_assert_int_eq(loom_matrix_init(&m, SIZE_MAX / 2, 4), LOOM_ERANGE);
+    ck_assert_int_eq(loom_matrix_init_uninit(&m, SIZE_MAX / 2, 4), LOOM_ERANGE);
     ck_assert_uint_eq(m.rows, 0);
     ck_assert_uint_eq(m.cols, 0);
     ck_assert_ptr_null(m.block);
     ck_assert_int_eq(test_live_blocks(), live);
+}
+END_TEST
+
+/* Every dimension is bounded, empty or not: a 2^62 x 0 matrix would make later loops over
+ * its rows run for ever (issue 13, item 8). */
+START_TEST(test_init_dimension_bound)
+{
+    loom_matrix m, v;
+    const size_t huge = (size_t)1 << 62;
+    ck_assert_int_eq(loom_matrix_init(&m, huge, 0), LOOM_ERANGE);
+    ck_assert_uint_eq(m.rows, 0);
+    ck_assert_int_eq(loom_matrix_init(&m, 0, huge), LOOM_ERANGE);
+    ck_assert_int_eq(loom_matrix_init(&m, LOOM_MAX_DIM + 1, 0), LOOM_ERANGE);
+    ck_assert_int_eq(loom_matrix_init(&m, LOOM_MAX_DIM, 0), LOOM_OK);
+    ck_assert_uint_eq(m.rows, LOOM_MAX_DIM);
+    ck_assert_int_eq(loom_matrix_reshape_view(&v, &m, 0, LOOM_MAX_DIM + 1), LOOM_EDIM);
+    loom_matrix_release(&m);
 }
 END_TEST
 
@@ -989,6 +1006,7 @@ static Suite *matrix_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_init_release);
     tcase_add_test(tc, test_init_overflow);
+    tcase_add_test(tc, test_init_dimension_bound);
     tcase_add_test(tc, test_init_injected_failure);
     tcase_add_test(tc, test_view_and_reshape);
     tcase_add_test(tc, test_wrap);

@@ -1,5 +1,7 @@
 /* check_nn.c: the nn kernels against their naive references and against finite differences,
  * plus shape and argument errors. Not the Lua modules (tests/lua/test_nn.lua). */
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -345,9 +347,5 @@ static Suite *nn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(nn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(nn_suite());
 }

@@ -368,9 +368,8 @@ START_TEST(test_fused_tanh_accuracy)
 }
 END_TEST
 
-int main(void)
+static Suite *rnn_suite(void)
 {
-    loom_rng_seed(&rng, 2024);
     Suite *suite = suite_create("rnn");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
@@ -382,9 +381,11 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_fused_tanh_accuracy);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite;
+}
+
+int main(void)
+{
+    loom_rng_seed(&rng, 2024);
+    return test_run_suite(rnn_suite());
 }

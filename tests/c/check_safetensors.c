@@ -1,6 +1,8 @@
 /* check_safetensors.c: unit tests of the safetensors reader and writer: element
  * conversions, round trips, hostile bytes, allocation failures. Not the Lua API's tests. */
 #define _POSIX_C_SOURCE 200809L
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -296,7 +298,7 @@ START_TEST(allocation_failures_leak_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("core");
@@ -310,9 +312,10 @@ int main(void)
     tcase_add_test(tc, read_reports_missing_and_odd_files);
     tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
+}
+
+int main(void)
+{
+    return test_run_suite(safetensors_suite());
 }

@@ -249,7 +249,47 @@ test("windows, mel scale and DCT against closed forms", function()
     end
     equal(W:get(b, 129), 0, "Nyquist bin")
   end
-  checkerror("loom.audio.melbank: invalid bank (argument out of range)", audio.melbank, 2, 256, 8000, 20, 0)
+  -- each refusal names the argument (issue 13, item 12)
+  checkerror("loom.audio.melbank: bins must be >= 3, got 2", audio.melbank, 2, 256, 8000, 20, 0)
+  checkerror("loom.audio.melbank: padded length must be even and >= 2, got 255", audio.melbank, 3, 255, 8000, 20, 0)
+  checkerror("loom.audio.melbank: low_freq must be in [0, 4000) (Nyquist), got 5000", audio.melbank, 3, 256,
+    8000, 5000, 0)
+  checkerror("loom.audio.melbank: high_freq must give a top in (low_freq 20, 4000] (Nyquist; <= 0 counts down "
+    .. "from it), got 4500", audio.melbank, 3, 256, 8000, 20, 4500)
+end)
+
+test("a NaN or infinite sample is refused, where it is (issue 13, item 10)", function()
+  local x = sine(800, 440, 8000, 0.5)
+  x:set(17, 1, 0 / 0)
+  for _, kind in ipairs{"spectrogram", "fbank", "mfcc"} do
+    checkerror("loom.audio." .. kind .. ": sample 17 of channel 1 is NaN", audio[kind], x, 8000)
+  end
+  local y = loom.hcat{sine(800, 440, 8000, 0.5), sine(800, 440, 8000, 0.5)}
+  y:set(800, 2, math.huge)
+  checkerror("loom.audio.mfcc: sample 800 of channel 2 is infinite", audio.mfcc, y, 8000, {channel = 2})
+  check(audio.mfcc(y, 8000, {channel = 1}), "the other channel is fine")
+  -- audio.write once wrote NaN as -1.0
+  local path = temp("wav")
+  checkerror("loom.audio.write: sample 17 of channel 1 is NaN", audio.write, path, x, 8000)
+  checkerror("loom.audio.write: sample 800 of channel 2 is infinite", audio.write, path, y, 8000)
+end)
+
+test("the binding names a wrong option (issue 13, item 12)", function()
+  local core = require "loom.core"
+  local o = {sample_rate = 8000, frame_length = 25, frame_shift = 10, preemphasis = 0.97,
+    remove_dc = true, window = "povey", blackman_coeff = 0.42, snip_edges = true,
+    round_to_power_of_two = true, dither = 0, energy_floor = 0, raw_energy = true}
+  local x = sine(800, 440, 8000, 0.5)
+  check(core.audio.features("spectrogram", x, 1, o), "complete options work")
+  o.frame_shift = "10"
+  checkerror("loom.audio.spectrogram: option 'frame_shift' must be a number, got string",
+    core.audio.features, "spectrogram", x, 1, o)
+  o.frame_shift, o.snip_edges = 10, 1
+  checkerror("loom.audio.spectrogram: option 'snip_edges' must be a boolean, got number",
+    core.audio.features, "spectrogram", x, 1, o)
+  o.snip_edges, o.window = true, "kaiser"
+  checkerror("loom.audio.spectrogram: option 'window' must be one of povey, hamming, hanning, "
+    .. "rectangular, blackman, got kaiser", core.audio.features, "spectrogram", x, 1, o)
 end)
 
 test("deltas and CMVN", function()

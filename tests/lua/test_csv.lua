@@ -53,7 +53,7 @@ test("options and defaults", function()
   local E, enames = loom.read_csv(write("e.csv", "a,b\n"))
   check(E:rows() == 0 and E:cols() == 0 and #enames == 2, "header only")
   checkerror('loom.read_csv: sep must be one character, got ";;"', loom.read_csv, path, {sep = ";;"})
-  checkerror_like("(table expected, got number)", loom.read_csv, path, 3)
+  checkerror("loom.read_csv: options must be a table, got number", loom.read_csv, path, 3)
   checkerror_like("(string expected, got no value)", loom.read_csv)
 end)
 
@@ -73,6 +73,51 @@ test("expected failures return nil and path:line:field: message", function()
   local X, err = loom.read_csv(missing)
   equal(X, nil, "missing file")
   equal(err, missing .. ": cannot open: No such file or directory", "missing file message")
+end)
+
+-- The bytes of `text` gzip-compressed (by the gzip tool, as a user's file would be).
+local function gzip_bytes(name, text)
+  local path = write(name, text)
+  assert(os.execute("gzip -n -f '" .. path .. "'"))
+  local f = assert(io.open(path .. ".gz", "rb"))
+  local bytes = f:read("a")
+  f:close()
+  return bytes
+end
+
+test("a truncated .csv.gz is an error naming the file, never fewer rows (issue 13, item 2)", function()
+  local lines = {"i,square"}
+  for i = 1, 20000 do lines[#lines + 1] = i .. "," .. i * i end
+  local gz = gzip_bytes("t.csv", table.concat(lines, "\n") .. "\n")
+  local whole = write("whole.csv.gz", gz)
+  equal(loom.read_csv(whole):rows(), 20000, "the whole file")
+  -- half the file (its last line torn), and the file without its 8-byte CRC trailer
+  for _, cut in ipairs{#gz // 2, #gz - 8, #gz - 1} do
+    local path = write("cut.csv.gz", gz:sub(1, cut))
+    local X, err = loom.read_csv(path)
+    equal(X, nil, "no matrix for a file cut at " .. cut)
+    equal(err, path .. ": the gzip stream is truncated (unexpected end of file): the file is incomplete",
+      "message at " .. cut)
+  end
+  -- a corrupt CRC
+  local bad = gz:sub(1, #gz - 8) .. string.char((gz:byte(#gz - 7) ~ 0x5a)) .. gz:sub(#gz - 6)
+  local path = write("crc.csv.gz", bad)
+  local X, err = loom.read_csv(path)
+  equal(X, nil, "no matrix for a bad CRC")
+  equal(err, path .. ": gzip error: incorrect data check", "CRC message")
+end)
+
+test("max_bytes caps the decompressed text; a BOM is not part of a name", function()
+  local gz = write("z.csv.gz", gzip_bytes("z.csv", "a\n" .. string.rep("0\n", 100000)))
+  local X, err = loom.read_csv(gz, {max_bytes = 5000})
+  equal(X, nil, "capped")
+  equal(err, gz .. ": the text is longer than max_bytes = 5000 (decompressed); pass a larger max_bytes to read it",
+    "cap message")
+  equal(loom.read_csv(gz, {max_bytes = 1 << 20}):rows(), 100000, "a larger cap reads it")
+  checkerror("loom.read_csv: max_bytes must be >= 1, got 0", loom.read_csv, gz, {max_bytes = 0})
+  checkerror("loom.read_csv: max_bytes must be an integer, got string", loom.read_csv, gz, {max_bytes = "1"})
+  local _, names = loom.read_csv(write("bom.csv", "\xEF\xBB\xBFx,y\n1,2\n"))
+  equal(names[1], "x", "the byte order mark is skipped")
 end)
 
 test("a read allocates one block per matrix and leaks nothing", function()

@@ -394,3 +394,33 @@ test("lstsq computes info.residual_norm when it is first read", function()
     check(rawget(info, "residual_norm"), "%s: kept once computed", m)
   end
 end)
+
+test("empty matrices through every decomposition (issue 13, item 5: UBSan saw memcpy(dst, NULL, 0))", function()
+  local la = loom.linalg
+  for _, shape in ipairs{{3, 0}, {0, 3}, {0, 0}} do
+    local A = loom.zeros(shape[1], shape[2])
+    local k = math.min(shape[1], shape[2])
+    local U, S, Vt = la.svd(A)
+    check(U:rows() == shape[1] and U:cols() == k and S:rows() == k and Vt:cols() == shape[2],
+      "svd of %dx%d", shape[1], shape[2])
+    equal(la.svd(A, {vectors = false}):rows(), k, "singular values only")
+    local Q, R = la.qr(A)
+    check(Q:rows() == shape[1] and R:cols() == shape[2], "qr of %dx%d", shape[1], shape[2])
+    equal(la.pinv(A):rows(), shape[2], "pinv")
+    equal(la.rank(A), 0, "rank")
+  end
+  local E = loom.zeros(0, 0)
+  equal(la.inv(E):rows(), 0, "inv 0x0")
+  equal(la.det(E), 1, "det of 0x0 is the empty product")
+  equal(la.cholesky(E):rows(), 0, "cholesky 0x0")
+  equal(la.solve(E, loom.zeros(0, 2)):cols(), 2, "solve 0x0")
+  equal(select(1, la.eigh(E)):rows(), 0, "eigh 0x0")
+end)
+
+test("the binding's option readers name the option and the wrong type (issue 13, item 14)", function()
+  local core = require "loom.core"
+  local X, y = loom.randn(5, 2), loom.randn(5, 1)
+  checkerror("linalg.lstsq: ridge must be a number, got string", core.linalg.lstsq, X, y, "qr", {ridge = "1"})
+  checkerror("linalg.lstsq: schedule must be a string, got number", core.linalg.lstsq, X, y, "gd", {schedule = 1})
+  check(core.linalg.lstsq(X, y, "qr", {residual = false, cov = true}), "booleans read as before")
+end)

@@ -48,15 +48,26 @@ test("constructor errors", function()
   checkerror("loom.matrix: value at (1, 2) is a string, expected a number", loom.matrix, {{1, "x"}})
   checkerror("loom.matrix: value 2 is a boolean, expected a number", loom.matrix, {1, true})
   checkerror_like("(table expected, got number)", loom.matrix, 3)
-  checkerror("loom.zeros: rows must be >= 0, got -1", loom.zeros, -1, 2)
-  checkerror("loom.ones: cols must be >= 0, got -3", loom.ones, 2, -3)
-  checkerror("loom.fill: rows must be >= 0, got -1", loom.fill, -1, 1, 0)
-  checkerror("loom.eye: n must be >= 0, got -2", loom.eye, -2)
-  checkerror("loom.eye: cols must be >= 0, got -2", loom.eye, 2, -2)
-  checkerror("loom.rand: cols must be >= 0, got -1", loom.rand, 1, -1)
-  checkerror("loom.randn: rows must be >= 0, got -1", loom.randn, -1, 1)
+  checkerror("loom.zeros: rows must be in 0..2147483647, got -1", loom.zeros, -1, 2)
+  checkerror("loom.ones: cols must be in 0..2147483647, got -3", loom.ones, 2, -3)
+  checkerror("loom.fill: rows must be in 0..2147483647, got -1", loom.fill, -1, 1, 0)
+  checkerror("loom.eye: n must be in 0..2147483647, got -2", loom.eye, -2)
+  checkerror("loom.eye: cols must be in 0..2147483647, got -2", loom.eye, 2, -2)
+  checkerror("loom.rand: cols must be in 0..2147483647, got -1", loom.rand, 1, -1)
+  checkerror("loom.randn: rows must be in 0..2147483647, got -1", loom.randn, -1, 1)
   checkerror_like("(number has no integer representation)", loom.zeros, 1.5, 2)
-  checkerror_like("not enough memory", loom.zeros, 1 << 40, 1 << 40)
+  checkerror("loom.zeros: cols must be in 0..2147483647, got 1099511627776", loom.zeros, 1 << 40, 1 << 40)
+  -- Every dimension is bounded, empty or not (issue 13, item 8): a 2^62 x 0 matrix made
+  -- vcat overflow and map, norm and totable loop 2^62 times.
+  checkerror("loom.zeros: rows must be in 0..2147483647, got 4611686018427387904", loom.zeros, 1 << 62, 0)
+  checkerror("loom.zeros: cols must be in 0..2147483647, got 2147483648", loom.zeros, 0, 1 << 31)
+  equal(loom.zeros(2147483647, 0):rows(), 2147483647, "the largest dimension")
+  local tall = loom.zeros(2147483647, 0)
+  checkerror("loom.vcat: the result would have more than 2147483647 rows", loom.vcat, {tall, loom.zeros(1, 0)})
+  checkerror("loom.hcat: the result would have more than 2147483647 columns", loom.hcat,
+    {loom.zeros(0, 2147483647), loom.zeros(0, 1)})
+  checkerror("loom.eye: n must be in 0..2147483647, got 4611686018427387904", loom.eye, 1 << 62)
+  checkerror("loom.permutation: n must be in 0..2147483647, got 4611686018427387904", loom.permutation, 1 << 62)
 end)
 
 -- ---- elements and views ----
@@ -185,9 +196,9 @@ test("copy, t and reshape", function()
   same(A:row(2):reshape(3, 1), {{4}, {50}, {6}}, "a single row is contiguous")
   equal(loom.zeros(0, 6):reshape(3, 0):rows(), 3, "empty reshape")
   checkerror("matrix:reshape: cannot reshape 2x3 (6 values) into 4x2", A.reshape, A, 4, 2)
-  checkerror("matrix:reshape: rows must be >= 0, got -2", A.reshape, A, -2, -3)
-  checkerror("matrix:reshape: cannot reshape 0x3 (0 values) into 4611686018427387904x8",
-    M.reshape, loom.zeros(0, 3), 1 << 62, 8)
+  checkerror("matrix:reshape: rows must be in 0..2147483647, got -2", A.reshape, A, -2, -3)
+  checkerror("matrix:reshape: rows must be in 0..2147483647, got 4611686018427387904",
+    M.reshape, loom.zeros(0, 3), 1 << 62, 0)
 end)
 
 -- ---- arithmetic ----
@@ -438,10 +449,12 @@ test("totable, tolist, index_rows", function()
   equal(A:index_rows({}):rows(), 0, "no indices")
   equal(loom.zeros(3, 0):index_rows({3, 1}):rows(), 2, "rows of no columns")
   checkerror("matrix:index_rows: 2 indices of 2 columns do not fit a 3x2 output", A.index_rows, A, {1, 2}, loom.zeros(3, 2))
-  checkerror("matrix:index_rows: index 2 is not a row of a matrix with 3 rows", A.index_rows, A, {1, 4})
+  checkerror("matrix:index_rows: index 2 is 4, not a row of a matrix with 3 rows", A.index_rows, A, {1, 4})
+  checkerror("matrix:index_rows: index 1 is 1.5, not a row of a matrix with 3 rows", A.index_rows, A, {1.5})
+  checkerror("matrix:index_rows: index 2 is a string, expected a row number in 1..3", A.index_rows, A, {1, "2"})
   checkerror("matrix:index_rows: the output shares storage with the input", A.index_rows, A, {3, 1}, A:slice(1, 2))
-  checkerror("matrix:index_rows: index 1 is not a row of a matrix with 3 rows", A.index_rows, A, {1.5})
-  checkerror("matrix:index_rows: index 1 is not a row of a matrix with 3 rows", A.index_rows, A, {"x"})
+  checkerror("matrix:index_rows: index 1 is a string, expected a row number in 1..3", A.index_rows, A, {"x"})
+  checkerror("matrix:index_rows: index 1 is 0, not a row of a matrix with 3 rows", A.index_rows, A, {0})
 end)
 
 test("hcat and vcat", function()
@@ -518,8 +531,15 @@ test("seed, rand, randn, rng_state", function()
     check(k >= 1 and k <= 3 and math.type(k) == "integer", "random_int in 1..3")
   end
   checkerror_like("(expected the 32-byte string loom.rng_state() returned)", loom.rng_state, "abc")
+  -- xoshiro256** stuck at zero returns zeros forever (issue 13, item 9)
+  local before = loom.rng_state()
+  checkerror("loom.rng_state: an all-zero state is not a generator state (it would return zeros forever)",
+    loom.rng_state, string.rep("\0", 32))
+  equal(loom.rng_state(), before, "a refused state changes nothing")
+  loom.rng_state(string.rep("\0", 31) .. "\1")
+  check(loom.rand(1, 4):norm() > 0, "any other state is a generator")
   checkerror_like("(n must be >= 1)", loom.random_int, 0)
-  checkerror("loom.permutation: n must be >= 0, got -1", loom.permutation, -1)
+  checkerror("loom.permutation: n must be in 0..2147483647, got -1", loom.permutation, -1)
   checkerror_like("(number has no integer representation)", loom.seed, 1.5)
 end)
 
@@ -532,7 +552,10 @@ test("threads", function()
   loom.threads(2)
   check((A * B):allclose(one, 1e-12, 1e-12), "same product with two threads")
   loom.threads(before)
-  checkerror_like("(thread count must be >= 1)", loom.threads, 0)
+  checkerror("loom.threads: thread count must be in 1..4096, got 0", loom.threads, 0)
+  -- 2^31 once wrapped to a negative int and became 1 thread silently (issue 13, item 10).
+  checkerror("loom.threads: thread count must be in 1..4096, got 2147483648", loom.threads, 1 << 31)
+  equal(loom.threads(), before, "a refused count changes nothing")
 end)
 
 test("garbage matrices are collected in pace with their storage", function()
@@ -598,4 +621,21 @@ test("tostring matches numpy's repr", function()
   out:close()
   os.remove(script)
   equal(k, #cases, "numpy printed every case")
+end)
+
+test("loom.core holds the bindings of src/bind/core.c's table, and nothing else", function()
+  local core = require "loom.core"
+  local names = {}
+  for k, v in pairs(core) do
+    if type(v) == "table" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  equal(table.concat(names, " "), "audio data linalg matrix nn process rnn safetensors sqlite", "bindings")
+  equal(core.version, loom.version or core.version, "version")
+  -- every userdata type is made by the one class helper: __name, methods, __gc
+  for _, mt in ipairs{core.matrix.metatable, core.nn.module_metatable, core.nn.loss_metatable,
+      core.rnn.sequence_metatable, core.rnn.cell_metatable} do
+    check(type(mt.__name) == "string" and type(mt.methods) == "table" and mt.__gc, "class %s",
+      tostring(mt.__name))
+  end
 end)

@@ -355,7 +355,9 @@ end)
 test("a layer too large to allocate raises cleanly", function()
   -- Sizes whose byte count overflows are refused before any allocation is tried (a real
   -- out-of-memory path would abort under AddressSanitizer's allocator).
-  checkerror("nn.Linear: 4611686018427387904x4611686018427387904 parameters are too many",
+  checkerror("nn.Linear: 2147483647x2147483647 parameters are too many",
+    nn.Linear, 2147483647, 2147483647)
+  checkerror("nn.Linear: in_features must be in 0..2147483647, got 4611686018427387904",
     nn.Linear, 1 << 62, 1 << 62)
 end)
 

@@ -107,9 +107,12 @@ test("dropout between layers: same mask, consistent gradients; eval is determini
   check(not a:allclose(b, 0, 0), "training mode should draw new masks")
   m:eval()
   check(m:forward(x):allclose(m:forward(x), 0, 0), "eval mode must not drop")
-  check(not m:training(), "eval")
+  -- training is a field, as nn.Linear's (issue 13, item 15); is_training() the method
+  check(m.training == false and not m:is_training(), "eval")
+  check(nn.LSTM(2, 2):eval().training == false, "eval() returns the layer, training false")
+  check(nn.GRUCell(2, 2):eval().training == false, "cells too")
   m:train()
-  check(m:training(), "train")
+  check(m.training == true and m:is_training(), "train")
 end)
 
 local function cell_gradcheck(kind)
@@ -215,8 +218,8 @@ test("variable lengths: padding neither updates the state nor receives gradient"
   local X, lengths = seq.pad{a, b}
   local out, h = m:forward(X, {lengths = lengths})
   -- each sequence alone gives the same outputs and final states
-  local oa, ha = m:forward(a)
-  local ob, hb = m:forward(b)
+  local oa, ha = m:forward(a, {batch = 1})
+  local ob, hb = m:forward(b, {batch = 1})
   local outs = seq.unpad(out, lengths)
   check(outs[1]:allclose(oa, 1e-13, 1e-13) and outs[2]:allclose(ob, 1e-13, 1e-13), "outputs")
   check(h:slice(1, 1, 1, 3):allclose(ha:slice(1, 1, 1, 3), 1e-13, 1e-13), "h_T fwd a")
@@ -257,7 +260,7 @@ test("parameters: PyTorch names, shapes and state_dict round trip", function()
   local m2 = nn.GRU(3, 5, {layers = 2, bidirectional = true})
   m2:load_state_dict(m:state_dict())
   local x = loom.randn(6, 3)
-  check(m:forward(x):allclose(m2:forward(x), 0, 0), "same outputs after load_state_dict")
+  check(m:forward(x, {batch = 2}):allclose(m2:forward(x, {batch = 2}), 0, 0), "same outputs after load_state_dict")
   -- views: writing through parameters() changes the layer
   local p = m:parameters()[1]
   p.value:fill_(0)
@@ -390,7 +393,27 @@ test("error messages", function()
     m.backward, m, nil, {dh_T = loom.zeros(2, 4)})
   checkerror("nn.LSTM:gates: no step 4 of layer 1 direction 1 (3 steps, 2 layers, 1 directions)", m.gates, m, 4)
   checkerror("nn.LSTM: dropout must be in [0, 1), got 1", nn.LSTM, 3, 4, {dropout = 1})
-  checkerror("nn.LSTM: input size must be an integer >= 1, got 0", nn.LSTM, 0, 4)
+  checkerror("nn.LSTM: input size must be an integer in 1..2147483647, got 0", nn.LSTM, 0, 4)
+  checkerror("nn.GRUCell: hidden size must be an integer in 1..2147483647, got 1.5", nn.GRUCell, 2, 1.5)
+  checkerror("nn.LSTM: options must be a table, got number", nn.LSTM, 2, 4, 3)
+  checkerror("nn.LSTM: layers must be an integer, got string", nn.LSTM, 2, 4, {layers = "2"})
+  checkerror("nn.GRU: batch must be >= 1, got 0", nn.GRU, 2, 4, {batch = 0})
+  -- one validation layer: the binding names the constructor, not "nn.RNN" (item 14)
+  checkerror("nn.LSTMCell: input size must be an integer in 1..2147483647, got -1", nn.LSTMCell, -1, 4)
+  -- the batch is never guessed (item 13): every sequence layer, every kind
+  for _, make in ipairs{nn.RNN, nn.LSTM, nn.GRU} do
+    local layer = make(3, 4)
+    local name = tostring(layer):match("^(%a+)%(")
+    checkerror("nn." .. name .. ":forward: the batch size is not given: X (6x3) holds T*B rows, "
+      .. "time-major (row (t-1)*B + b is step t of sequence b); pass {batch = B} or {lengths = {...}} "
+      .. "(B = #lengths), or build the layer with {batch = B}", layer.forward, layer, loom.zeros(6, 3))
+    checkerror("nn." .. name .. ":forward: batch must be >= 1, got 0", layer.forward, layer,
+      loom.zeros(6, 3), {batch = 0})
+    checkerror("nn." .. name .. ":forward: lengths is empty (one length per sequence of the batch)",
+      layer.forward, layer, loom.zeros(6, 3), {lengths = {}})
+    equal(select(2, layer:forward(loom.zeros(6, 3), {batch = 3})):rows(), 3, name .. " with batch")
+  end
+  checkerror("nn.LSTM:forward: batch must be an integer, got string", m.forward, m, loom.zeros(6, 3), {batch = "2"})
   checkerror("nn.RNN: nonlinearity must be \"tanh\" or \"relu\", got \"sigmoid\"", nn.RNN, 3, 4, {nonlinearity = "sigmoid"})
   local c = nn.LSTMCell(3, 4)
   checkerror("nn.LSTMCell:forward: expected input with 3 columns, got 2x2", c.forward, c, loom.zeros(2, 2))
@@ -405,7 +428,7 @@ test("tostring and loom.nn integration", function()
   local m = nn.LSTM(16, 32, {layers = 2})
   check(tostring(m):find("LSTM(16, 32, num_layers=2)", 1, true), "tostring %s", tostring(m))
   check(nn.is_recurrent(m) and not nn.is_recurrent({}), "is_recurrent")
-  local s = nn.Sequential{nn.GRU(3, 4), nn.Linear(4, 2)}
+  local s = nn.Sequential{nn.GRU(3, 4, {batch = 1}), nn.Linear(4, 2)}
   local y = s:forward(loom.randn(5, 3))
   equal(y:rows(), 5, "Sequential forward")
   local dx = s:backward(loom.randn(5, 3), loom.ones(5, 2))

@@ -45,14 +45,17 @@ it (checkpoints use this to resume a run with the same random stream).]] },
   { name = "loom.vcat", signature = "loom.vcat{A, B, ...} -> matrix",
     doc = "Matrices stacked vertically (all with the same number of columns)." },
   { name = "loom.read_csv",
-    signature = "loom.read_csv(path [, {header = true, rownames = false, sep = \",\"}]) -> matrix, names, rownames",
+    signature = "loom.read_csv(path [, {header = true, rownames = false, sep = \",\", max_bytes = 2^30}]) -> matrix, names, rownames",
     doc = [[
-Read a CSV file of numbers. header: the first row holds column names (returned as a list);
-rownames: the first column holds row names (returned as a list); sep: the one-character
-separator. Quoted fields are understood. An unreadable or malformed file returns nil and a
-message saying where: "data.csv:12:3: expected number".]] },
+Read a CSV file of numbers, plain or gzip-compressed. header: the first row holds column
+names (returned as a list; a UTF-8 byte order mark is skipped); rownames: the first column
+holds row names (returned as a list); sep: the one-character separator; max_bytes: refuse a
+file whose (decompressed) text is longer, 1 GiB by default. Quoted fields are understood.
+An unreadable or malformed file returns nil and a message saying where:
+"data.csv:12:3: expected number"; a truncated or corrupt .gz file is such a failure
+("the gzip stream is truncated"), never a shorter table.]] },
   { name = "loom.threads", signature = "loom.threads([n]) -> n",
-    doc = "Set OpenBLAS's thread count to n (when given); returns the current count." },
+    doc = "Set OpenBLAS's thread count to n (an integer in 1..4096, when given); returns the current count." },
   { name = "loom.alloc_stats", signature = "loom.alloc_stats() -> {allocations, frees, live_blocks, live_bytes}",
     doc = "The engine's allocation counters (for leak checks and tests)." },
   { name = "loom.is_matrix", signature = "loom.is_matrix(x) -> boolean",

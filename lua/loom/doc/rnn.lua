@@ -8,8 +8,8 @@ act tanh or relu. Input is T*B x in, time-major (row (t-1)*B + b is step t of se
 Parameters as PyTorch: weight_ih_l0 (H x in), weight_hh_l0 (H x H), bias_ih_l0, bias_hh_l0
 (H x 1), suffix _reverse for the backward direction, _lk for layer k (its input is H*dirs
 wide). dropout applies to the inputs of layers 2.. in training mode. batch is the default
-batch size of forward (else inferred from lengths or h0, else 1). Weights start uniform in
-[-1/sqrt(H), 1/sqrt(H)] like PyTorch's. See docs/rnn.md.]] },
+batch size of forward; without it each forward needs batch or lengths (never guessed).
+Weights start uniform in [-1/sqrt(H), 1/sqrt(H)] like PyTorch's. See docs/rnn.md.]] },
   { name = "nn.LSTM", signature = "nn.LSTM(in, hidden [, {layers, bidirectional, dropout, batch}]) -> layer",
     doc = [[
 Fused LSTM: gates i, f, g, o (PyTorch's order) in one 4H block: weight_ih_l0 is 4H x in,
@@ -24,7 +24,8 @@ r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h. Weights 3H x in, 3H x H.]] },
   { name = "nn.LSTM:forward", signature = "m:forward(X [, {lengths =, h0 =, c0 =, batch =, out =}]) -> out, h_T[, c_T]",
     doc = [[
-Run the whole batch. X: T*B x in. lengths: a list (or matrix) of B lengths in 1..T for a
+Run the whole batch. X: T*B x in, time-major. batch: B; without batch, lengths or the
+layer's own batch the call is an error that says how the rows split. lengths: a list (or matrix) of B lengths in 1..T for a
 variable-length batch (see loom.seq.pad): steps past a sequence's end do not update its
 state, its output rows there are zero, and h_T/c_T hold each sequence's state at its own
 last step (the reverse direction starts at each sequence's last step, like PyTorch's

@@ -20,22 +20,6 @@ local function repr(m)
   return table.concat(parts) .. ")"
 end
 
-local function check_opts(opts, fn)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fn, type(opts)), 3)
-  end
-  local o = {}
-  for k, v in pairs(opts or {}) do o[k] = v end
-  o.name = fn
-  return o
-end
-
-local function check_size(n, fn, what)
-  if math.type(n) ~= "integer" or n < 1 then
-    error(string.format("%s: %s must be an integer >= 1, got %s", fn, what, tostring(n)), 3)
-  end
-end
-
 return function(nn)
   -- The behaviour every nn module shares (lua/loom/nn/init.lua).
   local Module = nn.Module
@@ -45,38 +29,26 @@ return function(nn)
     methods.num_parameters = Module.num_parameters
     methods.state_dict = Module.state_dict
     methods.load_state_dict = Module.load_state_dict
-    methods.is_training = methods.training
     mt.__tostring = Module.__tostring
   end
 
-  local function sequence(kind, fn, extra)
-    return function(input, hidden, opts)
-      local o = check_opts(opts, fn)
-      check_size(input, fn, "input size")
-      check_size(hidden, fn, "hidden size")
-      if extra then extra(o) end
-      return crnn.new(kind, input, hidden, o)
-    end
+  -- The binding checks every argument and option (core.rnn.new names the constructor).
+  local function sequence(kind)
+    return function(input, hidden, opts) return crnn.new(kind, input, hidden, opts) end
   end
 
-  local function cell(kind, fn)
-    return function(input, hidden, opts)
-      local o = check_opts(opts, fn)
-      check_size(input, fn, "input size")
-      check_size(hidden, fn, "hidden size")
-      o.cell, o.layers, o.bidirectional, o.dropout = true, 1, false, 0
-      return crnn.new(kind, input, hidden, o)
-    end
+  local function cell(kind)
+    return function(input, hidden, opts) return crnn.new(kind, input, hidden, opts, true) end
   end
 
   -- nn.RNN(in, hidden [, {layers = 1, bidirectional = false, dropout = 0, batch,
-  --        nonlinearity = "tanh"|"relu"}])
-  nn.RNN = sequence("RNN", "nn.RNN")
-  nn.LSTM = sequence("LSTM", "nn.LSTM")
-  nn.GRU = sequence("GRU", "nn.GRU")
-  nn.RNNCell = cell("RNN", "nn.RNNCell")
-  nn.LSTMCell = cell("LSTM", "nn.LSTMCell")
-  nn.GRUCell = cell("GRU", "nn.GRUCell")
+  --        nonlinearity = "tanh"|"relu"}]); cells take only nonlinearity
+  nn.RNN = sequence("RNN")
+  nn.LSTM = sequence("LSTM")
+  nn.GRU = sequence("GRU")
+  nn.RNNCell = cell("RNN")
+  nn.LSTMCell = cell("LSTM")
+  nn.GRUCell = cell("GRU")
   nn.is_recurrent = crnn.is_layer
   return nn
 end
