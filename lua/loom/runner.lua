@@ -126,7 +126,8 @@ function Run:artifact(name)
     error("run:artifact: expected a file name inside the run's folder, got " .. tostring(name), 2)
   end
   local path = self.dir .. "/" .. name
-  store.mkdir(store.dirname(path))
+  local made, err = store.mkdir(store.dirname(path))
+  if not made then error("run:artifact: cannot create its folder: " .. err, 2) end
   if self.store then self.store:add_artifact(self.id, name, path) end
   return path
 end

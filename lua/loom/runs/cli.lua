@@ -368,7 +368,7 @@ local function runs_rm(s, o, words)
   local dirs = s:remove(ids)
   for _, d in ipairs(dirs) do
     -- Only ever a runs/<8 hex digits> folder: never let a bad row point rm elsewhere.
-    if d:match("/runs/%x%x%x%x%x%x%x%x$") then os.execute("rm -rf " .. store.quote(d)) end
+    if d:match("/runs/%x%x%x%x%x%x%x%x$") then require("loom.core").process.remove_tree(d) end
   end
   print(string.format("removed %d run%s", #ids, #ids == 1 and "" or "s"))
   return 0

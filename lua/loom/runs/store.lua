@@ -87,8 +87,9 @@ function store.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- store.mkdir(dir) -> true | nil, message: dir and its missing parents (no shell).
 function store.mkdir(dir)
-  return os.execute("mkdir -p " .. store.quote(dir))
+  return process.mkdir_p(dir)
 end
 
 -- 8 random hex digits from the kernel (the experiment's generator must stay untouched).
@@ -476,14 +477,12 @@ end
 function Store:sync_sweeps()
   local total = 0
   for _, s in ipairs(self.db:rows("SELECT id, dir FROM sweeps WHERE mode = 'slurm'")) do
-    local p = io.popen("ls " .. store.quote(s.dir .. "/tasks") .. " 2>/dev/null")
-    for file in p:lines() do
+    for _, file in ipairs(process.list_dir(s.dir .. "/tasks") or {}) do
       if file:match("%.db$") then
         local n = self:merge(s.dir .. "/tasks/" .. file)
         total = total + (n or 0)
       end
     end
-    p:close()
   end
   return total
 end

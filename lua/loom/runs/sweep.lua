@@ -21,10 +21,7 @@ end
 function sweep.loom_bin()
   local env = os.getenv("LOOM_BIN")
   if env and env ~= "" then return store.absolute(env) end
-  local p = io.popen("readlink /proc/" .. process.pid() .. "/exe 2>/dev/null")
-  local path = p and p:read("l")
-  if p then p:close() end
-  return path or "loom"
+  return process.readlink("/proc/self/exe") or "loom"
 end
 
 -- sweep.grid{"lr=0.1,0.01", "hidden=32,64", "quick=true"} -> list of points, each a list of
