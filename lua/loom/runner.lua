@@ -84,9 +84,27 @@ function Run:log(t)
   end
 end
 
--- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
--- when a resumed run continues from a checkpoint taken at step.
-function Run:rewind(step)
+-- Metric rows of the run recorded up to step (all of them when step is nil).
+function Run:recorded_metrics(step)
+  local sql = "SELECT COUNT(*) AS n FROM metrics WHERE run_id = ?" .. (step and " AND step <= ?" or "")
+  return self.store.db:rows(sql, self.id, step)[1].n
+end
+
+-- run:checkpointing(step) -> metadata: a checkpoint of this run is about to be written at
+-- step. Its buffered metrics are written first (a kill after the checkpoint then cannot lose
+-- them), and the checkpoint records how many metric rows the run holds up to step, so a
+-- resume can tell a complete history from one with holes.
+function Run:checkpointing(step)
+  if not self.store then return {} end
+  self.store:flush()
+  return {["loom.run"] = self.id, ["loom.run_metrics"] = tostring(self:recorded_metrics(step))}
+end
+
+-- run:rewind(step [, expected]): forget the metrics logged after step; loom.checkpoint.resume
+-- calls it when a resumed run continues from a checkpoint taken at step. expected is the
+-- number of metric rows up to step the checkpoint saw recorded: fewer now means the history
+-- has holes, and the run is not continued (it could only end "completed" with steps missing).
+function Run:rewind(step, expected)
   self.must_rewind = nil
   self.next_step = step + 1
   if self.store then
@@ -94,6 +112,12 @@ function Run:rewind(step)
     self.store:transaction(function()
       self.store.db:run("DELETE FROM metrics WHERE run_id = ? AND step > ?", self.id, step)
     end)
+    local have = expected and self:recorded_metrics(step)
+    if have and have < expected then
+      error(string.format("run %s lost metrics before its checkpoint at step %d (%d of the %d rows "
+        .. "recorded then are left): resuming would leave holes in its steps", self.id, step, have,
+        expected), 0)
+    end
   else
     local kept = {}
     for _, m in ipairs(self.metrics) do
@@ -190,7 +214,9 @@ function runner.execute(e, p, opts)
   loom.seed(p.seed)
   math.randomseed(p.seed)
   process.catch_signals(true)
+  runner.current = run -- loom.checkpoint asks it to write its metrics first
   local ok, result = xpcall(e.run, debug.traceback, p, run)
+  runner.current = nil
   local signal = process.caught()
   -- From here on a second Ctrl-C only sets the flag, so the run's end is always written.
   process.catch_signals(false)

@@ -294,7 +294,7 @@ return loom.experiment{
         assert(loom.checkpoint(loom.checkpoint.path(run), {model = model, optim = opt, step = step}))
       end
       if step == die_at then
-        run.store:flush()   -- the metrics past the checkpoint reach the database, then SIGKILL
+        -- SIGKILL with metrics still buffered: what the checkpoint wrote first must be enough.
         os.execute("kill -9 " .. require("loom.core").process.pid())
       end
     end
@@ -304,6 +304,8 @@ return loom.experiment{
 ]]
 
 -- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
+-- The kill comes with metrics still buffered (no flush by hand): the checkpoint at step 20
+-- must have written the metrics up to it, and the resume must leave no hole.
 local function resume_case(every)
   local dir = tmpdir()
   local script = dir .. "/resume_check.lua"
@@ -319,8 +321,13 @@ local function resume_case(every)
   local store = require "loom.runs.store"
   local sb = assert(store.open(dir .. "/b.db"))
   local id = sb.db:rows("SELECT id FROM runs")[1].id
-  local logged = sb.db:rows("SELECT MAX(step) AS s FROM metrics WHERE run_id = ?", id)[1].s
-  equal(logged, 25, "metrics logged before the kill (past the last checkpoint)")
+  local logged = sb.db:rows("SELECT MAX(step) AS s, COUNT(*) AS n FROM metrics WHERE run_id = ?", id)[1]
+  if every == 10 then
+    -- Written by the checkpoint at step 20 (the timer may have flushed a few more after it).
+    check(logged.s and logged.s >= 20 and logged.s <= 25, "metrics recorded before the kill: up to step %s",
+      tostring(logged.s))
+    equal(logged.n, logged.s, "metric rows recorded before the kill (one per step, no hole)")
+  end
   sb:close()
   check(sh(string.format("'%s' run --db '%s/b.db' --resume %s --quiet", LOOM, dir, id)),
     "the resumed run failed")
@@ -354,6 +361,52 @@ end)
 
 test("loom run --resume ID without a checkpoint restarts the run from step 1", function()
   resume_case(1000)
+end)
+
+-- A checkpoint records how many metric rows its run held; a resume that finds fewer (rows
+-- lost after the checkpoint was written) refuses to continue, so the run can never end
+-- "completed" with holes in its steps.
+test("loom run --resume refuses a run whose metrics before the checkpoint have holes", function()
+  local dir = tmpdir()
+  local script = dir .. "/resume_check.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(EXPERIMENT)
+  f:close()
+  local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
+  local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
+  check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=10",
+    LOOM, dir, script)), "the run meant to be killed completed")
+  local store = require "loom.runs.store"
+  local sb = assert(store.open(dir .. "/b.db"))
+  local id = sb.db:rows("SELECT id FROM runs")[1].id
+  local info = assert(loom.load_checkpoint(sb:artifacts_dir(id) .. "/checkpoint.safetensors", {rng = false}))
+  equal(info.step, 20, "step of the last checkpoint")
+  equal(info.run, id, "the checkpoint names its run")
+  equal(info.run_metrics, 20, "metric rows the checkpoint saw recorded")
+  sb.db:run("DELETE FROM metrics WHERE run_id = ? AND step IN (7, 8, 9)", id)
+  sb:close()
+  local p = io.popen(string.format("'%s' run --db '%s/b.db' --resume %s --quiet 2>&1", LOOM, dir, id))
+  local out = p:read("a")
+  check(not p:close(), "a resume over holes succeeded")
+  local want = "run " .. id .. " lost metrics before its checkpoint at step 20 (17 of the 20 rows "
+    .. "recorded then are left): resuming would leave holes in its steps"
+  check(out:find(want, 1, true), "the resume's message:\n%s", out)
+  sb = assert(store.open(dir .. "/b.db"))
+  local r = sb:get(id)
+  equal(r.status, "failed", "status of the refused resume")
+  check(r.error:find(": loom.checkpoint.resume: " .. want, 1, true), "its recorded error: %s", r.error)
+  sb:close()
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+test("a checkpoint outside `loom run` records no run", function()
+  local dir = tmpdir()
+  local m = fake_model()
+  assert(loom.checkpoint(dir .. "/c.safetensors", {model = m, step = 3}))
+  local info = assert(loom.load_checkpoint(dir .. "/c.safetensors", {rng = false}))
+  equal(info.run, nil, "run")
+  equal(info.run_metrics, nil, "run_metrics")
+  os.execute("rm -rf '" .. dir .. "'")
 end)
 
 test("every public function of the area has a docstring", function()
