@@ -75,7 +75,13 @@ function Run:log(t)
         error(string.format("run:log: metric '%s' must be a number, got %s", tostring(k), type(v)), 2)
       end
       if self.store then
-        self.store:log_metric(self.id, step, tostring(k), v)
+        local ok, err = pcall(self.store.log_metric, self.store, self.id, step, tostring(k), v)
+        if not ok then
+          -- Said now, on stderr, not only in the end status: a full disk ends the run here.
+          err = string.format("run %s (%s): %s (at step %d)", self.id, self.name, err, step)
+          io.stderr:write("loom run: ", err, "\n")
+          error(err, 2)
+        end
       else
         self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
       end
@@ -224,9 +230,17 @@ function runner.execute(e, p, opts)
   local status = ok and "completed" or (signal and "interrupted" or "failed")
   if run.store then
     if run.store.db:in_transaction() then pcall(run.store.db.exec, run.store.db, "ROLLBACK") end
+    local err = (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil
+    if ok then
+      local stored, rerr = pcall(run.store.set_results, run.store, run.id, result)
+      if not stored then
+        status, ok, err = "failed", false, "cannot record the results: " .. first_line(rerr)
+        result = err
+      end
+    end
     local saved, serr = pcall(function()
-      if ok then run.store:set_results(run.id, result) end
-      run.store:finish(run.id, status, (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil)
+      local recorded, rerr = run.store:finish(run.id, status, err)
+      if recorded ~= status then status, ok, result = recorded, false, rerr end
     end)
     if not saved then
       io.stderr:write("loom run: cannot record the end of run ", run.id, ": ", tostring(serr), "\n")

@@ -2,6 +2,7 @@
  * exec, prepared statements (bind/step/row), rows/run helpers. Not an ORM, not the schema. */
 #include "bind.h"
 
+#include <ctype.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -54,6 +55,32 @@ static const char *setup_exec(sqlite3 *db, const char *sql)
     return NULL;
 }
 
+/* A read-only connection to a WAL database needs its -shm file; on a read-only mount it
+ * cannot be created, and SQLite can then only read the file as immutable (no locks: right
+ * for a mount nobody can write to). The URI for that, percent-encoded, in a Lua buffer. */
+static const char *immutable_uri(lua_State *L, const char *path)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || strchr("/-._~", *p))
+            luaL_addchar(&b, (char)*p);
+        else
+            lua_pushfstring(L, "%%%02X", (unsigned)*p), luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, "?immutable=1");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* A read on a fresh read-only connection: SQLITE_CANTOPEN when a WAL database's -shm file
+ * can be neither opened nor created. */
+static int first_read(sqlite3 *db)
+{
+    return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
 /* sqlite.open(path [, {timeout = ms, journal = "wal"|"delete", readonly = false}])
  *   -> db | nil, message */
 static int l_open(lua_State *L)
@@ -73,11 +100,17 @@ static int l_open(lua_State *L)
     }
     luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0, 2,
                   "journal must be \"wal\" or \"delete\"");
+    const char *uri = readonly ? immutable_uri(L, path) : NULL;
     Db *d = lua_newuserdatauv(L, sizeof *d, 0);
     d->db = NULL;
     luaL_setmetatable(L, LOOM_DB_T);
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
+    if (rc == SQLITE_OK && readonly && (first_read(d->db) & 0xff) == SQLITE_CANTOPEN) {
+        sqlite3_close_v2(d->db);
+        d->db = NULL;
+        rc = sqlite3_open_v2(uri, &d->db, flags | SQLITE_OPEN_URI, NULL);
+    }
     if (rc != SQLITE_OK) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot open database %s: %s", path,

@@ -103,15 +103,72 @@ function store.new_id()
   return string.format("%08x", string.unpack("<I4", bytes))
 end
 
--- store.open(path [, {readonly = true, journal = "delete"}]) -> Store | nil, message
+-- Tables whose structure is checked at every open: all but metrics, so the check costs
+-- what the number of runs costs, not the number of metric rows.
+local CHECKED_TABLES = {"meta", "runs", "params", "results", "artifacts", "sweeps", "sweep_points"}
+local RUN_COLUMNS
+
+-- nil when db is a loom run database (nil, true when it has no tables yet), else why not. Both readers and writers
+-- ask, so `loom runs` and `loom run` refuse the same files with the same message.
+local function not_a_run_database(db)
+  local ok, why, empty = pcall(function()
+    local tables = {}
+    for _, r in ipairs(db:rows("SELECT name FROM sqlite_master WHERE type = 'table'")) do
+      tables[r.name] = true
+    end
+    if next(tables) == nil then return nil, true end
+    local version = tables.meta and db:rows("SELECT value FROM meta WHERE key = 'schema_version'")[1]
+    if not version or not tables.runs then
+      return "not a loom run database (no loom schema_version in a meta table, or no runs table)"
+    end
+    local columns = {}
+    for _, c in ipairs(db:rows("PRAGMA table_info(runs)")) do columns[c.name] = true end
+    for _, c in ipairs(RUN_COLUMNS) do
+      if not columns[c] then return "not a loom run database (its runs table has no column " .. c .. ")" end
+    end
+    if math.tointeger(version.value) ~= store.SCHEMA_VERSION then
+      return string.format("a loom run database of schema %s; this loom reads schema %d",
+        tostring(version.value), store.SCHEMA_VERSION)
+    end
+    for _, t in ipairs(CHECKED_TABLES) do
+      if tables[t] then
+        local r = db:rows("PRAGMA quick_check(" .. t .. ")")[1]
+        local first = r and (r.quick_check or select(2, next(r)))
+        if first ~= "ok" then error(first or "no answer from quick_check", 0) end
+      end
+    end
+    return nil
+  end)
+  if not ok then
+    return "the database is damaged (" .. tostring(why):gsub("^sqlite %a+: ", ""):gsub("\n.*", "")
+      .. "); refusing to use it (`sqlite3 FILE .recover` may save what is readable)"
+  end
+  return why, empty
+end
+
+-- store.open(path [, {readonly = true, journal = "delete", timeout = ms}]) -> Store | nil, message
+-- readonly: never writes nor takes a write lock (a database on a read-only mount works);
+-- anything that is not a loom run database, or is damaged, is refused the same either way.
 function store.open(path, opts)
   opts = opts or {}
   path = store.default_path(path)
   local journal = opts.journal or os.getenv("LOOM_DB_JOURNAL") or "wal"
-  local db, err = sqlite.open(path, {journal = journal, readonly = opts.readonly, timeout = 60000})
+  local db, err = sqlite.open(path, {journal = journal, readonly = opts.readonly,
+    timeout = opts.timeout or 60000})
   if not db then return nil, err end
   local self = setmetatable({db = db, path = store.absolute(path), pending = {},
-    last_flush = process.now()}, Store)
+    last_flush = process.now(), readonly = opts.readonly or nil}, Store)
+  local why, empty = not_a_run_database(db)
+  if why then
+    db:close()
+    return nil, string.format("cannot use %s: %s", path, why)
+  end
+  if opts.readonly and empty then
+    -- A file without tables yet: readers see the schema, in memory, and no runs.
+    db:close()
+    self.db = assert(sqlite.open(":memory:", {journal = "delete"}))
+    self.db:exec(SCHEMA)
+  end
   if not opts.readonly then
     local ok, serr = pcall(self.transaction, self, function()
       db:exec(SCHEMA)
@@ -125,11 +182,44 @@ function store.open(path, opts)
   return self
 end
 
+-- A store that can write now, or nil: self when it is writable, else a second connection
+-- that never waits (a writer holds the lock, the file or its mount is read-only: nil).
+function Store:writer()
+  if not self.readonly then return self end
+  -- Keep the database's journal mode: a reader never converts a rollback journal to WAL.
+  local mode = self.db:rows("PRAGMA journal_mode")[1]
+  local w = store.open(self.path, {timeout = 0,
+    journal = (mode and mode.journal_mode == "wal") and "wal" or "delete"})
+  if w and not pcall(w.db.exec, w.db, "BEGIN IMMEDIATE; COMMIT") then
+    w:close()
+    return nil
+  end
+  return w
+end
+
+-- On a read-only store, fn(writer, ...) through a second connection when one can write now;
+-- otherwise nothing happens and the result is 0.
+local function through_writer(self, fn, ...)
+  local w = self:writer()
+  if not w then return 0 end
+  local ok, n = pcall(fn, w, ...)
+  w:close()
+  return ok and n or 0
+end
+
+-- What readers do on the side, when they can without waiting: mark runs whose process is
+-- gone as died, merge the databases of finished Slurm tasks.
+function Store:upkeep()
+  pcall(self.mark_died, self)
+  pcall(self.sync_sweeps, self)
+end
+
 function Store:close()
   if self.db then
-    self:flush()
+    local ok, err = pcall(self.flush, self)
     self.db:close()
     self.db = nil
+    if not ok then error(err, 0) end
   end
 end
 
@@ -215,7 +305,8 @@ function Store:flush()
     -- Rolled back (Ctrl-C mid-batch, a full disk): keep the rows for the next flush.
     table.move(self.pending, 1, #self.pending, #p + 1, p)
     self.pending = p
-    error(err, 0)
+    error(string.format("cannot record metrics in %s: %s", self.path,
+      tostring(err):gsub("^sqlite %a+: ", "")), 0)
   end
 end
 
@@ -238,13 +329,34 @@ function Store:add_artifact(id, name, path)
   end)
 end
 
--- Store:finish(id, status [, error]): flush metrics and record the end.
+-- Store:finish(id, status [, error]) -> status, error as recorded: flush metrics and record
+-- the end. Metrics that cannot be written (a full disk) are dropped so the end still can
+-- be, and the run is then recorded failed with the reason, never completed with holes.
 function Store:finish(id, status, err)
-  self:flush()
-  self:transaction(function()
-    self.db:run("UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?",
-      status, process.time(), err, id)
-  end)
+  local ok, ferr = pcall(self.flush, self)
+  if not ok then
+    local lost = #self.pending
+    self.pending = {}
+    if status == "completed" then status = "failed" end
+    local lost_text = string.format(" (%d metric rows lost)", lost)
+    if err and err:find(ferr, 1, true) then
+      err = err .. lost_text
+    else
+      err = (err and (err .. "; ") or "") .. ferr .. lost_text
+    end
+  end
+  local function record()
+    self:transaction(function()
+      self.db:run("UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?",
+        status, process.time(), err, id)
+    end)
+  end
+  if not pcall(record) then
+    -- A full disk may still let the log be rewritten from its start: make room, try again.
+    pcall(self.db.exec, self.db, "PRAGMA wal_checkpoint(RESTART)")
+    record()
+  end
+  return status, err
 end
 
 -- ---- queries ----
@@ -275,14 +387,18 @@ local function process_gone(pid)
   return own_comm ~= nil and c ~= nil and c ~= own_comm
 end
 
--- Runs still 'running' whose process is gone from this host become 'died'.
-function Store:mark_died()
-  local host = process.hostname()
-  local gone = {}
-  for _, r in ipairs(self.db:rows("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", host)) do
-    if r.pid and process_gone(r.pid) then gone[#gone + 1] = r.id end
+-- Runs still 'running' whose process is gone from this host become 'died' (on a read-only
+-- store: when a writer can be had without waiting). -> the number marked
+function Store:mark_died(gone)
+  if not gone then
+    local host = process.hostname()
+    gone = {}
+    for _, r in ipairs(self.db:rows("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", host)) do
+      if r.pid and process_gone(r.pid) then gone[#gone + 1] = r.id end
+    end
   end
   if #gone == 0 then return 0 end
+  if self.readonly then return through_writer(self, Store.mark_died, gone) end
   local ok = pcall(self.transaction, self, function()
     for _, id in ipairs(gone) do
       self.db:run([[UPDATE runs SET status = 'died', error = 'the process ended without recording
@@ -420,7 +536,7 @@ end
 
 -- ---- merging ----
 
-local RUN_COLUMNS = {"id", "name", "script", "script_hash", "seed", "status", "started", "ended",
+RUN_COLUMNS = {"id", "name", "script", "script_hash", "seed", "status", "started", "ended",
   "host", "pid", "loom_version", "sweep", "sweep_point", "artifacts_dir", "error"}
 
 local function copy_rows(from, to, sql_select, sql_insert, id)
@@ -475,6 +591,10 @@ end
 
 -- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md).
 function Store:sync_sweeps()
+  if self.readonly then
+    if not self.db:rows("SELECT id FROM sweeps WHERE mode = 'slurm' LIMIT 1")[1] then return 0 end
+    return through_writer(self, Store.sync_sweeps)
+  end
   local total = 0
   for _, s in ipairs(self.db:rows("SELECT id, dir FROM sweeps WHERE mode = 'slurm'")) do
     for _, file in ipairs(process.list_dir(s.dir .. "/tasks") or {}) do
