@@ -143,15 +143,23 @@ end
 
 -- ---- local workers ----
 
--- Start one `loom run` in the background; its pid and exit status land in files.
-local function launch(sw, i, point, db)
-  local base = sw.dir .. "/logs/point-" .. (i - 1)
-  local cmd = string.format("%s run --db %s --sweep %s:%d %s %s", quote(sw.bin), quote(db), sw.id, i - 1,
-    quote(sw.script), point_args(point))
+-- Start one `loom run` in the background for task {idx = point index, args = {"k=v", ...}
+-- [, resume = run id]}; its pid and exit status land in files.
+local function launch(sw, task, db)
+  local base = sw.dir .. "/logs/point-" .. task.idx
+  os.remove(base .. ".pid")
+  os.remove(base .. ".status") -- an earlier coordinator's, for a resumed point
+  local cmd
+  if task.resume then
+    cmd = string.format("%s run --db %s --resume %s", quote(sw.bin), quote(db), task.resume)
+  else
+    cmd = string.format("%s run --db %s --sweep %s:%d %s %s", quote(sw.bin), quote(db), sw.id, task.idx,
+      quote(sw.script), point_args(task.args))
+  end
   local shell = string.format("( %s >%s 2>&1 </dev/null & echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 </dev/null &",
     cmd, quote(base .. ".log"), quote(base .. ".pid"), quote(base .. ".status"))
   os.execute(shell)
-  return {index = i, base = base, started = process.now()}
+  return {index = task.idx, base = base, started = process.now()}
 end
 
 local function worker_pid(w)
@@ -159,9 +167,10 @@ local function worker_pid(w)
   return w.pid
 end
 
-local function run_local(s, sw, points, jobs)
-  store.mkdir(sw.dir .. "/logs")
-  local total, next_point, running, done, failed = #points, 1, {}, 0, 0
+local function run_local(s, sw, tasks, jobs)
+  local made, merr = store.mkdir(sw.dir .. "/logs")
+  if not made then error("loom sweep: " .. merr, 0) end
+  local total, next_point, running, done, failed = #tasks, 1, {}, 0, 0
   local display = progress.new{label = "sweep " .. sw.name, unit = "run", plain_seconds = 10}
   process.catch_signals(false)
   local stopping = false
@@ -175,7 +184,7 @@ local function run_local(s, sw, points, jobs)
       end
     end
     while not stopping and #running < jobs and next_point <= total do
-      running[#running + 1] = launch(sw, next_point, points[next_point], s.path)
+      running[#running + 1] = launch(sw, tasks[next_point], s.path)
       next_point = next_point + 1
     end
     process.sleep(0.2)
@@ -329,19 +338,23 @@ local function settled(st)
   return not st.queued
 end
 
+-- The sweep a user named (a unique id prefix; the latest when text is nil) -> id | nil, message
+local function find_sweep(s, text)
+  if not text then
+    local last = s.db:rows("SELECT id FROM sweeps ORDER BY created DESC LIMIT 1")[1]
+    if not last then return nil, "no sweeps in " .. s.path end
+    return last.id
+  end
+  local rows = s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", text .. "%")
+  if #rows ~= 1 then return nil, #rows == 0 and ("no sweep " .. text) or ("sweep id '" .. text .. "' is ambiguous") end
+  return rows[1].id
+end
+
 local function status_main(o, words)
   local s, code = rcli.open_store(o, "sweep")
   if not s then return code end
-  local id = words[1]
-  if not id then
-    local last = s.db:rows("SELECT id FROM sweeps ORDER BY created DESC LIMIT 1")[1]
-    if not last then s:close(); return fail("no sweeps in " .. s.path) end
-    id = last.id
-  else
-    local rows = s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", id .. "%")
-    if #rows ~= 1 then s:close(); return fail(#rows == 0 and ("no sweep " .. id) or ("sweep id '" .. id .. "' is ambiguous")) end
-    id = rows[1].id
-  end
+  local id, ferr = find_sweep(s, words[1])
+  if not id then s:close(); return fail(ferr) end
   local deadline = o.wait and (process.now() + (tonumber(o.timeout) or math.huge))
   local st, err = sweep.status(s, id)
   while st and o.wait and not settled(st) and process.now() < deadline do
@@ -359,21 +372,81 @@ local function status_main(o, words)
   return 0
 end
 
+-- "k=v k2=v2" as recorded for a point -> {"k=v", "k2=v2"} (a value may hold spaces).
+local function split_args(text)
+  local args, start = {}, 1
+  while start <= #text do
+    local next_key = text:find(" [%w_%.%-]+=", start)
+    args[#args + 1] = text:sub(start, (next_key or #text + 1) - 1)
+    start = next_key and next_key + 1 or #text + 1
+  end
+  return args
+end
+
+-- The points of a sweep without a completed run: a point that never started runs fresh; one
+-- whose run died, was interrupted or failed continues as that run (`loom run --resume`, from
+-- its checkpoint if it keeps one). Points still running elsewhere are left alone.
+function sweep.unfinished(s, id)
+  local by_point = {}
+  for _, r in ipairs(s:list{sweep = id}) do by_point[r.sweep_point] = r end
+  local tasks, running = {}, 0
+  for _, pt in ipairs(s.db:rows("SELECT idx, args FROM sweep_points WHERE sweep = ? ORDER BY idx", id)) do
+    local r = by_point[pt.idx]
+    if r and r.status == "running" then
+      running = running + 1
+    elseif not r or r.status ~= "completed" then
+      tasks[#tasks + 1] = {idx = pt.idx, args = split_args(pt.args), resume = r and r.id}
+    end
+  end
+  return tasks, running
+end
+
+-- loom sweep --resume SWEEP [-j N]: finish a local sweep whose coordinator was killed.
+local function resume_main(o)
+  local jobs = math.tointeger(tonumber(o.jobs or "1"))
+  if not jobs or jobs < 1 then return fail("-j expects a positive integer", 2) end
+  local s, code = rcli.open_store(o, "sweep", true)
+  if not s then return code end
+  local id, ferr = find_sweep(s, o.resume)
+  local sw = id and s.db:rows("SELECT * FROM sweeps WHERE id = ?", id)[1]
+  if sw and sw.mode ~= "local" then
+    ferr = string.format("sweep %s ran on Slurm: its tasks are resubmitted with sbatch, not --resume", id)
+  end
+  if not sw or sw.mode ~= "local" then s:close(); return fail(ferr) end
+  sw.bin = sweep.loom_bin()
+  s:mark_died()
+  local tasks, running = sweep.unfinished(s, id)
+  print(string.format("sweep %s: %d of %d points to run%s, %d worker%s, logs in %s/logs", id, #tasks,
+    sw.points, running > 0 and string.format(" (%d still running, left alone)", running) or "", jobs,
+    jobs == 1 and "" or "s", sw.dir))
+  local failed, signal = run_local(s, sw, tasks, jobs)
+  s:mark_died()
+  local runs = s:list{sweep = id}
+  sweep.attach_metric(s, runs, sw.sort)
+  s:close()
+  print(sweep.results_text(runs, sw.sort))
+  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
+  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, #tasks, sw.dir)) end
+  return 0
+end
+
 local USAGE = [==[
 usage: loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--db PATH]
        loom sweep script.lua key=v1,v2 ... --slurm [--partition P] [--time T] [--cpus N]
                   [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]
        loom sweep --status [SWEEP] [--wait [--timeout SECONDS]]
+       loom sweep --resume SWEEP [-j N]     run the points of a local sweep that did not complete
 Runs every combination of the values (a grid) with `loom run`. Locally, N worker processes
 (default 1) share the database; with --slurm, one job array task per point, each into its
 own database under runs/sweeps/<id>/tasks/, merged by `loom runs` (docs/runs.md).]==]
 
 function sweep.main(args)
   local o, words = rcli.parse(args, {db = true, jobs = true, sort = true, partition = true, time = true,
-    cpus = true, mem = true, account = true, ["max-parallel"] = true, timeout = true})
+    cpus = true, mem = true, account = true, ["max-parallel"] = true, timeout = true, resume = true})
   if not o then return fail(words, 2) end
   if o.help or o.h then print(USAGE); return 0 end
   if o.status then return status_main(o, words) end
+  if o.resume then return resume_main(o) end
   local script = table.remove(words, 1)
   if not script then io.stderr:write(USAGE, "\n"); return 2 end
   local e, lerr = experiment.load(script)
@@ -402,7 +475,9 @@ function sweep.main(args)
   record_sweep(s, sw, points)
   print(string.format("sweep %s: %d points of %s, %d worker%s, logs in %s/logs", id, #points, e.name,
     jobs, jobs == 1 and "" or "s", sw.dir))
-  local failed, signal = run_local(s, sw, points, jobs)
+  local tasks = {}
+  for i, p in ipairs(points) do tasks[i] = {idx = i - 1, args = p} end
+  local failed, signal = run_local(s, sw, tasks, jobs)
   s:mark_died()
   local runs = s:list{sweep = id}
   sweep.attach_metric(s, runs, o.sort)
