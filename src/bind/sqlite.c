@@ -81,8 +81,8 @@ static int first_read(sqlite3 *db)
     return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
 }
 
-/* sqlite.open(path [, {timeout = ms, journal = "wal"|"delete", readonly = false}])
- *   -> db | nil, message */
+/* sqlite.open(path [, {timeout = ms, journal = "wal"|"delete"|"keep", readonly = false}])
+ *   -> db | nil, message ("keep": the file's journal mode is left as it is) */
 static int l_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -98,8 +98,9 @@ static int l_open(lua_State *L)
         readonly = lua_toboolean(L, -1);
         lua_pop(L, 3);
     }
-    luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0, 2,
-                  "journal must be \"wal\" or \"delete\"");
+    luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0 ||
+                         strcmp(journal, "keep") == 0, 2,
+                  "journal must be \"wal\", \"delete\" or \"keep\"");
     const char *uri = readonly ? immutable_uri(L, path) : NULL;
     Db *d = lua_newuserdatauv(L, sizeof *d, 0);
     d->db = NULL;
@@ -121,7 +122,7 @@ static int l_open(lua_State *L)
     }
     sqlite3_busy_timeout(d->db, timeout);
     const char *err = NULL;
-    if (!readonly)
+    if (!readonly && strcmp(journal, "keep") != 0)
         err = setup_exec(d->db, strcmp(journal, "wal") == 0 ? "PRAGMA journal_mode=WAL"
                                                              : "PRAGMA journal_mode=DELETE");
     if (!err && !readonly)

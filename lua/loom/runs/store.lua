@@ -103,6 +103,11 @@ function store.new_id()
   return string.format("%08x", string.unpack("<I4", bytes))
 end
 
+-- SQLite's own words in an error from the binding, without position and function name.
+function store.sqlite_message(err)
+  return (tostring(err):gsub("^[^\n]-:%d+: ", ""):gsub("^sqlite %a+: ", ""):gsub("\n.*", ""))
+end
+
 -- Tables whose structure is checked at every open: all but metrics, so the check costs
 -- what the number of runs costs, not the number of metric rows.
 local CHECKED_TABLES = {"meta", "runs", "params", "results", "artifacts", "sweeps", "sweep_points"}
@@ -110,7 +115,7 @@ local RUN_COLUMNS
 
 -- nil when db is a loom run database (nil, true when it has no tables yet), else why not. Both readers and writers
 -- ask, so `loom runs` and `loom run` refuse the same files with the same message.
-local function not_a_run_database(db)
+local function not_a_run_database(db, path)
   local ok, why, empty = pcall(function()
     local tables = {}
     for _, r in ipairs(db:rows("SELECT name FROM sqlite_master WHERE type = 'table'")) do
@@ -140,8 +145,8 @@ local function not_a_run_database(db)
     return nil
   end)
   if not ok then
-    return "the database is damaged (" .. tostring(why):gsub("^sqlite %a+: ", ""):gsub("\n.*", "")
-      .. "); refusing to use it (`sqlite3 FILE .recover` may save what is readable)"
+    return "the database is damaged (" .. store.sqlite_message(why)
+      .. "); refusing to use it (`sqlite3 " .. path .. " .recover` may save what is readable)"
   end
   return why, empty
 end
@@ -153,12 +158,20 @@ function store.open(path, opts)
   opts = opts or {}
   path = store.default_path(path)
   local journal = opts.journal or os.getenv("LOOM_DB_JOURNAL") or "wal"
-  local db, err = sqlite.open(path, {journal = journal, readonly = opts.readonly,
+  -- The journal mode is set once the file is known to be ours: a refused file stays untouched.
+  local db, err = sqlite.open(path, {journal = "keep", readonly = opts.readonly,
     timeout = opts.timeout or 60000})
-  if not db then return nil, err end
+  if not db then
+    -- Writers fail earlier than readers on some damage: give the reader's message.
+    local ro = not opts.readonly and sqlite.open(path, {readonly = true, journal = "keep"})
+    local why = ro and not_a_run_database(ro, path)
+    if ro then ro:close() end
+    if why then return nil, string.format("cannot use %s: %s", path, why) end
+    return nil, err
+  end
   local self = setmetatable({db = db, path = store.absolute(path), pending = {},
     last_flush = process.now(), readonly = opts.readonly or nil}, Store)
-  local why, empty = not_a_run_database(db)
+  local why, empty = not_a_run_database(db, path)
   if why then
     db:close()
     return nil, string.format("cannot use %s: %s", path, why)
@@ -170,10 +183,13 @@ function store.open(path, opts)
     self.db:exec(SCHEMA)
   end
   if not opts.readonly then
-    local ok, serr = pcall(self.transaction, self, function()
-      db:exec(SCHEMA)
-      db:run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", store.SCHEMA_VERSION)
-    end)
+    local ok, serr = pcall(db.exec, db, journal == "wal" and "PRAGMA journal_mode=WAL" or "PRAGMA journal_mode=DELETE")
+    if ok then
+      ok, serr = pcall(self.transaction, self, function()
+        db:exec(SCHEMA)
+        db:run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", store.SCHEMA_VERSION)
+      end)
+    end
     if not ok then
       db:close()
       return nil, string.format("cannot open database %s: %s", path, serr)
@@ -305,8 +321,7 @@ function Store:flush()
     -- Rolled back (Ctrl-C mid-batch, a full disk): keep the rows for the next flush.
     table.move(self.pending, 1, #self.pending, #p + 1, p)
     self.pending = p
-    error(string.format("cannot record metrics in %s: %s", self.path,
-      tostring(err):gsub("^sqlite %a+: ", "")), 0)
+    error(string.format("cannot record metrics in %s: %s", self.path, store.sqlite_message(err)), 0)
   end
 end
 
