@@ -13,7 +13,10 @@ Tensors are written in sorted name order, contiguous, the header padded to a mul
 bytes; metadata sorted by key (equal contents give equal files). Integer dtypes need
 integral values in range (an error otherwise); floats round to nearest even.
 The write is atomic: a temporary file in the same directory, fsync, rename, fsync of the
-directory; a crash leaves the old file or the new one, never a torn one.
+directory; a crash leaves the old file or the new one, never a torn one. Only a regular
+file is replaced: a device, fifo or directory at path is refused (nil, message). A symbolic
+link is written through to its target (in the target's directory) and stays a link.
+Temporary files a kill left for the same file are removed by the next save.
 Bad arguments raise; I/O failures return nil, "path: message".
 Example: loom.save("w.safetensors", {weight = W, bias = b}, {epoch = "3"}, {shapes = {bias = {b:rows()}}})]] },
 
