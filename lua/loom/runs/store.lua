@@ -113,8 +113,10 @@ end
 local CHECKED_TABLES = {"meta", "runs", "params", "results", "artifacts", "sweeps", "sweep_points"}
 local RUN_COLUMNS
 
--- nil when db is a loom run database (nil, true when it has no tables yet), else why not. Both readers and writers
--- ask, so `loom runs` and `loom run` refuse the same files with the same message.
+-- nil when db is a loom run database (nil, true when it has no tables yet), else why not.
+-- Both readers and writers ask, so `loom runs` and `loom run` refuse the same files with the
+-- same message. Damage is SQLite's corrupt/not-a-database errors or a failed quick_check;
+-- other failures (a busy or unreadable file) are said as they are.
 local function not_a_run_database(db, path)
   local ok, why, empty = pcall(function()
     local tables = {}
@@ -139,14 +141,18 @@ local function not_a_run_database(db, path)
       if tables[t] then
         local r = db:rows("PRAGMA quick_check(" .. t .. ")")[1]
         local first = r and (r.quick_check or select(2, next(r)))
-        if first ~= "ok" then error(first or "no answer from quick_check", 0) end
+        if first ~= "ok" then error({damage = first or "no answer from quick_check"}, 0) end
       end
     end
     return nil
   end)
   if not ok then
-    return "the database is damaged (" .. store.sqlite_message(why)
-      .. "); refusing to use it (`sqlite3 " .. path .. " .recover` may save what is readable)"
+    local msg = type(why) == "table" and why.damage or store.sqlite_message(why)
+    if type(why) == "table" or msg:find("malformed", 1, true) or msg:find("not a database", 1, true) then
+      return "the database is damaged (" .. msg .. "); refusing to use it (`sqlite3 " .. path
+        .. " .recover` may save what is readable)"
+    end
+    return "cannot read it (" .. msg .. ")"
   end
   return why, empty
 end
