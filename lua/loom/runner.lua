@@ -79,6 +79,7 @@ function Run:log(t)
         if not ok then
           -- Said now, on stderr, not only in the end status: a full disk ends the run here.
           err = string.format("run %s (%s): %s (at step %d)", self.id, self.name, err, step)
+          self.display:done() -- the message on a line of its own, not inside the bar
           io.stderr:write("loom run: ", err, "\n")
           error(err, 2)
         end
