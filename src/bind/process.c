@@ -8,13 +8,16 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -405,6 +408,102 @@ static int l_is_regular_file(lua_State *L)
     return 1;
 }
 
+/* ---- child processes without a shell ---- */
+
+extern char **environ;
+
+/* A redirection option: a path string, or nil for the default. */
+static const char *redirect(lua_State *L, int opts, const char *field, const char *def)
+{
+    if (lua_isnoneornil(L, opts))
+        return def;
+    int t = lua_getfield(L, opts, field);
+    const char *path = def;
+    if (t == LUA_TSTRING)
+        path = lua_tostring(L, -1);
+    else if (t != LUA_TNIL)
+        luaL_error(L, "process.spawn: opts.%s must be a path, got %s", field, luaL_typename(L, -1));
+    lua_pop(L, 1); /* the string stays alive in the options table */
+    return path;
+}
+
+/* process.spawn({program, arg, ...} [, {stdin = path, stdout = path, stderr = path | "stdout"}])
+ *   -> pid | nil, message
+ * Starts program (looked up in PATH when it has no slash) with exactly these arguments: no
+ * shell, so a path may hold any character. stdin defaults to /dev/null, stdout and stderr to
+ * ours; an output file is created or truncated. Reap it with process.wait. */
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2); /* the options stay at 2 whatever is pushed */
+    lua_Integer n = luaL_len(L, 1);
+    if (n < 1)
+        return luaL_error(L, "process.spawn: the argument list is empty");
+    if (n > 65536)
+        return luaL_error(L, "process.spawn: %I arguments, at most 65536", n);
+    /* argv points into the strings of the table at 1, which outlives the call. */
+    char **argv = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *argv, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, 1, i) != LUA_TSTRING)
+            return luaL_error(L, "process.spawn: argument %I must be a string, got %s", i,
+                              luaL_typename(L, -1));
+        size_t len;
+        const char *arg = lua_tolstring(L, -1, &len);
+        memcpy(&argv[i - 1], &arg, sizeof arg); /* posix_spawn's argv is char *const[] */
+        if (strlen(arg) != len)
+            return luaL_error(L, "process.spawn: argument %I contains a NUL byte", i);
+        lua_pop(L, 1);
+    }
+    argv[n] = NULL;
+    const char *in = redirect(L, 2, "stdin", "/dev/null");
+    const char *out = redirect(L, 2, "stdout", NULL);
+    const char *err = redirect(L, 2, "stderr", NULL);
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return luaL_error(L, "not enough memory");
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+    if (rc == 0 && out)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (rc == 0 && err && strcmp(err, "stdout") == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    else if (rc == 0 && err)
+        rc = posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    pid_t pid = -1;
+    if (rc == 0)
+        rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return push_oserror(L, argv[0], rc);
+    lua_pushinteger(L, (lua_Integer)pid);
+    return 1;
+}
+
+/* process.wait(pid [, block = false]) -> exit status (128 + signal number when a signal
+ * ended it) | nil while it runs (without block) | nil, message (not our child). */
+static int l_wait(lua_State *L)
+{
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, pid > 0, 1, "pid must be > 0");
+    int block = lua_toboolean(L, 2), status = 0;
+    pid_t got;
+    do
+        got = waitpid((pid_t)pid, &status, block ? 0 : WNOHANG);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "process %I: %s", pid, strerror(errno));
+        return 2;
+    }
+    if (got == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     {"catch_signals", l_catch_signals},
     {"release_signals", l_release_signals},
@@ -426,6 +525,8 @@ static const luaL_Reg module_functions[] = {
     {"realpath", l_realpath},
     {"file_type", l_file_type},
     {"is_regular_file", l_is_regular_file},
+    {"spawn", l_spawn},
+    {"wait", l_wait},
     {NULL, NULL},
 };
 

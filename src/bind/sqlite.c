@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LOOM_DB_T "loom.sqlite.db"
@@ -64,10 +65,13 @@ static const char *immutable_uri(lua_State *L, const char *path)
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "file:");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if (isalnum(*p) || strchr("/-._~", *p))
+        if (isalnum(*p) || strchr("/-._~", *p)) {
             luaL_addchar(&b, (char)*p);
-        else
-            lua_pushfstring(L, "%%%02X", (unsigned)*p), luaL_addvalue(&b);
+        } else {
+            char hex[4];
+            snprintf(hex, sizeof hex, "%%%02X", (unsigned)*p);
+            luaL_addlstring(&b, hex, 3);
+        }
     }
     luaL_addstring(&b, "?immutable=1");
     luaL_pushresult(&b);

@@ -108,6 +108,43 @@ test("readlink, realpath, file_type and is_regular_file", function()
   H.cleanup(dir)
 end)
 
+test("spawn runs a program with exact arguments and redirections; wait gives its status", function()
+  local dir = H.tempdir()
+  local out = dir .. "/" .. AWKWARD .. ".log"
+  local pid = assert(process.spawn({"sh", "-c", 'printf "%s|" "$@"; read x || echo "stdin empty"; exit 3', "sh",
+    AWKWARD, "two words", ""}, {stdout = out, stderr = "stdout"}))
+  equal(process.wait(pid, true), 3, "exit status")
+  equal(H.read(out), AWKWARD .. "|two words||stdin empty\n", "arguments arrive unchanged, stdin is /dev/null")
+  -- stderr to its own file, stdin from a file.
+  local input = dir .. "/in put"
+  local f = assert(io.open(input, "w"))
+  f:write("fed\n")
+  f:close()
+  pid = assert(process.spawn({"sh", "-c", "cat; echo oops >&2"}, {stdin = input, stdout = dir .. "/o",
+    stderr = dir .. "/e"}))
+  equal(process.wait(pid, true), 0, "exit status 0")
+  equal(H.read(dir .. "/o"), "fed\n", "stdout")
+  equal(H.read(dir .. "/e"), "oops\n", "stderr")
+  -- Without block, nil while it runs; a signal gives 128 + its number.
+  pid = assert(process.spawn({"sleep", "30"}))
+  equal(process.wait(pid), nil, "still running")
+  process.kill(pid, "KILL")
+  equal(process.wait(pid, true), 128 + 9, "killed by SIGKILL")
+  local ok, err = process.wait(pid)
+  equal(ok, nil, "waiting twice")
+  equal(err, "process " .. pid .. ": No child processes", "its message")
+  ok, err = process.spawn({dir .. "/no such program"})
+  equal(ok, nil, "a missing program")
+  equal(err, dir .. "/no such program: No such file or directory", "its message")
+  ok, err = process.spawn({"true"}, {stdout = dir .. "/missing/out"})
+  equal(ok, nil, "an output file in a missing folder")
+  checkerror("process.spawn: the argument list is empty", process.spawn, {})
+  checkerror("process.spawn: argument 2 must be a string, got number", process.spawn, {"echo", 1})
+  checkerror("process.spawn: argument 2 contains a NUL byte", process.spawn, {"echo", "a\0b"})
+  checkerror("process.spawn: opts.stdout must be a path, got boolean", process.spawn, {"true"}, {stdout = true})
+  H.cleanup(dir)
+end)
+
 test("no Lua module of loom builds a shell command for mkdir, rm, ls or readlink", function()
   local p = io.popen("grep -rn -e os.execute -e io.popen " .. H.quote(PROJECT_DIR .. "/lua"))
   local bad = {}

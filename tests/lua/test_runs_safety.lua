@@ -90,8 +90,12 @@ test("loom runs lists a database on a read-only mount", function()
   local dir = H.tempdir()
   local done, dead = db_with_dead_run(dir)
   with_tmpfs(dir, "4m", function(mnt)
-    assert(os.execute(string.format("cp %s %s && mount -o remount,ro %s", H.quote(dir .. "/runs.db"),
-      H.quote(mnt .. "/runs.db"), H.quote(mnt))))
+    assert(os.execute(string.format("cp %s %s && cp %s %s && mount -o remount,ro %s", H.quote(dir .. "/runs.db"),
+      H.quote(mnt .. "/runs.db"), H.quote(dir .. "/runs.db"), H.quote(mnt .. "/odd #1 %20?.db"), H.quote(mnt))))
+    -- Read as an immutable file through a URI: characters that mean something there.
+    local orc, oout = H.loom(mnt, "runs --db " .. H.quote(mnt .. "/odd #1 %20?.db"))
+    equal(orc, 0, "odd name: " .. oout)
+    check(oout:find(done, 1, true), "odd name lists: %s", oout)
     for _, cmd in ipairs{"runs", "runs show " .. dead, "runs export --csv", "runs status=running"} do
       local rc, out = H.loom(mnt, cmd)
       equal(rc, 0, cmd .. ": " .. out)
@@ -100,7 +104,7 @@ test("loom runs lists a database on a read-only mount", function()
     end
     local rc, out = H.loom(mnt, "runs status=running")
     check(out:find(dead, 1, true), "the dead run stays 'running' where nothing can be written: %s", out)
-    equal(table.concat(process.list_dir(mnt), ","), "runs.db", "no file created on the mount")
+    equal(table.concat(process.list_dir(mnt), ","), "odd #1 %20?.db,runs.db", "no file created on the mount")
     rc, out = H.loom(mnt, "runs rm " .. done)
     equal(rc, 1, "runs rm on a read-only mount")
     rc, out = H.loom(mnt, "run --quiet " .. H.quote(H.COUNTER))

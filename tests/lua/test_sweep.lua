@@ -151,3 +151,21 @@ test("loom sweep --resume runs the points a killed coordinator left, and continu
   check(out:find("loom sweep: no sweep ffffffff", 1, true), "message: %s", out)
   H.cleanup(dir)
 end)
+
+test("a local sweep whose script and database paths hold spaces and quotes", function()
+  local process = require("loom.core").process
+  local dir = H.tempdir()
+  local sub = dir .. [[/it's a "sweep" $HOME]]
+  assert(process.mkdir_p(sub))
+  assert(os.execute(string.format("cp %s %s", H.quote(H.COUNTER), H.quote(sub .. "/count er.lua"))))
+  local rc, out = H.loom(dir, string.format([[sweep --db %s %s n=5 tag='x y,"q"' -j 2]],
+    H.quote(sub .. "/my runs.db"), H.quote(sub .. "/count er.lua")))
+  equal(rc, 0, "sweep: " .. out)
+  local s = assert(store.open(sub .. "/my runs.db", {readonly = true}))
+  local tags = {}
+  for _, r in ipairs(s:list{status = "completed"}) do tags[#tags + 1] = r.params.tag end
+  s:close()
+  table.sort(tags)
+  equal(table.concat(tags, "|"), '"q"|x y', "both points ran with their values")
+  H.cleanup(dir)
+end)

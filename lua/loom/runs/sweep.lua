@@ -133,38 +133,26 @@ local function point_args(point)
   return table.concat(q, " ")
 end
 
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 -- ---- local workers ----
 
--- Start one `loom run` in the background for task {idx = point index, args = {"k=v", ...}
--- [, resume = run id]}; its pid and exit status land in files.
+-- Start one `loom run` for task {idx = point index, args = {"k=v", ...} [, resume = run id]}
+-- as a child process (no shell: any character in a path is safe), its output in
+-- logs/point-<idx>.log. -> worker {index, pid} | nil, message
 local function launch(sw, task, db)
-  local base = sw.dir .. "/logs/point-" .. task.idx
-  os.remove(base .. ".pid")
-  os.remove(base .. ".status") -- an earlier coordinator's, for a resumed point
-  local cmd
+  local argv = {sw.bin, "run", "--db", db}
   if task.resume then
-    cmd = string.format("%s run --db %s --resume %s", quote(sw.bin), quote(db), task.resume)
+    argv[#argv + 1] = "--resume"
+    argv[#argv + 1] = task.resume
   else
-    cmd = string.format("%s run --db %s --sweep %s:%d %s %s", quote(sw.bin), quote(db), sw.id, task.idx,
-      quote(sw.script), point_args(task.args))
+    argv[#argv + 1] = "--sweep"
+    argv[#argv + 1] = sw.id .. ":" .. task.idx
+    argv[#argv + 1] = sw.script
+    for _, a in ipairs(task.args) do argv[#argv + 1] = a end
   end
-  local shell = string.format("( %s >%s 2>&1 </dev/null & echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 </dev/null &",
-    cmd, quote(base .. ".log"), quote(base .. ".pid"), quote(base .. ".status"))
-  os.execute(shell)
-  return {index = task.idx, base = base, started = process.now()}
-end
-
-local function worker_pid(w)
-  if not w.pid then w.pid = tonumber(read_file(w.base .. ".pid") or "") end
-  return w.pid
+  local log = sw.dir .. "/logs/point-" .. task.idx .. ".log"
+  local pid, err = process.spawn(argv, {stdout = log, stderr = "stdout"})
+  if not pid then return nil, err end
+  return {index = task.idx, pid = pid, started = process.now()}
 end
 
 local function run_local(s, sw, tasks, jobs)
@@ -179,22 +167,26 @@ local function run_local(s, sw, tasks, jobs)
       -- Ctrl-C reached the workers too (same process group); SIGTERM is forwarded.
       stopping = true
       for _, w in ipairs(running) do
-        local pid = worker_pid(w)
-        if pid then process.kill(pid, process.caught() == "SIGTERM" and "TERM" or "INT") end
+        process.kill(w.pid, process.caught() == "SIGTERM" and "TERM" or "INT")
       end
     end
     while not stopping and #running < jobs and next_point <= total do
-      running[#running + 1] = launch(sw, tasks[next_point], s.path)
+      local w, err = launch(sw, tasks[next_point], s.path)
+      if w then
+        running[#running + 1] = w
+      else
+        io.stderr:write(string.format("loom sweep: cannot start point %d: %s\n", tasks[next_point].idx, err))
+        done, failed = done + 1, failed + 1
+      end
       next_point = next_point + 1
     end
     process.sleep(0.2)
     for k = #running, 1, -1 do
-      local w = running[k]
-      local code = read_file(w.base .. ".status")
-      if code and code:match("%d") then
+      local code, werr = process.wait(running[k].pid)
+      if code or werr then -- werr: no longer our child to wait for (counted as failed)
         table.remove(running, k)
         done = done + 1
-        if tonumber(code) ~= 0 then failed = failed + 1 end
+        if code ~= 0 then failed = failed + 1 end
       end
     end
     display:update(done, total, nil, string.format("(%d running, %d failed)", #running, failed))
