@@ -210,13 +210,9 @@ function Store:writer()
   if not self.readonly then return self end
   -- Keep the database's journal mode: a reader never converts a rollback journal to WAL.
   local mode = self.db:rows("PRAGMA journal_mode")[1]
-  local w = store.open(self.path, {timeout = 0,
-    journal = (mode and mode.journal_mode == "wal") and "wal" or "delete"})
-  if w and not pcall(w.db.exec, w.db, "BEGIN IMMEDIATE; COMMIT") then
-    w:close()
-    return nil
-  end
-  return w
+  -- Its open takes the write lock once (the schema), so a busy database gives nil here.
+  return (store.open(self.path, {timeout = 0,
+    journal = (mode and mode.journal_mode == "wal") and "wal" or "delete"}))
 end
 
 -- On a read-only store, fn(writer, ...) through a second connection when one can write now;
