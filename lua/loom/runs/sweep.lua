@@ -236,6 +236,20 @@ function sweep.slurm_script(sw, points, o)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- Run a program (no shell) and wait for it: -> exit status, its output (stdout and stderr)
+-- | nil, message. The output goes through a temporary file (os.tmpname).
+local function capture(argv)
+  local out = os.tmpname()
+  local pid, err = process.spawn(argv, {stdout = out, stderr = "stdout"})
+  if not pid then os.remove(out); return nil, err end
+  local code = process.wait(pid, true)
+  local f = io.open(out, "rb")
+  local text = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(out)
+  return code, text
+end
+
 local function run_slurm(s, sw, points, o)
   local script = sweep.slurm_script(sw, points, o)
   if o["dry-run"] then
@@ -248,11 +262,9 @@ local function run_slurm(s, sw, points, o)
   local f = assert(io.open(path, "w"))
   f:write(script)
   f:close()
-  local p = io.popen("sbatch --parsable " .. quote(path) .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  local job = out:match("^(%d+)")
-  if not ok or not job then return fail("sbatch failed: " .. out:gsub("%s+$", "")) end
+  local code, out = capture({"sbatch", "--parsable", path})
+  local job = code and out:match("^(%d+)")
+  if code ~= 0 or not job then return fail("sbatch failed: " .. out:gsub("%s+$", "")) end
   sw.job_id = job
   record_sweep(s, sw, points)
   print(string.format("sweep %s: submitted Slurm job array %s (%d tasks); follow with: loom sweep --status %s",
@@ -265,13 +277,12 @@ end
 -- Slurm states of a job array's tasks still queued or running: {[task index] = "RUNNING"}.
 local function squeue_states(job)
   local states = {}
-  local p = io.popen("squeue -h -r -j " .. quote(job) .. " -o '%K %T' 2>/dev/null")
-  if not p then return states end
-  for line in p:lines() do
+  local code, out = capture({"squeue", "-h", "-r", "-j", job, "-o", "%K %T"})
+  if code ~= 0 then return states end
+  for line in out:gmatch("[^\n]+") do
     local idx, state = line:match("^(%d+)%s+(%S+)")
     if idx then states[tonumber(idx)] = state end
   end
-  p:close()
   return states
 end
 
