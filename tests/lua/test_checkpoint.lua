@@ -303,10 +303,8 @@ return loom.experiment{
   end}
 ]]
 
--- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
--- The kill comes with metrics still buffered (no flush by hand): the checkpoint at step 20
--- must have written the metrics up to it, and the resume must leave no hole.
-local function resume_case(every)
+-- A scratch folder with EXPERIMENT in it; -> folder, script, loom binary, sh(cmd) -> ok
+local function experiment_dir()
   local dir = tmpdir()
   local script = dir .. "/resume_check.lua"
   local f = assert(io.open(script, "w"))
@@ -314,6 +312,14 @@ local function resume_case(every)
   f:close()
   local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
   local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
+  return dir, script, LOOM, sh
+end
+
+-- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
+-- The kill comes with metrics still buffered (no flush by hand): the checkpoint at step 20
+-- must have written the metrics up to it, and the resume must leave no hole.
+local function resume_case(every)
+  local dir, script, LOOM, sh = experiment_dir()
   check(sh(string.format("'%s' run --db '%s/a.db' --quiet '%s' every=%d", LOOM, dir, script, every)),
     "the uninterrupted run failed")
   check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=%d",
@@ -367,13 +373,7 @@ end)
 -- lost after the checkpoint was written) refuses to continue, so the run can never end
 -- "completed" with holes in its steps.
 test("loom run --resume refuses a run whose metrics before the checkpoint have holes", function()
-  local dir = tmpdir()
-  local script = dir .. "/resume_check.lua"
-  local f = assert(io.open(script, "w"))
-  f:write(EXPERIMENT)
-  f:close()
-  local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
-  local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
+  local dir, script, LOOM, sh = experiment_dir()
   check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=10",
     LOOM, dir, script)), "the run meant to be killed completed")
   local store = require "loom.runs.store"

@@ -135,6 +135,16 @@ return loom.experiment{
   end}
 ]]
 
+-- A scratch folder with FILL in it; -> folder, script
+local function fill_dir()
+  local dir = H.tempdir()
+  local script = dir .. "/fill.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(FILL)
+  f:close()
+  return dir, script
+end
+
 local function check_full_disk_run(dir, db, out, rc)
   equal(rc, 1, "exit status: " .. out)
   local s = assert(store.open(db, {readonly = true}))
@@ -158,11 +168,7 @@ local function check_full_disk_run(dir, db, out, rc)
 end
 
 test("a full database while logging (max_page_count): said at once, recorded as the end", function()
-  local dir = H.tempdir()
-  local script = dir .. "/fill.lua"
-  local f = assert(io.open(script, "w"))
-  f:write(FILL)
-  f:close()
+  local dir, script = fill_dir()
   local rc, out = H.loom(dir, "run --quiet --db runs.db " .. H.quote(script))
   equal(rc, 0, "without the limit: " .. out)
   rc, out = H.sh(string.format("cd %s && LOOM_TEST_LIMIT_PAGES=1 %s run --quiet --db limited.db %s",
@@ -172,11 +178,7 @@ test("a full database while logging (max_page_count): said at once, recorded as 
 end)
 
 test("a full file system while logging (a 160 KB tmpfs): said at once, recorded as the end", function()
-  local dir = H.tempdir()
-  local script = dir .. "/fill.lua"
-  local f = assert(io.open(script, "w"))
-  f:write(FILL)
-  f:close()
+  local dir, script = fill_dir()
   with_tmpfs(dir, "160k", function(mnt)
     local rc, out = H.sh(string.format("cd %s && %s run --quiet --db %s %s", H.quote(dir), H.quote(H.LOOM),
       H.quote(mnt .. "/runs.db"), H.quote(script)))

@@ -198,6 +198,19 @@ local function run_local(s, sw, tasks, jobs)
   return failed, signal
 end
 
+-- After the workers of a local sweep: mark runs that died, close the store, print the
+-- results table; -> the exit status (130/143 interrupted, 1 when a point failed).
+local function report_local(s, sw, total, failed, signal)
+  s:mark_died()
+  local runs = s:list{sweep = sw.id}
+  sweep.attach_metric(s, runs, sw.sort)
+  s:close()
+  print(sweep.results_text(runs, sw.sort))
+  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
+  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, total, sw.dir)) end
+  return 0
+end
+
 -- ---- Slurm ----
 
 -- The sbatch script: one array task per grid point, each `loom run` into its own database.
@@ -422,15 +435,7 @@ local function resume_main(o)
   print(string.format("sweep %s: %d of %d points to run%s, %d worker%s, logs in %s/logs", id, #tasks,
     sw.points, running > 0 and string.format(" (%d still running, left alone)", running) or "", jobs,
     jobs == 1 and "" or "s", sw.dir))
-  local failed, signal = run_local(s, sw, tasks, jobs)
-  s:mark_died()
-  local runs = s:list{sweep = id}
-  sweep.attach_metric(s, runs, sw.sort)
-  s:close()
-  print(sweep.results_text(runs, sw.sort))
-  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
-  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, #tasks, sw.dir)) end
-  return 0
+  return report_local(s, sw, #tasks, run_local(s, sw, tasks, jobs))
 end
 
 local USAGE = [==[
@@ -480,15 +485,7 @@ function sweep.main(args)
     jobs, jobs == 1 and "" or "s", sw.dir))
   local tasks = {}
   for i, p in ipairs(points) do tasks[i] = {idx = i - 1, args = p} end
-  local failed, signal = run_local(s, sw, tasks, jobs)
-  s:mark_died()
-  local runs = s:list{sweep = id}
-  sweep.attach_metric(s, runs, o.sort)
-  s:close()
-  print(sweep.results_text(runs, o.sort))
-  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
-  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, #points, sw.dir)) end
-  return 0
+  return report_local(s, sw, #points, run_local(s, sw, tasks, jobs))
 end
 
 return sweep
