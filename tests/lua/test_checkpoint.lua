@@ -273,7 +273,7 @@ local loom = require "loom"
 local nn, optim = loom.nn, loom.optim
 return loom.experiment{
   name = "resume_check",
-  params = {seed = 7, steps = 40, every = 10, lr = 0.01},
+  params = {seed = 7, steps = 40, every = 10, lr = 0.01, pause = 0.0},
   run = function(p, run)
     local model = nn.Sequential{nn.Linear(4, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1)}
     local opt = optim.adam(model, {lr = p.lr})
@@ -290,6 +290,7 @@ return loom.experiment{
       model:backward(x, loss:backward(pred, y))
       opt:step()
       run:log{step = step, loss = l}
+      if p.pause > 0 then require("loom.core").process.sleep(p.pause) end
       if step % p.every == 0 then
         assert(loom.checkpoint(loom.checkpoint.path(run), {model = model, optim = opt, step = step}))
       end
@@ -396,6 +397,44 @@ test("loom run --resume refuses a run whose metrics before the checkpoint have h
   equal(r.status, "failed", "status of the refused resume")
   check(r.error:find(": loom.checkpoint.resume: " .. want, 1, true), "its recorded error: %s", r.error)
   sb:close()
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+-- The review's case: SIGKILL from outside at moments nobody chose, then --resume; three
+-- times. Every step's metric must be there exactly once and the run completed.
+test("SIGKILL at arbitrary moments then --resume: completed, steps 1..300 each once", function()
+  local process = require("loom.core").process
+  local store = require "loom.runs.store"
+  local H = dofile(TEST_DIR .. "/runs_helpers.lua")
+  local dir, script, LOOM = experiment_dir()
+  for round, delay in ipairs{0.05, 0.3, 0.7} do
+    local db = string.format("%s/k%d.db", dir, round)
+    local p = io.popen(string.format("'%s' run --db '%s' --quiet '%s' steps=300 every=7 pause=0.004 "
+      .. ">/dev/null 2>&1 & echo $!", LOOM, db, script))
+    local pid = tonumber(p:read("l"))
+    p:close()
+    local s, id
+    check(H.wait_for(30, function()
+      s = store.open(db, {readonly = true})
+      local r = s and s.db:rows("SELECT id FROM runs")[1]
+      if s then s:close() end
+      id = r and r.id
+      return id ~= nil and process.file_type(dir .. "/runs/" .. id .. "/checkpoint.safetensors") ~= nil
+    end), "round %d: no checkpoint within 30 s", round)
+    process.sleep(delay)
+    process.kill(pid, "KILL")
+    check(H.wait_for(10, function() return H.gone(pid) end), "round %d: the kill", round)
+    local rc, out = H.sh(string.format("'%s' run --db '%s' --resume %s --quiet", LOOM, db, id))
+    equal(rc, 0, "round " .. round .. ": resume: " .. out)
+    s = assert(store.open(db, {readonly = true}))
+    equal(s:get(id).status, "completed", "round " .. round .. ": status")
+    local m = s.db:rows([[SELECT COUNT(*) AS n, COUNT(DISTINCT step) AS d, MIN(step) AS lo, MAX(step) AS hi
+      FROM metrics WHERE run_id = ? AND name = 'loss']], id)[1]
+    s:close()
+    check(m.n == 300 and m.d == 300 and m.lo == 1 and m.hi == 300,
+      "round %d: %d rows, %d distinct steps, %s..%s (want 300 rows, steps 1..300)", round, m.n, m.d,
+      tostring(m.lo), tostring(m.hi))
+  end
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
