@@ -412,19 +412,16 @@ static int l_is_regular_file(lua_State *L)
 
 extern char **environ;
 
-/* A redirection option: a path string, or nil for the default. */
+/* A redirection option: a path string, or nil for the default. The value stays on the
+ * stack (an __index may return a string nothing else holds). */
 static const char *redirect(lua_State *L, int opts, const char *field, const char *def)
 {
-    if (lua_isnoneornil(L, opts))
-        return def;
-    int t = lua_getfield(L, opts, field);
-    const char *path = def;
+    int t = lua_isnil(L, opts) ? (lua_pushnil(L), LUA_TNIL) : lua_getfield(L, opts, field);
     if (t == LUA_TSTRING)
-        path = lua_tostring(L, -1);
-    else if (t != LUA_TNIL)
+        return lua_tostring(L, -1);
+    if (t != LUA_TNIL)
         luaL_error(L, "process.spawn: opts.%s must be a path, got %s", field, luaL_typename(L, -1));
-    lua_pop(L, 1); /* the string stays alive in the options table */
-    return path;
+    return def;
 }
 
 /* process.spawn({program, arg, ...} [, {stdin = path, stdout = path, stderr = path | "stdout"}])
@@ -437,13 +434,17 @@ static int l_spawn(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2); /* the options stay at 2 whatever is pushed */
+    lua_settop(L, 2);
+    /* Everything that may run Lua code (metamethods) comes before any raw pointer is kept. */
+    const char *in = redirect(L, 2, "stdin", "/dev/null");
+    const char *out = redirect(L, 2, "stdout", NULL);
+    const char *err = redirect(L, 2, "stderr", NULL);
     lua_Integer n = luaL_len(L, 1);
     if (n < 1)
         return luaL_error(L, "process.spawn: the argument list is empty");
     if (n > 65536)
         return luaL_error(L, "process.spawn: %I arguments, at most 65536", n);
-    /* argv points into the strings of the table at 1, which outlives the call. */
+    /* argv points into the strings of the table at 1 (raw reads only from here on). */
     char **argv = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *argv, 0);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, 1, i) != LUA_TSTRING)
@@ -457,9 +458,6 @@ static int l_spawn(lua_State *L)
         lua_pop(L, 1);
     }
     argv[n] = NULL;
-    const char *in = redirect(L, 2, "stdin", "/dev/null");
-    const char *out = redirect(L, 2, "stdout", NULL);
-    const char *err = redirect(L, 2, "stderr", NULL);
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0)
         return luaL_error(L, "not enough memory");

@@ -94,13 +94,13 @@ static int l_open(lua_State *L)
     const char *journal = "wal";
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
+        /* The three values stay on the stack: journal points into one of them. */
         if (lua_getfield(L, 2, "timeout") != LUA_TNIL)
             timeout = (int)luaL_checkinteger(L, -1);
         if (lua_getfield(L, 2, "journal") != LUA_TNIL)
             journal = luaL_checkstring(L, -1);
         lua_getfield(L, 2, "readonly");
         readonly = lua_toboolean(L, -1);
-        lua_pop(L, 3);
     }
     luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0 ||
                          strcmp(journal, "keep") == 0, 2,

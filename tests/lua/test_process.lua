@@ -145,6 +145,33 @@ test("spawn runs a program with exact arguments and redirections; wait gives its
   H.cleanup(dir)
 end)
 
+test("spawn reads its options before it keeps pointers into the argument list", function()
+  local dir = H.tempdir()
+  local argv = {"sh", "-c", "echo ok"}
+  -- An __index that empties the argument list and returns a string nothing else holds.
+  local opts = setmetatable({}, {__index = function(_, k)
+    if k == "stdout" then
+      for i = #argv, 1, -1 do argv[i] = nil end
+      collectgarbage()
+      return dir .. "/o" .. string.rep("u", 1) .. "t"
+    end
+  end})
+  checkerror("process.spawn: the argument list is empty", process.spawn, argv, opts)
+  argv = {"sh", "-c", "echo ok"}
+  opts = setmetatable({}, {__index = function(_, k)
+    if k == "stdout" then collectgarbage(); return dir .. "/o" .. string.rep("u", 1) .. "t" end
+  end})
+  equal(process.wait(assert(process.spawn(argv, opts)), true), 0, "a generated path")
+  equal(H.read(dir .. "/out"), "ok\n", "written to it")
+  -- sqlite.open keeps the journal string it read from such a table alive too.
+  local db = assert(require("loom.core").sqlite.open(dir .. "/x.db", setmetatable({}, {__index = function(_, k)
+    if k == "journal" then collectgarbage(); return ("de"):rep(1) .. "lete" end
+  end})))
+  equal(db:rows("PRAGMA journal_mode")[1].journal_mode, "delete", "journal mode from a generated string")
+  db:close()
+  H.cleanup(dir)
+end)
+
 test("no Lua module of loom builds a shell command for mkdir, rm, ls or readlink", function()
   local p = io.popen("grep -rn -e os.execute -e io.popen " .. H.quote(PROJECT_DIR .. "/lua"))
   local bad = {}
