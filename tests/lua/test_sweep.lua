@@ -146,6 +146,11 @@ test("loom sweep --resume runs the points a killed coordinator left, and continu
   rc, out = H.loom(dir, "sweep --resume " .. sid)
   equal(rc, 0, "a second resume: " .. out)
   check(out:find("0 of 4 points to run", 1, true), "nothing left: %s", out)
+  for _, name in ipairs{"counter", "last"} do
+    rc, out = H.loom(dir, "sweep --resume " .. name)
+    check(rc == 0 and out:find("sweep " .. sid .. ": 0 of 4 points to run", 1, true),
+      "--resume %s finds the sweep: %s", name, out)
+  end
   rc, out = H.loom(dir, "sweep --resume ffffffff")
   equal(rc, 1, "unknown sweep")
   check(out:find("loom sweep: no sweep ffffffff", 1, true), "message: %s", out)

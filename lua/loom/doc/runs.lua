@@ -53,7 +53,7 @@ an SVG; without, draws the plot as text on the terminal. With no METRIC, every m
 runs. Example: loom plot 3f2a 9c1b loss -o loss.png]] },
 
   { name = "loom sweep",
-    signature = "loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--slurm [--partition P] [--time T] [--cpus N] [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]] | --status [ID] [--wait] | --resume ID [-j N]",
+    signature = "loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--slurm [--partition P] [--time T] [--cpus N] [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]] | --status [ID] [--wait] | --resume ID|NAME|last [-j N]",
     doc = [[
 Run every combination of the given values (a grid). Locally, N worker processes each run
 `loom run` on one point into the same database, with an overall progress line; at the end a
@@ -63,7 +63,8 @@ is submitted as one Slurm job array (sbatch); each task runs one point into its 
 under runs/sweeps/<id>/tasks/, which `loom runs` merges; --dry-run prints the sbatch script
 instead of submitting it. `loom sweep --status` shows the latest sweep point by point (queued,
 running, completed, ...) with its results; --wait follows it until it is done.
-`loom sweep --resume ID` finishes a local sweep whose coordinator was killed: points that
+`loom sweep --resume ID` (an id prefix, the experiment's name for its latest sweep, or
+last) finishes a local sweep whose coordinator was killed: points that
 never started run now, and a point whose run died, was interrupted or failed continues as
 that run (`loom run --resume`, from its checkpoint when it keeps one).]] },
 

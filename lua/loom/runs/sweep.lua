@@ -354,16 +354,20 @@ local function settled(st)
   return not st.queued
 end
 
--- The sweep a user named (a unique id prefix; the latest when text is nil) -> id | nil, message
+-- The sweep a user named: a unique id prefix, "last" (or nil) for the latest, or an
+-- experiment's name for its latest sweep. -> id | nil, message
 local function find_sweep(s, text)
-  if not text then
+  if not text or text == "last" then
     local last = s.db:rows("SELECT id FROM sweeps ORDER BY created DESC LIMIT 1")[1]
     if not last then return nil, "no sweeps in " .. s.path end
     return last.id
   end
-  local rows = s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", text .. "%")
-  if #rows ~= 1 then return nil, #rows == 0 and ("no sweep " .. text) or ("sweep id '" .. text .. "' is ambiguous") end
-  return rows[1].id
+  local rows = text:match("^%x+$") and s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", text:lower() .. "%") or {}
+  if #rows > 1 then return nil, "sweep id '" .. text .. "' is ambiguous" end
+  if #rows == 1 then return rows[1].id end
+  local named = s.db:rows("SELECT id FROM sweeps WHERE name = ? ORDER BY created DESC LIMIT 1", text)[1]
+  if named then return named.id end
+  return nil, "no sweep " .. text
 end
 
 local function status_main(o, words)
@@ -443,7 +447,7 @@ usage: loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [-
        loom sweep script.lua key=v1,v2 ... --slurm [--partition P] [--time T] [--cpus N]
                   [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]
        loom sweep --status [SWEEP] [--wait [--timeout SECONDS]]
-       loom sweep --resume SWEEP [-j N]     run the points of a local sweep that did not complete
+       loom sweep --resume SWEEP|NAME|last [-j N]   run the points of a local sweep that did not complete
 Runs every combination of the values (a grid) with `loom run`. Locally, N worker processes
 (default 1) share the database; with --slurm, one job array task per point, each into its
 own database under runs/sweeps/<id>/tasks/, merged by `loom runs` (docs/runs.md).]==]
