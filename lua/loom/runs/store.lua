@@ -204,21 +204,22 @@ function store.open(path, opts)
   return self
 end
 
--- A store that can write now, or nil: self when it is writable, else a second connection
--- that never waits (a writer holds the lock, the file or its mount is read-only: nil).
-function Store:writer()
+-- A store that can write, or nil: self when it is writable, else a second connection that
+-- waits at most timeout ms for the lock (default 0: never; a writer holds the lock, the file
+-- or its mount is read-only: nil).
+function Store:writer(timeout)
   if not self.readonly then return self end
   -- Keep the database's journal mode: a reader never converts a rollback journal to WAL.
   local mode = self.db:rows("PRAGMA journal_mode")[1]
   -- Its open takes the write lock once (the schema), so a busy database gives nil here.
-  return (store.open(self.path, {timeout = 0,
+  return (store.open(self.path, {timeout = timeout or 0,
     journal = (mode and mode.journal_mode == "wal") and "wal" or "delete"}))
 end
 
--- On a read-only store, fn(writer, ...) through a second connection when one can write now;
--- otherwise nothing happens and the result is 0.
-local function through_writer(self, fn, ...)
-  local w = self:writer()
+-- On a read-only store, fn(writer, ...) through a second connection when one can write
+-- within timeout ms; otherwise nothing happens and the result is 0.
+local function through_writer(self, timeout, fn, ...)
+  local w = self:writer(timeout)
   if not w then return 0 end
   local ok, n = pcall(fn, w, ...)
   w:close()
@@ -415,7 +416,7 @@ function Store:mark_died(gone)
     end
   end
   if #gone == 0 then return 0 end
-  if self.readonly then return through_writer(self, Store.mark_died, gone) end
+  if self.readonly then return through_writer(self, 0, Store.mark_died, gone) end
   local ok = pcall(self.transaction, self, function()
     for _, id in ipairs(gone) do
       self.db:run([[UPDATE runs SET status = 'died', error = 'the process ended without recording
@@ -606,11 +607,12 @@ function Store:merge(path)
   return copied
 end
 
--- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md).
-function Store:sync_sweeps()
+-- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md). A read-only
+-- store merges only if it can without waiting, unless wait (sweep --status must see them).
+function Store:sync_sweeps(wait)
   if self.readonly then
     if not self.db:rows("SELECT id FROM sweeps WHERE mode = 'slurm' LIMIT 1")[1] then return 0 end
-    return through_writer(self, Store.sync_sweeps)
+    return through_writer(self, wait and 60000 or 0, Store.sync_sweeps)
   end
   local total = 0
   for _, s in ipairs(self.db:rows("SELECT id, dir FROM sweeps WHERE mode = 'slurm'")) do

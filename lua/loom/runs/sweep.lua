@@ -305,7 +305,7 @@ function sweep.status(s, id)
   if not sw then return nil, "no sweep " .. id .. " in " .. s.path end
   -- Ask Slurm first, then merge: a task that ends in between is then seen with its result.
   local queued = sw.mode == "slurm" and sw.job_id and squeue_states(sw.job_id) or {}
-  if sw.mode == "slurm" then s:sync_sweeps() end
+  if sw.mode == "slurm" then s:sync_sweeps(true) end
   local points = s.db:rows("SELECT idx, args FROM sweep_points WHERE sweep = ? ORDER BY idx", id)
   local runs = s:list{sweep = id}
   local by_point = {}
