@@ -119,6 +119,12 @@ function checkpoint.save(path, state)
     meta["loom.step"] = tostring(state.step)
   end
   if state.rng ~= false then meta["loom.rng"] = hex(loom.rng_state()) end
+  -- Inside `loom run`: the run's buffered metrics reach the database before the checkpoint.
+  local runner = package.loaded["loom.runner"]
+  local run = runner and runner.current
+  if run then
+    for k, v in pairs(run:checkpointing(state.step)) do meta[k] = v end
+  end
   if state.dtype then
     for name in pairs(tensors) do
       if name:match("^model%.") or not dtypes[name] then dtypes[name] = state.dtype end
@@ -180,6 +186,8 @@ function checkpoint.load(path, targets)
       return nil, string.format("%s: bad loom.step '%s'", path, meta["loom.step"])
     end
   end
+  info.run = meta["loom.run"]
+  info.run_metrics = math.tointeger(tonumber(meta["loom.run_metrics"] or ""))
   local rng = meta["loom.rng"] and unhex(meta["loom.rng"])
   if meta["loom.rng"] and not rng then
     return nil, string.format("%s: bad loom.rng '%s'", path, meta["loom.rng"])
@@ -215,7 +223,11 @@ function checkpoint.resume(run, targets, name)
   local info, err = checkpoint.load(path, targets)
   if not info then error("loom.checkpoint.resume: " .. err, 2) end
   -- A run that logged past its checkpoint before it died forgets those metrics.
-  if type(run) == "table" and type(run.rewind) == "function" then run:rewind(info.step or 0) end
+  -- The rows it recorded before the checkpoint must all be there (run:checkpointing).
+  if type(run) == "table" and type(run.rewind) == "function" then
+    local ok, rerr = pcall(run.rewind, run, info.step or 0, info.run == run.id and info.run_metrics or nil)
+    if not ok then error("loom.checkpoint.resume: " .. tostring(rerr), 2) end
+  end
   return info.step or 0, info
 end
 

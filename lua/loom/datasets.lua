@@ -3,6 +3,7 @@
 -- and cached ($LOOM_DATA); LOOM_DATA_MIRROR=DIR stands in for the network. Behind
 -- loom.data.path and `loom data`. Not data formats (loom.agreement, read_csv, audio).
 local native = require("loom.core").data
+local process = require("loom.core").process
 
 local datasets = {}
 
@@ -175,7 +176,7 @@ local function sources(e, path)
   local list = {}
   local mirror = datasets.mirror()
   if mirror then
-    local abs = mirror:sub(1, 1) == "/" and mirror or (require("loom.core").process.cwd() .. "/" .. mirror)
+    local abs = mirror:sub(1, 1) == "/" and mirror or (process.cwd() .. "/" .. mirror)
     list[#list + 1] = "file://" .. datasets.normalize(abs .. "/" .. (e.mirror or e.name) .. "/" .. path)
   end
   for _, base in ipairs(e.urls or {}) do list[#list + 1] = base .. path end
@@ -184,7 +185,7 @@ end
 
 local function fetch_file(session, e, item, dest)
   local tmp = dest .. ".part"
-  native.mkdir_p(dirname(dest))
+  assert(process.mkdir_p(dirname(dest)))
   local errors = {}
   for _, url in ipairs(sources(e, item.path)) do
     local bytes, err = session:get(url, tmp)
@@ -216,7 +217,7 @@ function datasets.fetch(name, opts)
   if e.bundled then return location(e) end
   local dir = location(e)
   local list, manifest_sum = datasets.manifest(e)
-  native.mkdir_p(dir)
+  assert(process.mkdir_p(dir))
   os.remove(dir .. "/" .. STAMP)
   local session <close> = native.fetcher()
   for i, item in ipairs(list) do

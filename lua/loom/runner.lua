@@ -76,7 +76,14 @@ function Run:log(t)
         error(string.format("run:log: metric '%s' must be a number, got %s", tostring(k), type(v)), 2)
       end
       if self.store then
-        self.store:log_metric(self.id, step, tostring(k), v)
+        local ok, err = pcall(self.store.log_metric, self.store, self.id, step, tostring(k), v)
+        if not ok then
+          -- Said now, on stderr, not only in the end status: a full disk ends the run here.
+          err = string.format("run %s (%s): %s (at step %d)", self.id, self.name, err, step)
+          self.display:done() -- the message on a line of its own, not inside the bar
+          io.stderr:write("loom run: ", err, "\n")
+          error(err, 2)
+        end
       else
         self.metrics[#self.metrics + 1] = {step = step, name = k, value = v}
       end
@@ -88,9 +95,27 @@ function Run:log(t)
   if not self.quiet then self.display:tick(self.last_metrics, self.metric_recency) end
 end
 
--- run:rewind(step): forget the metrics logged after step; loom.checkpoint.resume calls it
--- when a resumed run continues from a checkpoint taken at step.
-function Run:rewind(step)
+-- Metric rows of the run recorded up to step (all of them when step is nil).
+function Run:recorded_metrics(step)
+  local sql = "SELECT COUNT(*) AS n FROM metrics WHERE run_id = ?" .. (step and " AND step <= ?" or "")
+  return self.store.db:rows(sql, self.id, step)[1].n
+end
+
+-- run:checkpointing(step) -> metadata: a checkpoint of this run is about to be written at
+-- step. Its buffered metrics are written first (a kill after the checkpoint then cannot lose
+-- them), and the checkpoint records how many metric rows the run holds up to step, so a
+-- resume can tell a complete history from one with holes.
+function Run:checkpointing(step)
+  if not self.store then return {} end
+  self.store:flush()
+  return {["loom.run"] = self.id, ["loom.run_metrics"] = tostring(self:recorded_metrics(step))}
+end
+
+-- run:rewind(step [, expected]): forget the metrics logged after step; loom.checkpoint.resume
+-- calls it when a resumed run continues from a checkpoint taken at step. expected is the
+-- number of metric rows up to step the checkpoint saw recorded: fewer now means the history
+-- has holes, and the run is not continued (it could only end "completed" with steps missing).
+function Run:rewind(step, expected)
   self.must_rewind = nil
   self.next_step = step + 1
   if self.store then
@@ -98,6 +123,12 @@ function Run:rewind(step)
     self.store:transaction(function()
       self.store.db:run("DELETE FROM metrics WHERE run_id = ? AND step > ?", self.id, step)
     end)
+    local have = expected and self:recorded_metrics(step)
+    if have and have < expected then
+      error(string.format("run %s lost metrics before its checkpoint at step %d (%d of the %d rows "
+        .. "recorded then are left): resuming would leave holes in its steps", self.id, step, have,
+        expected), 0)
+    end
   else
     local kept = {}
     for _, m in ipairs(self.metrics) do
@@ -130,7 +161,8 @@ function Run:artifact(name)
     error("run:artifact: expected a file name inside the run's folder, got " .. tostring(name), 2)
   end
   local path = self.dir .. "/" .. name
-  store.mkdir(store.dirname(path))
+  local made, err = store.mkdir(store.dirname(path))
+  if not made then error("run:artifact: cannot create its folder: " .. err, 2) end
   if self.store then self.store:add_artifact(self.id, name, path) end
   return path
 end
@@ -203,7 +235,9 @@ function runner.execute(e, p, opts)
   loom.seed(p.seed)
   math.randomseed(p.seed)
   process.catch_signals(true)
+  runner.current = run -- loom.checkpoint asks it to write its metrics first
   local ok, result = xpcall(e.run, run_traceback, p, run)
+  runner.current = nil
   local signal = process.caught()
   -- From here on a second Ctrl-C only sets the flag, so the run's end is always written.
   process.catch_signals(false)
@@ -211,9 +245,17 @@ function runner.execute(e, p, opts)
   local status = ok and "completed" or (signal and "interrupted" or "failed")
   if run.store then
     if run.store.db:in_transaction() then pcall(run.store.db.exec, run.store.db, "ROLLBACK") end
+    local err = (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil
+    if ok then
+      local stored, rerr = pcall(run.store.set_results, run.store, run.id, result)
+      if not stored then
+        status, ok, err = "failed", false, "cannot record the results: " .. first_line(rerr)
+        result = err
+      end
+    end
     local saved, serr = pcall(function()
-      if ok then run.store:set_results(run.id, result) end
-      run.store:finish(run.id, status, (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil)
+      local recorded, rerr = run.store:finish(run.id, status, err)
+      if recorded ~= status then status, ok, result = recorded, false, rerr end
     end)
     if not saved then
       io.stderr:write("loom run: cannot record the end of run ", run.id, ": ", tostring(serr), "\n")

@@ -5,9 +5,6 @@
 
 #include "datafile.h"
 
-#include <errno.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #define LOOM_FETCHER_T "loom.data.fetcher"
 
@@ -118,34 +115,7 @@ static const loom_class fetcher_class = {
     .release = fetcher_release,
 };
 
-/* data.mkdir_p(path) -> true | nil, message: path and its missing parents, mode 0755. */
-static int l_mkdir_p(lua_State *L)
-{
-    size_t len;
-    const char *path = luaL_checklstring(L, 1, &len);
-    luaL_argcheck(L, len > 0 && len < 4096, 1, "expected a path of 1..4095 bytes");
-    char buf[4096];
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        struct stat st;
-        if (mkdir(buf, 0755) != 0 && !(errno == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))) {
-            luaL_pushfail(L);
-            lua_pushfstring(L, "cannot create directory %s: %s", buf,
-                errno == EEXIST ? "a file of that name exists" : strerror(errno));
-            return 2;
-        }
-        buf[i] = saved;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 static const luaL_Reg functions[] = {
-    {"mkdir_p", l_mkdir_p},
     {"sha256_file", l_sha256_file},
     {"read_text", l_read_text},
     {"fetcher", l_fetcher},

@@ -1,14 +1,23 @@
 /* process.c (binding): what the run store and progress display need from the OS that Lua
- * lacks: pid, liveness, terminal checks, clocks, sleep, and SIGINT/SIGTERM catching. */
-#define _POSIX_C_SOURCE 200809L
+ * lacks: pid, liveness, terminal checks, clocks, sleep, SIGINT/SIGTERM catching, and the file
+ * system work Lua would otherwise shell out for (mkdir -p, rm -rf, ls, readlink): no shell. */
+#define _XOPEN_SOURCE 700
 #include "bind.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,6 +197,311 @@ static int l_sleep(lua_State *L)
     return 0;
 }
 
+/* ---- file system: every failure of the OS is nil, "path: reason"; bad arguments raise ---- */
+
+/* A path argument: a string without NUL bytes (the OS would silently cut it there). */
+static const char *checkpath(lua_State *L, int idx, const char *fn)
+{
+    size_t len;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "process.%s: path must be a string, got %s", fn, luaL_typename(L, idx));
+    const char *path = lua_tolstring(L, idx, &len);
+    if (strlen(path) != len)
+        luaL_error(L, "process.%s: path contains a NUL byte", fn);
+    if (len == 0)
+        luaL_error(L, "process.%s: path is empty", fn);
+    return path;
+}
+
+static int push_oserror(lua_State *L, const char *path, int err)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(err));
+    return 2;
+}
+
+/* process.mkdir_p(path) -> true | nil, "prefix: reason": path and its missing parents. */
+static int l_mkdir_p(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "mkdir_p");
+    size_t len = strlen(path);
+    /* The scratch copy is a userdata: an error leaves nothing to free. */
+    char *buf = lua_newuserdatauv(L, len + 1, 0);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i - 1] == '/')
+            continue; /* "a//b": the empty component is the same directory */
+        char saved = buf[i];
+        buf[i] = '\0';
+        struct stat sb;
+        if (mkdir(buf, 0777) != 0) {
+            int err = errno;
+            if (err != EEXIST)
+                return push_oserror(L, buf, err);
+            if (stat(buf, &sb) != 0)
+                return push_oserror(L, buf, errno);
+            if (!S_ISDIR(sb.st_mode))
+                return push_oserror(L, buf, ENOTDIR);
+        }
+        buf[i] = saved;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* nftw has no user pointer: the first failure of one remove_tree call (one at a time). */
+static int remove_errno;
+static char remove_path[PATH_MAX];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT) {
+        remove_errno = errno;
+        snprintf(remove_path, sizeof remove_path, "%s", path);
+        return 1;
+    }
+    return 0;
+}
+
+/* process.remove_tree(path) -> true | nil, "path: reason": path and everything under it
+ * (like rm -rf; symbolic links are removed, never followed; a missing path is no error). */
+static int l_remove_tree(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "remove_tree");
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? (lua_pushboolean(L, 1), 1) : push_oserror(L, path, errno);
+    remove_errno = 0;
+    int rc = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0)
+        return remove_errno ? push_oserror(L, remove_path, remove_errno) : push_oserror(L, path, errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* An open directory as a userdata, so an error while listing still closes it (liolib's way). */
+#define LOOM_DIR_T "loom.process.dir"
+
+static int dir_release(lua_State *L)
+{
+    DIR **d = luaL_checkudata(L, 1, LOOM_DIR_T);
+    if (*d) {
+        closedir(*d);
+        *d = NULL;
+    }
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* process.list_dir(path) -> {names, sorted, without . and ..} | nil, "path: reason" */
+static int l_list_dir(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "list_dir");
+    DIR **d = lua_newuserdatauv(L, sizeof *d, 0);
+    *d = NULL;
+    if (luaL_newmetatable(L, LOOM_DIR_T)) {
+        lua_pushcfunction(L, dir_release);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    *d = opendir(path);
+    if (!*d)
+        return push_oserror(L, path, errno);
+    lua_newtable(L); /* the names, unsorted */
+    lua_Integer n = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(*d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            lua_pushstring(L, e->d_name);
+            lua_rawseti(L, -2, ++n);
+        }
+        errno = 0;
+    }
+    int err = errno;
+    closedir(*d);
+    *d = NULL;
+    if (err)
+        return push_oserror(L, path, err);
+    /* Sort pointers to the strings the table keeps alive, then build the result. */
+    const char **names = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *names, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -2, i);
+        names[i - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(names, (size_t)n, sizeof *names, by_name);
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_pushstring(L, names[i - 1]);
+        lua_rawseti(L, -2, i);
+    }
+    return 1;
+}
+
+/* process.readlink(path) -> the link's text | nil, "path: reason" */
+static int l_readlink(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "readlink");
+    char buf[PATH_MAX];
+    ssize_t n = readlink(path, buf, sizeof buf);
+    if (n < 0)
+        return push_oserror(L, path, errno);
+    if ((size_t)n == sizeof buf)
+        return push_oserror(L, path, ENAMETOOLONG);
+    lua_pushlstring(L, buf, (size_t)n);
+    return 1;
+}
+
+/* process.realpath(path) -> the absolute path, links resolved | nil, "path: reason" */
+static int l_realpath(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "realpath");
+    char buf[PATH_MAX];
+    if (!realpath(path, buf))
+        return push_oserror(L, path, errno);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static const char *type_name(mode_t mode)
+{
+    return S_ISREG(mode)    ? "file"
+           : S_ISDIR(mode)  ? "directory"
+           : S_ISLNK(mode)  ? "link"
+           : S_ISFIFO(mode) ? "fifo"
+           : S_ISSOCK(mode) ? "socket"
+           : S_ISCHR(mode)  ? "character device"
+           : S_ISBLK(mode)  ? "block device"
+                            : "unknown";
+}
+
+/* process.file_type(path [, follow = true]) -> "file" | "directory" | "link" | "fifo" |
+ * "socket" | "character device" | "block device" | nil, "path: reason" (a link is only
+ * reported with follow = false). */
+static int l_file_type(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "file_type");
+    int follow = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
+    struct stat sb;
+    if ((follow ? stat(path, &sb) : lstat(path, &sb)) != 0)
+        return push_oserror(L, path, errno);
+    lua_pushstring(L, type_name(sb.st_mode));
+    return 1;
+}
+
+/* process.is_regular_file(path) -> true when path (links followed) is a regular file. */
+static int l_is_regular_file(lua_State *L)
+{
+    const char *path = checkpath(L, 1, "is_regular_file");
+    struct stat sb;
+    lua_pushboolean(L, stat(path, &sb) == 0 && S_ISREG(sb.st_mode));
+    return 1;
+}
+
+/* ---- child processes without a shell ---- */
+
+extern char **environ;
+
+/* A redirection option: a path string, or nil for the default. The value stays on the
+ * stack (an __index may return a string nothing else holds). */
+static const char *redirect(lua_State *L, int opts, const char *field, const char *def)
+{
+    int t = lua_isnil(L, opts) ? (lua_pushnil(L), LUA_TNIL) : lua_getfield(L, opts, field);
+    if (t == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (t != LUA_TNIL)
+        luaL_error(L, "process.spawn: opts.%s must be a path, got %s", field, luaL_typename(L, -1));
+    return def;
+}
+
+/* process.spawn({program, arg, ...} [, {stdin = path, stdout = path, stderr = path | "stdout"}])
+ *   -> pid | nil, message
+ * Starts program (looked up in PATH when it has no slash) with exactly these arguments: no
+ * shell, so a path may hold any character. stdin defaults to /dev/null, stdout and stderr to
+ * ours; an output file is created or truncated. Reap it with process.wait. */
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    /* Everything that may run Lua code (metamethods) comes before any raw pointer is kept. */
+    const char *in = redirect(L, 2, "stdin", "/dev/null");
+    const char *out = redirect(L, 2, "stdout", NULL);
+    const char *err = redirect(L, 2, "stderr", NULL);
+    lua_Integer n = luaL_len(L, 1);
+    if (n < 1)
+        return luaL_error(L, "process.spawn: the argument list is empty");
+    if (n > 65536)
+        return luaL_error(L, "process.spawn: %I arguments, at most 65536", n);
+    /* argv points into the strings of the table at 1 (raw reads only from here on). */
+    char **argv = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *argv, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, 1, i) != LUA_TSTRING)
+            return luaL_error(L, "process.spawn: argument %I must be a string, got %s", i,
+                              luaL_typename(L, -1));
+        size_t len;
+        const char *arg = lua_tolstring(L, -1, &len);
+        memcpy(&argv[i - 1], &arg, sizeof arg); /* posix_spawn's argv is char *const[] */
+        if (strlen(arg) != len)
+            return luaL_error(L, "process.spawn: argument %I contains a NUL byte", i);
+        lua_pop(L, 1);
+    }
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return luaL_error(L, "not enough memory");
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+    if (rc == 0 && out)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (rc == 0 && err && strcmp(err, "stdout") == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    else if (rc == 0 && err)
+        rc = posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    pid_t pid = -1;
+    if (rc == 0)
+        rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return push_oserror(L, argv[0], rc);
+    lua_pushinteger(L, (lua_Integer)pid);
+    return 1;
+}
+
+/* process.wait(pid [, block = false]) -> exit status (128 + signal number when a signal
+ * ended it) | nil while it runs (without block) | nil, message (not our child). */
+static int l_wait(lua_State *L)
+{
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, pid > 0, 1, "pid must be > 0");
+    int block = lua_toboolean(L, 2), status = 0;
+    pid_t got;
+    do
+        got = waitpid((pid_t)pid, &status, block ? 0 : WNOHANG);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "process %I: %s", pid, strerror(errno));
+        return 2;
+    }
+    if (got == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     {"catch_signals", l_catch_signals},
     {"release_signals", l_release_signals},
@@ -202,6 +516,15 @@ static const luaL_Reg module_functions[] = {
     {"now", l_now},
     {"time", l_time},
     {"sleep", l_sleep},
+    {"mkdir_p", l_mkdir_p},
+    {"remove_tree", l_remove_tree},
+    {"list_dir", l_list_dir},
+    {"readlink", l_readlink},
+    {"realpath", l_realpath},
+    {"file_type", l_file_type},
+    {"is_regular_file", l_is_regular_file},
+    {"spawn", l_spawn},
+    {"wait", l_wait},
     {NULL, NULL},
 };
 

@@ -2,7 +2,9 @@
  * exec, prepared statements (bind/step/row), rows/run helpers. Not an ORM, not the schema. */
 #include "bind.h"
 
+#include <ctype.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LOOM_DB_T "loom.sqlite.db"
@@ -54,8 +56,37 @@ static const char *setup_exec(sqlite3 *db, const char *sql)
     return NULL;
 }
 
-/* sqlite.open(path [, {timeout = ms, journal = "wal"|"delete", readonly = false}])
- *   -> db | nil, message */
+/* A read-only connection to a WAL database needs its -shm file; on a read-only mount it
+ * cannot be created, and SQLite can then only read the file as immutable (no locks: right
+ * for a mount nobody can write to). The URI for that, percent-encoded, in a Lua buffer. */
+static const char *immutable_uri(lua_State *L, const char *path)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || strchr("/-._~", *p)) {
+            luaL_addchar(&b, (char)*p);
+        } else {
+            char hex[4];
+            snprintf(hex, sizeof hex, "%%%02X", (unsigned)*p);
+            luaL_addlstring(&b, hex, 3);
+        }
+    }
+    luaL_addstring(&b, "?immutable=1");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* A read on a fresh read-only connection: SQLITE_CANTOPEN when a WAL database's -shm file
+ * can be neither opened nor created. */
+static int first_read(sqlite3 *db)
+{
+    return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/* sqlite.open(path [, {timeout = ms, journal = "wal"|"delete"|"keep", readonly = false}])
+ *   -> db | nil, message ("keep": the file's journal mode is left as it is) */
 static int l_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -63,21 +94,28 @@ static int l_open(lua_State *L)
     const char *journal = "wal";
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
+        /* The three values stay on the stack: journal points into one of them. */
         if (lua_getfield(L, 2, "timeout") != LUA_TNIL)
             timeout = (int)luaL_checkinteger(L, -1);
         if (lua_getfield(L, 2, "journal") != LUA_TNIL)
             journal = luaL_checkstring(L, -1);
         lua_getfield(L, 2, "readonly");
         readonly = lua_toboolean(L, -1);
-        lua_pop(L, 3);
     }
-    luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0, 2,
-                  "journal must be \"wal\" or \"delete\"");
+    luaL_argcheck(L, strcmp(journal, "wal") == 0 || strcmp(journal, "delete") == 0 ||
+                         strcmp(journal, "keep") == 0, 2,
+                  "journal must be \"wal\", \"delete\" or \"keep\"");
+    const char *uri = readonly ? immutable_uri(L, path) : NULL;
     Db *d = lua_newuserdatauv(L, sizeof *d, 0);
     d->db = NULL;
     luaL_setmetatable(L, LOOM_DB_T);
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
+    if (rc == SQLITE_OK && readonly && (first_read(d->db) & 0xff) == SQLITE_CANTOPEN) {
+        sqlite3_close_v2(d->db);
+        d->db = NULL;
+        rc = sqlite3_open_v2(uri, &d->db, flags | SQLITE_OPEN_URI, NULL);
+    }
     if (rc != SQLITE_OK) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot open database %s: %s", path,
@@ -88,7 +126,7 @@ static int l_open(lua_State *L)
     }
     sqlite3_busy_timeout(d->db, timeout);
     const char *err = NULL;
-    if (!readonly)
+    if (!readonly && strcmp(journal, "keep") != 0)
         err = setup_exec(d->db, strcmp(journal, "wal") == 0 ? "PRAGMA journal_mode=WAL"
                                                              : "PRAGMA journal_mode=DELETE");
     if (!err && !readonly)

@@ -4,9 +4,12 @@
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -969,28 +972,131 @@ static int sync_directory(const char *dir)
     return ok;
 }
 
-/* buf: CHUNK_BYTES of scratch for encoding the data. */
-static loom_status write_atomically(const char *path, const char *json,
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISFIFO(mode) ? "a fifo"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+/* The file a save replaces: path itself, or where its chain of symbolic links ends (a
+ * relative link is relative to its own directory). *target is loom_malloc'd on LOOM_OK.
+ * Anything there but a regular file (or nothing) is refused: a save never turns /dev/null,
+ * a fifo or a directory into a file, and never turns a link into a local copy. */
+static loom_status save_target(const char *path, char **target, char *error, size_t size)
+{
+    char cur[PATH_MAX], link[PATH_MAX];
+    if (strlen(path) >= sizeof cur)
+        return wfail(error, size, LOOM_EIO, "%s", strerror(ENAMETOOLONG));
+    strcpy(cur, path);
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0) {
+            if (errno != ENOENT)
+                return wfail(error, size, LOOM_EIO, "cannot inspect %.200s: %s", cur, strerror(errno));
+            break; /* a new file */
+        }
+        if (S_ISREG(sb.st_mode))
+            break;
+        if (!S_ISLNK(sb.st_mode)) {
+            if (strcmp(cur, path) == 0)
+                return wfail(error, size, LOOM_EIO, "is %s, not a regular file: refusing to replace it",
+                              file_kind(sb.st_mode));
+            return wfail(error, size, LOOM_EIO,
+                         "its link target %.200s is %s, not a regular file: refusing to replace it",
+                         cur, file_kind(sb.st_mode));
+        }
+        if (hops == 40)
+            return wfail(error, size, LOOM_EIO, "%s", strerror(ELOOP));
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0)
+            return wfail(error, size, LOOM_EIO, "cannot read the link %.200s: %s", cur, strerror(errno));
+        link[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) {
+            strcpy(cur, link);
+        } else {
+            size_t dir = (size_t)(slash - cur) + 1;
+            if (dir + (size_t)n >= sizeof cur)
+                return wfail(error, size, LOOM_EIO, "%s", strerror(ENAMETOOLONG));
+            memcpy(cur + dir, link, (size_t)n + 1);
+        }
+    }
+    *target = loom_malloc(strlen(cur) + 1);
+    if (!*target)
+        return wfail(error, size, LOOM_ENOMEM, "not enough memory");
+    strcpy(*target, cur);
+    return LOOM_OK;
+}
+
+/* A write lock on an open file without waiting: held while a save writes its temporary
+ * file, so another save can tell a live temporary file from one a kill left behind. */
+static int try_lock(int fd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, F_SETLK, &fl) == 0;
+}
+
+/* name is base + ".tmp" + the 6 characters mkstemp puts in place of XXXXXX. */
+static int is_temporary_of(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    if (strlen(name) != n + 10 || strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp", 4) != 0)
+        return 0;
+    for (size_t i = n + 4; i < n + 10; i++)
+        if (!isalnum((unsigned char)name[i]))
+            return 0;
+    return 1;
+}
+
+/* Remove the temporary files of earlier saves of target that a kill left in dir: regular
+ * files of our naming pattern that no process holds locked. Best effort, never waits. */
+static void remove_stale_temporaries(const char *dir, const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    size_t dlen = strlen(dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_temporary_of(e->d_name, base))
+            continue;
+        char *full = loom_malloc(dlen + strlen(e->d_name) + 2);
+        if (!full)
+            break;
+        sprintf(full, "%s/%s", dir, e->d_name);
+        int fd = open(full, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
+        struct stat sb;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && try_lock(fd))
+            unlink(full);
+        if (fd >= 0)
+            close(fd);
+        loom_free(full);
+    }
+    closedir(d);
+}
+
+/* Write into a locked temporary file beside target, fsync, rename over target. tmp holds
+ * strlen(target) + sizeof ".tmpXXXXXX" bytes; buf: CHUNK_BYTES of scratch for the data. */
+static loom_status write_and_rename(const char *target, char *tmp, const char *json,
                                     const loom_st_entry *entries, size_t count,
                                     unsigned char *buf, char *error, size_t size)
 {
-    size_t n = strlen(path);
-    char *tmp = loom_malloc(n + sizeof ".tmpXXXXXX"), *dir = directory_of(path);
-    if (!tmp || !dir) {
-        loom_free(tmp);
-        loom_free(dir);
-        return wfail(error, size, LOOM_ENOMEM, "not enough memory");
-    }
-    memcpy(tmp, path, n);
+    size_t n = strlen(target);
+    memcpy(tmp, target, n);
     memcpy(tmp + n, ".tmpXXXXXX", sizeof ".tmpXXXXXX");
     int fd = mkstemp(tmp);
-    if (fd < 0) {
-        loom_status st = wfail(error, size, LOOM_EIO, "cannot create a temporary file: %s",
-                               strerror(errno));
-        loom_free(tmp);
-        loom_free(dir);
-        return st;
-    }
+    if (fd < 0)
+        return wfail(error, size, LOOM_EIO, "cannot create a temporary file: %s", strerror(errno));
+    try_lock(fd);
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 would hide checkpoints from the group */
@@ -1003,21 +1109,41 @@ static loom_status write_atomically(const char *path, const char *json,
         ok = 0;
     }
     const char *what = "cannot write the temporary file";
-    if (ok && rename(tmp, path) != 0) {
+    if (ok && rename(tmp, target) != 0) {
         saved = errno;
         what = "cannot rename the temporary file over it";
         ok = 0;
     }
-    if (!ok)
+    if (!ok) {
         unlink(tmp);
+        return wfail(error, size, LOOM_EIO, "%s: %s", what, strerror(saved));
+    }
+    return LOOM_OK;
+}
+
+/* buf: CHUNK_BYTES of scratch for encoding the data. */
+static loom_status write_atomically(const char *path, const char *json,
+                                    const loom_st_entry *entries, size_t count,
+                                    unsigned char *buf, char *error, size_t size)
+{
+    char *target = NULL;
+    loom_status st = save_target(path, &target, error, size);
+    if (st != LOOM_OK)
+        return st;
+    char *tmp = loom_malloc(strlen(target) + sizeof ".tmpXXXXXX"), *dir = directory_of(target);
+    if (!tmp || !dir)
+        st = wfail(error, size, LOOM_ENOMEM, "not enough memory");
+    else
+        st = write_and_rename(target, tmp, json, entries, count, buf, error, size);
+    if (st == LOOM_OK) {
+        remove_stale_temporaries(dir, target);
+        if (!sync_directory(dir))
+            st = wfail(error, size, LOOM_EIO, "written, but syncing its directory failed: %s",
+                       strerror(errno));
+    }
     loom_free(tmp);
-    loom_status st = LOOM_OK;
-    if (!ok)
-        st = wfail(error, size, LOOM_EIO, "%s: %s", what, strerror(saved));
-    else if (!sync_directory(dir))
-        st = wfail(error, size, LOOM_EIO, "written, but syncing its directory failed: %s",
-                   strerror(errno));
     loom_free(dir);
+    loom_free(target);
     return st;
 }
 

@@ -67,7 +67,11 @@ typedef struct loom_st_entry {
 /* Write tensors (sorted here by name, the array is reordered) and metadata (written
  * sorted by key, so the same contents give the same bytes) atomically:
  * a temporary file in the same directory, fsync, rename over path, fsync of the directory.
- * A crash leaves the old file or the new one. Integer dtypes need integral values in
+ * A crash leaves the old file or the new one. A symbolic link is written through: the
+ * file replaced is the link's target, in the target's directory. Anything there but a
+ * regular file (a device such as /dev/null, a fifo, a directory) is refused with
+ * LOOM_EIO. Temporary files of earlier saves of the same target left by a kill
+ * (<name>.tmpXXXXXX, not locked by a live save) are removed. Integer dtypes need integral values in
  * range (LOOM_EARG otherwise); F32/F16/BF16 round to nearest even. On failure error
  * (error_size bytes) says why and path is untouched. */
 loom_status loom_safetensors_write(const char *path, loom_st_entry *entries, size_t count,

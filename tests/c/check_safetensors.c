@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "safetensors.h"
@@ -215,6 +216,45 @@ START_TEST(writer_refuses_what_it_cannot_store)
 }
 END_TEST
 
+/* ---- what a write may replace ---- */
+
+START_TEST(writer_replaces_only_regular_files_and_writes_through_links)
+{
+    make_dir();
+    char error[256];
+    ck_assert_int_eq(write_one("/dev/null", "a", LOOM_DT_F64, 1, 1, 1, error), LOOM_EIO);
+    ck_assert_str_eq(error, "is a character device, not a regular file: refusing to replace it");
+    struct stat sb;
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+    ck_assert_int_eq(mkdir(in_dir("d"), 0777), 0);
+    ck_assert_int_eq(write_one(in_dir("d"), "a", LOOM_DT_F64, 1, 1, 1, error), LOOM_EIO);
+    ck_assert_str_eq(error, "is a directory, not a regular file: refusing to replace it");
+    /* A relative link into d: the file appears in d, the link stays a link. */
+    ck_assert_int_eq(symlink("d/target", in_dir("link")), 0);
+    char stale[160];
+    snprintf(stale, sizeof stale, "%s/d/target.tmpAbC123", dir);
+    FILE *f = fopen(stale, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(write_one(in_dir("link"), "a", LOOM_DT_F64, 2, 1, 1, error), LOOM_OK);
+    ck_assert_int_eq(lstat(in_dir("link"), &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(lstat(in_dir("d/target"), &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    ck_assert_int_eq(access(stale, F_OK), -1); /* the kill's leftover is gone */
+    loom_safetensors st;
+    ck_assert_int_eq(loom_safetensors_read(&st, in_dir("link")), LOOM_OK);
+    ck_assert_double_eq(*loom_at(&st.tensors[0].values, 0, 0), 2);
+    loom_safetensors_release(&st);
+    ck_assert_int_eq(symlink("/dev/zero", in_dir("zero")), 0);
+    ck_assert_int_eq(write_one(in_dir("zero"), "a", LOOM_DT_F64, 1, 1, 1, error), LOOM_EIO);
+    ck_assert_str_eq(error, "its link target /dev/zero is a character device, not a regular file: "
+                            "refusing to replace it");
+    remove_dir();
+}
+END_TEST
+
 /* ---- hostile bytes (the full corpus runs from Lua and the fuzzer) ---- */
 
 static loom_status parse_text(const char *header, size_t data_bytes, loom_safetensors *st)
@@ -308,6 +348,7 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, round_trip_every_dtype_and_rank);
     tcase_add_test(tc, writes_sorted_padded_contiguous);
     tcase_add_test(tc, writer_refuses_what_it_cannot_store);
+    tcase_add_test(tc, writer_replaces_only_regular_files_and_writes_through_links);
     tcase_add_test(tc, parse_rejects_hostile_headers);
     tcase_add_test(tc, read_reports_missing_and_odd_files);
     tcase_add_test(tc, allocation_failures_leak_nothing);

@@ -273,7 +273,7 @@ local loom = require "loom"
 local nn, optim = loom.nn, loom.optim
 return loom.experiment{
   name = "resume_check",
-  params = {seed = 7, steps = 40, every = 10, lr = 0.01},
+  params = {seed = 7, steps = 40, every = 10, lr = 0.01, pause = 0.0},
   run = function(p, run)
     local model = nn.Sequential{nn.Linear(4, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1)}
     local opt = optim.adam(model, {lr = p.lr})
@@ -290,11 +290,12 @@ return loom.experiment{
       model:backward(x, loss:backward(pred, y))
       opt:step()
       run:log{step = step, loss = l}
+      if p.pause > 0 then require("loom.core").process.sleep(p.pause) end
       if step % p.every == 0 then
         assert(loom.checkpoint(loom.checkpoint.path(run), {model = model, optim = opt, step = step}))
       end
       if step == die_at then
-        run.store:flush()   -- the metrics past the checkpoint reach the database, then SIGKILL
+        -- SIGKILL with metrics still buffered: what the checkpoint wrote first must be enough.
         os.execute("kill -9 " .. require("loom.core").process.pid())
       end
     end
@@ -303,8 +304,8 @@ return loom.experiment{
   end}
 ]]
 
--- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
-local function resume_case(every)
+-- A scratch folder with EXPERIMENT in it; -> folder, script, loom binary, sh(cmd) -> ok
+local function experiment_dir()
   local dir = tmpdir()
   local script = dir .. "/resume_check.lua"
   local f = assert(io.open(script, "w"))
@@ -312,6 +313,14 @@ local function resume_case(every)
   f:close()
   local LOOM = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
   local function sh(cmd) return os.execute(cmd .. " >/dev/null 2>&1") end
+  return dir, script, LOOM, sh
+end
+
+-- Run the experiment whole (a.db) and killed at step 25 then resumed (b.db); compare.
+-- The kill comes with metrics still buffered (no flush by hand): the checkpoint at step 20
+-- must have written the metrics up to it, and the resume must leave no hole.
+local function resume_case(every)
+  local dir, script, LOOM, sh = experiment_dir()
   check(sh(string.format("'%s' run --db '%s/a.db' --quiet '%s' every=%d", LOOM, dir, script, every)),
     "the uninterrupted run failed")
   check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=%d",
@@ -319,8 +328,13 @@ local function resume_case(every)
   local store = require "loom.runs.store"
   local sb = assert(store.open(dir .. "/b.db"))
   local id = sb.db:rows("SELECT id FROM runs")[1].id
-  local logged = sb.db:rows("SELECT MAX(step) AS s FROM metrics WHERE run_id = ?", id)[1].s
-  equal(logged, 25, "metrics logged before the kill (past the last checkpoint)")
+  local logged = sb.db:rows("SELECT MAX(step) AS s, COUNT(*) AS n FROM metrics WHERE run_id = ?", id)[1]
+  if every == 10 then
+    -- Written by the checkpoint at step 20 (the timer may have flushed a few more after it).
+    check(logged.s and logged.s >= 20 and logged.s <= 25, "metrics recorded before the kill: up to step %s",
+      tostring(logged.s))
+    equal(logged.n, logged.s, "metric rows recorded before the kill (one per step, no hole)")
+  end
   sb:close()
   check(sh(string.format("'%s' run --db '%s/b.db' --resume %s --quiet", LOOM, dir, id)),
     "the resumed run failed")
@@ -354,6 +368,84 @@ end)
 
 test("loom run --resume ID without a checkpoint restarts the run from step 1", function()
   resume_case(1000)
+end)
+
+-- A checkpoint records how many metric rows its run held; a resume that finds fewer (rows
+-- lost after the checkpoint was written) refuses to continue, so the run can never end
+-- "completed" with holes in its steps.
+test("loom run --resume refuses a run whose metrics before the checkpoint have holes", function()
+  local dir, script, LOOM, sh = experiment_dir()
+  check(not sh(string.format("LOOM_TEST_DIE_AT=25 '%s' run --db '%s/b.db' --quiet '%s' every=10",
+    LOOM, dir, script)), "the run meant to be killed completed")
+  local store = require "loom.runs.store"
+  local sb = assert(store.open(dir .. "/b.db"))
+  local id = sb.db:rows("SELECT id FROM runs")[1].id
+  local info = assert(loom.load_checkpoint(sb:artifacts_dir(id) .. "/checkpoint.safetensors", {rng = false}))
+  equal(info.step, 20, "step of the last checkpoint")
+  equal(info.run, id, "the checkpoint names its run")
+  equal(info.run_metrics, 20, "metric rows the checkpoint saw recorded")
+  sb.db:run("DELETE FROM metrics WHERE run_id = ? AND step IN (7, 8, 9)", id)
+  sb:close()
+  local p = io.popen(string.format("'%s' run --db '%s/b.db' --resume %s --quiet 2>&1", LOOM, dir, id))
+  local out = p:read("a")
+  check(not p:close(), "a resume over holes succeeded")
+  local want = "run " .. id .. " lost metrics before its checkpoint at step 20 (17 of the 20 rows "
+    .. "recorded then are left): resuming would leave holes in its steps"
+  check(out:find(want, 1, true), "the resume's message:\n%s", out)
+  sb = assert(store.open(dir .. "/b.db"))
+  local r = sb:get(id)
+  equal(r.status, "failed", "status of the refused resume")
+  check(r.error:find(": loom.checkpoint.resume: " .. want, 1, true), "its recorded error: %s", r.error)
+  sb:close()
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+-- The review's case: SIGKILL from outside at moments nobody chose, then --resume; three
+-- times. Every step's metric must be there exactly once and the run completed.
+test("SIGKILL at arbitrary moments then --resume: completed, steps 1..300 each once", function()
+  local process = require("loom.core").process
+  local store = require "loom.runs.store"
+  local H = dofile(TEST_DIR .. "/runs_helpers.lua")
+  local dir, script, LOOM = experiment_dir()
+  for round, delay in ipairs{0.05, 0.3, 0.7} do
+    local db = string.format("%s/k%d.db", dir, round)
+    local p = io.popen(string.format("'%s' run --db '%s' --quiet '%s' steps=300 every=7 pause=0.004 "
+      .. ">/dev/null 2>&1 & echo $!", LOOM, db, script))
+    local pid = tonumber(p:read("l"))
+    p:close()
+    local s, id
+    check(H.wait_for(30, function()
+      s = store.open(db, {readonly = true})
+      local r = s and s.db:rows("SELECT id FROM runs")[1]
+      if s then s:close() end
+      id = r and r.id
+      return id ~= nil and process.file_type(dir .. "/runs/" .. id .. "/checkpoint.safetensors") ~= nil
+    end), "round %d: no checkpoint within 30 s", round)
+    process.sleep(delay)
+    process.kill(pid, "KILL")
+    check(H.wait_for(10, function() return H.gone(pid) end), "round %d: the kill", round)
+    local rc, out = H.sh(string.format("'%s' run --db '%s' --resume %s --quiet", LOOM, db, id))
+    equal(rc, 0, "round " .. round .. ": resume: " .. out)
+    s = assert(store.open(db, {readonly = true}))
+    equal(s:get(id).status, "completed", "round " .. round .. ": status")
+    local m = s.db:rows([[SELECT COUNT(*) AS n, COUNT(DISTINCT step) AS d, MIN(step) AS lo, MAX(step) AS hi
+      FROM metrics WHERE run_id = ? AND name = 'loss']], id)[1]
+    s:close()
+    check(m.n == 300 and m.d == 300 and m.lo == 1 and m.hi == 300,
+      "round %d: %d rows, %d distinct steps, %s..%s (want 300 rows, steps 1..300)", round, m.n, m.d,
+      tostring(m.lo), tostring(m.hi))
+  end
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+test("a checkpoint outside `loom run` records no run", function()
+  local dir = tmpdir()
+  local m = fake_model()
+  assert(loom.checkpoint(dir .. "/c.safetensors", {model = m, step = 3}))
+  local info = assert(loom.load_checkpoint(dir .. "/c.safetensors", {rng = false}))
+  equal(info.run, nil, "run")
+  equal(info.run_metrics, nil, "run_metrics")
+  os.execute("rm -rf '" .. dir .. "'")
 end)
 
 test("every public function of the area has a docstring", function()

@@ -9,7 +9,7 @@ local helpers = dofile(TEST_DIR .. "/cli_helpers.lua")
 local contains, quote = helpers.contains, helpers.quote
 
 local function write(path, text)
-  assert(native.mkdir_p(path:match("^(.*)/[^/]*$")))
+  assert(require("loom.core").process.mkdir_p(path:match("^(.*)/[^/]*$")))
   local f = assert(io.open(path, "wb"))
   f:write(text)
   f:close()
@@ -26,7 +26,7 @@ end
 local function tempdir()
   local dir = os.tmpname()
   os.remove(dir)
-  assert(native.mkdir_p(dir))
+  assert(require("loom.core").process.mkdir_p(dir))
   return dir
 end
 

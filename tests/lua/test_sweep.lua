@@ -96,3 +96,81 @@ test("--slurm --dry-run prints a job array script", function()
   equal((H.sh("bash -n " .. H.quote(dir .. "/s.sh"))), 0, "the script parses")
   H.cleanup(dir)
 end)
+
+-- SIGKILL the coordinator and the worker it was waiting for: the point being run is left
+-- "running" (then died), the points after it "not started". --resume finishes the sweep.
+test("loom sweep --resume runs the points a killed coordinator left, and continues died runs", function()
+  local process = require("loom.core").process
+  local dir = H.tempdir()
+  local rc, out = H.sh(string.format("cd %s && { %s sweep %s n=40 sleep=0.02 tag=a,'b c',d,e -j 1 >sweep.log 2>&1 & echo $! ; }",
+    H.quote(dir), H.quote(H.LOOM), H.quote(H.COUNTER)))
+  equal(rc, 0, "start: " .. out)
+  local coordinator = tonumber(out:match("(%d+)"))
+  -- Wait until the second point's worker runs.
+  local sid, worker
+  check(H.wait_for(60, function()
+    local s = store.open(dir .. "/runs.db", {readonly = true})
+    if not s then return false end
+    local ok, rows = pcall(s.db.rows, s.db,
+      "SELECT sweep, pid FROM runs WHERE sweep_point = 1 AND status = 'running'")
+    s:close()
+    if ok and rows[1] then sid, worker = rows[1].sweep, rows[1].pid end
+    return worker ~= nil
+  end), "the second point never started")
+  process.kill(coordinator, "KILL")
+  process.kill(worker, "KILL")
+  check(H.wait_for(20, function() return H.gone(coordinator) and H.gone(worker) end), "kills")
+  rc, out = H.loom(dir, "sweep --status " .. sid)
+  check(out:find("1 completed, 1 died, 2 not started", 1, true), "status after the kill: %s", out)
+  local s = assert(store.open(dir .. "/runs.db"))
+  local died = s:list{sweep = sid, status = "died"}[1]
+  s:close()
+  rc, out = H.loom(dir, "sweep --resume " .. sid:sub(1, 5) .. " -j 2")
+  equal(rc, 0, "resume: " .. out)
+  check(out:find("3 of 4 points to run", 1, true), "resume plan: %s", out)
+  rc, out = H.loom(dir, "sweep --status " .. sid)
+  check(out:find("4 completed", 1, true), "status after --resume: %s", out)
+  s = assert(store.open(dir .. "/runs.db"))
+  local runs = s:list{sweep = sid}
+  equal(#runs, 4, "one run per point (the died one continued, not replaced)")
+  local tags = {}
+  for _, r in ipairs(runs) do
+    equal(r.status, "completed", "status of point " .. r.sweep_point)
+    tags[r.sweep_point + 1] = r.params.tag
+    local n = s.db:rows("SELECT COUNT(DISTINCT step) AS n, MAX(step) AS m FROM metrics WHERE run_id = ?", r.id)[1]
+    check(n.n == 40 and n.m == 40, "point %d: steps 1..40 once each (%d distinct, max %d)", r.sweep_point, n.n, n.m)
+  end
+  equal(table.concat(tags, "|"), "a|b c|d|e", "each point's params, a value with a space included")
+  equal(s:get(died.id).status, "completed", "the died run, continued under its id")
+  s:close()
+  rc, out = H.loom(dir, "sweep --resume " .. sid)
+  equal(rc, 0, "a second resume: " .. out)
+  check(out:find("0 of 4 points to run", 1, true), "nothing left: %s", out)
+  for _, name in ipairs{"counter", "last"} do
+    rc, out = H.loom(dir, "sweep --resume " .. name)
+    check(rc == 0 and out:find("sweep " .. sid .. ": 0 of 4 points to run", 1, true),
+      "--resume %s finds the sweep: %s", name, out)
+  end
+  rc, out = H.loom(dir, "sweep --resume ffffffff")
+  equal(rc, 1, "unknown sweep")
+  check(out:find("loom sweep: no sweep ffffffff", 1, true), "message: %s", out)
+  H.cleanup(dir)
+end)
+
+test("a local sweep whose script and database paths hold spaces and quotes", function()
+  local process = require("loom.core").process
+  local dir = H.tempdir()
+  local sub = dir .. [[/it's a "sweep" $HOME]]
+  assert(process.mkdir_p(sub))
+  assert(os.execute(string.format("cp %s %s", H.quote(H.COUNTER), H.quote(sub .. "/count er.lua"))))
+  local rc, out = H.loom(dir, string.format([[sweep --db %s %s n=5 tag='x y,"q"' -j 2]],
+    H.quote(sub .. "/my runs.db"), H.quote(sub .. "/count er.lua")))
+  equal(rc, 0, "sweep: " .. out)
+  local s = assert(store.open(sub .. "/my runs.db", {readonly = true}))
+  local tags = {}
+  for _, r in ipairs(s:list{status = "completed"}) do tags[#tags + 1] = r.params.tag end
+  s:close()
+  table.sort(tags)
+  equal(table.concat(tags, "|"), '"q"|x y', "both points ran with their values")
+  H.cleanup(dir)
+end)

@@ -13,7 +13,10 @@ Tensors are written in sorted name order, contiguous, the header padded to a mul
 bytes; metadata sorted by key (equal contents give equal files). Integer dtypes need
 integral values in range (an error otherwise); floats round to nearest even.
 The write is atomic: a temporary file in the same directory, fsync, rename, fsync of the
-directory; a crash leaves the old file or the new one, never a torn one.
+directory; a crash leaves the old file or the new one, never a torn one. Only a regular
+file is replaced: a device, fifo or directory at path is refused (nil, message). A symbolic
+link is written through to its target (in the target's directory) and stays a link.
+Temporary files a kill left for the same file are removed by the next save.
 Bad arguments raise; I/O failures return nil, "path: message".
 Example: loom.save("w.safetensors", {weight = W, bias = b}, {epoch = "3"}, {shapes = {bias = {b:rows()}}})]] },
 
@@ -40,7 +43,8 @@ Save training state to one safetensors file: the model's state_dict ("model.<key
 random generator's state (unless rng = false), the step, and extras ({name = number |
 boolean | string | matrix}). With the generator state saved and loaded, training resumed
 from a checkpoint continues bitwise as if never stopped (same seed and thread count).
-Also loom.checkpoint.save(path, state).
+Also loom.checkpoint.save(path, state). Inside `loom run` the run's buffered metrics are
+written to its database before the checkpoint (run:checkpointing).
 Example: loom.checkpoint(loom.checkpoint.path(run), {model = net, optim = opt, step = step})]] },
 
   { name = "loom.load_checkpoint",
@@ -104,10 +108,20 @@ The opts.shapes for loom.save that give a loom state_dict PyTorch's ranks: every
 matrix whose last name part starts with "bias" (bias, 0.bias, bias_ih_l0) becomes {n}.]] },
 
   { name = "run:rewind",
-    signature = "run:rewind(step)",
+    signature = "run:rewind(step [, expected])",
     doc = [[
 Forget the metrics the run logged after step and log the next one at step + 1.
-loom.checkpoint.resume calls it; an experiment rarely needs to.]] },
+loom.checkpoint.resume calls it; an experiment rarely needs to. expected is the number of
+metric rows up to step that the checkpoint saw recorded; when fewer are left (rows lost),
+it raises rather than let the run end "completed" with holes in its steps.]] },
+
+  { name = "run:checkpointing",
+    signature = "run:checkpointing(step) -> metadata",
+    doc = [[
+Called by loom.checkpoint inside `loom run` before it writes: the run's buffered metrics
+are written to the database first (so a kill after the checkpoint loses none of them),
+and the checkpoint records the run id and its metric rows up to step ("loom.run",
+"loom.run_metrics"), which loom.checkpoint.resume checks.]] },
 
   { name = "loom run --resume",
     signature = "loom run [--db PATH] [--quiet] --resume ID [script.lua]",

@@ -38,7 +38,11 @@ param.* and result.*; with --metrics one row per metric value) or JSON (a list o
 --metrics each metric's steps and values). `rm` removes runs with their runs/<id>/ folders.
 `merge` copies runs from other databases (Slurm task databases are merged automatically).
 IDs can be shortened to a unique prefix; `last` is the most recent run. The database is
---db PATH, else $LOOM_DB, else runs.db in the working directory.]] },
+--db PATH, else $LOOM_DB, else runs.db in the working directory. Listing, show, compare and
+export only read: they work behind a writer holding the lock and on a read-only file or
+mount, and mark runs whose process is gone as died only when they can without waiting.
+A damaged database, or one that is not loom's, is refused (by `loom run` too) with one
+message.]] },
 
   { name = "loom plot",
     signature = "loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T]",
@@ -49,7 +53,7 @@ an SVG; without, draws the plot as text on the terminal. With no METRIC, every m
 runs. Example: loom plot 3f2a 9c1b loss -o loss.png]] },
 
   { name = "loom sweep",
-    signature = "loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--slurm [--partition P] [--time T] [--cpus N] [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]] | --status [ID] [--wait]",
+    signature = "loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--slurm [--partition P] [--time T] [--cpus N] [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]] | --status [ID] [--wait] | --resume ID|NAME|last [-j N]",
     doc = [[
 Run every combination of the given values (a grid). Locally, N worker processes each run
 `loom run` on one point into the same database, with an overall progress line; at the end a
@@ -58,7 +62,11 @@ or say :asc / :desc). The exit status is non-zero if any point failed. With --sl
 is submitted as one Slurm job array (sbatch); each task runs one point into its own database
 under runs/sweeps/<id>/tasks/, which `loom runs` merges; --dry-run prints the sbatch script
 instead of submitting it. `loom sweep --status` shows the latest sweep point by point (queued,
-running, completed, ...) with its results; --wait follows it until it is done.]] },
+running, completed, ...) with its results; --wait follows it until it is done.
+`loom sweep --resume ID` (an id prefix, the experiment's name for its latest sweep, or
+last) finishes a local sweep whose coordinator was killed: points that
+never started run now, and a point whose run died, was interrupted or failed continues as
+that run (`loom run --resume`, from its checkpoint when it keeps one).]] },
 
   { name = "loom.runs", doc = [[
 Runs from Lua: loom.runs.run(script, params, opts) runs and records an experiment like
@@ -84,7 +92,7 @@ params p, as `loom run` does but from Lua (the REPL, tests). status is "complete
 (result is then the error with its traceback) or "interrupted". With a store
 (loom.runs.store.open(path)) the run is recorded; without, run.metrics keeps the metrics.]] },
 
-  { name = "loom.runs.store.open", signature = "loom.runs.store.open([path [, {readonly = true}]]) -> store | nil, message",
+  { name = "loom.runs.store.open", signature = "loom.runs.store.open([path [, {readonly = true, timeout = ms}]]) -> store | nil, message",
     doc = [[
 Open (creating if needed) a run database: SQLite in WAL mode with a 60 s busy timeout, so
 concurrent writers wait instead of failing. path defaults to $LOOM_DB, else runs.db.
@@ -92,7 +100,11 @@ Tables: runs (id, name, script, script_hash, seed, status, started, ended, host,
 loom_version, sweep, sweep_point, artifacts_dir, error), params, metrics (run_id, step,
 name, value), results, artifacts, sweeps, sweep_points. Methods include
 store:list{name =, status =, sweep =, params = {k = v}}, store:get(id), store:metric(id, name)
--> steps, values, store:merge(other_path), store:close(). Query it with any SQLite tool too.]] },
+-> steps, values, store:merge(other_path), store:close(). Query it with any SQLite tool too.
+With readonly it never writes nor locks (a WAL file on a read-only mount is read as
+immutable). A file that is not a loom run database ("not a loom run database (...)") or
+fails SQLite's quick_check of its tables but metrics ("the database is damaged (...)") is
+refused, untouched, in both modes.]] },
 
   { name = "loom.runs.plot.draw",
     signature = "loom.runs.plot.draw{output = path | nil, series = {{title =, x = {...}, y = {...}}}, title =, xlabel =, ylabel =, logy =, size = {w, h}} -> true [, text] | nil, message",

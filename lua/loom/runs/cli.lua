@@ -127,18 +127,19 @@ local function parse(args, with_value)
 end
 M.parse = parse
 
--- The store for reading commands: a missing database is an error, never created empty.
-local function open_store(o, cmd)
+-- The store for a command: a missing database is an error, never created empty. Reading
+-- commands open it read-only (no write lock: they list behind a writer and on a read-only
+-- mount) and mark dead runs only when they can without waiting; `write` is for rm and merge.
+local function open_store(o, cmd, write)
   local path = store.default_path(o.db)
   local f = io.open(path)
   if not f then
     return nil, fail(cmd, string.format("no run database %s (record runs with `loom run`, or give --db PATH)", path))
   end
   f:close()
-  local s, err = store.open(path)
+  local s, err = store.open(path, {readonly = not write})
   if not s then return nil, fail(cmd, err) end
-  s:mark_died()
-  s:sync_sweeps()
+  s:upkeep()
   return s
 end
 M.open_store = open_store
@@ -510,7 +511,7 @@ local function runs_rm(s, o, words)
   local dirs = s:remove(ids)
   for _, d in ipairs(dirs) do
     -- Only ever a runs/<8 hex digits> folder: never let a bad row point rm elsewhere.
-    if d:match("/runs/%x%x%x%x%x%x%x%x$") then os.execute("rm -rf " .. store.quote(d)) end
+    if d:match("/runs/%x%x%x%x%x%x%x%x$") then require("loom.core").process.remove_tree(d) end
   end
   print(string.format("removed %d run%s", #ids, #ids == 1 and "" or "s"))
   return 0
@@ -550,7 +551,7 @@ function M.runs(args)
   if not o then return fail("runs", words, 2) end
   if o.help or o.h then print(RUNS_USAGE); return 0 end
   local sub = SUBCOMMANDS[words[1]] and table.remove(words, 1) or "list"
-  local s, code = open_store(o, "runs")
+  local s, code = open_store(o, "runs", sub == "rm" or sub == "merge")
   if not s then return code end
   local ok, result = pcall(SUBCOMMANDS[sub], s, o, words)
   s:close()

@@ -106,8 +106,9 @@ function store.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- store.mkdir(dir) -> true | nil, message: dir and its missing parents (no shell).
 function store.mkdir(dir)
-  return os.execute("mkdir -p " .. store.quote(dir))
+  return process.mkdir_p(dir)
 end
 
 -- 8 random hex digits from the kernel (the experiment's generator must stay untouched).
@@ -121,20 +122,99 @@ function store.new_id()
   return string.format("%08x", string.unpack("<I4", bytes))
 end
 
--- store.open(path [, {readonly = true, journal = "delete"}]) -> Store | nil, message
+-- SQLite's own words in an error from the binding, without position and function name.
+function store.sqlite_message(err)
+  return (tostring(err):gsub("^[^\n]-:%d+: ", ""):gsub("^sqlite %a+: ", ""):gsub("\n.*", ""))
+end
+
+-- Tables whose structure is checked at every open: all but metrics, so the check costs
+-- what the number of runs costs, not the number of metric rows.
+local CHECKED_TABLES = {"meta", "runs", "params", "results", "artifacts", "sweeps", "sweep_points"}
+local RUN_COLUMNS
+
+-- nil when db is a loom run database (nil, true when it has no tables yet), else why not.
+-- Both readers and writers ask, so `loom runs` and `loom run` refuse the same files with the
+-- same message. Damage is SQLite's corrupt/not-a-database errors or a failed quick_check;
+-- other failures (a busy or unreadable file) are said as they are.
+local function not_a_run_database(db, path)
+  local ok, why, empty = pcall(function()
+    local tables = {}
+    for _, r in ipairs(db:rows("SELECT name FROM sqlite_master WHERE type = 'table'")) do
+      tables[r.name] = true
+    end
+    if next(tables) == nil then return nil, true end
+    local version = tables.meta and db:rows("SELECT value FROM meta WHERE key = 'schema_version'")[1]
+    if not version or not tables.runs then
+      return "not a loom run database (no loom schema_version in a meta table, or no runs table)"
+    end
+    local columns = {}
+    for _, c in ipairs(db:rows("PRAGMA table_info(runs)")) do columns[c.name] = true end
+    for _, c in ipairs(RUN_COLUMNS) do
+      if not columns[c] then return "not a loom run database (its runs table has no column " .. c .. ")" end
+    end
+    if math.tointeger(version.value) ~= store.SCHEMA_VERSION then
+      return string.format("a loom run database of schema %s; this loom reads schema %d",
+        tostring(version.value), store.SCHEMA_VERSION)
+    end
+    for _, t in ipairs(CHECKED_TABLES) do
+      if tables[t] then
+        local r = db:rows("PRAGMA quick_check(" .. t .. ")")[1]
+        local first = r and (r.quick_check or select(2, next(r)))
+        if first ~= "ok" then error({damage = first or "no answer from quick_check"}, 0) end
+      end
+    end
+    return nil
+  end)
+  if not ok then
+    local msg = type(why) == "table" and why.damage or store.sqlite_message(why)
+    if type(why) == "table" or msg:find("malformed", 1, true) or msg:find("not a database", 1, true) then
+      return "the database is damaged (" .. msg .. "); refusing to use it (`sqlite3 " .. path
+        .. " .recover` may save what is readable)"
+    end
+    return "cannot read it (" .. msg .. ")"
+  end
+  return why, empty
+end
+
+-- store.open(path [, {readonly = true, journal = "delete", timeout = ms}]) -> Store | nil, message
+-- readonly: never writes nor takes a write lock (a database on a read-only mount works);
+-- anything that is not a loom run database, or is damaged, is refused the same either way.
 function store.open(path, opts)
   opts = opts or {}
   path = store.default_path(path)
   local journal = opts.journal or os.getenv("LOOM_DB_JOURNAL") or "wal"
-  local db, err = sqlite.open(path, {journal = journal, readonly = opts.readonly, timeout = 60000})
-  if not db then return nil, err end
+  -- The journal mode is set once the file is known to be ours: a refused file stays untouched.
+  local db, err = sqlite.open(path, {journal = "keep", readonly = opts.readonly,
+    timeout = opts.timeout or 60000})
+  if not db then
+    -- Writers fail earlier than readers on some damage: give the reader's message.
+    local ro = not opts.readonly and sqlite.open(path, {readonly = true, journal = "keep"})
+    local why = ro and not_a_run_database(ro, path)
+    if ro then ro:close() end
+    if why then return nil, string.format("cannot use %s: %s", path, why) end
+    return nil, err
+  end
   local self = setmetatable({db = db, path = store.absolute(path), pending = {},
-    last_flush = process.now()}, Store)
+    last_flush = process.now(), readonly = opts.readonly or nil}, Store)
+  local why, empty = not_a_run_database(db, path)
+  if why then
+    db:close()
+    return nil, string.format("cannot use %s: %s", path, why)
+  end
+  if opts.readonly and empty then
+    -- A file without tables yet: readers see the schema, in memory, and no runs.
+    db:close()
+    self.db = assert(sqlite.open(":memory:", {journal = "delete"}))
+    self.db:exec(SCHEMA)
+  end
   if not opts.readonly then
-    local ok, serr = pcall(self.transaction, self, function()
-      db:exec(SCHEMA)
-      db:run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", store.SCHEMA_VERSION)
-    end)
+    local ok, serr = pcall(db.exec, db, journal == "wal" and "PRAGMA journal_mode=WAL" or "PRAGMA journal_mode=DELETE")
+    if ok then
+      ok, serr = pcall(self.transaction, self, function()
+        db:exec(SCHEMA)
+        db:run("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", store.SCHEMA_VERSION)
+      end)
+    end
     if not ok then
       db:close()
       return nil, string.format("cannot open database %s: %s", path, serr)
@@ -143,11 +223,41 @@ function store.open(path, opts)
   return self
 end
 
+-- A store that can write, or nil: self when it is writable, else a second connection that
+-- waits at most timeout ms for the lock (default 0: never; a writer holds the lock, the file
+-- or its mount is read-only: nil).
+function Store:writer(timeout)
+  if not self.readonly then return self end
+  -- Keep the database's journal mode: a reader never converts a rollback journal to WAL.
+  local mode = self.db:rows("PRAGMA journal_mode")[1]
+  -- Its open takes the write lock once (the schema), so a busy database gives nil here.
+  return (store.open(self.path, {timeout = timeout or 0,
+    journal = (mode and mode.journal_mode == "wal") and "wal" or "delete"}))
+end
+
+-- On a read-only store, fn(writer, ...) through a second connection when one can write
+-- within timeout ms; otherwise nothing happens and the result is 0.
+local function through_writer(self, timeout, fn, ...)
+  local w = self:writer(timeout)
+  if not w then return 0 end
+  local ok, n = pcall(fn, w, ...)
+  w:close()
+  return ok and n or 0
+end
+
+-- What readers do on the side, when they can without waiting: mark runs whose process is
+-- gone as died, merge the databases of finished Slurm tasks.
+function Store:upkeep()
+  pcall(self.mark_died, self)
+  pcall(self.sync_sweeps, self)
+end
+
 function Store:close()
   if self.db then
-    self:flush()
+    local ok, err = pcall(self.flush, self)
     self.db:close()
     self.db = nil
+    if not ok then error(err, 0) end
   end
 end
 
@@ -237,7 +347,7 @@ function Store:flush()
     -- Rolled back (Ctrl-C mid-batch, a full disk): keep the rows for the next flush.
     table.move(self.pending, 1, #self.pending, #p + 1, p)
     self.pending = p
-    error(err, 0)
+    error(string.format("cannot record metrics in %s: %s", self.path, store.sqlite_message(err)), 0)
   end
 end
 
@@ -260,13 +370,34 @@ function Store:add_artifact(id, name, path)
   end)
 end
 
--- Store:finish(id, status [, error]): flush metrics and record the end.
+-- Store:finish(id, status [, error]) -> status, error as recorded: flush metrics and record
+-- the end. Metrics that cannot be written (a full disk) are dropped so the end still can
+-- be, and the run is then recorded failed with the reason, never completed with holes.
 function Store:finish(id, status, err)
-  self:flush()
-  self:transaction(function()
-    self.db:run("UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?",
-      status, process.time(), err, id)
-  end)
+  local ok, ferr = pcall(self.flush, self)
+  if not ok then
+    local lost = #self.pending
+    self.pending = {}
+    if status == "completed" then status = "failed" end
+    local lost_text = string.format(" (%d metric rows lost)", lost)
+    if err and err:find(ferr, 1, true) then
+      err = err .. lost_text
+    else
+      err = (err and (err .. "; ") or "") .. ferr .. lost_text
+    end
+  end
+  local function record()
+    self:transaction(function()
+      self.db:run("UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?",
+        status, process.time(), err, id)
+    end)
+  end
+  if not pcall(record) then
+    -- A full disk may still let the log be rewritten from its start: make room, try again.
+    pcall(self.db.exec, self.db, "PRAGMA wal_checkpoint(RESTART)")
+    record()
+  end
+  return status, err
 end
 
 -- ---- queries ----
@@ -297,14 +428,18 @@ local function process_gone(pid)
   return own_comm ~= nil and c ~= nil and c ~= own_comm
 end
 
--- Runs still 'running' whose process is gone from this host become 'died'.
-function Store:mark_died()
-  local host = process.hostname()
-  local gone = {}
-  for _, r in ipairs(self.db:rows("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", host)) do
-    if r.pid and process_gone(r.pid) then gone[#gone + 1] = r.id end
+-- Runs still 'running' whose process is gone from this host become 'died' (on a read-only
+-- store: when a writer can be had without waiting). -> the number marked
+function Store:mark_died(gone)
+  if not gone then
+    local host = process.hostname()
+    gone = {}
+    for _, r in ipairs(self.db:rows("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", host)) do
+      if r.pid and process_gone(r.pid) then gone[#gone + 1] = r.id end
+    end
   end
   if #gone == 0 then return 0 end
+  if self.readonly then return through_writer(self, 0, Store.mark_died, gone) end
   local ok = pcall(self.transaction, self, function()
     for _, id in ipairs(gone) do
       self.db:run([[UPDATE runs SET status = 'died', error = 'the process ended without recording
@@ -451,7 +586,7 @@ end
 
 -- ---- merging ----
 
-local RUN_COLUMNS = {"id", "name", "script", "script_hash", "seed", "status", "started", "ended",
+RUN_COLUMNS = {"id", "name", "script", "script_hash", "seed", "status", "started", "ended",
   "host", "pid", "loom_version", "sweep", "sweep_point", "artifacts_dir", "error"}
 
 local function copy_rows(from, to, sql_select, sql_insert, id)
@@ -509,18 +644,21 @@ function Store:merge(path)
   return copied
 end
 
--- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md).
-function Store:sync_sweeps()
+-- Merge the per-task databases of this store's Slurm sweeps (see docs/runs.md). A read-only
+-- store merges only if it can without waiting, unless wait (sweep --status must see them).
+function Store:sync_sweeps(wait)
+  if self.readonly then
+    if not self.db:rows("SELECT id FROM sweeps WHERE mode = 'slurm' LIMIT 1")[1] then return 0 end
+    return through_writer(self, wait and 60000 or 0, Store.sync_sweeps)
+  end
   local total = 0
   for _, s in ipairs(self.db:rows("SELECT id, dir FROM sweeps WHERE mode = 'slurm'")) do
-    local p = io.popen("ls " .. store.quote(s.dir .. "/tasks") .. " 2>/dev/null")
-    for file in p:lines() do
+    for _, file in ipairs(process.list_dir(s.dir .. "/tasks") or {}) do
       if file:match("%.db$") then
         local n = self:merge(s.dir .. "/tasks/" .. file)
         total = total + (n or 0)
       end
     end
-    p:close()
   end
   return total
 end

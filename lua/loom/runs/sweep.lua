@@ -21,10 +21,7 @@ end
 function sweep.loom_bin()
   local env = os.getenv("LOOM_BIN")
   if env and env ~= "" then return store.absolute(env) end
-  local p = io.popen("readlink /proc/" .. process.pid() .. "/exe 2>/dev/null")
-  local path = p and p:read("l")
-  if p then p:close() end
-  return path or "loom"
+  return process.readlink("/proc/self/exe") or "loom"
 end
 
 -- sweep.grid{"lr=0.1,0.01", "hidden=32,64", "quick=true"} -> list of points, each a list of
@@ -136,35 +133,32 @@ local function point_args(point)
   return table.concat(q, " ")
 end
 
-local function read_file(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 -- ---- local workers ----
 
--- Start one `loom run` in the background; its pid and exit status land in files.
-local function launch(sw, i, point, db)
-  local base = sw.dir .. "/logs/point-" .. (i - 1)
-  local cmd = string.format("%s run --db %s --sweep %s:%d %s %s", quote(sw.bin), quote(db), sw.id, i - 1,
-    quote(sw.script), point_args(point))
-  local shell = string.format("( %s >%s 2>&1 </dev/null & echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 </dev/null &",
-    cmd, quote(base .. ".log"), quote(base .. ".pid"), quote(base .. ".status"))
-  os.execute(shell)
-  return {index = i, base = base, started = process.now()}
+-- Start one `loom run` for task {idx = point index, args = {"k=v", ...} [, resume = run id]}
+-- as a child process (no shell: any character in a path is safe), its output in
+-- logs/point-<idx>.log. -> worker {index, pid} | nil, message
+local function launch(sw, task, db)
+  local argv = {sw.bin, "run", "--db", db}
+  if task.resume then
+    argv[#argv + 1] = "--resume"
+    argv[#argv + 1] = task.resume
+  else
+    argv[#argv + 1] = "--sweep"
+    argv[#argv + 1] = sw.id .. ":" .. task.idx
+    argv[#argv + 1] = sw.script
+    for _, a in ipairs(task.args) do argv[#argv + 1] = a end
+  end
+  local log = sw.dir .. "/logs/point-" .. task.idx .. ".log"
+  local pid, err = process.spawn(argv, {stdout = log, stderr = "stdout"})
+  if not pid then return nil, err end
+  return {index = task.idx, pid = pid, started = process.now()}
 end
 
-local function worker_pid(w)
-  if not w.pid then w.pid = tonumber(read_file(w.base .. ".pid") or "") end
-  return w.pid
-end
-
-local function run_local(s, sw, points, jobs)
-  store.mkdir(sw.dir .. "/logs")
-  local total, next_point, running, done, failed = #points, 1, {}, 0, 0
+local function run_local(s, sw, tasks, jobs)
+  local made, merr = store.mkdir(sw.dir .. "/logs")
+  if not made then error("loom sweep: " .. merr, 0) end
+  local total, next_point, running, done, failed = #tasks, 1, {}, 0, 0
   local display = progress.new{label = "sweep " .. sw.name, unit = "run", plain_seconds = 10}
   process.catch_signals(false)
   local stopping = false
@@ -173,22 +167,26 @@ local function run_local(s, sw, points, jobs)
       -- Ctrl-C reached the workers too (same process group); SIGTERM is forwarded.
       stopping = true
       for _, w in ipairs(running) do
-        local pid = worker_pid(w)
-        if pid then process.kill(pid, process.caught() == "SIGTERM" and "TERM" or "INT") end
+        process.kill(w.pid, process.caught() == "SIGTERM" and "TERM" or "INT")
       end
     end
     while not stopping and #running < jobs and next_point <= total do
-      running[#running + 1] = launch(sw, next_point, points[next_point], s.path)
+      local w, err = launch(sw, tasks[next_point], s.path)
+      if w then
+        running[#running + 1] = w
+      else
+        io.stderr:write(string.format("loom sweep: cannot start point %d: %s\n", tasks[next_point].idx, err))
+        done, failed = done + 1, failed + 1
+      end
       next_point = next_point + 1
     end
     process.sleep(0.2)
     for k = #running, 1, -1 do
-      local w = running[k]
-      local code = read_file(w.base .. ".status")
-      if code and code:match("%d") then
+      local code, werr = process.wait(running[k].pid)
+      if code or werr then -- werr: no longer our child to wait for (counted as failed)
         table.remove(running, k)
         done = done + 1
-        if tonumber(code) ~= 0 then failed = failed + 1 end
+        if code ~= 0 then failed = failed + 1 end
       end
     end
     display:update(done, total, nil, string.format("(%d running, %d failed)", #running, failed))
@@ -198,6 +196,19 @@ local function run_local(s, sw, points, jobs)
   local signal = process.caught()
   process.release_signals()
   return failed, signal
+end
+
+-- After the workers of a local sweep: mark runs that died, close the store, print the
+-- results table; -> the exit status (130/143 interrupted, 1 when a point failed).
+local function report_local(s, sw, total, failed, signal)
+  s:mark_died()
+  local runs = s:list{sweep = sw.id}
+  sweep.attach_metric(s, runs, sw.sort)
+  s:close()
+  print(sweep.results_text(runs, sw.sort))
+  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
+  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, total, sw.dir)) end
+  return 0
 end
 
 -- ---- Slurm ----
@@ -238,6 +249,20 @@ function sweep.slurm_script(sw, points, o)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- Run a program (no shell) and wait for it: -> exit status, its output (stdout and stderr)
+-- | nil, message. The output goes through a temporary file (os.tmpname).
+local function capture(argv)
+  local out = os.tmpname()
+  local pid, err = process.spawn(argv, {stdout = out, stderr = "stdout"})
+  if not pid then os.remove(out); return nil, err end
+  local code = process.wait(pid, true)
+  local f = io.open(out, "rb")
+  local text = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(out)
+  return code, text
+end
+
 local function run_slurm(s, sw, points, o)
   local script = sweep.slurm_script(sw, points, o)
   if o["dry-run"] then
@@ -250,11 +275,9 @@ local function run_slurm(s, sw, points, o)
   local f = assert(io.open(path, "w"))
   f:write(script)
   f:close()
-  local p = io.popen("sbatch --parsable " .. quote(path) .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  local job = out:match("^(%d+)")
-  if not ok or not job then return fail("sbatch failed: " .. out:gsub("%s+$", "")) end
+  local code, out = capture({"sbatch", "--parsable", path})
+  local job = code and out:match("^(%d+)")
+  if code ~= 0 or not job then return fail("sbatch failed: " .. out:gsub("%s+$", "")) end
   sw.job_id = job
   record_sweep(s, sw, points)
   print(string.format("sweep %s: submitted Slurm job array %s (%d tasks); follow with: loom sweep --status %s",
@@ -267,13 +290,12 @@ end
 -- Slurm states of a job array's tasks still queued or running: {[task index] = "RUNNING"}.
 local function squeue_states(job)
   local states = {}
-  local p = io.popen("squeue -h -r -j " .. quote(job) .. " -o '%K %T' 2>/dev/null")
-  if not p then return states end
-  for line in p:lines() do
+  local code, out = capture({"squeue", "-h", "-r", "-j", job, "-o", "%K %T"})
+  if code ~= 0 then return states end
+  for line in out:gmatch("[^\n]+") do
     local idx, state = line:match("^(%d+)%s+(%S+)")
     if idx then states[tonumber(idx)] = state end
   end
-  p:close()
   return states
 end
 
@@ -283,7 +305,7 @@ function sweep.status(s, id)
   if not sw then return nil, "no sweep " .. id .. " in " .. s.path end
   -- Ask Slurm first, then merge: a task that ends in between is then seen with its result.
   local queued = sw.mode == "slurm" and sw.job_id and squeue_states(sw.job_id) or {}
-  if sw.mode == "slurm" then s:sync_sweeps() end
+  if sw.mode == "slurm" then s:sync_sweeps(true) end
   local points = s.db:rows("SELECT idx, args FROM sweep_points WHERE sweep = ? ORDER BY idx", id)
   local runs = s:list{sweep = id}
   local by_point = {}
@@ -332,19 +354,27 @@ local function settled(st)
   return not st.queued
 end
 
+-- The sweep a user named: a unique id prefix, "last" (or nil) for the latest, or an
+-- experiment's name for its latest sweep. -> id | nil, message
+local function find_sweep(s, text)
+  if not text or text == "last" then
+    local last = s.db:rows("SELECT id FROM sweeps ORDER BY created DESC LIMIT 1")[1]
+    if not last then return nil, "no sweeps in " .. s.path end
+    return last.id
+  end
+  local rows = text:match("^%x+$") and s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", text:lower() .. "%") or {}
+  if #rows > 1 then return nil, "sweep id '" .. text .. "' is ambiguous" end
+  if #rows == 1 then return rows[1].id end
+  local named = s.db:rows("SELECT id FROM sweeps WHERE name = ? ORDER BY created DESC LIMIT 1", text)[1]
+  if named then return named.id end
+  return nil, "no sweep " .. text
+end
+
 local function status_main(o, words)
   local s, code = rcli.open_store(o, "sweep")
   if not s then return code end
-  local id = words[1]
-  if not id then
-    local last = s.db:rows("SELECT id FROM sweeps ORDER BY created DESC LIMIT 1")[1]
-    if not last then s:close(); return fail("no sweeps in " .. s.path) end
-    id = last.id
-  else
-    local rows = s.db:rows("SELECT id FROM sweeps WHERE id LIKE ?", id .. "%")
-    if #rows ~= 1 then s:close(); return fail(#rows == 0 and ("no sweep " .. id) or ("sweep id '" .. id .. "' is ambiguous")) end
-    id = rows[1].id
-  end
+  local id, ferr = find_sweep(s, words[1])
+  if not id then s:close(); return fail(ferr) end
   local deadline = o.wait and (process.now() + (tonumber(o.timeout) or math.huge))
   local st, err = sweep.status(s, id)
   while st and o.wait and not settled(st) and process.now() < deadline do
@@ -362,21 +392,73 @@ local function status_main(o, words)
   return 0
 end
 
+-- "k=v k2=v2" as recorded for a point -> {"k=v", "k2=v2"} (a value may hold spaces).
+local function split_args(text)
+  local args, start = {}, 1
+  while start <= #text do
+    local next_key = text:find(" [%w_%.%-]+=", start)
+    args[#args + 1] = text:sub(start, (next_key or #text + 1) - 1)
+    start = next_key and next_key + 1 or #text + 1
+  end
+  return args
+end
+
+-- The points of a sweep without a completed run: a point that never started runs fresh; one
+-- whose run died, was interrupted or failed continues as that run (`loom run --resume`, from
+-- its checkpoint if it keeps one). Points still running elsewhere are left alone.
+function sweep.unfinished(s, id)
+  local by_point = {}
+  for _, r in ipairs(s:list{sweep = id}) do by_point[r.sweep_point] = r end
+  local tasks, running = {}, 0
+  for _, pt in ipairs(s.db:rows("SELECT idx, args FROM sweep_points WHERE sweep = ? ORDER BY idx", id)) do
+    local r = by_point[pt.idx]
+    if r and r.status == "running" then
+      running = running + 1
+    elseif not r or r.status ~= "completed" then
+      tasks[#tasks + 1] = {idx = pt.idx, args = split_args(pt.args), resume = r and r.id}
+    end
+  end
+  return tasks, running
+end
+
+-- loom sweep --resume SWEEP [-j N]: finish a local sweep whose coordinator was killed.
+local function resume_main(o)
+  local jobs = math.tointeger(tonumber(o.jobs or "1"))
+  if not jobs or jobs < 1 then return fail("-j expects a positive integer", 2) end
+  local s, code = rcli.open_store(o, "sweep", true)
+  if not s then return code end
+  local id, ferr = find_sweep(s, o.resume)
+  local sw = id and s.db:rows("SELECT * FROM sweeps WHERE id = ?", id)[1]
+  if sw and sw.mode ~= "local" then
+    ferr = string.format("sweep %s ran on Slurm: its tasks are resubmitted with sbatch, not --resume", id)
+  end
+  if not sw or sw.mode ~= "local" then s:close(); return fail(ferr) end
+  sw.bin = sweep.loom_bin()
+  s:mark_died()
+  local tasks, running = sweep.unfinished(s, id)
+  print(string.format("sweep %s: %d of %d points to run%s, %d worker%s, logs in %s/logs", id, #tasks,
+    sw.points, running > 0 and string.format(" (%d still running, left alone)", running) or "", jobs,
+    jobs == 1 and "" or "s", sw.dir))
+  return report_local(s, sw, #tasks, run_local(s, sw, tasks, jobs))
+end
+
 local USAGE = [==[
 usage: loom sweep script.lua key=v1,v2 ... [-j N] [--sort METRIC[:asc|:desc]] [--db PATH]
        loom sweep script.lua key=v1,v2 ... --slurm [--partition P] [--time T] [--cpus N]
                   [--mem M] [--account A] [--max-parallel K] [--dry-run] [--wait]
        loom sweep --status [SWEEP] [--wait [--timeout SECONDS]]
+       loom sweep --resume SWEEP|NAME|last [-j N]   run the points of a local sweep that did not complete
 Runs every combination of the values (a grid) with `loom run`. Locally, N worker processes
 (default 1) share the database; with --slurm, one job array task per point, each into its
 own database under runs/sweeps/<id>/tasks/, merged by `loom runs` (docs/runs.md).]==]
 
 function sweep.main(args)
   local o, words = rcli.parse(args, {db = true, jobs = true, sort = true, partition = true, time = true,
-    cpus = true, mem = true, account = true, ["max-parallel"] = true, timeout = true})
+    cpus = true, mem = true, account = true, ["max-parallel"] = true, timeout = true, resume = true})
   if not o then return fail(words, 2) end
   if o.help or o.h then print(USAGE); return 0 end
   if o.status then return status_main(o, words) end
+  if o.resume then return resume_main(o) end
   local script = table.remove(words, 1)
   if not script then io.stderr:write(USAGE, "\n"); return 2 end
   local e, lerr = experiment.load(script)
@@ -405,15 +487,9 @@ function sweep.main(args)
   record_sweep(s, sw, points)
   print(string.format("sweep %s: %d points of %s, %d worker%s, logs in %s/logs", id, #points, e.name,
     jobs, jobs == 1 and "" or "s", sw.dir))
-  local failed, signal = run_local(s, sw, points, jobs)
-  s:mark_died()
-  local runs = s:list{sweep = id}
-  sweep.attach_metric(s, runs, o.sort)
-  s:close()
-  print(sweep.results_text(runs, o.sort))
-  if signal then return fail("interrupted by " .. signal, signal == "SIGTERM" and 143 or 130) end
-  if failed > 0 then return fail(string.format("%d of %d points failed (logs in %s/logs)", failed, #points, sw.dir)) end
-  return 0
+  local tasks = {}
+  for i, p in ipairs(points) do tasks[i] = {idx = i - 1, args = p} end
+  return report_local(s, sw, #points, run_local(s, sw, tasks, jobs))
 end
 
 return sweep
