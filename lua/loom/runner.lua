@@ -43,6 +43,12 @@ function runner.new_run(e, p, opts)
     self.dir = "runs/" .. self.id
     self.metrics = {}
   end
+  if self.store then
+    -- Provenance (git, BLAS, CPU, environment) must never stop an experiment from running.
+    local ok, clocks = pcall(require("loom.runs.provenance").start, self.store, self.id,
+      e.script and store.dirname(store.absolute(e.script)), self.dir)
+    self.clocks = ok and clocks or nil
+  end
   self.display = progress.new{label = e.name}
   return self
 end
@@ -200,6 +206,7 @@ function runner.execute(e, p, opts)
     local saved, serr = pcall(function()
       if ok then run.store:set_results(run.id, result) end
       run.store:finish(run.id, status, (not ok) and (signal and ("interrupted by " .. signal) or first_line(result)) or nil)
+      if run.clocks then require("loom.runs.provenance").finish(run.store, run.id, run.clocks) end
     end)
     if not saved then
       io.stderr:write("loom run: cannot record the end of run ", run.id, ": ", tostring(serr), "\n")

@@ -196,6 +196,23 @@ local function resolve_all(s, ids, cmd)
   return out
 end
 
+-- The provenance block of `loom runs show`: fields in provenance.FIELDS order, then env.*.
+local function provenance_lines(s, id)
+  local prov = s:provenance(id)
+  if next(prov) == nil then return {} end
+  local fields = require("loom.runs.provenance").FIELDS
+  local lines, seen = {"provenance:"}, {}
+  local function add(k)
+    local v = prov[k]
+    if k == "wall_time" or k == "cpu_time" then v = string.format("%.3f s", v) end
+    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(v))
+    seen[k] = true
+  end
+  for _, k in ipairs(fields) do if prov[k] ~= nil then add(k) end end
+  for _, k in ipairs(sorted_keys(prov)) do if not seen[k] then add(k) end end
+  return lines
+end
+
 local function runs_show(s, o, words)
   if #words ~= 1 then return fail("runs show", "usage: loom runs show ID", 2) end
   local ids, code = resolve_all(s, words, "runs show")
@@ -235,6 +252,7 @@ local function runs_show(s, o, words)
     lines[#lines + 1] = "artifacts:"
     for _, a in ipairs(r.artifacts) do lines[#lines + 1] = string.format("  %-20s %s", a.name, a.path) end
   end
+  for _, l in ipairs(provenance_lines(s, r.id)) do lines[#lines + 1] = l end
   print(table.concat(lines, "\n"))
   return 0
 end

@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS sweep_points (
   sweep TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
   idx INTEGER NOT NULL, args TEXT NOT NULL,  -- "k=v k2=v2" as given to loom run
   PRIMARY KEY (sweep, idx));
+CREATE TABLE IF NOT EXISTS provenance (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value,   -- git_commit, git_dirty, blas_config, cpu_model, env.LOOM_DB, ...
+  PRIMARY KEY (run_id, name));
+CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started);
+CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep);
 ]]
 
 -- Metrics are written in one transaction per batch: this many rows or this many seconds.
@@ -408,7 +414,7 @@ function Store:remove(ids)
     for _, id in ipairs(ids) do
       local r = self.db:rows("SELECT artifacts_dir FROM runs WHERE id = ?", id)[1]
       if r and r.artifacts_dir then dirs[#dirs + 1] = r.artifacts_dir end
-      for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+      for _, t in ipairs{"metrics", "params", "results", "artifacts", "provenance"} do
         self.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
       end
       self.db:run("DELETE FROM runs WHERE id = ?", id)
@@ -432,7 +438,7 @@ end
 -- Copy one run (row, params, metrics, results, artifacts) from another store, replacing ours.
 local function copy_run(from, to, row)
   local id = row.id
-  for _, t in ipairs{"metrics", "params", "results", "artifacts"} do
+  for _, t in ipairs{"metrics", "params", "results", "artifacts", "provenance"} do
     to.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
   end
   local values = {}
@@ -447,6 +453,10 @@ local function copy_run(from, to, row)
     "INSERT INTO results (run_id, name, value, type) VALUES (?, ?, ?, ?)", id)
   copy_rows(from, to, "SELECT run_id, name, path, created FROM artifacts WHERE run_id = ?",
     "INSERT INTO artifacts (run_id, name, path, created) VALUES (?, ?, ?, ?)", id)
+  if from.db:rows("SELECT name FROM sqlite_master WHERE name = 'provenance'")[1] then
+    copy_rows(from, to, "SELECT run_id, name, value FROM provenance WHERE run_id = ?",
+      "INSERT INTO provenance (run_id, name, value) VALUES (?, ?, ?)", id)
+  end
 end
 
 -- Store:merge(path) -> number of runs copied: runs of the other database that we lack or
@@ -486,6 +496,101 @@ function Store:sync_sweeps()
     p:close()
   end
   return total
+end
+
+-- ---- provenance and bulk queries (loom.runs.provenance, reports, --where) ----
+
+-- Store:set_provenance(id, {name = value, ...}): values are text, numbers or booleans
+-- (booleans are stored as "true"/"false").
+function Store:set_provenance(id, t)
+  self:transaction(function()
+    local insert = self.db:prepare("INSERT OR REPLACE INTO provenance (run_id, name, value) VALUES (?, ?, ?)")
+    for k, v in pairs(t) do
+      if type(v) == "boolean" then v = v and "true" or "false" end
+      insert:exec(id, k, v)
+    end
+    insert:close()
+  end)
+end
+
+-- Store:provenance(id) -> {name = value} (empty for runs recorded before provenance existed).
+function Store:provenance(id)
+  local out = {}
+  for _, r in ipairs(self.db:rows("SELECT name, value FROM provenance WHERE run_id = ?", id)) do
+    out[r.name] = r.value
+  end
+  return out
+end
+
+-- Run ids in chunks that stay under SQLite's limit of bound variables.
+local function id_chunks(ids, size)
+  local chunks = {}
+  for i = 1, #ids, size do chunks[#chunks + 1] = table.move(ids, i, math.min(i + size - 1, #ids), 1, {}) end
+  return chunks
+end
+
+-- Rows of `sql .. " IN (?, ...)"` for every id, a few hundred ids per query.
+function Store:rows_for_ids(sql, ids)
+  local out = {}
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare(sql .. " IN (" .. string.rep("?", #chunk, ", ") .. ")")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do out[#out + 1] = stmt:row() end
+  end
+  return out
+end
+
+-- Fill r.params, r.results and r.result_types of many run rows in a few queries.
+function Store:attach(runs)
+  local by_id, ids = {}, {}
+  for i, r in ipairs(runs) do
+    by_id[r.id], ids[i] = r, r.id
+    r.params, r.results, r.result_types = {}, {}, {}
+  end
+  for _, p in ipairs(self:rows_for_ids("SELECT run_id, name, value, type FROM params WHERE run_id", ids)) do
+    by_id[p.run_id].params[p.name] = store.decode(p.value, p.type)
+  end
+  for _, p in ipairs(self:rows_for_ids("SELECT run_id, name, value, type FROM results WHERE run_id", ids)) do
+    local r = by_id[p.run_id]
+    r.results[p.name], r.result_types[p.name] = store.decode(p.value, p.type), p.type
+  end
+  return runs
+end
+
+-- Store:get_many(ids) -> run rows with params, results and artifacts, in the order of ids.
+function Store:get_many(ids)
+  local by_id = {}
+  for _, r in ipairs(self:rows_for_ids("SELECT * FROM runs WHERE id", ids)) do by_id[r.id] = r end
+  local runs = {}
+  for _, id in ipairs(ids) do
+    if by_id[id] then runs[#runs + 1] = by_id[id]; by_id[id].artifacts = {} end
+  end
+  self:attach(runs)
+  for _, a in ipairs(self:rows_for_ids("SELECT run_id, name, path, created FROM artifacts WHERE run_id", ids)) do
+    if by_id[a.run_id] then table.insert(by_id[a.run_id].artifacts, a) end
+  end
+  for _, r in ipairs(runs) do table.sort(r.artifacts, function(a, b) return a.name < b.name end) end
+  return runs
+end
+
+-- Store:metrics_of(ids) -> {[run_id] = {[name] = {steps = {...}, values = {...}}}}, one query
+-- per few hundred runs.
+function Store:metrics_of(ids)
+  local out = {}
+  for _, id in ipairs(ids) do out[id] = {} end
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare("SELECT run_id, name, step, value FROM metrics WHERE run_id IN ("
+      .. string.rep("?", #chunk, ", ") .. ") ORDER BY run_id, name, step, rowid")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do
+      local id, name, step, value = stmt:values()
+      local m = out[id][name]
+      if not m then m = {steps = {}, values = {}}; out[id][name] = m end
+      m.steps[#m.steps + 1] = step
+      m.values[#m.values + 1] = value or (0 / 0)
+    end
+  end
+  return out
 end
 
 return store
