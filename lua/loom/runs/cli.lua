@@ -150,8 +150,9 @@ end
 
 -- ---- loom runs ----
 
+local selection_filter
 local function runs_list(s, o, words)
-  local f, err = filters(words)
+  local f, err = selection_filter(s, o, words)
   if not f then return fail("runs", err, 2) end
   f.limit = o.limit and tonumber(o.limit)
   local runs = s:list(f)
@@ -257,7 +258,9 @@ local function runs_show(s, o, words)
   return 0
 end
 
+local runs_compare_grouped
 local function runs_compare(s, o, words)
+  if o["group-by"] then return runs_compare_grouped(s, o, words) end
   if #words < 1 then return fail("runs compare", "usage: loom runs compare ID ID ...", 2) end
   local ids, code = resolve_all(s, words, "runs compare")
   if not ids then return code end
@@ -309,7 +312,7 @@ local function runs_export(s, o, words)
   if not (o.csv or o.json) or (o.csv and o.json) then
     return fail("runs export", "choose one format: --csv or --json", 2)
   end
-  local f, err = filters(words)
+  local f, err = selection_filter(s, o, words)
   if not f then return fail("runs export", err, 2) end
   local runs = s:list(f)
   local out = io.stdout
@@ -404,10 +407,115 @@ local function runs_merge(s, o, words)
   return 0
 end
 
+
+-- ---- selections, --where and grouped statistics (also used by loom report) ----
+
+-- key=value filters plus --where EXPR, --last N and --sweep NAME as one store filter.
+function selection_filter(s, o, words)
+  local f, err = filters(words)
+  if not f then return nil, err end
+  if o.where then
+    local w, werr = require("loom.runs.where").compile(o.where)
+    if not w then return nil, "--where: " .. werr end
+    f.where = w
+  end
+  if o.last then
+    local n = math.tointeger(tonumber(o.last))
+    if not n or n < 1 then return nil, "--last expects a number of runs >= 1, got '" .. tostring(o.last) .. "'" end
+    f.limit = n
+  end
+  if o.sweep then
+    local id, serr = s:resolve_sweep(o.sweep)
+    if not id then return nil, serr end
+    f.sweep = id
+  end
+  return f
+end
+M.selection_filter = selection_filter
+
+-- M.select_runs(s, o, words) -> runs | nil, message: the runs named by ids (or `last`) among
+-- words, else every run the key=value words, --where, --last and --sweep select.
+function M.select_runs(s, o, words)
+  local ids, rest = {}, {}
+  for _, w in ipairs(words) do
+    if w:find("=", 1, true) then rest[#rest + 1] = w else ids[#ids + 1] = w end
+  end
+  if #ids > 0 then
+    if #rest > 0 or o.where or o.last or o.sweep then
+      return nil, "give run ids or a selection (filters, --where, --last, --sweep), not both"
+    end
+    local resolved = {}
+    for i, text in ipairs(ids) do
+      local id, err = s:resolve(text)
+      if not id then return nil, err end
+      resolved[i] = id
+    end
+    return s:get_many(resolved)
+  end
+  local f, err = selection_filter(s, o, rest)
+  if not f then return nil, err end
+  return s:list(f)
+end
+
+-- "mean ± sd [lo, hi]" of a stats.summary (the value alone for one run, "-" for none).
+function M.summary_text(sm)
+  if sm.n == 0 then return "-" end
+  if sm.n == 1 then return M.value_text(sm.mean) end
+  return string.format("%.4g ± %.2g [%.4g, %.4g]", sm.mean, sm.sd, sm.lo, sm.hi)
+end
+
+-- Params other than seed and the grouping ones whose values differ inside some group.
+function M.mixed_params(groups, names)
+  local skip, mixed = {seed = true}, {}
+  for _, k in ipairs(names) do skip[k] = true end
+  for _, g in ipairs(groups) do
+    for _, k in ipairs(M.differing_params(g.runs)) do
+      if not skip[k] then mixed[k] = true end
+    end
+  end
+  return sorted_keys(mixed)
+end
+
+-- loom runs compare --group-by P[,Q] [IDS | filters --where --sweep --last]
+function runs_compare_grouped(s, o, words)
+  local names = {}
+  for k in tostring(o["group-by"]):gmatch("[^,%s]+") do names[#names + 1] = k end
+  if #names == 0 then return fail("runs compare", "--group-by needs a param name", 2) end
+  local runs, err = M.select_runs(s, o, words)
+  if not runs then return fail("runs compare", err) end
+  if #runs == 0 then return fail("runs compare", "no runs selected") end
+  local known = {}
+  for _, r in ipairs(runs) do for k in pairs(r.params) do known[k] = true end end
+  for _, k in ipairs(names) do
+    if not known[k] then return fail("runs compare", string.format("no selected run has a param '%s'", k)) end
+  end
+  local stats = require "loom.runs.stats"
+  local groups, results = stats.group_summaries(runs, names)
+  local headers = {}
+  for _, k in ipairs(names) do headers[#headers + 1] = k end
+  headers[#headers + 1] = "n"
+  for _, k in ipairs(results) do headers[#headers + 1] = k end
+  local rows = {}
+  for _, g in ipairs(groups) do
+    local row = {}
+    for _, k in ipairs(names) do row[#row + 1] = M.value_text(g.key[k]) end
+    row[#row + 1] = #g.runs
+    for _, k in ipairs(results) do row[#row + 1] = M.summary_text(g.summary[k]) end
+    rows[#rows + 1] = row
+  end
+  print(M.table_text(headers, rows))
+  print("(mean ± standard deviation [95% Student t interval of the mean] over each group's runs)")
+  local mixed = M.mixed_params(groups, names)
+  if #mixed > 0 then print("note: runs within a group also differ in " .. table.concat(mixed, ", ")) end
+  return 0
+end
+
 local RUNS_USAGE = [[
 usage: loom runs [--db PATH] [filters]             list runs (filters: name=X status=Y sweep=S k=v)
+       loom runs --where 'test_acc > 0.9 and lr < 0.1'   only runs whose results/params compare so
        loom runs show ID                          everything about one run
        loom runs compare ID ID ...                params and results side by side
+       loom runs compare --group-by P [IDS|--sweep S|--last N|filters]   mean, sd, 95% interval per group
        loom runs export --csv|--json [--metrics] [-o FILE] [filters]
        loom runs rm ID ... [--force]              remove runs and their runs/<id>/ folders
        loom runs merge OTHER.db ...               copy runs from other databases
@@ -418,7 +526,8 @@ local SUBCOMMANDS = {show = runs_show, compare = runs_compare, export = runs_exp
   merge = runs_merge, list = runs_list}
 
 function M.runs(args)
-  local o, words = parse(args, {db = true, limit = true, output = true})
+  local o, words = parse(args, {db = true, limit = true, output = true, where = true, last = true,
+    sweep = true, ["group-by"] = true})
   if not o then return fail("runs", words, 2) end
   if o.help or o.h then print(RUNS_USAGE); return 0 end
   local sub = SUBCOMMANDS[words[1]] and table.remove(words, 1) or "list"

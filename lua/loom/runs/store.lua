@@ -305,7 +305,9 @@ function Store:resolve(text)
     return r.id
   end
   if not text:match("^%x+$") then return nil, string.format("'%s' is not a run id", text) end
-  local rows = self.db:rows("SELECT id FROM runs WHERE id LIKE ? ORDER BY id LIMIT 3", text:lower() .. "%")
+  -- A range on the primary key (ids are lowercase hex; 'g' sorts after every hex digit).
+  local rows = self.db:rows("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3",
+    text:lower(), text:lower() .. "g")
   if #rows == 0 then return nil, string.format("no run with id '%s' in %s", text, self.path) end
   if #rows > 1 then
     return nil, string.format("run id '%s' is ambiguous (%s, %s%s)", text, rows[1].id, rows[2].id,
@@ -346,7 +348,8 @@ function Store:get(id)
   return r
 end
 
--- Store:list{name = "...", status = "...", sweep = "...", params = {k = "v"}, limit = n}
+-- Store:list{name = "...", status = "...", sweep = "...", params = {k = "v"}, limit = n,
+--            where = loom.runs.where.compile(text)}
 -- -> runs (oldest first) with params and results.
 function Store:list(filter)
   filter = filter or {}
@@ -362,17 +365,17 @@ function Store:list(filter)
     args[#args + 1] = tostring(v)
     args[#args + 1] = tonumber(v) or (0 / 0) -- NaN binds as NULL: matches nothing
   end
+  if filter.where then
+    -- A compiled --where (loom.runs.where): fixed SQL text, values bound.
+    where[#where + 1] = filter.where.sql
+    table.move(filter.where.args, 1, #filter.where.args, #args + 1, args)
+  end
   local sql = "SELECT * FROM runs" .. (#where > 0 and (" WHERE " .. table.concat(where, " AND ")) or "")
     .. " ORDER BY started DESC" .. (filter.limit and (" LIMIT " .. math.tointeger(filter.limit)) or "")
   local rows = self.db:rows(sql, table.unpack(args))
   local out = {}
-  for i = #rows, 1, -1 do
-    local r = rows[i]
-    r.params = self:params(r.id)
-    r.results, r.result_types = self:results(r.id)
-    out[#out + 1] = r
-  end
-  return out
+  for i = #rows, 1, -1 do out[#out + 1] = rows[i] end
+  return self:attach(out)
 end
 
 -- Metric names of a run, and one metric's (steps, values).
@@ -591,6 +594,18 @@ function Store:metrics_of(ids)
     end
   end
   return out
+end
+
+-- Store:resolve_sweep(text) -> sweep id | nil, message: a sweep id or unique prefix, or a
+-- sweep's experiment name (its most recent sweep).
+function Store:resolve_sweep(text)
+  local rows = text:match("^%x+$") and self.db:rows("SELECT id FROM sweeps WHERE id LIKE ? ORDER BY id LIMIT 2",
+    text:lower() .. "%") or {}
+  if #rows == 1 then return rows[1].id end
+  if #rows > 1 then return nil, string.format("sweep id '%s' is ambiguous", text) end
+  local named = self.db:rows("SELECT id FROM sweeps WHERE name = ? ORDER BY created DESC LIMIT 1", text)[1]
+  if named then return named.id end
+  return nil, string.format("no sweep '%s' in %s", text, self.path)
 end
 
 return store
