@@ -604,6 +604,8 @@ end
 
 cli.register("runs", "list, show, compare, export, remove recorded runs: loom runs --help", M.runs)
 cli.register("plot", "plot metrics of runs with gnuplot: loom plot ID... METRIC... -o f.png", M.plot)
+cli.register("report", "one self-contained HTML page about runs: loom report --last 10 -o r.html",
+  function(args) return require("loom.runs.report").main(args) end)
 cli.register("sweep", "run a parameter grid locally (-j N) or on Slurm: loom sweep --help",
   function(args) return require("loom.runs.sweep").main(args) end)
 

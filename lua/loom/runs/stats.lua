@@ -165,4 +165,29 @@ function stats.group_summaries(runs, names)
   return groups, results
 end
 
+-- stats.band(curves) -> steps, mean, lo, hi: per step over the curves ({steps =, values =}
+-- each) that logged it, the mean and mean ± one sample standard deviation (lo = hi = mean
+-- where one curve has the step). Steps in increasing order; NaN values are left out.
+function stats.band(curves)
+  local by_step, steps = {}, {}
+  for _, c in ipairs(curves) do
+    for i, step in ipairs(c.steps) do
+      local v = c.values[i]
+      if type(v) == "number" and v == v then
+        local list = by_step[step]
+        if not list then list = {}; by_step[step] = list; steps[#steps + 1] = step end
+        list[#list + 1] = v
+      end
+    end
+  end
+  table.sort(steps)
+  local mean, lo, hi = {}, {}, {}
+  for i, step in ipairs(steps) do
+    local sm = stats.summary(by_step[step])
+    mean[i] = sm.mean
+    lo[i], hi[i] = sm.mean - (sm.sd or 0), sm.mean + (sm.sd or 0)
+  end
+  return steps, mean, lo, hi
+end
+
 return stats
