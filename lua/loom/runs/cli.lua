@@ -542,9 +542,36 @@ end
 -- ---- loom plot ----
 
 local PLOT_USAGE = [[
-usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T]
+usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T] [--band]
 Draws each metric against step, one line per run labelled by the params that differ.
+--band: runs that differ only in the seed become one line (their mean) with a shaded band of
+± one standard deviation.
 Without -o the plot is drawn as text on the terminal.]]
+
+-- loom plot --band: one series per group of runs that differ only in the seed: the mean over
+-- the group's runs at each step with a band of ± one standard deviation.
+function M.band_series(s, runs, metrics)
+  local stats = require "loom.runs.stats"
+  local names = {}
+  for _, k in ipairs(M.differing_params(runs)) do if k ~= "seed" then names[#names + 1] = k end end
+  local series = {}
+  for _, g in ipairs(stats.group(runs, names)) do
+    local label = #names > 0 and kv_text(g.key, names) or g.runs[1].name
+    for _, m in ipairs(metrics) do
+      local curves = {}
+      for _, r in ipairs(g.runs) do
+        local steps, values = s:metric(r.id, m)
+        if #steps > 0 then curves[#curves + 1] = {steps = steps, values = values} end
+      end
+      if #curves > 0 then
+        local x, mean, lo, hi = stats.band(curves)
+        local title = (#metrics > 1 and (m .. " ") or "") .. label .. string.format(" (n=%d)", #curves)
+        series[#series + 1] = {title = title, x = x, y = mean, lo = lo, hi = hi}
+      end
+    end
+  end
+  return series
+end
 
 function M.plot(args)
   local o, words = parse(args, {db = true, output = true, size = true, title = true})
@@ -576,7 +603,8 @@ function M.plot(args)
   end
   local differ = M.differing_params(runs)
   local series = {}
-  for _, r in ipairs(runs) do
+  if o.band then series = M.band_series(s, runs, metrics) end
+  for _, r in ipairs(o.band and {} or runs) do
     local label = #runs > 1 and (#differ > 0 and kv_text(r.params, differ) or r.id) or nil
     for _, m in ipairs(metrics) do
       local steps, values = s:metric(r.id, m)
