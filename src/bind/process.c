@@ -361,7 +361,8 @@ static int l_capture(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer argc = luaL_len(L, 1);
-    luaL_argcheck(L, argc >= 1, 1, "expected a list {program, arg, ...}");
+    if (argc < 1)
+        return luaL_error(L, "process.capture: expected a list {program, arg, ...}, got an empty table");
     for (lua_Integer i = 1; i <= argc; i++) {
         if (lua_geti(L, 1, i) != LUA_TSTRING)
             return luaL_error(L, "process.capture: argument %d must be a string, got %s", (int)i,
