@@ -406,14 +406,18 @@ static int l_capture(lua_State *L)
     return 3;
 }
 
-/* process.cpu_time() -> user seconds, system seconds this process has used. */
+/* process.cpu_time() -> user seconds, system seconds this process has used, then the same
+ * for its children that have ended and been waited for. */
 static int l_cpu_time(lua_State *L)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    lua_pushnumber(L, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6);
-    lua_pushnumber(L, (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6);
-    return 2;
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    lua_pushnumber(L, (double)self.ru_utime.tv_sec + (double)self.ru_utime.tv_usec * 1e-6);
+    lua_pushnumber(L, (double)self.ru_stime.tv_sec + (double)self.ru_stime.tv_usec * 1e-6);
+    lua_pushnumber(L, (double)children.ru_utime.tv_sec + (double)children.ru_utime.tv_usec * 1e-6);
+    lua_pushnumber(L, (double)children.ru_stime.tv_sec + (double)children.ru_stime.tv_usec * 1e-6);
+    return 4;
 }
 
 /* process.environ() -> {NAME = value, ...}: this process's environment. */

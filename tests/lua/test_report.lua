@@ -151,6 +151,9 @@ test("runs --where filters on results and params", function()
   s:close()
   local _, lines = out:gsub("\n", "")
   equal(lines - 1, want, "rows after the header")
+  -- The documented column order (docs/runs.md, Export schema).
+  equal(out:match("^[^\n]*"), "id,name,status,started,ended,seed,host,script,script_hash,loom_version,sweep,error,"
+    .. "param.seed,param.steps,param.x,result.loss,result.score", "CSV header")
   rc, out = H.loom(dir, "runs --where 'score >'")
   equal(rc, 2, "bad expression")
   equal(out, "loom runs: --where: expected a number after '>' at column 8, got 'the end'\n", "message")

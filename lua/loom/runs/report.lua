@@ -44,6 +44,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-al
 th { background: #f0f0f0; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-completed { color: #2a7d2a; } .status-failed, .status-died { color: #b22; } .status-interrupted { color: #b60; }
+.scroll { max-height: 60vh; overflow: auto; display: inline-block; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 svg.chart { background: #fff; border: 1px solid #ddd; }
 svg.chart text { font-family: inherit; fill: #222; }
@@ -69,17 +70,25 @@ local function header_row(names)
   return "<tr>" .. table.concat(out) .. "</tr>"
 end
 
--- A run's label in legends: the params that differ, else its id.
-local function run_label(r, differ)
-  if #differ == 0 then return r.id end
-  return rcli.kv_text(r.params, differ) .. " (" .. r.id .. ")"
+-- Runs' labels in legends: the params that differ, with the id where that is not unique.
+local function run_labels(runs, differ)
+  local labels, count = {}, {}
+  for _, r in ipairs(runs) do
+    local l = #differ > 0 and rcli.kv_text(r.params, differ) or r.id
+    labels[r.id] = l
+    count[l] = (count[l] or 0) + 1
+  end
+  for _, r in ipairs(runs) do
+    if count[labels[r.id]] > 1 then labels[r.id] = labels[r.id] .. " (" .. r.id .. ")" end
+  end
+  return labels
 end
 
 local function runs_table(runs, differ, results)
   local h = {"id", "name", "status", "time"}
   for _, k in ipairs(differ) do h[#h + 1] = k end
   for _, k in ipairs(results) do h[#h + 1] = k end
-  local rows = {"<table class=\"runs\">", header_row(h)}
+  local rows = {'<div class="scroll"><table class="runs">', header_row(h)}
   for _, r in ipairs(runs) do
     local cells = {string.format('<td><a href="#run-%s">%s</a></td>', esc(r.id), esc(r.id)), cell(r.name),
       string.format('<td class="status-%s">%s</td>', esc(r.status), esc(r.status)), cell(rcli.duration(r))}
@@ -87,7 +96,7 @@ local function runs_table(runs, differ, results)
     for _, k in ipairs(results) do cells[#cells + 1] = cell(r.results[k]) end
     rows[#rows + 1] = "<tr>" .. table.concat(cells) .. "</tr>"
   end
-  rows[#rows + 1] = "</table>"
+  rows[#rows + 1] = "</table></div>"
   return table.concat(rows, "\n")
 end
 
@@ -173,9 +182,10 @@ local function metrics_section(runs, metrics, differ)
     if groups then
       series = band_series(groups, gnames, metrics, name)
     else
+      local labels = run_labels(runs, differ)
       for _, r in ipairs(runs) do
         local m = metrics[r.id][name]
-        if m then series[#series + 1] = {label = run_label(r, differ), x = m.steps, y = m.values} end
+        if m then series[#series + 1] = {label = labels[r.id], x = m.steps, y = m.values} end
       end
     end
     out[#out + 1] = svg.lines{title = name, xlabel = "step", ylabel = name, series = series}

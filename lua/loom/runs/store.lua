@@ -543,6 +543,24 @@ function Store:rows_for_ids(sql, ids)
   return out
 end
 
+-- Each row (as values) of `sql` restricted to ids: `sql .. " IN (?, ...)"` a few hundred ids
+-- at a time, or for many ids one pass over the whole table (cheaper than thousands of lookups).
+local function each_for_ids(self, sql, ids, wanted, fn)
+  if #ids > 2000 then
+    local stmt <close> = self.db:prepare((sql:gsub(" WHERE run_id$", "")))
+    while stmt:step() do
+      local id, a, b, c = stmt:values()
+      if wanted[id] then fn(id, a, b, c) end
+    end
+    return
+  end
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare(sql .. " IN (" .. string.rep("?", #chunk, ", ") .. ")")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do fn(stmt:values()) end
+  end
+end
+
 -- Fill r.params, r.results and r.result_types of many run rows in a few queries.
 function Store:attach(runs)
   local by_id, ids = {}, {}
@@ -550,13 +568,14 @@ function Store:attach(runs)
     by_id[r.id], ids[i] = r, r.id
     r.params, r.results, r.result_types = {}, {}, {}
   end
-  for _, p in ipairs(self:rows_for_ids("SELECT run_id, name, value, type FROM params WHERE run_id", ids)) do
-    by_id[p.run_id].params[p.name] = store.decode(p.value, p.type)
-  end
-  for _, p in ipairs(self:rows_for_ids("SELECT run_id, name, value, type FROM results WHERE run_id", ids)) do
-    local r = by_id[p.run_id]
-    r.results[p.name], r.result_types[p.name] = store.decode(p.value, p.type), p.type
-  end
+  local decode = store.decode
+  each_for_ids(self, "SELECT run_id, name, value, type FROM params WHERE run_id", ids, by_id,
+    function(id, name, value, vtype) by_id[id].params[name] = decode(value, vtype) end)
+  each_for_ids(self, "SELECT run_id, name, value, type FROM results WHERE run_id", ids, by_id,
+    function(id, name, value, vtype)
+      local r = by_id[id]
+      r.results[name], r.result_types[name] = decode(value, vtype), vtype
+    end)
   return runs
 end
 
