@@ -86,13 +86,19 @@ local function last_run(dir)
   return r, prov
 end
 
-test("a run in a clean git tree records the commit and what ran it", function()
+-- A scratch git repository with prov.lua committed (the test skips without git).
+local function committed_repo()
   if not pcall(process.capture, {"git", "--version"}) then skip("git is not installed") end
   local dir = H.tempdir()
   git(dir, "init", "-q")
   write(dir .. "/prov.lua", SCRIPT)
   git(dir, "add", "prov.lua")
   git(dir, "commit", "-q", "-m", "first")
+  return dir
+end
+
+test("a run in a clean git tree records the commit and what ran it", function()
+  local dir = committed_repo()
   local head = git(dir, "rev-parse", "HEAD"):match("%x+")
   local rc, out = H.sh(string.format("cd %s && LOOM_FLAVOUR=mint OMP_NUM_THREADS=1 OPENBLAS_VERBOSE=0 HIDDEN_VAR=x %s run --quiet prov.lua n=4",
     H.quote(dir), H.quote(H.LOOM)))
@@ -126,12 +132,7 @@ test("a run in a clean git tree records the commit and what ran it", function()
 end)
 
 test("a dirty tree is flagged and its diff kept as an artifact", function()
-  if not pcall(process.capture, {"git", "--version"}) then skip("git is not installed") end
-  local dir = H.tempdir()
-  git(dir, "init", "-q")
-  write(dir .. "/prov.lua", SCRIPT)
-  git(dir, "add", "prov.lua")
-  git(dir, "commit", "-q", "-m", "first")
+  local dir = committed_repo()
   write(dir .. "/prov.lua", SCRIPT .. "-- an uncommitted change\n")
   local rc, out = H.loom(dir, "run --quiet prov.lua")
   equal(rc, 0, out)
