@@ -219,6 +219,21 @@ test("report: selections and errors", function()
   equal(out, "loom report: no runs selected\n", "message")
 end)
 
+test("report: a grid without seeds gets a table per param, averaged over the others", function()
+  local dir = H.tempdir()
+  local rc, out = H.loom(dir, "sweep " .. H.quote(NOISY) .. " x=1,2 steps=5,10")
+  equal(rc, 0, out)
+  rc, out = H.loom(dir, "report --last 4 -o grid.html")
+  equal(rc, 0, out)
+  local html = assert(H.read(dir .. "/grid.html"))
+  check(html:find("<h3>by steps (over every value of x)</h3>", 1, true), "steps table")
+  check(html:find("<h3>by x (over every value of steps)</h3>", 1, true), "x table")
+  local _, charts = html:gsub('class="chart"', "")
+  equal(charts, 1, "no error bars without repeats: the loss curves only")
+  check(not html:find("(n=", 1, true), "no seed bands")
+  H.cleanup(dir)
+end)
+
 -- ---- in a real browser ----
 
 local function chromium()

@@ -100,22 +100,13 @@ local function runs_table(runs, differ, results)
   return table.concat(rows, "\n")
 end
 
--- Groups of runs by the params that differ (the seed left out), with error-bar charts.
-local function groups_section(runs, differ, results)
-  local names = {}
-  for _, k in ipairs(differ) do if k ~= "seed" then names[#names + 1] = k end end
-  local groups = stats.group_summaries(runs, names)
-  local repeated = false
-  for _, g in ipairs(groups) do repeated = repeated or #g.runs > 1 end
-  if not repeated or #results == 0 then return nil end
+-- A table of groups: their key params, n, and "mean ± sd [lo, hi]" per result.
+local function groups_table(groups, names, results)
   local h = {}
   for _, k in ipairs(names) do h[#h + 1] = k end
   h[#h + 1] = "n"
   for _, k in ipairs(results) do h[#h + 1] = k end
-  local out = {"<h2>By param value</h2>",
-    "<p class=\"meta\">mean ± standard deviation [95% Student t interval of the mean] over the runs of each group"
-      .. (#names > 0 and (" (grouped by " .. esc(table.concat(names, ", ")) .. ")") or "") .. "</p>",
-    "<table class=\"groups\">", header_row(h)}
+  local out = {'<table class="groups">', header_row(h)}
   for _, g in ipairs(groups) do
     local cells = {}
     for _, k in ipairs(names) do cells[#cells + 1] = cell(g.key[k]) end
@@ -124,7 +115,12 @@ local function groups_section(runs, differ, results)
     out[#out + 1] = "<tr>" .. table.concat(cells) .. "</tr>"
   end
   out[#out + 1] = "</table>"
-  out[#out + 1] = '<div class="charts">'
+  return table.concat(out, "\n")
+end
+
+-- Per result, the group means with their 95% intervals as error bars and each run as a dot.
+local function errorbar_charts(groups, names, results)
+  local out = {'<div class="charts">'}
   for _, res in ipairs(results) do
     local bars = {}
     for i, g in ipairs(groups) do
@@ -138,6 +134,35 @@ local function groups_section(runs, differ, results)
       xlabel = #names > 0 and table.concat(names, ", ") or nil, groups = bars}
   end
   out[#out + 1] = "</div>"
+  return table.concat(out, "\n")
+end
+
+local SUMMARY_NOTE = "mean ± standard deviation [95% Student t interval of the mean] over the runs of each group"
+
+-- "By param value": runs that repeat a point (seeds) grouped by the other params that differ,
+-- with error bars; and with two or more such params, each one's values averaged over the rest.
+local function groups_section(runs, differ, results)
+  if #results == 0 then return nil end
+  local names = {}
+  for _, k in ipairs(differ) do if k ~= "seed" then names[#names + 1] = k end end
+  local groups = stats.group_summaries(runs, names)
+  local repeated = false
+  for _, g in ipairs(groups) do repeated = repeated or #g.runs > 1 end
+  if not repeated and #names < 2 then return nil end
+  local out = {"<h2>By param value</h2>", '<p class="meta">' .. SUMMARY_NOTE .. "</p>"}
+  if repeated then
+    out[#out + 1] = "<h3>" .. (#names > 0 and ("by " .. esc(table.concat(names, ", "))) or "all runs") .. "</h3>"
+    out[#out + 1] = groups_table(groups, names, results)
+    out[#out + 1] = errorbar_charts(groups, names, results)
+  end
+  if #names >= 2 then
+    for _, k in ipairs(names) do
+      local others = {}
+      for _, o in ipairs(names) do if o ~= k then others[#others + 1] = o end end
+      out[#out + 1] = "<h3>by " .. esc(k) .. " (over every value of " .. esc(table.concat(others, ", ")) .. ")</h3>"
+      out[#out + 1] = groups_table(stats.group_summaries(runs, {k}), {k}, results)
+    end
+  end
   return table.concat(out, "\n")
 end
 
