@@ -131,10 +131,12 @@ no user text reaches the query. Errors give the column: "expected a number after
 column 11, got 'the end'".]] },
 
   { name = "loom plot --band",
-    signature = "loom plot ID... METRIC... --band [-o FILE]",
+    signature = "loom plot ID... METRIC... --band [-o FILE] | loom plot --sweep NAME|--last N|--where EXPR [METRIC...] [--band]",
     doc = [[
 Runs that differ only in the seed are drawn as one line, the mean at each step, with a
-shaded band of ± one standard deviation; each group is labelled by its params and n.]] },
+shaded band of ± one standard deviation; each group is labelled by its params and n.
+Instead of run ids, --sweep NAME, --last N or --where EXPR (with key=value filters) select
+the runs; the other words are metrics. Example: loom plot --sweep mlp loss --band -o loss.png]] },
 
   { name = "loom.runs.stats.summary",
     signature = "loom.runs.stats.summary(values [, level = 0.95]) -> {n, mean, sd, lo, hi, half}",

@@ -543,6 +543,7 @@ end
 
 local PLOT_USAGE = [[
 usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T] [--band]
+       loom plot --sweep NAME|--last N|--where EXPR [key=value ...] [METRIC...] [options]
 Draws each metric against step, one line per run labelled by the params that differ.
 --band: runs that differ only in the seed become one line (their mean) with a shaded band of
 ± one standard deviation.
@@ -573,15 +574,43 @@ function M.band_series(s, runs, metrics)
   return series
 end
 
+-- loom plot --sweep NAME | --last N | --where EXPR [key=value ...] [METRIC ...]: the runs
+-- come from the selection, every other word is a metric they logged.
+function M.plot_selection(s, o, words)
+  local filter_words, metrics = {}, {}
+  for _, w in ipairs(words) do
+    if w:find("=", 1, true) then filter_words[#filter_words + 1] = w else metrics[#metrics + 1] = w end
+  end
+  local runs, err = M.select_runs(s, o, filter_words)
+  if not runs then return nil, err end
+  if #runs == 0 then return nil, "no runs selected" end
+  local known = {}
+  for _, r in ipairs(runs) do
+    for _, name in ipairs(s:metric_names(r.id)) do known[name] = true end
+  end
+  for _, m in ipairs(metrics) do
+    if not known[m] then return nil, string.format("'%s' is not a metric of the selected runs", m) end
+  end
+  if #metrics == 0 then metrics = sorted_keys(known) end
+  return runs, nil, metrics
+end
+
 function M.plot(args)
-  local o, words = parse(args, {db = true, output = true, size = true, title = true})
+  local o, words = parse(args, {db = true, output = true, size = true, title = true, sweep = true, last = true,
+    where = true})
   if not o then return fail("plot", words, 2) end
   if o.help then print(PLOT_USAGE); return 0 end
-  if #words == 0 then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
+  local selecting = o.sweep or o.last or o.where
+  if #words == 0 and not selecting then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
   local s, code = open_store(o, "plot")
   if not s then return code end
   -- Words naming a metric of a run already given are metrics; the rest must be run ids.
   local runs, metrics, known = {}, {}, {}
+  if selecting then
+    local selected, serr, rest = M.plot_selection(s, o, words)
+    if not selected then s:close(); return fail("plot", serr) end
+    runs, metrics, words = selected, rest, {}
+  end
   for _, w in ipairs(words) do
     if known[w] then
       metrics[#metrics + 1] = w
