@@ -512,10 +512,12 @@ end
 
 local RUNS_USAGE = [[
 usage: loom runs [--db PATH] [filters]             list runs (filters: name=X status=Y sweep=S k=v)
-       loom runs --where 'test_acc > 0.9 and lr < 0.1'   only runs whose results/params compare so
+       loom runs --where 'acc > 0.9 and lr < 0.1'  runs whose results (else params) compare so
+       loom runs --sweep NAME | --last N          the runs of a sweep, the N most recent runs
        loom runs show ID                          everything about one run
        loom runs compare ID ID ...                params and results side by side
-       loom runs compare --group-by P [IDS|--sweep S|--last N|filters]   mean, sd, 95% interval per group
+       loom runs compare --group-by P [IDS|--sweep S|--last N|filters]
+                                                  mean, sd and 95% t interval of results per value of P
        loom runs export --csv|--json [--metrics] [-o FILE] [filters]
        loom runs rm ID ... [--force]              remove runs and their runs/<id>/ folders
        loom runs merge OTHER.db ...               copy runs from other databases
