@@ -154,7 +154,7 @@ local selection_filter
 local function runs_list(s, o, words)
   local f, err = selection_filter(s, o, words)
   if not f then return fail("runs", err, 2) end
-  f.limit = o.limit and tonumber(o.limit)
+  f.limit = o.limit and tonumber(o.limit) or f.limit
   local runs = s:list(f)
   if #runs == 0 then
     print("no runs" .. ((next(f.params) or f.name or f.status) and " match" or " yet") .. " in " .. s.path)
