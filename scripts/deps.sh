@@ -19,6 +19,7 @@ LOOM_PACKAGES=(
   libsndfile1-dev libsamplerate0-dev        # audio files and resampling
   libfftw3-dev                              # spectra and MFCC
   gnuplot-nox                               # plots
+  chromium                                  # tests render the HTML report (loom report) headless
   espeak-ng                                 # synthetic spoken digits
   slurm-wlm munge                           # cluster sweeps (tests run a one-node cluster)
   clang libclang-rt-14-dev                  # libFuzzer target for the checkpoint loader

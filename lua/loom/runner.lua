@@ -43,6 +43,12 @@ function runner.new_run(e, p, opts)
     self.dir = "runs/" .. self.id
     self.metrics = {}
   end
+  if self.store then
+    -- Provenance (git, BLAS, CPU, environment) must never stop an experiment from running.
+    local ok, clocks = pcall(require("loom.runs.provenance").start, self.store, self.id,
+      e.script and store.dirname(store.absolute(e.script)), self.dir)
+    self.clocks = ok and clocks or nil
+  end
   self.display = progress.new{label = e.name, out = opts.progress_out}
   return self
 end
@@ -256,6 +262,7 @@ function runner.execute(e, p, opts)
     local saved, serr = pcall(function()
       local recorded, rerr = run.store:finish(run.id, status, err)
       if recorded ~= status then status, ok, result = recorded, false, rerr end
+      if run.clocks then require("loom.runs.provenance").finish(run.store, run.id, run.clocks) end
     end)
     if not saved then
       io.stderr:write("loom run: cannot record the end of run ", run.id, ": ", tostring(serr), "\n")

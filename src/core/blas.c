@@ -92,6 +92,18 @@ int loom_blas_get_threads(void)
     return openblas_get_num_threads();
 }
 
+const char *loom_blas_config(void)
+{
+    const char *c = openblas_get_config();
+    return c ? c : "";
+}
+
+const char *loom_blas_corename(void)
+{
+    const char *c = openblas_get_corename();
+    return c ? c : "";
+}
+
 /* ---- linalg: LAPACK wrappers (column-major arrays; see blas.h) ---- */
 #include <lapacke.h>
 

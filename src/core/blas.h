@@ -16,6 +16,10 @@ loom_status loom_gemm_naive(loom_matrix *out, double alpha, const loom_matrix *a
 /* Threads OpenBLAS may use (>= 1), and how many it uses now. */
 void loom_blas_set_threads(int threads);
 int loom_blas_get_threads(void);
+/* OpenBLAS's build configuration ("OpenBLAS 0.3.21 DYNAMIC_ARCH ...") and the name of the
+ * kernel core it picked at run time; static strings owned by OpenBLAS, never NULL. */
+const char *loom_blas_config(void);
+const char *loom_blas_corename(void);
 
 /* Nonzero when every size fits the BLAS integer type. */
 int loom_blas_fits(size_t n);

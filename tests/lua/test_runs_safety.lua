@@ -186,9 +186,9 @@ test("a full database while logging (max_page_count): said at once, recorded as 
   H.cleanup(dir)
 end)
 
-test("a full file system while logging (a 160 KB tmpfs): said at once, recorded as the end", function()
+test("a full file system while logging (a 240 KB tmpfs): said at once, recorded as the end", function()
   local dir, script = fill_dir()
-  with_tmpfs(dir, "160k", function(mnt)
+  with_tmpfs(dir, "240k", function(mnt)
     local rc, out = H.sh(string.format("cd %s && %s run --quiet --db %s %s", H.quote(dir), H.quote(H.LOOM),
       H.quote(mnt .. "/runs.db"), H.quote(script)))
     check_full_disk_run(dir, mnt .. "/runs.db", out, rc)

@@ -111,4 +111,59 @@ refused, untouched, in both modes.]] },
     doc = [[
 The gnuplot driver behind `loom plot` and run:plot: lines of (x, y) series to a PNG or SVG
 file chosen by extension, or, without output, a text plot returned as the second value.]] },
+
+  { name = "loom report",
+    signature = "loom report [IDS | --sweep NAME | --last N | key=value ...] [--where EXPR] -o report.html [--title T]",
+    doc = [[
+Write one self-contained HTML page about runs (no network: styles inline, charts as inline
+SVG, image artifacts as data: URIs, a Content-Security-Policy that forbids anything else):
+the runs with the params that differ and their results; when runs repeat a point with other
+seeds, a table by param value with mean ± sd and the 95% Student t interval and error-bar
+charts; one chart per metric with every run (or each group's mean and ± sd band); and each
+run's params, results, provenance and artifacts (the git diff of a dirty tree included).
+Without a selection, the last 20 runs. Example: loom report --sweep mlp -o mlp.html]] },
+
+  { name = "loom runs compare --group-by",
+    signature = "loom runs compare --group-by PARAM[,PARAM] [IDS | --sweep NAME | --last N | key=value ...] [--where EXPR]",
+    doc = [[
+Results summarised per value of PARAM over the other runs (typically seeds): for each
+numeric result the mean, the sample standard deviation and the 95% interval of the mean from
+Student's t with n - 1 degrees of freedom, printed as "mean ± sd [lo, hi]". Says when runs
+of a group also differ in another param. Example:
+  loom sweep mlp.lua hidden=8,32 seed=1,2,3,4,5
+  loom runs compare --group-by hidden --sweep mlp]] },
+
+  { name = "loom runs --where",
+    signature = "loom runs|runs export|runs compare|report --where 'test_acc > 0.9 and (lr <= 0.01 or hidden != 64)'",
+    doc = [[
+Keep the runs for which the expression holds. Comparisons NAME OP NUMBER (OP one of < <= > >=
+= == != ~=) joined by and/or with parentheses; NAME is a result, else a param of that name
+(result.NAME or param.NAME says which). Compiled to SQL with every name and number bound, so
+no user text reaches the query. Errors give the column: "expected a number after '>' at
+column 11, got 'the end'".]] },
+
+  { name = "loom plot --band",
+    signature = "loom plot ID... METRIC... --band [-o FILE] | loom plot --sweep NAME|--last N|--where EXPR [METRIC...] [--band]",
+    doc = [[
+Runs that differ only in the seed are drawn as one line, the mean at each step, with a
+shaded band of ± one standard deviation; each group is labelled by its params and n.
+Instead of run ids, --sweep NAME, --last N or --where EXPR (with key=value filters) select
+the runs; the other words are metrics. Example: loom plot --sweep mlp loss --band -o loss.png]] },
+
+  { name = "loom.runs.stats.summary",
+    signature = "loom.runs.stats.summary(values [, level = 0.95]) -> {n, mean, sd, lo, hi, half}",
+    doc = [[
+Mean, sample standard deviation (n - 1) and the Student t confidence interval
+mean ± t(1 - (1 - level)/2, n - 1) · sd / sqrt(n) of the numbers in values (NaN and
+non-numbers are left out). sd and the interval are nil for fewer than two values.
+loom.runs.stats.t_quantile(p, df) and t_cdf(t, df) are the distribution behind it.]] },
+
+  { name = "loom.runs.provenance",
+    doc = [[
+What `loom run` records with every run, shown by `loom runs show` and the report: git_commit,
+git_dirty and git_root of the script's repository (a dirty tree's `git diff HEAD` becomes the
+artifact git.diff), loom_version, blas_config, blas_core, blas_threads (from OpenBLAS),
+cpu_model, cpus, host, command_line, env.NAME for variables starting with LOOM_, OMP_ or
+OPENBLAS_, and wall_time and cpu_time in seconds. Stored in the provenance table
+(run_id, name, value); store:provenance(id) reads it.]] },
 }

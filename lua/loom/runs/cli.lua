@@ -157,6 +157,7 @@ end
 
 -- ---- loom runs ----
 
+local selection_filter
 local function columns_has(columns, name)
   for _, c in ipairs(columns) do if c == name then return true end end
   return false
@@ -256,9 +257,9 @@ local function share(room, need_a, need_b)
 end
 
 local function runs_list(s, o, words)
-  local f, err = filters(words)
+  local f, err = selection_filter(s, o, words)
   if not f then return fail("runs", err, 2) end
-  f.limit = o.limit and tonumber(o.limit)
+  f.limit = o.limit and tonumber(o.limit) or f.limit
   local columns = LIST_COLUMNS
   if o.columns then
     columns = {}
@@ -336,6 +337,23 @@ local function resolve_all(s, ids, cmd)
   return out
 end
 
+-- The provenance block of `loom runs show`: fields in provenance.FIELDS order, then env.*.
+local function provenance_lines(s, id)
+  local prov = s:provenance(id)
+  if next(prov) == nil then return {} end
+  local fields = require("loom.runs.provenance").FIELDS
+  local lines, seen = {"provenance:"}, {}
+  local function add(k)
+    local v = prov[k]
+    if k == "wall_time" or k == "cpu_time" then v = string.format("%.3f s", v) end
+    lines[#lines + 1] = string.format("  %-20s %s", k, M.value_text(v))
+    seen[k] = true
+  end
+  for _, k in ipairs(fields) do if prov[k] ~= nil then add(k) end end
+  for _, k in ipairs(sorted_keys(prov)) do if not seen[k] then add(k) end end
+  return lines
+end
+
 local function runs_show(s, o, words)
   if #words ~= 1 then return fail("runs show", "usage: loom runs show ID", 2) end
   local ids, code = resolve_all(s, words, "runs show")
@@ -378,11 +396,14 @@ local function runs_show(s, o, words)
     lines[#lines + 1] = "artifacts:"
     for _, a in ipairs(r.artifacts) do lines[#lines + 1] = string.format("  %-20s %s", a.name, a.path) end
   end
+  for _, l in ipairs(provenance_lines(s, r.id)) do lines[#lines + 1] = l end
   print(table.concat(lines, "\n"))
   return 0
 end
 
+local runs_compare_grouped
 local function runs_compare(s, o, words)
+  if o["group-by"] then return runs_compare_grouped(s, o, words) end
   if #words < 1 then return fail("runs compare", "usage: loom runs compare ID ID ...", 2) end
   local ids, code = resolve_all(s, words, "runs compare")
   if not ids then return code end
@@ -434,7 +455,7 @@ local function runs_export(s, o, words)
   if not (o.csv or o.json) or (o.csv and o.json) then
     return fail("runs export", "choose one format: --csv or --json", 2)
   end
-  local f, err = filters(words)
+  local f, err = selection_filter(s, o, words)
   if not f then return fail("runs export", err, 2) end
   local runs = s:list(f)
   local out = io.stdout
@@ -529,14 +550,121 @@ local function runs_merge(s, o, words)
   return 0
 end
 
+
+-- ---- selections, --where and grouped statistics (also used by loom report) ----
+
+-- key=value filters plus --where EXPR, --last N and --sweep NAME as one store filter.
+function selection_filter(s, o, words)
+  local f, err = filters(words)
+  if not f then return nil, err end
+  if o.where then
+    local w, werr = require("loom.runs.where").compile(o.where)
+    if not w then return nil, "--where: " .. werr end
+    f.where = w
+  end
+  if o.last then
+    local n = math.tointeger(tonumber(o.last))
+    if not n or n < 1 then return nil, "--last expects a number of runs >= 1, got '" .. tostring(o.last) .. "'" end
+    f.limit = n
+  end
+  if o.sweep then
+    local id, serr = s:resolve_sweep(o.sweep)
+    if not id then return nil, serr end
+    f.sweep = id
+  end
+  return f
+end
+M.selection_filter = selection_filter
+
+-- M.select_runs(s, o, words) -> runs | nil, message: the runs named by ids (or `last`) among
+-- words, else every run the key=value words, --where, --last and --sweep select.
+function M.select_runs(s, o, words)
+  local ids, rest = {}, {}
+  for _, w in ipairs(words) do
+    if w:find("=", 1, true) then rest[#rest + 1] = w else ids[#ids + 1] = w end
+  end
+  if #ids > 0 then
+    if #rest > 0 or o.where or o.last or o.sweep then
+      return nil, "give run ids or a selection (filters, --where, --last, --sweep), not both"
+    end
+    local resolved = {}
+    for i, text in ipairs(ids) do
+      local id, err = s:resolve(text)
+      if not id then return nil, err end
+      resolved[i] = id
+    end
+    return s:get_many(resolved)
+  end
+  local f, err = selection_filter(s, o, rest)
+  if not f then return nil, err end
+  return s:list(f)
+end
+
+-- "mean ± sd [lo, hi]" of a stats.summary (the value alone for one run, "-" for none).
+function M.summary_text(sm)
+  if sm.n == 0 then return "-" end
+  if sm.n == 1 then return M.value_text(sm.mean) end
+  return string.format("%.4g ± %.2g [%.4g, %.4g]", sm.mean, sm.sd, sm.lo, sm.hi)
+end
+
+-- Params other than seed and the grouping ones whose values differ inside some group.
+function M.mixed_params(groups, names)
+  local skip, mixed = {seed = true}, {}
+  for _, k in ipairs(names) do skip[k] = true end
+  for _, g in ipairs(groups) do
+    for _, k in ipairs(M.differing_params(g.runs)) do
+      if not skip[k] then mixed[k] = true end
+    end
+  end
+  return sorted_keys(mixed)
+end
+
+-- loom runs compare --group-by P[,Q] [IDS | filters --where --sweep --last]
+function runs_compare_grouped(s, o, words)
+  local names = {}
+  for k in tostring(o["group-by"]):gmatch("[^,%s]+") do names[#names + 1] = k end
+  if #names == 0 then return fail("runs compare", "--group-by needs a param name", 2) end
+  local runs, err = M.select_runs(s, o, words)
+  if not runs then return fail("runs compare", err) end
+  if #runs == 0 then return fail("runs compare", "no runs selected") end
+  local known = {}
+  for _, r in ipairs(runs) do for k in pairs(r.params) do known[k] = true end end
+  for _, k in ipairs(names) do
+    if not known[k] then return fail("runs compare", string.format("no selected run has a param '%s'", k)) end
+  end
+  local stats = require "loom.runs.stats"
+  local groups, results = stats.group_summaries(runs, names)
+  local headers = {}
+  for _, k in ipairs(names) do headers[#headers + 1] = k end
+  headers[#headers + 1] = "n"
+  for _, k in ipairs(results) do headers[#headers + 1] = k end
+  local rows = {}
+  for _, g in ipairs(groups) do
+    local row = {}
+    for _, k in ipairs(names) do row[#row + 1] = M.value_text(g.key[k]) end
+    row[#row + 1] = #g.runs
+    for _, k in ipairs(results) do row[#row + 1] = M.summary_text(g.summary[k]) end
+    rows[#rows + 1] = row
+  end
+  print(M.table_text(headers, rows))
+  print("(mean ± standard deviation [95% Student t interval of the mean] over each group's runs)")
+  local mixed = M.mixed_params(groups, names)
+  if #mixed > 0 then print("note: runs within a group also differ in " .. table.concat(mixed, ", ")) end
+  return 0
+end
+
 local RUNS_USAGE = [[
 usage: loom runs [--db PATH] [options] [filters]   list runs (filters: name=X status=Y sweep=S k=v)
+         --where 'acc > 0.9 and lr < 0.1'  runs whose results (else params) compare so
+         --sweep NAME | --last N   the runs of a sweep, the N most recent runs
          --results N|all|NAME,...  which results to list (default: the 3 main ones)
          --columns id,name,status,started,time,params,results    which columns
          --wide                    every param and result, no fitting to the terminal width
          --limit N                 the N most recent runs
        loom runs show ID                          everything about one run
        loom runs compare ID ID ...                params and results side by side
+       loom runs compare --group-by P [IDS|--sweep S|--last N|filters]
+                                                  mean, sd and 95% t interval of results per value of P
        loom runs export --csv|--json [--metrics] [-o FILE] [filters]
        loom runs rm ID ... [--force]              remove runs and their runs/<id>/ folders
        loom runs merge OTHER.db ...               copy runs from other databases
@@ -547,7 +675,8 @@ local SUBCOMMANDS = {show = runs_show, compare = runs_compare, export = runs_exp
   merge = runs_merge, list = runs_list}
 
 function M.runs(args)
-  local o, words = parse(args, {db = true, limit = true, output = true, results = true, columns = true})
+  local o, words = parse(args, {db = true, limit = true, output = true, results = true, columns = true,
+    where = true, last = true, sweep = true, ["group-by"] = true})
   if not o then return fail("runs", words, 2) end
   if o.help or o.h then print(RUNS_USAGE); return 0 end
   local sub = SUBCOMMANDS[words[1]] and table.remove(words, 1) or "list"
@@ -562,19 +691,75 @@ end
 -- ---- loom plot ----
 
 local PLOT_USAGE = [[
-usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T]
+usage: loom plot ID... METRIC... [-o FILE.png|FILE.svg] [--size WxH] [--logy] [--title T] [--band]
+       loom plot --sweep NAME|--last N|--where EXPR [key=value ...] [METRIC...] [options]
 Draws each metric against step, one line per run labelled by the params that differ.
+--band: runs that differ only in the seed become one line (their mean) with a shaded band of
+± one standard deviation.
 Without -o the plot is drawn as text on the terminal.]]
 
+-- loom plot --band: one series per group of runs that differ only in the seed: the mean over
+-- the group's runs at each step with a band of ± one standard deviation.
+function M.band_series(s, runs, metrics)
+  local stats = require "loom.runs.stats"
+  local names = {}
+  for _, k in ipairs(M.differing_params(runs)) do if k ~= "seed" then names[#names + 1] = k end end
+  local series = {}
+  for _, g in ipairs(stats.group(runs, names)) do
+    local label = #names > 0 and kv_text(g.key, names) or g.runs[1].name
+    for _, m in ipairs(metrics) do
+      local curves = {}
+      for _, r in ipairs(g.runs) do
+        local steps, values = s:metric(r.id, m)
+        if #steps > 0 then curves[#curves + 1] = {steps = steps, values = values} end
+      end
+      if #curves > 0 then
+        local x, mean, lo, hi = stats.band(curves)
+        local title = (#metrics > 1 and (m .. " ") or "") .. label .. string.format(" (n=%d)", #curves)
+        series[#series + 1] = {title = title, x = x, y = mean, lo = lo, hi = hi}
+      end
+    end
+  end
+  return series
+end
+
+-- loom plot --sweep NAME | --last N | --where EXPR [key=value ...] [METRIC ...]: the runs
+-- come from the selection, every other word is a metric they logged.
+function M.plot_selection(s, o, words)
+  local filter_words, metrics = {}, {}
+  for _, w in ipairs(words) do
+    if w:find("=", 1, true) then filter_words[#filter_words + 1] = w else metrics[#metrics + 1] = w end
+  end
+  local runs, err = M.select_runs(s, o, filter_words)
+  if not runs then return nil, err end
+  if #runs == 0 then return nil, "no runs selected" end
+  local known = {}
+  for _, r in ipairs(runs) do
+    for _, name in ipairs(s:metric_names(r.id)) do known[name] = true end
+  end
+  for _, m in ipairs(metrics) do
+    if not known[m] then return nil, string.format("'%s' is not a metric of the selected runs", m) end
+  end
+  if #metrics == 0 then metrics = sorted_keys(known) end
+  return runs, nil, metrics
+end
+
 function M.plot(args)
-  local o, words = parse(args, {db = true, output = true, size = true, title = true})
+  local o, words = parse(args, {db = true, output = true, size = true, title = true, sweep = true, last = true,
+    where = true})
   if not o then return fail("plot", words, 2) end
   if o.help then print(PLOT_USAGE); return 0 end
-  if #words == 0 then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
+  local selecting = o.sweep or o.last or o.where
+  if #words == 0 and not selecting then io.stderr:write(PLOT_USAGE, "\n"); return 2 end
   local s, code = open_store(o, "plot")
   if not s then return code end
   -- Words naming a metric of a run already given are metrics; the rest must be run ids.
   local runs, metrics, known = {}, {}, {}
+  if selecting then
+    local selected, serr, rest = M.plot_selection(s, o, words)
+    if not selected then s:close(); return fail("plot", serr) end
+    runs, metrics, words = selected, rest, {}
+  end
   for _, w in ipairs(words) do
     if known[w] then
       metrics[#metrics + 1] = w
@@ -596,7 +781,8 @@ function M.plot(args)
   end
   local differ = M.differing_params(runs)
   local series = {}
-  for _, r in ipairs(runs) do
+  if o.band then series = M.band_series(s, runs, metrics) end
+  for _, r in ipairs(o.band and {} or runs) do
     local label = #runs > 1 and (#differ > 0 and kv_text(r.params, differ) or r.id) or nil
     for _, m in ipairs(metrics) do
       local steps, values = s:metric(r.id, m)
@@ -624,6 +810,8 @@ end
 
 cli.register("runs", "list, show, compare, export, remove recorded runs: loom runs --help", M.runs)
 cli.register("plot", "plot metrics of runs with gnuplot: loom plot ID... METRIC... -o f.png", M.plot)
+cli.register("report", "one self-contained HTML page about runs: loom report --last 10 -o r.html",
+  function(args) return require("loom.runs.report").main(args) end)
 cli.register("sweep", "run a parameter grid locally (-j N) or on Slurm: loom sweep --help",
   function(args) return require("loom.runs.sweep").main(args) end)
 

@@ -61,7 +61,8 @@ local function terminal_line(output, size)
   return nil, string.format("cannot tell the format of '%s': use a .png or .svg file name", output)
 end
 
--- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...}}},
+-- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...}
+--           [, lo = {...}, hi = {...}] (a shaded band)}},
 --           title =, xlabel =, ylabel =, logy = false, size = {w, h}} -> true | nil, message
 -- Without output the text plot is returned as the second value (and not printed).
 function plot.draw(spec)
@@ -77,11 +78,20 @@ function plot.draw(spec)
       f:close(); os.remove(data)
       return nil, string.format("series %d has %d x values and %d y values", i, #s.x, #s.y)
     end
-    for k = 1, #s.x do f:write(number(s.x[k]), " ", number(s.y[k]), "\n") end
-    if #s.x == 0 then f:write("NaN NaN\n") end
+    for k = 1, #s.x do
+      f:write(number(s.x[k]), " ", number(s.y[k]))
+      if s.lo then f:write(" ", number(s.lo[k]), " ", number(s.hi[k])) end
+      f:write("\n")
+    end
+    if #s.x == 0 then f:write(s.lo and "NaN NaN NaN NaN\n" or "NaN NaN\n") end
     f:write("\n\n")
-    plots[#plots + 1] = string.format("%s index %d using 1:2 with %s title %s", str(data), i - 1,
-      s.style or (#s.x == 1 and "points" or "lines"), str(s.title or ("series " .. i)))
+    if s.lo then
+      -- A band (lo, hi) under the line, in the line's colour.
+      plots[#plots + 1] = string.format("%s index %d using 1:3:4 with filledcurves fs transparent solid 0.2 "
+        .. "lc %d notitle", str(data), i - 1, i)
+    end
+    plots[#plots + 1] = string.format("%s index %d using 1:2 with %s lc %d title %s", str(data), i - 1,
+      s.style or (#s.x == 1 and "points" or "lines"), i, str(s.title or ("series " .. i)))
   end
   f:close()
   local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output",

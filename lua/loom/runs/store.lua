@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS sweep_points (
   sweep TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
   idx INTEGER NOT NULL, args TEXT NOT NULL,  -- "k=v k2=v2" as given to loom run
   PRIMARY KEY (sweep, idx));
+CREATE TABLE IF NOT EXISTS provenance (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value,   -- git_commit, git_dirty, blas_config, cpu_model, env.LOOM_DB, ...
+  PRIMARY KEY (run_id, name));
+CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started);
+CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep);
 ]]
 
 -- Metrics are written in one transaction per batch: this many rows or this many seconds.
@@ -457,7 +463,9 @@ function Store:resolve(text)
     return r.id
   end
   if not text:match("^%x+$") then return nil, string.format("'%s' is not a run id", text) end
-  local rows = self.db:rows("SELECT id FROM runs WHERE id LIKE ? ORDER BY id LIMIT 3", text:lower() .. "%")
+  -- A range on the primary key (ids are lowercase hex; 'g' sorts after every hex digit).
+  local rows = self.db:rows("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3",
+    text:lower(), text:lower() .. "g")
   if #rows == 0 then return nil, string.format("no run with id '%s' in %s", text, self.path) end
   if #rows > 1 then
     return nil, string.format("run id '%s' is ambiguous (%s, %s%s)", text, rows[1].id, rows[2].id,
@@ -507,7 +515,8 @@ function Store:get(id)
   return r
 end
 
--- Store:list{name = "...", status = "...", sweep = "...", params = {k = "v"}, limit = n}
+-- Store:list{name = "...", status = "...", sweep = "...", params = {k = "v"}, limit = n,
+--            where = loom.runs.where.compile(text)}
 -- -> runs (oldest first) with params and results.
 function Store:list(filter)
   filter = filter or {}
@@ -523,17 +532,17 @@ function Store:list(filter)
     args[#args + 1] = tostring(v)
     args[#args + 1] = tonumber(v) or (0 / 0) -- NaN binds as NULL: matches nothing
   end
+  if filter.where then
+    -- A compiled --where (loom.runs.where): fixed SQL text, values bound.
+    where[#where + 1] = filter.where.sql
+    table.move(filter.where.args, 1, #filter.where.args, #args + 1, args)
+  end
   local sql = "SELECT * FROM runs" .. (#where > 0 and (" WHERE " .. table.concat(where, " AND ")) or "")
     .. " ORDER BY started DESC" .. (filter.limit and (" LIMIT " .. math.tointeger(filter.limit)) or "")
   local rows = self.db:rows(sql, table.unpack(args))
   local out = {}
-  for i = #rows, 1, -1 do
-    local r = rows[i]
-    r.params = self:params(r.id)
-    r.results, r.result_types = self:results(r.id)
-    out[#out + 1] = r
-  end
-  return out
+  for i = #rows, 1, -1 do out[#out + 1] = rows[i] end
+  return self:attach(out)
 end
 
 -- Metric names of a run, and one metric's (steps, values).
@@ -575,7 +584,7 @@ function Store:remove(ids)
     for _, id in ipairs(ids) do
       local r = self.db:rows("SELECT artifacts_dir FROM runs WHERE id = ?", id)[1]
       if r and r.artifacts_dir then dirs[#dirs + 1] = r.artifacts_dir end
-      for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts"} do
+      for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts", "provenance"} do
         self.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
       end
       self.db:run("DELETE FROM runs WHERE id = ?", id)
@@ -599,7 +608,7 @@ end
 -- Copy one run (row, params, metrics, results, artifacts) from another store, replacing ours.
 local function copy_run(from, to, row)
   local id = row.id
-  for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts"} do
+  for _, t in ipairs{"metrics", "params", "param_docs", "results", "artifacts", "provenance"} do
     to.db:run("DELETE FROM " .. t .. " WHERE run_id = ?", id)
   end
   local values = {}
@@ -619,6 +628,10 @@ local function copy_run(from, to, row)
     "INSERT INTO results (run_id, name, value, type) VALUES (?, ?, ?, ?)", id)
   copy_rows(from, to, "SELECT run_id, name, path, created FROM artifacts WHERE run_id = ?",
     "INSERT INTO artifacts (run_id, name, path, created) VALUES (?, ?, ?, ?)", id)
+  if from.db:rows("SELECT name FROM sqlite_master WHERE name = 'provenance'")[1] then
+    copy_rows(from, to, "SELECT run_id, name, value FROM provenance WHERE run_id = ?",
+      "INSERT INTO provenance (run_id, name, value) VALUES (?, ?, ?)", id)
+  end
 end
 
 -- Store:merge(path) -> number of runs copied: runs of the other database that we lack or
@@ -661,6 +674,132 @@ function Store:sync_sweeps(wait)
     end
   end
   return total
+end
+
+-- ---- provenance and bulk queries (loom.runs.provenance, reports, --where) ----
+
+-- Store:set_provenance(id, {name = value, ...}): values are text, numbers or booleans
+-- (booleans are stored as "true"/"false").
+function Store:set_provenance(id, t)
+  self:transaction(function()
+    local insert = self.db:prepare("INSERT OR REPLACE INTO provenance (run_id, name, value) VALUES (?, ?, ?)")
+    for k, v in pairs(t) do
+      if type(v) == "boolean" then v = v and "true" or "false" end
+      insert:exec(id, k, v)
+    end
+    insert:close()
+  end)
+end
+
+-- Store:provenance(id) -> {name = value} (empty for runs recorded before provenance existed).
+function Store:provenance(id)
+  local out = {}
+  for _, r in ipairs(self.db:rows("SELECT name, value FROM provenance WHERE run_id = ?", id)) do
+    out[r.name] = r.value
+  end
+  return out
+end
+
+-- Run ids in chunks that stay under SQLite's limit of bound variables.
+local function id_chunks(ids, size)
+  local chunks = {}
+  for i = 1, #ids, size do chunks[#chunks + 1] = table.move(ids, i, math.min(i + size - 1, #ids), 1, {}) end
+  return chunks
+end
+
+-- Rows of `sql .. " IN (?, ...)"` for every id, a few hundred ids per query.
+function Store:rows_for_ids(sql, ids)
+  local out = {}
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare(sql .. " IN (" .. string.rep("?", #chunk, ", ") .. ")")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do out[#out + 1] = stmt:row() end
+  end
+  return out
+end
+
+-- Each row (as values) of `sql` restricted to ids: `sql .. " IN (?, ...)"` a few hundred ids
+-- at a time, or for many ids one pass over the whole table (cheaper than thousands of lookups).
+local function each_for_ids(self, sql, ids, wanted, fn)
+  if #ids > 2000 then
+    local stmt <close> = self.db:prepare((sql:gsub(" WHERE run_id$", "")))
+    while stmt:step() do
+      local id, a, b, c = stmt:values()
+      if wanted[id] then fn(id, a, b, c) end
+    end
+    return
+  end
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare(sql .. " IN (" .. string.rep("?", #chunk, ", ") .. ")")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do fn(stmt:values()) end
+  end
+end
+
+-- Fill r.params, r.results and r.result_types of many run rows in a few queries.
+function Store:attach(runs)
+  local by_id, ids = {}, {}
+  for i, r in ipairs(runs) do
+    by_id[r.id], ids[i] = r, r.id
+    r.params, r.results, r.result_types = {}, {}, {}
+  end
+  local decode = store.decode
+  each_for_ids(self, "SELECT run_id, name, value, type FROM params WHERE run_id", ids, by_id,
+    function(id, name, value, vtype) by_id[id].params[name] = decode(value, vtype) end)
+  each_for_ids(self, "SELECT run_id, name, value, type FROM results WHERE run_id", ids, by_id,
+    function(id, name, value, vtype)
+      local r = by_id[id]
+      r.results[name], r.result_types[name] = decode(value, vtype), vtype
+    end)
+  return runs
+end
+
+-- Store:get_many(ids) -> run rows with params, results and artifacts, in the order of ids.
+function Store:get_many(ids)
+  local by_id = {}
+  for _, r in ipairs(self:rows_for_ids("SELECT * FROM runs WHERE id", ids)) do by_id[r.id] = r end
+  local runs = {}
+  for _, id in ipairs(ids) do
+    if by_id[id] then runs[#runs + 1] = by_id[id]; by_id[id].artifacts = {} end
+  end
+  self:attach(runs)
+  for _, a in ipairs(self:rows_for_ids("SELECT run_id, name, path, created FROM artifacts WHERE run_id", ids)) do
+    if by_id[a.run_id] then table.insert(by_id[a.run_id].artifacts, a) end
+  end
+  for _, r in ipairs(runs) do table.sort(r.artifacts, function(a, b) return a.name < b.name end) end
+  return runs
+end
+
+-- Store:metrics_of(ids) -> {[run_id] = {[name] = {steps = {...}, values = {...}}}}, one query
+-- per few hundred runs.
+function Store:metrics_of(ids)
+  local out = {}
+  for _, id in ipairs(ids) do out[id] = {} end
+  for _, chunk in ipairs(id_chunks(ids, 500)) do
+    local stmt <close> = self.db:prepare("SELECT run_id, name, step, value FROM metrics WHERE run_id IN ("
+      .. string.rep("?", #chunk, ", ") .. ") ORDER BY run_id, name, step, rowid")
+    stmt:bind(table.unpack(chunk))
+    while stmt:step() do
+      local id, name, step, value = stmt:values()
+      local m = out[id][name]
+      if not m then m = {steps = {}, values = {}}; out[id][name] = m end
+      m.steps[#m.steps + 1] = step
+      m.values[#m.values + 1] = value or (0 / 0)
+    end
+  end
+  return out
+end
+
+-- Store:resolve_sweep(text) -> sweep id | nil, message: a sweep id or unique prefix, or a
+-- sweep's experiment name (its most recent sweep).
+function Store:resolve_sweep(text)
+  local rows = text:match("^%x+$") and self.db:rows("SELECT id FROM sweeps WHERE id LIKE ? ORDER BY id LIMIT 2",
+    text:lower() .. "%") or {}
+  if #rows == 1 then return rows[1].id end
+  if #rows > 1 then return nil, string.format("sweep id '%s' is ambiguous", text) end
+  local named = self.db:rows("SELECT id FROM sweeps WHERE name = ? ORDER BY created DESC LIMIT 1", text)[1]
+  if named then return named.id end
+  return nil, string.format("no sweep '%s' in %s", text, self.path)
 end
 
 return store
