@@ -152,8 +152,12 @@ function Run:plot(spec)
   end
   if #series == 0 then error("run:plot: nothing to draw: give metrics = {...} or series = {...}", 2) end
   local path = self:artifact(spec.file or "plot.png")
-  local ok, err = plot.draw{output = path, series = series, title = spec.title or self.name,
-    xlabel = spec.xlabel or "step", ylabel = spec.ylabel, logy = spec.logy, size = spec.size}
+  local draw = {output = path, series = series, title = spec.title or self.name,
+    xlabel = spec.xlabel or (spec.metrics and "step" or nil)}
+  for _, k in ipairs{"ylabel", "logx", "logy", "xrange", "yrange", "xtics", "ytics", "key", "vlines", "size"} do
+    draw[k] = spec[k]
+  end
+  local ok, err = plot.draw(draw)
   if not ok then error("run:plot: " .. err, 2) end
   return path
 end

@@ -381,6 +381,26 @@ end}
   H.cleanup(dir)
 end)
 
+test("plot.draw: log axes, explicit ticks, ranges, markers and styles reach the figure", function()
+  local plot = require "loom.runs.plot"
+  if not plot.available() then skip("gnuplot not installed (apt-get install gnuplot-nox)") end
+  local svg = os.tmpname() .. ".svg"
+  local ok, err = plot.draw{output = svg, title = "axes", xlabel = "length", ylabel = "accuracy",
+    logx = true, xtics = {3, 12, 48}, yrange = {0, 7}, key = "left bottom",
+    vlines = {{x = 12, title = "longest trained"}},
+    series = {{title = "lstm", x = {3, 12, 48}, y = {1, 1, 0.9}, style = "linespoints"},
+      {title = "chance", x = {3, 48}, y = {0.5, 0.5}, dashed = true}}}
+  check(ok, "draw: %s", tostring(err))
+  local text = H.read(svg)
+  os.remove(svg)
+  for _, want in ipairs{"48", "longest trained", "7", "lstm", "chance"} do
+    check(text:find(">%s*" .. want .. "<"), "the SVG shows %s", want)
+  end
+  check(not text:find(">%s*20<"), "only the ticks asked for on a log axis")
+  local _, bad = plot.draw{output = svg, series = {{x = {1}, y = {1}, style = "bars"}}}
+  equal(bad, "series 1: unknown style 'bars' (lines, linespoints, points, steps, impulses)", "style check")
+end)
+
 test("merging another database copies runs once", function()
   local dir, a = two_runs()
   local other = H.tempdir()

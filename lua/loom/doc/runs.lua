@@ -17,12 +17,16 @@ would: on a terminal a bar with rate, ETA and the latest metrics; otherwise a pl
 every few seconds and one at the end.]] },
 
   { name = "run:plot",
-    signature = "run:plot{file = 'loss.png', metrics = {...} | series = {...} [, title, xlabel, ylabel, logy, size = {w, h}]} -> path",
+    signature = "run:plot{file = 'loss.png', metrics = {...} | series = {...} [, title, xlabel, ylabel, logx, logy, xrange, yrange, xtics, ytics, key, vlines, size = {w, h}]} -> path",
     doc = [[
 Draw a figure with gnuplot into the run's artifacts (PNG or SVG by the file's extension) and
 return its path. metrics = {"loss", "acc"} draws metrics this run logged against step;
-series = {{title = "train", x = {...}, y = {...}}, ...} draws numbers of your own. Both may
-be given. The file is recorded as an artifact of the run.
+series = {{title = "train", x = {...}, y = {...}, style = "linespoints", dashed = true}, ...}
+draws numbers of your own (style: lines, linespoints, points, steps, impulses). Both may be
+given. Axes: logx/logy = true for log scales, xrange/yrange = {lo, hi} (nil for automatic),
+xtics = {1, 2, 4, 8} for exactly those ticks (integer lengths, say), key = "left top" for
+the legend's place, vlines = {{x = 1e6, title = "cg overtakes"}} for dashed markers. The
+file is recorded as an artifact of the run.
 Example: run:plot{file = "loss.png", metrics = {"loss", "val_loss"}, logy = true}]] },
 
   { name = "loom runs",

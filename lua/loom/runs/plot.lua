@@ -61,8 +61,44 @@ local function terminal_line(output, size)
   return nil, string.format("cannot tell the format of '%s': use a .png or .svg file name", output)
 end
 
--- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...}}},
---           title =, xlabel =, ylabel =, logy = false, size = {w, h}} -> true | nil, message
+-- Axis settings beyond labels: log scales, ranges, explicit ticks, the legend's place and
+-- dashed vertical markers (e.g. "iterative methods overtake here").
+local function axis_lines(spec)
+  local lines = {}
+  if spec.logx then lines[#lines + 1] = "set logscale x" end
+  if spec.logy then lines[#lines + 1] = "set logscale y" end
+  for _, axis in ipairs{"x", "y"} do
+    local range = spec[axis .. "range"]
+    if range then
+      lines[#lines + 1] = string.format("set %srange [%s:%s]", axis,
+        range[1] and number(range[1]) or "*", range[2] and number(range[2]) or "*")
+    end
+    local tics = spec[axis .. "tics"]
+    if tics then
+      local t = {}
+      for i, v in ipairs(tics) do t[i] = string.format("%s %s", str(string.format("%g", v)), number(v)) end
+      lines[#lines + 1] = string.format("set %stics (%s)", axis, table.concat(t, ", "))
+    end
+  end
+  if spec.key then lines[#lines + 1] = "set key " .. spec.key end
+  for i, m in ipairs(spec.vlines or {}) do
+    lines[#lines + 1] = string.format("set arrow %d from %s, graph 0 to %s, graph 1 nohead dashtype 2 linecolor rgb 'gray40'",
+      i, number(m.x), number(m.x))
+    if m.title then
+      lines[#lines + 1] = string.format("set label %d %s at %s, graph 0.97 left offset 0.5, 0 textcolor rgb 'gray30'",
+        i, str(m.title), number(m.x))
+    end
+  end
+  return lines
+end
+
+local STYLES = {lines = true, linespoints = true, points = true, steps = true, impulses = true}
+
+-- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...},
+--           style = "lines"|"linespoints"|"points"|"steps"|"impulses", dashed = false}},
+--           title =, xlabel =, ylabel =, logx =, logy =, xrange = {lo, hi}, yrange =,
+--           xtics = {values}, ytics =, key = "left top", vlines = {{x =, title =}},
+--           size = {w, h}} -> true | nil, message
 -- Without output the text plot is returned as the second value (and not printed).
 function plot.draw(spec)
   if not plot.available() then return nil, "gnuplot not found (apt-get install gnuplot-nox)" end
@@ -77,11 +113,17 @@ function plot.draw(spec)
       f:close(); os.remove(data)
       return nil, string.format("series %d has %d x values and %d y values", i, #s.x, #s.y)
     end
+    local style = s.style or (#s.x == 1 and "points" or "lines")
+    if not STYLES[style] then
+      f:close(); os.remove(data)
+      return nil, string.format("series %d: unknown style '%s' (lines, linespoints, points, steps, impulses)",
+        i, tostring(style))
+    end
     for k = 1, #s.x do f:write(number(s.x[k]), " ", number(s.y[k]), "\n") end
     if #s.x == 0 then f:write("NaN NaN\n") end
     f:write("\n\n")
-    plots[#plots + 1] = string.format("%s index %d using 1:2 with %s title %s", str(data), i - 1,
-      s.style or (#s.x == 1 and "points" or "lines"), str(s.title or ("series " .. i)))
+    plots[#plots + 1] = string.format("%s index %d using 1:2 with %s%s linewidth 2 title %s", str(data),
+      i - 1, style, s.dashed and " dashtype 2" or "", str(s.title or ("series " .. i)))
   end
   f:close()
   local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output",
@@ -89,7 +131,7 @@ function plot.draw(spec)
   if spec.title then lines[#lines + 1] = "set title " .. str(spec.title) end
   if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
   if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
-  if spec.logy then lines[#lines + 1] = "set logscale y" end
+  for _, line in ipairs(axis_lines(spec)) do lines[#lines + 1] = line end
   lines[#lines + 1] = "plot " .. table.concat(plots, ", \\\n  ")
   local script = os.tmpname()
   f = assert(io.open(script, "w"))
