@@ -25,7 +25,8 @@ series = {{title = "train", x = {...}, y = {...}, style = "linespoints", dashed 
 draws numbers of your own (style: lines, linespoints, points, steps, impulses). Both may be
 given. Axes: logx/logy = true for log scales, xrange/yrange = {lo, hi} (nil for automatic),
 xtics = {1, 2, 4, 8} for exactly those ticks (integer lengths, say), key = "left top" for
-the legend's place, vlines = {{x = 1e6, title = "cg overtakes"}} for dashed markers. The
+the legend's place, vlines = {{x = 1e6, title = "cg overtakes", align = "right"}} for dashed
+markers (the title left or right of the line). The
 file is recorded as an artifact of the run.
 Example: run:plot{file = "loss.png", metrics = {"loss", "val_loss"}, logy = true}]] },
 

@@ -85,8 +85,9 @@ local function axis_lines(spec)
     lines[#lines + 1] = string.format("set arrow %d from %s, graph 0 to %s, graph 1 nohead dashtype 2 linecolor rgb 'gray40'",
       i, number(m.x), number(m.x))
     if m.title then
-      lines[#lines + 1] = string.format("set label %d %s at %s, graph 0.97 left offset 0.5, 0 textcolor rgb 'gray30'",
-        i, str(m.title), number(m.x))
+      local right = m.align == "right"
+      lines[#lines + 1] = string.format("set label %d %s at %s, graph 0.97 %s offset %s, 0 textcolor rgb 'gray30'",
+        i, str(m.title), number(m.x), right and "right" or "left", right and "-0.5" or "0.5")
     end
   end
   return lines
@@ -97,7 +98,7 @@ local STYLES = {lines = true, linespoints = true, points = true, steps = true, i
 -- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...},
 --           style = "lines"|"linespoints"|"points"|"steps"|"impulses", dashed = false}},
 --           title =, xlabel =, ylabel =, logx =, logy =, xrange = {lo, hi}, yrange =,
---           xtics = {values}, ytics =, key = "left top", vlines = {{x =, title =}},
+--           xtics = {values}, ytics =, key = "left top", vlines = {{x =, title =, align = "right"}},
 --           size = {w, h}} -> true | nil, message
 -- Without output the text plot is returned as the second value (and not printed).
 function plot.draw(spec)
