@@ -65,8 +65,9 @@ end
 -- dashed vertical markers (e.g. "iterative methods overtake here").
 local function axis_lines(spec)
   local lines = {}
-  if spec.logx then lines[#lines + 1] = "set logscale x" end
-  if spec.logy then lines[#lines + 1] = "set logscale y" end
+  -- %g keeps log-axis labels short (1e+06, 0.001) instead of gnuplot's fixed six decimals
+  if spec.logx then lines[#lines + 1] = "set logscale x"; lines[#lines + 1] = "set format x '%g'" end
+  if spec.logy then lines[#lines + 1] = "set logscale y"; lines[#lines + 1] = "set format y '%g'" end
   for _, axis in ipairs{"x", "y"} do
     local range = spec[axis .. "range"]
     if range then
