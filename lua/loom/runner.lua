@@ -154,7 +154,8 @@ function Run:plot(spec)
   local path = self:artifact(spec.file or "plot.png")
   local draw = {output = path, series = series, title = spec.title or self.name,
     xlabel = spec.xlabel or (spec.metrics and "step" or nil)}
-  for _, k in ipairs{"ylabel", "logx", "logy", "xrange", "yrange", "xtics", "ytics", "key", "vlines", "size"} do
+  for _, k in ipairs{"ylabel", "y2label", "logx", "logy", "xrange", "yrange", "y2range", "xtics", "ytics", "key",
+    "vlines", "size"} do
     draw[k] = spec[k]
   end
   local ok, err = plot.draw(draw)

@@ -494,28 +494,20 @@ test("forward into a given out matrix", function()
   checkerror("nn.GRU:forward: out must be 8x3, got 8x2", m.forward, m, x, {out = loom.zeros(8, 2)})
 end)
 
-test("vanishing experiment: a tiny setting runs and reports its tables", function()
-  local e = dofile(PROJECT_DIR .. "/scripts/experiments/vanishing.lua")
-  local dir = os.tmpname()
-  os.remove(dir)
-  os.execute("mkdir -p '" .. dir .. "'")
-  local run = {log = function() end, progress = function() end}
-  function run.artifact(_, name) return dir .. "/" .. name end
-  local p = {}
-  for k, v in pairs(e.params) do p[k] = v end
-  p.seeds, p.distance, p.lags, p.iterations, p.scales = 1, 6, "4", 20, "1"
-  loom.seed(p.seed)
-  local real_print = print
-  print = function() end
-  local ok, result = pcall(e.run, p, run)
-  print = real_print
-  os.execute("rm -rf '" .. dir .. "'")
-  check(ok, "run failed: %s", tostring(result))
+test("vanishing experiment: a tiny setting runs and reports its tables and plots", function()
+  local E = dofile(TEST_DIR .. "/experiment_helpers.lua")
+  local result, lines, dir = E.run("vanishing.lua", {seeds = 1, distance = 6, lags = "4", iterations = 20, scales = "1"})
+  local drawn = {E.png_size(dir .. "/gradient_norms.png"), E.png_size(dir .. "/forget_gate.png")}
+  E.cleanup(dir)
   check(result.grad_RNN_x1_d6 > 0 and result.grad_RNN_x1_d6 < 1, "gradient ratio %s", tostring(result.grad_RNN_x1_d6))
   for _, k in ipairs{"memory_RNN_T4", "memory_LSTM_T4", "adding_RNN_T4", "adding_LSTM_T4"} do
     check(result[k] >= 0 and result[k] <= 1, "%s = %s", k, tostring(result[k]))
   end
   check(result.forget_mean_first > 0 and result.forget_mean_first < 1, "forget gate")
+  check(E.line(lines, "(3) trained LSTM (memory task, T = 4"), "part (3) printed")
+  if require("loom.runs.plot").available() then
+    check(drawn[1] == 900 and drawn[2] == 900, "both plots drawn: %s, %s", tostring(drawn[1]), tostring(drawn[2]))
+  end
 end)
 
 test("a NaN input propagates through the gates (the vectorised tanh keeps NaN)", function()

@@ -17,12 +17,13 @@ would: on a terminal a bar with rate, ETA and the latest metrics; otherwise a pl
 every few seconds and one at the end.]] },
 
   { name = "run:plot",
-    signature = "run:plot{file = 'loss.png', metrics = {...} | series = {...} [, title, xlabel, ylabel, logx, logy, xrange, yrange, xtics, ytics, key, vlines, size = {w, h}]} -> path",
+    signature = "run:plot{file = 'loss.png', metrics = {...} | series = {...} [, title, xlabel, ylabel, y2label, logx, logy, xrange, yrange, y2range, xtics, ytics, key, vlines, size = {w, h}]} -> path",
     doc = [[
 Draw a figure with gnuplot into the run's artifacts (PNG or SVG by the file's extension) and
 return its path. metrics = {"loss", "acc"} draws metrics this run logged against step;
 series = {{title = "train", x = {...}, y = {...}, style = "linespoints", dashed = true}, ...}
-draws numbers of your own (style: lines, linespoints, points, steps, impulses). Both may be
+draws numbers of your own (style: lines, linespoints, points, steps, impulses; right_axis =
+true reads a series against a second scale on the right, with y2label and y2range). Both may be
 given. Axes: logx/logy = true for log scales, xrange/yrange = {lo, hi} (nil for automatic),
 xtics = {1, 2, 4, 8} for exactly those ticks (integer lengths, say), key = "left top" for
 the legend's place, vlines = {{x = 1e6, title = "cg overtakes", align = "right"}} for dashed

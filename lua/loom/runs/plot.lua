@@ -97,8 +97,9 @@ end
 local STYLES = {lines = true, linespoints = true, points = true, steps = true, impulses = true}
 
 -- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...},
---           style = "lines"|"linespoints"|"points"|"steps"|"impulses", dashed = false}},
---           title =, xlabel =, ylabel =, logx =, logy =, xrange = {lo, hi}, yrange =,
+--           style = "lines"|"linespoints"|"points"|"steps"|"impulses", dashed = false,
+--           right_axis = false}}, title =, xlabel =, ylabel =, y2label =, y2range = {lo, hi},
+--           logx =, logy =, xrange = {lo, hi}, yrange =,
 --           xtics = {values}, ytics =, key = "left top", vlines = {{x =, title =, align = "right"}},
 --           size = {w, h}} -> true | nil, message
 -- Without output the text plot is returned as the second value (and not printed).
@@ -109,7 +110,7 @@ function plot.draw(spec)
   if not term then return nil, terr end
   local data = os.tmpname()
   local f = assert(io.open(data, "w"))
-  local plots = {}
+  local plots, right_axis = {}, false
   for i, s in ipairs(spec.series) do
     if #s.x ~= #s.y then
       f:close(); os.remove(data)
@@ -124,8 +125,10 @@ function plot.draw(spec)
     for k = 1, #s.x do f:write(number(s.x[k]), " ", number(s.y[k]), "\n") end
     if #s.x == 0 then f:write("NaN NaN\n") end
     f:write("\n\n")
-    plots[#plots + 1] = string.format("%s index %d using 1:2 with %s%s linewidth 2 title %s", str(data),
-      i - 1, style, s.dashed and " dashtype 2" or "", str(s.title or ("series " .. i)))
+    plots[#plots + 1] = string.format("%s index %d using 1:2%s with %s%s linewidth 2 title %s", str(data),
+      i - 1, s.right_axis and " axes x1y2" or "", style, s.dashed and " dashtype 2" or "",
+      str(s.title or ("series " .. i)))
+    if s.right_axis then right_axis = true end
   end
   f:close()
   local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output",
@@ -134,6 +137,16 @@ function plot.draw(spec)
   if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
   if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
   for _, line in ipairs(axis_lines(spec)) do lines[#lines + 1] = line end
+  if right_axis then
+    -- series with right_axis = true are read against their own scale on the right
+    lines[#lines + 1] = "set ytics nomirror"
+    lines[#lines + 1] = "set y2tics"
+    if spec.y2label then lines[#lines + 1] = "set y2label " .. str(spec.y2label) end
+    if spec.y2range then
+      lines[#lines + 1] = string.format("set y2range [%s:%s]", spec.y2range[1] and number(spec.y2range[1]) or "*",
+        spec.y2range[2] and number(spec.y2range[2]) or "*")
+    end
+  end
   lines[#lines + 1] = "plot " .. table.concat(plots, ", \\\n  ")
   local script = os.tmpname()
   f = assert(io.open(script, "w"))
