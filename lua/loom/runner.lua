@@ -163,6 +163,19 @@ function Run:plot(spec)
   return path
 end
 
+-- run:heatmap{file = "confusion.png", values = {{...}, ...}, xlabels =, ylabels =, title = ...}
+-- -> path (see loom.runs.plot.heatmap: a matrix as coloured cells with their counts).
+function Run:heatmap(spec)
+  if type(spec) ~= "table" then error("run:heatmap: expected a table {file = ..., values = {{...}, ...}}", 2) end
+  local draw = {output = self:artifact(spec.file or "heatmap.png"), title = spec.title or self.name}
+  for _, k in ipairs{"values", "xlabels", "ylabels", "counts", "xlabel", "ylabel", "cblabel", "size"} do
+    draw[k] = spec[k]
+  end
+  local ok, err = require("loom.runs.plot").heatmap(draw)
+  if not ok then error("run:heatmap: " .. err, 2) end
+  return draw.output
+end
+
 function runner.print_result(result)
   if type(result) ~= "table" then return end
   local keys = {}

@@ -31,6 +31,15 @@ markers (the title left or right of the line). The
 file is recorded as an artifact of the run.
 Example: run:plot{file = "loss.png", metrics = {"loss", "val_loss"}, logy = true}]] },
 
+  { name = "run:heatmap",
+    signature = "run:heatmap{file = 'confusion.png', values = {{...}, ...} [, xlabels, ylabels, counts = true, title, xlabel, ylabel, cblabel, size = {w, h}]} -> path",
+    doc = [[
+Draw a matrix as coloured cells (white to blue) into the run's artifacts and return the path:
+values is a table of rows, the first row at the top; xlabels/ylabels name the columns and rows;
+each nonzero value is written in its cell unless counts = false. For confusion matrices.
+Example: run:heatmap{file = "confusion.png", values = C, xlabels = {"0", "1"}, ylabels = {"0", "1"},
+xlabel = "predicted", ylabel = "true"}]] },
+
   { name = "loom runs",
     signature = "loom runs [--db PATH] [name=X] [status=S] [sweep=ID] [key=value ...] | show ID | compare ID ID ... | export --csv|--json [--metrics] [-o FILE] | rm ID ... | merge OTHER.db ...",
     doc = [[
@@ -101,8 +110,14 @@ store:list{name =, status =, sweep =, params = {k = v}}, store:get(id), store:me
 -> steps, values, store:merge(other_path), store:close(). Query it with any SQLite tool too.]] },
 
   { name = "loom.runs.plot.draw",
-    signature = "loom.runs.plot.draw{output = path | nil, series = {{title =, x = {...}, y = {...}}}, title =, xlabel =, ylabel =, logy =, size = {w, h}} -> true [, text] | nil, message",
+    signature = "loom.runs.plot.draw{output = path | nil, series = {{title =, x = {...}, y = {...}}}, title =, xlabel =, ylabel =, logy =, size = {w, h}, ...} -> true [, text] | nil, message",
     doc = [[
 The gnuplot driver behind `loom plot` and run:plot: lines of (x, y) series to a PNG or SVG
-file chosen by extension, or, without output, a text plot returned as the second value.]] },
+file chosen by extension, or, without output, a text plot returned as the second value. Takes
+every axis option run:plot documents (logx, xrange, xtics, key, vlines, right_axis, ...).]] },
+  { name = "loom.runs.plot.heatmap",
+    signature = "loom.runs.plot.heatmap{output = path | nil, values = {{...}, ...}, xlabels =, ylabels =, counts = true, title =, xlabel =, ylabel =, cblabel =, size = {w, h}} -> true [, text] | nil, message",
+    doc = [[
+The gnuplot driver behind run:heatmap: a matrix (a table of rows, the first at the top) as
+coloured cells with their values written in, to a PNG or SVG file or as text.]] },
 }

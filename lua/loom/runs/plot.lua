@@ -1,5 +1,5 @@
--- loom.runs.plot: line plots through gnuplot: PNG (pngcairo, else libgd png), SVG, or text
--- on the terminal (`set terminal dumb`). Not a plotting library: series of (x, y) lines only.
+-- loom.runs.plot: line plots and heat maps through gnuplot: PNG (pngcairo, else libgd png), SVG,
+-- or text on the terminal (`set terminal dumb`). Not a plotting library: xy series and matrices only.
 local store = require "loom.runs.store"
 
 local plot = {}
@@ -94,6 +94,24 @@ local function axis_lines(spec)
   return lines
 end
 
+-- Run a gnuplot script given as lines -> true, its standard output | nil, "gnuplot failed: ...".
+local function run_gnuplot(lines)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local err_file = os.tmpname()
+  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
+  local text = p:read("a")
+  local ok = p:close()
+  local ef = io.open(err_file)
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(script); os.remove(err_file)
+  if not ok then return nil, "gnuplot failed: " .. err end
+  return true, text
+end
+
 local STYLES = {lines = true, linespoints = true, points = true, steps = true, impulses = true}
 
 -- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...},
@@ -148,20 +166,58 @@ function plot.draw(spec)
     end
   end
   lines[#lines + 1] = "plot " .. table.concat(plots, ", \\\n  ")
-  local script = os.tmpname()
-  f = assert(io.open(script, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
+  local ok, text = run_gnuplot(lines)
+  os.remove(data)
+  return ok, text
+end
+
+-- plot.heatmap{output = "f.png"|"f.svg"|nil, values = {{...}, ...} (rows, top row first),
+--              xlabels = {...}, ylabels = {...} (one per column / row), counts = true (write
+--              each nonzero value in its cell), title =, xlabel =, ylabel =, cblabel =,
+--              size = {w, h}} -> true | nil, message. A matrix as coloured cells (white to blue),
+-- e.g. a confusion matrix.
+function plot.heatmap(spec)
+  if not plot.available() then return nil, "gnuplot not found (apt-get install gnuplot-nox)" end
+  local rows = spec.values
+  if type(rows) ~= "table" or #rows == 0 or type(rows[1]) ~= "table" or #rows[1] == 0 then
+    return nil, "heatmap: values must be a non-empty table of rows"
+  end
+  local ncol = #rows[1]
+  for i, row in ipairs(rows) do
+    if #row ~= ncol then return nil, string.format("heatmap: row %d has %d values, row 1 has %d", i, #row, ncol) end
+  end
+  local size = spec.size or (spec.output and {640, 560} or {math.min(require("loom.core").process.columns() or 100, 120), 30})
+  local term, terr = terminal_line(spec.output, size)
+  if not term then return nil, terr end
+  local data = os.tmpname()
+  local f = assert(io.open(data, "w"))
+  for i, row in ipairs(rows) do
+    for j, v in ipairs(row) do f:write(string.format("%d %d %s\n", j - 1, i - 1, number(v))) end
+    f:write("\n")
+  end
   f:close()
-  local err_file = os.tmpname()
-  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
-  local text = p:read("a")
-  local ok = p:close()
-  local ef = io.open(err_file)
-  local err = ef and ef:read("a") or ""
-  if ef then ef:close() end
-  os.remove(data); os.remove(script); os.remove(err_file)
-  if not ok then return nil, "gnuplot failed: " .. err end
-  return true, text
+  local function tics(axis, labels, n)
+    if not labels then return string.format("set %stics 0,1,%d", axis, n - 1) end
+    local t = {}
+    for k = 1, n do t[k] = string.format("%s %d", str(labels[k] or ""), k - 1) end
+    return string.format("set %stics (%s)", axis, table.concat(t, ", "))
+  end
+  local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output", "unset key",
+    string.format("set xrange [-0.5:%g]", ncol - 0.5), string.format("set yrange [%g:-0.5]", #rows - 0.5),
+    tics("x", spec.xlabels, ncol), tics("y", spec.ylabels, #rows),
+    "set palette defined (0 'white', 1 '#3060c0')"}
+  if spec.title then lines[#lines + 1] = "set title " .. str(spec.title) end
+  if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
+  if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
+  if spec.cblabel then lines[#lines + 1] = "set cblabel " .. str(spec.cblabel) end
+  local image = str(data) .. " using 1:2:3 with image"
+  if spec.counts ~= false then
+    image = image .. ", '' using 1:2:($3 != 0 ? sprintf('%g', $3) : '') with labels"
+  end
+  lines[#lines + 1] = "plot " .. image
+  local ok, text = run_gnuplot(lines)
+  os.remove(data)
+  return ok, text
 end
 
 return plot
