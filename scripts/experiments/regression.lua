@@ -174,7 +174,7 @@ local function cost(p_, run, results)
   print("\n== 3. Cost growth (seconds; inverse: inv(X'X) X'y; sgd: " .. p_.sgd_epochs .. " epochs, cg/gd: tol 1e-8)")
   local grid
   if p_.quick then
-    grid = {{10000, 20}, {10000, 200}, {100000, 20}, {100000, 100}, {20000, 500}, {5000, 1500}}
+    grid = {{10000, 20}, {10000, 200}, {100000, 20}, {100000, 100}, {20000, 500}, {3000, 1200}}
   else
     grid = {}
     for _, n in ipairs{10000, 100000, 1000000} do
