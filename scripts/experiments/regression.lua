@@ -141,7 +141,9 @@ local function write_cost_artifacts(run, rows, over)
   end
   local vlines = over and {{x = over.n * over.p * over.p,
     title = string.format("iterative methods fastest from n=%d, p=%d", over.n, over.p),
-    align = over == rows[#rows] and "right" or "left"}} or nil
+    -- the title on the side of the marker with more room
+    align = math.log(over.n * over.p ^ 2) > (math.log(rows[1].n * rows[1].p ^ 2)
+      + math.log(rows[#rows].n * rows[#rows].p ^ 2)) / 2 and "right" or "left"}} or nil
   local png = run:plot{file = "cost.png", series = series, logx = true, logy = true, vlines = vlines,
     title = "least squares: seconds against n p^2 (the direct methods' flop count)",
     xlabel = "n p^2", ylabel = "seconds", size = {1000, 600}}
@@ -335,6 +337,7 @@ end
 -- Part 4: least squares vs least absolute deviations vs Huber, with outliers, and as one
 -- outlier grows.
 local function robust(p_, run, results)
+  loom.seed(p_.seed) -- the same data whichever parts ran before
   local n, n_out = p_.quick and 40 or 100, p_.quick and 3 or 6
   print(string.format("\n== 4. Squared errors and outliers: y = %g + %g x + N(0, 1), n = %d, %d outliers " ..
     "(y + 25 at the largest x)", TRUE_A, TRUE_B, n, n_out))

@@ -112,6 +112,10 @@ local function run_gnuplot(lines)
   return true, text
 end
 
+-- Line colours, in series order: the Okabe-Ito palette (told apart with colour-blindness too)
+-- without its yellow, which gnuplot's default sequence has fifth and is hard to see on white.
+local COLOURS = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"}
+
 local STYLES = {lines = true, linespoints = true, points = true, steps = true, impulses = true}
 
 -- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...},
@@ -151,6 +155,7 @@ function plot.draw(spec)
   f:close()
   local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output",
     "set grid", "set key outside right top", "set datafile missing 'NaN'"}
+  for i, c in ipairs(COLOURS) do lines[#lines + 1] = string.format("set linetype %d linecolor rgb '%s'", i, c) end
   if spec.title then lines[#lines + 1] = "set title " .. str(spec.title) end
   if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
   if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
