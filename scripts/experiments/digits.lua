@@ -61,13 +61,15 @@ return loom.experiment{
     lr = {0.003, "Adam's initial learning rate"},
     hidden = {128, "ReLU units in the hidden layer (64-hidden-10)"},
     batch = {32, "mini-batch size"},
-    path = {"", "digits CSV (empty: the shared dataset, else the bundled copy)"},
+    path = {"", "digits CSV (empty: the bundled datasets/digits/digits.csv.gz)"},
   },
   run = function(p, run)
     local started = os.clock()
     if p.quick then p.epochs = math.min(p.epochs, 15) end
-    local Xtr, ytr, Xte, yte = load(locate(p.path))
-    print(string.format("digits: %d training and %d test images of 64 pixels", Xtr:rows(), Xte:rows()))
+    local path = locate(p.path)
+    local Xtr, ytr, Xte, yte = load(path)
+    print(string.format("digits: %d training and %d test images of 64 pixels (data: %s)", Xtr:rows(),
+      Xte:rows(), path))
     local model = nn.Sequential{nn.Linear(64, p.hidden), nn.ReLU(), nn.Linear(p.hidden, 10)}
     print(model)
     local loss, opt = nn.CrossEntropyLoss(), optim.adam(model, {lr = p.lr})

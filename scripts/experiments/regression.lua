@@ -23,6 +23,7 @@ end
 -- Part 1: digits correct against NIST's certified values.
 local function accuracy(run, results)
   print("\n== 1. Normal equation vs inverse vs QR vs SVD on NIST StRD (digits correct: min LRE over coefficients)")
+  print("data: " .. loom.data.require("nist-strd"))
   print(string.format("%-9s %10s %10s %10s %10s %11s %11s %11s", "dataset", "normal", "inverse", "qr", "svd",
     "cond(X)", "cond(XD)", "cond(X'X)"))
   local lost = {} -- digits the explicit inverse loses against the normal equations' Cholesky solve
