@@ -2,6 +2,7 @@
 -- checked and the warnings spelled out. Not the OLS statistics (loom.regress).
 local core = require("loom.core").linalg
 local loom = require "loom"
+local check = require "loom.check"
 
 local linalg = {}
 
@@ -15,20 +16,7 @@ local OPTION_TYPES = {
   refine = "boolean",
 }
 
-local function check_options(fn, opts, types)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fn, type(opts)), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = types[k]
-    if not want then error(string.format("%s: unknown option '%s'", fn, tostring(k)), 3) end
-    if type(v) ~= want then
-      error(string.format("%s: option '%s' must be a %s, got %s", fn, k, want, type(v)), 3)
-    end
-  end
-  return opts
-end
+local check_options = check.options
 
 local function is_matrix(x) return loom.is_matrix(x) end
 
@@ -41,11 +29,7 @@ local function as_column(y)
 end
 linalg.as_column = as_column
 
-local function check_matrix(fn, what, x)
-  if not is_matrix(x) then
-    error(string.format("%s: %s must be a matrix, got %s", fn, what, type(x)), 3)
-  end
-end
+local check_matrix = check.matrix
 
 local function column_list(cols)
   local parts = {}
@@ -57,7 +41,10 @@ end
 local function warnings_of(method, info, p, opts)
   local w = {}
   if (method == "qr" or method == "svd") and info.rank < p then
-    if method == "qr" then
+    if not info.pivots and method == "qr" then
+      -- no rows: nothing determines any coefficient
+      w[#w + 1] = string.format("X has no rows: all %d coefficients are set to 0", p)
+    elseif method == "qr" then
       local dropped = {}
       for i = info.rank + 1, p do dropped[#dropped + 1] = info.pivots[i] end
       table.sort(dropped)
