@@ -11,7 +11,7 @@ function audio.read(path)
   if type(path) ~= "string" then
     error("loom.audio.read: expected a path string, got " .. type(path), 2)
   end
-  return core.read(path)
+  return check.call("loom.audio.read", core.read, path)
 end
 
 local ENCODINGS = {pcm16 = true, pcm24 = true, pcm32 = true, pcm8 = true, float = true,
@@ -26,7 +26,7 @@ function audio.write(path, samples, rate, opts)
   if not is_matrix(samples) then
     error("loom.audio.write: expected samples as a matrix (frames x channels), got " .. type(samples), 2)
   end
-  if math.type(rate) ~= "integer" and not (type(rate) == "number" and rate == math.floor(rate)) then
+  if not (type(rate) == "number" and math.tointeger(rate)) then
     error("loom.audio.write: rate must be an integer number of Hz, got " .. tostring(rate), 2)
   end
   opts = check.options("loom.audio.write", opts, {format = "string", container = "string"})
@@ -34,7 +34,7 @@ function audio.write(path, samples, rate, opts)
     error(string.format("loom.audio.write: unknown format '%s' (pcm16, pcm24, pcm32, pcm8, float, double, vorbis)",
       tostring(opts.format)), 2)
   end
-  return core.write(path, samples, math.tointeger(rate), opts.container, opts.format)
+  return check.call("loom.audio.write", core.write, path, samples, math.tointeger(rate), opts.container, opts.format)
 end
 
 local QUALITY = {best = 0, medium = 1, fast = 2}
@@ -59,7 +59,7 @@ function audio.resample(x, from, to, opts)
       tostring(opts.quality)), 2)
   end
   if from == to then return x:copy() end
-  return core.resample(x, ratio, quality)
+  return check.call("loom.audio.resample", core.resample, x, ratio, quality)
 end
 
 -- load(path [, {rate = hz, channel = 1}]) -> one channel as an N x 1 matrix, rate | nil, msg.
@@ -176,7 +176,7 @@ local function features(kind, x, rate, opts)
   if not math.tointeger(o.channel) or o.channel < 1 or o.channel > x:cols() then
     check.fail("loom.audio." .. kind, "channel %s out of range for %d channels", check.shown(o.channel), x:cols())
   end
-  return core.features(kind, x, math.tointeger(o.channel), o)
+  return check.call("loom.audio." .. kind, core.features, kind, x, math.tointeger(o.channel), o)
 end
 
 -- Log power spectrum (frames x padded/2 + 1), column 1 the log energy, like
@@ -209,7 +209,7 @@ function audio.deltas(feats, order, opts)
   if math.type(window) ~= "integer" or window < 1 then
     error("loom.audio.deltas: window must be an integer >= 1, got " .. tostring(window), 2)
   end
-  return core.deltas(feats, order, window)
+  return check.call("loom.audio.deltas", core.deltas, feats, order, window)
 end
 
 -- cmvn(feats [, {variance = true}]) -> per-utterance mean (and variance) normalised copy.
@@ -220,7 +220,7 @@ function audio.cmvn(feats, opts)
   opts = check.options("loom.audio.cmvn", opts, {variance = "boolean"})
   local variance = true
   if opts.variance ~= nil then variance = opts.variance end
-  return core.cmvn(feats, variance)
+  return check.call("loom.audio.cmvn", core.cmvn, feats, variance)
 end
 
 -- The pieces, for tests and for looking inside the pipeline.

@@ -29,6 +29,25 @@ function check.fail(fn, fmt, ...)
   error(fn .. ": " .. string.format(fmt, ...), user_level())
 end
 
+local function reraise(fn, ok, ...)
+  if ok then return ... end
+  local err = ...
+  if type(err) ~= "string" or err:find("attempt to", 1, true) or err:find("bad argument", 1, true) then
+    error(err, 0) -- Lua's own words: a bug to see as it is, with its position
+  end
+  -- loom's own position (a C error raised from a wrapper's line) gives way to the user's
+  local src, rest = err:match("^([^\n:]*):%d+: (.*)$")
+  if src and own_prefix and ("@" .. src):sub(1, #own_prefix) == own_prefix then err = rest end
+  if err:sub(1, #fn + 2) ~= fn .. ": " then err = fn .. ": " .. err end
+  error(err, user_level())
+end
+
+-- call(fn, f, ...) -> f(...): a C function (or a callback) called on behalf of the public
+-- function fn. Its error is raised at the user's line and starts with fn.
+function check.call(fn, f, ...)
+  return reraise(fn, pcall(f, ...))
+end
+
 -- What a value is, for "got ...": "matrix", or its Lua type.
 function check.kind(v)
   if is_matrix(v) then return "matrix" end

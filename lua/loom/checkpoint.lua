@@ -27,6 +27,9 @@ function checkpoint.torch_shapes(state_dict)
   check.table("loom.checkpoint.torch_shapes", "state_dict", state_dict)
   local shapes = {}
   for name, m in pairs(state_dict) do
+    if type(name) ~= "string" then
+      check.fail("loom.checkpoint.torch_shapes", "state_dict keys must be strings, got %s", check.kind(name))
+    end
     local last = name:match("([^.]*)$")
     if last:sub(1, 4) == "bias" and loom.is_matrix(m) and m:cols() == 1 then
       shapes[name] = {m:rows()}
@@ -46,7 +49,7 @@ function checkpoint.save_model(path, model, metadata, opts)
   local sd = model:state_dict()
   local shapes = checkpoint.torch_shapes(sd)
   for k, v in pairs(opts and opts.shapes or {}) do shapes[k] = v end
-  return loom.save(path, sd, metadata, {dtype = opts and opts.dtype, shapes = shapes})
+  return check.call(fn, loom.save, path, sd, metadata, {dtype = opts and opts.dtype, shapes = shapes})
 end
 
 -- Load a state_dict file into model (strict by default). -> model, metadata | nil, message
@@ -57,7 +60,7 @@ function checkpoint.load_model(path, model, opts)
   check.options(fn, opts, {strict = "boolean"})
   local tensors, metadata = loom.load(path)
   if not tensors then return nil, metadata end
-  model:load_state_dict(tensors, {strict = not (opts and opts.strict == false)})
+  check.call(fn, model.load_state_dict, model, tensors, {strict = not (opts and opts.strict == false)})
   return model, metadata
 end
 
@@ -145,7 +148,7 @@ function checkpoint.save(path, state)
       if name:match("^model%.") or not dtypes[name] then dtypes[name] = state.dtype end
     end
   end
-  return loom.save(path, tensors, meta, {shapes = shapes, dtypes = dtypes})
+  return check.call(fn, loom.save, path, tensors, meta, {shapes = shapes, dtypes = dtypes})
 end
 
 -- A 0-D tensor back to the Lua value it was.
@@ -210,9 +213,9 @@ function checkpoint.load(path, targets)
     return nil, string.format("%s: bad loom.rng '%s'", path, meta["loom.rng"])
   end
   if targets.model then
-    targets.model:load_state_dict(info.model, {strict = targets.strict ~= false})
+    check.call(fn, targets.model.load_state_dict, targets.model, info.model, {strict = targets.strict ~= false})
   end
-  if targets.optim then targets.optim:load_state_dict(info.optim, info.optim_meta) end
+  if targets.optim then check.call(fn, targets.optim.load_state_dict, targets.optim, info.optim, info.optim_meta) end
   if rng and targets.rng ~= false then loom.rng_state(rng) end
   return info
 end

@@ -36,9 +36,9 @@ local Batches = {}
 Batches.__index = Batches
 
 -- data.batches(n, batch_size [, {shuffle = true, drop_last = false}])
-function data.batches(n, batch_size, opts)
-  check_sizes(n, batch_size, "data.batches")
-  opts = check.options("data.batches", opts, {shuffle = "boolean", drop_last = "boolean"})
+local function plan(n, batch_size, opts, fn)
+  check_sizes(n, batch_size, fn)
+  opts = check.options(fn, opts, {shuffle = "boolean", drop_last = "boolean"})
   local order = {}
   for i = 1, n do order[i] = i end
   local self = setmetatable({n = n, batch_size = batch_size, order = order,
@@ -46,6 +46,8 @@ function data.batches(n, batch_size, opts)
   self.count = self.drop_last and n // batch_size or (n + batch_size - 1) // batch_size
   return self
 end
+
+function data.batches(n, batch_size, opts) return plan(n, batch_size, opts, "data.batches") end
 
 function Batches:epoch()
   if getmetatable(self) ~= Batches then
@@ -77,7 +79,7 @@ function data.loader(X, y, batch_size, opts)
     check.fail("data.loader", "expected matrices X [, y]")
   end
   if y and y:rows() ~= X:rows() then check.fail("data.loader", "X has %d rows but y has %d", X:rows(), y:rows()) end
-  return setmetatable({X = X, y = y, plan = data.batches(X:rows(), batch_size, opts), buffers = {}}, Loader)
+  return setmetatable({X = X, y = y, plan = plan(X:rows(), batch_size, opts, "data.loader"), buffers = {}}, Loader)
 end
 
 -- The buffers for batches of `size` rows, made on first use.

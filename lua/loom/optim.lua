@@ -10,7 +10,7 @@ local optim = {}
 
 -- A list of {name, value, grad} from a module (anything with :parameters()) or a list.
 local function param_list(params, fn)
-  if type(params) == "userdata" or (type(params) == "table" and type(params.parameters) == "function") then
+  if (type(params) == "userdata" or type(params) == "table") and type(params.parameters) == "function" then
     params = params:parameters()
   end
   if type(params) ~= "table" or loom.is_matrix(params) then

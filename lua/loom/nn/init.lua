@@ -132,6 +132,9 @@ end
 local function py_bool(b) return b and "True" or "False" end
 
 function native.repr(m)
+  if getmetatable(m) ~= module_mt then
+    check.fail("nn.Module:repr", "expected a module (call it as m:repr()), got %s", check.kind(m))
+  end
   local c = m:config()
   if c.kind == "Linear" then
     return string.format("Linear(in_features=%d, out_features=%d, bias=%s)", c.in_features,
@@ -158,7 +161,7 @@ function nn.Linear(in_features, out_features, opts)
   check.integer(fn, "in_features", in_features, 1)
   check.integer(fn, "out_features", out_features, 1)
   opts = check.options(fn, opts, {bias = "boolean"})
-  return cnn.linear(in_features, out_features, opts.bias ~= false)
+  return check.call("nn.Linear", cnn.linear, in_features, out_features, opts.bias ~= false)
 end
 
 function nn.Sigmoid() return cnn.sigmoid() end
@@ -171,7 +174,7 @@ function nn.LogSoftmax() return cnn.log_softmax() end
 -- the identity in eval mode. Masks come from the seeded generator.
 function nn.Dropout(p)
   if p ~= nil then check.number("nn.Dropout", "p", p) end
-  return cnn.dropout(p)
+  return check.call("nn.Dropout", cnn.dropout, p)
 end
 -- nn.Embedding(vocab, dim [, {padding_idx = id}]): ids are 1-based.
 function nn.Embedding(vocab, dim, opts)
@@ -179,12 +182,15 @@ function nn.Embedding(vocab, dim, opts)
   check.integer(fn, "vocab", vocab, 1)
   check.integer(fn, "dim", dim, 1)
   opts = check.options(fn, opts, {padding_idx = "integer"})
-  return cnn.embedding(vocab, dim, opts.padding_idx)
+  return check.call("nn.Embedding", cnn.embedding, vocab, dim, opts.padding_idx)
 end
 
 -- ---- losses ----
 
 function loss_mt.__index.repr(c)
+  if getmetatable(c) ~= loss_mt then
+    check.fail("nn.Loss:repr", "expected a loss (call it as loss:repr()), got %s", check.kind(c))
+  end
   local cfg = c:config()
   local extra = cfg.reduction ~= "mean" and ("reduction='" .. cfg.reduction .. "'") or ""
   if cfg.ignore_index then
@@ -205,7 +211,7 @@ local function loss_ctor(kind, allow_ignore)
     if reduction ~= "mean" and reduction ~= "sum" then
       check.fail(fn, "reduction must be \"mean\" or \"sum\", got %s", tostring(reduction))
     end
-    return cnn.loss(kind, reduction, opts.ignore_index)
+    return check.call(fn, cnn.loss, kind, reduction, opts.ignore_index)
   end
 end
 
@@ -218,6 +224,10 @@ function nn.is_loss(x) return getmetatable(x) == loss_mt end
 function nn.is_native(x) return getmetatable(x) == module_mt end
 
 -- ---- Sequential: a Lua table holding its modules at 1..n ----
+
+local function is_module(m)
+  return (type(m) == "table" or type(m) == "userdata") and type(m.forward) == "function"
+end
 
 local Sequential = {__name = "nn.Sequential"}
 Sequential.__index = Sequential
@@ -233,7 +243,10 @@ function nn.Sequential(list)
     check.fail("nn.Sequential", "expected a list of modules")
   end
   local self = setmetatable({training = true, _inputs = {}}, Sequential)
-  for i, m in ipairs(list or {}) do self:add(m, i) end
+  for i, m in ipairs(list or {}) do
+    if not is_module(m) then check.fail("nn.Sequential", "item %d is not a module (it has no forward method)", i) end
+    self[i] = m
+  end
   return self
 end
 
@@ -244,18 +257,17 @@ local function check_sequential(self, method)
   end
 end
 
-function Sequential:add(m, position)
+-- seq:add(module) -> seq: append a module.
+function Sequential:add(m)
   check_sequential(self, "add")
-  position = position or #self + 1
-  if (type(m) ~= "table" and type(m) ~= "userdata") or type(m.forward) ~= "function" then
-    check.fail("nn.Sequential", "item %d is not a module (it has no forward method)", position)
+  if not is_module(m) then
+    check.fail("nn.Sequential:add", "expected a module (with a forward method), got %s", check.kind(m))
   end
   self[#self + 1] = m
   return self
 end
 
-function Sequential:forward(x)
-  check_sequential(self, "forward")
+local function forward(self, x)
   local inputs = self._inputs
   for i = 1, #self do
     inputs[i] = x
@@ -264,16 +276,31 @@ function Sequential:forward(x)
   return x
 end
 
+-- A child's error (a wrong input shape) is raised at the caller's line, named by the
+-- Sequential's method and then the child's.
+function Sequential:forward(x)
+  check_sequential(self, "forward")
+  check.matrix("nn.Sequential:forward", "input", x)
+  return check.call("nn.Sequential:forward", forward, self, x)
+end
+
+local function backward(self, x, dy, need_input_grad)
+  local inputs = self._inputs
+  for i = #self, 2, -1 do dy = self[i]:backward(inputs[i], dy) end
+  if #self >= 1 then dy = self[1]:backward(x, dy, need_input_grad) end
+  return dy
+end
+
 -- seq:backward(x, dy [, need_input_grad = true]) -> dx (nil when need_input_grad is false:
 -- the first module then skips the input's gradient, as PyTorch does for inputs that do
 -- not require grad).
 function Sequential:backward(x, dy, need_input_grad)
+  local fn = "nn.Sequential:backward"
   check_sequential(self, "backward")
-  local inputs = self._inputs
-  if #inputs < #self then check.fail("nn.Sequential:backward", "call forward first") end
-  for i = #self, 2, -1 do dy = self[i]:backward(inputs[i], dy) end
-  if #self >= 1 then dy = self[1]:backward(x, dy, need_input_grad) end
-  return dy
+  if #self._inputs < #self then check.fail(fn, "call forward first") end
+  check.matrix(fn, "input", x)
+  check.matrix(fn, "dy", dy)
+  return check.call(fn, backward, self, x, dy, need_input_grad)
 end
 
 -- Parameters of the children named "<index from 0>.<name>", as PyTorch names them.
@@ -368,7 +395,7 @@ end
 -- {kind = "input"|"parameter", name = ..., index = {i, j}, analytic = .., numeric = ..}.
 -- The generator's state is restored before each evaluation (so Dropout draws the same
 -- mask each time) and at the end.
-function nn.gradcheck(target, x, opts)
+local function gradcheck(target, x, opts)
   check.matrix("nn.gradcheck", "input", x)
   opts = check.options("nn.gradcheck", opts, {eps = "number", floor = "number", target = "matrix"})
   local eps, floor = opts.eps or 1e-6, opts.floor or 1e-3
@@ -411,6 +438,9 @@ function nn.gradcheck(target, x, opts)
   loom.rng_state(saved)
   return worst, where
 end
+
+-- Errors of the module's own methods (a wrong input shape) name gradcheck too.
+function nn.gradcheck(target, x, opts) return check.call("nn.gradcheck", gradcheck, target, x, opts) end
 
 require("loom.nn.recurrent")(nn)
 
