@@ -57,7 +57,7 @@ local kind = check.kind
 
 -- A value as a message shows it: numbers and strings themselves, others their kind.
 local function shown(v)
-  if type(v) == "number" then return string.format("%.14g", v) end
+  if type(v) == "number" then return v ~= v and "nan" or string.format("%.14g", v) end
   if type(v) == "string" then return string.format("%q", v) end
   return kind(v)
 end

@@ -321,3 +321,114 @@ test("every public Lua function names itself and its bad argument", function()
   check(#problems == 0, "%d calls answered with Lua's internals or without the function's name:\n  %s",
     #problems, table.concat(problems, "\n  ", 1, math.min(#problems, 60)))
 end)
+
+-- ---- the examples of issue 13, item 11, message for message ----
+
+test("the reported calls name the function and the argument", function()
+  local lin = nn.Linear(2, 1)
+  checkerror("optim.sgd: options must be a table, got number", loom.optim.sgd, lin, 0.1)
+  checkerror("loom.text.tokenize: line must be a string, got number", text.tokenize, 42)
+  checkerror("loom.seq.mask: T must be an integer >= 0, got nil", seq.mask, {3, 2})
+  local fit = loom.regress(loom.matrix{{1}, {2}, {3}}, loom.matrix{{1}, {2}, {4}})
+  checkerror("fit:predict: Xnew must be a matrix, got nil", fit.predict, fit)
+  local opt = loom.optim.sgd(lin)
+  checkerror("sgd:load_state_dict: the state (argument 1) must be a table, got nil", opt.load_state_dict, opt, nil)
+  checkerror("loom.audio.cmvn: options must be a table, got number", loom.audio.cmvn, loom.ones(3, 2), 3)
+  checkerror("optim.Optimizer:step: expected an optimiser (call it as opt:step()), got nil", opt.step)
+  checkerror("loom.text.Vocab:encode: tokens must be a list, got string", text.vocab{{"a"}}.encode,
+    text.vocab{{"a"}}, "a")
+  checkerror("data.loader: batch_size must be an integer >= 1", data.loader, loom.zeros(3, 1), nil, 0)
+  checkerror("nn.Sequential:forward: nn.Linear:forward: expected input with 2 columns, got 1x3",
+    function() local s = nn.Sequential{nn.Linear(2, 1)}; s:forward(loom.zeros(1, 3)) end)
+  checkerror("linalg.inv: expected a square matrix, got 2x3", loom.linalg.inv, loom.zeros(2, 3))
+  checkerror("nn.gradcheck: nn.Linear:forward: expected input with 2 columns, got 1x3", nn.gradcheck,
+    nn.Linear(2, 1), loom.zeros(1, 3))
+  checkerror("loom.checkpoint.torch_shapes: state_dict keys must be strings, got number",
+    loom.checkpoint.torch_shapes, {loom.zeros(1, 1)})
+end)
+
+test("lstsq by QR on 0 rows answers zeros with a warning", function()
+  local beta, info = loom.linalg.lstsq(loom.zeros(0, 2), loom.zeros(0, 1))
+  equal(beta:rows(), 2, "rows of beta")
+  equal(beta:norm(), 0, "beta")
+  equal(info.rank, 0, "rank")
+  equal(info.warnings[1], "X has no rows: all 2 coefficients are set to 0", "warning")
+end)
+
+-- ---- loom.check itself ----
+
+test("check.options: unknown keys with a did-you-mean hint, kinds, non-table options", function()
+  local spec = {lr = "number", momentum = "number", nesterov = "boolean", steps = "integer", X = "matrix"}
+  checkerror("f: unknown option 'momentun' (did you mean 'momentum'?)", lcheck.options, "f", {momentun = 1}, spec)
+  checkerror("f: unknown option 'lrr' (did you mean 'lr'?)", lcheck.options, "f", {lrr = 1}, spec)
+  checkerror("f: unknown option 'batch_size'", lcheck.options, "f", {batch_size = 1}, spec)
+  checkerror("f: unknown option 1", lcheck.options, "f", {0.1}, spec)
+  checkerror("f: option 'nesterov' must be a boolean, got string", lcheck.options, "f", {nesterov = "yes"}, spec)
+  checkerror("f: option 'steps' must be an integer, got number", lcheck.options, "f", {steps = 1.5}, spec)
+  checkerror("f: option 'X' must be a matrix, got table", lcheck.options, "f", {X = {}}, spec)
+  checkerror("f: options must be a table, got matrix", lcheck.options, "f", loom.zeros(1, 1), spec)
+  local o = lcheck.options("f", nil, spec)
+  equal(next(o), nil, "nil options give an empty table")
+  local given = {steps = 2.0, X = loom.zeros(1, 1)}
+  equal(lcheck.options("f", given, spec), given, "valid options pass through")
+end)
+
+test("check: numbers, integers, lists, and the user's line as the position", function()
+  checkerror("f: n must be an integer >= 1, got 0", lcheck.integer, "f", "n", 0, 1)
+  checkerror("f: n must be an integer in 0..8, got 9", lcheck.integer, "f", "n", 9, 0, 8)
+  checkerror("f: n must be an integer >= 1, got \"3\"", lcheck.integer, "f", "n", "3", 1)
+  equal(math.type(lcheck.integer("f", "n", 3.0, 1)), "integer", "whole floats become integers")
+  checkerror("f: p must be a finite number in 0..1, got inf", lcheck.number, "f", "p", math.huge, 0, 1)
+  checkerror("f: p must be a finite number, got nan", lcheck.number, "f", "p", 0 / 0)
+  checkerror("f: xs must be a non-empty list, got an empty one", lcheck.list, "f", "xs", {}, true)
+  checkerror("f: xs must be a list, got matrix", lcheck.list, "f", "xs", loom.zeros(1, 1))
+  -- a message from inside loom points at this file, the line of the call
+  local line = debug.getinfo(1, "l").currentline + 1
+  local ok, err = pcall(function() local m = seq.mask({3, 2}, 1); return m end)
+  check(not ok, "seq.mask accepted a length beyond T")
+  equal(err, string.format("%s:%d: loom.seq.mask: lengths[1] = 3 is outside 0..1",
+    debug.getinfo(1, "S").short_src, line), "position")
+  ok, err = pcall(function() local o = loom.optim.sgd(nn.Linear(1, 1), {lr = "big"}); return o end)
+  check(not ok and err:find("^[^:]*test_args%.lua:%d+: optim%.sgd: option 'lr' must be a number, got string$"),
+    "position of an options error: %s", tostring(err))
+end)
+
+-- ---- experiment params (`loom run script key=value`) ----
+
+test("experiment params: 1e400 and integers beyond 64 bits are refused, not crashed on", function()
+  local experiment = require "loom.experiment"
+  local e = loom.experiment{name = "x", params = {n = 3, lr = 0.1}, run = function() end}
+  local function first_line(s) return (s:match("^[^\n]*")) end
+  local p, err = experiment.resolve(e, {"n=1e400"})
+  equal(p, nil, "n=1e400 resolves")
+  equal(first_line(err), "param 'n' expects an integer, got '1e400'", "n=1e400")
+  p, err = experiment.resolve(e, {"n=9223372036854775808"})
+  equal(first_line(err), "param 'n' expects an integer, got '9223372036854775808'", "n=2^63")
+  p, err = experiment.resolve(e, {"lr=1e400"})
+  equal(first_line(err), "param 'lr' expects a finite number, got '1e400'", "lr=1e400")
+  p, err = experiment.resolve(e, {"lr=-1e999"})
+  equal(first_line(err), "param 'lr' expects a finite number, got '-1e999'", "lr=-1e999")
+  p = assert(experiment.resolve(e, {"n=9223372036854775807", "lr=1e300"}))
+  equal(p.n, math.maxinteger, "the largest integer")
+  equal(p.lr, 1e300, "a large finite number")
+end)
+
+test("loom run script n=1e400 says what is wrong (the CLI's error path)", function()
+  local bin = os.getenv("LOOM_BIN")
+  if not bin then skip("LOOM_BIN is not set (run through ctest)") end
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local script = dir .. "/e.lua"
+  local f = assert(io.open(script, "w"))
+  f:write('local loom = require "loom"\n',
+    'return loom.experiment{name = "e", params = {n = 3}, run = function(p) end}\n')
+  f:close()
+  local h = io.popen(string.format("cd %s && %s run e.lua n=1e400 2>&1; echo status=$?", dir, bin))
+  local out = h:read("a")
+  h:close()
+  os.execute("rm -rf " .. dir)
+  check(out:find("loom run: param 'n' expects an integer, got '1e400'", 1, true), "output: %s", out)
+  check(not out:find("traceback", 1, true) and not out:find("runner.lua", 1, true), "a crash: %s", out)
+  check(out:find("status=[1-9]"), "exit status: %s", out)
+end)
