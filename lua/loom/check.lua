@@ -143,7 +143,7 @@ function check.suggest(name, names)
     local d = distance(name:lower(), known:lower())
     if d < (best_d or math.huge) or (d == best_d and known < best) then best, best_d = known, d end
   end
-  if best and best_d <= math.max(1, math.min(2, #name // 3)) then return best end
+  if best and best_d <= (#name <= 3 and 1 or 2) then return best end
   return nil
 end
 

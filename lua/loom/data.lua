@@ -8,7 +8,7 @@ local data = {}
 -- The most rows batches and split index: their Lua lists of 2^25 indices take about a
 -- gigabyte and seconds to build; beyond it a mistaken n (math.maxinteger) would run for
 -- minutes before running out of memory.
-data.MAX_N = 2 ^ 25 // 1
+data.MAX_N = 1 << 25
 
 -- Shuffle the list t[1..n] in place (Fisher-Yates) with the seeded generator.
 function data.shuffle(t)
