@@ -68,20 +68,16 @@ function check.matrix(fn, what, v)
   return v
 end
 
-function check.table(fn, what, v)
-  if type(v) ~= "table" then check.fail(fn, "%s must be a table, got %s", what, kind(v)) end
-  return v
+-- table(fn, what, v), string(...), func(...): v of that Lua type, returned.
+local function of_type(lua_type, name)
+  return function(fn, what, v)
+    if type(v) ~= lua_type then check.fail(fn, "%s must be a %s, got %s", what, name, kind(v)) end
+    return v
+  end
 end
-
-function check.string(fn, what, v)
-  if type(v) ~= "string" then check.fail(fn, "%s must be a string, got %s", what, kind(v)) end
-  return v
-end
-
-function check.func(fn, what, v)
-  if type(v) ~= "function" then check.fail(fn, "%s must be a function, got %s", what, kind(v)) end
-  return v
-end
+check.table = of_type("table", "table")
+check.string = of_type("string", "string")
+check.func = of_type("function", "function")
 
 -- The range part of a message: " >= 1", " in 0..8", "".
 local function range_text(min, max)
