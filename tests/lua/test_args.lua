@@ -192,9 +192,10 @@ local ALSO_NAMED = {
     "nn.ReLU:load_state_dict"},
 }
 
+-- The string is a path nothing can be written to: a save given it as its path fails.
 local BAD = {
   {"nil", nil}, {"42", 42}, {"-1", -1}, {"1.5", 1.5}, {"inf", math.huge}, {"nan", 0 / 0},
-  {"'x'", "x"}, {"''", ""}, {"true", true}, {"{}", {}}, {"{3, 2}", {3, 2}}, {"{{}}", {{}}},
+  {"a path string", "/nonexistent-loom-dir/x"}, {"''", ""}, {"true", true}, {"{}", {}}, {"{3, 2}", {3, 2}}, {"{{}}", {{}}},
   {"{'a'}", {"a"}}, {"function", function() end}, {"2x3 matrix", "matrix"}, {"0x0 matrix", "empty"},
 }
 local function bad_value(b)
