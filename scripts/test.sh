@@ -28,5 +28,5 @@ if [ "${LOOM_TEST_SANITIZE:-1}" != 0 ]; then
   loom_build build-asan -DLOOM_SANITIZE=ON
   echo "==> tests under ASan+UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j "$jobs" -LE slow)
+    ctest --output-on-failure -j "$jobs")
 fi

@@ -2,6 +2,7 @@
 -- fbank, MFCC, deltas, CMVN) on loom matrices. Not a player or recorder; the C is loom.core.audio.
 local core = require("loom.core").audio
 local is_matrix = require("loom.core").matrix.is_matrix
+local check = require "loom.check"
 
 local audio = {}
 
@@ -10,7 +11,7 @@ function audio.read(path)
   if type(path) ~= "string" then
     error("loom.audio.read: expected a path string, got " .. type(path), 2)
   end
-  return core.read(path)
+  return check.call("loom.audio.read", core.read, path)
 end
 
 local ENCODINGS = {pcm16 = true, pcm24 = true, pcm32 = true, pcm8 = true, float = true,
@@ -19,33 +20,27 @@ local ENCODINGS = {pcm16 = true, pcm24 = true, pcm32 = true, pcm8 = true, float 
 -- write(path, samples, rate, {format = "pcm16"|"pcm24"|"pcm32"|"pcm8"|"float"|"double"|"vorbis",
 --                             container = "wav"|"flac"|"ogg"|"aiff"|"au"|"caf"|"w64"|"raw"})
 function audio.write(path, samples, rate, opts)
-  opts = opts or {}
   if type(path) ~= "string" then
     error("loom.audio.write: expected a path string, got " .. type(path), 2)
   end
   if not is_matrix(samples) then
     error("loom.audio.write: expected samples as a matrix (frames x channels), got " .. type(samples), 2)
   end
-  if math.type(rate) ~= "integer" and not (type(rate) == "number" and rate == math.floor(rate)) then
+  if not (type(rate) == "number" and math.tointeger(rate)) then
     error("loom.audio.write: rate must be an integer number of Hz, got " .. tostring(rate), 2)
   end
-  for k in pairs(opts) do
-    if k ~= "format" and k ~= "container" then
-      error(string.format("loom.audio.write: unknown option '%s'", tostring(k)), 2)
-    end
-  end
+  opts = check.options("loom.audio.write", opts, {format = "string", container = "string"})
   if opts.format ~= nil and not ENCODINGS[opts.format] then
     error(string.format("loom.audio.write: unknown format '%s' (pcm16, pcm24, pcm32, pcm8, float, double, vorbis)",
       tostring(opts.format)), 2)
   end
-  return core.write(path, samples, math.tointeger(rate), opts.container, opts.format)
+  return check.call("loom.audio.write", core.write, path, samples, math.tointeger(rate), opts.container, opts.format)
 end
 
 local QUALITY = {best = 0, medium = 1, fast = 2}
 
 -- resample(x, from, to [, {quality = "best"|"medium"|"fast"}]) -> matrix of round(N * to / from) rows
 function audio.resample(x, from, to, opts)
-  opts = opts or {}
   if not is_matrix(x) then
     error("loom.audio.resample: expected samples as a matrix (frames x channels), got " .. type(x), 2)
   end
@@ -53,6 +48,7 @@ function audio.resample(x, from, to, opts)
     error(string.format("loom.audio.resample: rates must be positive numbers, got %s and %s",
       tostring(from), tostring(to)), 2)
   end
+  opts = check.options("loom.audio.resample", opts, {quality = "string"})
   local ratio = to / from
   if ratio > 256 or ratio < 1 / 256 then
     error(string.format("loom.audio.resample: ratio %g is outside [1/256, 256]", ratio), 2)
@@ -63,13 +59,16 @@ function audio.resample(x, from, to, opts)
       tostring(opts.quality)), 2)
   end
   if from == to then return x:copy() end
-  return core.resample(x, ratio, quality)
+  return check.call("loom.audio.resample", core.resample, x, ratio, quality)
 end
 
 -- load(path [, {rate = hz, channel = 1}]) -> one channel as an N x 1 matrix, rate | nil, msg.
 -- Resamples when rate is given and differs from the file's.
 function audio.load(path, opts)
-  opts = opts or {}
+  local fn = "loom.audio.load"
+  check.string(fn, "path", path)
+  opts = check.options(fn, opts, {rate = "number", channel = "integer"})
+  if opts.rate ~= nil then check.number(fn, "rate", opts.rate) end
   local x, rate = audio.read(path)
   if not x then return nil, rate end
   local channel = opts.channel or 1
@@ -120,53 +119,50 @@ end
 local function feature_options(kind, rate, opts)
   local fn = "loom.audio." .. kind
   if type(rate) ~= "number" or not (rate > 0) then
-    error(string.format("%s: expected a positive sample rate, got %s", fn, tostring(rate)), 3)
+    check.fail(fn, "expected a positive sample rate, got %s", tostring(rate))
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("%s: expected an options table, got %s", fn, type(opts)), 3)
+    check.fail(fn, "expected an options table, got %s", type(opts))
   end
   local o = defaults(kind)
   for k, v in pairs(opts or {}) do
     local name = ALIASES[k] or k
     if name == "sample_rate" then
       if v ~= rate then
-        error(string.format("%s: sample_frequency %s differs from the rate %s", fn, tostring(v), tostring(rate)), 3)
+        check.fail(fn, "sample_frequency %s differs from the rate %s", tostring(v), tostring(rate))
       end
     elseif o[name] == nil then
-      error(string.format("%s: unknown option '%s'", fn, tostring(k)), 3)
+      check.fail(fn, "unknown option '%s'", tostring(k))
     elseif type(v) ~= type(o[name]) then
-      error(string.format("%s: option '%s' must be a %s, got %s", fn, k, type(o[name]), type(v)), 3)
+      check.fail(fn, "option '%s' must be a %s, got %s", k, type(o[name]), type(v))
     else
       o[name] = v
     end
   end
   o.window = WINDOW_NAMES[o.window] or
-    error(string.format("%s: unknown window '%s' (povey, hamming, hanning, rectangular, blackman)",
-      fn, o.window), 3)
+    check.fail(fn, "unknown window '%s' (povey, hamming, hanning, rectangular, blackman)", o.window)
   if not (o.preemphasis >= 0 and o.preemphasis <= 1) then
-    error(string.format("%s: preemphasis must be in [0, 1], got %g", fn, o.preemphasis), 3)
+    check.fail(fn, "preemphasis must be in [0, 1], got %g", o.preemphasis)
   end
   if math.floor(rate * o.frame_length * 0.001) < 2 or math.floor(rate * o.frame_shift * 0.001) < 1 then
-    error(string.format("%s: frames of %g ms shifted by %g ms are too short at %g Hz", fn,
-      o.frame_length, o.frame_shift, rate), 3)
+    check.fail(fn, "frames of %g ms shifted by %g ms are too short at %g Hz", o.frame_length, o.frame_shift, rate)
   end
   if o.dither < 0 or o.energy_floor < 0 then
-    error(string.format("%s: dither and energy_floor must be >= 0", fn), 3)
+    check.fail(fn, "dither and energy_floor must be >= 0")
   end
   if kind ~= "spectrogram" then
     local nyquist = rate / 2
     local high = o.high_freq <= 0 and o.high_freq + nyquist or o.high_freq
     if o.num_mel_bins < 3 or math.type(o.num_mel_bins) ~= "integer" and o.num_mel_bins ~= math.floor(o.num_mel_bins) then
-      error(string.format("%s: num_mel_bins must be an integer >= 3, got %s", fn, tostring(o.num_mel_bins)), 3)
+      check.fail(fn, "num_mel_bins must be an integer >= 3, got %s", tostring(o.num_mel_bins))
     end
     if not (o.low_freq >= 0 and o.low_freq < nyquist and high > 0 and high <= nyquist and o.low_freq < high) then
-      error(string.format("%s: need 0 <= low_freq < high_freq <= %g (Nyquist), got low_freq %g, high_freq %g",
-        fn, nyquist, o.low_freq, o.high_freq), 3)
+      check.fail(fn, "need 0 <= low_freq < high_freq <= %g (Nyquist), got low_freq %g, high_freq %g",
+        nyquist, o.low_freq, o.high_freq)
     end
   end
   if kind == "mfcc" and (o.num_ceps < 1 or o.num_ceps > o.num_mel_bins or o.num_ceps ~= math.floor(o.num_ceps)) then
-    error(string.format("%s: num_ceps must be an integer in 1..num_mel_bins (%d), got %s", fn,
-      o.num_mel_bins, tostring(o.num_ceps)), 3)
+    check.fail(fn, "num_ceps must be an integer in 1..num_mel_bins (%d), got %s", o.num_mel_bins, tostring(o.num_ceps))
   end
   o.sample_rate = rate
   return o
@@ -174,15 +170,13 @@ end
 
 local function features(kind, x, rate, opts)
   if not is_matrix(x) then
-    error(string.format("loom.audio.%s: expected samples as a matrix (frames x channels), got %s",
-      kind, type(x)), 3)
+    check.fail("loom.audio." .. kind, "expected samples as a matrix (frames x channels), got %s", check.kind(x))
   end
   local o = feature_options(kind, rate, opts)
-  if o.channel < 1 or o.channel > x:cols() then
-    error(string.format("loom.audio.%s: channel %d out of range for %d channels", kind, o.channel,
-      x:cols()), 3)
+  if not math.tointeger(o.channel) or o.channel < 1 or o.channel > x:cols() then
+    check.fail("loom.audio." .. kind, "channel %s out of range for %d channels", check.shown(o.channel), x:cols())
   end
-  return core.features(kind, x, math.tointeger(o.channel), o)
+  return check.call("loom.audio." .. kind, core.features, kind, x, math.tointeger(o.channel), o)
 end
 
 -- Log power spectrum (frames x padded/2 + 1), column 1 the log energy, like
@@ -207,14 +201,15 @@ function audio.deltas(feats, order, opts)
     error("loom.audio.deltas: expected features as a matrix (frames x features), got " .. type(feats), 2)
   end
   order = order or 2
-  local window = (opts or {}).window or 2
+  opts = check.options("loom.audio.deltas", opts, {window = "integer"})
+  local window = opts.window or 2
   if math.type(order) ~= "integer" or order < 0 or order > 8 then
     error("loom.audio.deltas: order must be an integer in 0..8, got " .. tostring(order), 2)
   end
   if math.type(window) ~= "integer" or window < 1 then
     error("loom.audio.deltas: window must be an integer >= 1, got " .. tostring(window), 2)
   end
-  return core.deltas(feats, order, window)
+  return check.call("loom.audio.deltas", core.deltas, feats, order, window)
 end
 
 -- cmvn(feats [, {variance = true}]) -> per-utterance mean (and variance) normalised copy.
@@ -222,9 +217,10 @@ function audio.cmvn(feats, opts)
   if not is_matrix(feats) then
     error("loom.audio.cmvn: expected features as a matrix (frames x features), got " .. type(feats), 2)
   end
+  opts = check.options("loom.audio.cmvn", opts, {variance = "boolean"})
   local variance = true
-  if opts and opts.variance ~= nil then variance = opts.variance and true or false end
-  return core.cmvn(feats, variance)
+  if opts.variance ~= nil then variance = opts.variance end
+  return check.call("loom.audio.cmvn", core.cmvn, feats, variance)
 end
 
 -- The pieces, for tests and for looking inside the pipeline.

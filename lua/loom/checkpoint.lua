@@ -8,16 +8,28 @@
 -- (its second state_dict value) and of the extras under the same prefixes, and the
 -- caller's own metadata.
 local loom = require "loom"
+local check = require "loom.check"
 
 local checkpoint = {}
+
+-- v must have the method (a module's state_dict, an optimiser's load_state_dict, ...).
+local function check_has(fn, what, v, method)
+  if (type(v) ~= "table" and type(v) ~= "userdata") or type(v[method]) ~= "function" then
+    check.fail(fn, "%s must have a %s method, got %s", what, method, check.kind(v))
+  end
+end
 
 local FORMAT = "loom.checkpoint/1"
 local FILE = "checkpoint.safetensors"
 
 -- Shapes that make a loom state_dict PyTorch's: n x 1 biases become 1-D {n}.
 function checkpoint.torch_shapes(state_dict)
+  check.table("loom.checkpoint.torch_shapes", "state_dict", state_dict)
   local shapes = {}
   for name, m in pairs(state_dict) do
+    if type(name) ~= "string" then
+      check.fail("loom.checkpoint.torch_shapes", "state_dict keys must be strings, got %s", check.kind(name))
+    end
     local last = name:match("([^.]*)$")
     if last:sub(1, 4) == "bias" and loom.is_matrix(m) and m:cols() == 1 then
       shapes[name] = {m:rows()}
@@ -29,17 +41,26 @@ end
 -- A module's parameters as a file PyTorch's load_state_dict accepts (after
 -- safetensors.torch.load_file). opts: dtype ("F64" default, "F32"), shapes (overrides).
 function checkpoint.save_model(path, model, metadata, opts)
+  local fn = "loom.checkpoint.save_model"
+  check.string(fn, "path", path)
+  check_has(fn, "model", model, "state_dict")
+  if metadata ~= nil then check.table(fn, "metadata", metadata) end
+  check.options(fn, opts, {dtype = "string", shapes = "table"})
   local sd = model:state_dict()
   local shapes = checkpoint.torch_shapes(sd)
   for k, v in pairs(opts and opts.shapes or {}) do shapes[k] = v end
-  return loom.save(path, sd, metadata, {dtype = opts and opts.dtype, shapes = shapes})
+  return check.call(fn, loom.save, path, sd, metadata, {dtype = opts and opts.dtype, shapes = shapes})
 end
 
 -- Load a state_dict file into model (strict by default). -> model, metadata | nil, message
 function checkpoint.load_model(path, model, opts)
+  local fn = "loom.checkpoint.load_model"
+  check.string(fn, "path", path)
+  check_has(fn, "model", model, "load_state_dict")
+  check.options(fn, opts, {strict = "boolean"})
   local tensors, metadata = loom.load(path)
   if not tensors then return nil, metadata end
-  model:load_state_dict(tensors, {strict = not (opts and opts.strict == false)})
+  check.call(fn, model.load_state_dict, model, tensors, {strict = not (opts and opts.strict == false)})
   return model, metadata
 end
 
@@ -50,7 +71,7 @@ end
 local function store(prefix, t, tensors, meta, shapes, dtypes, fn)
   for k, v in pairs(t) do
     if type(k) ~= "string" then
-      error(string.format("%s: %s keys must be strings, got %s", fn, prefix, type(k)), 0)
+      check.fail(fn, "%s keys must be strings, got %s", prefix, type(k))
     end
     local name = prefix .. "." .. k
     local ty = type(v)
@@ -64,7 +85,7 @@ local function store(prefix, t, tensors, meta, shapes, dtypes, fn)
     elseif ty == "string" then
       meta[name] = v
     else
-      error(string.format("%s: %s is a %s, which a checkpoint cannot hold", fn, name, ty), 0)
+      check.fail(fn, "%s is a %s, which a checkpoint cannot hold", name, ty)
     end
   end
 end
@@ -85,15 +106,18 @@ end
 -- Everything needed to continue training exactly: the model's state_dict, the optimiser's
 -- state_dict, the generator state (unless rng = false), the step and the caller's extras.
 function checkpoint.save(path, state)
-  if type(path) ~= "string" then error("loom.checkpoint: path must be a string", 2) end
-  if type(state) ~= "table" then
-    error("loom.checkpoint: expected {model = ..., optim = ..., step = ...}", 2)
-  end
+  local fn = "loom.checkpoint"
+  if type(path) ~= "string" then check.fail(fn, "path must be a string") end
+  if type(state) ~= "table" then check.fail(fn, "expected {model = ..., optim = ..., step = ...}") end
+  check.options(fn, state, {model = "any", optim = "any", step = "any", extra = "table", metadata = "table",
+    rng = "boolean", dtype = "string"})
+  if state.model ~= nil then check_has(fn, "model", state.model, "state_dict") end
+  if state.optim ~= nil then check_has(fn, "optim", state.optim, "state_dict") end
   local tensors, meta, shapes, dtypes = {}, {}, {}, {}
   for k, v in pairs(state.metadata or {}) do
     if type(k) == "string" and (k:match("^loom%.") or k:match("^optim%.") or k:match("^extra%.")
         or k:match("^model%.")) then
-      error(string.format("loom.checkpoint: metadata key '%s' is reserved", k), 2)
+      check.fail(fn, "metadata key '%s' is reserved", k)
     end
     meta[k] = v
   end
@@ -114,7 +138,7 @@ function checkpoint.save(path, state)
   meta["loom.format"] = FORMAT
   if state.step ~= nil then
     if math.type(state.step) ~= "integer" then
-      error("loom.checkpoint: step must be an integer, got " .. tostring(state.step), 2)
+      check.fail(fn, "step must be an integer, got %s", tostring(state.step))
     end
     meta["loom.step"] = tostring(state.step)
   end
@@ -130,7 +154,7 @@ function checkpoint.save(path, state)
       if name:match("^model%.") or not dtypes[name] then dtypes[name] = state.dtype end
     end
   end
-  return loom.save(path, tensors, meta, {shapes = shapes, dtypes = dtypes})
+  return check.call(fn, loom.save, path, tensors, meta, {shapes = shapes, dtypes = dtypes})
 end
 
 -- A 0-D tensor back to the Lua value it was.
@@ -148,7 +172,11 @@ end
 -- optim = state, optim_meta = strings}. Mismatched keys or shapes raise (the
 -- load_state_dict errors).
 function checkpoint.load(path, targets)
-  targets = targets or {}
+  local fn = "loom.load_checkpoint"
+  check.string(fn, "path", path)
+  targets = check.options(fn, targets, {model = "any", optim = "any", strict = "boolean", rng = "boolean"})
+  if targets.model ~= nil then check_has(fn, "model", targets.model, "load_state_dict") end
+  if targets.optim ~= nil then check_has(fn, "optim", targets.optim, "load_state_dict") end
   local tensors, meta, shapes, dtypes = loom.load(path)
   if not tensors then return nil, meta end
   if meta["loom.format"] ~= FORMAT then
@@ -196,15 +224,17 @@ function checkpoint.load(path, targets)
     return nil, string.format("%s: bad loom.rng: an all-zero generator state", path)
   end
   if targets.model then
-    targets.model:load_state_dict(info.model, {strict = targets.strict ~= false})
+    check.call(fn, targets.model.load_state_dict, targets.model, info.model, {strict = targets.strict ~= false})
   end
-  if targets.optim then targets.optim:load_state_dict(info.optim, info.optim_meta) end
+  if targets.optim then check.call(fn, targets.optim.load_state_dict, targets.optim, info.optim, info.optim_meta) end
   if rng and targets.rng ~= false then loom.rng_state(rng) end
   return info
 end
 
 -- The checkpoint file of a run: run:artifact(name), "checkpoint.safetensors" by default.
 function checkpoint.path(run, name)
+  check_has("loom.checkpoint.path", "run", run, "artifact")
+  if name ~= nil then check.string("loom.checkpoint.path", "name", name) end
   return run:artifact(name or FILE)
 end
 
@@ -218,6 +248,8 @@ end
 -- Restores the run's checkpoint into targets when there is one and returns its step (0
 -- and nil on a fresh run). A checkpoint that exists but does not load raises.
 function checkpoint.resume(run, targets, name)
+  if type(run) ~= "string" then check_has("loom.checkpoint.resume", "run", run, "artifact") end
+  if targets ~= nil then check.table("loom.checkpoint.resume", "targets", targets) end
   local path = type(run) == "string" and run or checkpoint.path(run, name)
   if not exists(path) then return 0, nil end
   local info, err = checkpoint.load(path, targets)

@@ -2,6 +2,7 @@
 -- large ones are named in datasets/registry.lua and fetched (libcurl), verified (SHA-256)
 -- and cached ($LOOM_DATA); LOOM_DATA_MIRROR=DIR stands in for the network. Behind
 -- loom.data.path and `loom data`. Not data formats (loom.agreement, read_csv, audio).
+local check = require "loom.check"
 local native = require("loom.core").data
 local process = require("loom.core").process
 
@@ -90,15 +91,13 @@ function datasets.registry()
 end
 
 local function entry(name, fn)
-  if type(name) ~= "string" then
-    error(string.format("%s: expected a dataset name, got %s", fn, type(name)), 3)
-  end
+  if type(name) ~= "string" then check.fail(fn, "expected a dataset name, got %s", check.kind(name)) end
   local e = datasets.registry()[name]
   if not e then
     local names = {}
     for n in pairs(datasets.registry()) do names[#names + 1] = n end
     table.sort(names)
-    error(string.format("%s: unknown dataset '%s' (known: %s)", fn, name, table.concat(names, ", ")), 3)
+    check.fail(fn, "unknown dataset '%s' (known: %s)", name, table.concat(names, ", "))
   end
   return e
 end
@@ -212,8 +211,8 @@ end
 -- datasets.fetch(name [, {report = function(done, total, path)}]) -> folder | nil, message.
 -- Files already present with the right checksum are kept, so an interrupted fetch resumes.
 function datasets.fetch(name, opts)
-  opts = opts or {}
   local e = entry(name, "data.fetch")
+  opts = check.options("data.fetch", opts, {report = "function"})
   if e.bundled then return location(e) end
   local dir = location(e)
   local list, manifest_sum = datasets.manifest(e)
@@ -276,6 +275,7 @@ end
 
 -- The generator script of a set (datasets/<file>), for experiments that fall back to one.
 function datasets.generator(file)
+  if type(file) ~= "string" then check.fail("data.generator", "expected a file name, got %s", check.kind(file)) end
   return datasets.home() .. "/" .. file
 end
 

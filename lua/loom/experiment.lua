@@ -150,15 +150,17 @@ local function convert(e, key, text)
   local t = type(default)
   if t == "number" then
     local v = tonumber(text)
-    if not v then
-      return nil, string.format("param '%s' expects a number, got '%s'\n%s", key, text, experiment.help(e))
+    local function bad(what)
+      return nil, string.format("param '%s' expects %s, got '%s'\n%s", key, what, text, experiment.help(e))
     end
+    if not v then return bad("a number") end
     if experiment.param_type(e, key) == "integer" and math.type(v) ~= "integer" then
-      if v ~= math.floor(v) then
-        return nil, string.format("param '%s' expects an integer, got '%s'\n%s", key, text, experiment.help(e))
-      end
+      -- nil for fractions, inf and whole numbers beyond the 64-bit integers (1e400, 2^63)
       v = math.tointeger(v)
+      if not v then return bad("an integer") end
     end
+    -- 1e400 reads as inf: every param means a finite number.
+    if v ~= v or v == math.huge or v == -math.huge then return bad("a finite number") end
     return v
   elseif t == "boolean" then
     if text == "true" or text == "1" or text == "yes" then return true end

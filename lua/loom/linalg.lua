@@ -2,6 +2,7 @@
 -- checked and the warnings spelled out. Not the OLS statistics (loom.regress).
 local core = require("loom.core").linalg
 local loom = require "loom"
+local check = require "loom.check"
 
 local linalg = {}
 
@@ -15,20 +16,7 @@ local OPTION_TYPES = {
   refine = "boolean",
 }
 
-local function check_options(fn, opts, types)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fn, type(opts)), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = types[k]
-    if not want then error(string.format("%s: unknown option '%s'", fn, tostring(k)), 3) end
-    if type(v) ~= want then
-      error(string.format("%s: option '%s' must be a %s, got %s", fn, k, want, type(v)), 3)
-    end
-  end
-  return opts
-end
+local check_options = check.options
 
 local function is_matrix(x) return loom.is_matrix(x) end
 
@@ -41,11 +29,7 @@ local function as_column(y)
 end
 linalg.as_column = as_column
 
-local function check_matrix(fn, what, x)
-  if not is_matrix(x) then
-    error(string.format("%s: %s must be a matrix, got %s", fn, what, type(x)), 3)
-  end
-end
+local check_matrix = check.matrix
 
 local function column_list(cols)
   local parts = {}
@@ -57,7 +41,10 @@ end
 local function warnings_of(method, info, p, opts)
   local w = {}
   if (method == "qr" or method == "svd") and info.rank < p then
-    if method == "qr" then
+    if not info.pivots and method == "qr" then
+      -- no rows: nothing determines any coefficient
+      w[#w + 1] = string.format("X has no rows: all %d coefficients are set to 0", p)
+    elseif method == "qr" then
       local dropped = {}
       for i = info.rank + 1, p do dropped[#dropped + 1] = info.pivots[i] end
       table.sort(dropped)
@@ -100,7 +87,7 @@ function linalg.lstsq(X, y, opts)
   -- computed the first time info.residual_norm is read.
   local core_opts = {residual = false}
   for k, v in pairs(opts) do core_opts[k] = v end
-  local beta, info = core.lstsq(X, y, method, core_opts)
+  local beta, info = check.call("linalg.lstsq", core.lstsq, X, y, method, core_opts)
   info.method = method
   info.warnings = warnings_of(method, info, X:cols(), opts)
   return beta, setmetatable(info, {__index = function(t, key)
@@ -116,19 +103,19 @@ linalg.lstsq_naive = core.lstsq_naive
 function linalg.solve(A, b)
   check_matrix("linalg.solve", "A", A)
   check_matrix("linalg.solve", "b", b)
-  return core.solve(A, b)
+  return check.call("linalg.solve", core.solve, A, b)
 end
 
 function linalg.inv(A)
   check_matrix("linalg.inv", "A", A)
-  return core.inv(A)
+  return check.call("linalg.inv", core.inv, A)
 end
 
 -- det(A) -> number; det(A, {log = true}) -> sign, log|det| (no overflow or underflow)
 function linalg.det(A, opts)
   check_matrix("linalg.det", "A", A)
   opts = check_options("linalg.det", opts, {log = "boolean"})
-  local sign, logabs = core.slogdet(A)
+  local sign, logabs = check.call("linalg.det", core.slogdet, A)
   if opts.log then return sign, logabs end
   if sign == 0 then return 0.0 end
   return sign * math.exp(logabs)
@@ -138,24 +125,24 @@ end
 function linalg.svd(A, opts)
   check_matrix("linalg.svd", "A", A)
   opts = check_options("linalg.svd", opts, {vectors = "boolean"})
-  return core.svd(A, opts.vectors ~= false)
+  return check.call("linalg.svd", core.svd, A, opts.vectors ~= false)
 end
 
 function linalg.qr(A)
   check_matrix("linalg.qr", "A", A)
-  return core.qr(A)
+  return check.call("linalg.qr", core.qr, A)
 end
 
 function linalg.cholesky(A)
   check_matrix("linalg.cholesky", "A", A)
-  return core.cholesky(A)
+  return check.call("linalg.cholesky", core.cholesky, A)
 end
 
 -- eigh(A) -> w (ascending, n x 1), V (eigenvectors in columns); {vectors = false} -> w
 function linalg.eigh(A, opts)
   check_matrix("linalg.eigh", "A", A)
   opts = check_options("linalg.eigh", opts, {vectors = "boolean"})
-  return core.eigh(A, opts.vectors ~= false)
+  return check.call("linalg.eigh", core.eigh, A, opts.vectors ~= false)
 end
 
 -- The default tolerance of rank and pinv: max(m, n) * eps * largest singular value.

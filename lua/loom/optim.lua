@@ -3,34 +3,33 @@
 -- state in matrices allocated once. Not the modules (loom.nn).
 local core = require "loom.core"
 local loom = require "loom"
+local check = require "loom.check"
 
 local adam_step, sgd_step = core.nn.adam_step, core.nn.sgd_step
 local optim = {}
 
 -- A list of {name, value, grad} from a module (anything with :parameters()) or a list.
 local function param_list(params, fn)
-  if type(params) == "userdata" or (type(params) == "table" and type(params.parameters) == "function") then
+  if (type(params) == "userdata" or type(params) == "table") and type(params.parameters) == "function" then
     params = params:parameters()
   end
-  if type(params) ~= "table" then
-    error(string.format("%s: expected a module or a list of parameters, got %s", fn, type(params)), 3)
+  if type(params) ~= "table" or loom.is_matrix(params) then
+    check.fail(fn, "expected a module or a list of parameters, got %s", check.kind(params))
   end
   local list = {}
   for i, p in ipairs(params) do
     if type(p) ~= "table" or not loom.is_matrix(p.value) or not loom.is_matrix(p.grad) then
-      error(string.format("%s: parameter %d is not a {name, value = matrix, grad = matrix} entry", fn, i), 3)
+      check.fail(fn, "parameter %d is not a {name, value = matrix, grad = matrix} entry", i)
     end
     list[i] = {name = p.name or tostring(i), value = p.value, grad = p.grad}
   end
   return list
 end
 
-local function number_opt(opts, key, default, fn, check)
+local function number_opt(opts, key, default, fn, valid)
   local v = opts[key]
   if v == nil then v = default end
-  if type(v) ~= "number" or (check and not check(v)) then
-    error(string.format("%s: invalid %s %s", fn, key, tostring(v)), 4)
-  end
+  if valid and not valid(v) then check.fail(fn, "invalid %s %s", key, tostring(v)) end
   return v
 end
 
@@ -39,6 +38,14 @@ local function nonneg(v) return v >= 0 end
 local Optimizer = {}
 Optimizer.__index = Optimizer
 optim.Optimizer = Optimizer
+
+-- A method called with a dot (opt.step()) or on something else.
+local function check_self(self, method)
+  if type(self) ~= "table" or type(self.params) ~= "table" or type(self.kind) ~= "string" then
+    check.fail("optim.Optimizer:" .. method, "expected an optimiser (call it as opt:%s()), got %s",
+      method, check.kind(self))
+  end
+end
 
 -- "adam(lr=0.001, beta1=0.9, ...) over 4 parameters (9610 values)"
 function Optimizer.__tostring(self)
@@ -51,6 +58,7 @@ end
 
 -- Zero every parameter's gradient.
 function Optimizer:zero_grad()
+  check_self(self, "zero_grad")
   local params = self.params
   for i = 1, #params do params[i].grad:zero_() end
 end
@@ -59,6 +67,7 @@ end
 -- parameter i (1-based) and "<i>.step" as a 1x1 matrix; the hyperparameters come second,
 -- as strings (safetensors metadata).
 function Optimizer:state_dict()
+  check_self(self, "state_dict")
   local tensors, meta = {}, {kind = self.kind}
   for i, s in ipairs(self.state) do
     for k, v in pairs(s) do
@@ -75,19 +84,27 @@ end
 
 -- Restore what state_dict gave (the hyperparameters too when meta is given).
 function Optimizer:load_state_dict(tensors, meta)
+  check_self(self, "load_state_dict")
+  local fn = self.kind .. ":load_state_dict"
+  check.table(fn, "the state (argument 1)", tensors)
+  if meta ~= nil then check.table(fn, "the metadata (argument 2)", meta) end
+  -- Check every entry before changing any: a bad state leaves the optimiser as it was.
   for key, v in pairs(tensors) do
     local i, k = tostring(key):match("^(%d+)%.([%w_]+)$")
     local s = i and self.state[tonumber(i)]
-    if not s or s[k] == nil then
-      error(string.format("%s:load_state_dict: unexpected key %s", self.kind, tostring(key)), 2)
+    if not s or s[k] == nil then check.fail(fn, "unexpected key %s", tostring(key)) end
+    if not loom.is_matrix(v) then check.fail(fn, "%s must be a matrix, got %s", key, check.kind(v)) end
+    local r, c = 1, 1
+    if loom.is_matrix(s[k]) then r, c = s[k]:shape() end
+    local vr, vc = v:shape()
+    if r ~= vr or c ~= vc then
+      check.fail(fn, "%s is %dx%d, the parameter's state is %dx%d", key, vr, vc, r, c)
     end
+  end
+  for key, v in pairs(tensors) do
+    local i, k = tostring(key):match("^(%d+)%.([%w_]+)$")
+    local s = self.state[tonumber(i)]
     if loom.is_matrix(s[k]) then
-      local r, c = s[k]:shape()
-      local vr, vc = v:shape()
-      if r ~= vr or c ~= vc then
-        error(string.format("%s:load_state_dict: %s is %dx%d, the parameter's state is %dx%d",
-          self.kind, key, vr, vc, r, c), 2)
-      end
       s[k]:copy_(v)
     else
       s[k] = math.tointeger(v:get(1, 1)) or v:get(1, 1)
@@ -97,7 +114,8 @@ function Optimizer:load_state_dict(tensors, meta)
     for _, k in ipairs(self.hyper) do
       if meta[k] ~= nil then
         local v = meta[k]
-        if type(self[k]) == "number" then v = tonumber(v)
+        if type(self[k]) == "number" then
+          v = tonumber(v) or check.fail(fn, "metadata %s must be a number, got %s", k, check.shown(meta[k]))
         elseif type(self[k]) == "boolean" then v = (v == true or v == "true") end
         self[k] = v
       end
@@ -114,7 +132,8 @@ SGD.__tostring = Optimizer.__tostring
 -- optim.sgd(params, {lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0, nesterov = false})
 function optim.sgd(params, opts)
   local fn = "optim.sgd"
-  opts = opts or {}
+  opts = check.options(fn, opts, {lr = "number", momentum = "number", dampening = "number",
+    weight_decay = "number", nesterov = "boolean"})
   local self = setmetatable({kind = "sgd", params = param_list(params, fn), state = {},
     hyper = {"lr", "momentum", "dampening", "weight_decay", "nesterov"}}, SGD)
   self.lr = number_opt(opts, "lr", 0.01, fn, nonneg)
@@ -123,7 +142,7 @@ function optim.sgd(params, opts)
   self.weight_decay = number_opt(opts, "weight_decay", 0, fn, nonneg)
   self.nesterov = opts.nesterov == true
   if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
-    error("optim.sgd: Nesterov momentum requires a momentum and zero dampening", 2)
+    check.fail(fn, "Nesterov momentum requires a momentum and zero dampening")
   end
   for i, p in ipairs(self.params) do
     local s = {step = 0}
@@ -134,6 +153,7 @@ function optim.sgd(params, opts)
 end
 
 function SGD:step()
+  check_self(self, "step")
   local params, state = self.params, self.state
   local lr, mom, damp, wd, nesterov = self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov
   for i = 1, #params do
@@ -151,11 +171,11 @@ Adam.__tostring = Optimizer.__tostring
 
 local function adam(params, opts, decoupled)
   local fn = decoupled and "optim.adamw" or "optim.adam"
-  opts = opts or {}
+  opts = check.options(fn, opts, {lr = "number", betas = "table", eps = "number", weight_decay = "number"})
   local betas = opts.betas or {0.9, 0.999}
-  if type(betas) ~= "table" or type(betas[1]) ~= "number" or type(betas[2]) ~= "number"
+  if type(betas[1]) ~= "number" or type(betas[2]) ~= "number"
       or betas[1] < 0 or betas[1] >= 1 or betas[2] < 0 or betas[2] >= 1 then
-    error(fn .. ": betas must be two numbers in [0, 1)", 3)
+    check.fail(fn, "betas must be two numbers in [0, 1)")
   end
   local self = setmetatable({kind = decoupled and "adamw" or "adam", params = param_list(params, fn),
     state = {}, decoupled = decoupled,
@@ -177,6 +197,7 @@ function optim.adam(params, opts) return adam(params, opts, false) end
 function optim.adamw(params, opts) return adam(params, opts, true) end
 
 function Adam:step()
+  check_self(self, "step")
   local params, state = self.params, self.state
   local lr, b1, b2, eps, wd, dec = self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.decoupled
   for i = 1, #params do
@@ -193,8 +214,8 @@ end
 -- before clipping). Gradients are scaled by max_norm / (total + 1e-6) when that is < 1.
 function optim.clip_grad_norm(params, max_norm)
   local list = param_list(params, "optim.clip_grad_norm")
-  if type(max_norm) ~= "number" or max_norm < 0 then
-    error("optim.clip_grad_norm: max_norm must be a number >= 0", 2)
+  if type(max_norm) ~= "number" or not (max_norm >= 0) then
+    check.fail("optim.clip_grad_norm", "max_norm must be a number >= 0")
   end
   local sq = 0
   for i = 1, #list do sq = sq + list[i].grad:norm() ^ 2 end
@@ -212,25 +233,35 @@ local Schedule = {}
 Schedule.__index = Schedule
 
 local function schedule(opt, lr_at, fn)
-  if type(opt) ~= "table" or type(opt.lr) ~= "number" then
-    error(fn .. ": expected an optimiser", 3)
-  end
+  if type(opt) ~= "table" or type(opt.lr) ~= "number" then check.fail(fn, "expected an optimiser") end
   return setmetatable({opt = opt, base_lr = opt.lr, last_epoch = 0, lr_at = lr_at}, Schedule)
 end
 
+local function check_schedule(self, method)
+  if type(self) ~= "table" or getmetatable(self) ~= Schedule then
+    check.fail("optim.Schedule:" .. method, "expected a schedule (call it as sched:%s()), got %s",
+      method, check.kind(self))
+  end
+end
+
 function Schedule:step()
+  check_schedule(self, "step")
   self.last_epoch = self.last_epoch + 1
   self.opt.lr = self.lr_at(self.last_epoch)
   return self.opt.lr
 end
 
-function Schedule:get_lr() return self.opt.lr end
+function Schedule:get_lr()
+  check_schedule(self, "get_lr")
+  return self.opt.lr
+end
 
 -- optim.step_lr(opt, {step_size = n, gamma = 0.1}): lr = base * gamma^floor(epoch / n)
 function optim.step_lr(opt, opts)
-  opts = opts or {}
+  local fn = "optim.step_lr"
+  opts = check.options(fn, opts, {step_size = "number", gamma = "number"})
   local n, gamma = opts.step_size, opts.gamma or 0.1
-  if math.type(n) ~= "integer" or n < 1 then error("optim.step_lr: step_size must be an integer >= 1", 2) end
+  if math.type(n) ~= "integer" or n < 1 then check.fail(fn, "step_size must be an integer >= 1") end
   local sched
   sched = schedule(opt, function(epoch) return sched.base_lr * gamma ^ (epoch // n) end, "optim.step_lr")
   return sched
@@ -239,9 +270,10 @@ end
 -- optim.cosine_lr(opt, {t_max = n, eta_min = 0}):
 -- lr = eta_min + (base - eta_min) (1 + cos(pi epoch / t_max)) / 2
 function optim.cosine_lr(opt, opts)
-  opts = opts or {}
+  local fn = "optim.cosine_lr"
+  opts = check.options(fn, opts, {t_max = "number", eta_min = "number"})
   local t_max, eta_min = opts.t_max, opts.eta_min or 0
-  if type(t_max) ~= "number" or t_max <= 0 then error("optim.cosine_lr: t_max must be > 0", 2) end
+  if type(t_max) ~= "number" or t_max <= 0 then check.fail(fn, "t_max must be > 0") end
   local sched
   sched = schedule(opt, function(epoch)
     return eta_min + (sched.base_lr - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2

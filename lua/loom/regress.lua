@@ -2,6 +2,7 @@
 -- errors, t and p values, R², F, and the summary table. Not the solvers (loom.linalg).
 local loom = require "loom"
 local linalg = require "loom.linalg"
+local check = require "loom.check"
 
 local regress = {}
 
@@ -32,21 +33,21 @@ end
 
 -- regress(X, y [, {intercept = true, names = {...}, yname = "y", method = "qr"}]) -> fit
 function regress.regress(X, y, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("loom.regress: options must be a table", 2) end
-  for k, v in pairs(opts) do
-    if not OPTION_TYPES[k] then error(string.format("loom.regress: unknown option '%s'", tostring(k)), 2) end
-    if type(v) ~= OPTION_TYPES[k] then
-      error(string.format("loom.regress: option '%s' must be a %s, got %s", k, OPTION_TYPES[k], type(v)), 2)
-    end
-  end
+  local fn = "loom.regress"
+  opts = check.options(fn, opts, OPTION_TYPES)
   y = linalg.as_column(y)
-  if not loom.is_matrix(X) or not loom.is_matrix(y) then
-    error("loom.regress: X and y must be matrices", 2)
-  end
-  if y:cols() ~= 1 then error(string.format("loom.regress: y must have one column, got %dx%d", y:shape()), 2) end
+  check.matrix(fn, "X", X)
+  check.matrix(fn, "y", y)
+  if y:cols() ~= 1 then check.fail(fn, "y must have one column, got %dx%d", y:shape()) end
   if y:rows() ~= X:rows() then
-    error(string.format("loom.regress: X is %dx%d but y is %dx%d (rows differ)", X:rows(), X:cols(), y:shape()), 2)
+    check.fail(fn, "X is %dx%d but y is %dx%d (rows differ)", X:rows(), X:cols(), y:shape())
+  end
+  if X:rows() == 0 then check.fail(fn, "X has no rows (0x%d): there is nothing to fit", X:cols()) end
+  for j, name in pairs(opts.names or {}) do
+    if math.type(j) ~= "integer" or j < 1 or j > X:cols() or type(name) ~= "string" then
+      check.fail(fn, "names must be a list of at most %d strings (one per column of X), got names[%s] = %s",
+        X:cols(), check.shown(j), check.shown(name))
+    end
   end
   local intercept = opts.intercept ~= false
   local names = {}
@@ -123,7 +124,19 @@ function regress.regress(X, y, opts)
 end
 
 -- fit:predict(Xnew) -> Xnew * coef (aliased coefficients count as 0)
+local function check_fit(self, method)
+  if getmetatable(self) ~= Fit then
+    check.fail("fit:" .. method, "expected a fit (call it as fit:%s()), got %s", method, check.kind(self))
+  end
+end
+
 function Fit:predict(X)
+  check_fit(self, "predict")
+  check.matrix("fit:predict", "Xnew", X)
+  local want = self.p - (self.intercept and 1 or 0)
+  if X:cols() ~= want then
+    check.fail("fit:predict", "Xnew has %d columns, the fit has %d (as many as its X)", X:cols(), want)
+  end
   local b = {}
   for j = 1, self.p do
     local c = self.coef[j]
@@ -213,6 +226,7 @@ local function format_column(values, digits)
 end
 
 function Fit:summary()
+  check_fit(self, "summary")
   local lines = {}
   local function add(s) lines[#lines + 1] = s end
   local terms = {}
@@ -283,6 +297,6 @@ function Fit:summary()
   return table.concat(lines, "\n")
 end
 
-Fit.__tostring = Fit.summary
+Fit.__tostring = function(self) return self:summary() end
 
 return regress

@@ -1,7 +1,7 @@
 -- test_optim.lua: loom.optim (SGD, Adam, AdamW, clipping, schedules, saved state) against
--- plain-Lua reference updates, and loom.data's mini-batches. Not the layers (test_nn.lua).
+-- plain-Lua reference updates. Not the layers (test_nn.lua) nor mini-batches (test_data.lua).
 local loom = require "loom"
-local nn, optim, data = loom.nn, loom.optim, loom.data
+local nn, optim = loom.nn, loom.optim
 
 -- A parameter list of one matrix with a fixed gradient sequence.
 local function one_param(values)
@@ -180,61 +180,6 @@ test("optimiser state: a table of matrices, saved and restored", function()
   check(loom.is_matrix(st["1.momentum_buffer"]), "sgd momentum buffer saved")
 end)
 
-test("data.batches: every index once per epoch, shuffled by the seed", function()
-  loom.seed(3)
-  local plan = data.batches(10, 4)
-  equal(plan.count, 3, "batch count")
-  local seen, sizes = {}, {}
-  for b, idx in plan:epoch() do
-    sizes[#sizes + 1] = #idx
-    for _, i in ipairs(idx) do seen[i] = (seen[i] or 0) + 1 end
-    equal(b, #sizes, "batch number")
-  end
-  equal(table.concat(sizes, ","), "4,4,2", "batch sizes")
-  for i = 1, 10 do equal(seen[i], 1, "index " .. i) end
-  loom.seed(3)
-  local again = data.batches(10, 4)
-  local _, i1 = again:epoch()()
-  loom.seed(3)
-  local _, i2 = data.batches(10, 4):epoch()()
-  equal(table.concat(i1, ","), table.concat(i2, ","), "same seed, same order")
-  local fixed = data.batches(5, 2, {shuffle = false, drop_last = true})
-  local out = {}
-  for _, idx in fixed:epoch() do out[#out + 1] = table.concat(idx, ",") end
-  equal(table.concat(out, " "), "1,2 3,4", "in order, last partial batch dropped")
-  checkerror("data.batches: batch_size must be an integer >= 1", data.batches, 5, 0)
-end)
-
-test("data.loader: gathers rows into reused buffers without allocating", function()
-  local X = loom.matrix{{1, 10}, {2, 20}, {3, 30}, {4, 40}, {5, 50}}
-  local y = loom.matrix{1, 2, 3, 4, 5}
-  local loader = data.loader(X, y, 2)
-  equal(#loader, 3, "#loader")
-  for _ in loader:epoch() do end
-  local before = loom.alloc_stats().allocations
-  local total = 0
-  for _ = 1, 3 do
-    for xb, yb in loader:epoch() do
-      for i = 1, xb:rows() do
-        equal(xb:get(i, 2), 10 * yb:get(i, 1), "rows stay paired")
-        total = total + 1
-      end
-    end
-  end
-  equal(total, 15, "rows seen")
-  equal(loom.alloc_stats().allocations - before, 0, "allocations after warm-up")
-  checkerror("data.loader: X has 5 rows but y has 2", data.loader, X, loom.zeros(2, 1), 2)
-end)
-
-test("data.split: deterministic hash split", function()
-  local train, test_idx = data.split(1797, {test = 0.2})
-  equal(#train + #test_idx, 1797, "every row once")
-  close(#test_idx / 1797, 0.2, 0.03, "about 20% test")
-  local again_train = data.split(1797, {test = 0.2})
-  equal(table.concat(again_train, ","), table.concat(train, ","), "same split every time")
-  equal(data.hash_index(1), 0x340ca71c, "FNV-1a of \"1\"")
-end)
-
 test("error messages of the less common paths", function()
   local core = require "loom.core"
   checkerror("optim.sgd: momentum needs a momentum buffer", core.nn.sgd_step,
@@ -246,6 +191,4 @@ test("error messages of the less common paths", function()
   local opt = optim.sgd(one_param{{1}})
   checkerror("optim.cosine_lr: t_max must be > 0", optim.cosine_lr, opt, {t_max = 0})
   checkerror("optim.step_lr: expected an optimiser", optim.step_lr, {}, {step_size = 1})
-  checkerror("data.batches: n must be an integer >= 0", data.batches, -1, 2)
-  checkerror("data.loader: expected matrices X [, y]", data.loader, {}, nil, 2)
 end)

@@ -155,6 +155,15 @@ end)
 
 test("regress: argument errors", function()
   checkerror("loom.regress: X is 3x1 but y is 2x1 (rows differ)", loom.regress, loom.zeros(3, 1), loom.zeros(2, 1))
-  checkerror("loom.regress: unknown option 'intercep'", loom.regress, loom.zeros(3, 1), loom.zeros(3, 1), {intercep = false})
+  checkerror("loom.regress: unknown option 'intercep' (did you mean 'intercept'?)", loom.regress,
+    loom.zeros(3, 1), loom.zeros(3, 1), {intercep = false})
   checkerror("loom.regress: y must have one column, got 3x2", loom.regress, loom.zeros(3, 1), loom.zeros(3, 2))
+  checkerror("loom.regress: X has no rows (0x1): there is nothing to fit", loom.regress, loom.zeros(0, 1),
+    loom.zeros(0, 1))
+  checkerror("loom.regress: names must be a list of at most 1 strings (one per column of X), got names[2] = \"b\"",
+    loom.regress, loom.zeros(3, 1), loom.zeros(3, 1), {names = {"a", "b"}})
+  local fit = loom.regress(loom.matrix{{1}, {2}, {3}}, loom.matrix{{1}, {2}, {4}})
+  checkerror("fit:predict: Xnew must be a matrix, got nil", fit.predict, fit)
+  checkerror("fit:predict: Xnew has 2 columns, the fit has 1 (as many as its X)", fit.predict, fit, loom.zeros(4, 2))
+  checkerror("fit:predict: expected a fit (call it as fit:predict()), got matrix", fit.predict, loom.zeros(4, 1))
 end)

@@ -153,6 +153,8 @@ end
 
 test("gradcheck worst error", function()
   print(string.format("  worst gradcheck relative error over all layers and cells: %.3g", worst_grad))
+  check(worst_grad > 0, "no gradcheck ran before this test")
+  check(worst_grad < GRAD_TOL, "worst gradcheck error %.3g", worst_grad)
 end)
 
 test("cells step by step equal the fused layer, gradients included", function()

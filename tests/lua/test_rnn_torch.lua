@@ -115,7 +115,7 @@ local CASES = {
 
 local py, why = reference_python({"torch"})
 local tmp = os.tmpname()
-local worst_overall = 0
+local worst_overall, compared = 0, 0
 
 -- Build every case (layer, inputs, weights on disk) first, so one python run (torch takes
 -- seconds to import) serves them all; then each test compares one case.
@@ -178,6 +178,7 @@ for k = 1, #KINDS * #CASES do
     end
     check(count == 4 + (lstm and 2 or 0) + 4 * L * c.D, "compared %d values", count)
     os.remove(c.input); os.remove(c.output)
+    compared = compared + 1
   end)
 end
 
@@ -185,4 +186,6 @@ test("torch agreement: worst difference", function()
   if not py then skip(why) end
   print(string.format("  worst relative difference from torch over %d cases: %.3g", #prepared, worst_overall))
   os.remove(tmp); os.remove(tmp .. ".py")
+  equal(compared, #KINDS * #CASES, "cases compared with torch")
+  check(worst_overall <= TOL, "worst relative difference %.3g", worst_overall)
 end)

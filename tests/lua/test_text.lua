@@ -18,7 +18,7 @@ test("vocab: pad 1, unk 2, by count then alphabetically, min_count", function()
   equal(table.concat(v2.itos, " "), "<pad> <unk> b a", "min_count drops rare tokens")
   local back = text.vocab_from_string(v:serialize())
   equal(table.concat(back.itos, " "), table.concat(v.itos, " "), "serialize round trip")
-  checkerror("loom.text: a vocabulary starts with <pad> and <unk>", text.vocab_from_string, "a\nb")
+  checkerror("loom.text.vocab_from_string: a vocabulary starts with <pad> and <unk>", text.vocab_from_string, "a\nb")
 end)
 
 test("batches: time-major ids, padding, lengths, sorted by length", function()

@@ -44,5 +44,9 @@ matrices, overwritten by the next batch, so an epoch allocates no matrices after
    doc = "FNV-1a 32-bit hash of the decimal text of i."},
   {name = "loom.data.split", signature = "data.split(n [, {test = 0.2}]) -> train_idx, test_idx",
    doc = [[Deterministic split of rows 1..n: row i is a test row when hash_index(i) % 100 < 100 * test.
-The same on every machine and independent of the seed (the digits experiment uses it).]]},
+The same on every machine and independent of the seed (the digits experiment uses it).
+test is a number in [0, 1]; n is at most data.MAX_N.]]},
+  {name = "loom.data.MAX_N", signature = "data.MAX_N = 2^25",
+   doc = [[The most rows data.batches, data.loader and data.split index (33,554,432): their index
+lists then take about a gigabyte and a few seconds to build; a larger n is an error, not minutes of work.]]},
 }

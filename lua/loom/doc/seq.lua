@@ -14,7 +14,7 @@ Feed both to the recurrent layers: lstm:forward(X, {lengths = lengths}).]] },
   { name = "loom.seq.unpad", signature = "loom.seq.unpad(X, lengths) -> list of T_b x F matrices",
     doc = "The inverse of pad (copies), e.g. to split a layer's output per sequence." },
   { name = "loom.seq.mask", signature = "loom.seq.mask(lengths, T) -> T*B x 1 matrix",
-    doc = "1 at real steps, 0 at padding." },
+    doc = "1 at real steps, 0 at padding. Every length is an integer in 0..T; others are an error." },
   { name = "loom.seq.sort_by_length", signature = "loom.seq.sort_by_length(list [, {descending = true}]) -> sorted, order",
     doc = "Stable sort of sequences (or lengths) by length; order[k] is the original index of sorted[k]." },
   { name = "loom.seq.buckets", signature = "loom.seq.buckets(list, batch_size [, {shuffle = true}]) -> list of index lists",
@@ -32,7 +32,8 @@ come from the seeded generator. list holds sequences or lengths.]] },
     doc = [[
 Per-step cross-entropy for taggers: logits T*B x C, targets T*B x 1 class ids (1-based; a
 T x B id matrix works too). Only real steps count: the mean is over them and dlogits is
-zero on padding.]] },
+zero on padding. With every length 0 the mean has no step to average and is an error
+(reduction = "sum" gives 0).]] },
   { name = "loom.seq.last_cross_entropy", signature = "loom.seq.last_cross_entropy(logits, targets, lengths) -> loss, dlogits",
     doc = [[
 Sequence classification from the last step: logits T*B x C (a head applied at every

@@ -3,6 +3,7 @@
 -- tostring with parameter counts) and gradcheck. Not the kernels (src/core/nn.c).
 local core = require "loom.core"
 local loom = require "loom"
+local check = require "loom.check"
 
 local cnn = core.nn
 local nn = {}
@@ -16,8 +17,27 @@ local native = module_mt.methods
 local Module = {}
 nn.Module = Module
 
+-- The public name of a module's class for messages: "nn.Linear", "nn.Sequential", ...
+local function class_name(m)
+  local ok, c = pcall(function() return m:config() end)
+  if ok and type(c) == "table" and type(c.kind) == "string" then return "nn." .. c.kind end
+  if type(m) == "table" and getmetatable(m) and getmetatable(m).__name then
+    return (getmetatable(m).__name:gsub("^loom%.", ""))
+  end
+  return "nn.Module"
+end
+
+-- m must be a module (anything with a parameters method): the shared methods are called
+-- as m:method(), and a dot call (m.state_dict()) gets a message, not an index error.
+local function check_module(m, method)
+  if (type(m) ~= "table" and type(m) ~= "userdata") or type(m.parameters) ~= "function" then
+    check.fail("nn.Module:" .. method, "expected a module (call it as m:%s()), got %s", method, check.kind(m))
+  end
+end
+
 -- Number of parameter values (weights and biases, not gradients).
 function Module.num_parameters(m)
+  check_module(m, "num_parameters")
   local n = 0
   for _, p in ipairs(m:parameters()) do n = n + p.value:numel() end
   return n
@@ -25,6 +45,7 @@ end
 
 -- m:state_dict() -> {name = copy of the parameter}, PyTorch's names ("0.weight").
 function Module.state_dict(m)
+  check_module(m, "state_dict")
   local t = {}
   for _, p in ipairs(m:parameters()) do t[p.name] = p.value:copy() end
   return t
@@ -42,8 +63,13 @@ end
 -- Shape mismatches are always errors; with strict, missing and unexpected names too. The
 -- error lists every problem at once; nothing is copied unless the whole load is valid.
 function Module.load_state_dict(m, t, opts)
-  if type(t) ~= "table" then error("load_state_dict: expected a table of matrices", 2) end
-  local strict = not (opts and opts.strict == false)
+  check_module(m, "load_state_dict")
+  local fn = class_name(m) .. ":load_state_dict"
+  if type(t) ~= "table" or loom.is_matrix(t) then
+    check.fail(fn, "expected a table of matrices, got %s", check.kind(t))
+  end
+  opts = check.options(fn, opts, {strict = "boolean"})
+  local strict = opts.strict ~= false
   local params, seen = m:parameters(), {}
   local missing, unexpected, mismatched = {}, {}, {}
   for _, p in ipairs(params) do
@@ -70,7 +96,7 @@ function Module.load_state_dict(m, t, opts)
     problems[#problems + 1] = "unexpected keys: " .. table.concat(unexpected, ", ")
   end
   if #mismatched > 0 then problems[#problems + 1] = "shape mismatch: " .. table.concat(mismatched, ", ") end
-  if #problems > 0 then error("load_state_dict: " .. table.concat(problems, "; "), 2) end
+  if #problems > 0 then check.fail(fn, "%s", table.concat(problems, "; ")) end
   for _, p in ipairs(params) do
     if t[p.name] ~= nil then p.value:copy_(t[p.name]) end
   end
@@ -94,7 +120,7 @@ end
 
 -- One module's architecture without counts (PyTorch's repr); a module may define m:repr().
 local function repr(m)
-  if type(m.repr) == "function" then return m:repr() end
+  if (type(m) == "table" or type(m) == "userdata") and type(m.repr) == "function" then return m:repr() end
   return tostring(m)
 end
 nn.repr = repr
@@ -108,6 +134,9 @@ end
 local function py_bool(b) return b and "True" or "False" end
 
 function native.repr(m)
+  if getmetatable(m) ~= module_mt then
+    check.fail("nn.Module:repr", "expected a module (call it as m:repr()), got %s", check.kind(m))
+  end
   local c = m:config()
   if c.kind == "Linear" then
     return string.format("Linear(in_features=%d, out_features=%d, bias=%s)", c.in_features,
@@ -128,17 +157,13 @@ native.state_dict = Module.state_dict
 native.load_state_dict = Module.load_state_dict
 module_mt.__tostring = Module.__tostring
 
-local function check_opts(opts, fn)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fn, type(opts)), 3)
-  end
-  return opts or {}
-end
-
 -- nn.Linear(in, out [, {bias = true}])
 function nn.Linear(in_features, out_features, opts)
-  opts = check_opts(opts, "nn.Linear")
-  return cnn.linear(in_features, out_features, opts.bias ~= false)
+  local fn = "nn.Linear"
+  check.integer(fn, "in_features", in_features, 1)
+  check.integer(fn, "out_features", out_features, 1)
+  opts = check.options(fn, opts, {bias = "boolean"})
+  return check.call("nn.Linear", cnn.linear, in_features, out_features, opts.bias ~= false)
 end
 
 function nn.Sigmoid() return cnn.sigmoid() end
@@ -149,16 +174,25 @@ function nn.Softmax() return cnn.softmax() end
 function nn.LogSoftmax() return cnn.log_softmax() end
 -- nn.Dropout(p = 0.5): zeroes with probability p and scales by 1/(1-p) in training mode,
 -- the identity in eval mode. Masks come from the seeded generator.
-function nn.Dropout(p) return cnn.dropout(p) end
+function nn.Dropout(p)
+  if p ~= nil then check.number("nn.Dropout", "p", p) end
+  return check.call("nn.Dropout", cnn.dropout, p)
+end
 -- nn.Embedding(vocab, dim [, {padding_idx = id}]): ids are 1-based.
 function nn.Embedding(vocab, dim, opts)
-  opts = check_opts(opts, "nn.Embedding")
-  return cnn.embedding(vocab, dim, opts.padding_idx)
+  local fn = "nn.Embedding"
+  check.integer(fn, "vocab", vocab, 1)
+  check.integer(fn, "dim", dim, 1)
+  opts = check.options(fn, opts, {padding_idx = "integer"})
+  return check.call("nn.Embedding", cnn.embedding, vocab, dim, opts.padding_idx)
 end
 
 -- ---- losses ----
 
 function loss_mt.__index.repr(c)
+  if getmetatable(c) ~= loss_mt then
+    check.fail("nn.Loss:repr", "expected a loss (call it as loss:repr()), got %s", check.kind(c))
+  end
   local cfg = c:config()
   local extra = cfg.reduction ~= "mean" and ("reduction='" .. cfg.reduction .. "'") or ""
   if cfg.ignore_index then
@@ -170,15 +204,16 @@ loss_mt.__tostring = loss_mt.__index.repr
 
 local function loss_ctor(kind, allow_ignore)
   return function(opts)
-    opts = check_opts(opts, "nn." .. kind)
+    local fn = "nn." .. kind
+    opts = check.options(fn, opts, {reduction = "string", ignore_index = "number"})
     if opts.ignore_index ~= nil and not allow_ignore then
-      error("nn." .. kind .. ": ignore_index is only for CrossEntropyLoss", 2)
+      check.fail(fn, "ignore_index is only for CrossEntropyLoss")
     end
     local reduction = opts.reduction or "mean"
     if reduction ~= "mean" and reduction ~= "sum" then
-      error(string.format("nn.%s: reduction must be \"mean\" or \"sum\", got %s", kind, tostring(reduction)), 2)
+      check.fail(fn, "reduction must be \"mean\" or \"sum\", got %s", tostring(reduction))
     end
-    return cnn.loss(kind, reduction, opts.ignore_index)
+    return check.call(fn, cnn.loss, kind, reduction, opts.ignore_index)
   end
 end
 
@@ -192,7 +227,11 @@ function nn.is_native(x) return getmetatable(x) == module_mt end
 
 -- ---- Sequential: a Lua table holding its modules at 1..n ----
 
-local Sequential = {}
+local function is_module(m)
+  return (type(m) == "table" or type(m) == "userdata") and type(m.forward) == "function"
+end
+
+local Sequential = {__name = "nn.Sequential"}
 Sequential.__index = Sequential
 Sequential.__name = "loom.nn.Sequential" -- help(model) finds its page by this name
 Sequential.__tostring = Module.__tostring
@@ -203,24 +242,35 @@ end
 -- nn.Sequential{m1, m2, ...}: forward runs them in order; backward in reverse, each module
 -- getting the input it saw in the last forward call.
 function nn.Sequential(list)
-  if list ~= nil and type(list) ~= "table" then
-    error("nn.Sequential: expected a list of modules", 2)
+  if list ~= nil and (type(list) ~= "table" or loom.is_matrix(list)) then
+    check.fail("nn.Sequential", "expected a list of modules")
   end
   local self = setmetatable({training = true, _inputs = {}}, Sequential)
-  for i, m in ipairs(list or {}) do self:add(m, i) end
+  for i, m in ipairs(list or {}) do
+    if not is_module(m) then check.fail("nn.Sequential", "item %d is not a module (it has no forward method)", i) end
+    self[i] = m
+  end
   return self
 end
 
-function Sequential:add(m, position)
-  position = position or #self + 1
-  if (type(m) ~= "table" and type(m) ~= "userdata") or type(m.forward) ~= "function" then
-    error(string.format("nn.Sequential: item %d is not a module (it has no forward method)", position), 2)
+local function check_sequential(self, method)
+  if getmetatable(self) ~= Sequential then
+    check.fail("nn.Sequential:" .. method, "expected a Sequential (call it as seq:%s()), got %s", method,
+      check.kind(self))
+  end
+end
+
+-- seq:add(module) -> seq: append a module.
+function Sequential:add(m)
+  check_sequential(self, "add")
+  if not is_module(m) then
+    check.fail("nn.Sequential:add", "expected a module (with a forward method), got %s", check.kind(m))
   end
   self[#self + 1] = m
   return self
 end
 
-function Sequential:forward(x)
+local function forward(self, x)
   local inputs = self._inputs
   for i = 1, #self do
     inputs[i] = x
@@ -229,19 +279,36 @@ function Sequential:forward(x)
   return x
 end
 
--- seq:backward(x, dy [, need_input_grad = true]) -> dx (nil when need_input_grad is false:
--- the first module then skips the input's gradient, as PyTorch does for inputs that do
--- not require grad).
-function Sequential:backward(x, dy, need_input_grad)
+-- A child's error (a wrong input shape) is raised at the caller's line, named by the
+-- Sequential's method and then the child's.
+function Sequential:forward(x)
+  check_sequential(self, "forward")
+  check.matrix("nn.Sequential:forward", "input", x)
+  return check.call("nn.Sequential:forward", forward, self, x)
+end
+
+local function backward(self, x, dy, need_input_grad)
   local inputs = self._inputs
-  if #inputs < #self then error("nn.Sequential:backward: call forward first", 2) end
   for i = #self, 2, -1 do dy = self[i]:backward(inputs[i], dy) end
   if #self >= 1 then dy = self[1]:backward(x, dy, need_input_grad) end
   return dy
 end
 
+-- seq:backward(x, dy [, need_input_grad = true]) -> dx (nil when need_input_grad is false:
+-- the first module then skips the input's gradient, as PyTorch does for inputs that do
+-- not require grad).
+function Sequential:backward(x, dy, need_input_grad)
+  local fn = "nn.Sequential:backward"
+  check_sequential(self, "backward")
+  if #self._inputs < #self then check.fail(fn, "call forward first") end
+  check.matrix(fn, "input", x)
+  check.matrix(fn, "dy", dy)
+  return check.call(fn, backward, self, x, dy, need_input_grad)
+end
+
 -- Parameters of the children named "<index from 0>.<name>", as PyTorch names them.
 function Sequential:parameters()
+  check_sequential(self, "parameters")
   local list = {}
   for i = 1, #self do
     for _, p in ipairs(self[i]:parameters()) do
@@ -252,20 +319,30 @@ function Sequential:parameters()
 end
 
 function Sequential:zero_grad()
+  check_sequential(self, "zero_grad")
   for i = 1, #self do self[i]:zero_grad() end
   return self
 end
 
 function Sequential:train(mode)
+  check_sequential(self, "train")
   self.training = mode == nil or not not mode
   for i = 1, #self do self[i]:train(self.training) end
   return self
 end
 
-function Sequential:eval() return self:train(false) end
-function Sequential:is_training() return self.training end
+function Sequential:eval()
+  check_sequential(self, "eval")
+  return self:train(false)
+end
+
+function Sequential:is_training()
+  check_sequential(self, "is_training")
+  return self.training
+end
 
 function Sequential:repr()
+  check_sequential(self, "repr")
   if #self == 0 then return "Sequential()" end
   local lines = {"Sequential("}
   for i = 1, #self do
@@ -294,12 +371,12 @@ local function objective(target, x, opts)
       analytic = function() local _, g = target(x); return g end, params = {}}
   end
   if nn.is_loss(target) then
-    if not opts.target then error("nn.gradcheck: checking a loss needs opts.target", 3) end
+    if not opts.target then check.fail("nn.gradcheck", "checking a loss needs opts.target") end
     return {value = function() return target:forward(x, opts.target) end,
       analytic = function() return target:backward(x, opts.target) end, params = {}}
   end
-  if type(target.forward) ~= "function" then
-    error("nn.gradcheck: expected a module, a loss or a function", 3)
+  if (type(target) ~= "table" and type(target) ~= "userdata") or type(target.forward) ~= "function" then
+    check.fail("nn.gradcheck", "expected a module, a loss or a function")
   end
   local y = target:forward(x)
   local R = loom.randn(y:rows(), y:cols())
@@ -321,8 +398,9 @@ end
 -- {kind = "input"|"parameter", name = ..., index = {i, j}, analytic = .., numeric = ..}.
 -- The generator's state is restored before each evaluation (so Dropout draws the same
 -- mask each time) and at the end.
-function nn.gradcheck(target, x, opts)
-  opts = opts or {}
+local function gradcheck(target, x, opts)
+  check.matrix("nn.gradcheck", "input", x)
+  opts = check.options("nn.gradcheck", opts, {eps = "number", floor = "number", target = "matrix"})
   local eps, floor = opts.eps or 1e-6, opts.floor or 1e-3
   local saved = loom.rng_state()
   local obj = objective(target, x, opts)
@@ -363,6 +441,9 @@ function nn.gradcheck(target, x, opts)
   loom.rng_state(saved)
   return worst, where
 end
+
+-- Errors of the module's own methods (a wrong input shape) name gradcheck too.
+function nn.gradcheck(target, x, opts) return check.call("nn.gradcheck", gradcheck, target, x, opts) end
 
 require("loom.nn.recurrent")(nn)
 
