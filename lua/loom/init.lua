@@ -27,6 +27,7 @@ loom.checkpoint = require "loom.checkpoint"
 loom.load_checkpoint = loom.checkpoint.load
 loom.runs = require "loom.runs"
 loom.text = require "loom.text"
+loom.metrics = require "loom.metrics"
 loom.linalg = require "loom.linalg"
 loom.regress = require("loom.regress").regress
 
