@@ -266,7 +266,17 @@ end
 -- Cross-entropy of logits (N x V) against targets (N x 1), PAD rows ignored, mean over the
 -- others; with smoothing eps the target is (1 - eps) one-hot + eps / V (PyTorch's
 -- label_smoothing). Returns loss, dlogits, count.
+local plain_ce -- nn.CrossEntropyLoss{ignore_index = PAD}: the C path when eps = 0
+
 function seq2seq.cross_entropy(logits, targets, eps)
+  if not eps or eps == 0 then
+    plain_ce = plain_ce or nn.CrossEntropyLoss{ignore_index = PAD}
+    local count = 0
+    for _, y in ipairs(targets:tolist()) do if y ~= PAD then count = count + 1 end end
+    if count == 0 then return 0, loom.zeros(logits:rows(), logits:cols()), 0 end
+    local d, loss = plain_ce:backward(logits, targets)
+    return loss, d, count
+  end
   local N, V = logits:shape()
   local mx = logits:max(2)
   local shifted = logits:copy()
@@ -310,40 +320,55 @@ local function top_state_grad(self, dstate, B)
   return g
 end
 
--- model:forward_backward(batch [, {label_smoothing = 0}]) -> loss, tokens: one teacher-forced
--- pass and its backward; gradients accumulate (call zero_grad first).
-function Model:forward_backward(batch, opts)
-  opts = opts or {}
+-- The teacher-forced forward pass: loss, the per-step records backward needs, and more.
+local function forward_pass(self, batch, opts)
   local B, T, H = batch.size, batch.tgt_in:rows(), self.H
   local lengths = batch.src_lengths
-  local keys, h, c = self:encode(batch.src, lengths)
+  local f = {B = B, T = T, lengths = lengths}
+  f.keys, f.h0, f.c0 = self:encode(batch.src, lengths)
   local embs = self.tgt_emb:forward(batch.tgt_in):copy()
   local outs = loom.zeros(T * B, H)
-  local steps, feed = {}, self.feed and loom.zeros(B, H) or nil
+  local steps, feed, h, c = {}, self.feed and loom.zeros(B, H) or nil, f.h0, f.c0
   for t = 1, T do
-    local st = self:step(embs:slice((t - 1) * B + 1, t * B), feed, h, c, keys, lengths)
+    local st = self:step(embs:slice((t - 1) * B + 1, t * B), feed, h, c, f.keys, lengths)
     steps[t] = st
     outs:slice((t - 1) * B + 1, t * B):copy_(st.out)
     h, c, feed = st.h, st.c, st.out
   end
+  f.steps, f.outs = steps, outs
   local logits = self.generator:forward(outs)
-  local loss, dlogits, count = seq2seq.cross_entropy(logits, batch.tgt_out:reshape(T * B, 1),
+  f.loss, f.dlogits, f.count = seq2seq.cross_entropy(logits, batch.tgt_out:reshape(T * B, 1),
     opts.label_smoothing)
-  local douts = self.generator:backward(outs, dlogits):copy()
-  local dkeys, dembs = loom.zeros(keys:rows(), H), loom.zeros(T * B, self.E)
+  return f
+end
+
+-- model:loss(batch [, {label_smoothing = 0}]) -> mean loss per target token, tokens
+-- (teacher forcing, no gradients).
+function Model:loss(batch, opts)
+  local f = forward_pass(self, batch, opts or {})
+  return f.loss, f.count
+end
+
+-- model:forward_backward(batch [, {label_smoothing = 0}]) -> loss, tokens: one teacher-forced
+-- pass and its backward; gradients accumulate (call zero_grad first).
+function Model:forward_backward(batch, opts)
+  local f = forward_pass(self, batch, opts or {})
+  local B, T, H = f.B, f.T, self.H
+  local douts = self.generator:backward(f.outs, f.dlogits):copy()
+  local dkeys, dembs = loom.zeros(f.keys:rows(), H), loom.zeros(T * B, self.E)
   local dh, dc, dfeed = loom.zeros(B, H), loom.zeros(B, H), nil
   for t = T, 1, -1 do
     local dout = douts:slice((t - 1) * B + 1, t * B)
     if dfeed then dout:add_(dfeed) end
     local demb
-    demb, dfeed, dh, dc = self:step_backward(steps[t], dout, dh, dc, keys, lengths, dkeys)
+    demb, dfeed, dh, dc = self:step_backward(f.steps[t], dout, dh, dc, f.keys, f.lengths, dkeys)
     dembs:slice((t - 1) * B + 1, t * B):copy_(demb)
     if dfeed then dfeed = dfeed:copy() end
   end
   self.tgt_emb:backward(batch.tgt_in, dembs)
   local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B), dc_T = top_state_grad(self, dc, B)})
   self.src_emb:backward(batch.src, dX)
-  return loss, count
+  return f.loss, f.count
 end
 
 ---- decoding ----
@@ -562,6 +587,94 @@ function Model:translate(sources, src_vocab, tgt_vocab, opts)
     end
   end
   return out
+end
+
+---- training and evaluation loops (what an experiment script calls) ----
+
+-- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
+-- -> mean loss per token: one pass over the batches (in `order`, default as given) with
+-- gradient clipping by global norm; on_step(i, n, loss) after each batch.
+function seq2seq.train_epoch(model, batches, opt, opts)
+  opts = opts or {}
+  local params = model:parameters()
+  local order = opts.order
+  if not order then
+    order = {}
+    for i = 1, #batches do order[i] = i end
+  end
+  local total, tokens = 0, 0
+  for i, bi in ipairs(order) do
+    model:zero_grad()
+    local loss, count = model:forward_backward(batches[bi], {label_smoothing = opts.label_smoothing})
+    if opts.clip and opts.clip > 0 then loom.optim.clip_grad_norm(params, opts.clip) end
+    opt:step()
+    total, tokens = total + loss * count, tokens + count
+    if opts.on_step then opts.on_step(i, #order, loss) end
+  end
+  return tokens > 0 and total / tokens or 0
+end
+
+-- seq2seq.mean_loss(model, batches [, {label_smoothing}]) -> teacher-forced loss per token.
+function seq2seq.mean_loss(model, batches, opts)
+  model:eval()
+  local total, tokens = 0, 0
+  for _, b in ipairs(batches) do
+    local loss, count = model:loss(b, opts)
+    total, tokens = total + loss * count, tokens + count
+  end
+  model:train()
+  return tokens > 0 and total / tokens or 0
+end
+
+-- seq2seq.evaluate(model, pairs, src_vocab, tgt_vocab [, {beam = 1, reverse_source,
+--   max_len, length_penalty, batch_size = 64}]) -> {exact = fraction, hyps = {tokens, ...},
+--   by_length = {[target length] = {right =, total =}}}
+-- Exact match: the whole output sequence equals the reference.
+function seq2seq.evaluate(model, pairs_, src_vocab, tgt_vocab, opts)
+  opts = opts or {}
+  model:eval()
+  local sources = {}
+  for i, p in ipairs(pairs_) do sources[i] = p.src end
+  local hyps = model:translate(sources, src_vocab, tgt_vocab, opts)
+  model:train()
+  local right, by_length = 0, {}
+  for i, p in ipairs(pairs_) do
+    local ok = table.concat(hyps[i], " ") == table.concat(p.tgt, " ")
+    local n = #p.tgt
+    by_length[n] = by_length[n] or {right = 0, total = 0}
+    by_length[n].total = by_length[n].total + 1
+    if ok then right, by_length[n].right = right + 1, by_length[n].right + 1 end
+  end
+  return {exact = #pairs_ > 0 and right / #pairs_ or 0, hyps = hyps, by_length = by_length}
+end
+
+-- model:attention_map(tokens, src_vocab [, {max_len, reverse_source}]) -> output ids, weights
+-- (a list of rows, one per output step, over the source positions in reading order).
+function Model:attention_map(tokens, src_vocab, opts)
+  opts = opts or {}
+  if not self.attn then return nil end
+  local ids = src_vocab:encode(tokens)
+  if opts.reverse_source then
+    local r = {}
+    for i = #ids, 1, -1 do r[#r + 1] = ids[i] end
+    ids = r
+  end
+  local src = loom.zeros(#ids, 1)
+  for t, id in ipairs(ids) do src:set(t, 1, id) end
+  self:eval()
+  local out, weights = self:greedy(src, {#ids}, {max_len = opts.max_len, attention = true})
+  self:train()
+  local rows = {}
+  for t = 1, math.min(#weights, #out[1] + 1) do
+    local w = weights[t]:tolist()
+    if opts.reverse_source then
+      local r = {}
+      for i = #w, 1, -1 do r[#r + 1] = w[i] end
+      w = r
+    end
+    rows[t] = w
+  end
+  return out[1], rows
 end
 
 return seq2seq

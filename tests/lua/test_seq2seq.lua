@@ -311,3 +311,28 @@ for _, c in ipairs(CONFIGS) do
     end
   end)
 end
+
+test("cross_entropy: padding ignored, mean over tokens, smoothing as PyTorch's label_smoothing", function()
+  loom.seed(4)
+  local logits, targets = loom.randn(4, 5), loom.matrix{{3}, {1}, {5}, {2}}
+  for _, eps in ipairs{0, 0.2} do
+    local loss, d, count = s2s.cross_entropy(logits, targets, eps)
+    equal(count, 3, "tokens (PAD rows ignored)")
+    local want, dwant = 0, loom.zeros(4, 5)
+    for i = 1, 4 do
+      local y = targets:get(i, 1)
+      if y ~= s2s.PAD then
+        local z = 0
+        for k = 1, 5 do z = z + math.exp(logits:get(i, k)) end
+        for k = 1, 5 do
+          local logp = logits:get(i, k) - math.log(z)
+          local target = (k == y and 1 - eps or 0) + eps / 5
+          want = want - target * logp / 3
+          dwant:set(i, k, (math.exp(logp) - target) / 3)
+        end
+      end
+    end
+    close(loss, want, 1e-14, "loss, eps " .. eps)
+    check(max_rel_diff(d, dwant) < 1e-14, "gradient, eps %g", eps)
+  end
+end)

@@ -107,4 +107,58 @@ function plot.draw(spec)
   return true, text
 end
 
+-- plot.heatmap{output = "f.png"|"f.svg"|nil, values = {{...}, ...} (rows top to bottom),
+--              xlabels = {...}, ylabels = {...}, title =, xlabel =, ylabel =, size = {w, h}}
+--   -> true | nil, message
+-- A matrix drawn as coloured cells (gnuplot's `matrix with image`), e.g. attention weights
+-- with source words along x and output words along y. Labels are optional.
+function plot.heatmap(spec)
+  if not plot.available() then return nil, "gnuplot not found (apt-get install gnuplot-nox)" end
+  local rows = spec.values or {}
+  if #rows == 0 or #rows[1] == 0 then return nil, "heatmap: no values to draw" end
+  local ncols = #rows[1]
+  for i, r in ipairs(rows) do
+    if #r ~= ncols then return nil, string.format("heatmap: row %d has %d values, row 1 has %d", i, #r, ncols) end
+  end
+  local size = spec.size or (spec.output and DEFAULT_SIZE or {math.min(require("loom.core").process.columns() or 100, 120), 30})
+  local term, terr = terminal_line(spec.output, size)
+  if not term then return nil, terr end
+  local data = os.tmpname()
+  local f = assert(io.open(data, "w"))
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for j, v in ipairs(r) do cells[j] = number(v) end
+    f:write(table.concat(cells, " "), "\n")
+  end
+  f:close()
+  local function tics(axis, labels)
+    if not labels then return nil end
+    local parts = {}
+    for i, l in ipairs(labels) do parts[i] = string.format("%s %d", str(l), i - 1) end
+    return string.format("set %stics (%s)%s", axis, table.concat(parts, ", "), axis == "x" and " rotate by 45 right" or "")
+  end
+  local lines = {term, spec.output and ("set output " .. str(spec.output)) or "set output",
+    "set palette grey negative", "set cbrange [0:*]", "set yrange [] reverse",
+    string.format("set xrange [-0.5:%g]", ncols - 0.5), string.format("set yrange [%g:-0.5]", #rows - 0.5),
+    tics("x", spec.xlabels), tics("y", spec.ylabels)}
+  if spec.title then lines[#lines + 1] = "set title " .. str(spec.title) end
+  if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
+  if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
+  lines[#lines + 1] = "plot " .. str(data) .. " matrix with image notitle"
+  local script = os.tmpname()
+  f = assert(io.open(script, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local err_file = os.tmpname()
+  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
+  local text = p:read("a")
+  local ok = p:close()
+  local ef = io.open(err_file)
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(data); os.remove(script); os.remove(err_file)
+  if not ok then return nil, "gnuplot failed: " .. err end
+  return true, text
+end
+
 return plot
