@@ -28,6 +28,7 @@ loom.load_checkpoint = loom.checkpoint.load
 loom.runs = require "loom.runs"
 loom.text = require "loom.text"
 loom.metrics = require "loom.metrics"
+loom.seq2seq = require "loom.seq2seq"
 loom.linalg = require "loom.linalg"
 loom.regress = require("loom.regress").regress
 
