@@ -15,6 +15,7 @@ LOOM_PACKAGES=(
   libcjson-dev                              # safetensors headers, JSON export
   libsndfile1-dev libsamplerate0-dev        # audio files and resampling
   libfftw3-dev                              # spectra and MFCC
+  libicu-dev                                # number words (ICU spell-out) for the translation data
   gnuplot-nox                               # plots
   espeak-ng                                 # synthetic spoken digits
   slurm-wlm munge                           # cluster sweeps (tests run a one-node cluster)

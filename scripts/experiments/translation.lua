@@ -1,10 +1,11 @@
 -- translation.lua: sequence-to-sequence translation with an LSTM encoder-decoder and
--- attention (loom.seq2seq): SCAN commands to action sequences (Lake & Baroni 2018) or any
--- pair file; reports exact match, accuracy by target length, sample translations and an
+-- attention (loom.seq2seq): SCAN commands to action sequences (Lake & Baroni 2018), number
+-- words (task=numbers: French to English through ICU, datasets/numbers.lua) or any pair file; reports exact match, accuracy by target length, sample translations and an
 -- attention heatmap. Not the model (lua/loom/seq2seq.lua) nor the metrics (loom.metrics).
 --
 --   loom run scripts/experiments/translation.lua                      SCAN simple split
 --   loom run scripts/experiments/translation.lua split=length attention=none
+--   loom run scripts/experiments/translation.lua task=numbers target_lang=digits
 --   loom run scripts/experiments/translation.lua train=a.tsv test=b.tsv beam=5
 local loom = require "loom"
 local s2s = require "loom.seq2seq"
@@ -44,12 +45,22 @@ local function load_data(p)
   if p.train ~= "" or p.test ~= "" then
     if p.train == "" or p.test == "" then error("give both train=FILE and test=FILE", 0) end
     train_path, test_path = p.train, p.test
+  elseif p.task == "numbers" then
+    local numbers = dofile(project_dir .. "/datasets/numbers.lua")
+    local train, test = numbers.generate{source = p.source_lang, target = p.target_lang, chars = p.chars,
+      train = p.quick and math.min(p.numbers_train, 4000) or p.numbers_train, test = p.numbers_test,
+      max = p.max_number, seed = p.seed}
+    local val = {}
+    for i = #train - math.max(#train // 20, 1) + 1, #train do val[#val + 1] = train[i] end
+    for _ = 1, #val do train[#train] = nil end
+    return {train = train, val = val, test = thin(test, p.quick and 500 or 0),
+      source = string.format("ICU spell-out %s -> %s, numbers 1..%d", p.source_lang, p.target_lang, p.max_number)}
   elseif p.task == "scan" then
     local files = SCAN_SPLITS[p.split]
     if not files then error("split must be simple, length, addprim_jump or addprim_turn_left, got '" .. p.split .. "'", 0) end
     train_path, test_path = SCAN_DIR .. "/" .. files[1], SCAN_DIR .. "/" .. files[2]
   else
-    error("task must be scan (or give train=FILE test=FILE), got '" .. p.task .. "'", 0)
+    error("task must be scan or numbers (or give train=FILE test=FILE), got '" .. p.task .. "'", 0)
   end
   local train, test = read(train_path), read(test_path)
   -- A validation slice (every 20th training pair) drives the learning-rate decay.
@@ -124,6 +135,23 @@ local function report(p, run, model, data, sv, tv)
     run:log{step = n, exact_by_target_length = g.right / g.total}
     xs[#xs + 1], ys[#ys + 1] = n, g.right / g.total
   end
+  if data.test[1] and data.test[1].n then
+    local by_digits = {}
+    for k, pr in ipairs(data.test) do
+      local d = #tostring(pr.n)
+      by_digits[d] = by_digits[d] or {0, 0}
+      by_digits[d][2] = by_digits[d][2] + 1
+      if table.concat(ev.hyps[k], " ") == table.concat(pr.tgt, " ") then by_digits[d][1] = by_digits[d][1] + 1 end
+    end
+    print(string.format("\n%14s %8s %10s", "digits", "numbers", "exact"))
+    for d = 1, #tostring(p.max_number) do
+      local g = by_digits[d]
+      if g then
+        print(string.format("%14d %8d %10.4f", d, g[2], g[1] / g[2]))
+        run:log{step = d, exact_by_digits = g[1] / g[2]}
+      end
+    end
+  end
   print("\nsample translations (source => output | reference):")
   for i = 1, math.min(5, #data.test) do
     local k = math.floor((i - 1) * #data.test / 5) + 1
@@ -159,6 +187,8 @@ return loom.experiment{
     layers = 1, embed = 64, hidden = 128, batch = 16, lr = 0.002, epochs = 10, clip = 5.0,
     decay = 0.5, label_smoothing = 0.0, beam = 1, length_penalty = 0.0, max_len = 60,
     max_train = 0, max_test = 0, quick = false, threads = 1,
+    source_lang = "fr", target_lang = "en", chars = false, numbers_train = 20000, numbers_test = 2000,
+    max_number = 999999,
   },
   run = function(p, run)
     -- Decoder steps are small products (batch x hidden): one BLAS thread is faster.

@@ -103,4 +103,13 @@ step(state, ids) -> log-probabilities, reorder(state, rows)} (model:decoder()).]
   {name = "loom.runs.plot.heatmap",
    signature = "plot.heatmap{output, values = {{...}, ...}, xlabels, ylabels, title, xlabel, ylabel, size} -> true | nil, message",
    doc = "A matrix as coloured cells through gnuplot (PNG, SVG or the terminal), rows top to bottom, e.g. attention weights: source words along x, output words along y."},
+  {name = "loom.spellout", signature = "loom.spellout(locale) -> speller",
+   doc = [[Numbers in words by ICU's rule-based spell-out (libicu-dev, unum_open(UNUM_SPELLOUT)) for
+a locale such as "fr", "de", "es", "en": speller:format(97) is "quatre-vingt-dix-sept" in
+French, "ninety-seven" in English. The number-word translation data (datasets/numbers.lua)
+comes from it.]]},
+  {name = "loom.speller:format", signature = "speller:format(n) -> string",
+   doc = "The words of the integer n (UTF-8), with the soft hyphens (U+00AD) German's rules insert removed."},
+  {name = "loom.speller:locale", signature = "speller:locale() -> string", doc = "The locale the speller was opened with."},
+  {name = "loom.speller:close", signature = "speller:close()", doc = "Free the ICU formatter now (also at garbage collection); safe to call twice."},
 }
