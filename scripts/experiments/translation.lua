@@ -124,6 +124,13 @@ local function report(p, run, model, data, sv, tv)
     max_len = p.max_len, length_penalty = p.length_penalty})
   print(string.format("\ntest exact match: %.4f (%d pairs, %s decoding)", ev.exact, #data.test,
     p.beam > 1 and ("beam " .. p.beam) or "greedy"))
+  local hyp_text, ref_text = {}, {}
+  for k, pr in ipairs(data.test) do
+    hyp_text[k], ref_text[k] = table.concat(ev.hyps[k], " "), table.concat(pr.tgt, " ")
+  end
+  local bleu, bleu_details = loom.metrics.bleu(hyp_text, {ref_text})
+  local chrf = loom.metrics.chrf(hyp_text, {ref_text})
+  print(string.format("test BLEU %.2f, chrF %.2f (%s)", bleu, chrf, bleu_details.signature))
   local lengths = {}
   for n in pairs(ev.by_length) do lengths[#lengths + 1] = n end
   table.sort(lengths)
@@ -160,7 +167,7 @@ local function report(p, run, model, data, sv, tv)
     print(string.format("  %s %s\n      => %s\n       | %s", ok and "ok  " or "MISS", table.concat(pr.src, " "),
       table.concat(ev.hyps[k], " "), table.concat(pr.tgt, " ")))
   end
-  local result = {test_exact = ev.exact, test_pairs = #data.test}
+  local result = {test_exact = ev.exact, test_pairs = #data.test, test_bleu = bleu, test_chrf = chrf}
   if plot.available() and #xs > 0 then
     result.plot = run:plot{file = "exact_by_length.png", title = "exact match by target length",
       xlabel = "target length", ylabel = "exact match", series = {{title = p.attention, x = xs, y = ys}}}
