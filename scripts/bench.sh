@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: loom's benchmarks, each against numpy or PyTorch measured in the same run on
 # this machine (tests/bench/<name>.lua runs its python twin <name>.py with /usr/bin/python3).
-# Usage: scripts/bench.sh [name ...]   (names: matrix mlp rnn lstsq safetensors audio_features)
+# Usage: scripts/bench.sh [name ...]   (names: matrix mlp rnn lstsq safetensors audio_features seq2seq)
 # Timings, never assertions: run on a quiet machine and read the ratios. Set
 # LOOM_BENCH_FULL=1 for the large lstsq sizes (10^6 x 200; needs minutes and ~4 GB).
 set -euo pipefail
@@ -18,11 +18,12 @@ declare -A ARGS=(
   [lstsq]="quick"
   [safetensors]="2"
   [audio_features]=""
+  [seq2seq]=""
 )
 [ "${LOOM_BENCH_FULL:-0}" = 1 ] && ARGS[lstsq]=""
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features)
+[ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features seq2seq)
 for name in "${names[@]}"; do
   script="tests/bench/$name.lua"
   if [ ! -f "$script" ]; then
