@@ -1,7 +1,8 @@
 -- numbers.lua: number-word translation pairs generated through ICU's spell-out rules
 -- (loom.spellout): French (or German, Spanish, ...) number words to English words or
 -- digits, e.g. "quatre-vingt-dix-sept" -> "ninety-seven". Train and test are disjoint by
--- number; the number of digits is uniform, so short and long numbers are equally present.
+-- number; the number of digits is uniform, so short and long numbers are equally present
+-- (test numbers have at least 3 digits, see numbers.generate).
 -- Not a parser of number words.
 --
 -- Command line:
@@ -27,10 +28,11 @@ function numbers.tokens(words, chars)
   return out
 end
 
--- A number with a uniformly chosen count of digits (1..digits of max), uniform among those.
-local function draw(loom, max)
+-- A number with a uniformly chosen count of digits (min_digits..digits of max), uniform
+-- among those.
+local function draw(loom, max, min_digits)
   local digits = #tostring(max)
-  local d, lo = loom.random_int(digits), 1
+  local d, lo = min_digits - 1 + loom.random_int(digits - min_digits + 1), 1
   for _ = 2, d do lo = lo * 10 end
   local hi = math.min(lo * 10 - 1, max)
   return lo + loom.random_int(hi - lo + 1) - 1
@@ -51,10 +53,10 @@ function numbers.generate(o)
   local target = (o.target or "en") ~= "digits" and loom.spellout(o.target or "en") or nil
   loom.seed(o.seed or 1)
   local seen = {}
-  local function pairs_of(count)
+  local function pairs_of(count, min_digits)
     local list = {}
     while #list < count do
-      local n = draw(loom, max)
+      local n = draw(loom, max, min_digits)
       if not seen[n] then
         seen[n] = true
         local tgt
@@ -69,8 +71,11 @@ function numbers.generate(o)
     end
     return list
   end
-  local test = pairs_of(n_test) -- drawn first, so the test set does not depend on n_train
-  local train = pairs_of(n_train)
+  -- Test numbers have 3 digits or more: the 99 smaller ones are the words every longer
+  -- number is built from, so all of them stay available to training. Drawn first, so the
+  -- test set does not depend on n_train.
+  local test = pairs_of(n_test, math.min(3, #tostring(max)))
+  local train = pairs_of(n_train, 1)
   return train, test
 end
 

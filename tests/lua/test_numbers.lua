@@ -40,6 +40,7 @@ test("generator: seeded, disjoint by number, digit counts spread, tokens", funct
   local seen = {}
   for _, p in ipairs(test) do seen[p.n] = true end
   for _, p in ipairs(train) do check(not seen[p.n], "number %d in both splits", p.n) end
+  for _, p in ipairs(test) do check(p.n >= 100, "test numbers have 3 digits or more, got %d", p.n) end
   local digits = {}
   for _, p in ipairs(train) do digits[#tostring(p.n)] = true end
   for d = 1, 6 do check(digits[d], "some %d-digit numbers", d) end
@@ -51,6 +52,8 @@ test("generator: seeded, disjoint by number, digit counts spread, tokens", funct
   equal(table.concat(t2[1].tgt, ""), tostring(t2[1].n), "digit targets")
   checkerror("numbers.generate: 20 distinct numbers asked for, but only 9 exist up to 9", numbers.generate,
     {train = 10, test = 10, max = 9})
+  local small_train, small_test = numbers.generate{train = 5, test = 3, max = 9, seed = 1}
+  equal(#small_train + #small_test, 8, "a 1-digit range still splits")
 end)
 
 test("the translation experiment runs task=numbers and reports exact match by digits", function()
