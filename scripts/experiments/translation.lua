@@ -131,6 +131,9 @@ local function report(p, run, model, data, sv, tv)
   local bleu, bleu_details = loom.metrics.bleu(hyp_text, {ref_text})
   local chrf = loom.metrics.chrf(hyp_text, {ref_text})
   print(string.format("test BLEU %.2f, chrF %.2f (%s)", bleu, chrf, bleu_details.signature))
+  local test_batches = s2s.batches(data.test, sv, tv, 64, {reverse_source = p.reverse_source})
+  local ppl = math.exp(s2s.mean_loss(model, test_batches))
+  print(string.format("test perplexity %.4f (teacher forcing)", ppl))
   local lengths = {}
   for n in pairs(ev.by_length) do lengths[#lengths + 1] = n end
   table.sort(lengths)
@@ -167,7 +170,7 @@ local function report(p, run, model, data, sv, tv)
     print(string.format("  %s %s\n      => %s\n       | %s", ok and "ok  " or "MISS", table.concat(pr.src, " "),
       table.concat(ev.hyps[k], " "), table.concat(pr.tgt, " ")))
   end
-  local result = {test_exact = ev.exact, test_pairs = #data.test, test_bleu = bleu, test_chrf = chrf}
+  local result = {test_exact = ev.exact, test_pairs = #data.test, test_bleu = bleu, test_chrf = chrf, test_ppl = ppl}
   if plot.available() and #xs > 0 then
     result.plot = run:plot{file = "exact_by_length.png", title = "exact match by target length",
       xlabel = "target length", ylabel = "exact match", series = {{title = p.attention, x = xs, y = ys}}}

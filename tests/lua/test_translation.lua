@@ -43,6 +43,7 @@ test("train=FILE test=FILE: trains, prints exact match by target length, samples
   equal(code, 0, "exit status\n" .. out)
   check(out:find("test exact match: ", 1, true), "exact match printed:\n%s", out)
   check(out:find("target length", 1, true), "table by target length")
+  check(out:find("test perplexity [%d.]+"), "perplexity:\n%s", out)
   check(out:find("test BLEU [%d.]+, chrF [%d.]+ %(nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp"), "BLEU and chrF:\n%s", out)
   check(out:find("sample translations", 1, true), "samples")
   local exact = tonumber(out:match("test_exact%s+(%S+)"))
