@@ -91,12 +91,13 @@ table.sort(metrics.tokenizers)
 
 local SMOOTH_DEFAULTS = {none = false, floor = 0.1, ["add-k"] = 1, exp = false}
 
-local function ngram_counts(words, max_order)
+-- Counts of the 1..max_order-grams of a list of items (words or characters), joined by sep.
+local function ngram_counts(items, max_order, sep)
   local counts = {}
   for n = 1, max_order do
     local c = {}
-    for i = 1, #words - n + 1 do
-      local g = table.concat(words, " ", i, i + n - 1)
+    for i = 1, #items - n + 1 do
+      local g = table.concat(items, sep, i, i + n - 1)
       c[g] = (c[g] or 0) + 1
     end
     counts[n] = c
@@ -185,13 +186,13 @@ local function bleu_sentence(hyp, ref_list, o, correct, total)
   local tok = TOKENIZERS[o.tokenize]
   local function prep(s) return tok(o.lowercase and s:lower() or s) end
   local hw = prep(hyp)
-  local hyp_counts = ngram_counts(hw, o.max_ngram_order)
+  local hyp_counts = ngram_counts(hw, o.max_ngram_order, " ")
   local max_ref, ref_lens = {}, {}
   for n = 1, o.max_ngram_order do max_ref[n] = {} end
   for _, r in ipairs(ref_list) do
     local rw = prep(r)
     ref_lens[#ref_lens + 1] = #rw
-    local rc = ngram_counts(rw, o.max_ngram_order)
+    local rc = ngram_counts(rw, o.max_ngram_order, " ")
     for n = 1, o.max_ngram_order do
       local m = max_ref[n]
       for g, c in pairs(rc[n]) do if c > (m[g] or 0) then m[g] = c end end
@@ -240,17 +241,7 @@ end
 
 local function char_ngrams(s, order, whitespace)
   if not whitespace then s = s:gsub("%s+", "") end
-  local chars = characters(s)
-  local counts = {}
-  for n = 1, order do
-    local c = {}
-    for i = 1, #chars - n + 1 do
-      local g = table.concat(chars, "", i, i + n - 1)
-      c[g] = (c[g] or 0) + 1
-    end
-    counts[n] = c
-  end
-  return counts
+  return ngram_counts(characters(s), order, "")
 end
 
 -- {hyp_count, ref_count, match_count} per order, flattened.

@@ -455,6 +455,14 @@ function Model:greedy(src, lengths, opts)
   return out, weights
 end
 
+-- A sort order: higher `field` first, ties by the earlier `order`.
+local function higher(field)
+  return function(x, y)
+    if x[field] ~= y[field] then return x[field] > y[field] end
+    return x.order < y.order
+  end
+end
+
 -- GNMT's length penalty ((5 + len) / 6)^alpha; alpha = 0 leaves scores unnormalised.
 local function length_penalty(len, alpha)
   if alpha == 0 then return 1 end
@@ -500,10 +508,7 @@ function seq2seq.beam_search(decoder, src, lengths, opts)
             end
           end
         end
-        table.sort(cands, function(x, y)
-          if x.logprob ~= y.logprob then return x.logprob > y.logprob end
-          return x.order < y.order
-        end)
+        table.sort(cands, higher("logprob"))
       end
       local alive = 0
       for _, cand in ipairs(cands) do
@@ -545,10 +550,7 @@ function seq2seq.beam_search(decoder, src, lengths, opts)
         end
       end
     end
-    table.sort(list, function(x, y)
-      if x.score ~= y.score then return x.score > y.score end
-      return x.order < y.order
-    end)
+    table.sort(list, higher("score"))
     results[b] = {}
     for i = 1, math.min(nbest, #list) do
       results[b][i] = {ids = list[i].ids, score = list[i].score, logprob = list[i].logprob}

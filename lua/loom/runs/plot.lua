@@ -61,6 +61,25 @@ local function terminal_line(output, size)
   return nil, string.format("cannot tell the format of '%s': use a .png or .svg file name", output)
 end
 
+-- Run gnuplot on the script lines; the data file is removed afterwards.
+-- -> true, text (the terminal plot) | nil, message
+local function run_gnuplot(lines, data)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local err_file = os.tmpname()
+  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
+  local text = p:read("a")
+  local ok = p:close()
+  local ef = io.open(err_file)
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(data); os.remove(script); os.remove(err_file)
+  if not ok then return nil, "gnuplot failed: " .. err end
+  return true, text
+end
+
 -- plot.draw{output = "f.png"|"f.svg"|nil (terminal), series = {{title =, x = {...}, y = {...}}},
 --           title =, xlabel =, ylabel =, logy = false, size = {w, h}} -> true | nil, message
 -- Without output the text plot is returned as the second value (and not printed).
@@ -91,20 +110,7 @@ function plot.draw(spec)
   if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
   if spec.logy then lines[#lines + 1] = "set logscale y" end
   lines[#lines + 1] = "plot " .. table.concat(plots, ", \\\n  ")
-  local script = os.tmpname()
-  f = assert(io.open(script, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  local err_file = os.tmpname()
-  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
-  local text = p:read("a")
-  local ok = p:close()
-  local ef = io.open(err_file)
-  local err = ef and ef:read("a") or ""
-  if ef then ef:close() end
-  os.remove(data); os.remove(script); os.remove(err_file)
-  if not ok then return nil, "gnuplot failed: " .. err end
-  return true, text
+  return run_gnuplot(lines, data)
 end
 
 -- plot.heatmap{output = "f.png"|"f.svg"|nil, values = {{...}, ...} (rows top to bottom),
@@ -145,20 +151,7 @@ function plot.heatmap(spec)
   if spec.xlabel then lines[#lines + 1] = "set xlabel " .. str(spec.xlabel) end
   if spec.ylabel then lines[#lines + 1] = "set ylabel " .. str(spec.ylabel) end
   lines[#lines + 1] = "plot " .. str(data) .. " matrix with image notitle"
-  local script = os.tmpname()
-  f = assert(io.open(script, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  local err_file = os.tmpname()
-  local p = io.popen("gnuplot " .. store.quote(script) .. " 2>" .. store.quote(err_file))
-  local text = p:read("a")
-  local ok = p:close()
-  local ef = io.open(err_file)
-  local err = ef and ef:read("a") or ""
-  if ef then ef:close() end
-  os.remove(data); os.remove(script); os.remove(err_file)
-  if not ok then return nil, "gnuplot failed: " .. err end
-  return true, text
+  return run_gnuplot(lines, data)
 end
 
 return plot
