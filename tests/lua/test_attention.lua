@@ -188,11 +188,6 @@ end)
 
 ---- PyTorch float64 ----
 
-local function serialize(out, name, m)
-  local vals = {}
-  for _, v in ipairs(m:tolist()) do vals[#vals + 1] = string.format("%.17g", v) end
-  out[#out + 1] = string.format("%s %d %d %s", name, m:rows(), m:cols(), table.concat(vals, " "))
-end
 
 local PROGRAM = [==[
 import sys, torch
@@ -231,21 +226,9 @@ emit("C", C); emit("A", A); emit("dq", q.grad); emit("dK", K.grad)
 for k, v in params.items(): emit("d:" + k, v.grad)
 ]==]
 
-local function parse(text)
-  local t = {}
-  for line in text:gmatch("[^\n]+") do
-    local name, r, c, rest = line:match("^(%S+) (%d+) (%d+) ?(.*)$")
-    if name then
-      local m, k = loom.zeros(tonumber(r), tonumber(c)), 0
-      for v in rest:gmatch("%S+") do
-        m:set(k // m:cols() + 1, k % m:cols() + 1, tonumber(v)); k = k + 1
-      end
-      t[name] = m
-    end
-  end
-  return t, text
-end
 
+local torch = dofile(TEST_DIR .. "/torch_helpers.lua")
+local serialize = torch.serialize
 local py, why = reference_python({"torch"})
 for _, k in ipairs(KINDS) do
   test("attention " .. k.kind .. ": equals PyTorch float64 to 1e-10 (context, weights, every gradient)", function()
@@ -261,14 +244,8 @@ for _, k in ipairs(KINDS) do
     serialize(lines, "lengths", loom.matrix{lengths})
     serialize(lines, "q", q); serialize(lines, "K", K); serialize(lines, "R1", R1); serialize(lines, "R2", R2)
     for _, p in ipairs(m:parameters()) do serialize(lines, p.name, p.value) end
-    local base = os.tmpname()
-    local f = assert(io.open(base .. ".in", "w")); f:write(table.concat(lines, "\n"), "\n"); f:close()
-    f = assert(io.open(base .. ".py", "w")); f:write(PROGRAM); f:close()
-    local p = assert(io.popen(string.format("%s %s.py %s.in %s 2>&1", py, base, base, k.kind)))
-    local ref, text = parse(p:read("a"))
-    local ok = p:close()
-    os.remove(base .. ".in"); os.remove(base .. ".py"); os.remove(base)
-    check(ok and ref.C, "python failed:\n%s", text)
+    local ref, text = torch.run(py, PROGRAM, lines, k.kind)
+    check(ref.C, "python failed:\n%s", text)
     local C, A = m:forward(q, K, {lengths = lengths})
     m:zero_grad()
     local dq, dK = m:backward(q, K, R1, {lengths = lengths, dweights = R2})

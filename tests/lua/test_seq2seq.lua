@@ -190,11 +190,6 @@ end)
 
 ---- one training step against PyTorch float64 ----
 
-local function serialize(out, name, m)
-  local vals = {}
-  for _, v in ipairs(m:tolist()) do vals[#vals + 1] = string.format("%.17g", v) end
-  out[#out + 1] = string.format("%s %d %d %s", name, m:rows(), m:cols(), table.concat(vals, " "))
-end
 
 local PROGRAM = [==[
 import sys, torch
@@ -265,19 +260,9 @@ for k, v in P.items():
     emit("d:" + k, g if g is not None else torch.zeros_like(v))
 ]==]
 
-local function parse(text)
-  local t = {}
-  for line in text:gmatch("[^\n]+") do
-    local name, r, c, rest = line:match("^(%S+) (%d+) (%d+) ?(.*)$")
-    if name then
-      local m, k = loom.zeros(tonumber(r), tonumber(c)), 0
-      for v in rest:gmatch("%S+") do m:set(k // m:cols() + 1, k % m:cols() + 1, tonumber(v)); k = k + 1 end
-      t[name] = m
-    end
-  end
-  return t
-end
 
+local torch = dofile(TEST_DIR .. "/torch_helpers.lua")
+local serialize = torch.serialize
 local py, why = reference_python({"torch"})
 for _, c in ipairs(CONFIGS) do
   test("seq2seq " .. c.attention .. ": one training step equals PyTorch float64 to 1e-10 (loss, every gradient)", function()
@@ -291,16 +276,8 @@ for _, c in ipairs(CONFIGS) do
     serialize(lines, "src", batch.src); serialize(lines, "tgt_in", batch.tgt_in)
     serialize(lines, "tgt_out", batch.tgt_out); serialize(lines, "lengths", loom.matrix{batch.src_lengths})
     for _, p in ipairs(model:parameters()) do serialize(lines, p.name, p.value) end
-    local base = os.tmpname()
-    write(base .. ".in", table.concat(lines, "\n") .. "\n")
-    write(base .. ".py", PROGRAM)
-    local cmd = string.format("%s %s.py %s.in %s %d %d %d %s 2>&1", py, base, base, c.attention, c.layers or 1,
-      c.bidirectional and 1 or 0, c.input_feeding == false and 0 or 1, eps)
-    local p = assert(io.popen(cmd))
-    local text = p:read("a")
-    p:close()
-    os.remove(base .. ".in"); os.remove(base .. ".py"); os.remove(base)
-    local ref = parse(text)
+    local ref, text = torch.run(py, PROGRAM, lines, string.format("%s %d %d %d %s", c.attention, c.layers or 1,
+      c.bidirectional and 1 or 0, c.input_feeding == false and 0 or 1, eps))
     check(ref.loss, "python failed:\n%s", text)
     close(loss, ref.loss:get(1, 1), 1e-10, "loss")
     for _, prm in ipairs(model:parameters()) do
