@@ -564,11 +564,26 @@ function Model:beam(src, lengths, opts)
   return seq2seq.beam_search(self:decoder(), src, lengths, opts)
 end
 
--- model:translate(pairs_or_batches ...) helpers live in the experiment; this decodes a
--- list of token lists: model:translate(tokens_list, src_vocab, tgt_vocab [, opts])
--- -> list of token lists (beam = 1 greedy, else beam search).
+-- Unknown-word replacement (Luong et al. 2015b): each <unk> of an output becomes the source
+-- word its step attended to most. weights[t] is the B x S attention of output step t.
+local function replace_unknowns(tokens, ids, weights, b, source, reverse)
+  for t, id in ipairs(ids) do
+    if id == seq2seq.UNK and weights[t] then
+      local _, s = weights[t]:slice(b, b):argmax()
+      tokens[t] = source[reverse and #source - s + 1 or s] or tokens[t]
+    end
+  end
+  return tokens
+end
+
+-- model:translate(token_lists, src_vocab, tgt_vocab [, {beam = 1, reverse_source, max_len,
+-- batch_size = 64, replace_unk = false}]) -> list of token lists (beam = 1 greedy, else the
+-- best of a beam search). replace_unk (greedy, attention models) copies the most attended
+-- source word in place of each <unk>.
 function Model:translate(sources, src_vocab, tgt_vocab, opts)
   opts = opts or {}
+  local beam, replace = opts.beam or 1, opts.replace_unk and self.attn ~= nil
+  if opts.replace_unk and beam > 1 then fail("translate", "replace_unk needs greedy decoding (beam = 1)") end
   local pairs_ = {}
   for i, s in ipairs(sources) do pairs_[i] = {src = s, tgt = {}} end
   local out = {}
@@ -576,16 +591,18 @@ function Model:translate(sources, src_vocab, tgt_vocab, opts)
     {reverse_source = opts.reverse_source, sort = false})
   local i = 0
   for _, batch in ipairs(bs) do
-    local ids
-    if (opts.beam or 1) <= 1 then
-      ids = self:greedy(batch.src, batch.src_lengths, opts)
+    local ids, weights
+    if beam <= 1 then
+      ids, weights = self:greedy(batch.src, batch.src_lengths,
+        {max_len = opts.max_len, max_len_ratio = opts.max_len_ratio, attention = replace})
     else
       ids = {}
       for b, list in ipairs(self:beam(batch.src, batch.src_lengths, opts)) do ids[b] = list[1].ids end
     end
-    for _, seq in ipairs(ids) do
+    for b, seq in ipairs(ids) do
       i = i + 1
       out[i] = tgt_vocab:decode(seq)
+      if replace then replace_unknowns(out[i], seq, weights, b, sources[i], opts.reverse_source) end
     end
   end
   return out

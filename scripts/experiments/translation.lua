@@ -121,7 +121,7 @@ end
 
 local function report(p, run, model, data, sv, tv)
   local ev = s2s.evaluate(model, data.test, sv, tv, {beam = p.beam, reverse_source = p.reverse_source,
-    max_len = p.max_len, length_penalty = p.length_penalty})
+    max_len = p.max_len, length_penalty = p.length_penalty, replace_unk = p.replace_unk})
   print(string.format("\ntest exact match: %.4f (%d pairs, %s decoding)", ev.exact, #data.test,
     p.beam > 1 and ("beam " .. p.beam) or "greedy"))
   local hyp_text, ref_text = {}, {}
@@ -195,7 +195,7 @@ return loom.experiment{
     seed = 42, task = "scan", split = "simple", train = "", test = "",
     attention = "general", input_feeding = true, reverse_source = false, bidirectional = false,
     layers = 1, embed = 64, hidden = 128, batch = 16, lr = 0.002, epochs = 10, clip = 5.0,
-    decay = 0.5, label_smoothing = 0.0, beam = 1, length_penalty = 0.0, max_len = 60,
+    decay = 0.5, label_smoothing = 0.0, beam = 1, length_penalty = 0.0, max_len = 60, replace_unk = false,
     max_train = 0, max_test = 0, quick = false, threads = 1,
     source_lang = "fr", target_lang = "en", chars = false, numbers_train = 20000, numbers_test = 2000,
     max_number = 999999,

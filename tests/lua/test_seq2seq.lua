@@ -313,3 +313,33 @@ test("cross_entropy: padding ignored, mean over tokens, smoothing as PyTorch's l
     check(max_rel_diff(d, dwant) < 1e-14, "gradient, eps %g", eps)
   end
 end)
+
+test("translate: replace_unk copies the most attended source word in place of <unk>", function()
+  loom.seed(2)
+  local sv = s2s.vocab{{"a", "b", "c"}}
+  local tv = s2s.vocab{{"X"}}
+  for _, reverse in ipairs{false, true} do
+    local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 4, hidden = 6, attention = "dot"}
+    -- The generator always prefers <unk> (id 2) until the length limit.
+    local bias = model.generator:parameters()[2].value
+    bias:set(s2s.UNK, 1, 100)
+    local sources = {{"a", "b", "c"}, {"c", "a"}}
+    local plain = model:translate(sources, sv, tv, {max_len = 3, reverse_source = reverse})
+    equal(table.concat(plain[1], " "), "<unk> <unk> <unk>", "without replacement")
+    local out = model:translate(sources, sv, tv, {max_len = 3, replace_unk = true, reverse_source = reverse})
+    -- The attention of each step, from greedy decoding of the same batch.
+    local bs = s2s.batches({{src = sources[1], tgt = {}}, {src = sources[2], tgt = {}}}, sv, tv, 64,
+      {reverse_source = reverse, sort = false})
+    local _, weights = model:greedy(bs[1].src, bs[1].src_lengths, {max_len = 3, attention = true})
+    for b = 1, 2 do
+      for t = 1, 3 do
+        local _, s = weights[t]:slice(b, b):argmax()
+        local want = sources[b][reverse and #sources[b] - s + 1 or s]
+        equal(out[b][t], want, string.format("reverse %s, sequence %d, step %d", tostring(reverse), b, t))
+      end
+    end
+  end
+  local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), attention = "dot"}
+  checkerror("seq2seq.translate: replace_unk needs greedy decoding (beam = 1)", model.translate, model,
+    {{"a"}}, sv, tv, {beam = 2, replace_unk = true})
+end)

@@ -86,8 +86,10 @@ step(state, ids) -> log-probabilities, reorder(state, rows)} (model:decoder()).]
   {name = "loom.seq2seq.Model:decoder", signature = "model:decoder() -> {start, step, reorder}",
    doc = "The model as a decoder for seq2seq.beam_search (hypotheses are rows of replicated encoder states)."},
   {name = "loom.seq2seq.Model:translate",
-   signature = "model:translate(token_lists, src_vocab, tgt_vocab [, {beam = 1, reverse_source, max_len, batch_size = 64}]) -> token_lists",
-   doc = "Decode sources given as token lists (greedy, or the best of a beam), in the given order."},
+   signature = "model:translate(token_lists, src_vocab, tgt_vocab [, {beam = 1, reverse_source, max_len, batch_size = 64, replace_unk = false}]) -> token_lists",
+   doc = [[Decode sources given as token lists (greedy, or the best of a beam), in the given order.
+replace_unk (greedy decoding of an attention model) puts the source word with the largest
+attention weight of that step in place of each <unk> (Luong et al. 2015b).]]},
   {name = "loom.seq2seq.Model:attention_map", signature = "model:attention_map(tokens, src_vocab [, {max_len, reverse_source}]) -> ids, rows",
    doc = "Greedy translation of one source and its attention weights, a row per output step over the source words in reading order (for plot.heatmap)."},
   {name = "loom.seq2seq.Model:parameters", signature = "model:parameters() -> {{name, value, grad}, ...}",
