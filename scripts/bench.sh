@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: loom's benchmarks, each against numpy or PyTorch measured in the same run on
 # this machine (tests/bench/<name>.lua runs its python twin <name>.py with /usr/bin/python3).
-# Usage: scripts/bench.sh [name ...]   (names: matrix mlp rnn lstsq safetensors audio_features runs)
+# Usage: scripts/bench.sh [name ...]   (names: matrix mlp rnn lstsq safetensors audio_features runs seq2seq)
 # `runs` times the run store commands on 10,000 runs (tests/bench/runs_scale.lua, no twin).
 # Timings, never assertions: run on a quiet machine and read the ratios. Set
 # LOOM_BENCH_FULL=1 for the large lstsq sizes (10^6 x 200; needs minutes and ~4 GB).
@@ -20,12 +20,13 @@ declare -A ARGS=(
   [safetensors]="2"
   [audio_features]=""
   [runs]=""
+  [seq2seq]=""
 )
 declare -A FILES=([runs]=runs_scale)
 [ "${LOOM_BENCH_FULL:-0}" = 1 ] && ARGS[lstsq]=""
 
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features)
+[ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features seq2seq)
 for name in "${names[@]}"; do
   script="tests/bench/${FILES[$name]:-$name}.lua"
   if [ ! -f "$script" ]; then

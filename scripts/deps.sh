@@ -18,6 +18,7 @@ LOOM_PACKAGES=(
   libcjson-dev                              # safetensors headers, JSON export
   libsndfile1-dev libsamplerate0-dev        # audio files and resampling
   libfftw3-dev                              # spectra and MFCC
+  libicu-dev                                # number words (ICU spell-out) for the translation data
   gnuplot-nox                               # plots
   chromium                                  # tests render the HTML report (loom report) headless
   espeak-ng                                 # synthetic spoken digits

@@ -15,6 +15,7 @@ local AREA_TITLES = {
   nn = "Neural networks", optim = "Optimisers", rnn = "Recurrent networks",
   seq = "Sequences", runs = "Runs", checkpoint = "Checkpoints", audio = "Audio",
   data = "Datasets", experiment = "Experiments", repl = "REPL and command line",
+  metrics = "Translation metrics", seq2seq = "Translation models",
 }
 
 -- A GitHub-style anchor for a heading.

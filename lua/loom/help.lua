@@ -5,7 +5,7 @@ local help = {}
 -- The areas, in the order help() and docs/api.md show them. A new area adds its name here
 -- and writes lua/loom/doc/<area>.lua; areas whose file does not exist yet are skipped.
 help.AREAS = {"matrix", "linalg", "regress", "nn", "optim", "rnn", "seq", "runs", "checkpoint",
-  "audio", "data", "text", "experiment", "repl"}
+  "audio", "data", "text", "metrics", "seq2seq", "experiment", "repl"}
 
 -- Check one doc file's list; raises naming the file and the entry.
 local function validate(area, path, list)

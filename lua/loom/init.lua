@@ -27,6 +27,9 @@ loom.checkpoint = require "loom.checkpoint"
 loom.load_checkpoint = loom.checkpoint.load
 loom.runs = require "loom.runs"
 loom.text = require "loom.text"
+loom.metrics = require "loom.metrics"
+loom.seq2seq = require "loom.seq2seq"
+loom.spellout = core.numwords.open
 loom.linalg = require "loom.linalg"
 loom.regress = require("loom.regress").regress
 

@@ -98,5 +98,7 @@ int loom_open_audio(lua_State *L);
 int loom_open_sqlite(lua_State *L);
 int loom_open_process(lua_State *L);
 int loom_open_data(lua_State *L);
+int loom_open_attention(lua_State *L);
+int loom_open_numwords(lua_State *L);
 
 #endif

@@ -10,11 +10,13 @@
 
 /* The bindings, as Lua's linit.c lists its libraries: a new src/bind file adds a line. */
 static const luaL_Reg bindings[] = {
+    {"attention", loom_open_attention},
     {"audio", loom_open_audio},
     {"data", loom_open_data},
     {"linalg", loom_open_linalg},
     {"matrix", loom_open_matrix},
     {"nn", loom_open_nn},
+    {"numwords", loom_open_numwords},
     {"process", loom_open_process},
     {"rnn", loom_open_rnn},
     {"safetensors", loom_open_safetensors},

@@ -446,5 +446,6 @@ end
 function nn.gradcheck(target, x, opts) return check.call("nn.gradcheck", gradcheck, target, x, opts) end
 
 require("loom.nn.recurrent")(nn)
+require("loom.nn.attention")(nn)
 
 return nn

@@ -1,0 +1,699 @@
+-- loom.seq2seq: an LSTM encoder-decoder with attention (Luong dot/general/concat with input
+-- feeding, Bahdanau additive), teacher-forced training, greedy and beam-search decoding,
+-- and the pair-file data side. Not the kernels (nn.LSTM, nn.LSTMCell, nn.Attention in C).
+local loom = require "loom"
+local text = require "loom.text"
+local nn = loom.nn
+
+local seq2seq = {}
+
+-- Ids every target vocabulary starts with (1-based like every loom id).
+seq2seq.PAD, seq2seq.UNK, seq2seq.BOS, seq2seq.EOS = 1, 2, 3, 4
+local PAD, BOS, EOS = seq2seq.PAD, seq2seq.BOS, seq2seq.EOS
+
+local function fail(fn, fmt, ...)
+  error(string.format("seq2seq." .. fn .. ": " .. fmt, ...), 3)
+end
+
+---- data ----
+
+-- One line of a pair file: SCAN's "IN: ... OUT: ..." or "source<TAB>target".
+local function parse_pair(line)
+  local src, tgt = line:match("^IN:%s*(.-)%s+OUT:%s*(.-)%s*$")
+  if not src then src, tgt = line:match("^([^\t]*)\t(.*)$") end
+  if not src then return nil end
+  return {src = text.tokenize(src), tgt = text.tokenize(tgt)}
+end
+
+-- seq2seq.read_pairs(path) -> {{src = tokens, tgt = tokens}, ...} | nil, message
+function seq2seq.read_pairs(path)
+  local f, err = io.open(path)
+  if not f then return nil, err end
+  local pairs_, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    if line:match("%S") then
+      local p = parse_pair(line)
+      if not p then
+        f:close()
+        return nil, string.format("%s:%d: expected 'IN: ... OUT: ...' or 'source<TAB>target'", path, n)
+      end
+      pairs_[#pairs_ + 1] = p
+    end
+  end
+  f:close()
+  return pairs_
+end
+
+-- A vocabulary with <pad> 1, <unk> 2, <s> 3, </s> 4, then tokens by count (loom.text order).
+function seq2seq.vocab(token_lists)
+  local v = text.vocab(token_lists, {min_count = 1})
+  local itos = {"<pad>", "<unk>", "<s>", "</s>"}
+  for i = 3, #v.itos do itos[#itos + 1] = v.itos[i] end
+  return text.vocab_from_string(table.concat(itos, "\n"))
+end
+
+local function ids_matrix(lists, T, B)
+  local X = loom.fill(T, B, PAD)
+  for b, ids in ipairs(lists) do
+    for t, id in ipairs(ids) do X:set(t, b, id) end
+  end
+  return X
+end
+
+-- seq2seq.batches(pairs, src_vocab, tgt_vocab, batch_size [, {reverse_source, sort = true}])
+-- -> {batch, ...}: src (S x B ids, time-major), src_lengths, tgt_in (<s> y, T x B), tgt_out
+-- (y </s>), pairs. Sorted by source length (stable) so padding is small.
+function seq2seq.batches(pairs_, src_vocab, tgt_vocab, batch_size, opts)
+  opts = opts or {}
+  local order = {}
+  for i = 1, #pairs_ do order[i] = i end
+  if opts.sort ~= false then
+    table.sort(order, function(a, b)
+      local la, lb = #pairs_[a].src, #pairs_[b].src
+      if la ~= lb then return la < lb end
+      return a < b
+    end)
+  end
+  local batches = {}
+  for first = 1, #order, batch_size do
+    local srcs, tin, tout, lengths, members = {}, {}, {}, {}, {}
+    local S, T = 1, 1
+    for k = first, math.min(first + batch_size - 1, #order) do
+      local p = pairs_[order[k]]
+      local s = src_vocab:encode(p.src)
+      if opts.reverse_source then
+        local r = {}
+        for i = #s, 1, -1 do r[#r + 1] = s[i] end
+        s = r
+      end
+      local y = tgt_vocab:encode(p.tgt)
+      local yin, yout = {BOS}, {}
+      for _, id in ipairs(y) do yin[#yin + 1] = id; yout[#yout + 1] = id end
+      yout[#yout + 1] = EOS
+      srcs[#srcs + 1], tin[#tin + 1], tout[#tout + 1] = s, yin, yout
+      lengths[#lengths + 1] = math.max(#s, 1)
+      members[#members + 1] = p
+      S, T = math.max(S, #s), math.max(T, #yin)
+    end
+    local B = #srcs
+    batches[#batches + 1] = {src = ids_matrix(srcs, S, B), src_lengths = lengths,
+      tgt_in = ids_matrix(tin, T, B), tgt_out = ids_matrix(tout, T, B), size = B, pairs = members}
+  end
+  return batches
+end
+
+---- the model ----
+
+local Model = {}
+Model.__index = Model
+seq2seq.Model = Model
+
+local ATTENTION = {none = true, dot = true, general = true, concat = true, bahdanau = true}
+
+local function positive(o, key, default)
+  local v = o[key] == nil and default or o[key]
+  if math.type(v) ~= "integer" or v < 1 then fail("model", "%s must be an integer >= 1, got %s", key, tostring(v)) end
+  return v
+end
+
+-- seq2seq.model{src_vocab = n, tgt_vocab = n, embed = 32, hidden = 64, layers = 1,
+--   bidirectional = false, attention = "general", input_feeding = true}
+function seq2seq.model(o)
+  if type(o) ~= "table" then fail("model", "expected a table of options") end
+  local self = setmetatable({}, Model)
+  self.Vs, self.Vt = positive(o, "src_vocab"), positive(o, "tgt_vocab")
+  self.E, self.H = positive(o, "embed", 32), positive(o, "hidden", 64)
+  self.layers = positive(o, "layers", 1)
+  self.dirs = o.bidirectional and 2 or 1
+  self.kind = o.attention or "general"
+  if not ATTENTION[self.kind] then
+    fail("model", "attention must be none, dot, general, concat or bahdanau, got %s", tostring(self.kind))
+  end
+  if self.H % self.dirs ~= 0 then fail("model", "a bidirectional encoder needs an even hidden size, got %d", self.H) end
+  self.luong = self.kind ~= "none" and self.kind ~= "bahdanau"
+  self.feed = self.luong and o.input_feeding ~= false
+  local E, H = self.E, self.H
+  self.src_emb = nn.Embedding(self.Vs, E, {padding_idx = PAD})
+  self.encoder = nn.LSTM(E, H // self.dirs, {layers = self.layers, bidirectional = self.dirs == 2})
+  self.tgt_emb = nn.Embedding(self.Vt, E, {padding_idx = PAD})
+  local cell_in = E + ((self.feed or self.kind == "bahdanau") and H or 0)
+  self.cell = nn.LSTMCell(cell_in, H)
+  if self.kind ~= "none" then
+    self.attn = self.kind == "dot" and nn.Attention("dot", H) or nn.Attention(self.kind, H, H, H)
+    self.combine = nn.Linear(2 * H, H, {bias = false})
+  end
+  self.generator = nn.Linear(H, self.Vt)
+  self.training = true
+  return self
+end
+
+-- The parts in parameter order with their name prefixes.
+function Model:parts()
+  local parts = {{"src_embedding", self.src_emb}, {"encoder", self.encoder},
+    {"tgt_embedding", self.tgt_emb}, {"decoder", self.cell}}
+  if self.attn then
+    parts[#parts + 1] = {"attention", self.attn}
+    parts[#parts + 1] = {"combine", self.combine}
+  end
+  parts[#parts + 1] = {"generator", self.generator}
+  return parts
+end
+
+function Model:parameters()
+  local list = {}
+  for _, part in ipairs(self:parts()) do
+    for _, p in ipairs(part[2]:parameters()) do
+      list[#list + 1] = {name = part[1] .. "." .. p.name, value = p.value, grad = p.grad}
+    end
+  end
+  return list
+end
+
+Model.num_parameters = nn.Module.num_parameters
+Model.state_dict = nn.Module.state_dict
+Model.load_state_dict = nn.Module.load_state_dict
+
+function Model:zero_grad()
+  for _, part in ipairs(self:parts()) do part[2]:zero_grad() end
+  return self
+end
+
+function Model:train(mode)
+  self.training = mode == nil or not not mode
+  for _, part in ipairs(self:parts()) do part[2]:train(self.training) end
+  return self
+end
+
+function Model:eval() return self:train(false) end
+
+function Model:config()
+  return {src_vocab = self.Vs, tgt_vocab = self.Vt, embed = self.E, hidden = self.H,
+    layers = self.layers, bidirectional = self.dirs == 2, attention = self.kind,
+    input_feeding = self.feed}
+end
+
+-- Encode src (S x B ids): keys ((S*B) x H, time-major) and the decoder's first state, the
+-- top layer's final h and c (both directions side by side when bidirectional).
+function Model:encode(src, lengths)
+  local B = #lengths
+  local X = self.src_emb:forward(src)
+  local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B})
+  local top = (self.layers - 1) * self.dirs
+  local function first_state(S)
+    local fwd = S:slice(top * B + 1, (top + 1) * B)
+    if self.dirs == 1 then return fwd:copy() end
+    return loom.hcat{fwd, S:slice((top + 1) * B + 1, (top + 2) * B)}
+  end
+  return keys, first_state(hT), first_state(cT)
+end
+
+-- One decoder step. emb: B x E; feed: the previous attentional state (input feeding) or nil.
+-- Returns what backward needs: x, h_prev, c_prev, h, c, ctx, weights, cat, out (the step's
+-- output, B x H: tanh(W [ctx; h]) with attention, h without).
+function Model:step(emb, feed, h, c, keys, lengths)
+  local st = {h_prev = h, c_prev = c}
+  local opts = {lengths = lengths}
+  if self.kind == "bahdanau" then
+    st.ctx, st.weights = self.attn:forward(h, keys, opts)
+    st.x = loom.hcat{emb, st.ctx}
+  elseif self.feed then
+    st.x = loom.hcat{emb, feed}
+  else
+    st.x = emb
+  end
+  st.h, st.c = self.cell:forward(st.x, {h = h, c = c})
+  if self.luong then st.ctx, st.weights = self.attn:forward(st.h, keys, opts) end
+  if self.attn then
+    st.cat = loom.hcat{st.ctx, st.h}
+    st.out = self.combine:forward(st.cat):map("tanh")
+  else
+    st.out = st.h
+  end
+  return st
+end
+
+-- Backward through one step: dout (B x H) at the step's output, dh/dc from the step after.
+-- Accumulates into dkeys and parameter gradients; returns demb, dfeed (or nil), dh_prev, dc_prev.
+function Model:step_backward(st, dout, dh, dc, keys, lengths, dkeys)
+  local B, H, E = dout:rows(), self.H, self.E
+  dh = dh:copy()
+  local dctx
+  if self.attn then
+    local dz = dout:mul(st.out:mul(st.out):mul(-1):add(1))
+    local dcat = self.combine:backward(st.cat, dz)
+    dctx = dcat:slice(1, B, 1, H):copy()
+    dh:add_(dcat:slice(1, B, H + 1, 2 * H))
+    if self.luong then
+      local dq = self.attn:backward(st.h, keys, dctx, {lengths = lengths, dkeys = dkeys})
+      dh:add_(dq)
+    end
+  else
+    dh:add_(dout)
+  end
+  local dx, dh_prev, dc_prev = self.cell:backward(st.x, dh, {h = st.h_prev, c = st.c_prev, dc = dc})
+  local demb, dfeed = dx:slice(1, B, 1, E), nil
+  if self.kind == "bahdanau" then
+    dctx:add_(dx:slice(1, B, E + 1, E + H))
+    local dq = self.attn:backward(st.h_prev, keys, dctx, {lengths = lengths, dkeys = dkeys})
+    dh_prev:add_(dq)
+  elseif self.feed then
+    dfeed = dx:slice(1, B, E + 1, E + H)
+  end
+  return demb, dfeed, dh_prev, dc_prev
+end
+
+-- Cross-entropy of logits (N x V) against targets (N x 1), PAD rows ignored, mean over the
+-- others; with smoothing eps the target is (1 - eps) one-hot + eps / V (PyTorch's
+-- label_smoothing). Returns loss, dlogits, count.
+local plain_ce -- nn.CrossEntropyLoss{ignore_index = PAD}: the C path when eps = 0
+
+function seq2seq.cross_entropy(logits, targets, eps)
+  if not eps or eps == 0 then
+    plain_ce = plain_ce or nn.CrossEntropyLoss{ignore_index = PAD}
+    local count = 0
+    for _, y in ipairs(targets:tolist()) do if y ~= PAD then count = count + 1 end end
+    if count == 0 then return 0, loom.zeros(logits:rows(), logits:cols()), 0 end
+    local d, loss = plain_ce:backward(logits, targets)
+    return loss, d, count
+  end
+  local N, V = logits:shape()
+  local mx = logits:max(2)
+  local shifted = logits:copy()
+  for i = 1, N do shifted:row(i):sub_(mx:get(i, 1)) end
+  local probs = shifted:map("exp")
+  local lse = probs:sum(2):map("log")
+  local loss, count = 0, 0
+  eps = eps or 0
+  local d = probs
+  for i = 1, N do
+    local row, z = d:row(i), lse:get(i, 1)
+    local y = targets:get(i, 1)
+    if y == PAD then
+      row:fill_(0)
+    else
+      count = count + 1
+      row:div_(math.exp(z))
+      local logp_y = shifted:get(i, y) - z
+      loss = loss - (1 - eps) * logp_y
+      if eps > 0 then
+        loss = loss - eps / V * (shifted:row(i):sum() - V * z)
+        row:sub_(eps / V)
+      end
+      row:set(1, y, row:get(1, y) - (1 - eps))
+    end
+  end
+  if count > 0 then
+    d:div_(count)
+    loss = loss / count
+  end
+  return loss, d, count
+end
+
+local function top_state_grad(self, dstate, B)
+  local units, Hd = self.layers * self.dirs, self.H // self.dirs
+  local g = loom.zeros(units * B, Hd)
+  local top = (self.layers - 1) * self.dirs
+  for d = 0, self.dirs - 1 do
+    g:slice((top + d) * B + 1, (top + d + 1) * B):copy_(dstate:slice(1, B, d * Hd + 1, (d + 1) * Hd))
+  end
+  return g
+end
+
+-- The teacher-forced forward pass: loss, the per-step records backward needs, and more.
+local function forward_pass(self, batch, opts)
+  local B, T, H = batch.size, batch.tgt_in:rows(), self.H
+  local lengths = batch.src_lengths
+  local f = {B = B, T = T, lengths = lengths}
+  f.keys, f.h0, f.c0 = self:encode(batch.src, lengths)
+  local embs = self.tgt_emb:forward(batch.tgt_in):copy()
+  local outs = loom.zeros(T * B, H)
+  local steps, feed, h, c = {}, self.feed and loom.zeros(B, H) or nil, f.h0, f.c0
+  for t = 1, T do
+    local st = self:step(embs:slice((t - 1) * B + 1, t * B), feed, h, c, f.keys, lengths)
+    steps[t] = st
+    outs:slice((t - 1) * B + 1, t * B):copy_(st.out)
+    h, c, feed = st.h, st.c, st.out
+  end
+  f.steps, f.outs = steps, outs
+  local logits = self.generator:forward(outs)
+  f.loss, f.dlogits, f.count = seq2seq.cross_entropy(logits, batch.tgt_out:reshape(T * B, 1),
+    opts.label_smoothing)
+  return f
+end
+
+-- model:loss(batch [, {label_smoothing = 0}]) -> mean loss per target token, tokens
+-- (teacher forcing, no gradients).
+function Model:loss(batch, opts)
+  local f = forward_pass(self, batch, opts or {})
+  return f.loss, f.count
+end
+
+-- model:forward_backward(batch [, {label_smoothing = 0}]) -> loss, tokens: one teacher-forced
+-- pass and its backward; gradients accumulate (call zero_grad first).
+function Model:forward_backward(batch, opts)
+  local f = forward_pass(self, batch, opts or {})
+  local B, T, H = f.B, f.T, self.H
+  local douts = self.generator:backward(f.outs, f.dlogits):copy()
+  local dkeys, dembs = loom.zeros(f.keys:rows(), H), loom.zeros(T * B, self.E)
+  local dh, dc, dfeed = loom.zeros(B, H), loom.zeros(B, H), nil
+  for t = T, 1, -1 do
+    local dout = douts:slice((t - 1) * B + 1, t * B)
+    if dfeed then dout:add_(dfeed) end
+    local demb
+    demb, dfeed, dh, dc = self:step_backward(f.steps[t], dout, dh, dc, f.keys, f.lengths, dkeys)
+    dembs:slice((t - 1) * B + 1, t * B):copy_(demb)
+    if dfeed then dfeed = dfeed:copy() end
+  end
+  self.tgt_emb:backward(batch.tgt_in, dembs)
+  local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B), dc_T = top_state_grad(self, dc, B)})
+  self.src_emb:backward(batch.src, dX)
+  return f.loss, f.count
+end
+
+---- decoding ----
+
+-- The model as a decoder for seq2seq.beam_search: start(src, lengths, k) -> state,
+-- step(state, ids) -> log-probabilities (rows = hypotheses), reorder(state, rows).
+function Model:decoder()
+  local model = self
+  local dec = {}
+  function dec.start(src, lengths, k)
+    local keys, h, c = model:encode(src, lengths)
+    local B = #lengths
+    local st = {h = h, c = c, keys = keys, lengths = lengths, B = B, k = 1,
+      feed = model.feed and loom.zeros(B, model.H) or nil}
+    if k > 1 then
+      local rows, krows, klen = {}, {}, {}
+      for b = 1, B do for _ = 1, k do rows[#rows + 1] = b; klen[#klen + 1] = lengths[b] end end
+      local S = keys:rows() // B
+      for s = 1, S do
+        for b = 1, B do for _ = 1, k do krows[#krows + 1] = (s - 1) * B + b end end
+      end
+      st = {h = h:index_rows(rows), c = c:index_rows(rows), keys = keys:index_rows(krows),
+        lengths = klen, B = B, k = k, feed = st.feed and st.feed:index_rows(rows)}
+    end
+    return st
+  end
+  function dec.step(st, ids)
+    local y = loom.matrix{ids}
+    local emb = model.tgt_emb:forward(y):copy()
+    local s = model:step(emb, st.feed, st.h, st.c, st.keys, st.lengths)
+    st.h, st.c, st.feed, st.weights = s.h, s.c, model.feed and s.out or nil, s.weights
+    local logits = model.generator:forward(s.out)
+    local mx = logits:max(2)
+    local lp = logits:copy()
+    for i = 1, lp:rows() do lp:row(i):sub_(mx:get(i, 1)) end
+    local lse = lp:map("exp"):sum(2):map("log")
+    for i = 1, lp:rows() do lp:row(i):sub_(lse:get(i, 1)) end
+    return lp
+  end
+  function dec.reorder(st, rows)
+    st.h, st.c = st.h:index_rows(rows), st.c:index_rows(rows)
+    if st.feed then st.feed = st.feed:index_rows(rows) end
+    if st.weights then st.weights = st.weights:index_rows(rows) end
+  end
+  return dec
+end
+
+local function max_lengths(lengths, opts)
+  local limits = {}
+  for b, n in ipairs(lengths) do
+    local lim = opts.max_len or 100
+    if opts.max_len_ratio then lim = math.min(lim, math.ceil(opts.max_len_ratio * n)) end
+    limits[b] = math.max(lim, 1)
+  end
+  return limits
+end
+
+-- model:greedy(src, lengths [, {max_len = 100, max_len_ratio, attention = false}])
+--   -> {ids, ...} per sequence (without </s>), and with attention = true the weights of
+--   each step ({B x S, ...}).
+function Model:greedy(src, lengths, opts)
+  opts = opts or {}
+  local dec, B = self:decoder(), #lengths
+  local st = dec.start(src, lengths, 1)
+  local limits, out, done, weights = max_lengths(lengths, opts), {}, {}, {}
+  local ids, left, maxlim = {}, B, 0
+  for b = 1, B do ids[b], out[b] = BOS, {}; maxlim = math.max(maxlim, limits[b]) end
+  for t = 1, maxlim do
+    local lp = dec.step(st, ids)
+    if opts.attention and st.weights then weights[t] = st.weights:copy() end
+    local best = lp:argmax(2)
+    for b = 1, B do
+      ids[b] = math.tointeger(best:get(b, 1))
+      if not done[b] then
+        if ids[b] == EOS or #out[b] >= limits[b] then
+          done[b], left = true, left - 1
+        else
+          out[b][#out[b] + 1] = ids[b]
+        end
+      end
+    end
+    if left == 0 then break end
+  end
+  return out, weights
+end
+
+-- A sort order: higher `field` first, ties by the earlier `order`.
+local function higher(field)
+  return function(x, y)
+    if x[field] ~= y[field] then return x[field] > y[field] end
+    return x.order < y.order
+  end
+end
+
+-- GNMT's length penalty ((5 + len) / 6)^alpha; alpha = 0 leaves scores unnormalised.
+local function length_penalty(len, alpha)
+  if alpha == 0 then return 1 end
+  return ((5 + len) / 6) ^ alpha
+end
+
+-- seq2seq.beam_search(decoder, src, lengths, {beam = 5, nbest = 1, length_penalty = 0,
+--   max_len = 100, max_len_ratio}) -> per sequence a list of nbest {ids =, score =, logprob =},
+--   best first. decoder: {start, step, reorder} (model:decoder()). Hypotheses that emit </s>
+--   are finished (score = log-probability / penalty); a sequence stops when k are finished
+--   or at its maximum length (then its alive hypotheses count as finished). Ties go to the
+--   lower token id and the earlier hypothesis, so beam 1 is greedy decoding.
+function seq2seq.beam_search(decoder, src, lengths, opts)
+  opts = opts or {}
+  local k, nbest, alpha = opts.beam or 5, opts.nbest or 1, opts.length_penalty or 0
+  if nbest > k then fail("beam_search", "nbest (%d) must not exceed the beam (%d)", nbest, k) end
+  local B = #lengths
+  local st = decoder.start(src, lengths, k)
+  local limits, maxlim = max_lengths(lengths, opts), 0
+  for b = 1, B do maxlim = math.max(maxlim, limits[b]) end
+  -- Beam j of sequence b is row (b-1)*k + j; only beam 1 is alive at the start.
+  local hyps, finished, done = {}, {}, {}
+  for b = 1, B do
+    finished[b] = {}
+    for j = 1, k do hyps[(b - 1) * k + j] = {ids = {}, logprob = j == 1 and 0 or -math.huge} end
+  end
+  local ids = {}
+  for r = 1, B * k do ids[r] = BOS end
+  for t = 1, maxlim do
+    local lp = decoder.step(st, ids)
+    local V = lp:cols()
+    local flat = lp:tolist()
+    local rows, new_hyps = {}, {}
+    for b = 1, B do
+      local cands = {}
+      if not done[b] then
+        for j = 1, k do
+          local r = (b - 1) * k + j
+          local h = hyps[r]
+          if h.logprob > -math.huge then
+            for v = 1, V do
+              cands[#cands + 1] = {r = r, v = v, logprob = h.logprob + flat[(r - 1) * V + v], order = (j - 1) * V + v}
+            end
+          end
+        end
+        table.sort(cands, higher("logprob"))
+      end
+      local alive = 0
+      for _, cand in ipairs(cands) do
+        if alive >= k or #finished[b] >= k then break end
+        local prev = hyps[cand.r].ids
+        if cand.v == EOS or #prev >= limits[b] then
+          local n = #prev + (cand.v == EOS and 1 or 0)
+          finished[b][#finished[b] + 1] = {ids = prev, logprob = cand.logprob,
+            score = cand.logprob / length_penalty(n, alpha), order = #finished[b]}
+        else
+          alive = alive + 1
+          local r = (b - 1) * k + alive
+          local nid = table.move(prev, 1, #prev, 1, {})
+          nid[#nid + 1] = cand.v
+          new_hyps[r], rows[r], ids[r] = {ids = nid, logprob = cand.logprob}, cand.r, cand.v
+        end
+      end
+      if #finished[b] >= k or alive == 0 then done[b] = true end
+      for j = alive + 1, k do
+        local r = (b - 1) * k + j
+        new_hyps[r], rows[r], ids[r] = {ids = {}, logprob = -math.huge}, r, PAD
+      end
+    end
+    hyps = new_hyps
+    local all = true
+    for b = 1, B do all = all and done[b] end
+    if all then break end
+    decoder.reorder(st, rows)
+  end
+  local results = {}
+  for b = 1, B do
+    local list = finished[b]
+    if #list == 0 then
+      for j = 1, k do
+        local h = hyps[(b - 1) * k + j]
+        if h.logprob > -math.huge then
+          list[#list + 1] = {ids = h.ids, logprob = h.logprob,
+            score = h.logprob / length_penalty(#h.ids, alpha), order = j}
+        end
+      end
+    end
+    table.sort(list, higher("score"))
+    results[b] = {}
+    for i = 1, math.min(nbest, #list) do
+      results[b][i] = {ids = list[i].ids, score = list[i].score, logprob = list[i].logprob}
+    end
+  end
+  return results
+end
+
+-- model:beam(src, lengths [, opts]) -> seq2seq.beam_search with this model's decoder.
+function Model:beam(src, lengths, opts)
+  return seq2seq.beam_search(self:decoder(), src, lengths, opts)
+end
+
+-- Unknown-word replacement (Luong et al. 2015b): each <unk> of an output becomes the source
+-- word its step attended to most. weights[t] is the B x S attention of output step t.
+local function replace_unknowns(tokens, ids, weights, b, source, reverse)
+  for t, id in ipairs(ids) do
+    if id == seq2seq.UNK and weights[t] then
+      local _, s = weights[t]:slice(b, b):argmax()
+      tokens[t] = source[reverse and #source - s + 1 or s] or tokens[t]
+    end
+  end
+  return tokens
+end
+
+-- model:translate(token_lists, src_vocab, tgt_vocab [, {beam = 1, reverse_source, max_len,
+-- batch_size = 64, replace_unk = false}]) -> list of token lists (beam = 1 greedy, else the
+-- best of a beam search). replace_unk (greedy, attention models) copies the most attended
+-- source word in place of each <unk>.
+function Model:translate(sources, src_vocab, tgt_vocab, opts)
+  opts = opts or {}
+  local beam, replace = opts.beam or 1, opts.replace_unk and self.attn ~= nil
+  if opts.replace_unk and beam > 1 then fail("translate", "replace_unk needs greedy decoding (beam = 1)") end
+  local pairs_ = {}
+  for i, s in ipairs(sources) do pairs_[i] = {src = s, tgt = {}} end
+  local out = {}
+  local bs = seq2seq.batches(pairs_, src_vocab, tgt_vocab, opts.batch_size or 64,
+    {reverse_source = opts.reverse_source, sort = false})
+  local i = 0
+  for _, batch in ipairs(bs) do
+    local ids, weights
+    if beam <= 1 then
+      ids, weights = self:greedy(batch.src, batch.src_lengths,
+        {max_len = opts.max_len, max_len_ratio = opts.max_len_ratio, attention = replace})
+    else
+      ids = {}
+      for b, list in ipairs(self:beam(batch.src, batch.src_lengths, opts)) do ids[b] = list[1].ids end
+    end
+    for b, seq in ipairs(ids) do
+      i = i + 1
+      out[i] = tgt_vocab:decode(seq)
+      if replace then replace_unknowns(out[i], seq, weights, b, sources[i], opts.reverse_source) end
+    end
+  end
+  return out
+end
+
+---- training and evaluation loops (what an experiment script calls) ----
+
+-- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
+-- -> mean loss per token: one pass over the batches (in `order`, default as given) with
+-- gradient clipping by global norm; on_step(i, n, loss) after each batch.
+function seq2seq.train_epoch(model, batches, opt, opts)
+  opts = opts or {}
+  local params = model:parameters()
+  local order = opts.order
+  if not order then
+    order = {}
+    for i = 1, #batches do order[i] = i end
+  end
+  local total, tokens = 0, 0
+  for i, bi in ipairs(order) do
+    model:zero_grad()
+    local loss, count = model:forward_backward(batches[bi], {label_smoothing = opts.label_smoothing})
+    if opts.clip and opts.clip > 0 then loom.optim.clip_grad_norm(params, opts.clip) end
+    opt:step()
+    total, tokens = total + loss * count, tokens + count
+    if opts.on_step then opts.on_step(i, #order, loss) end
+  end
+  return tokens > 0 and total / tokens or 0
+end
+
+-- seq2seq.mean_loss(model, batches [, {label_smoothing}]) -> teacher-forced loss per token.
+function seq2seq.mean_loss(model, batches, opts)
+  model:eval()
+  local total, tokens = 0, 0
+  for _, b in ipairs(batches) do
+    local loss, count = model:loss(b, opts)
+    total, tokens = total + loss * count, tokens + count
+  end
+  model:train()
+  return tokens > 0 and total / tokens or 0
+end
+
+-- seq2seq.evaluate(model, pairs, src_vocab, tgt_vocab [, {beam = 1, reverse_source,
+--   max_len, length_penalty, batch_size = 64}]) -> {exact = fraction, hyps = {tokens, ...},
+--   by_length = {[target length] = {right =, total =}}}
+-- Exact match: the whole output sequence equals the reference.
+function seq2seq.evaluate(model, pairs_, src_vocab, tgt_vocab, opts)
+  opts = opts or {}
+  model:eval()
+  local sources = {}
+  for i, p in ipairs(pairs_) do sources[i] = p.src end
+  local hyps = model:translate(sources, src_vocab, tgt_vocab, opts)
+  model:train()
+  local right, by_length = 0, {}
+  for i, p in ipairs(pairs_) do
+    local ok = table.concat(hyps[i], " ") == table.concat(p.tgt, " ")
+    local n = #p.tgt
+    by_length[n] = by_length[n] or {right = 0, total = 0}
+    by_length[n].total = by_length[n].total + 1
+    if ok then right, by_length[n].right = right + 1, by_length[n].right + 1 end
+  end
+  return {exact = #pairs_ > 0 and right / #pairs_ or 0, hyps = hyps, by_length = by_length}
+end
+
+-- model:attention_map(tokens, src_vocab [, {max_len, reverse_source}]) -> output ids, weights
+-- (a list of rows, one per output step, over the source positions in reading order).
+function Model:attention_map(tokens, src_vocab, opts)
+  opts = opts or {}
+  if not self.attn then return nil end
+  local ids = src_vocab:encode(tokens)
+  if opts.reverse_source then
+    local r = {}
+    for i = #ids, 1, -1 do r[#r + 1] = ids[i] end
+    ids = r
+  end
+  local src = loom.zeros(#ids, 1)
+  for t, id in ipairs(ids) do src:set(t, 1, id) end
+  self:eval()
+  local out, weights = self:greedy(src, {#ids}, {max_len = opts.max_len, attention = true})
+  self:train()
+  local rows = {}
+  for t = 1, math.min(#weights, #out[1] + 1) do
+    local w = weights[t]:tolist()
+    if opts.reverse_source then
+      local r = {}
+      for i = #w, 1, -1 do r[#r + 1] = w[i] end
+      w = r
+    end
+    rows[t] = w
+  end
+  return out[1], rows
+end
+
+return seq2seq
