@@ -1,29 +1,33 @@
 -- loom.metrics: corpus BLEU and chrF for translation output, computed as sacreBLEU 2 does.
 -- Not a tokeniser for training data (loom.text) nor sentence-level bootstrap statistics.
+local check = require "loom.check"
+
 local metrics = {}
 
 local function fail(fn, fmt, ...)
-  error(string.format("loom.metrics." .. fn .. ": " .. fmt, ...), 3)
+  check.fail("metrics." .. fn, fmt, ...)
 end
 
 -- hyps a list of strings, refs a list of streams each as long as hyps; returns the count.
 local function check_corpus(fn, hyps, refs)
-  if type(hyps) ~= "table" then fail(fn, "hyps must be a list of strings, got %s", type(hyps)) end
-  if type(refs) ~= "table" or #refs == 0 then
+  if type(hyps) ~= "table" or check.kind(hyps) ~= "table" then
+    fail(fn, "hyps must be a list of strings, got %s", check.kind(hyps))
+  end
+  if type(refs) ~= "table" or check.kind(refs) ~= "table" or #refs == 0 then
     fail(fn, "refs must be a non-empty list of reference streams")
   end
   for i, h in ipairs(hyps) do
-    if type(h) ~= "string" then fail(fn, "hyps[%d] is a %s, not a string", i, type(h)) end
+    if type(h) ~= "string" then fail(fn, "hyps[%d] is a %s, not a string", i, check.kind(h)) end
   end
   for k, stream in ipairs(refs) do
-    if type(stream) ~= "table" then
-      fail(fn, "refs[%d] must be a list of strings (a reference stream), got %s", k, type(stream))
+    if type(stream) ~= "table" or check.kind(stream) ~= "table" then
+      fail(fn, "refs[%d] must be a list of strings (a reference stream), got %s", k, check.kind(stream))
     end
     if #stream ~= #hyps then
       fail(fn, "refs[%d] has %d sentences but hyps has %d", k, #stream, #hyps)
     end
     for i, r in ipairs(stream) do
-      if type(r) ~= "string" then fail(fn, "refs[%d][%d] is a %s, not a string", k, i, type(r)) end
+      if type(r) ~= "string" then fail(fn, "refs[%d][%d] is a %s, not a string", k, i, check.kind(r)) end
     end
   end
   return #hyps
@@ -151,8 +155,11 @@ local function compute_bleu(correct, total, sys_len, ref_len, o)
   return bp * math.exp(sum / eff_order), precisions, bp
 end
 
+local BLEU_OPTS = {tokenize = "string", smooth_method = "string", smooth_value = "number", lowercase = "boolean",
+  effective_order = "boolean", use_effective_order = "boolean", max_ngram_order = "integer"}
+
 local function bleu_options(opts)
-  opts = opts or {}
+  opts = check.options("metrics.bleu", opts, BLEU_OPTS)
   local o = {
     tokenize = opts.tokenize or "13a",
     smooth_method = opts.smooth_method or "exp",
@@ -170,6 +177,7 @@ local function bleu_options(opts)
     fail("bleu", "max_ngram_order must be a positive integer, got %s", tostring(o.max_ngram_order))
   end
   o.smooth_value = opts.smooth_value or SMOOTH_DEFAULTS[o.smooth_method]
+  if opts.smooth_value ~= nil then check.number("metrics.bleu", "smooth_value", opts.smooth_value, 0) end
   return o
 end
 
@@ -280,8 +288,11 @@ local function chrf_score(stats, o)
   return 100 * (1 + factor) * avg_prec * avg_rec / (factor * avg_prec + avg_rec)
 end
 
+local CHRF_OPTS = {char_order = "integer", beta = "number", lowercase = "boolean", whitespace = "boolean",
+  eps_smoothing = "boolean", word_order = "integer"}
+
 local function chrf_options(opts)
-  opts = opts or {}
+  opts = check.options("metrics.chrf", opts, CHRF_OPTS)
   local o = {
     char_order = opts.char_order or 6, beta = opts.beta or 2, lowercase = opts.lowercase or false,
     whitespace = opts.whitespace or false, eps_smoothing = opts.eps_smoothing or false,
@@ -290,7 +301,7 @@ local function chrf_options(opts)
     fail("chrf", "char_order must be a positive integer, got %s", tostring(o.char_order))
   end
   if (opts.word_order or 0) ~= 0 then fail("chrf", "word_order (chrF++) is not supported") end
-  if type(o.beta) ~= "number" or o.beta <= 0 then fail("chrf", "beta must be a positive number, got %s", tostring(o.beta)) end
+  if type(o.beta) ~= "number" or not (o.beta > 0 and o.beta < math.huge) then fail("chrf", "beta must be a positive number, got %s", tostring(o.beta)) end
   return o
 end
 

@@ -11,9 +11,8 @@ local seq2seq = {}
 seq2seq.PAD, seq2seq.UNK, seq2seq.BOS, seq2seq.EOS = 1, 2, 3, 4
 local PAD, BOS, EOS = seq2seq.PAD, seq2seq.BOS, seq2seq.EOS
 
-local function fail(fn, fmt, ...)
-  error(string.format("seq2seq." .. fn .. ": " .. fmt, ...), 3)
-end
+local check = require "loom.check"
+local is_matrix = loom.is_matrix
 
 ---- data ----
 
@@ -26,7 +25,7 @@ local function parse_pair(line)
 end
 
 -- seq2seq.read_pairs(path) -> {{src = tokens, tgt = tokens}, ...} | nil, message
-function seq2seq.read_pairs(path)
+local function read_pairs_impl(path)
   local f, err = io.open(path)
   if not f then return nil, err end
   local pairs_, n = {}, 0
@@ -46,7 +45,7 @@ function seq2seq.read_pairs(path)
 end
 
 -- A vocabulary with <pad> 1, <unk> 2, <s> 3, </s> 4, then tokens by count (loom.text order).
-function seq2seq.vocab(token_lists)
+local function vocab_impl(token_lists)
   local v = text.vocab(token_lists, {min_count = 1})
   local itos = {"<pad>", "<unk>", "<s>", "</s>"}
   for i = 3, #v.itos do itos[#itos + 1] = v.itos[i] end
@@ -64,7 +63,7 @@ end
 -- seq2seq.batches(pairs, src_vocab, tgt_vocab, batch_size [, {reverse_source, sort = true}])
 -- -> {batch, ...}: src (S x B ids, time-major), src_lengths, tgt_in (<s> y, T x B), tgt_out
 -- (y </s>), pairs. Sorted by source length (stable) so padding is small.
-function seq2seq.batches(pairs_, src_vocab, tgt_vocab, batch_size, opts)
+local function batches_impl(pairs_, src_vocab, tgt_vocab, batch_size, opts)
   opts = opts or {}
   local order = {}
   for i = 1, #pairs_ do order[i] = i end
@@ -109,18 +108,94 @@ local Model = {}
 Model.__index = Model
 seq2seq.Model = Model
 
+-- A model: self of a method (what = nil) or a named argument.
+local function check_vocab(fn, what, v)
+  if getmetatable(v) ~= text.Vocab then
+    check.fail(fn, "%s must be a vocabulary (seq2seq.vocab), got %s", what, check.kind(v))
+  end
+  return v
+end
+
+local function check_tokens(fn, what, list)
+  check.list(fn, what, list)
+  for i, tok in ipairs(list) do
+    if type(tok) ~= "string" then check.fail(fn, "%s[%d] must be a string, got %s", what, i, check.kind(tok)) end
+  end
+  return list
+end
+
+local function check_pairs(fn, list)
+  check.list(fn, "pairs", list)
+  for i, p in ipairs(list) do
+    local what = string.format("pairs[%d]", i)
+    check.table(fn, what, p)
+    check_tokens(fn, what .. ".src", p.src)
+    check_tokens(fn, what .. ".tgt", p.tgt)
+  end
+  return list
+end
+
+-- lengths: one integer in 0..S per column of src (S x B ids).
+local function check_src(fn, src, lengths, what)
+  what = what or ""
+  check.matrix(fn, what .. "src", src)
+  local lname = what == "" and "lengths" or what .. "src_lengths"
+  check.list(fn, lname, lengths, true)
+  local S, B = src:shape()
+  if #lengths ~= B then
+    check.fail(fn, "%s has %d entries but %ssrc has %d columns (sequences)", lname, #lengths, what, B)
+  end
+  for i, n in ipairs(lengths) do check.integer(fn, string.format("%s[%d]", lname, i), n, 0, S) end
+end
+
+-- A batch of seq2seq.batches.
+local function check_batch(fn, what, b)
+  check.table(fn, what, b)
+  check_src(fn, b.src, b.src_lengths, what .. ".")
+  check.matrix(fn, what .. ".tgt_in", b.tgt_in)
+  check.matrix(fn, what .. ".tgt_out", b.tgt_out)
+  local B = #b.src_lengths
+  local T, Bi = b.tgt_in:shape()
+  local To, Bo = b.tgt_out:shape()
+  if Bi ~= B or Bo ~= B or To ~= T or T == 0 then
+    check.fail(fn, "%s.tgt_in (%dx%d) and %s.tgt_out (%dx%d) must be T x %d with T >= 1", what, T, Bi, what,
+      To, Bo, B)
+  end
+  if b.size ~= B then check.fail(fn, "%s.size must be %d (its sequences), got %s", what, B, check.shown(b.size)) end
+  return b
+end
+
+local function check_batches(fn, list)
+  check.list(fn, "batches", list)
+  for i, b in ipairs(list) do check_batch(fn, string.format("batches[%d]", i), b) end
+  return list
+end
+
+local function check_lengths(fn, lengths)
+  check.list(fn, "lengths", lengths, true)
+  for i, n in ipairs(lengths) do check.integer(fn, string.format("lengths[%d]", i), n, 0) end
+end
+
+local function check_model(fn, m, what)
+  if getmetatable(m) ~= Model then
+    if what then check.fail(fn, "%s must be a seq2seq model (seq2seq.model{...}), got %s", what, check.kind(m)) end
+    check.fail(fn, "expected a seq2seq model (call it as model:%s(...)), got %s", fn:match("[%w_]+$"),
+      check.kind(m))
+  end
+  return m
+end
+
+
 local ATTENTION = {none = true, dot = true, general = true, concat = true, bahdanau = true}
 
 local function positive(o, key, default)
   local v = o[key] == nil and default or o[key]
-  if math.type(v) ~= "integer" or v < 1 then fail("model", "%s must be an integer >= 1, got %s", key, tostring(v)) end
-  return v
+  return check.integer("seq2seq.model", key, v, 1)
 end
 
 -- seq2seq.model{src_vocab = n, tgt_vocab = n, embed = 32, hidden = 64, layers = 1,
 --   bidirectional = false, attention = "general", input_feeding = true}
-function seq2seq.model(o)
-  if type(o) ~= "table" then fail("model", "expected a table of options") end
+local function model_impl(o)
   local self = setmetatable({}, Model)
   self.Vs, self.Vt = positive(o, "src_vocab"), positive(o, "tgt_vocab")
   self.E, self.H = positive(o, "embed", 32), positive(o, "hidden", 64)
@@ -128,9 +203,11 @@ function seq2seq.model(o)
   self.dirs = o.bidirectional and 2 or 1
   self.kind = o.attention or "general"
   if not ATTENTION[self.kind] then
-    fail("model", "attention must be none, dot, general, concat or bahdanau, got %s", tostring(self.kind))
+    check.fail("seq2seq.model", "attention must be none, dot, general, concat or bahdanau, got %s", tostring(self.kind))
   end
-  if self.H % self.dirs ~= 0 then fail("model", "a bidirectional encoder needs an even hidden size, got %d", self.H) end
+  if self.H % self.dirs ~= 0 then
+    check.fail("seq2seq.model", "a bidirectional encoder needs an even hidden size, got %d", self.H)
+  end
   self.luong = self.kind ~= "none" and self.kind ~= "bahdanau"
   self.feed = self.luong and o.input_feeding ~= false
   local E, H = self.E, self.H
@@ -150,6 +227,7 @@ end
 
 -- The parts in parameter order with their name prefixes.
 function Model:parts()
+  check_model("seq2seq.Model:parts", self)
   local parts = {{"src_embedding", self.src_emb}, {"encoder", self.encoder},
     {"tgt_embedding", self.tgt_emb}, {"decoder", self.cell}}
   if self.attn then
@@ -161,6 +239,7 @@ function Model:parts()
 end
 
 function Model:parameters()
+  check_model("seq2seq.Model:parameters", self)
   local list = {}
   for _, part in ipairs(self:parts()) do
     for _, p in ipairs(part[2]:parameters()) do
@@ -175,19 +254,25 @@ Model.state_dict = nn.Module.state_dict
 Model.load_state_dict = nn.Module.load_state_dict
 
 function Model:zero_grad()
+  check_model("seq2seq.Model:zero_grad", self)
   for _, part in ipairs(self:parts()) do part[2]:zero_grad() end
   return self
 end
 
 function Model:train(mode)
+  check_model("seq2seq.Model:train", self)
   self.training = mode == nil or not not mode
   for _, part in ipairs(self:parts()) do part[2]:train(self.training) end
   return self
 end
 
-function Model:eval() return self:train(false) end
+function Model:eval()
+  check_model("seq2seq.Model:eval", self)
+  return self:train(false)
+end
 
 function Model:config()
+  check_model("seq2seq.Model:config", self)
   return {src_vocab = self.Vs, tgt_vocab = self.Vt, embed = self.E, hidden = self.H,
     layers = self.layers, bidirectional = self.dirs == 2, attention = self.kind,
     input_feeding = self.feed}
@@ -195,7 +280,7 @@ end
 
 -- Encode src (S x B ids): keys ((S*B) x H, time-major) and the decoder's first state, the
 -- top layer's final h and c (both directions side by side when bidirectional).
-function Model:encode(src, lengths)
+local function encode_impl(self, src, lengths)
   local B = #lengths
   local X = self.src_emb:forward(src)
   local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B})
@@ -211,7 +296,7 @@ end
 -- One decoder step. emb: B x E; feed: the previous attentional state (input feeding) or nil.
 -- Returns what backward needs: x, h_prev, c_prev, h, c, ctx, weights, cat, out (the step's
 -- output, B x H: tanh(W [ctx; h]) with attention, h without).
-function Model:step(emb, feed, h, c, keys, lengths)
+local function step_impl(self, emb, feed, h, c, keys, lengths)
   local st = {h_prev = h, c_prev = c}
   local opts = {lengths = lengths}
   if self.kind == "bahdanau" then
@@ -235,7 +320,7 @@ end
 
 -- Backward through one step: dout (B x H) at the step's output, dh/dc from the step after.
 -- Accumulates into dkeys and parameter gradients; returns demb, dfeed (or nil), dh_prev, dc_prev.
-function Model:step_backward(st, dout, dh, dc, keys, lengths, dkeys)
+local function step_backward_impl(self, st, dout, dh, dc, keys, lengths, dkeys)
   local B, H, E = dout:rows(), self.H, self.E
   dh = dh:copy()
   local dctx
@@ -268,7 +353,7 @@ end
 -- label_smoothing). Returns loss, dlogits, count.
 local plain_ce -- nn.CrossEntropyLoss{ignore_index = PAD}: the C path when eps = 0
 
-function seq2seq.cross_entropy(logits, targets, eps)
+local function cross_entropy_impl(logits, targets, eps)
   if not eps or eps == 0 then
     plain_ce = plain_ce or nn.CrossEntropyLoss{ignore_index = PAD}
     local count = 0
@@ -325,33 +410,33 @@ local function forward_pass(self, batch, opts)
   local B, T, H = batch.size, batch.tgt_in:rows(), self.H
   local lengths = batch.src_lengths
   local f = {B = B, T = T, lengths = lengths}
-  f.keys, f.h0, f.c0 = self:encode(batch.src, lengths)
+  f.keys, f.h0, f.c0 = encode_impl(self, batch.src, lengths)
   local embs = self.tgt_emb:forward(batch.tgt_in):copy()
   local outs = loom.zeros(T * B, H)
   local steps, feed, h, c = {}, self.feed and loom.zeros(B, H) or nil, f.h0, f.c0
   for t = 1, T do
-    local st = self:step(embs:slice((t - 1) * B + 1, t * B), feed, h, c, f.keys, lengths)
+    local st = step_impl(self, embs:slice((t - 1) * B + 1, t * B), feed, h, c, f.keys, lengths)
     steps[t] = st
     outs:slice((t - 1) * B + 1, t * B):copy_(st.out)
     h, c, feed = st.h, st.c, st.out
   end
   f.steps, f.outs = steps, outs
   local logits = self.generator:forward(outs)
-  f.loss, f.dlogits, f.count = seq2seq.cross_entropy(logits, batch.tgt_out:reshape(T * B, 1),
+  f.loss, f.dlogits, f.count = cross_entropy_impl(logits, batch.tgt_out:reshape(T * B, 1),
     opts.label_smoothing)
   return f
 end
 
 -- model:loss(batch [, {label_smoothing = 0}]) -> mean loss per target token, tokens
 -- (teacher forcing, no gradients).
-function Model:loss(batch, opts)
+local function loss_impl(self, batch, opts)
   local f = forward_pass(self, batch, opts or {})
   return f.loss, f.count
 end
 
 -- model:forward_backward(batch [, {label_smoothing = 0}]) -> loss, tokens: one teacher-forced
 -- pass and its backward; gradients accumulate (call zero_grad first).
-function Model:forward_backward(batch, opts)
+local function forward_backward_impl(self, batch, opts)
   local f = forward_pass(self, batch, opts or {})
   local B, T, H = f.B, f.T, self.H
   local douts = self.generator:backward(f.outs, f.dlogits):copy()
@@ -361,7 +446,7 @@ function Model:forward_backward(batch, opts)
     local dout = douts:slice((t - 1) * B + 1, t * B)
     if dfeed then dout:add_(dfeed) end
     local demb
-    demb, dfeed, dh, dc = self:step_backward(f.steps[t], dout, dh, dc, f.keys, f.lengths, dkeys)
+    demb, dfeed, dh, dc = step_backward_impl(self, f.steps[t], dout, dh, dc, f.keys, f.lengths, dkeys)
     dembs:slice((t - 1) * B + 1, t * B):copy_(demb)
     if dfeed then dfeed = dfeed:copy() end
   end
@@ -376,10 +461,12 @@ end
 -- The model as a decoder for seq2seq.beam_search: start(src, lengths, k) -> state,
 -- step(state, ids) -> log-probabilities (rows = hypotheses), reorder(state, rows).
 function Model:decoder()
+  check_model("seq2seq.Model:decoder", self)
   local model = self
   local dec = {}
   function dec.start(src, lengths, k)
-    local keys, h, c = model:encode(src, lengths)
+    check_src("decoder.start", src, lengths)
+    local keys, h, c = encode_impl(model, src, lengths)
     local B = #lengths
     local st = {h = h, c = c, keys = keys, lengths = lengths, B = B, k = 1,
       feed = model.feed and loom.zeros(B, model.H) or nil}
@@ -398,7 +485,7 @@ function Model:decoder()
   function dec.step(st, ids)
     local y = loom.matrix{ids}
     local emb = model.tgt_emb:forward(y):copy()
-    local s = model:step(emb, st.feed, st.h, st.c, st.keys, st.lengths)
+    local s = step_impl(model, emb, st.feed, st.h, st.c, st.keys, st.lengths)
     st.h, st.c, st.feed, st.weights = s.h, s.c, model.feed and s.out or nil, s.weights
     local logits = model.generator:forward(s.out)
     local mx = logits:max(2)
@@ -429,7 +516,7 @@ end
 -- model:greedy(src, lengths [, {max_len = 100, max_len_ratio, attention = false}])
 --   -> {ids, ...} per sequence (without </s>), and with attention = true the weights of
 --   each step ({B x S, ...}).
-function Model:greedy(src, lengths, opts)
+local function greedy_impl(self, src, lengths, opts)
   opts = opts or {}
   local dec, B = self:decoder(), #lengths
   local st = dec.start(src, lengths, 1)
@@ -475,10 +562,9 @@ end
 --   are finished (score = log-probability / penalty); a sequence stops when k are finished
 --   or at its maximum length (then its alive hypotheses count as finished). Ties go to the
 --   lower token id and the earlier hypothesis, so beam 1 is greedy decoding.
-function seq2seq.beam_search(decoder, src, lengths, opts)
+local function beam_impl(decoder, src, lengths, opts)
   opts = opts or {}
   local k, nbest, alpha = opts.beam or 5, opts.nbest or 1, opts.length_penalty or 0
-  if nbest > k then fail("beam_search", "nbest (%d) must not exceed the beam (%d)", nbest, k) end
   local B = #lengths
   local st = decoder.start(src, lengths, k)
   local limits, maxlim = max_lengths(lengths, opts), 0
@@ -559,10 +645,6 @@ function seq2seq.beam_search(decoder, src, lengths, opts)
   return results
 end
 
--- model:beam(src, lengths [, opts]) -> seq2seq.beam_search with this model's decoder.
-function Model:beam(src, lengths, opts)
-  return seq2seq.beam_search(self:decoder(), src, lengths, opts)
-end
 
 -- Unknown-word replacement (Luong et al. 2015b): each <unk> of an output becomes the source
 -- word its step attended to most. weights[t] is the B x S attention of output step t.
@@ -580,24 +662,25 @@ end
 -- batch_size = 64, replace_unk = false}]) -> list of token lists (beam = 1 greedy, else the
 -- best of a beam search). replace_unk (greedy, attention models) copies the most attended
 -- source word in place of each <unk>.
-function Model:translate(sources, src_vocab, tgt_vocab, opts)
+local function translate_impl(self, sources, src_vocab, tgt_vocab, opts)
   opts = opts or {}
   local beam, replace = opts.beam or 1, opts.replace_unk and self.attn ~= nil
-  if opts.replace_unk and beam > 1 then fail("translate", "replace_unk needs greedy decoding (beam = 1)") end
   local pairs_ = {}
   for i, s in ipairs(sources) do pairs_[i] = {src = s, tgt = {}} end
   local out = {}
-  local bs = seq2seq.batches(pairs_, src_vocab, tgt_vocab, opts.batch_size or 64,
+  local bs = batches_impl(pairs_, src_vocab, tgt_vocab, opts.batch_size or 64,
     {reverse_source = opts.reverse_source, sort = false})
   local i = 0
   for _, batch in ipairs(bs) do
     local ids, weights
     if beam <= 1 then
-      ids, weights = self:greedy(batch.src, batch.src_lengths,
+      ids, weights = greedy_impl(self, batch.src, batch.src_lengths,
         {max_len = opts.max_len, max_len_ratio = opts.max_len_ratio, attention = replace})
     else
       ids = {}
-      for b, list in ipairs(self:beam(batch.src, batch.src_lengths, opts)) do ids[b] = list[1].ids end
+      local bopts = {beam = beam, length_penalty = opts.length_penalty, max_len = opts.max_len,
+        max_len_ratio = opts.max_len_ratio}
+      for b, list in ipairs(beam_impl(self:decoder(), batch.src, batch.src_lengths, bopts)) do ids[b] = list[1].ids end
     end
     for b, seq in ipairs(ids) do
       i = i + 1
@@ -613,7 +696,7 @@ end
 -- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
 -- -> mean loss per token: one pass over the batches (in `order`, default as given) with
 -- gradient clipping by global norm; on_step(i, n, loss) after each batch.
-function seq2seq.train_epoch(model, batches, opt, opts)
+local function train_epoch_impl(model, batches, opt, opts)
   opts = opts or {}
   local params = model:parameters()
   local order = opts.order
@@ -624,7 +707,7 @@ function seq2seq.train_epoch(model, batches, opt, opts)
   local total, tokens = 0, 0
   for i, bi in ipairs(order) do
     model:zero_grad()
-    local loss, count = model:forward_backward(batches[bi], {label_smoothing = opts.label_smoothing})
+    local loss, count = forward_backward_impl(model, batches[bi], {label_smoothing = opts.label_smoothing})
     if opts.clip and opts.clip > 0 then loom.optim.clip_grad_norm(params, opts.clip) end
     opt:step()
     total, tokens = total + loss * count, tokens + count
@@ -634,11 +717,11 @@ function seq2seq.train_epoch(model, batches, opt, opts)
 end
 
 -- seq2seq.mean_loss(model, batches [, {label_smoothing}]) -> teacher-forced loss per token.
-function seq2seq.mean_loss(model, batches, opts)
+local function mean_loss_impl(model, batches, opts)
   model:eval()
   local total, tokens = 0, 0
   for _, b in ipairs(batches) do
-    local loss, count = model:loss(b, opts)
+    local loss, count = loss_impl(model, b, opts)
     total, tokens = total + loss * count, tokens + count
   end
   model:train()
@@ -649,12 +732,12 @@ end
 --   max_len, length_penalty, batch_size = 64}]) -> {exact = fraction, hyps = {tokens, ...},
 --   by_length = {[target length] = {right =, total =}}}
 -- Exact match: the whole output sequence equals the reference.
-function seq2seq.evaluate(model, pairs_, src_vocab, tgt_vocab, opts)
+local function evaluate_impl(model, pairs_, src_vocab, tgt_vocab, opts)
   opts = opts or {}
   model:eval()
   local sources = {}
   for i, p in ipairs(pairs_) do sources[i] = p.src end
-  local hyps = model:translate(sources, src_vocab, tgt_vocab, opts)
+  local hyps = translate_impl(model, sources, src_vocab, tgt_vocab, opts)
   model:train()
   local right, by_length = 0, {}
   for i, p in ipairs(pairs_) do
@@ -669,7 +752,7 @@ end
 
 -- model:attention_map(tokens, src_vocab [, {max_len, reverse_source}]) -> output ids, weights
 -- (a list of rows, one per output step, over the source positions in reading order).
-function Model:attention_map(tokens, src_vocab, opts)
+local function attention_map_impl(self, tokens, src_vocab, opts)
   opts = opts or {}
   if not self.attn then return nil end
   local ids = src_vocab:encode(tokens)
@@ -681,7 +764,7 @@ function Model:attention_map(tokens, src_vocab, opts)
   local src = loom.zeros(#ids, 1)
   for t, id in ipairs(ids) do src:set(t, 1, id) end
   self:eval()
-  local out, weights = self:greedy(src, {#ids}, {max_len = opts.max_len, attention = true})
+  local out, weights = greedy_impl(self, src, {#ids}, {max_len = opts.max_len, attention = true})
   self:train()
   local rows = {}
   for t = 1, math.min(#weights, #out[1] + 1) do
@@ -694,6 +777,230 @@ function Model:attention_map(tokens, src_vocab, opts)
     rows[t] = w
   end
   return out[1], rows
+end
+
+---- the public functions: arguments checked (loom.check), then the work above ----
+
+local MODEL_OPTS = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
+  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean"}
+local BATCHES_OPTS = {reverse_source = "boolean", sort = "boolean"}
+local LOSS_OPTS = {label_smoothing = "number"}
+local GREEDY_OPTS = {max_len = "integer", max_len_ratio = "number", attention = "boolean"}
+local BEAM_OPTS = {beam = "integer", nbest = "integer", length_penalty = "number", max_len = "integer",
+  max_len_ratio = "number"}
+local TRANSLATE_OPTS = {beam = "integer", reverse_source = "boolean", max_len = "integer",
+  max_len_ratio = "number", length_penalty = "number", batch_size = "integer", replace_unk = "boolean"}
+local TRAIN_OPTS = {clip = "number", label_smoothing = "number", order = "list", on_step = "function"}
+local MAP_OPTS = {max_len = "integer", reverse_source = "boolean"}
+
+local function loss_options(fn, opts)
+  opts = check.options(fn, opts, LOSS_OPTS)
+  if opts.label_smoothing ~= nil then check.number(fn, "label_smoothing", opts.label_smoothing, 0, 1) end
+  return opts
+end
+
+local function decode_options(fn, opts, spec)
+  opts = check.options(fn, opts, spec)
+  if opts.max_len ~= nil then check.integer(fn, "max_len", opts.max_len, 1) end
+  if opts.max_len_ratio ~= nil then check.number(fn, "max_len_ratio", opts.max_len_ratio, 0) end
+  if opts.beam ~= nil then check.integer(fn, "beam", opts.beam, 1) end
+  if opts.nbest ~= nil then check.integer(fn, "nbest", opts.nbest, 1) end
+  if opts.length_penalty ~= nil then check.number(fn, "length_penalty", opts.length_penalty) end
+  if opts.batch_size ~= nil then check.integer(fn, "batch_size", opts.batch_size, 1) end
+  local k, nbest = opts.beam or 5, opts.nbest or 1
+  if spec == BEAM_OPTS and nbest > k then check.fail(fn, "nbest (%d) must not exceed the beam (%d)", nbest, k) end
+  if opts.replace_unk and (opts.beam or 1) > 1 then check.fail(fn, "replace_unk needs greedy decoding (beam = 1)") end
+  return opts
+end
+
+function seq2seq.read_pairs(path)
+  check.string("seq2seq.read_pairs", "path", path)
+  return read_pairs_impl(path)
+end
+
+function seq2seq.vocab(token_lists)
+  local fn = "seq2seq.vocab"
+  check.list(fn, "token_lists", token_lists)
+  for i, list in ipairs(token_lists) do check_tokens(fn, string.format("token_lists[%d]", i), list) end
+  return check.call(fn, vocab_impl, token_lists)
+end
+
+function seq2seq.batches(pairs_, src_vocab, tgt_vocab, batch_size, opts)
+  local fn = "seq2seq.batches"
+  check_pairs(fn, pairs_)
+  check_vocab(fn, "src_vocab", src_vocab)
+  check_vocab(fn, "tgt_vocab", tgt_vocab)
+  batch_size = check.integer(fn, "batch_size", batch_size, 1)
+  opts = check.options(fn, opts, BATCHES_OPTS)
+  return check.call(fn, batches_impl, pairs_, src_vocab, tgt_vocab, batch_size, opts)
+end
+
+function seq2seq.model(o)
+  local fn = "seq2seq.model"
+  o = check.options(fn, o, MODEL_OPTS)
+  return check.call(fn, model_impl, o)
+end
+
+function Model:encode(src, lengths)
+  local fn = "seq2seq.Model:encode"
+  check_model(fn, self)
+  check_src(fn, src, lengths)
+  return check.call(fn, encode_impl, self, src, lengths)
+end
+
+function Model:step(emb, feed, h, c, keys, lengths)
+  local fn = "seq2seq.Model:step"
+  check_model(fn, self)
+  check.matrix(fn, "emb", emb)
+  if self.feed then check.matrix(fn, "feed", feed) end
+  check.matrix(fn, "h", h)
+  check.matrix(fn, "c", c)
+  check.matrix(fn, "keys", keys)
+  check_lengths(fn, lengths)
+  return check.call(fn, step_impl, self, emb, feed, h, c, keys, lengths)
+end
+
+function Model:step_backward(st, dout, dh, dc, keys, lengths, dkeys)
+  local fn = "seq2seq.Model:step_backward"
+  check_model(fn, self)
+  check.table(fn, "st", st)
+  local fields = {"x", "h_prev", "c_prev", "h", "c", "out"}
+  if self.attn then fields[#fields + 1] = "ctx"; fields[#fields + 1] = "cat" end
+  for _, k in ipairs(fields) do check.matrix(fn, "st." .. k, st[k]) end
+  check.matrix(fn, "dout", dout)
+  check.matrix(fn, "dh", dh)
+  check.matrix(fn, "dc", dc)
+  check.matrix(fn, "keys", keys)
+  check_lengths(fn, lengths)
+  check.matrix(fn, "dkeys", dkeys)
+  return check.call(fn, step_backward_impl, self, st, dout, dh, dc, keys, lengths, dkeys)
+end
+
+function seq2seq.cross_entropy(logits, targets, eps)
+  local fn = "seq2seq.cross_entropy"
+  check.matrix(fn, "logits", logits)
+  check.matrix(fn, "targets", targets)
+  local N, V = logits:shape()
+  if targets:rows() ~= N or targets:cols() ~= 1 then
+    check.fail(fn, "targets must be %dx1 (one id per row of logits), got %dx%d", N, targets:rows(), targets:cols())
+  end
+  for i = 1, N do
+    local y = targets:get(i, 1)
+    if math.tointeger(y) == nil or y < 1 or y > V then
+      check.fail(fn, "targets[%d] must be an integer id in 1..%d, got %s", i, V, check.shown(y))
+    end
+  end
+  if eps ~= nil then check.number(fn, "eps", eps, 0, 1) end
+  return check.call(fn, cross_entropy_impl, logits, targets, eps)
+end
+
+function Model:loss(batch, opts)
+  local fn = "seq2seq.Model:loss"
+  check_model(fn, self)
+  check_batch(fn, "batch", batch)
+  opts = loss_options(fn, opts)
+  return check.call(fn, loss_impl, self, batch, opts)
+end
+
+function Model:forward_backward(batch, opts)
+  local fn = "seq2seq.Model:forward_backward"
+  check_model(fn, self)
+  check_batch(fn, "batch", batch)
+  opts = loss_options(fn, opts)
+  return check.call(fn, forward_backward_impl, self, batch, opts)
+end
+
+function Model:greedy(src, lengths, opts)
+  local fn = "seq2seq.Model:greedy"
+  check_model(fn, self)
+  check_src(fn, src, lengths)
+  opts = decode_options(fn, opts, GREEDY_OPTS)
+  return check.call(fn, greedy_impl, self, src, lengths, opts)
+end
+
+function seq2seq.beam_search(decoder, src, lengths, opts)
+  local fn = "seq2seq.beam_search"
+  check.table(fn, "decoder", decoder)
+  check.func(fn, "decoder.start", decoder.start)
+  check.func(fn, "decoder.step", decoder.step)
+  check.func(fn, "decoder.reorder", decoder.reorder)
+  check_lengths(fn, lengths)
+  opts = decode_options(fn, opts, BEAM_OPTS)
+  local k, B = opts.beam or 5, #lengths
+  -- the decoder's log-probabilities must have a row per hypothesis
+  local checked = {start = decoder.start, reorder = decoder.reorder}
+  function checked.step(st, ids)
+    local lp = decoder.step(st, ids)
+    if not is_matrix(lp) or lp:rows() ~= B * k then
+      check.fail(fn, "decoder.step must return log-probabilities with %d rows (one per hypothesis), got %s", B * k,
+        is_matrix(lp) and string.format("%dx%d", lp:shape()) or check.kind(lp))
+    end
+    return lp
+  end
+  return check.call(fn, beam_impl, checked, src, lengths, opts)
+end
+
+-- model:beam(src, lengths [, opts]) -> seq2seq.beam_search with this model's decoder.
+function Model:beam(src, lengths, opts)
+  local fn = "seq2seq.Model:beam"
+  check_model(fn, self)
+  check_src(fn, src, lengths)
+  opts = decode_options(fn, opts, BEAM_OPTS)
+  return check.call(fn, beam_impl, self:decoder(), src, lengths, opts)
+end
+
+function Model:translate(sources, src_vocab, tgt_vocab, opts)
+  local fn = "seq2seq.Model:translate"
+  check_model(fn, self)
+  check.list(fn, "sources", sources)
+  for i, s in ipairs(sources) do check_tokens(fn, string.format("sources[%d]", i), s) end
+  check_vocab(fn, "src_vocab", src_vocab)
+  check_vocab(fn, "tgt_vocab", tgt_vocab)
+  opts = decode_options(fn, opts, TRANSLATE_OPTS)
+  return check.call(fn, translate_impl, self, sources, src_vocab, tgt_vocab, opts)
+end
+
+function seq2seq.train_epoch(model, batches, opt, opts)
+  local fn = "seq2seq.train_epoch"
+  check_model(fn, model, "model")
+  check_batches(fn, batches)
+  if type(opt) ~= "table" or type(opt.step) ~= "function" then
+    check.fail(fn, "opt must be an optimiser (loom.optim.sgd, adam, ...), got %s", check.kind(opt))
+  end
+  opts = check.options(fn, opts, TRAIN_OPTS)
+  if opts.clip ~= nil then check.number(fn, "clip", opts.clip, 0) end
+  if opts.label_smoothing ~= nil then check.number(fn, "label_smoothing", opts.label_smoothing, 0, 1) end
+  if opts.order then
+    for i, bi in ipairs(opts.order) do check.integer(fn, string.format("order[%d]", i), bi, 1, #batches) end
+  end
+  return check.call(fn, train_epoch_impl, model, batches, opt, opts)
+end
+
+function seq2seq.mean_loss(model, batches, opts)
+  local fn = "seq2seq.mean_loss"
+  check_model(fn, model, "model")
+  check_batches(fn, batches)
+  opts = loss_options(fn, opts)
+  return check.call(fn, mean_loss_impl, model, batches, opts)
+end
+
+function seq2seq.evaluate(model, pairs_, src_vocab, tgt_vocab, opts)
+  local fn = "seq2seq.evaluate"
+  check_model(fn, model, "model")
+  check_pairs(fn, pairs_)
+  check_vocab(fn, "src_vocab", src_vocab)
+  check_vocab(fn, "tgt_vocab", tgt_vocab)
+  opts = decode_options(fn, opts, TRANSLATE_OPTS)
+  return check.call(fn, evaluate_impl, model, pairs_, src_vocab, tgt_vocab, opts)
+end
+
+function Model:attention_map(tokens, src_vocab, opts)
+  local fn = "seq2seq.Model:attention_map"
+  check_model(fn, self)
+  check_tokens(fn, "tokens", tokens)
+  check_vocab(fn, "src_vocab", src_vocab)
+  opts = decode_options(fn, opts, MAP_OPTS)
+  return check.call(fn, attention_map_impl, self, tokens, src_vocab, opts)
 end
 
 return seq2seq

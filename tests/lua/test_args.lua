@@ -90,6 +90,29 @@ end
 -- Good arguments for each walked function (a fresh tuple per call). A public function
 -- without an entry fails the walk: a new function comes with its entry.
 local function list3() return {{1, 2, 3}, {4}, {5, 6}} end
+
+-- A tiny translation setting for loom.seq2seq: pairs, vocabularies, a model, batches.
+local s2s = loom.seq2seq
+local function s2s_pairs() return {{src = {"a", "b"}, tgt = {"x"}}, {src = {"b"}, tgt = {"y", "x"}}} end
+local function s2s_vocabs()
+  local ps = s2s_pairs()
+  return s2s.vocab{ps[1].src, ps[2].src}, s2s.vocab{ps[1].tgt, ps[2].tgt}
+end
+local function s2s_model(attention)
+  local sv, tv = s2s_vocabs()
+  return s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 3, hidden = 4,
+    attention = attention or "general"}
+end
+local function s2s_batch()
+  local sv, tv = s2s_vocabs()
+  return s2s.batches(s2s_pairs(), sv, tv, 2)[1]
+end
+-- model, emb, feed, h, c, keys, lengths of one decoder step on s2s_batch()
+local function s2s_step_args()
+  local m, b = s2s_model(), s2s_batch()
+  local keys, h, c = m:encode(b.src, b.src_lengths)
+  return m, loom.zeros(2, 3), loom.zeros(2, 4), h, c, keys, b.src_lengths
+end
 local GOOD = {
   ["loom.audio.cmvn"] = function() return loom.ones(4, 2), {variance = true} end,
   ["loom.audio.defaults"] = function() return "mfcc" end,
@@ -168,6 +191,67 @@ local GOOD = {
   ["loom.optim.Optimizer.state_dict"] = function() return loom.optim.sgd(nn.Linear(2, 1)) end,
   ["loom.optim.Optimizer.zero_grad"] = function() return loom.optim.sgd(nn.Linear(2, 1)) end,
   ["loom.regress"] = function() return loom.matrix{{1}, {2}, {3}}, {1, 2, 4}, {intercept = true} end,
+  ["loom.metrics.bleu"] = function() return {"a b c"}, {{"a b d"}}, {tokenize = "none", smooth_method = "floor"} end,
+  ["loom.metrics.chrf"] = function() return {"a b c"}, {{"a b d"}}, {char_order = 4, beta = 1} end,
+  ["loom.nn.Attention"] = function() return "concat", 3, 4, 2 end,
+  ["loom.seq2seq.read_pairs"] = function() return "/nonexistent.tsv" end,
+  ["loom.seq2seq.vocab"] = function() return {{"a", "b"}, {"b"}} end,
+  ["loom.seq2seq.batches"] = function()
+    local sv, tv = s2s_vocabs()
+    return s2s_pairs(), sv, tv, 1, {reverse_source = true, sort = false}
+  end,
+  ["loom.seq2seq.model"] = function()
+    return {src_vocab = 6, tgt_vocab = 6, embed = 3, hidden = 4, layers = 1, bidirectional = true,
+      attention = "dot", input_feeding = false}
+  end,
+  ["loom.seq2seq.cross_entropy"] = function() return loom.zeros(3, 5), loom.matrix{{1}, {2}, {5}}, 0.1 end,
+  ["loom.seq2seq.beam_search"] = function()
+    local m, b = s2s_model(), s2s_batch()
+    return m:decoder(), b.src, b.src_lengths, {beam = 2, nbest = 2, length_penalty = 1, max_len = 3, max_len_ratio = 2}
+  end,
+  ["loom.seq2seq.train_epoch"] = function()
+    local m = s2s_model()
+    return m, {s2s_batch()}, loom.optim.sgd(m:parameters(), {lr = 0.1}),
+      {clip = 1, label_smoothing = 0.1, order = {1}, on_step = function() end}
+  end,
+  ["loom.seq2seq.mean_loss"] = function() return s2s_model(), {s2s_batch()}, {label_smoothing = 0.1} end,
+  ["loom.seq2seq.evaluate"] = function()
+    local sv, tv = s2s_vocabs()
+    return s2s_model(), s2s_pairs(), sv, tv, {beam = 2, reverse_source = true, max_len = 3, max_len_ratio = 2,
+      length_penalty = 0.5, batch_size = 1}
+  end,
+  ["loom.seq2seq.Model.parts"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.parameters"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.zero_grad"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.train"] = function() return s2s_model(), false end,
+  ["loom.seq2seq.Model.eval"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.config"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.decoder"] = function() return s2s_model() end,
+  ["loom.seq2seq.Model.encode"] = function() local b = s2s_batch(); return s2s_model(), b.src, b.src_lengths end,
+  ["loom.seq2seq.Model.step"] = s2s_step_args,
+  ["loom.seq2seq.Model.step_backward"] = function()
+    local m, emb, feed, h, c, keys, lengths = s2s_step_args()
+    local st = m:step(emb, feed, h, c, keys, lengths)
+    return m, st, loom.ones(2, 4), loom.zeros(2, 4), loom.zeros(2, 4), keys, lengths, loom.zeros(keys:shape())
+  end,
+  ["loom.seq2seq.Model.loss"] = function() return s2s_model(), s2s_batch(), {label_smoothing = 0.1} end,
+  ["loom.seq2seq.Model.forward_backward"] = function() return s2s_model(), s2s_batch(), {label_smoothing = 0} end,
+  ["loom.seq2seq.Model.greedy"] = function()
+    local b = s2s_batch()
+    return s2s_model(), b.src, b.src_lengths, {max_len = 3, max_len_ratio = 2, attention = true}
+  end,
+  ["loom.seq2seq.Model.beam"] = function()
+    local b = s2s_batch()
+    return s2s_model(), b.src, b.src_lengths, {beam = 2, nbest = 1, length_penalty = 0, max_len = 3}
+  end,
+  ["loom.seq2seq.Model.translate"] = function()
+    local sv, tv = s2s_vocabs()
+    return s2s_model(), {{"a", "b"}, {"c"}}, sv, tv, {beam = 1, replace_unk = true, max_len = 3, batch_size = 1}
+  end,
+  ["loom.seq2seq.Model.attention_map"] = function()
+    local sv = s2s_vocabs()
+    return s2s_model(), {"a", "b"}, sv, {max_len = 3, reverse_source = true}
+  end,
   ["loom.seq.batch"] = function() return list3(), {1, 3}, {value = 0} end,
   ["loom.seq.buckets"] = function() return list3(), 2, {shuffle = false} end,
   ["loom.seq.cross_entropy"] = function() return loom.zeros(6, 3), loom.ones(6, 1), {3, 1}, {reduction = "sum"} end,

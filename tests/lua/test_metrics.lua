@@ -72,13 +72,31 @@ test("bleu: 13a tokenisation splits punctuation as mteval-v13a", function()
 end)
 
 test("bleu: argument errors name the function", function()
-  checkerror("loom.metrics.bleu: refs[1] has 2 sentences but hyps has 3", metrics.bleu, HYPS, {{"a", "b"}})
-  checkerror("loom.metrics.bleu: refs must be a non-empty list of reference streams", metrics.bleu, HYPS, {})
-  checkerror("loom.metrics.bleu: hyps[2] is a number, not a string", metrics.bleu, {"a", 3}, {{"a", "b"}})
-  checkerror("loom.metrics.bleu: unknown tokenize 'intl' (one of 13a, none)", metrics.bleu, HYPS, REFS,
+  checkerror("metrics.bleu: refs[1] has 2 sentences but hyps has 3", metrics.bleu, HYPS, {{"a", "b"}})
+  checkerror("metrics.bleu: refs must be a non-empty list of reference streams", metrics.bleu, HYPS, {})
+  checkerror("metrics.bleu: hyps[2] is a number, not a string", metrics.bleu, {"a", 3}, {{"a", "b"}})
+  checkerror("metrics.bleu: unknown tokenize 'intl' (one of 13a, none)", metrics.bleu, HYPS, REFS,
     {tokenize = "intl"})
-  checkerror("loom.metrics.bleu: unknown smooth_method 'x' (one of add-k, exp, floor, none)",
+  checkerror("metrics.bleu: unknown smooth_method 'x' (one of add-k, exp, floor, none)",
     metrics.bleu, HYPS, REFS, {smooth_method = "x"})
+  -- through loom.check: the kind of what came, unknown options with a hint, option kinds
+  checkerror("metrics.bleu: hyps must be a list of strings, got number", metrics.bleu, 3, REFS)
+  checkerror("metrics.bleu: refs[1] must be a list of strings (a reference stream), got matrix", metrics.bleu,
+    HYPS, {loom.zeros(1, 1)})
+  checkerror("metrics.bleu: unknown option 'smoth_method' (did you mean 'smooth_method'?)", metrics.bleu, HYPS,
+    REFS, {smoth_method = "exp"})
+  checkerror("metrics.bleu: option 'lowercase' must be a boolean, got number", metrics.bleu, HYPS, REFS,
+    {lowercase = 1})
+  checkerror("metrics.chrf: unknown option 'char_ordr' (did you mean 'char_order'?)", metrics.chrf, HYPS, REFS,
+    {char_ordr = 6})
+  checkerror("metrics.chrf: option 'beta' must be a number, got string", metrics.chrf, HYPS, REFS, {beta = "2"})
+  checkerror("metrics.chrf: beta must be a positive number, got inf", metrics.chrf, HYPS, REFS, {beta = math.huge})
+  -- the message points at the caller's line
+  local line = debug.getinfo(1, "l").currentline + 1
+  local ok, err = pcall(function() local s = metrics.chrf(HYPS, "refs"); return s end)
+  check(not ok, "chrf accepted a string as refs")
+  equal(err, string.format("%s:%d: metrics.chrf: refs must be a non-empty list of reference streams",
+    debug.getinfo(1, "S").short_src, line), "position")
 end)
 
 -- test_chrf.py: sacrebleu.corpus_chrf(h, [r], char_order=6, word_order=0, beta=3, eps_smoothing=True)
@@ -147,6 +165,6 @@ test("chrf: corpus statistics sum per-sentence best references; details and sign
   equal(d.statistics[1], 2, "unigram hypothesis count")
   equal(d.statistics[3], 2, "unigram matches")
   equal(d.signature, "nrefs:2|case:mixed|eff:yes|nc:6|nw:0|space:no|version:loom-sacrebleu2", "signature")
-  checkerror("loom.metrics.chrf: refs[1] has 1 sentences but hyps has 2", metrics.chrf, {"a", "b"}, {{"a"}})
-  checkerror("loom.metrics.chrf: word_order (chrF++) is not supported", metrics.chrf, {"a"}, {{"a"}}, {word_order = 2})
+  checkerror("metrics.chrf: refs[1] has 1 sentences but hyps has 2", metrics.chrf, {"a", "b"}, {{"a"}})
+  checkerror("metrics.chrf: word_order (chrF++) is not supported", metrics.chrf, {"a"}, {{"a"}}, {word_order = 2})
 end)

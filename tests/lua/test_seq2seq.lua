@@ -175,6 +175,72 @@ test("model options are checked", function()
   checkerror("seq2seq.model: a bidirectional encoder needs an even hidden size, got 5",
     s2s.model, {src_vocab = 5, tgt_vocab = 5, hidden = 5, bidirectional = true})
   checkerror("seq2seq.model: src_vocab must be an integer >= 1, got nil", s2s.model, {tgt_vocab = 5})
+  checkerror("seq2seq.model: unknown option 'hiden' (did you mean 'hidden'?)", s2s.model,
+    {src_vocab = 5, tgt_vocab = 5, hiden = 8})
+  checkerror("seq2seq.model: option 'bidirectional' must be a boolean, got number", s2s.model,
+    {src_vocab = 5, tgt_vocab = 5, bidirectional = 1})
+  checkerror("seq2seq.model: options must be a table, got number", s2s.model, 5)
+end)
+
+test("arguments of the data side, the model's methods and the loops are checked", function()
+  local pairs_ = {{src = {"a", "b"}, tgt = {"x"}}, {src = {"b"}, tgt = {"y"}}}
+  local sv, tv = s2s.vocab{{"a", "b"}}, s2s.vocab{{"x", "y"}}
+  checkerror("seq2seq.read_pairs: path must be a string, got nil", s2s.read_pairs)
+  checkerror("seq2seq.vocab: token_lists[2][1] must be a string, got number", s2s.vocab, {{"a"}, {1}})
+  checkerror("seq2seq.batches: pairs[2].tgt must be a list, got nil", s2s.batches, {pairs_[1], {src = {"a"}}}, sv,
+    tv, 2)
+  checkerror("seq2seq.batches: tgt_vocab must be a vocabulary (seq2seq.vocab), got table", s2s.batches, pairs_, sv,
+    {}, 2)
+  checkerror("seq2seq.batches: batch_size must be an integer >= 1, got 0", s2s.batches, pairs_, sv, tv, 0)
+  checkerror("seq2seq.batches: unknown option 'reverse_sorce' (did you mean 'reverse_source'?)", s2s.batches, pairs_, sv,
+    tv, 2, {reverse_sorce = true})
+  local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 3, hidden = 4}
+  local batch = s2s.batches(pairs_, sv, tv, 2)[1]
+  checkerror("seq2seq.Model:loss: expected a seq2seq model (call it as model:loss(...)), got nil", model.loss, nil,
+    batch)
+  checkerror("seq2seq.Model:loss: batch.tgt_out must be a matrix, got nil", model.loss, model,
+    {src = batch.src, src_lengths = batch.src_lengths, tgt_in = batch.tgt_in, size = 2})
+  checkerror("seq2seq.Model:forward_backward: label_smoothing must be a finite number in 0..1, got 2",
+    model.forward_backward, model, batch, {label_smoothing = 2})
+  checkerror("seq2seq.Model:greedy: lengths has 1 entries but src has 2 columns (sequences)", model.greedy, model,
+    batch.src, {1})
+  checkerror("seq2seq.Model:greedy: lengths[2] must be an integer in 0..2, got 3", model.greedy, model, batch.src,
+    {1, 3})
+  checkerror("seq2seq.Model:encode: nn.Embedding:forward: id 9 at (1, 1) is not in 1..6", model.encode, model,
+    loom.fill(2, 2, 9), {2, 2})
+  checkerror("seq2seq.Model:beam: nbest (3) must not exceed the beam (2)", model.beam, model, batch.src,
+    batch.src_lengths, {beam = 2, nbest = 3})
+  checkerror("seq2seq.Model:translate: unknown option 'beem' (did you mean 'beam'?)", model.translate, model,
+    {{"a"}}, sv, tv, {beem = 2})
+  checkerror("seq2seq.Model:translate: sources[1][2] must be a string, got boolean", model.translate, model,
+    {{"a", true}}, sv, tv)
+  checkerror("seq2seq.Model:attention_map: option 'max_len' must be an integer, got number", model.attention_map,
+    model, {"a"}, sv, {max_len = 2.5})
+  checkerror("seq2seq.cross_entropy: targets[2] must be an integer id in 1..5, got 7", s2s.cross_entropy,
+    loom.zeros(2, 5), loom.matrix{{1}, {7}})
+  checkerror("seq2seq.cross_entropy: eps must be a finite number in 0..1, got -0.1", s2s.cross_entropy,
+    loom.zeros(2, 5), loom.matrix{{1}, {2}}, -0.1)
+  checkerror("seq2seq.beam_search: decoder.step must be a function, got nil", s2s.beam_search,
+    {start = function() end, reorder = function() end}, batch.src, batch.src_lengths)
+  checkerror("seq2seq.beam_search: decoder.step must return log-probabilities with 2 rows (one per hypothesis), got 1x6",
+    s2s.beam_search, {start = function() return {} end, step = function() return loom.zeros(1, 6) end,
+      reorder = function() end}, batch.src, {1}, {beam = 2})
+  local opt = loom.optim.sgd(model:parameters(), {lr = 0.1})
+  checkerror("seq2seq.train_epoch: opt must be an optimiser (loom.optim.sgd, adam, ...), got nil", s2s.train_epoch,
+    model, {batch})
+  checkerror("seq2seq.train_epoch: order[1] must be an integer in 1..1, got 2", s2s.train_epoch, model, {batch}, opt,
+    {order = {2}})
+  checkerror("seq2seq.train_epoch: unknown option 'on_stop' (did you mean 'on_step'?)", s2s.train_epoch, model,
+    {batch}, opt, {on_stop = print})
+  checkerror("seq2seq.mean_loss: batches[1] must be a table, got number", s2s.mean_loss, model, {1})
+  checkerror("seq2seq.evaluate: model must be a seq2seq model (seq2seq.model{...}), got table", s2s.evaluate, {},
+    pairs_, sv, tv)
+  -- the message points at the caller's line
+  local line = debug.getinfo(1, "l").currentline + 1
+  local ok, err = pcall(function() local r = model:greedy(batch.src, batch.src_lengths, {max_len = 0}); return r end)
+  check(not ok, "greedy accepted max_len = 0")
+  equal(err, string.format("%s:%d: seq2seq.Model:greedy: max_len must be an integer >= 1, got 0",
+    debug.getinfo(1, "S").short_src, line), "position")
 end)
 
 test("parameter names follow the parts (PyTorch names inside each)", function()
@@ -340,6 +406,6 @@ test("translate: replace_unk copies the most attended source word in place of <u
     end
   end
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), attention = "dot"}
-  checkerror("seq2seq.translate: replace_unk needs greedy decoding (beam = 1)", model.translate, model,
+  checkerror("seq2seq.Model:translate: replace_unk needs greedy decoding (beam = 1)", model.translate, model,
     {{"a"}}, sv, tv, {beam = 2, replace_unk = true})
 end)

@@ -2,14 +2,13 @@
 -- and the module behaviour it shares with the rest of nn. Not a decoder (loom.seq2seq).
 -- Usage from lua/loom/nn/init.lua: require("loom.nn.attention")(nn)
 local core = require "loom.core"
+local check = require "loom.check"
 local cattn = core.attention
 
 local KINDS = {dot = true, general = true, concat = true, bahdanau = true}
 
 local function check_size(n, what)
-  if math.type(n) ~= "integer" or n < 1 then
-    error(string.format("nn.Attention: %s must be an integer >= 1, got %s", what, tostring(n)), 3)
-  end
+  return check.integer("nn.Attention", what, n, 1)
 end
 
 return function(nn)
@@ -30,19 +29,16 @@ return function(nn)
   -- nn.Attention("dot", H) | ("general", Hq [, Hk = Hq]) | ("concat" | "bahdanau", Hq [, Hk = Hq [, A = Hk]])
   function nn.Attention(kind, query_size, key_size, attn_size)
     if not KINDS[kind] then
-      error(string.format("nn.Attention: kind must be one of dot, general, concat, bahdanau, got %s",
-        tostring(kind)), 2)
+      check.fail("nn.Attention", "kind must be one of dot, general, concat, bahdanau, got %s",
+        type(kind) == "string" and kind or check.shown(kind))
     end
-    check_size(query_size, "query size")
-    key_size = key_size or query_size
-    check_size(key_size, "key size")
+    query_size = check_size(query_size, "query size")
+    key_size = check_size(key_size == nil and query_size or key_size, "key size")
     if kind == "dot" and key_size ~= query_size then
-      error(string.format("nn.Attention: dot scores need equal query and key sizes, got %d and %d",
-        query_size, key_size), 2)
+      check.fail("nn.Attention", "dot scores need equal query and key sizes, got %d and %d", query_size, key_size)
     end
-    attn_size = attn_size or key_size
-    check_size(attn_size, "attention size")
-    return cattn.new(kind, query_size, key_size, attn_size)
+    attn_size = check_size(attn_size == nil and key_size or attn_size, "attention size")
+    return check.call("nn.Attention", cattn.new, kind, query_size, key_size, attn_size)
   end
   nn.is_attention = cattn.is_attention
   return nn
