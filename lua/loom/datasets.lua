@@ -19,20 +19,7 @@ local function dirname(path)
 end
 
 -- "a/b/../c/./d" -> "a/c/d": paths shown to users say where things are, plainly.
-function datasets.normalize(path)
-  local absolute = path:sub(1, 1) == "/"
-  local parts = {}
-  for part in path:gmatch("[^/]+") do
-    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
-      parts[#parts] = nil
-    elseif part ~= "." and not (part == ".." and absolute) then
-      parts[#parts + 1] = part
-    end
-  end
-  local out = table.concat(parts, "/")
-  if absolute then return "/" .. out end
-  return out == "" and "." or out
-end
+datasets.normalize = require("loom.runs.store").normalize
 
 -- The folder holding registry.lua: the project's datasets/ (this file is in lua/loom/ of a
 -- checkout), an installed share/loom/datasets, or datasets/ beside this file in a rocks tree.
