@@ -40,7 +40,7 @@ Matrix *loom_checkmatrix(lua_State *L, int idx)
 static Matrix *push_empty(lua_State *L)
 {
     Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
-    a->m = (loom_matrix){NULL, 0, 0, 1, NULL};
+    a->m = (loom_matrix){.ld = 1};
     a->released = 0;
     luaL_setmetatable(L, LOOM_MATRIX_T);
     return a;

@@ -932,7 +932,7 @@ static int l_read_csv(lua_State *L)
     Matrix *a = loom_newmatrix(L, 0, 0); /* 4 */
     a->m = csv->values;
     size_t rows = csv->values.rows;
-    csv->values = (loom_matrix){NULL, 0, 0, 1, NULL};
+    csv->values = (loom_matrix){.ld = 1};
     csv->values.rows = rows; /* loom_csv_release counts the row names by it */
     push_strings(L, csv->names, csv->name_count);
     push_strings(L, csv->rownames, rows);

@@ -290,7 +290,7 @@ static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const l
     if (x->cols != m->in)
         return luaL_error(L, "nn.Linear:backward: expected input with %I columns, got %s", INT(m->in),
                           loom_shape(x, sx));
-    loom_matrix want = {NULL, x->rows, m->out, m->out ? m->out : 1, NULL};
+    loom_matrix want = {.rows = x->rows, .cols = m->out, .ld = m->out ? m->out : 1};
     if (!loom_same_shape(dy, &want))
         raise_grad_shape(L, m, &want, dy);
     loom_matrix *dx = NULL;
@@ -305,7 +305,7 @@ static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const l
 
 static int backward_embedding(lua_State *L, Layer *m, const loom_matrix *ids, const loom_matrix *dy)
 {
-    loom_matrix want = {NULL, loom_numel(ids), m->out, m->out ? m->out : 1, NULL};
+    loom_matrix want = {.rows = loom_numel(ids), .cols = m->out, .ld = m->out ? m->out : 1};
     if (!loom_same_shape(dy, &want))
         raise_grad_shape(L, m, &want, dy);
     if (loom_embedding_backward(&m->dweight, dy, ids, m->padding_id) != LOOM_OK)

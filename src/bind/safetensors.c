@@ -48,11 +48,11 @@ static int l_load(lua_State *L)
         loom_st_tensor *t = &st->tensors[i];
         Matrix *m = loom_newmatrix(L, 0, 0);
         m->m = t->values; /* the matrix now owns the storage */
-        t->values = (loom_matrix){NULL, 0, 0, 1, NULL};
+        t->values = (loom_matrix){.ld = 1};
         lua_setfield(L, tensors, t->name);
         push_shape(L, t);
         lua_setfield(L, shapes, t->name);
-        lua_pushstring(L, loom_dtype_name(t->dtype));
+        lua_pushstring(L, loom_st_dtype_name(t->dtype));
         lua_setfield(L, dtypes, t->name);
     }
     for (size_t i = 0; i < st->meta_count; i++) {
@@ -63,14 +63,14 @@ static int l_load(lua_State *L)
     return 4;
 }
 
-static loom_dtype check_dtype(lua_State *L, int idx, const char *name)
+static loom_st_dtype check_dtype(lua_State *L, int idx, const char *name)
 {
     const char *s = lua_tostring(L, idx);
-    int dtype = s ? loom_dtype_from_name(s) : -1;
+    int dtype = s ? loom_st_dtype_from_name(s) : -1;
     if (dtype < 0)
         luaL_error(L, "loom.save: dtype for '%s' must be one of F64, F32, F16, BF16, I64, I32, "
                    "I16, I8, U8, BOOL, got %s", name, s ? s : luaL_typename(L, idx));
-    return (loom_dtype)dtype;
+    return (loom_st_dtype)dtype;
 }
 
 /* opts.<field>[name], or opts.<fallback>, pushed (nil when neither is there). */

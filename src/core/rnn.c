@@ -631,7 +631,7 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     for (size_t j = 0; j < gh; j++)
         g->b_hh.data[j] += sum.data[j];
     if (dx) {
-        loom_matrix dxm = {dx, n, in, dx_ld, NULL};
+        loom_matrix dxm = {.data = dx, .rows = n, .cols = in, .ld = dx_ld};
         st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta);
     }
     return st;

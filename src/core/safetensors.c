@@ -30,12 +30,12 @@ static const struct {
     [LOOM_DT_BOOL] = {"BOOL", 1},
 };
 
-const char *loom_dtype_name(loom_dtype dtype)
+const char *loom_st_dtype_name(loom_st_dtype dtype)
 {
     return (unsigned)dtype < LOOM_DT_COUNT ? dtypes[dtype].name : "?";
 }
 
-int loom_dtype_from_name(const char *name)
+int loom_st_dtype_from_name(const char *name)
 {
     for (int i = 0; i < LOOM_DT_COUNT; i++)
         if (strcmp(dtypes[i].name, name) == 0)
@@ -43,7 +43,7 @@ int loom_dtype_from_name(const char *name)
     return -1;
 }
 
-size_t loom_dtype_size(loom_dtype dtype)
+size_t loom_st_dtype_size(loom_st_dtype dtype)
 {
     return (unsigned)dtype < LOOM_DT_COUNT ? dtypes[dtype].size : 0;
 }
@@ -134,7 +134,7 @@ static int64_t sign_extend(uint64_t v, unsigned bits)
     return (int64_t)v;
 }
 
-static double decode(const unsigned char *p, loom_dtype dtype)
+static double decode(const unsigned char *p, loom_st_dtype dtype)
 {
     switch (dtype) {
     case LOOM_DT_F64: {
@@ -163,7 +163,7 @@ static double decode(const unsigned char *p, loom_dtype dtype)
 }
 
 /* The range of integer dtypes, for the writer's check. */
-static int integer_range(loom_dtype dtype, double *lo, double *hi)
+static int integer_range(loom_st_dtype dtype, double *lo, double *hi)
 {
     switch (dtype) {
     case LOOM_DT_I64: *lo = -0x1p63; *hi = 0x1p63; return 1; /* hi exclusive here */
@@ -177,7 +177,7 @@ static int integer_range(loom_dtype dtype, double *lo, double *hi)
 }
 
 /* Encode one value; integer dtypes were range-checked before. */
-static void encode(unsigned char *p, double x, loom_dtype dtype)
+static void encode(unsigned char *p, double x, loom_st_dtype dtype)
 {
     switch (dtype) {
     case LOOM_DT_F64: {
@@ -474,11 +474,11 @@ static loom_status read_tensor_info(loom_safetensors *out, loom_st_tensor *t, co
     if (!cJSON_IsString(found[0]) || !found[0]->valuestring)
         return fail(out, LOOM_EFORMAT, "tensor '%.80s': 'dtype' is %s, expected a string",
                     t->name, json_kind(found[0]));
-    int dtype = loom_dtype_from_name(found[0]->valuestring);
+    int dtype = loom_st_dtype_from_name(found[0]->valuestring);
     if (dtype < 0)
         return fail(out, LOOM_EFORMAT, "tensor '%.80s': unsupported dtype '%.20s'", t->name,
                     found[0]->valuestring);
-    t->dtype = (loom_dtype)dtype;
+    t->dtype = (loom_st_dtype)dtype;
     loom_status st = read_shape(out, t, found[1]);
     return st != LOOM_OK ? st : read_offsets(out, t, found[2], data_size);
 }

@@ -83,7 +83,7 @@ END_TEST
 /* ---- round trips ---- */
 
 /* Values every dtype holds exactly. */
-static void fill_small_integers(loom_matrix *m, loom_dtype dtype)
+static void fill_small_integers(loom_matrix *m, loom_st_dtype dtype)
 {
     for (size_t i = 0; i < m->rows * m->cols; i++) {
         double v = (double)(i % 7) - (dtype == LOOM_DT_U8 || dtype == LOOM_DT_BOOL ? 0 : 3);
@@ -105,9 +105,9 @@ START_TEST(round_trip_every_dtype_and_rank)
             size_t rows, cols;
             loom_st_matrix_shape(ranks[s], shapes[s], &rows, &cols);
             ck_assert_int_eq(loom_matrix_init(&values[s], rows, cols), LOOM_OK);
-            fill_small_integers(&values[s], (loom_dtype)dt);
+            fill_small_integers(&values[s], (loom_st_dtype)dt);
             snprintf(names[s], sizeof names[s], "t%zu", nshapes - s); /* reverse order */
-            entries[s] = (loom_st_entry){names[s], (loom_dtype)dt, ranks[s], {0}, &values[s]};
+            entries[s] = (loom_st_entry){names[s], (loom_st_dtype)dt, ranks[s], {0}, &values[s]};
             memcpy(entries[s].shape, shapes[s], sizeof shapes[s]);
         }
         const char *keys[] = {"a"}, *vals[] = {"b"};
@@ -179,7 +179,7 @@ END_TEST
 
 /* ---- writer errors ---- */
 
-static loom_status write_one(const char *path, const char *name, loom_dtype dtype, double value,
+static loom_status write_one(const char *path, const char *name, loom_st_dtype dtype, double value,
                              size_t ndim, uint64_t dim0, char *error)
 {
     double v[1] = {value};
