@@ -88,7 +88,7 @@ function Optimizer:load_state_dict(tensors, meta)
         error(string.format("%s:load_state_dict: %s is %dx%d, the parameter's state is %dx%d",
           self.kind, key, vr, vc, r, c), 2)
       end
-      s[k]:copy_(v)
+      s[k]:copy_(v:to(s[k]:dtype()))
     else
       s[k] = math.tointeger(v:get(1, 1)) or v:get(1, 1)
     end

@@ -241,12 +241,24 @@ static int convert_to(lua_State *L, loom_dtype dtype)
     if (a->dtype == dtype)
         return 1;
     Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, dtype);
+    /* Allocating may run finalizers, which may close A: take it anew. */
     loom_matrix_copy(&b->m, &loom_recheck_any(L, 1, "matrix:float", "the matrix")->m);
     return 1;
 }
 
 static int m_float(lua_State *L) { return convert_to(L, LOOM_F32); }
 static int m_double(lua_State *L) { return convert_to(L, LOOM_F64); }
+
+/* A:to("float32" | "float64"): float() or double() by name. */
+static int m_to(lua_State *L)
+{
+    loom_checkmatrix_any(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        return luaL_error(L, "matrix:to: dtype must be \"float64\" or \"float32\", got \"%s\"", name);
+    return convert_to(L, (loom_dtype)dtype);
+}
 
 static int m_is_view(lua_State *L)
 {
@@ -1074,7 +1086,7 @@ static int l_is_matrix(lua_State *L)
 
 static const luaL_Reg matrix_methods[] = {
     {"rows", m_rows}, {"cols", m_cols}, {"shape", m_shape}, {"numel", m_numel},
-    {"dtype", m_dtype}, {"float", m_float}, {"double", m_double},
+    {"dtype", m_dtype}, {"float", m_float}, {"double", m_double}, {"to", m_to},
     {"is_view", m_is_view}, {"get", m_get}, {"set", m_set}, {"row", m_row}, {"col", m_col},
     {"slice", m_slice}, {"copy", m_copy}, {"t", m_t}, {"reshape", m_reshape},
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},

@@ -149,13 +149,15 @@ static void fill_entry(lua_State *L, int opts, loom_st_entry *e)
     e->name = lua_tolstring(L, -2, &len); /* kept alive by the tensors table */
     if (strlen(e->name) != len)
         luaL_error(L, "loom.save: tensor name contains a NUL byte");
-    Matrix *m = loom_testmatrix(L, -1);
+    Matrix *m = loom_testmatrix_any(L, -1);
     if (!m)
         luaL_error(L, "loom.save: tensor '%s' must be a matrix, got %s", e->name,
                    luaL_typename(L, -1));
     e->values = &m->m;
     push_option(L, opts, "dtypes", e->name, "dtype");
-    e->dtype = lua_isnil(L, -1) ? LOOM_DT_F64 : check_dtype(L, -1, e->name);
+    /* Each matrix is written in its own dtype unless an option says otherwise. */
+    loom_st_dtype own = m->m.dtype == LOOM_F32 ? LOOM_DT_F32 : LOOM_DT_F64;
+    e->dtype = lua_isnil(L, -1) ? own : check_dtype(L, -1, e->name);
     lua_pop(L, 1);
     entry_shape(L, opts, e);
 }
@@ -193,7 +195,7 @@ static void recheck_entries(lua_State *L, int refs, loom_st_entry *entries, size
     for (size_t i = 0; i < count; i++) {
         lua_rawgeti(L, refs, (lua_Integer)(2 * i + 2));
         loom_st_entry *e = &entries[i];
-        Matrix *m = loom_recheck(L, -1, "loom.save", "a tensor");
+        Matrix *m = loom_recheck_any(L, -1, "loom.save", "a tensor");
         uint64_t n = 1;
         for (size_t k = 0; k < e->ndim; k++)
             n *= e->shape[k];
@@ -205,7 +207,8 @@ static void recheck_entries(lua_State *L, int refs, loom_st_entry *entries, size
 }
 
 /* loom.save(path, tensors [, metadata [, opts]]) -> true | nil, "path: message"
- * opts: dtype = "F64" (default for all), dtypes = {name = dtype}, shapes = {name = {...}}. */
+ * opts: dtype = "F64" (for all; default: F32 for float32 matrices, F64 for the others),
+ * dtypes = {name = dtype}, shapes = {name = {...}}. */
 static int l_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);

@@ -626,7 +626,9 @@ static loom_status read_values(loom_safetensors *out, source *src, uint64_t data
 {
     size_t rows, cols;
     loom_st_matrix_shape(t->ndim, t->shape, &rows, &cols);
-    if (loom_matrix_init(&t->values, rows, cols) != LOOM_OK)
+    /* F32 tensors load as float32 matrices, bits unchanged; every other type as float64. */
+    int single = t->dtype == LOOM_DT_F32;
+    if (loom_matrix_init_dtype(&t->values, rows, cols, single ? LOOM_F32 : LOOM_F64) != LOOM_OK)
         return fail(out, LOOM_ENOMEM, "not enough memory for tensor '%.80s' (%zux%zu)", t->name,
                     rows, cols);
     size_t size = dtypes[t->dtype].size, per_chunk = CHUNK_BYTES / size;
@@ -638,9 +640,17 @@ static loom_status read_values(loom_safetensors *out, source *src, uint64_t data
         if (!source_read(src, data_start + t->begin + done * size, buf, n * size, &p))
             return fail(out, LOOM_EIO, "cannot read the data of tensor '%.80s': %s", t->name,
                         src->file && ferror(src->file) ? strerror(errno) : "file ended early");
-        double *v = t->values.data + done;
-        for (size_t k = 0; k < n; k++)
-            v[k] = decode(p + k * size, t->dtype);
+        if (single) {
+            float *v = t->values.data32 + done;
+            for (size_t k = 0; k < n; k++) {
+                uint32_t bits = (uint32_t)get_le(p + k * size, 4);
+                memcpy(&v[k], &bits, sizeof bits);
+            }
+        } else {
+            double *v = t->values.data + done;
+            for (size_t k = 0; k < n; k++)
+                v[k] = decode(p + k * size, t->dtype);
+        }
         done += n;
     }
     return LOOM_OK;
@@ -790,7 +800,7 @@ static loom_status check_values(const loom_st_entry *e, char *error, size_t size
     const loom_matrix *m = e->values;
     for (size_t i = 0; i < m->rows; i++)
         for (size_t j = 0; j < m->cols; j++) {
-            double x = *loom_at(m, i, j);
+            double x = loom_get(m, i, j);
             if (!(x >= lo && x < hi && x == floor(x)))
                 return wfail(error, size, LOOM_EARG,
                              "tensor '%.80s': value %.17g at (%zu, %zu) is not representable as %s",
@@ -921,7 +931,7 @@ static int write_values(FILE *f, const loom_st_entry *e, unsigned char *buf)
                     return 0;
                 used = 0;
             }
-            encode(buf + used, *loom_at(m, i, j), e->dtype);
+            encode(buf + used, loom_get(m, i, j), e->dtype); /* float32 -> F32 is exact */
             used += size;
         }
     return fwrite(buf, 1, used, f) == used;

@@ -31,7 +31,8 @@ typedef struct loom_st_tensor {
     size_t ndim;
     uint64_t shape[LOOM_ST_MAX_DIMS];  /* ndim dimensions */
     uint64_t begin, end;               /* data_offsets, relative to the data section */
-    loom_matrix values;                /* owned, converted to double (see loom_st_matrix_shape) */
+    loom_matrix values;                /* owned (see loom_st_matrix_shape): float32 for F32
+                                          tensors, bits as stored; float64 for the others */
 } loom_st_tensor;
 
 /* A loaded file: tensors in header order, metadata in header order. */
@@ -61,7 +62,8 @@ typedef struct loom_st_entry {
     loom_st_dtype dtype;
     size_t ndim;
     uint64_t shape[LOOM_ST_MAX_DIMS];  /* its product must equal numel(values) */
-    const loom_matrix *values;         /* written row by row (C order); views are fine */
+    const loom_matrix *values;         /* written row by row (C order); views are fine; either
+                                          dtype (a float32 matrix as F32 is bit-exact) */
 } loom_st_entry;
 
 /* Write tensors (sorted here by name, the array is reordered) and metadata (written

@@ -129,8 +129,13 @@ START_TEST(round_trip_every_dtype_and_rank)
             for (size_t d = 0; d < t->ndim; d++)
                 ck_assert_uint_eq(t->shape[d], shapes[s][d]);
             ck_assert(loom_same_shape(&t->values, &values[s]));
-            for (size_t i = 0; i < loom_numel(&values[s]); i++)
-                ck_assert_double_eq(t->values.data[i], values[s].data[i]);
+            /* F32 loads as float32, everything else as float64 */
+            ck_assert_int_eq(t->values.dtype, dt == LOOM_DT_F32 ? LOOM_F32 : LOOM_F64);
+            for (size_t i = 0; i < loom_numel(&values[s]); i++) {
+                double got = t->values.dtype == LOOM_F32 ? (double)t->values.data32[i]
+                                                         : t->values.data[i];
+                ck_assert_double_eq(got, values[s].data[i]);
+            }
         }
         loom_safetensors_release(&st);
         loom_safetensors_release(&st); /* safe twice */

@@ -341,3 +341,44 @@ with open(sys.argv[1] + "/out.txt", "w") as out:
   each_close(C, function(i, j) return c[(i - 1) * 20 + j] end, 2e-5, "numpy a @ b")
   each_close(X, function(i, j) return x[(i - 1) * 30 + j] end, 2.5e-7, "numpy exp")
 end)
+
+test("safetensors: F32 loads as float32 bit for bit, save writes each matrix in its dtype", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local path = dir .. "/mixed.safetensors"
+  -- values a double cannot round-trip through float: 1/3 rounded to float32 and back must stay
+  local A = loom.matrix({{1 / 3, -2.5e-30}, {1e30, 0 / 0}}, F)
+  local D = loom.matrix{{1 / 3, 2}}
+  equal(loom.save(path, {a = A, d = D}), true, "save")
+  local t, _, shapes, dtypes = loom.load(path)
+  equal(dtypes.a, "F32", "float32 matrix saved as F32")
+  equal(dtypes.d, "F64", "float64 matrix saved as F64")
+  equal(t.a:dtype(), "float32", "F32 loads as float32")
+  equal(t.d:dtype(), "float64", "F64 loads as float64")
+  equal(shapes.a[1] * 10 + shapes.a[2], 22, "shape")
+  for i = 1, 2 do
+    for j = 1, 2 do
+      local x, y = t.a:get(i, j), A:get(i, j)
+      check(x == y or (x ~= x and y ~= y), "bits (%d, %d)", i, j)
+    end
+  end
+  equal(t.d:get(1, 1), 1 / 3, "float64 exact")
+  -- explicit dtypes still convert on the way out
+  equal(loom.save(path, {a = A}, nil, {dtype = "F64"}), true, "save as F64")
+  local t2, _, _, d2 = loom.load(path)
+  equal(d2.a, "F64", "forced F64")
+  equal(t2.a:dtype(), "float64", "F64 of a float32 matrix loads as float64")
+  equal(t2.a:get(1, 1), A:get(1, 1), "widened exactly")
+  -- the file's bytes are the float32 bits (4 per element after the header)
+  equal(loom.save(path, {a = loom.matrix({1.5}, F)}), true, "save one")
+  local f = assert(io.open(path, "rb"))
+  local raw = f:read("a")
+  f:close()
+  equal(raw:sub(-4), string.pack("<f", 1.5), "F32 bytes at the end of the file")
+  -- a model's state loads across dtypes (load_state_dict converts, as PyTorch's does)
+  local lin = loom.nn.Linear(2, 1)
+  lin:load_state_dict({weight = loom.matrix({{0.5, 0.25}}, F), bias = loom.matrix({1}, F)})
+  equal(lin:parameters()[1].value:get(1, 2), 0.25, "converted into the float64 layer")
+  os.execute("rm -r " .. dir)
+end)

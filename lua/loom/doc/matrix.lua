@@ -90,6 +90,8 @@ modules may add methods to it; help("matrix") lists them when they have doc entr
     doc = "A as float32: A itself when it already is, else a rounded copy." },
   { name = "matrix:double", signature = "A:double() -> matrix",
     doc = "A as float64: A itself when it already is, else an exact copy." },
+  { name = "matrix:to", signature = "A:to(dtype) -> matrix",
+    doc = "A:float() or A:double() by name: dtype is \"float32\" or \"float64\"." },
   { name = "matrix:is_view", signature = "A:is_view() -> boolean",
     doc = "Whether A shares another matrix's storage (a row, col, slice or reshape view)." },
   { name = "matrix:get", signature = "A:get(i, j) -> number | v:get(k) -> number",

@@ -72,7 +72,7 @@ function Module.load_state_dict(m, t, opts)
   if #mismatched > 0 then problems[#problems + 1] = "shape mismatch: " .. table.concat(mismatched, ", ") end
   if #problems > 0 then error("load_state_dict: " .. table.concat(problems, "; "), 2) end
   for _, p in ipairs(params) do
-    if t[p.name] ~= nil then p.value:copy_(t[p.name]) end
+    if t[p.name] ~= nil then p.value:copy_(t[p.name]:to(p.value:dtype())) end -- converts, like PyTorch
   end
   return missing, unexpected
 end
