@@ -256,6 +256,17 @@ function Sequential:zero_grad()
   return self
 end
 
+-- seq:to(dtype) -> seq: every child converted (m:to on each; see the native layers' to).
+function Sequential:to(dtype)
+  for i = 1, #self do
+    if type(self[i].to) ~= "function" then
+      error(string.format("nn.Sequential:to: item %d has no to method", i), 2)
+    end
+    self[i]:to(dtype)
+  end
+  return self
+end
+
 function Sequential:train(mode)
   self.training = mode == nil or not not mode
   for i = 1, #self do self[i]:train(self.training) end
@@ -323,6 +334,16 @@ end
 -- mask each time) and at the end.
 function nn.gradcheck(target, x, opts)
   opts = opts or {}
+  -- finite differences need double: a float32 step of 1e-6 is below the values' resolution
+  local function refuse(what)
+    error("nn.gradcheck: " .. what .. " is float32; gradients are checked in float64 (convert with :to(\"float64\"))", 3)
+  end
+  if loom.is_matrix(x) and x:dtype() == "float32" then refuse("the input") end
+  if type(target) ~= "function" and type(target.parameters) == "function" then
+    for _, p in ipairs(target:parameters()) do
+      if p.value:dtype() == "float32" then refuse("parameter " .. p.name) end
+    end
+  end
   local eps, floor = opts.eps or 1e-6, opts.floor or 1e-3
   local saved = loom.rng_state()
   local obj = objective(target, x, opts)
