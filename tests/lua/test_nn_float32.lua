@@ -273,3 +273,16 @@ test("gradcheck stays in float64", function()
   m:to("float64")
   check(nn.gradcheck(m, loom.randn(2, 3)) < 1e-6, "float64 gradcheck after converting back")
 end)
+
+test("data.loader batches float32 inputs in float32 (class ids keep their dtype)", function()
+  local X = loom.randn(10, 3, F)
+  local y = loom.matrix{1, 2, 3, 1, 2, 3, 1, 2, 3, 1}
+  local n = 0
+  for xb, yb, idx in loom.data.loader(X, y, 4):epoch() do
+    equal(xb:dtype(), "float32", "batch dtype")
+    equal(yb:dtype(), "float64", "targets dtype")
+    equal(xb:get(1, 2), X:get(idx[1], 2), "batch values")
+    n = n + 1
+  end
+  equal(n, 3, "batches")
+end)
