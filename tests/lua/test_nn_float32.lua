@@ -286,3 +286,61 @@ test("data.loader batches float32 inputs in float32 (class ids keep their dtype)
   end
   equal(n, 3, "batches")
 end)
+
+-- ---- experiments in float32 ----
+
+local function run_experiment(script, overrides)
+  local e = dofile(PROJECT_DIR .. "/scripts/experiments/" .. script)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local run = {log = function() end, progress = function() end, rewind = function() end}
+  function run.artifact(_, name) return dir .. "/" .. name end
+  local p = {}
+  for k, v in pairs(e.params) do p[k] = type(v) == "table" and v[1] or v end
+  for k, v in pairs(overrides) do p[k] = v end
+  loom.seed(p.seed)
+  local real_print = print
+  print = function() end
+  local ok, result = pcall(e.run, p, run)
+  print = real_print
+  check(ok, "%s failed: %s", script, tostring(result))
+  return result, dir
+end
+
+test("digits trains in float32 within 0.5 points of float64 (same seed)", function()
+  local r64 = run_experiment("digits.lua", {dtype = "float64"})
+  local r32, dir = run_experiment("digits.lua", {dtype = "float32"})
+  local _, _, _, dtypes = loom.load(dir .. "/digits_mlp.safetensors")
+  os.execute("rm -r " .. dir)
+  equal(dtypes["0.weight"], "F32", "the float32 model is saved as F32")
+  check(r32.test_accuracy >= 0.97, "float32 test accuracy %.4f", r32.test_accuracy)
+  check(math.abs(r32.test_accuracy - r64.test_accuracy) <= 0.005,
+    "float32 %.4f vs float64 %.4f", r32.test_accuracy, r64.test_accuracy)
+end)
+
+test("a float32 run resumed from its checkpoint ends bit for bit where an uninterrupted one does", function()
+  local whole = run_experiment("resume.lua", {dtype = "float32", steps = 40, every = 15})
+  -- the same run stopped after its checkpoint at step 30, then resumed in a fresh process state
+  local first, dir = run_experiment("resume.lua", {dtype = "float32", steps = 30, every = 15})
+  check(first.checksum ~= whole.checksum, "the short run differs")
+  local info = assert(loom.load_checkpoint(dir .. "/checkpoint.safetensors"))
+  equal(info.dtype, "float32", "the checkpoint records the dtype")
+  local _, _, _, dtypes = loom.load(dir .. "/checkpoint.safetensors")
+  equal(dtypes["model.lstm.weight_ih_l0"], "F32", "parameters stored as F32")
+  equal(dtypes["optim.1.exp_avg"], "F32", "optimiser state stored as F32")
+  local e = dofile(PROJECT_DIR .. "/scripts/experiments/resume.lua")
+  local run = {log = function() end, progress = function() end, rewind = function() end}
+  function run.artifact(_, name) return dir .. "/" .. name end
+  local p = {}
+  for k, v in pairs(e.params) do p[k] = type(v) == "table" and v[1] or v end
+  p.dtype, p.steps, p.every = "float32", 40, 15
+  loom.seed(999) -- resume restores the generator from the checkpoint
+  local real_print = print
+  print = function() end
+  local ok, resumed = pcall(e.run, p, run)
+  print = real_print
+  os.execute("rm -r " .. dir)
+  check(ok, "resume failed: %s", tostring(resumed))
+  equal(resumed.checksum, whole.checksum, "checksum after resume")
+end)

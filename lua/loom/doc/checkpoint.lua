@@ -50,8 +50,10 @@ Example: loom.checkpoint(loom.checkpoint.path(run), {model = net, optim = opt, s
 Load a checkpoint written by loom.checkpoint and restore what is given: model:load_state_dict
 (strict unless strict = false; missing, unexpected or mis-shaped keys raise, listed),
 optim:load_state_dict (state and hyperparameters), and the generator (unless rng = false).
-info = {step, extra, metadata (the caller's), model = tensors, optim = tensors,
-optim_meta = strings}. A file that is not a checkpoint returns nil, message.
+info = {step, dtype (the model's parameters' dtype when saved: "float32" or "float64"),
+extra, metadata (the caller's), model = tensors, optim = tensors, optim_meta = strings}.
+Tensors keep the dtype they were saved in (a float32 model's as F32, exactly) and convert
+into the targets' dtype. A file that is not a checkpoint returns nil, message.
 Also loom.checkpoint.load(path, targets).]] },
 
   { name = "loom.checkpoint.save",
