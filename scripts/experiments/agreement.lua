@@ -18,11 +18,11 @@ local function build_model(p, vocab_size)
   local cell = CELLS[p.cell]
   if not cell then error("param cell must be lstm, gru or rnn, got '" .. p.cell .. "'") end
   return {
-    embed = nn.Embedding(vocab_size, p.embed),
+    embed = nn.Embedding(vocab_size, p.embed):to(p.dtype),
     drop_in = nn.Dropout(p.dropout),
-    rnn = cell(p.embed, p.hidden),
+    rnn = cell(p.embed, p.hidden):to(p.dtype),
     drop_out = nn.Dropout(p.dropout),
-    out = nn.Linear(p.hidden, 2),
+    out = nn.Linear(p.hidden, 2):to(p.dtype),
   }
 end
 
@@ -182,7 +182,8 @@ local function load_model(path)
   local tensors, meta = loom.load(path)
   if not tensors then error("cannot load model: " .. meta) end
   local vocab = text.vocab_from_string(meta.vocab)
-  local p = {cell = meta.cell, hidden = tonumber(meta.hidden), embed = tonumber(meta.embed)}
+  local p = {cell = meta.cell, hidden = tonumber(meta.hidden), embed = tonumber(meta.embed),
+    dtype = tensors["out.weight"] and tensors["out.weight"]:dtype() or "float64"} -- as trained
   local model = build_model(p, vocab:size())
   for prefix, mod in pairs(model) do
     local part = {}
@@ -239,7 +240,7 @@ end
 local function lstm_stepper(model)
   local cfg = model.rnn:config()
   if cfg.kind ~= "LSTM" then return nil end
-  local cell = nn.LSTMCell(cfg.input_size, cfg.hidden_size)
+  local cell = nn.LSTMCell(cfg.input_size, cfg.hidden_size):to(model.rnn:dtype())
   local sd = model.rnn:state_dict()
   cell:load_state_dict({weight_ih = sd.weight_ih_l0, weight_hh = sd.weight_hh_l0,
     bias_ih = sd.bias_ih_l0, bias_hh = sd.bias_hh_l0}, {strict = true})
@@ -325,6 +326,7 @@ return loom.experiment{
     data = {"", "the Linzen et al. data folder (empty: the shared copy; synthetic: the generated grammar)"},
     predict = {"", "a file of sentence prefixes to classify with model= instead of training"},
     model = {"", "the best.safetensors of an earlier run, for predict="},
+    dtype = {"float64", "float32 trains in single precision (faster); float64 is the reference"},
     verbose = {true, "with predict=: the word-by-word probabilities too"},
   },
   run = function(p, run)

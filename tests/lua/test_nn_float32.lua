@@ -344,3 +344,32 @@ test("a float32 run resumed from its checkpoint ends bit for bit where an uninte
   check(ok, "resume failed: %s", tostring(resumed))
   equal(resumed.checksum, whole.checksum, "checksum after resume")
 end)
+
+test("agreement trains in float32 (synthetic grammar) and predicts from its float32 model", function()
+  local bin = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
+  local script = PROJECT_DIR .. "/scripts/experiments/agreement.lua"
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  local function run(args)
+    local p = io.popen(string.format("cd '%s' && LOOM_DB='%s/runs.db' '%s' run --quiet '%s' %s 2>&1",
+      dir, dir, bin, script, args))
+    local out = p:read("a")
+    local ok = p:close()
+    return out, ok
+  end
+  local out, ok = run("data=synthetic quick=true max_train=800 epochs=2 hidden=16 embed=16 dtype=float32")
+  check(ok, "float32 run failed:\n%s", out)
+  local model_path = out:match("model%s+(%S+best%.safetensors)")
+  check(model_path, "the result names the checkpoint:\n%s", out)
+  local _, _, _, dtypes = loom.load(model_path)
+  equal(dtypes["rnn.weight_ih_l0"], "F32", "trained weights saved as F32")
+  local prefixes = dir .. "/prefixes.txt"
+  local f = assert(io.open(prefixes, "w"))
+  f:write("the keys to the cabinet\n")
+  f:close()
+  out, ok = run(string.format("predict='%s' model='%s'", prefixes, model_path))
+  os.execute("rm -rf '" .. dir .. "'")
+  check(ok, "predict from a float32 model failed:\n%s", out)
+  check(out:find("VB[ZP]"), "a label:\n%s", out)
+end)
