@@ -223,14 +223,21 @@ loom_status loom_rnn_to(loom_rnn *r, loom_dtype dtype, void **old_values, void *
 
 typedef struct carver {
     double *base; /* NULL while only measuring */
-    size_t used;  /* doubles, each piece rounded up to 64 bytes */
+    size_t used;  /* bytes, each piece rounded up to 64 */
+    size_t esize; /* bytes per element of the layer's dtype (float32 pieces are half) */
 } carver;
 
+static double *carve_bytes(carver *cv, size_t bytes)
+{
+    double *p = cv->base ? (double *)(void *)((char *)cv->base + cv->used) : NULL;
+    cv->used += (bytes + 63) / 64 * 64;
+    return p;
+}
+
+/* n elements of the layer's dtype; float32 pieces are used through as_f32. */
 static double *carve(carver *cv, size_t n)
 {
-    double *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += (n + 7) / 8 * 8;
-    return p;
+    return carve_bytes(cv, n * cv->esize);
 }
 
 static int dropout_used(const loom_rnn *r)
@@ -265,16 +272,16 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
     w->bias = carve(cv, gh);
-    w->lengths = (size_t *)(void *)carve(cv, (B * sizeof(size_t) + 7) / 8);
-    w->valid = (unsigned char *)(void *)carve(cv, (n + 7) / 8);
+    w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
+    w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
 }
 
 /* Make the workspace fit T x B; it only grows, so equal or smaller shapes reuse it. */
 static loom_status reserve(loom_rnn *r, size_t T, size_t B)
 {
-    carver cv = {NULL, 0};
+    carver cv = {NULL, 0, loom_dtype_size(r->dtype)};
     layout(r, &cv, T, B);
-    size_t bytes = cv.used * sizeof(double);
+    size_t bytes = cv.used;
     if (bytes > r->work.capacity) {
         loom_free(r->work.block);
         r->work.capacity = 0;
@@ -283,7 +290,7 @@ static loom_status reserve(loom_rnn *r, size_t T, size_t B)
             return LOOM_ENOMEM;
         r->work.capacity = bytes;
     }
-    cv = (carver){r->work.block, 0};
+    cv = (carver){r->work.block, 0, loom_dtype_size(r->dtype)};
     layout(r, &cv, T, B);
     return LOOM_OK;
 }
