@@ -169,3 +169,15 @@ with open(sys.argv[1] + "/out.txt", "w") as o:
     for _, p in ipairs(m:parameters()) do same(p.grad, ref[p.name], kind .. " grad " .. p.name) end
   end
 end)
+
+test("loom.seq pads and places gradients in the sequences' dtype", function()
+  local a, b = loom.randn(3, 2, F), loom.randn(5, 2, F)
+  local X, lengths = loom.seq.pad{a, b}
+  equal(X:dtype(), "float32", "padded batch")
+  equal(X:get(3, 2), a:get(2, 2), "values")
+  local Xb = loom.seq.batch({a, b}, {2, 1})
+  equal(Xb:dtype(), "float32", "seq.batch")
+  local d = loom.seq.last_backward(loom.ones(2, 2, F), lengths, 5)
+  equal(d:dtype(), "float32", "last_backward")
+  checkerror("matrix:copy_: cannot mix float32 and float64", loom.seq.pad, {a, loom.randn(2, 2)})
+end)
