@@ -32,6 +32,11 @@ end
 local function reraise(fn, ok, ...)
   if ok then return ... end
   local err = ...
+  -- A C function reached through a wrapper has no name of its own ("to '?'"): the wrapper's
+  -- public name takes its place, at the user's line.
+  local n, why
+  if type(err) == "string" then n, why = err:match("^bad argument #(%d+) to '%?' (%(.*%))$") end
+  if n then error(string.format("%s: bad argument #%s %s", fn, n, why), user_level()) end
   if type(err) ~= "string" or err:find("attempt to", 1, true) or err:find("bad argument", 1, true) then
     error(err, 0) -- Lua's own words: a bug to see as it is, with its position
   end

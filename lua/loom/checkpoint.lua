@@ -123,6 +123,14 @@ function checkpoint.save(path, state)
   end
   if state.model then
     local sd = state.model:state_dict()
+    -- the training dtype, for readers ("mixed" if the model mixes them); each tensor is
+    -- stored in its own dtype anyway
+    local dtype
+    for _, m in pairs(sd) do
+      local d = loom.is_matrix(m) and m:dtype()
+      if d then dtype = (dtype == nil or dtype == d) and d or "mixed" end
+    end
+    meta["loom.dtype"] = dtype
     local torch = checkpoint.torch_shapes(sd)
     for k, m in pairs(sd) do
       tensors["model." .. k] = m
@@ -208,6 +216,7 @@ function checkpoint.load(path, targets)
       info.metadata[k] = v
     end
   end
+  info.dtype = meta["loom.dtype"]
   if meta["loom.step"] then
     info.step = math.tointeger(tonumber(meta["loom.step"]))
     if not info.step then

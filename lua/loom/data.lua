@@ -87,7 +87,9 @@ end
 local function buffers_for(self, size)
   local b = self.buffers[size]
   if not b then
-    b = {X = loom.zeros(size, self.X:cols()), y = self.y and loom.zeros(size, self.y:cols())}
+    -- in the data's own dtypes (float32 inputs stay float32)
+    b = {X = loom.zeros(size, self.X:cols(), {dtype = self.X:dtype()}),
+         y = self.y and loom.zeros(size, self.y:cols(), {dtype = self.y:dtype()})}
     self.buffers[size] = b
   end
   return b

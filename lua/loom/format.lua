@@ -21,12 +21,16 @@ end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
--- Fewest digits (<= PRECISION) that print v as it prints with PRECISION digits.
-local function digits_needed(v, conv)
+-- Fewest digits (<= PRECISION) that print v as it prints with PRECISION digits; for a
+-- float32 value, the fewest that read back as the same float32 (0.1, not 0.10000000149).
+local function digits_needed(v, conv, single)
   local full = string.format("%." .. PRECISION .. conv, v)
   for p = 0, PRECISION do
     local s = string.format("%." .. p .. conv, v)
-    if tonumber(s) == tonumber(full) then return p end
+    if tonumber(s) == tonumber(full)
+      or (single and string.pack("<f", tonumber(s)) == string.pack("<f", v)) then
+      return p
+    end
   end
   return PRECISION
 end
@@ -48,12 +52,12 @@ local function chooser(values)
 end
 
 -- digits: a fixed count after the point (scientific notation shares one, like numpy).
-local function text_of(v, conv, all_int, digits)
+local function text_of(v, conv, all_int, digits, single)
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" end
   if v == -math.huge then return "-inf" end
   if all_int then return string.format("%.0f.", v) end
-  local s = string.format("%." .. (digits or digits_needed(v, conv)) .. conv, v)
+  local s = string.format("%." .. (digits or digits_needed(v, conv, single)) .. conv, v)
   if conv == "f" and not s:find("%.") then s = s .. "." end
   if conv == "e" and not s:find("%.") then s = s:gsub("e", ".e") end
   return s
@@ -82,10 +86,13 @@ local function align(texts)
   return out
 end
 
+-- The dtype is shown when it is not the default, as numpy does.
 function format.matrix(A)
   local rows, cols = A:shape()
+  local single = A:dtype() == "float32"
+  local dtype = single and ", dtype=float32" or ""
   if rows == 0 or cols == 0 then
-    return string.format("matrix([], shape=%dx%d)", rows, cols)
+    return string.format("matrix([], shape=%dx%d%s)", rows, cols, dtype)
   end
   local summarise = rows * cols > THRESHOLD
   local ri, ci = shown(rows, summarise), shown(cols, summarise)
@@ -100,11 +107,11 @@ function format.matrix(A)
   if conv == "e" and not all_int then
     digits = 0
     for _, v in ipairs(values) do
-      if finite(v) then digits = math.max(digits, digits_needed(v, "e")) end
+      if finite(v) then digits = math.max(digits, digits_needed(v, "e", single)) end
     end
   end
   local texts = {}
-  for k, v in ipairs(values) do texts[k] = text_of(v, conv, all_int, digits) end
+  for k, v in ipairs(values) do texts[k] = text_of(v, conv, all_int, digits, single) end
   local padded = align(texts)
   local lines, k = {}, 0
   for _, i in ipairs(ri) do
@@ -125,7 +132,7 @@ function format.matrix(A)
   end
   local body = table.concat(lines, ",\n        ")
   local suffix = summarise and string.format(", shape=%dx%d", rows, cols) or ""
-  return "matrix([" .. body .. "]" .. suffix .. ")"
+  return "matrix([" .. body .. "]" .. suffix .. dtype .. ")"
 end
 
 return format

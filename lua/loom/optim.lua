@@ -105,7 +105,7 @@ function Optimizer:load_state_dict(tensors, meta)
     local i, k = tostring(key):match("^(%d+)%.([%w_]+)$")
     local s = self.state[tonumber(i)]
     if loom.is_matrix(s[k]) then
-      s[k]:copy_(v)
+      s[k]:copy_(v:to(s[k]:dtype()))
     else
       s[k] = math.tointeger(v:get(1, 1)) or v:get(1, 1)
     end
@@ -146,7 +146,10 @@ function optim.sgd(params, opts)
   end
   for i, p in ipairs(self.params) do
     local s = {step = 0}
-    if self.momentum ~= 0 then s.momentum_buffer = loom.zeros(p.value:shape()) end
+    if self.momentum ~= 0 then
+      local r, c = p.value:shape()
+      s.momentum_buffer = loom.zeros(r, c, {dtype = p.value:dtype()})
+    end
     self.state[i] = s
   end
   return self
@@ -186,7 +189,8 @@ local function adam(params, opts, decoupled)
   self.weight_decay = number_opt(opts, "weight_decay", decoupled and 1e-2 or 0, fn, nonneg)
   for i, p in ipairs(self.params) do
     local r, c = p.value:shape()
-    self.state[i] = {step = 0, exp_avg = loom.zeros(r, c), exp_avg_sq = loom.zeros(r, c)}
+    local like = {dtype = p.value:dtype()} -- state in the parameter's dtype
+    self.state[i] = {step = 0, exp_avg = loom.zeros(r, c, like), exp_avg_sq = loom.zeros(r, c, like)}
   end
   return self
 end

@@ -41,7 +41,8 @@ function seq.pad(list, opts)
     mats[b], lengths[b] = m, m:rows()
     if m:rows() > T then T = m:rows() end
   end
-  local X = value == 0 and loom.zeros(T * B, F) or loom.fill(T * B, F, value)
+  local like = {dtype = mats[1]:dtype()} -- the batch keeps the sequences' dtype
+  local X = value == 0 and loom.zeros(T * B, F, like) or loom.fill(T * B, F, value, like)
   for b = 1, B do
     local m = mats[b]
     for t = 1, lengths[b] do
@@ -223,7 +224,7 @@ function seq.last_backward(dlast, lengths, T)
   local idx, B = last_rows(lengths, T, fn)
   if dlast:rows() ~= B then check.fail(fn, "dlast has %d rows for %d sequences", dlast:rows(), B) end
   local F = dlast:cols()
-  local d = loom.zeros(T * B, F)
+  local d = loom.zeros(T * B, F, {dtype = dlast:dtype()})
   for b = 1, B do d:slice(idx[b], idx[b], 1, F):copy_(dlast:slice(b, b, 1, F)) end
   return d
 end

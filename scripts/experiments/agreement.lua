@@ -18,11 +18,11 @@ local function build_model(p, vocab_size)
   local cell = CELLS[p.cell]
   if not cell then error("param cell must be lstm, gru or rnn, got '" .. p.cell .. "'") end
   return {
-    embed = nn.Embedding(vocab_size, p.embed),
+    embed = nn.Embedding(vocab_size, p.embed):to(p.dtype),
     drop_in = nn.Dropout(p.dropout),
-    rnn = cell(p.embed, p.hidden),
+    rnn = cell(p.embed, p.hidden):to(p.dtype),
     drop_out = nn.Dropout(p.dropout),
-    out = nn.Linear(p.hidden, 2),
+    out = nn.Linear(p.hidden, 2):to(p.dtype),
   }
 end
 
@@ -182,7 +182,8 @@ local function load_model(path)
   local tensors, meta = loom.load(path)
   if not tensors then error("cannot load model: " .. meta) end
   local vocab = text.vocab_from_string(meta.vocab)
-  local p = {cell = meta.cell, hidden = tonumber(meta.hidden), embed = tonumber(meta.embed)}
+  local p = {cell = meta.cell, hidden = tonumber(meta.hidden), embed = tonumber(meta.embed),
+    dtype = tensors["out.weight"] and tensors["out.weight"]:dtype() or "float64"} -- as trained
   local model = build_model(p, vocab:size())
   for prefix, mod in pairs(model) do
     local part = {}
@@ -312,6 +313,7 @@ return loom.experiment{
     data = {"", "the Linzen et al. data folder (empty: the shared copy; synthetic: the generated grammar)"},
     predict = {"", "a file of sentence prefixes to classify with model= instead of training"},
     model = {"", "the best.safetensors of an earlier run, for predict="},
+    dtype = {"float64", "float32 trains in single precision (faster); float64 is the reference"},
     verbose = {true, "with predict=: the word-by-word probabilities too"},
   },
   run = function(p, run)

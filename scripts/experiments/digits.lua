@@ -4,7 +4,7 @@
 -- Split: row i (1-based) is a test row when FNV-1a-32(decimal text of i) mod 100 < 20
 -- (loom.data.split): deterministic, the same on every machine, independent of the seed.
 -- The learning rate follows a cosine from lr down to 0 over the epochs.
---   loom run scripts/experiments/digits.lua [epochs=30 lr=0.003 hidden=128 batch=32 quick=false]
+--   loom run scripts/experiments/digits.lua [epochs=30 lr=0.003 hidden=128 batch=32 quick=false dtype=float64]
 local loom = require "loom"
 local nn, optim, data = loom.nn, loom.optim, loom.data
 
@@ -14,12 +14,12 @@ local function locate(path)
   return data.require("digits") .. "/digits.csv.gz"
 end
 
-local function load(path)
-  local all, err = loom.read_csv(path, {header = false})
+local function load(path, dtype)
+  local all, err = loom.read_csv(path, {header = false, dtype = dtype})
   if not all then error("digits: " .. err) end
   local n = all:rows()
   local X = all:slice(1, n, 1, 64) / 16 -- pixel values 0..16 scaled to [0, 1]
-  local y = all:slice(1, n, 65, 65) + 1 -- digits 0..9 as class ids 1..10
+  local y = (all:slice(1, n, 65, 65) + 1):double() -- digits 0..9 as class ids 1..10
   local train_idx, test_idx = data.split(n, {test = 0.2})
   local Xtr, Xte = X:index_rows(train_idx), X:index_rows(test_idx)
   return Xtr, y:index_rows(train_idx), Xte, y:index_rows(test_idx)
@@ -62,15 +62,17 @@ return loom.experiment{
     hidden = {128, "ReLU units in the hidden layer (64-hidden-10)"},
     batch = {32, "mini-batch size"},
     path = {"", "digits CSV (empty: the bundled datasets/digits/digits.csv.gz)"},
+    dtype = {"float64", "float32 trains in single precision (faster); float64 is the reference"},
   },
   run = function(p, run)
     local started = os.clock()
     if p.quick then p.epochs = math.min(p.epochs, 15) end
     local path = locate(p.path)
-    local Xtr, ytr, Xte, yte = load(path)
+    local Xtr, ytr, Xte, yte = load(path, p.dtype)
     print(string.format("digits: %d training and %d test images of 64 pixels (data: %s)", Xtr:rows(),
       Xte:rows(), path))
     local model = nn.Sequential{nn.Linear(64, p.hidden), nn.ReLU(), nn.Linear(p.hidden, 10)}
+    model:to(p.dtype) -- the same initial weights in both dtypes (rounded for float32)
     print(model)
     local loss, opt = nn.CrossEntropyLoss(), optim.adam(model, {lr = p.lr})
     local schedule = optim.cosine_lr(opt, {t_max = p.epochs})

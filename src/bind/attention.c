@@ -120,6 +120,15 @@ static int opt_field(lua_State *L, int opts, const char *key)
     return lua_getfield(L, opts, key);
 }
 
+/* The attention kernels are float64 only: a float32 matrix is refused by name. */
+static loom_matrix *require_f64(lua_State *L, loom_matrix *m, const char *fn, const char *what)
+{
+    if (m->dtype != LOOM_F64)
+        luaL_error(L, "%s: %s is float32; attention computes in float64 (convert with :to(\"float64\"))",
+                   fn, what);
+    return m;
+}
+
 /* A matrix option of the given shape, or NULL when absent. */
 static loom_matrix *opt_matrix(lua_State *L, int opts, const char *key, size_t rows, size_t cols,
                                const char *fn)
@@ -129,15 +138,15 @@ static loom_matrix *opt_matrix(lua_State *L, int opts, const char *key, size_t r
             lua_pop(L, 1);
         return NULL;
     }
-    Matrix *m = loom_testmatrix(L, -1);
+    Matrix *m = loom_testmatrix_any(L, -1);
     lua_pop(L, 1); /* opts keeps it alive */
-    loom_matrix want = {NULL, rows, cols, cols ? cols : 1, NULL};
+    loom_matrix want = {.rows = rows, .cols = cols, .ld = cols ? cols : 1};
     char sw[48], sg[48];
     if (!m)
         luaL_error(L, "%s: %s must be a matrix", fn, key);
     if (!loom_same_shape(&m->m, &want))
         luaL_error(L, "%s: %s must be %s, got %s", fn, key, loom_shape(&want, sw), loom_shape(&m->m, sg));
-    return &m->m;
+    return require_f64(L, &m->m, fn, key);
 }
 
 /* The lengths list into the module's reusable buffer (no allocation once it is big enough). */
@@ -180,8 +189,8 @@ static void read_call(lua_State *L, Attention *a, call_args *c, int opts_idx, co
 {
     char sq[48], sk[48];
     c->fn = fn;
-    c->query = &loom_checkmatrix(L, 2)->m;
-    c->keys = &loom_checkmatrix(L, 3)->m;
+    c->query = require_f64(L, &loom_checkmatrix_any(L, 2)->m, fn, "the query");
+    c->keys = require_f64(L, &loom_checkmatrix_any(L, 3)->m, fn, "the key matrix");
     size_t B = c->query->rows;
     if (c->query->cols != a->query_dim)
         luaL_error(L, "%s: expected a query with %I columns, got %s", fn, INT(a->query_dim), loom_shape(c->query, sq));
@@ -257,8 +266,8 @@ static int m_backward(lua_State *L)
     call_args c;
     read_call(L, a, &c, opts, fn);
     size_t B = c.shape.batch, S = c.shape.src_len;
-    loom_matrix *dctx = &loom_checkmatrix(L, 4)->m;
-    loom_matrix want = {NULL, B, a->key_dim, a->key_dim ? a->key_dim : 1, NULL};
+    loom_matrix *dctx = require_f64(L, &loom_checkmatrix_any(L, 4)->m, fn, "the context gradient");
+    loom_matrix want = {.rows = B, .cols = a->key_dim, .ld = a->key_dim ? a->key_dim : 1};
     char sw[48], sg[48];
     if (!loom_same_shape(dctx, &want))
         return luaL_error(L, "%s: expected a context gradient %s, got %s", fn, loom_shape(&want, sw),

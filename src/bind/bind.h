@@ -17,15 +17,27 @@ typedef struct Matrix {
     int released; /* set by close/gc: any later use raises */
 } Matrix;
 
-/* The matrix at idx; raises on a wrong type and on a released matrix (or view of one). */
+/* The float64 matrix at idx; raises on a wrong type, on a released matrix (or view of
+ * one) and on a float32 matrix (saying to convert): what code that reads m.data uses. */
 Matrix *loom_checkmatrix(lua_State *L, int idx);
-/* The matrix at idx or NULL when idx holds something else (released ones still raise). */
+/* The float64 matrix at idx or NULL when idx holds something else (released ones and
+ * float32 ones still raise). */
 Matrix *loom_testmatrix(lua_State *L, int idx);
-/* Push a new rows x cols matrix of zeros; raises "not enough memory" on failure. */
+/* The same two for functions that handle every dtype themselves. */
+Matrix *loom_checkmatrix_any(lua_State *L, int idx);
+Matrix *loom_testmatrix_any(lua_State *L, int idx);
+/* Push a new rows x cols float64 matrix of zeros; raises "not enough memory" on failure. */
 Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols);
 /* The same without zeroing, for results the caller overwrites entirely before Lua sees
  * them (elementwise results, copies, products with beta = 0). */
 Matrix *loom_newmatrix_uninit(lua_State *L, size_t rows, size_t cols);
+/* The same two for any dtype. */
+Matrix *loom_newmatrix_dtype(lua_State *L, size_t rows, size_t cols, loom_dtype dtype);
+Matrix *loom_newmatrix_uninit_dtype(lua_State *L, size_t rows, size_t cols, loom_dtype dtype);
+/* Raise "<fn>: cannot mix float64 and float32" unless a and b share a dtype (no silent
+ * promotion anywhere). */
+void loom_check_same_dtype(lua_State *L, const loom_matrix *a, const loom_matrix *b,
+                           const char *fn);
 /* Push a view sharing storage with the userdata at owner_idx (kept alive by the view). */
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view);
 /* "3x4" into buf (at least 48 bytes); returns buf. */
@@ -47,6 +59,8 @@ size_t loom_checkdim(lua_State *L, int idx, const char *fn, const char *what);
  * "<fn>: <what> was released during the call" then. Pointers into a matrix taken before
  * such a call must be taken anew from what this returns. */
 Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what);
+/* loom_recheck for functions that handle every dtype (float32 does not raise). */
+Matrix *loom_recheck_any(lua_State *L, int idx, const char *fn, const char *what);
 
 /* ---- options: each reads field `key` of the table at opts once (0: no table, the
  * default is used) and raises "<fn>: <key> must be ..., got <type>" on a wrong type.
@@ -59,6 +73,9 @@ int loom_opt_boolean(lua_State *L, int opts, const char *key, int dflt);
 /* The string stays valid while the options table holds it. */
 const char *loom_opt_string(lua_State *L, int opts, const char *key, const char *dflt,
                             const char *fn);
+/* Field "dtype" ("float64" or "float32"; nil gives dflt); raises "<fn>: dtype must be
+ * \"float64\" or \"float32\", got \"x\"" otherwise. */
+loom_dtype loom_opt_dtype(lua_State *L, int opts, loom_dtype dflt, const char *fn);
 /* Push field `key` when it is a matrix and return its stack index; when it is nil (or
  * opts is 0) push nothing and return 0. Resolve the matrix with loom_recheck once every
  * option is read. */

@@ -9,7 +9,7 @@
 
 static const char RNG_KEY[] = "loom.rng";
 
-Matrix *loom_testmatrix(lua_State *L, int idx)
+Matrix *loom_testmatrix_any(lua_State *L, int idx)
 {
     Matrix *a = luaL_testudata(L, idx, LOOM_MATRIX_T);
     if (!a)
@@ -28,19 +28,39 @@ Matrix *loom_testmatrix(lua_State *L, int idx)
     return a;
 }
 
-Matrix *loom_checkmatrix(lua_State *L, int idx)
+Matrix *loom_checkmatrix_any(lua_State *L, int idx)
 {
-    Matrix *a = loom_testmatrix(L, idx);
+    Matrix *a = loom_testmatrix_any(L, idx);
     if (!a)
         luaL_typeerror(L, idx, "matrix");
     return a;
+}
+
+/* Functions that compute in double only see float64 matrices: a float32 one is an error
+ * that says how to convert, never a misread buffer. */
+static Matrix *need_float64(lua_State *L, int idx, Matrix *a)
+{
+    if (a && a->m.dtype != LOOM_F64)
+        luaL_argerror(L, idx, "float64 matrix expected, got float32; this function computes "
+                              "in double, convert with m:double()");
+    return a;
+}
+
+Matrix *loom_testmatrix(lua_State *L, int idx)
+{
+    return need_float64(L, idx, loom_testmatrix_any(L, idx));
+}
+
+Matrix *loom_checkmatrix(lua_State *L, int idx)
+{
+    return need_float64(L, idx, loom_checkmatrix_any(L, idx));
 }
 
 /* The userdata is in a safe empty state, metatable set, before any storage exists. */
 static Matrix *push_empty(lua_State *L)
 {
     Matrix *a = lua_newuserdatauv(L, sizeof *a, 1);
-    a->m = (loom_matrix){NULL, 0, 0, 1, NULL};
+    a->m = (loom_matrix){.ld = 1};
     a->released = 0;
     luaL_setmetatable(L, LOOM_MATRIX_T);
     return a;
@@ -49,19 +69,19 @@ static Matrix *push_empty(lua_State *L)
 /* The collector sees only the small userdata, not the storage behind it, so a loop making
  * big temporaries (W - lr * G) would pile up gigabytes before a cycle ran. A step sized
  * like the storage keeps collection in pace with what the engine allocates. */
-static void account_storage(lua_State *L, size_t rows, size_t cols)
+static void account_storage(lua_State *L, size_t rows, size_t cols, loom_dtype dtype)
 {
-    size_t kb = rows * cols / (1024 / sizeof(double));
+    size_t kb = rows * cols / (1024 / loom_dtype_size(dtype));
     if (kb >= 64)
         lua_gc(L, LUA_GCSTEP, kb < INT_MAX ? (int)kb : INT_MAX);
 }
 
-static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero)
+static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero, loom_dtype dtype)
 {
     Matrix *a = push_empty(L);
-    account_storage(L, rows, cols); /* first: the garbage it frees can serve this block */
-    loom_status st = zero ? loom_matrix_init(&a->m, rows, cols)
-                          : loom_matrix_init_uninit(&a->m, rows, cols);
+    account_storage(L, rows, cols, dtype); /* first: the garbage it frees can serve this block */
+    loom_status st = zero ? loom_matrix_init_dtype(&a->m, rows, cols, dtype)
+                          : loom_matrix_init_uninit_dtype(&a->m, rows, cols, dtype);
     if (st == LOOM_ERANGE)
         loom_error(L, "a %zux%zu matrix is too large (at most %zu rows and %zu columns)", rows,
                    cols, LOOM_MAX_DIM, LOOM_MAX_DIM);
@@ -72,12 +92,22 @@ static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero)
 
 Matrix *loom_newmatrix(lua_State *L, size_t rows, size_t cols)
 {
-    return new_matrix(L, rows, cols, 1);
+    return new_matrix(L, rows, cols, 1, LOOM_F64);
 }
 
 Matrix *loom_newmatrix_uninit(lua_State *L, size_t rows, size_t cols)
 {
-    return new_matrix(L, rows, cols, 0);
+    return new_matrix(L, rows, cols, 0, LOOM_F64);
+}
+
+Matrix *loom_newmatrix_dtype(lua_State *L, size_t rows, size_t cols, loom_dtype dtype)
+{
+    return new_matrix(L, rows, cols, 1, dtype);
+}
+
+Matrix *loom_newmatrix_uninit_dtype(lua_State *L, size_t rows, size_t cols, loom_dtype dtype)
+{
+    return new_matrix(L, rows, cols, 0, dtype);
 }
 
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view)
@@ -134,7 +164,7 @@ size_t loom_checkdim(lua_State *L, int idx, const char *fn, const char *what)
     return (size_t)n;
 }
 
-Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what)
+Matrix *loom_recheck_any(lua_State *L, int idx, const char *fn, const char *what)
 {
     Matrix *a = luaL_testudata(L, idx, LOOM_MATRIX_T);
     int dead = !a || a->released;
@@ -147,6 +177,30 @@ Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what)
     if (dead)
         luaL_error(L, "%s: %s was released during the call", fn, what);
     return a;
+}
+
+Matrix *loom_recheck(lua_State *L, int idx, const char *fn, const char *what)
+{
+    return need_float64(L, idx, loom_recheck_any(L, idx, fn, what));
+}
+
+loom_dtype loom_opt_dtype(lua_State *L, int opts, loom_dtype dflt, const char *fn)
+{
+    const char *name = loom_opt_string(L, opts, "dtype", NULL, fn);
+    if (!name)
+        return dflt;
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        luaL_error(L, "%s: dtype must be \"float64\" or \"float32\", got \"%s\"", fn, name);
+    return (loom_dtype)dtype;
+}
+
+void loom_check_same_dtype(lua_State *L, const loom_matrix *a, const loom_matrix *b,
+                           const char *fn)
+{
+    if (a->dtype != b->dtype)
+        luaL_error(L, "%s: cannot mix %s and %s", fn, loom_dtype_name(a->dtype),
+                   loom_dtype_name(b->dtype));
 }
 
 /* ---- options ---- */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define tomatrix(L, i) (&loom_checkmatrix(L, i)->m)
+#define tomatrix(L, i) (&loom_checkmatrix_any(L, i)->m)
 
 /* More BLAS threads than this is a typo, not a machine (OpenBLAS caps its own pool lower). */
 #define LOOM_MAX_THREADS 4096
@@ -20,15 +20,20 @@ static size_t check_dim(lua_State *L, int idx, const char *fn)
     return loom_checkdim(L, idx, fn, idx == 1 ? "rows" : "cols");
 }
 
-/* loom.matrix{{1, 2}, {3, 4}}, loom.matrix{1, 2, 3} (a column), or loom.matrix(A) (a copy). */
+/* loom.matrix{{1, 2}, {3, 4}}, loom.matrix{1, 2, 3} (a column), or loom.matrix(A) (a copy);
+ * options {dtype = "float32"} (a copy of A keeps A's dtype unless one is given). */
 static int l_matrix(lua_State *L)
 {
-    Matrix *src = loom_testmatrix(L, 1);
+    int opts = loom_opt_table(L, 2, "loom.matrix");
+    Matrix *src = loom_testmatrix_any(L, 1);
     if (src) {
-        Matrix *a = loom_newmatrix_uninit(L, src->m.rows, src->m.cols);
-        loom_matrix_copy(&a->m, &src->m);
+        loom_dtype dtype = loom_opt_dtype(L, opts, src->m.dtype, "loom.matrix");
+        src = loom_recheck_any(L, 1, "loom.matrix", "the matrix");
+        Matrix *a = loom_newmatrix_uninit_dtype(L, src->m.rows, src->m.cols, dtype);
+        loom_matrix_copy(&a->m, &loom_recheck_any(L, 1, "loom.matrix", "the matrix")->m);
         return 1;
     }
+    loom_dtype dtype = loom_opt_dtype(L, opts, LOOM_F64, "loom.matrix");
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t rows = (size_t)luaL_len(L, 1), cols = 0;
     int nested = 0;
@@ -38,7 +43,7 @@ static int l_matrix(lua_State *L)
         cols = nested ? (size_t)luaL_len(L, -1) : 1;
         lua_pop(L, 1);
     }
-    Matrix *a = loom_newmatrix(L, rows, cols);
+    Matrix *a = loom_newmatrix_dtype(L, rows, cols, dtype);
     for (size_t i = 0; i < rows; i++) {
         lua_geti(L, 1, (lua_Integer)i + 1);
         if (nested) {
@@ -55,7 +60,7 @@ static int l_matrix(lua_State *L)
                 if (!ok)
                     return luaL_error(L, "loom.matrix: value at (%I, %I) is a %s, expected a number",
                                       (lua_Integer)i + 1, (lua_Integer)j + 1, luaL_typename(L, -1));
-                *loom_at(&a->m, i, j) = v;
+                loom_put(&a->m, i, j, v);
                 lua_pop(L, 1);
             }
         } else {
@@ -64,22 +69,30 @@ static int l_matrix(lua_State *L)
             if (!ok)
                 return luaL_error(L, "loom.matrix: value %I is a %s, expected a number", (lua_Integer)i + 1,
                                   luaL_typename(L, -1));
-            *loom_at(&a->m, i, 0) = v;
+            loom_put(&a->m, i, 0, v);
         }
         lua_pop(L, 1);
     }
     return 1;
 }
 
+/* The dtype option of a constructor whose options table is argument idx. */
+static loom_dtype check_dtype_arg(lua_State *L, int idx, const char *fn)
+{
+    return loom_opt_dtype(L, loom_opt_table(L, idx, fn), LOOM_F64, fn);
+}
+
 static int l_zeros(lua_State *L)
 {
-    loom_newmatrix(L, check_dim(L, 1, "loom.zeros"), check_dim(L, 2, "loom.zeros"));
+    size_t r = check_dim(L, 1, "loom.zeros"), c = check_dim(L, 2, "loom.zeros");
+    loom_newmatrix_dtype(L, r, c, check_dtype_arg(L, 3, "loom.zeros"));
     return 1;
 }
 
 static int l_ones(lua_State *L)
 {
-    Matrix *a = loom_newmatrix(L, check_dim(L, 1, "loom.ones"), check_dim(L, 2, "loom.ones"));
+    size_t r = check_dim(L, 1, "loom.ones"), c = check_dim(L, 2, "loom.ones");
+    Matrix *a = loom_newmatrix_dtype(L, r, c, check_dtype_arg(L, 3, "loom.ones"));
     loom_matrix_fill(&a->m, 1.0);
     return 1;
 }
@@ -88,24 +101,27 @@ static int l_fill(lua_State *L)
 {
     size_t r = check_dim(L, 1, "loom.fill"), c = check_dim(L, 2, "loom.fill");
     double v = luaL_checknumber(L, 3);
-    Matrix *a = loom_newmatrix(L, r, c);
+    Matrix *a = loom_newmatrix_dtype(L, r, c, check_dtype_arg(L, 4, "loom.fill"));
     loom_matrix_fill(&a->m, v);
     return 1;
 }
 
+/* loom.eye(n [, cols] [, {dtype = ...}]) */
 static int l_eye(lua_State *L)
 {
     size_t n = loom_checkdim(L, 1, "loom.eye", "n");
-    size_t m = lua_isnoneornil(L, 2) ? n : loom_checkdim(L, 2, "loom.eye", "cols");
-    Matrix *a = loom_newmatrix(L, n, m);
+    int opts_idx = lua_istable(L, 2) ? 2 : 3;
+    size_t m = lua_isnoneornil(L, 2) || opts_idx == 2 ? n : loom_checkdim(L, 2, "loom.eye", "cols");
+    Matrix *a = loom_newmatrix_dtype(L, n, m, check_dtype_arg(L, opts_idx, "loom.eye"));
     loom_matrix_eye(&a->m);
     return 1;
 }
 
+/* rand and randn draw the same numbers for both dtypes (float32 rounds them). */
 static int l_rand(lua_State *L)
 {
     size_t r = check_dim(L, 1, "loom.rand"), c = check_dim(L, 2, "loom.rand");
-    Matrix *a = loom_newmatrix(L, r, c);
+    Matrix *a = loom_newmatrix_dtype(L, r, c, check_dtype_arg(L, 3, "loom.rand"));
     loom_matrix_rand(&a->m, loom_getrng(L));
     return 1;
 }
@@ -113,7 +129,7 @@ static int l_rand(lua_State *L)
 static int l_randn(lua_State *L)
 {
     size_t r = check_dim(L, 1, "loom.randn"), c = check_dim(L, 2, "loom.randn");
-    Matrix *a = loom_newmatrix(L, r, c);
+    Matrix *a = loom_newmatrix_dtype(L, r, c, check_dtype_arg(L, 3, "loom.randn"));
     loom_matrix_randn(&a->m, loom_getrng(L));
     return 1;
 }
@@ -211,6 +227,39 @@ static int m_numel(lua_State *L)
     return 1;
 }
 
+static int m_dtype(lua_State *L)
+{
+    lua_pushstring(L, loom_dtype_name(tomatrix(L, 1)->dtype));
+    return 1;
+}
+
+/* A:float(), A:double(): A itself when it already has that dtype, else a converted copy. */
+static int convert_to(lua_State *L, loom_dtype dtype)
+{
+    loom_matrix *a = tomatrix(L, 1);
+    lua_settop(L, 1);
+    if (a->dtype == dtype)
+        return 1;
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, dtype);
+    /* Allocating may run finalizers, which may close A: take it anew. */
+    loom_matrix_copy(&b->m, &loom_recheck_any(L, 1, "matrix:float", "the matrix")->m);
+    return 1;
+}
+
+static int m_float(lua_State *L) { return convert_to(L, LOOM_F32); }
+static int m_double(lua_State *L) { return convert_to(L, LOOM_F64); }
+
+/* A:to("float32" | "float64"): float() or double() by name. */
+static int m_to(lua_State *L)
+{
+    loom_checkmatrix_any(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        return luaL_error(L, "matrix:to: dtype must be \"float64\" or \"float32\", got \"%s\"", name);
+    return convert_to(L, (loom_dtype)dtype);
+}
+
 static int m_is_view(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
@@ -242,11 +291,11 @@ static int m_get(lua_State *L)
             return luaL_error(L, "matrix:get: index %I out of range for a %s matrix", k, loom_shape(a, s));
         }
         size_t kk = (size_t)k - 1;
-        lua_pushnumber(L, a->rows == 1 ? *loom_at(a, 0, kk) : *loom_at(a, kk, 0));
+        lua_pushnumber(L, a->rows == 1 ? loom_get(a, 0, kk) : loom_get(a, kk, 0));
         return 1;
     }
     check_index(L, a, "matrix:get", &i, &j);
-    lua_pushnumber(L, *loom_at(a, i, j));
+    lua_pushnumber(L, loom_get(a, i, j));
     return 1;
 }
 
@@ -255,7 +304,7 @@ static int m_set(lua_State *L)
     loom_matrix *a = tomatrix(L, 1);
     size_t i, j;
     check_index(L, a, "matrix:set", &i, &j);
-    *loom_at(a, i, j) = luaL_checknumber(L, 4);
+    loom_put(a, i, j, luaL_checknumber(L, 4));
     lua_settop(L, 1);
     return 1;
 }
@@ -311,7 +360,7 @@ static int m_slice(lua_State *L)
 static int m_copy(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype);
     loom_matrix_copy(&b->m, a);
     return 1;
 }
@@ -319,7 +368,7 @@ static int m_copy(lua_State *L)
 static int m_t(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix_uninit(L, a->cols, a->rows);
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->cols, a->rows, a->dtype);
     loom_matrix_transpose(&b->m, a);
     return 1;
 }
@@ -342,10 +391,11 @@ static int m_reshape(lua_State *L)
         loom_pushview(L, 1, v);
         return 1;
     }
-    Matrix *b = loom_newmatrix_uninit(L, r, c);
-    loom_matrix flat;
+    Matrix *b = loom_newmatrix_uninit_dtype(L, r, c, a->dtype);
+    loom_matrix flat, whole;
+    loom_matrix_reshape_view(&whole, &b->m, a->rows, a->cols); /* b is contiguous */
     for (size_t i = 0; i < a->rows; i++) {
-        flat = loom_matrix_wrap(b->m.data + i * a->cols, 1, a->cols);
+        loom_matrix_view(&flat, &whole, i, 0, 1, a->cols);
         loom_matrix arow;
         loom_matrix_view(&arow, a, i, 0, 1, a->cols);
         loom_matrix_copy(&flat, &arow);
@@ -364,9 +414,11 @@ static int overlaps(const loom_matrix *a, const loom_matrix *b)
 {
     if (!a->data || !b->data || !a->rows || !b->rows)
         return 0;
-    const double *a_end = loom_at(a, a->rows - 1, a->cols);
-    const double *b_end = loom_at(b, b->rows - 1, b->cols);
-    return a->data < b_end && b->data < a_end;
+    const char *a_end = (const char *)a->data
+                        + ((a->rows - 1) * a->ld + a->cols) * loom_dtype_size(a->dtype);
+    const char *b_end = (const char *)b->data
+                        + ((b->rows - 1) * b->ld + b->cols) * loom_dtype_size(b->dtype);
+    return (const char *)a->data < b_end && (const char *)b->data < a_end;
 }
 
 /* Does small spread over target's shape (a row, a column or a single value)? */
@@ -388,7 +440,7 @@ static void raise_binop(lua_State *L, const char *fn, loom_binop op, const loom_
 /* out = a op b where either of a and b may be a number; out NULL makes a new matrix. */
 static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
 {
-    Matrix *ma = loom_testmatrix(L, 1), *mb = loom_testmatrix(L, 2);
+    Matrix *ma = loom_testmatrix_any(L, 1), *mb = loom_testmatrix_any(L, 2);
     if (!ma && !mb)
         return luaL_error(L, "%s: expected a matrix", fn);
     if (!ma || !mb) {
@@ -400,16 +452,17 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         double s = lua_tonumber(L, sidx);
         if (in_place && scalar_first)
             return luaL_error(L, "%s: the target of an in-place operation must be a matrix", fn);
-        loom_matrix *out = in_place ? a : &loom_newmatrix_uninit(L, a->rows, a->cols)->m;
+        loom_matrix *out = in_place ? a : &loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype)->m;
         loom_matrix_binop_scalar(out, a, op, s, scalar_first);
         if (in_place)
             lua_settop(L, 1);
         return 1;
     }
     loom_matrix *a = &ma->m, *b = &mb->m;
+    loom_check_same_dtype(L, a, b, fn);
     if (!in_place && !loom_same_shape(a, b) && broadcasts(a, b)) {
         /* The left operand is the small one: spread it over the result, then apply. */
-        loom_matrix *out = &loom_newmatrix(L, b->rows, b->cols)->m;
+        loom_matrix *out = &loom_newmatrix_dtype(L, b->rows, b->cols, b->dtype)->m;
         loom_matrix_binop(out, out, LOOM_ADD, a);
         loom_matrix_binop(out, out, op, b);
         return 1;
@@ -419,7 +472,7 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
      * kernel has written it (a shifted slice, or a broadcast row inside the target). */
     int same_storage = a->data == b->data && a->ld == b->ld && loom_same_shape(a, b);
     if (in_place && !same_storage && overlaps(a, b)) {
-        if (loom_matrix_init(&scratch, b->rows, b->cols) != LOOM_OK)
+        if (loom_matrix_init_dtype(&scratch, b->rows, b->cols, b->dtype) != LOOM_OK)
             return luaL_error(L, "not enough memory");
         loom_matrix_copy(&scratch, b);
         b = &scratch;
@@ -430,7 +483,7 @@ static int binop(lua_State *L, loom_binop op, const char *fn, int in_place)
         raise_binop(L, fn, op, &ma->m, &mb->m);
     }
     if (!in_place)
-        out = &loom_newmatrix_uninit(L, a->rows, a->cols)->m;
+        out = &loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype)->m;
     loom_matrix_binop(out, a, op, b);
     loom_matrix_release(&scratch);
     if (in_place)
@@ -466,6 +519,7 @@ static int m_axpy_(lua_State *L)
         char sa[48], sb[48];
         return luaL_error(L, "matrix:axpy_: cannot add %s to %s", loom_shape(b, sb), loom_shape(a, sa));
     }
+    loom_check_same_dtype(L, a, b, "matrix:axpy_");
     loom_matrix_axpy(a, alpha, b);
     lua_settop(L, 1);
     return 1;
@@ -494,6 +548,7 @@ static int m_copy_(lua_State *L)
         char sa[48], sb[48];
         return luaL_error(L, "matrix:copy_: cannot copy %s into %s", loom_shape(b, sb), loom_shape(a, sa));
     }
+    loom_check_same_dtype(L, a, b, "matrix:copy_");
     loom_matrix_copy(a, b);
     lua_settop(L, 1);
     return 1;
@@ -502,7 +557,7 @@ static int m_copy_(lua_State *L)
 static int mm_unm(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
-    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype);
     loom_matrix_map(&b->m, a, LOOM_NEG);
     return 1;
 }
@@ -522,13 +577,14 @@ static void raise_product(lua_State *L, const char *fn, const loom_matrix *a, in
 /* A * B: the matrix product (dgemm); with a number on either side, scaling. */
 static int mm_mul(lua_State *L)
 {
-    Matrix *ma = loom_testmatrix(L, 1), *mb = loom_testmatrix(L, 2);
+    Matrix *ma = loom_testmatrix_any(L, 1), *mb = loom_testmatrix_any(L, 2);
     if (!ma || !mb)
         return binop(L, LOOM_MUL, "matrix *", 0);
     loom_matrix *a = &ma->m, *b = &mb->m;
     if (a->cols != b->rows)
         raise_product(L, "matrix *", a, 0, b, 0);
-    Matrix *c = loom_newmatrix_uninit(L, a->rows, b->cols);
+    loom_check_same_dtype(L, a, b, "matrix *");
+    Matrix *c = loom_newmatrix_uninit_dtype(L, a->rows, b->cols, a->dtype);
     loom_check(L, loom_gemm(&c->m, 1.0, a, 0, b, 0, 0.0), "matrix *");
     return 1;
 }
@@ -539,13 +595,15 @@ static int m_matmul_(lua_State *L)
 {
     const char *fn = "matrix:matmul_";
     for (int i = 1; i <= 3; i++) /* types first, pointers after the options */
-        loom_checkmatrix(L, i);
+        loom_checkmatrix_any(L, i);
     int opts = loom_opt_table(L, 4, fn);
     double alpha = loom_opt_number(L, opts, "alpha", 1.0, fn);
     double beta = loom_opt_number(L, opts, "beta", 0.0, fn);
     int ta = loom_opt_boolean(L, opts, "ta", 0), tb = loom_opt_boolean(L, opts, "tb", 0);
-    loom_matrix *c = &loom_recheck(L, 1, fn, "the output")->m;
-    loom_matrix *a = &loom_recheck(L, 2, fn, "A")->m, *b = &loom_recheck(L, 3, fn, "B")->m;
+    loom_matrix *c = &loom_recheck_any(L, 1, fn, "the output")->m;
+    loom_matrix *a = &loom_recheck_any(L, 2, fn, "A")->m, *b = &loom_recheck_any(L, 3, fn, "B")->m;
+    loom_check_same_dtype(L, c, a, fn);
+    loom_check_same_dtype(L, c, b, fn);
     if (overlaps(c, a) || overlaps(c, b))
         return luaL_error(L, "matrix:matmul_: the output shares storage with an input");
     loom_status st = loom_gemm(c, alpha, a, ta, b, tb, beta);
@@ -573,10 +631,11 @@ static int m_dot(lua_State *L)
         return luaL_error(L, "matrix:dot: cannot take the dot product of %s and %s",
                           loom_shape(a, sa), loom_shape(b, sb));
     }
+    loom_check_same_dtype(L, a, b, "matrix:dot");
     double s = 0.0;
     for (size_t i = 0; i < a->rows; i++)
         for (size_t j = 0; j < a->cols; j++)
-            s += *loom_at(a, i, j) * *loom_at(b, i, j);
+            s += loom_get(a, i, j) * loom_get(b, i, j);
     lua_pushnumber(L, s);
     return 1;
 }
@@ -604,7 +663,7 @@ static int m_map(lua_State *L)
 {
     loom_matrix *a = tomatrix(L, 1);
     loom_unop op = check_unop(L, 2, "matrix:map");
-    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype);
     loom_matrix_map(&b->m, a, op);
     return 1;
 }
@@ -622,7 +681,7 @@ static int m_map_(lua_State *L)
  * owner is pinned on the stack, so its flag stays readable; two loads, not a stack walk). */
 static int m_apply(lua_State *L)
 {
-    Matrix *self = loom_checkmatrix(L, 1);
+    Matrix *self = loom_checkmatrix_any(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     const Matrix *owner = NULL;
@@ -634,13 +693,13 @@ static int m_apply(lua_State *L)
     }
     const loom_matrix *a = &self->m;
     const size_t rows = a->rows, cols = a->cols;
-    Matrix *b = loom_newmatrix(L, rows, cols); /* 4 */
+    Matrix *b = loom_newmatrix_dtype(L, rows, cols, a->dtype); /* 4 */
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             if (self->released || (owner && owner->released))
                 return luaL_error(L, "matrix:apply: the matrix was released during the call");
             lua_pushvalue(L, 2);
-            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_pushnumber(L, loom_get(a, i, j));
             lua_pushinteger(L, (lua_Integer)i + 1);
             lua_pushinteger(L, (lua_Integer)j + 1);
             lua_call(L, 3, 1);
@@ -651,7 +710,7 @@ static int m_apply(lua_State *L)
             if (!ok)
                 return luaL_error(L, "matrix:apply: the function returned a %s at (%I, %I), expected a number",
                                   luaL_typename(L, -1), (lua_Integer)i + 1, (lua_Integer)j + 1);
-            *loom_at(&b->m, i, j) = v;
+            loom_put(&b->m, i, j, v);
             lua_pop(L, 1);
         }
     return 1;
@@ -664,7 +723,7 @@ static int m_clamp(lua_State *L)
     double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
     if (lo > hi)
         return luaL_error(L, "matrix:clamp: lower bound %f is above upper bound %f", lo, hi);
-    Matrix *b = loom_newmatrix_uninit(L, a->rows, a->cols);
+    Matrix *b = loom_newmatrix_uninit_dtype(L, a->rows, a->cols, a->dtype);
     loom_matrix_binop_scalar(&b->m, a, LOOM_MAX, lo, 0);
     loom_matrix_binop_scalar(&b->m, &b->m, LOOM_MIN, hi, 0);
     return 1;
@@ -697,10 +756,14 @@ static int reduce(lua_State *L, loom_reduce op, const char *fn)
             lua_pushinteger(L, (lua_Integer)(k % a->cols) + 1);
             return 2;
         }
-        lua_pushnumber(L, v);
+        /* A float32 matrix's sum is a float32 value (accumulated in double, rounded once). */
+        lua_pushnumber(L, a->dtype == LOOM_F32 ? (double)(float)v : v);
         return 1;
     }
-    Matrix *b = loom_newmatrix(L, dim == 2 ? a->rows : 1, dim == 1 ? a->cols : 1);
+    /* Indices stay float64 (exact beyond float32's 2^24); values keep the dtype. */
+    int arg = op == LOOM_ARGMAX || op == LOOM_ARGMIN;
+    Matrix *b = loom_newmatrix_dtype(L, dim == 2 ? a->rows : 1, dim == 1 ? a->cols : 1,
+                                     arg ? LOOM_F64 : a->dtype);
     loom_check(L, loom_matrix_reduce(&b->m, a, op, (int)dim), fn);
     return 1;
 }
@@ -726,6 +789,7 @@ static int m_allclose(lua_State *L)
         char sa[48], sb[48];
         return luaL_error(L, "matrix:allclose: cannot compare %s with %s", loom_shape(a, sa), loom_shape(b, sb));
     }
+    loom_check_same_dtype(L, a, b, "matrix:allclose");
     lua_pushboolean(L, loom_matrix_allclose(a, b, rtol, atol));
     return 1;
 }
@@ -739,7 +803,7 @@ static int m_totable(lua_State *L)
     for (size_t i = 0; i < a->rows; i++) {
         lua_createtable(L, (int)a->cols, 0);
         for (size_t j = 0; j < a->cols; j++) {
-            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_pushnumber(L, loom_get(a, i, j));
             lua_seti(L, -2, (lua_Integer)j + 1);
         }
         lua_seti(L, -2, (lua_Integer)i + 1);
@@ -755,7 +819,7 @@ static int m_tolist(lua_State *L)
     lua_Integer k = 1;
     for (size_t i = 0; i < a->rows; i++)
         for (size_t j = 0; j < a->cols; j++) {
-            lua_pushnumber(L, *loom_at(a, i, j));
+            lua_pushnumber(L, loom_get(a, i, j));
             lua_seti(L, -2, k++);
         }
     return 1;
@@ -800,20 +864,21 @@ static int m_index_rows(lua_State *L)
     lua_settop(L, 3);
     size_t n;
     const size_t *idx = read_row_list(L, 2, rows, &n, fn); /* 4 */
-    loom_matrix *a = &loom_recheck(L, 1, fn, "the matrix")->m;
+    loom_matrix *a = &loom_recheck_any(L, 1, fn, "the matrix")->m;
     if (a->rows != rows)
         return luaL_error(L, "%s: the matrix changed during the call", fn);
     loom_matrix *out;
     if (lua_isnil(L, 3)) {
-        out = &loom_newmatrix_uninit(L, n, a->cols)->m;
-        a = &loom_recheck(L, 1, fn, "the matrix")->m; /* a collection step may run finalizers */
+        out = &loom_newmatrix_uninit_dtype(L, n, a->cols, a->dtype)->m;
+        a = &loom_recheck_any(L, 1, fn, "the matrix")->m; /* a collection step may run finalizers */
     } else {
-        out = &loom_recheck(L, 3, fn, "the output")->m;
+        out = &loom_recheck_any(L, 3, fn, "the output")->m;
         if (out->rows != n || out->cols != a->cols) {
             char so[48];
             return luaL_error(L, "%s: %I indices of %I columns do not fit a %s output", fn,
                               (lua_Integer)n, (lua_Integer)a->cols, loom_shape(out, so));
         }
+        loom_check_same_dtype(L, out, a, fn);
         if (overlaps(out, a))
             return luaL_error(L, "%s: the output shares storage with the input", fn);
         lua_pushvalue(L, 3);
@@ -832,19 +897,24 @@ static int concat(lua_State *L, int horizontal)
     if (n == 0)
         return luaL_error(L, "%s: expected a non-empty list of matrices", fn);
     size_t total = 0, fixed = 0;
+    loom_dtype dtype = LOOM_F64;
     for (size_t k = 0; k < n; k++) {
         lua_geti(L, 1, (lua_Integer)k + 1);
-        Matrix *p = loom_testmatrix(L, -1);
+        Matrix *p = loom_testmatrix_any(L, -1);
         if (!p)
             return luaL_error(L, "%s: item %I is a %s, expected a matrix", fn, (lua_Integer)k + 1,
                               luaL_typename(L, -1));
         size_t along = horizontal ? p->m.cols : p->m.rows, across = horizontal ? p->m.rows : p->m.cols;
-        if (k == 0)
+        if (k == 0) {
             fixed = across;
-        else if (across != fixed) {
+            dtype = p->m.dtype;
+        } else if (p->m.dtype != dtype) {
+            return luaL_error(L, "%s: cannot mix %s and %s (item %I)", fn, loom_dtype_name(dtype),
+                              loom_dtype_name(p->m.dtype), (lua_Integer)k + 1);
+        } else if (across != fixed) {
             char s0[48], sk[48];
             lua_geti(L, 1, 1);
-            loom_shape(&loom_checkmatrix(L, -1)->m, s0);
+            loom_shape(&loom_checkmatrix_any(L, -1)->m, s0);
             return luaL_error(L, "%s: item %I is %s but item 1 is %s (%s must match)", fn, (lua_Integer)k + 1,
                               loom_shape(&p->m, sk), s0, horizontal ? "rows" : "columns");
         }
@@ -854,12 +924,14 @@ static int concat(lua_State *L, int horizontal)
         total += along;
         lua_pop(L, 1);
     }
-    Matrix *out = loom_newmatrix_uninit(L, horizontal ? fixed : total, horizontal ? total : fixed);
+    Matrix *out = loom_newmatrix_uninit_dtype(L, horizontal ? fixed : total,
+                                              horizontal ? total : fixed, dtype);
     size_t at = 0;
     for (size_t k = 0; k < n; k++) {
         lua_geti(L, 1, (lua_Integer)k + 1); /* may run __index: each item is checked again */
-        loom_matrix *p = &loom_recheck(L, -1, fn, "an item")->m, dst;
-        if ((horizontal ? p->rows : p->cols) != fixed || (horizontal ? p->cols : p->rows) > total - at)
+        loom_matrix *p = &loom_recheck_any(L, -1, fn, "an item")->m, dst;
+        if ((horizontal ? p->rows : p->cols) != fixed || (horizontal ? p->cols : p->rows) > total - at
+            || p->dtype != dtype)
             return luaL_error(L, "%s: the list changed during the call", fn);
         if (horizontal)
             loom_matrix_view(&dst, &out->m, 0, at, fixed, p->cols);
@@ -917,6 +989,7 @@ static int l_read_csv(lua_State *L)
     if (max_bytes < 1)
         return luaL_error(L, "%s: max_bytes must be >= 1, got %I", fn, max_bytes);
     o.max_bytes = (size_t)max_bytes;
+    loom_dtype dtype = loom_opt_dtype(L, opts, LOOM_F64, fn);
     lua_settop(L, 2);
     loom_csv *csv = lua_newuserdatauv(L, sizeof *csv, 0); /* 3 */
     memset(csv, 0, sizeof *csv);
@@ -929,10 +1002,20 @@ static int l_read_csv(lua_State *L)
     }
     /* Move the values into a matrix; the strings go into tables; the userdata frees the
      * rest (now, or when a table allocation raises). */
-    Matrix *a = loom_newmatrix(L, 0, 0); /* 4 */
-    a->m = csv->values;
     size_t rows = csv->values.rows;
-    csv->values = (loom_matrix){NULL, 0, 0, 1, NULL};
+    Matrix *a = loom_newmatrix(L, 0, 0); /* 4 */
+    if (dtype == LOOM_F64) {
+        a->m = csv->values;
+    } else {
+        /* Numbers are parsed as doubles and rounded once. */
+        loom_matrix converted;
+        if (loom_matrix_init_uninit_dtype(&converted, csv->values.rows, csv->values.cols, dtype) != LOOM_OK)
+            return luaL_error(L, "not enough memory"); /* csv is freed by its collector */
+        loom_matrix_copy(&converted, &csv->values);
+        loom_matrix_release(&csv->values);
+        a->m = converted;
+    }
+    csv->values = (loom_matrix){.ld = 1};
     csv->values.rows = rows; /* loom_csv_release counts the row names by it */
     push_strings(L, csv->names, csv->name_count);
     push_strings(L, csv->rownames, rows);
@@ -1003,6 +1086,7 @@ static int l_is_matrix(lua_State *L)
 
 static const luaL_Reg matrix_methods[] = {
     {"rows", m_rows}, {"cols", m_cols}, {"shape", m_shape}, {"numel", m_numel},
+    {"dtype", m_dtype}, {"float", m_float}, {"double", m_double}, {"to", m_to},
     {"is_view", m_is_view}, {"get", m_get}, {"set", m_set}, {"row", m_row}, {"col", m_col},
     {"slice", m_slice}, {"copy", m_copy}, {"t", m_t}, {"reshape", m_reshape},
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},

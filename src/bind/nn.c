@@ -25,7 +25,10 @@ static const char *num_text(double v, char *buf)
  * dropout mask; each buffer has a spare of the previous shape, SPARE slots later, so an
  * epoch whose last batch is smaller swaps buffers instead of allocating. Parameter views
  * name the layer as owner, so they keep all of it alive. */
-enum { UV_PARAMS = 1, UV_OUTPUT, UV_GRAD_INPUT, UV_MASK, SPARE = 3, LAYER_UVS = UV_MASK + SPARE };
+enum { UV_PARAMS = 1, UV_OUTPUT, UV_GRAD_INPUT, UV_MASK, SPARE = 3, UV_RETIRED = UV_MASK + SPARE + 1,
+       LAYER_UVS = UV_RETIRED };
+/* UV_RETIRED: a table of the parameter stores m:to() replaced, kept so that parameter views
+ * taken before the conversion never point into freed storage. */
 
 typedef enum layer_kind {
     LINEAR, SIGMOID, TANH, RELU, SOFTMAX, LOG_SOFTMAX, DROPOUT, EMBEDDING
@@ -64,26 +67,28 @@ static Layer *new_layer(lua_State *L, layer_kind kind)
     return m;
 }
 
-static Matrix *fitting(lua_State *L, int i, size_t rows, size_t cols)
+static Matrix *fitting(lua_State *L, int i, size_t rows, size_t cols, loom_dtype dtype)
 {
     Matrix *b = luaL_testudata(L, i, LOOM_MATRIX_T);
-    return b && !b->released && b->m.rows == rows && b->m.cols == cols ? b : NULL;
+    return b && !b->released && b->m.rows == rows && b->m.cols == cols && b->m.dtype == dtype
+               ? b : NULL;
 }
 
 /* The rows x cols buffer in user value `slot` of the userdata at idx, pushed. When it has
  * another shape, the one in `spare` is tried (and the two swap); only when neither fits is
  * a new one made, the old one becoming the spare. Steady-state training allocates nothing. */
-static loom_matrix *reuse_buffer(lua_State *L, int idx, int slot, int spare, size_t rows, size_t cols)
+static loom_matrix *reuse_buffer(lua_State *L, int idx, int slot, int spare, size_t rows, size_t cols,
+                                 loom_dtype dtype)
 {
     lua_getiuservalue(L, idx, slot);
-    Matrix *b = fitting(L, -1, rows, cols);
+    Matrix *b = fitting(L, -1, rows, cols, dtype);
     if (b)
         return &b->m;
     lua_getiuservalue(L, idx, spare);
-    b = fitting(L, -1, rows, cols);
+    b = fitting(L, -1, rows, cols, dtype);
     if (!b) {
         lua_pop(L, 1);
-        b = loom_newmatrix(L, rows, cols);
+        b = loom_newmatrix_dtype(L, rows, cols, dtype);
     }
     lua_insert(L, -2);              /* buffer, old current */
     lua_setiuservalue(L, idx, spare);
@@ -92,9 +97,10 @@ static loom_matrix *reuse_buffer(lua_State *L, int idx, int slot, int spare, siz
     return &b->m;
 }
 
-static loom_matrix *layer_buffer(lua_State *L, int idx, int slot, size_t rows, size_t cols)
+static loom_matrix *layer_buffer(lua_State *L, int idx, int slot, size_t rows, size_t cols,
+                                 loom_dtype dtype)
 {
-    return reuse_buffer(L, idx, slot, slot + SPARE, rows, cols);
+    return reuse_buffer(L, idx, slot, slot + SPARE, rows, cols, dtype);
 }
 
 /* The buffer in `slot` as forward left it, or NULL (nothing pushed). */
@@ -108,6 +114,27 @@ static loom_matrix *kept_buffer(lua_State *L, int idx, int slot)
 
 /* Allocate weight (rows x cols) and, when with_bias, bias (rows x 1) with their gradients
  * in one matrix kept as user value UV_PARAMS of the layer on top of the stack. */
+/* A contiguous rows x cols matrix at element `offset` of row `row` of the store (any dtype). */
+static loom_matrix carve(const loom_matrix *store, size_t row, size_t offset, size_t rows, size_t cols)
+{
+    int empty = store->data == NULL;
+    if (store->dtype == LOOM_F32)
+        return loom_matrix_wrap_f32(empty ? NULL : loom_at32(store, row, offset), rows, cols);
+    return loom_matrix_wrap(empty ? NULL : loom_at(store, row, offset), rows, cols);
+}
+
+/* Point the layer's parameter views into store (2 x n: values, then gradients). */
+static void carve_parameters(Layer *m, const loom_matrix *store, size_t rows, size_t cols)
+{
+    size_t nw = rows * cols;
+    m->weight = carve(store, 0, 0, rows, cols);
+    m->dweight = carve(store, 1, 0, rows, cols);
+    if (m->has_bias) {
+        m->bias = carve(store, 0, nw, rows, 1);
+        m->dbias = carve(store, 1, nw, rows, 1);
+    }
+}
+
 static void alloc_parameters(lua_State *L, Layer *m, size_t rows, size_t cols, int with_bias)
 {
     size_t nw = rows * cols, nb = with_bias ? rows : 0;
@@ -119,14 +146,8 @@ static void alloc_parameters(lua_State *L, Layer *m, size_t rows, size_t cols, i
         luaL_error(L, "nn.%s: not enough memory for %Ix%I parameters", layer_names[m->kind],
                    INT(rows), INT(cols));
     lua_setiuservalue(L, -2, UV_PARAMS);
-    double *values = store->m.data, *grads = values ? values + store->m.ld : NULL;
-    m->weight = loom_matrix_wrap(values, rows, cols);
-    m->dweight = loom_matrix_wrap(grads, rows, cols);
     m->has_bias = with_bias;
-    if (with_bias) {
-        m->bias = loom_matrix_wrap(values ? values + nw : NULL, rows, 1);
-        m->dbias = loom_matrix_wrap(grads ? grads + nw : NULL, rows, 1);
-    }
+    carve_parameters(m, &store->m, rows, cols);
 }
 
 /* U(-bound, bound) from the module's generator. */
@@ -135,7 +156,7 @@ static void fill_uniform(lua_State *L, loom_matrix *a, double bound)
     loom_rng *rng = loom_getrng(L);
     for (size_t i = 0; i < a->rows; i++)
         for (size_t j = 0; j < a->cols; j++)
-            *loom_at(a, i, j) = (2.0 * loom_rng_uniform(rng) - 1.0) * bound;
+            loom_put(a, i, j, (2.0 * loom_rng_uniform(rng) - 1.0) * bound);
 }
 
 /* ---- constructors ---- */
@@ -203,9 +224,11 @@ static int overlaps(const loom_matrix *a, const loom_matrix *b)
 {
     if (!a->data || !b->data || !a->rows || !b->rows || !a->cols || !b->cols)
         return 0;
-    const double *a_end = loom_at(a, a->rows - 1, a->cols);
-    const double *b_end = loom_at(b, b->rows - 1, b->cols);
-    return a->data < b_end && b->data < a_end;
+    const char *a_end = (const char *)a->data
+                        + ((a->rows - 1) * a->ld + a->cols) * loom_dtype_size(a->dtype);
+    const char *b_end = (const char *)b->data
+                        + ((b->rows - 1) * b->ld + b->cols) * loom_dtype_size(b->dtype);
+    return (const char *)a->data < b_end && (const char *)b->data < a_end;
 }
 
 static int forward_linear(lua_State *L, Layer *m, const loom_matrix *x)
@@ -214,7 +237,8 @@ static int forward_linear(lua_State *L, Layer *m, const loom_matrix *x)
     if (x->cols != m->in)
         return luaL_error(L, "nn.Linear:forward: expected input with %I columns, got %s", INT(m->in),
                           loom_shape(x, sx));
-    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, m->out);
+    loom_check_same_dtype(L, x, &m->weight, "nn.Linear:forward");
+    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, m->out, x->dtype);
     if (overlaps(y, x))
         return luaL_error(L, "nn.Linear:forward: the input is this layer's own output (copy it first)");
     loom_check(L, loom_linear_forward(y, x, &m->weight, m->has_bias ? &m->bias : NULL),
@@ -224,12 +248,13 @@ static int forward_linear(lua_State *L, Layer *m, const loom_matrix *x)
 
 static int forward_embedding(lua_State *L, Layer *m, const loom_matrix *ids)
 {
-    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, loom_numel(ids), m->out);
+    /* ids may be of either dtype; the output has the weights' */
+    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, loom_numel(ids), m->out, m->weight.dtype);
     size_t bad = 0;
     char sx[32];
     if (loom_embedding_forward(y, ids, &m->weight, &bad) != LOOM_OK)
         return luaL_error(L, "nn.Embedding:forward: id %s at (%I, %I) is not in 1..%I",
-                          num_text(*loom_at(ids, bad / ids->cols, bad % ids->cols), sx), INT(bad / ids->cols + 1),
+                          num_text(loom_get(ids, bad / ids->cols, bad % ids->cols), sx), INT(bad / ids->cols + 1),
                           INT(bad % ids->cols + 1), INT(m->in));
     return 1;
 }
@@ -240,9 +265,9 @@ static int forward_dropout(lua_State *L, Layer *m, const loom_matrix *x)
         lua_settop(L, 2); /* the identity: the input itself */
         return 1;
     }
-    loom_matrix *mask = layer_buffer(L, 1, UV_MASK, x->rows, x->cols);
+    loom_matrix *mask = layer_buffer(L, 1, UV_MASK, x->rows, x->cols, x->dtype);
     lua_pop(L, 1);
-    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, x->cols);
+    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, x->cols, x->dtype);
     loom_check(L, loom_dropout_forward(y, mask, x, m->p, loom_getrng(L)), "nn.Dropout:forward");
     return 1;
 }
@@ -251,7 +276,7 @@ static int forward_dropout(lua_State *L, Layer *m, const loom_matrix *x)
 static int m_forward(lua_State *L)
 {
     Layer *m = check_layer(L, 1);
-    loom_matrix *x = &loom_checkmatrix(L, 2)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 2)->m;
     lua_settop(L, 2);
     switch (m->kind) {
     case LINEAR: return forward_linear(L, m, x);
@@ -259,7 +284,7 @@ static int m_forward(lua_State *L)
     case DROPOUT: return forward_dropout(L, m, x);
     default: break;
     }
-    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, x->cols);
+    loom_matrix *y = layer_buffer(L, 1, UV_OUTPUT, x->rows, x->cols, x->dtype);
     loom_status st;
     if (m->kind == SOFTMAX)
         st = loom_softmax_forward(y, x);
@@ -290,12 +315,14 @@ static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const l
     if (x->cols != m->in)
         return luaL_error(L, "nn.Linear:backward: expected input with %I columns, got %s", INT(m->in),
                           loom_shape(x, sx));
-    loom_matrix want = {NULL, x->rows, m->out, m->out ? m->out : 1, NULL};
+    loom_matrix want = {.rows = x->rows, .cols = m->out, .ld = m->out ? m->out : 1};
     if (!loom_same_shape(dy, &want))
         raise_grad_shape(L, m, &want, dy);
+    loom_check_same_dtype(L, x, &m->weight, "nn.Linear:backward");
+    loom_check_same_dtype(L, dy, &m->weight, "nn.Linear:backward");
     loom_matrix *dx = NULL;
     if (need_dx)
-        dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, m->in);
+        dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, m->in, x->dtype);
     else
         lua_pushnil(L);
     loom_check(L, loom_linear_backward(dx, &m->dweight, m->has_bias ? &m->dbias : NULL, dy, x,
@@ -305,9 +332,10 @@ static int backward_linear(lua_State *L, Layer *m, const loom_matrix *x, const l
 
 static int backward_embedding(lua_State *L, Layer *m, const loom_matrix *ids, const loom_matrix *dy)
 {
-    loom_matrix want = {NULL, loom_numel(ids), m->out, m->out ? m->out : 1, NULL};
+    loom_matrix want = {.rows = loom_numel(ids), .cols = m->out, .ld = m->out ? m->out : 1};
     if (!loom_same_shape(dy, &want))
         raise_grad_shape(L, m, &want, dy);
+    loom_check_same_dtype(L, dy, &m->weight, "nn.Embedding:backward");
     if (loom_embedding_backward(&m->dweight, dy, ids, m->padding_id) != LOOM_OK)
         return luaL_error(L, "nn.Embedding:backward: ids contain a value that is not in 1..%I", INT(m->in));
     lua_pushnil(L); /* ids have no gradient */
@@ -320,7 +348,7 @@ static int backward_embedding(lua_State *L, Layer *m, const loom_matrix *ids, co
 static int m_backward(lua_State *L)
 {
     Layer *m = check_layer(L, 1);
-    loom_matrix *x = &loom_checkmatrix(L, 2)->m, *dy = &loom_checkmatrix(L, 3)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 2)->m, *dy = &loom_checkmatrix_any(L, 3)->m;
     int need_dx = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     lua_settop(L, 3);
     if (m->kind == LINEAR)
@@ -329,6 +357,7 @@ static int m_backward(lua_State *L)
         return backward_embedding(L, m, x, dy);
     if (!loom_same_shape(x, dy))
         raise_grad_shape(L, m, x, dy);
+    loom_check_same_dtype(L, x, dy, "nn.backward");
     if (!need_dx) {
         lua_pushnil(L);
         return 1;
@@ -336,10 +365,10 @@ static int m_backward(lua_State *L)
     if (m->kind == DROPOUT && (!m->training || m->p == 0.0))
         return 1; /* the identity passes dy through */
     loom_matrix *y = kept_buffer(L, 1, m->kind == DROPOUT ? UV_MASK : UV_OUTPUT);
-    if (!y || !loom_same_shape(y, x))
+    if (!y || !loom_same_shape(y, x) || y->dtype != x->dtype)
         return luaL_error(L, "nn.%s:backward: no forward pass on a %Ix%I input to go back through",
                           layer_names[m->kind], INT(x->rows), INT(x->cols));
-    loom_matrix *dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, x->cols);
+    loom_matrix *dx = layer_buffer(L, 1, UV_GRAD_INPUT, x->rows, x->cols, x->dtype);
     loom_status st;
     switch (m->kind) {
     case DROPOUT: st = loom_matrix_binop(dx, dy, LOOM_MUL, y); break;
@@ -387,6 +416,56 @@ static int m_zero_grad(lua_State *L)
     if (m->has_bias)
         loom_matrix_fill(&m->dbias, 0.0);
     lua_settop(L, 1);
+    return 1;
+}
+
+/* m:to(dtype) -> m: parameters and gradients converted (values rounded for float32);
+ * layers without parameters take any dtype and return themselves. Parameter views and
+ * optimisers made before see the old storage (kept alive, no longer the layer's): build
+ * the optimiser after the conversion. */
+static int m_to(lua_State *L)
+{
+    Layer *m = check_layer(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        return luaL_error(L, "nn.%s:to: dtype must be \"float64\" or \"float32\", got \"%s\"",
+                          layer_names[m->kind], name);
+    lua_settop(L, 1);
+    if ((m->kind != LINEAR && m->kind != EMBEDDING) || m->weight.dtype == (loom_dtype)dtype)
+        return 1;
+    lua_getiuservalue(L, 1, UV_PARAMS); /* 2: the old store */
+    const loom_matrix *old = &loom_checkmatrix_any(L, 2)->m;
+    Matrix *store = loom_newmatrix_uninit_dtype(L, old->rows, old->cols, (loom_dtype)dtype); /* 3 */
+    old = &loom_checkmatrix_any(L, 2)->m; /* the allocation may have run the collector */
+    loom_matrix_copy(&store->m, old);
+    if (lua_getiuservalue(L, 1, UV_RETIRED) != LUA_TTABLE) { /* 4 */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_RETIRED);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, (lua_Integer)luaL_len(L, 4) + 1);
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, 1, UV_PARAMS);
+    carve_parameters(m, &store->m, m->weight.rows, m->weight.cols);
+    for (int slot = UV_OUTPUT; slot < UV_RETIRED; slot++) { /* buffers of the old dtype */
+        lua_pushnil(L);
+        lua_setiuservalue(L, 1, slot);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* m:dtype() -> "float64" | "float32" for layers with parameters, nil for the others. */
+static int m_dtype(lua_State *L)
+{
+    Layer *m = check_layer(L, 1);
+    if (m->kind != LINEAR && m->kind != EMBEDDING)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, loom_dtype_name(m->weight.dtype));
     return 1;
 }
 
@@ -455,7 +534,7 @@ static int m_release(lua_State *L)
     if (m->released)
         return 0;
     m->released = 1;
-    for (int slot = UV_OUTPUT; slot <= LAYER_UVS; slot++) {
+    for (int slot = UV_OUTPUT; slot < UV_RETIRED; slot++) { /* retired stores may have views */
         lua_pushnil(L);
         lua_setiuservalue(L, 1, slot);
     }
@@ -519,10 +598,13 @@ static int l_loss(lua_State *L)
 /* Loss value and, when dpred is wanted, the gradient into the loss's buffer (pushed). */
 static double loss_eval(lua_State *L, Loss *c, int want_grad, const char *method)
 {
-    loom_matrix *pred = &loom_checkmatrix(L, 2)->m, *target = &loom_checkmatrix(L, 3)->m;
+    loom_matrix *pred = &loom_checkmatrix_any(L, 2)->m, *target = &loom_checkmatrix_any(L, 3)->m;
     lua_settop(L, 3);
     char sp[48], st_[48];
     const char *name = loss_names[c->kind];
+    if (c->kind != CROSS_ENTROPY && pred->dtype != target->dtype) /* class ids: either dtype */
+        luaL_error(L, "nn.%s:%s: cannot mix %s and %s", name, method, loom_dtype_name(pred->dtype),
+                   loom_dtype_name(target->dtype));
     if (c->kind == CROSS_ENTROPY) {
         if (target->rows != pred->rows || target->cols != 1 || pred->cols == 0)
             luaL_error(L, "nn.%s:%s: expected %Ix1 class ids for %s logits, got %s", name, method,
@@ -531,7 +613,7 @@ static double loss_eval(lua_State *L, Loss *c, int want_grad, const char *method
         luaL_error(L, "nn.%s:%s: prediction %s and target %s differ in shape", name, method,
                    loom_shape(pred, sp), loom_shape(target, st_));
     }
-    loom_matrix *dpred = want_grad ? reuse_buffer(L, 1, 1, 2, pred->rows, pred->cols) : NULL;
+    loom_matrix *dpred = want_grad ? reuse_buffer(L, 1, 1, 2, pred->rows, pred->cols, pred->dtype) : NULL;
     double loss = 0.0;
     size_t bad = 0;
     loom_status s = LOOM_OK;
@@ -545,7 +627,7 @@ static double loss_eval(lua_State *L, Loss *c, int want_grad, const char *method
         luaL_error(L, "nn.BCELoss:%s: probabilities must lie in [0, 1]", method);
     if (s == LOOM_EARG)
         luaL_error(L, "nn.CrossEntropyLoss:%s: target %s at row %I is not a class id in 1..%I",
-                   method, num_text(*loom_at(target, bad, 0), sp), INT(bad + 1), INT(pred->cols));
+                   method, num_text(loom_get(target, bad, 0), sp), INT(bad + 1), INT(pred->cols));
     loom_check(L, s, name);
     return loss;
 }
@@ -605,8 +687,8 @@ static void check_same(lua_State *L, const char *fn, const char *what, const loo
 /* adam_step(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay, decoupled) */
 static int l_adam_step(lua_State *L)
 {
-    loom_matrix *param = &loom_checkmatrix(L, 1)->m, *grad = &loom_checkmatrix(L, 2)->m;
-    loom_matrix *m = &loom_checkmatrix(L, 3)->m, *v = &loom_checkmatrix(L, 4)->m;
+    loom_matrix *param = &loom_checkmatrix_any(L, 1)->m, *grad = &loom_checkmatrix_any(L, 2)->m;
+    loom_matrix *m = &loom_checkmatrix_any(L, 3)->m, *v = &loom_checkmatrix_any(L, 4)->m;
     lua_Integer step = luaL_checkinteger(L, 5);
     loom_adam_config c = {luaL_checknumber(L, 6), luaL_checknumber(L, 7), luaL_checknumber(L, 8),
                           luaL_checknumber(L, 9), luaL_checknumber(L, 10), lua_toboolean(L, 11)};
@@ -614,6 +696,9 @@ static int l_adam_step(lua_State *L)
     check_same(L, fn, "gradient", param, grad);
     check_same(L, fn, "first moment", param, m);
     check_same(L, fn, "second moment", param, v);
+    loom_check_same_dtype(L, param, grad, fn);
+    loom_check_same_dtype(L, param, m, fn);
+    loom_check_same_dtype(L, param, v, fn);
     if (step < 1)
         return luaL_error(L, "%s: step must be >= 1, got %I", fn, step);
     loom_check(L, loom_adam_step(param, m, v, grad, &c, (uint64_t)step), fn);
@@ -623,14 +708,17 @@ static int l_adam_step(lua_State *L)
 /* sgd_step(param, grad, velocity|nil, first, lr, momentum, dampening, weight_decay, nesterov) */
 static int l_sgd_step(lua_State *L)
 {
-    loom_matrix *param = &loom_checkmatrix(L, 1)->m, *grad = &loom_checkmatrix(L, 2)->m;
-    loom_matrix *velocity = lua_isnil(L, 3) ? NULL : &loom_checkmatrix(L, 3)->m;
+    loom_matrix *param = &loom_checkmatrix_any(L, 1)->m, *grad = &loom_checkmatrix_any(L, 2)->m;
+    loom_matrix *velocity = lua_isnil(L, 3) ? NULL : &loom_checkmatrix_any(L, 3)->m;
     int first = lua_toboolean(L, 4);
     loom_sgd_config c = {luaL_checknumber(L, 5), luaL_checknumber(L, 6), luaL_checknumber(L, 7),
                          luaL_checknumber(L, 8), lua_toboolean(L, 9)};
     check_same(L, "optim.sgd", "gradient", param, grad);
-    if (velocity)
+    loom_check_same_dtype(L, param, grad, "optim.sgd");
+    if (velocity) {
         check_same(L, "optim.sgd", "momentum buffer", param, velocity);
+        loom_check_same_dtype(L, param, velocity, "optim.sgd");
+    }
     else if (c.momentum != 0.0)
         return luaL_error(L, "optim.sgd: momentum needs a momentum buffer");
     loom_check(L, loom_sgd_step(param, velocity, grad, &c, first), "optim.sgd");
@@ -642,7 +730,8 @@ static int l_sgd_step(lua_State *L)
 static const luaL_Reg module_methods[] = {
     {"forward", m_forward}, {"backward", m_backward}, {"parameters", m_parameters},
     {"zero_grad", m_zero_grad}, {"train", m_train}, {"eval", m_eval},
-    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {NULL, NULL}};
+    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {"to", m_to},
+    {"dtype", m_dtype}, {NULL, NULL}};
 
 static const luaL_Reg loss_methods[] = {
     {"forward", c_forward}, {"backward", c_backward}, {"config", c_config},

@@ -12,7 +12,9 @@
 
 /* User values: the last forward's final states (sequence layers) or the state the last
  * step started from (cells), and the last backward's gradients at the initial states. */
-enum { UV_H = 1, UV_C, UV_DH0, UV_DC0, UV_COUNT = UV_DC0 };
+enum { UV_H = 1, UV_C, UV_DH0, UV_DC0, UV_RETIRED, UV_COUNT = UV_RETIRED };
+/* UV_RETIRED: a list of matrices owning the parameter storage m:to() replaced, so that
+ * parameter views taken before the conversion never point into freed memory. */
 
 typedef struct Layer {
     loom_rnn r;
@@ -144,7 +146,7 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
         lua_pop(L, 1);
         return NULL;
     }
-    Matrix *m = loom_testmatrix(L, idx);
+    Matrix *m = loom_testmatrix_any(L, idx);
     if (!m && !lua_istable(L, idx))
         luaL_error(L, "%s: lengths must be a list or a matrix, got %s", fn, luaL_typename(L, idx));
     lua_Integer len = m ? (lua_Integer)loom_numel(&m->m) : luaL_len(L, idx);
@@ -153,11 +155,11 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
     size_t n = (size_t)len;
     size_t *lengths = lua_newuserdatauv(L, (n ? n : 1) * sizeof(size_t), 0);
     if (m)
-        m = loom_recheck(L, idx, fn, "lengths"); /* the allocation may have run finalizers */
+        m = loom_recheck_any(L, idx, fn, "lengths"); /* the allocation may have run finalizers */
     for (size_t i = 0; i < n; i++) {
         double v;
         if (m) {
-            v = *loom_at(&m->m, i / m->m.cols, i % m->m.cols);
+            v = loom_get(&m->m, i / m->m.cols, i % m->m.cols);
         } else {
             lua_geti(L, idx, (lua_Integer)i + 1);
             int ok;
@@ -180,7 +182,15 @@ static size_t *opt_lengths(lua_State *L, int opts, size_t *count, const char *fn
  * checked again (an option's metamethod may have released it). */
 static const loom_matrix *resolve(lua_State *L, int idx, const char *fn, const char *what)
 {
-    return idx ? &loom_recheck(L, idx, fn, what)->m : NULL;
+    return idx ? &loom_recheck_any(L, idx, fn, what)->m : NULL;
+}
+
+/* Raise "<fn>: cannot mix float64 and float32" unless m (may be NULL) has the layer's dtype. */
+static void check_dtype(lua_State *L, const Layer *ly, const loom_matrix *m, const char *fn)
+{
+    if (m && m->dtype != ly->r.dtype)
+        luaL_error(L, "%s: cannot mix %s and %s", fn, loom_dtype_name(m->dtype),
+                   loom_dtype_name(ly->r.dtype));
 }
 
 static void check_state(lua_State *L, const Layer *ly, const loom_matrix *m, size_t B,
@@ -223,7 +233,7 @@ static int seq_forward(lua_State *L)
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:forward", layer_name(ly));
-    loom_checkmatrix(L, 2);
+    loom_checkmatrix_any(L, 2);
     int opts = loom_opt_table(L, 3, fn);
     lua_settop(L, 3);
     /* Every option before any pointer into a matrix: reading one may run Lua. */
@@ -252,15 +262,19 @@ static int seq_forward(lua_State *L)
             return loom_error(L, "%s: lengths[%zu] = %zu is longer than the %zu steps of the input",
                               fn, b + 1, lengths[b], T);
     /* The results first (allocating may run finalizers), then every matrix checked again. */
-    Matrix *out = out_at ? NULL : loom_newmatrix(L, x->rows, hd);
+    Matrix *out = out_at ? NULL : loom_newmatrix_dtype(L, x->rows, hd, ly->r.dtype);
     int out_idx = out_at ? out_at : lua_gettop(L);
-    Matrix *ht = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
-    Matrix *ct = is_lstm(ly) ? loom_newmatrix(L, units(ly) * B, r->cfg.hidden) : NULL;
+    Matrix *ht = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    Matrix *ct = is_lstm(ly) ? loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype) : NULL;
     x = resolve(L, 2, fn, "the input");
     const loom_matrix *h0 = resolve(L, h0_at, fn, "h0"), *c0 = resolve(L, c0_at, fn, "c0");
     check_state(L, ly, h0, B, fn, "h0");
     check_state(L, ly, c0, B, fn, "c0");
-    out = loom_recheck(L, out_idx, fn, "out");
+    out = loom_recheck_any(L, out_idx, fn, "out");
+    check_dtype(L, ly, x, fn);
+    check_dtype(L, ly, h0, fn);
+    check_dtype(L, ly, c0, fn);
+    check_dtype(L, ly, &out->m, fn);
     if (out->m.rows != x->rows || out->m.cols != hd)
         return loom_error(L, "%s: out must be %zux%zu, got %s", fn, x->rows, hd,
                           loom_shape(&out->m, got));
@@ -293,19 +307,22 @@ static int push_backward(lua_State *L, Layer *ly, const char *fn, int dout_at, i
     size_t n = r->work.steps * r->work.batch, B = r->work.batch;
     Matrix *dx = NULL;
     if (want_dx)
-        dx = loom_newmatrix(L, n, r->cfg.input);
+        dx = loom_newmatrix_dtype(L, n, r->cfg.input, ly->r.dtype);
     else
         lua_pushnil(L);
-    Matrix *dh0 = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
+    Matrix *dh0 = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
     Matrix *dc0 = NULL;
     if (is_lstm(ly))
-        dc0 = loom_newmatrix(L, units(ly) * B, r->cfg.hidden);
+        dc0 = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
     else
         lua_pushnil(L);
     if (!r->work.have_forward || r->work.steps * r->work.batch != n || r->work.batch != B)
         luaL_error(L, "%s: the layer ran again during the call", fn); /* a finalizer did */
     const loom_matrix *dout = dout_at && !lua_isnil(L, dout_at) ? resolve(L, dout_at, fn, "dout") : NULL;
     const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
+    check_dtype(L, ly, dout, fn);
+    check_dtype(L, ly, dh_t, fn);
+    check_dtype(L, ly, dc_t, fn);
     loom_check(L, loom_rnn_backward(r, dx ? &dx->m : NULL, &dh0->m, dc0 ? &dc0->m : NULL, dout,
                                     dh_t, dc_t),
                fn);
@@ -323,13 +340,13 @@ static int seq_backward(lua_State *L)
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:backward", layer_name(ly));
-    int at = loom_testmatrix(L, 3) ? 3 : 2; /* where dout is */
+    int at = loom_testmatrix_any(L, 3) ? 3 : 2; /* where dout is */
     int opts = loom_opt_table(L, at + 1, fn);
     loom_rnn *r = &ly->r;
     if (!r->work.have_forward)
         return luaL_error(L, "%s: call forward first", fn);
     if (!lua_isnoneornil(L, at))
-        loom_checkmatrix(L, at);
+        loom_checkmatrix_any(L, at);
     lua_settop(L, at + 1);
     int dh_at = loom_opt_matrix(L, opts, "dh_T", fn), dc_at = loom_opt_matrix(L, opts, "dc_T", fn);
     int want_dx = loom_opt_boolean(L, opts, "input_grad", 1);
@@ -359,10 +376,10 @@ static int seq_state(lua_State *L)
     int count = is_lstm(ly) ? 2 : 1;
     for (int k = 0; k < count; k++) {
         lua_getiuservalue(L, 1, UV_H + k);
-        Matrix *m = loom_testmatrix(L, -1);
+        Matrix *m = loom_testmatrix_any(L, -1);
         if (!m)
             return luaL_error(L, "%s:state: call forward first", layer_name(ly));
-        Matrix *c = loom_newmatrix(L, m->m.rows, m->m.cols);
+        Matrix *c = loom_newmatrix_dtype(L, m->m.rows, m->m.cols, ly->r.dtype);
         loom_matrix_copy(&c->m, &m->m);
         lua_remove(L, -2);
     }
@@ -397,7 +414,7 @@ static int layer_gates(lua_State *L)
         || loom_rnn_gates_view(&view, r, (size_t)layer - 1, (size_t)dir - 1, (size_t)t) != LOOM_OK)
         return loom_error(L, "%s:gates: no step %lld of layer %lld direction %lld (%zu steps, %zu layers, %zu directions)",
                           layer_name(ly), t, layer, dir, r->work.steps, r->cfg.layers, r->dirs);
-    Matrix *m = loom_newmatrix(L, view.rows, view.cols);
+    Matrix *m = loom_newmatrix_dtype(L, view.rows, view.cols, ly->r.dtype);
     /* The allocation may run a finalizer that runs this layer's forward again (and moves its
      * workspace): take the view anew and copy only if it still has the same shape. */
     if (!r->work.have_forward
@@ -424,7 +441,7 @@ static int layer_cell_states(lua_State *L)
         || loom_rnn_cells_view(&view, r, (size_t)layer - 1, (size_t)dir - 1) != LOOM_OK)
         return loom_error(L, "%s:cell_states: no layer %lld direction %lld (%zu layers, %zu directions)",
                           layer_name(ly), (long long)layer, (long long)dir, r->cfg.layers, r->dirs);
-    Matrix *m = loom_newmatrix(L, view.rows, view.cols);
+    Matrix *m = loom_newmatrix_dtype(L, view.rows, view.cols, ly->r.dtype);
     loom_matrix_copy(&m->m, &view);
     return 1;
 }
@@ -447,18 +464,21 @@ static void cell_step(lua_State *L, Layer *ly, int x_at, int h_at, int c_at, Mat
         luaL_error(L, "%s: the input changed during the call", fn);
     check_state(L, ly, h, x->rows, fn, "h");
     check_state(L, ly, c, x->rows, fn, "c");
+    check_dtype(L, ly, x, fn);
+    check_dtype(L, ly, h, fn);
+    check_dtype(L, ly, c, fn);
     loom_check(L, loom_rnn_forward(r, &h_new->m, NULL, c_new ? &c_new->m : NULL, x, x->rows, NULL,
                                    h, c, loom_getrng(L)),
                fn);
 }
 
 /* Keep a copy of the state at idx a step starts from (zeros for 0) in user value uv. */
-static void remember_state(lua_State *L, int idx, size_t rows, size_t cols, int uv,
-                           const char *fn)
+static void remember_state(lua_State *L, const Layer *ly, int idx, size_t rows, size_t cols,
+                           int uv, const char *fn)
 {
-    Matrix *copy = loom_newmatrix(L, rows, cols);
+    Matrix *copy = loom_newmatrix_dtype(L, rows, cols, ly->r.dtype);
     if (idx)
-        loom_matrix_copy(&copy->m, &loom_recheck(L, idx, fn, "the state")->m);
+        loom_matrix_copy(&copy->m, &loom_recheck_any(L, idx, fn, "the state")->m);
     lua_setiuservalue(L, 1, uv);
 }
 
@@ -468,7 +488,7 @@ static int cell_forward(lua_State *L)
     Layer *ly = luaL_checkudata(L, 1, LOOM_CELL_T);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:forward", layer_name(ly));
-    loom_checkmatrix(L, 2);
+    loom_checkmatrix_any(L, 2);
     int opts = loom_opt_table(L, 3, fn);
     lua_settop(L, 3);
     int h_at = loom_opt_matrix(L, opts, "h", fn), c_at = loom_opt_matrix(L, opts, "c", fn);
@@ -478,13 +498,13 @@ static int cell_forward(lua_State *L)
     if (B == 0)
         return loom_error(L, "%s: expected input with %zu columns, got %s", fn,
                           ly->r.cfg.input, loom_shape(resolve(L, 2, fn, "the input"), got));
-    Matrix *h_new = loom_newmatrix(L, B, H);
-    Matrix *c_new = is_lstm(ly) ? loom_newmatrix(L, B, H) : NULL;
+    Matrix *h_new = loom_newmatrix_dtype(L, B, H, ly->r.dtype);
+    Matrix *c_new = is_lstm(ly) ? loom_newmatrix_dtype(L, B, H, ly->r.dtype) : NULL;
     int results = lua_gettop(L);
     cell_step(L, ly, 2, h_at, c_at, h_new, c_new, fn);
-    remember_state(L, h_at, B, H, UV_H, fn);
+    remember_state(L, ly, h_at, B, H, UV_H, fn);
     if (is_lstm(ly))
-        remember_state(L, c_at, B, H, UV_C, fn);
+        remember_state(L, ly, c_at, B, H, UV_C, fn);
     lua_settop(L, results);
     return is_lstm(ly) ? 2 : 1;
 }
@@ -496,11 +516,11 @@ static int cell_backward(lua_State *L)
     Layer *ly = luaL_checkudata(L, 1, LOOM_CELL_T);
     char fn[64], got[48];
     snprintf(fn, sizeof fn, "%s:backward", layer_name(ly));
-    loom_checkmatrix(L, 2);
+    loom_checkmatrix_any(L, 2);
     int opts = loom_opt_table(L, 4, fn);
     lua_settop(L, 4);
     if (!lua_isnil(L, 3))
-        loom_checkmatrix(L, 3);
+        loom_checkmatrix_any(L, 3);
     int h_at = loom_opt_matrix(L, opts, "h", fn), c_at = loom_opt_matrix(L, opts, "c", fn);
     int dc_at = loom_opt_matrix(L, opts, "dc", fn);
     if ((c_at || dc_at) && !is_lstm(ly))
@@ -511,7 +531,7 @@ static int cell_backward(lua_State *L)
         if (*state_at[k] || (k == 1 && !is_lstm(ly)))
             continue;
         lua_getiuservalue(L, 1, UV_H + k);
-        if (!loom_testmatrix(L, -1))
+        if (!loom_testmatrix_any(L, -1))
             return luaL_error(L, "%s: call forward first or pass the state (h, c) the step started from", fn);
         *state_at[k] = lua_gettop(L);
     }
@@ -521,8 +541,8 @@ static int cell_backward(lua_State *L)
         return loom_error(L, "%s: dh must be %zux%zu, got %s", fn, B, H, loom_shape(dh, got));
     if (dc_at)
         check_state(L, ly, resolve(L, dc_at, fn, "dc"), B, fn, "dc");
-    Matrix *h_new = loom_newmatrix(L, B, H);
-    Matrix *c_new = is_lstm(ly) ? loom_newmatrix(L, B, H) : NULL;
+    Matrix *h_new = loom_newmatrix_dtype(L, B, H, ly->r.dtype);
+    Matrix *c_new = is_lstm(ly) ? loom_newmatrix_dtype(L, B, H, ly->r.dtype) : NULL;
     cell_step(L, ly, 2, h_at, c_at, h_new, c_new, fn);
     push_backward(L, ly, fn, 3, 0, dc_at, 1);
     if (is_lstm(ly))
@@ -575,8 +595,56 @@ static int layer_parameters(lua_State *L)
 static int layer_zero_grad(lua_State *L)
 {
     Layer *ly = tolayer(L, 1);
-    memset(ly->r.grads, 0, ly->r.count * sizeof(double));
+    if (ly->r.dtype == LOOM_F32)
+        memset(ly->r.grads32, 0, ly->r.count * sizeof(float));
+    else
+        memset(ly->r.grads, 0, ly->r.count * sizeof(double));
     lua_settop(L, 1);
+    return 1;
+}
+
+/* m:to(dtype) -> m: parameters and gradients converted; the old storage stays alive (for
+ * views taken before) in UV_RETIRED. The last forward and its states are forgotten. */
+static int layer_to(lua_State *L)
+{
+    Layer *ly = tolayer(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        return luaL_error(L, "%s:to: dtype must be \"float64\" or \"float32\", got \"%s\"",
+                          layer_name(ly), name);
+    lua_settop(L, 1);
+    if (ly->r.dtype == (loom_dtype)dtype)
+        return 1;
+    /* Both owners exist before the conversion, so nothing can raise while memory is loose. */
+    Matrix *keep_values = loom_newmatrix(L, 0, 0), *keep_grads = loom_newmatrix(L, 0, 0); /* 2, 3 */
+    if (lua_getiuservalue(L, 1, UV_RETIRED) != LUA_TTABLE) { /* 4 */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_RETIRED);
+    }
+    lua_Integer n = (lua_Integer)luaL_len(L, 4);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, n + 1);
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, 4, n + 2);
+    void *old_values, *old_grads;
+    loom_status st = loom_rnn_to(&ly->r, (loom_dtype)dtype, &old_values, &old_grads);
+    keep_values->m.block = old_values;
+    keep_grads->m.block = old_grads;
+    loom_check(L, st, "nn.Module:to");
+    for (int uv = UV_H; uv <= UV_DC0; uv++) { /* states of the old dtype */
+        lua_pushnil(L);
+        lua_setiuservalue(L, 1, uv);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int layer_dtype(lua_State *L)
+{
+    lua_pushstring(L, loom_dtype_name(tolayer(L, 1)->r.dtype));
     return 1;
 }
 
@@ -644,13 +712,14 @@ static const luaL_Reg seq_methods[] = {
     {"initial_state_grad", layer_initial_state_grad}, {"gates", layer_gates},
     {"parameters", layer_parameters}, {"zero_grad", layer_zero_grad}, {"train", layer_train},
     {"eval", layer_eval}, {"is_training", layer_is_training}, {"config", layer_config},
-    {"cell_states", layer_cell_states}, {NULL, NULL}};
+    {"cell_states", layer_cell_states}, {"to", layer_to}, {"dtype", layer_dtype}, {NULL, NULL}};
 
 static const luaL_Reg cell_methods[] = {
     {"forward", cell_forward}, {"backward", cell_backward}, {"gates", layer_gates},
     {"initial_state_grad", layer_initial_state_grad}, {"parameters", layer_parameters},
     {"zero_grad", layer_zero_grad}, {"train", layer_train}, {"eval", layer_eval},
-    {"is_training", layer_is_training}, {"config", layer_config}, {NULL, NULL}};
+    {"is_training", layer_is_training}, {"config", layer_config}, {"to", layer_to},
+    {"dtype", layer_dtype}, {NULL, NULL}};
 
 static int l_is_layer(lua_State *L)
 {

@@ -48,11 +48,11 @@ static int l_load(lua_State *L)
         loom_st_tensor *t = &st->tensors[i];
         Matrix *m = loom_newmatrix(L, 0, 0);
         m->m = t->values; /* the matrix now owns the storage */
-        t->values = (loom_matrix){NULL, 0, 0, 1, NULL};
+        t->values = (loom_matrix){.ld = 1};
         lua_setfield(L, tensors, t->name);
         push_shape(L, t);
         lua_setfield(L, shapes, t->name);
-        lua_pushstring(L, loom_dtype_name(t->dtype));
+        lua_pushstring(L, loom_st_dtype_name(t->dtype));
         lua_setfield(L, dtypes, t->name);
     }
     for (size_t i = 0; i < st->meta_count; i++) {
@@ -63,14 +63,14 @@ static int l_load(lua_State *L)
     return 4;
 }
 
-static loom_dtype check_dtype(lua_State *L, int idx, const char *name)
+static loom_st_dtype check_dtype(lua_State *L, int idx, const char *name)
 {
     const char *s = lua_tostring(L, idx);
-    int dtype = s ? loom_dtype_from_name(s) : -1;
+    int dtype = s ? loom_st_dtype_from_name(s) : -1;
     if (dtype < 0)
         luaL_error(L, "loom.save: dtype for '%s' must be one of F64, F32, F16, BF16, I64, I32, "
                    "I16, I8, U8, BOOL, got %s", name, s ? s : luaL_typename(L, idx));
-    return (loom_dtype)dtype;
+    return (loom_st_dtype)dtype;
 }
 
 /* opts.<field>[name], or opts.<fallback>, pushed (nil when neither is there). */
@@ -149,13 +149,15 @@ static void fill_entry(lua_State *L, int opts, loom_st_entry *e)
     e->name = lua_tolstring(L, -2, &len); /* kept alive by the tensors table */
     if (strlen(e->name) != len)
         luaL_error(L, "loom.save: tensor name contains a NUL byte");
-    Matrix *m = loom_testmatrix(L, -1);
+    Matrix *m = loom_testmatrix_any(L, -1);
     if (!m)
         luaL_error(L, "loom.save: tensor '%s' must be a matrix, got %s", e->name,
                    luaL_typename(L, -1));
     e->values = &m->m;
     push_option(L, opts, "dtypes", e->name, "dtype");
-    e->dtype = lua_isnil(L, -1) ? LOOM_DT_F64 : check_dtype(L, -1, e->name);
+    /* Each matrix is written in its own dtype unless an option says otherwise. */
+    loom_st_dtype own = m->m.dtype == LOOM_F32 ? LOOM_DT_F32 : LOOM_DT_F64;
+    e->dtype = lua_isnil(L, -1) ? own : check_dtype(L, -1, e->name);
     lua_pop(L, 1);
     entry_shape(L, opts, e);
 }
@@ -193,7 +195,7 @@ static void recheck_entries(lua_State *L, int refs, loom_st_entry *entries, size
     for (size_t i = 0; i < count; i++) {
         lua_rawgeti(L, refs, (lua_Integer)(2 * i + 2));
         loom_st_entry *e = &entries[i];
-        Matrix *m = loom_recheck(L, -1, "loom.save", "a tensor");
+        Matrix *m = loom_recheck_any(L, -1, "loom.save", "a tensor");
         uint64_t n = 1;
         for (size_t k = 0; k < e->ndim; k++)
             n *= e->shape[k];
@@ -205,7 +207,8 @@ static void recheck_entries(lua_State *L, int refs, loom_st_entry *entries, size
 }
 
 /* loom.save(path, tensors [, metadata [, opts]]) -> true | nil, "path: message"
- * opts: dtype = "F64" (default for all), dtypes = {name = dtype}, shapes = {name = {...}}. */
+ * opts: dtype = "F64" (for all; default: F32 for float32 matrices, F64 for the others),
+ * dtypes = {name = dtype}, shapes = {name = {...}}. */
 static int l_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);

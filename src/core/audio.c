@@ -25,7 +25,7 @@
 loom_status loom_audio_read(loom_matrix *out, int *rate, const char *path, char *error,
                             size_t error_size)
 {
-    *out = (loom_matrix){NULL, 0, 0, 1, NULL};
+    *out = (loom_matrix){.ld = 1};
     /* Tell a missing file from a broken one: libsndfile reports both as "System error". */
     FILE *probe = fopen(path, "rb");
     if (!probe) {
@@ -713,7 +713,7 @@ loom_status loom_audio_features(loom_matrix *out, const double *x, size_t stride
     if (st != LOOM_OK)
         return st;
     /* MFCC keeps the log mel energies of every frame for one gemm with the DCT. */
-    loom_matrix logmel = {NULL, 0, 0, 1, NULL};
+    loom_matrix logmel = {.ld = 1};
     double *energy = NULL;
     if (kind == LOOM_AUDIO_MFCC) {
         st = loom_matrix_init(&logmel, rows, o->num_mel_bins);

@@ -23,11 +23,29 @@ static loom_status gemm_check(const loom_matrix *out, const loom_matrix *a, int 
     size_t bk = trans_b ? b->cols : b->rows, bn = trans_b ? b->rows : b->cols;
     if (ak != bk || out->rows != am || out->cols != bn)
         return LOOM_EDIM;
+    if (a->dtype != out->dtype || b->dtype != out->dtype)
+        return LOOM_EARG;
     if (!loom_blas_fits(am) || !loom_blas_fits(ak) || !loom_blas_fits(bn)
         || !loom_blas_fits(a->ld) || !loom_blas_fits(b->ld) || !loom_blas_fits(out->ld))
         return LOOM_ERANGE;
     *k = ak;
     return LOOM_OK;
+}
+
+/* loom_gemm for float32 operands (sgemv/sgemm), shapes checked, k >= 1. */
+static void gemm_f32(loom_matrix *out, float alpha, const loom_matrix *a, int trans_a,
+                     const loom_matrix *b, int trans_b, float beta, size_t k)
+{
+    if (out->cols == 1 && !trans_b && b->cols == 1) {
+        cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, (blasint)a->rows,
+                    (blasint)a->cols, alpha, a->data32, ld_of(a), b->data32, ld_of(b), beta,
+                    out->data32, ld_of(out));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)out->rows, (blasint)out->cols,
+                (blasint)k, alpha, a->data32, ld_of(a), b->data32, ld_of(b), beta, out->data32,
+                ld_of(out));
 }
 
 loom_status loom_gemm(loom_matrix *out, double alpha, const loom_matrix *a, int trans_a,
@@ -45,6 +63,10 @@ loom_status loom_gemm(loom_matrix *out, double alpha, const loom_matrix *a, int 
             loom_matrix_fill(out, 0.0);
         else
             loom_matrix_binop_scalar(out, out, LOOM_MUL, beta, 0);
+        return LOOM_OK;
+    }
+    if (out->dtype == LOOM_F32) {
+        gemm_f32(out, (float)alpha, a, trans_a, b, trans_b, (float)beta, k);
         return LOOM_OK;
     }
     if (out->cols == 1 && !trans_b && b->cols == 1) {
@@ -72,12 +94,11 @@ loom_status loom_gemm_naive(loom_matrix *out, double alpha, const loom_matrix *a
         for (size_t j = 0; j < out->cols; j++) {
             double s = 0.0;
             for (size_t p = 0; p < k; p++) {
-                double x = trans_a ? *loom_at(a, p, i) : *loom_at(a, i, p);
-                double y = trans_b ? *loom_at(b, j, p) : *loom_at(b, p, j);
+                double x = trans_a ? loom_get(a, p, i) : loom_get(a, i, p);
+                double y = trans_b ? loom_get(b, j, p) : loom_get(b, p, j);
                 s += x * y;
             }
-            double *o = loom_at(out, i, j);
-            *o = alpha * s + (beta == 0.0 ? 0.0 : beta * *o);
+            loom_put(out, i, j, alpha * s + (beta == 0.0 ? 0.0 : beta * loom_get(out, i, j)));
         }
     return LOOM_OK;
 }

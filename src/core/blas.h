@@ -6,10 +6,11 @@
 #include "loom.h"
 
 /* out = alpha * op(a) * op(b) + beta * out, op(x) = x^T when trans_x.
- * op(a) is m x k, op(b) is k x n, out is m x n. out must not overlap a or b. */
+ * op(a) is m x k, op(b) is k x n, out is m x n. out must not overlap a or b. All three
+ * share a dtype (LOOM_EARG otherwise): float64 through dgemm/dgemv, float32 through sgemm/sgemv. */
 loom_status loom_gemm(loom_matrix *out, double alpha, const loom_matrix *a, int trans_a,
                       const loom_matrix *b, int trans_b, double beta);
-/* The triple loop that loom_gemm is tested against. */
+/* The triple loop that loom_gemm is tested against (in double for both dtypes). */
 loom_status loom_gemm_naive(loom_matrix *out, double alpha, const loom_matrix *a, int trans_a,
                             const loom_matrix *b, int trans_b, double beta);
 

@@ -44,6 +44,8 @@
 #if defined(LOOM_LIBMVEC) && defined(LOOM_OMP_SIMD)
 #pragma omp declare simd notinbranch
 double exp(double x);
+#pragma omp declare simd notinbranch
+float expf(float x); /* the float32 gate kernels (rnn.c) */
 #endif
 
 #if defined(__GNUC__)

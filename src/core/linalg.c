@@ -41,8 +41,8 @@ static void info_reset(loom_lstsq_info *info)
     info->cond_normal = NAN;
     info->residual_norm = NAN;
     info->converged = 1;
-    info->cov = (loom_matrix){NULL, 0, 0, 1, NULL};
-    info->depend = (loom_matrix){NULL, 0, 0, 1, NULL};
+    info->cov = (loom_matrix){.ld = 1};
+    info->depend = (loom_matrix){.ld = 1};
 }
 
 static double dot(const double *a, const double *b, size_t n)

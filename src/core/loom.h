@@ -55,13 +55,30 @@ uint64_t loom_rng_below(loom_rng *rng, uint64_t n);    /* uniform integer in [0,
 void loom_rng_shuffle(loom_rng *rng, size_t *items, size_t n); /* Fisher-Yates */
 
 /* ---- dense row-major matrices ---- */
-/* Element (i, j), 0-based, lives at data[i * ld + j]. A view shares another matrix's
- * storage (block == NULL) and never frees it; its owner must outlive it. */
+/* The element type of a matrix. float64 is the default (a zeroed struct is float64);
+ * float32 is for training and inference, never for solvers or gradient checks. */
+typedef enum loom_dtype { LOOM_F64 = 0, LOOM_F32 = 1 } loom_dtype;
+const char *loom_dtype_name(loom_dtype dtype);    /* "float64", "float32" */
+int loom_dtype_from_name(const char *name);       /* -1 when unknown */
+static inline size_t loom_dtype_size(loom_dtype dtype)
+{
+    return dtype == LOOM_F32 ? sizeof(float) : sizeof(double);
+}
+
+/* Element (i, j), 0-based, lives at data[i * ld + j] (data32 for float32). A view shares
+ * another matrix's storage (block == NULL) and never frees it; its owner must outlive it.
+ * Functions dispatch on dtype once at their entry; operands of one operation share a
+ * dtype (LOOM_EARG otherwise) unless the function says it converts. Initialise with
+ * designated initializers: positional ones miss dtype. */
 typedef struct loom_matrix {
-    double *data;
+    union {
+        double *data;  /* float64 storage */
+        float *data32; /* float32 storage */
+    };
     size_t rows, cols;
     size_t ld;   /* row stride in elements, >= cols (>= 1) */
     void *block; /* the owned allocation, or NULL for a view or an empty matrix */
+    loom_dtype dtype;
 } loom_matrix;
 
 /* The largest number of rows or of columns a matrix may have (the BLAS integer range and
@@ -73,6 +90,10 @@ typedef struct loom_matrix {
 loom_status loom_matrix_init(loom_matrix *m, size_t rows, size_t cols);
 /* The same without zeroing: for results that overwrite every element (saves a pass). */
 loom_status loom_matrix_init_uninit(loom_matrix *m, size_t rows, size_t cols);
+/* The same two for any dtype. */
+loom_status loom_matrix_init_dtype(loom_matrix *m, size_t rows, size_t cols, loom_dtype dtype);
+loom_status loom_matrix_init_uninit_dtype(loom_matrix *m, size_t rows, size_t cols,
+                                          loom_dtype dtype);
 /* Free what *m owns and leave it empty (0 x 0); safe to call twice. */
 void loom_matrix_release(loom_matrix *m);
 /* A view of rows r0..r0+rows-1 and columns c0..c0+cols-1 of *src; LOOM_EDIM when out of range. */
@@ -83,10 +104,29 @@ loom_status loom_matrix_reshape_view(loom_matrix *view, const loom_matrix *src, 
                                      size_t cols);
 /* Wrap caller-owned contiguous storage. */
 loom_matrix loom_matrix_wrap(double *data, size_t rows, size_t cols);
+loom_matrix loom_matrix_wrap_f32(float *data, size_t rows, size_t cols);
 
+/* Element pointers: loom_at for float64 matrices, loom_at32 for float32 ones. */
 static inline double *loom_at(const loom_matrix *m, size_t i, size_t j)
 {
     return m->data + i * m->ld + j;
+}
+static inline float *loom_at32(const loom_matrix *m, size_t i, size_t j)
+{
+    return m->data32 + i * m->ld + j;
+}
+/* One element as a double, and a double stored (rounded for float32): for the slow
+ * paths that do not care about the type (printing, Lua tables, tests). */
+static inline double loom_get(const loom_matrix *m, size_t i, size_t j)
+{
+    return m->dtype == LOOM_F32 ? (double)*loom_at32(m, i, j) : *loom_at(m, i, j);
+}
+static inline void loom_put(loom_matrix *m, size_t i, size_t j, double v)
+{
+    if (m->dtype == LOOM_F32)
+        *loom_at32(m, i, j) = (float)v;
+    else
+        *loom_at(m, i, j) = v;
 }
 static inline int loom_same_shape(const loom_matrix *a, const loom_matrix *b)
 {
@@ -101,7 +141,8 @@ static inline size_t loom_numel(const loom_matrix *m)
     return m->rows * m->cols;
 }
 
-/* out = src elementwise (same shapes; out and src may be views). */
+/* out = src elementwise (same shapes; out and src may be views). The one function that
+ * converts: when the dtypes differ each value is rounded to out's type. */
 loom_status loom_matrix_copy(loom_matrix *out, const loom_matrix *src);
 /* out = src^T; out is cols x rows and must not overlap src. */
 loom_status loom_matrix_transpose(loom_matrix *out, const loom_matrix *src);

@@ -12,6 +12,15 @@
 /* The elementwise loops of training steps are worth vectorising even at -O2
  * (LOOM_VECTORISE, kernel.h); vector sqrt and division round exactly like scalar ones. */
 
+/* Do all the given matrices (NULL ones skipped) share the first one's dtype? Kernels
+ * return LOOM_EARG when they do not: no operation mixes float64 and float32. */
+static int same_dtype(const loom_matrix *first, const loom_matrix *a, const loom_matrix *b,
+                      const loom_matrix *c)
+{
+    return (!a || a->dtype == first->dtype) && (!b || b->dtype == first->dtype)
+           && (!c || c->dtype == first->dtype);
+}
+
 /* ---- linear ---- */
 
 static int linear_shapes_ok(const loom_matrix *out, const loom_matrix *x, const loom_matrix *weight,
@@ -25,6 +34,14 @@ static int linear_shapes_ok(const loom_matrix *out, const loom_matrix *x, const 
 /* Every row of out gets bias^T (bias is O x 1, stride ld between its values). */
 static void fill_rows_with_bias(loom_matrix *out, const loom_matrix *bias)
 {
+    if (out->dtype == LOOM_F32) {
+        for (size_t i = 0; i < out->rows; i++) {
+            float *row = loom_at32(out, i, 0);
+            for (size_t j = 0; j < out->cols; j++)
+                row[j] = bias->data32[j * bias->ld];
+        }
+        return;
+    }
     for (size_t i = 0; i < out->rows; i++) {
         double *row = loom_at(out, i, 0);
         for (size_t j = 0; j < out->cols; j++)
@@ -37,6 +54,8 @@ loom_status loom_linear_forward(loom_matrix *out, const loom_matrix *x, const lo
 {
     if (!linear_shapes_ok(out, x, weight, bias))
         return LOOM_EDIM;
+    if (!same_dtype(x, out, weight, bias))
+        return LOOM_EARG;
     if (bias)
         fill_rows_with_bias(out, bias);
     return loom_gemm(out, 1.0, x, 0, weight, 1, bias ? 1.0 : 0.0);
@@ -47,12 +66,14 @@ loom_status loom_linear_forward_naive(loom_matrix *out, const loom_matrix *x,
 {
     if (!linear_shapes_ok(out, x, weight, bias))
         return LOOM_EDIM;
+    if (!same_dtype(x, out, weight, bias))
+        return LOOM_EARG;
     for (size_t b = 0; b < x->rows; b++)
         for (size_t o = 0; o < weight->rows; o++) {
-            double s = bias ? *loom_at(bias, o, 0) : 0.0;
+            double s = bias ? loom_get(bias, o, 0) : 0.0;
             for (size_t i = 0; i < x->cols; i++)
-                s += *loom_at(x, b, i) * *loom_at(weight, o, i);
-            *loom_at(out, b, o) = s;
+                s += loom_get(x, b, i) * loom_get(weight, o, i);
+            loom_put(out, b, o, s);
         }
     return LOOM_OK;
 }
@@ -76,6 +97,8 @@ loom_status loom_linear_backward(loom_matrix *dx, loom_matrix *dweight, loom_mat
 {
     if (!linear_backward_shapes_ok(dx, dweight, dbias, dout, x, weight))
         return LOOM_EDIM;
+    if (!same_dtype(x, dx, dweight, dbias) || !same_dtype(x, dout, weight, NULL))
+        return LOOM_EARG;
     loom_status st = LOOM_OK;
     if (dx)
         st = loom_gemm(dx, 1.0, dout, 0, weight, 0, 0.0);
@@ -84,6 +107,14 @@ loom_status loom_linear_backward(loom_matrix *dx, loom_matrix *dweight, loom_mat
     if (st != LOOM_OK || !dbias)
         return st;
     /* Row by row keeps the reads of dout contiguous. */
+    if (dout->dtype == LOOM_F32) {
+        for (size_t b = 0; b < dout->rows; b++) {
+            const float *row = loom_at32(dout, b, 0);
+            for (size_t o = 0; o < dout->cols; o++)
+                dbias->data32[o * dbias->ld] += row[o];
+        }
+        return LOOM_OK;
+    }
     for (size_t b = 0; b < dout->rows; b++) {
         const double *row = loom_at(dout, b, 0);
         for (size_t o = 0; o < dout->cols; o++)
@@ -98,27 +129,29 @@ loom_status loom_linear_backward_naive(loom_matrix *dx, loom_matrix *dweight, lo
 {
     if (!linear_backward_shapes_ok(dx, dweight, dbias, dout, x, weight))
         return LOOM_EDIM;
+    if (!same_dtype(x, dx, dweight, dbias) || !same_dtype(x, dout, weight, NULL))
+        return LOOM_EARG;
     size_t batch = x->rows, in = x->cols, out = weight->rows;
     if (dx)
         for (size_t b = 0; b < batch; b++)
             for (size_t i = 0; i < in; i++) {
                 double s = 0.0;
                 for (size_t o = 0; o < out; o++)
-                    s += *loom_at(dout, b, o) * *loom_at(weight, o, i);
-                *loom_at(dx, b, i) = s;
+                    s += loom_get(dout, b, o) * loom_get(weight, o, i);
+                loom_put(dx, b, i, s);
             }
     for (size_t o = 0; o < out; o++) {
         for (size_t i = 0; i < in; i++) {
             double s = 0.0;
             for (size_t b = 0; b < batch; b++)
-                s += *loom_at(dout, b, o) * *loom_at(x, b, i);
-            *loom_at(dweight, o, i) += s;
+                s += loom_get(dout, b, o) * loom_get(x, b, i);
+            loom_put(dweight, o, i, loom_get(dweight, o, i) + s);
         }
         if (dbias) {
             double s = 0.0;
             for (size_t b = 0; b < batch; b++)
-                s += *loom_at(dout, b, o);
-            *loom_at(dbias, o, 0) += s;
+                s += loom_get(dout, b, o);
+            loom_put(dbias, o, 0, loom_get(dbias, o, 0) + s);
         }
     }
     return LOOM_OK;
@@ -142,12 +175,72 @@ LOOM_VECTORISE static void relu_row(double *restrict y, const double *restrict x
         y[j] = (x[j] > 0.0 || x[j] != x[j]) ? x[j] : 0.0;
 }
 
+static float stable_sigmoid_f32(float x)
+{
+    if (x >= 0)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+LOOM_VECTORISE static void relu_row_f32(float *restrict y, const float *restrict x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] = (x[j] > 0.0f || x[j] != x[j]) ? x[j] : 0.0f;
+}
+
+static void activation_forward_f32(loom_matrix *out, const loom_matrix *x, loom_activation act)
+{
+    for (size_t i = 0; i < x->rows; i++) {
+        float *y = loom_at32(out, i, 0);
+        const float *v = loom_at32(x, i, 0);
+        switch (act) {
+        case LOOM_ACT_SIGMOID:
+            for (size_t j = 0; j < x->cols; j++) y[j] = stable_sigmoid_f32(v[j]);
+            break;
+        case LOOM_ACT_TANH:
+            for (size_t j = 0; j < x->cols; j++) y[j] = tanhf(v[j]);
+            break;
+        case LOOM_ACT_RELU:
+            if (y == v)
+                for (size_t j = 0; j < x->cols; j++) y[j] = v[j] > 0.0f || v[j] != v[j] ? v[j] : 0.0f;
+            else
+                relu_row_f32(y, v, x->cols);
+            break;
+        }
+    }
+}
+
+static void activation_backward_f32(loom_matrix *dx, const loom_matrix *dout, const loom_matrix *y,
+                                    loom_activation act)
+{
+    for (size_t i = 0; i < y->rows; i++) {
+        float *d = loom_at32(dx, i, 0);
+        const float *g = loom_at32(dout, i, 0), *v = loom_at32(y, i, 0);
+        switch (act) {
+        case LOOM_ACT_SIGMOID:
+            for (size_t j = 0; j < y->cols; j++) d[j] = g[j] * v[j] * (1.0f - v[j]);
+            break;
+        case LOOM_ACT_TANH:
+            for (size_t j = 0; j < y->cols; j++) d[j] = g[j] * (1.0f - v[j] * v[j]);
+            break;
+        case LOOM_ACT_RELU:
+            for (size_t j = 0; j < y->cols; j++) d[j] = v[j] > 0.0f ? g[j] : 0.0f;
+            break;
+        }
+    }
+}
+
 loom_status loom_activation_forward(loom_matrix *out, const loom_matrix *x, loom_activation act)
 {
     if (!loom_same_shape(out, x))
         return LOOM_EDIM;
-    if ((unsigned)act > LOOM_ACT_RELU)
+    if ((unsigned)act > LOOM_ACT_RELU || !same_dtype(x, out, NULL, NULL))
         return LOOM_EARG;
+    if (x->dtype == LOOM_F32) {
+        activation_forward_f32(out, x, act);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < x->rows; i++) {
         double *y = loom_at(out, i, 0);
         const double *v = loom_at(x, i, 0);
@@ -174,8 +267,12 @@ loom_status loom_activation_backward(loom_matrix *dx, const loom_matrix *dout, c
 {
     if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
         return LOOM_EDIM;
-    if ((unsigned)act > LOOM_ACT_RELU)
+    if ((unsigned)act > LOOM_ACT_RELU || !same_dtype(y, dx, dout, NULL))
         return LOOM_EARG;
+    if (y->dtype == LOOM_F32) {
+        activation_backward_f32(dx, dout, y, act);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < y->rows; i++) {
         double *d = loom_at(dx, i, 0);
         const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
@@ -217,12 +314,65 @@ static double row_logsumexp(const double *x, size_t n)
     return m + log(s);
 }
 
+/* The float32 softmax family works in double per row and rounds each result once:
+ * these are not the hot loops of training (the fused loss is). */
+static double row_max_f32(const float *x, size_t n)
+{
+    float m = x[0];
+    for (size_t j = 1; j < n; j++)
+        if (x[j] > m)
+            m = x[j];
+    return m;
+}
+
+static double row_logsumexp_f32(const float *x, size_t n)
+{
+    double m = row_max_f32(x, n);
+    if (isinf(m))
+        return m;
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += exp((double)x[j] - m);
+    return m + log(s);
+}
+
+static void softmax_forward_f32(loom_matrix *out, const loom_matrix *x, int log_space)
+{
+    for (size_t i = 0; i < x->rows; i++) {
+        const float *xr = loom_at32(x, i, 0);
+        float *yr = loom_at32(out, i, 0);
+        double lse = row_logsumexp_f32(xr, x->cols);
+        for (size_t j = 0; j < x->cols; j++)
+            yr[j] = (float)(log_space ? (double)xr[j] - lse : exp((double)xr[j] - lse));
+    }
+}
+
+static void softmax_backward_f32(loom_matrix *dx, const loom_matrix *dout, const loom_matrix *y,
+                                 int log_space)
+{
+    for (size_t i = 0; i < y->rows; i++) {
+        const float *g = loom_at32(dout, i, 0), *v = loom_at32(y, i, 0);
+        float *d = loom_at32(dx, i, 0);
+        double s = 0.0;
+        for (size_t j = 0; j < y->cols; j++)
+            s += log_space ? (double)g[j] : (double)g[j] * v[j];
+        for (size_t j = 0; j < y->cols; j++)
+            d[j] = (float)(log_space ? g[j] - exp((double)v[j]) * s : v[j] * (g[j] - s));
+    }
+}
+
 loom_status loom_softmax_forward(loom_matrix *out, const loom_matrix *x)
 {
     if (!loom_same_shape(out, x))
         return LOOM_EDIM;
+    if (!same_dtype(x, out, NULL, NULL))
+        return LOOM_EARG;
     if (x->cols == 0)
         return LOOM_OK;
+    if (x->dtype == LOOM_F32) {
+        softmax_forward_f32(out, x, 0);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < x->rows; i++) {
         const double *xr = loom_at(x, i, 0);
         double *yr = loom_at(out, i, 0);
@@ -241,8 +391,14 @@ loom_status loom_log_softmax_forward(loom_matrix *out, const loom_matrix *x)
 {
     if (!loom_same_shape(out, x))
         return LOOM_EDIM;
+    if (!same_dtype(x, out, NULL, NULL))
+        return LOOM_EARG;
     if (x->cols == 0)
         return LOOM_OK;
+    if (x->dtype == LOOM_F32) {
+        softmax_forward_f32(out, x, 1);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < x->rows; i++) {
         const double *xr = loom_at(x, i, 0);
         double *yr = loom_at(out, i, 0);
@@ -257,6 +413,12 @@ loom_status loom_softmax_backward(loom_matrix *dx, const loom_matrix *dout, cons
 {
     if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
         return LOOM_EDIM;
+    if (!same_dtype(y, dx, dout, NULL))
+        return LOOM_EARG;
+    if (y->dtype == LOOM_F32) {
+        softmax_backward_f32(dx, dout, y, 0);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < y->rows; i++) {
         const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
         double *d = loom_at(dx, i, 0);
@@ -274,6 +436,12 @@ loom_status loom_log_softmax_backward(loom_matrix *dx, const loom_matrix *dout,
 {
     if (!loom_same_shape(dx, dout) || !loom_same_shape(dx, y))
         return LOOM_EDIM;
+    if (!same_dtype(y, dx, dout, NULL))
+        return LOOM_EARG;
+    if (y->dtype == LOOM_F32) {
+        softmax_backward_f32(dx, dout, y, 1);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < y->rows; i++) {
         const double *g = loom_at(dout, i, 0), *v = loom_at(y, i, 0);
         double *d = loom_at(dx, i, 0);
@@ -323,8 +491,21 @@ static loom_status pointwise(double *loss, loom_matrix *dpred, const loom_matrix
 {
     if (!loom_same_shape(pred, target) || (dpred && !loom_same_shape(dpred, pred)))
         return LOOM_EDIM;
+    if (!same_dtype(pred, target, dpred, NULL))
+        return LOOM_EARG;
     double scale = reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)loom_numel(pred) : 1.0;
     double s = 0.0, g;
+    if (pred->dtype == LOOM_F32) {
+        /* float32 values through the double formulas; the loss stays a double */
+        for (size_t i = 0; i < pred->rows; i++)
+            for (size_t j = 0; j < pred->cols; j++) {
+                s += f(*loom_at32(pred, i, j), *loom_at32(target, i, j), &g);
+                if (dpred)
+                    *loom_at32(dpred, i, j) = (float)(g * scale);
+            }
+        *loss = s * scale;
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < pred->rows; i++) {
         const double *p = loom_at(pred, i, 0), *t = loom_at(target, i, 0);
         double *d = dpred ? loom_at(dpred, i, 0) : NULL;
@@ -349,7 +530,7 @@ loom_status loom_bce_loss(double *loss, loom_matrix *dpred, const loom_matrix *p
 {
     for (size_t i = 0; i < prob->rows; i++)
         for (size_t j = 0; j < prob->cols; j++) {
-            double p = *loom_at(prob, i, j);
+            double p = loom_get(prob, i, j);
             if (!(p >= 0.0 && p <= 1.0))
                 return LOOM_EARG;
         }
@@ -366,7 +547,7 @@ loom_status loom_bce_logits_loss(double *loss, loom_matrix *dpred, const loom_ma
 static int ce_target(const loom_matrix *target, size_t i, size_t classes,
                      const loom_ce_options *o, size_t *cls)
 {
-    double t = *loom_at(target, i, 0);
+    double t = loom_get(target, i, 0); /* class ids: either dtype */
     if (o->use_ignore && t == o->ignore_index)
         return 1;
     if (!(t >= 1.0 && t <= (double)classes && t == floor(t)))
@@ -395,6 +576,32 @@ static loom_status ce_check(const loom_matrix *logits, const loom_matrix *target
     return LOOM_OK;
 }
 
+/* The fused cross-entropy for float32 logits (targets checked): each row in double. */
+static double cross_entropy_f32(loom_matrix *dlogits, const loom_matrix *logits,
+                                const loom_matrix *target, const loom_ce_options *options,
+                                double scale, size_t counted)
+{
+    double s = 0.0;
+    size_t classes = logits->cols;
+    for (size_t i = 0; i < logits->rows; i++) {
+        const float *x = loom_at32(logits, i, 0);
+        float *d = dlogits ? loom_at32(dlogits, i, 0) : NULL;
+        size_t cls = 0;
+        if (ce_target(target, i, classes, options, &cls) == 1) {
+            if (d)
+                loom_zero_bytes(d, classes * sizeof(float));
+            continue;
+        }
+        double lse = row_logsumexp_f32(x, classes);
+        s += lse - x[cls];
+        if (d) {
+            for (size_t j = 0; j < classes; j++)
+                d[j] = (float)(exp((double)x[j] - lse) * scale - (j == cls ? scale : 0.0));
+        }
+    }
+    return counted == 0 && options->reduction == LOOM_REDUCTION_MEAN ? NAN : s * scale;
+}
+
 loom_status loom_cross_entropy_loss(double *loss, loom_matrix *dlogits, const loom_matrix *logits,
                                     const loom_matrix *target, const loom_ce_options *options,
                                     size_t *bad_row)
@@ -402,10 +609,16 @@ loom_status loom_cross_entropy_loss(double *loss, loom_matrix *dlogits, const lo
     size_t counted;
     if (dlogits && !loom_same_shape(dlogits, logits))
         return LOOM_EDIM;
+    if (!same_dtype(logits, dlogits, NULL, NULL))
+        return LOOM_EARG;
     loom_status st = ce_check(logits, target, options, &counted, bad_row);
     if (st != LOOM_OK)
         return st;
     double scale = options->reduction == LOOM_REDUCTION_MEAN ? 1.0 / (double)counted : 1.0;
+    if (logits->dtype == LOOM_F32) {
+        *loss = cross_entropy_f32(dlogits, logits, target, options, scale, counted);
+        return LOOM_OK;
+    }
     double s = 0.0;
     size_t classes = logits->cols;
     for (size_t i = 0; i < logits->rows; i++) {
@@ -437,8 +650,10 @@ loom_status loom_cross_entropy_loss_naive(double *loss, loom_matrix *dlogits,
     loom_status st = ce_check(logits, target, options, &counted, NULL);
     if (st != LOOM_OK)
         return st;
+    if (!same_dtype(logits, dlogits, NULL, NULL))
+        return LOOM_EARG;
     loom_matrix logp;
-    if (loom_matrix_init(&logp, logits->rows, logits->cols) != LOOM_OK)
+    if (loom_matrix_init_dtype(&logp, logits->rows, logits->cols, logits->dtype) != LOOM_OK)
         return LOOM_ENOMEM;
     loom_log_softmax_forward(&logp, logits);
     double s = 0.0;
@@ -448,11 +663,11 @@ loom_status loom_cross_entropy_loss_naive(double *loss, loom_matrix *dlogits,
         size_t cls = 0;
         if (ce_target(target, i, logits->cols, options, &cls) != 0)
             continue;
-        s -= *loom_at(&logp, i, cls);
+        s -= loom_get(&logp, i, cls);
         if (!dlogits)
             continue;
         for (size_t j = 0; j < logits->cols; j++)
-            *loom_at(dlogits, i, j) = exp(*loom_at(&logp, i, j)) - (j == cls ? 1.0 : 0.0);
+            loom_put(dlogits, i, j, exp(loom_get(&logp, i, j)) - (j == cls ? 1.0 : 0.0));
     }
     if (options->reduction == LOOM_REDUCTION_MEAN) {
         s /= (double)counted;
@@ -471,9 +686,21 @@ loom_status loom_dropout_forward(loom_matrix *out, loom_matrix *mask, const loom
 {
     if (!loom_same_shape(out, x) || !loom_same_shape(mask, x))
         return LOOM_EDIM;
-    if (!(p >= 0.0 && p <= 1.0))
+    if (!(p >= 0.0 && p <= 1.0) || !same_dtype(x, out, mask, NULL))
         return LOOM_EARG;
     double keep = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+    if (x->dtype == LOOM_F32) {
+        /* the same draws as float64, so a seed drops the same units in both */
+        for (size_t i = 0; i < x->rows; i++) {
+            float *mr = loom_at32(mask, i, 0), *yr = loom_at32(out, i, 0);
+            const float *xr = loom_at32(x, i, 0);
+            for (size_t j = 0; j < x->cols; j++) {
+                mr[j] = loom_rng_uniform(rng) < p ? 0.0f : (float)keep;
+                yr[j] = xr[j] * mr[j];
+            }
+        }
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < x->rows; i++) {
         double *mr = loom_at(mask, i, 0), *yr = loom_at(out, i, 0);
         const double *xr = loom_at(x, i, 0);
@@ -490,7 +717,7 @@ loom_status loom_dropout_forward(loom_matrix *out, loom_matrix *mask, const loom
 /* The 0-based row of id k (row-major position in ids), or SIZE_MAX when it is not an id. */
 static size_t embedding_row(const loom_matrix *ids, size_t k, size_t vocab)
 {
-    double id = *loom_at(ids, k / ids->cols, k % ids->cols);
+    double id = loom_get(ids, k / ids->cols, k % ids->cols); /* ids: either dtype */
     if (!(id >= 1.0 && id <= (double)vocab && id == floor(id)))
         return SIZE_MAX;
     return (size_t)id - 1;
@@ -502,6 +729,8 @@ loom_status loom_embedding_forward(loom_matrix *out, const loom_matrix *ids,
     size_t n = loom_numel(ids);
     if (out->rows != n || out->cols != weight->cols)
         return LOOM_EDIM;
+    if (!same_dtype(weight, out, NULL, NULL))
+        return LOOM_EARG;
     for (size_t k = 0; k < n; k++) {
         size_t row = embedding_row(ids, k, weight->rows);
         if (row == SIZE_MAX) {
@@ -509,7 +738,10 @@ loom_status loom_embedding_forward(loom_matrix *out, const loom_matrix *ids,
                 *bad = k;
             return LOOM_EARG;
         }
-        loom_copy_bytes(loom_at(out, k, 0), loom_at(weight, row, 0), weight->cols * sizeof(double));
+        loom_matrix src, dst;
+        loom_matrix_view(&src, weight, row, 0, 1, weight->cols);
+        loom_matrix_view(&dst, out, k, 0, 1, weight->cols);
+        loom_matrix_copy(&dst, &src);
     }
     return LOOM_OK;
 }
@@ -520,12 +752,21 @@ loom_status loom_embedding_backward(loom_matrix *dweight, const loom_matrix *dou
     size_t n = loom_numel(ids);
     if (dout->rows != n || dout->cols != dweight->cols)
         return LOOM_EDIM;
+    if (!same_dtype(dweight, dout, NULL, NULL))
+        return LOOM_EARG;
     for (size_t k = 0; k < n; k++) {
         size_t row = embedding_row(ids, k, dweight->rows);
         if (row == SIZE_MAX)
             return LOOM_EARG;
         if (row + 1 == padding_id)
             continue;
+        if (dweight->dtype == LOOM_F32) {
+            float *g = loom_at32(dweight, row, 0);
+            const float *d = loom_at32(dout, k, 0);
+            for (size_t j = 0; j < dout->cols; j++)
+                g[j] += d[j];
+            continue;
+        }
         double *g = loom_at(dweight, row, 0);
         const double *d = loom_at(dout, k, 0);
         for (size_t j = 0; j < dout->cols; j++)
@@ -536,13 +777,39 @@ loom_status loom_embedding_backward(loom_matrix *dweight, const loom_matrix *dou
 
 /* ---- optimisers ---- */
 
+/* loom_sgd_step for float32: hyperparameters rounded to float, as torch.optim does for a
+ * float32 tensor. */
+static void sgd_step_f32(loom_matrix *param, loom_matrix *velocity, const loom_matrix *grad,
+                         const loom_sgd_config *c, int first)
+{
+    float lr = (float)c->lr, mom = (float)c->momentum, damp = 1.0f - (float)c->dampening;
+    float wd = (float)c->weight_decay;
+    for (size_t i = 0; i < param->rows; i++) {
+        float *p = loom_at32(param, i, 0);
+        const float *g = loom_at32(grad, i, 0);
+        float *buf = velocity ? loom_at32(velocity, i, 0) : NULL;
+        for (size_t j = 0; j < param->cols; j++) {
+            float d = g[j] + wd * p[j];
+            if (c->momentum != 0.0) {
+                buf[j] = first ? d : mom * buf[j] + damp * d;
+                d = c->nesterov ? d + mom * buf[j] : buf[j];
+            }
+            p[j] -= lr * d;
+        }
+    }
+}
+
 loom_status loom_sgd_step(loom_matrix *param, loom_matrix *velocity, const loom_matrix *grad,
                           const loom_sgd_config *c, int first)
 {
     if (!loom_same_shape(param, grad) || (velocity && !loom_same_shape(param, velocity)))
         return LOOM_EDIM;
-    if (c->momentum != 0.0 && !velocity)
+    if ((c->momentum != 0.0 && !velocity) || !same_dtype(param, grad, velocity, NULL))
         return LOOM_EARG;
+    if (param->dtype == LOOM_F32) {
+        sgd_step_f32(param, velocity, grad, c, first);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < param->rows; i++) {
         double *p = loom_at(param, i, 0);
         const double *g = loom_at(grad, i, 0);
@@ -565,6 +832,22 @@ static int adam_shapes_ok(const loom_matrix *param, const loom_matrix *m, const 
     return loom_same_shape(param, grad) && loom_same_shape(param, m) && loom_same_shape(param, v);
 }
 
+/* adam_row for float32: the step's scalars are computed in double once per call, then
+ * rounded, so the loop is all float (PyTorch does the same for float32 parameters). */
+LOOM_VECTORISE LOOM_CLONES static void adam_row_f32(float *restrict p, float *restrict m,
+                                                    float *restrict v, const float *restrict g,
+                                                    size_t n, float w1, float beta2, float w2,
+                                                    float coupled_wd, float decay,
+                                                    float step_size, float bc2_sqrt, float eps)
+{
+    for (size_t j = 0; j < n; j++) {
+        float gj = g[j] + coupled_wd * p[j];
+        m[j] += w1 * (gj - m[j]);
+        v[j] = v[j] * beta2 + w2 * gj * gj;
+        p[j] = p[j] * decay - step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + eps);
+    }
+}
+
 /* One row of Adam: constants in locals and restrict pointers so the loop vectorises. */
 LOOM_VECTORISE LOOM_CLONES static void adam_row(double *restrict p, double *restrict m, double *restrict v,
                                     const double *restrict g, size_t n, double w1, double beta2,
@@ -584,7 +867,7 @@ loom_status loom_adam_step(loom_matrix *param, loom_matrix *m, loom_matrix *v,
 {
     if (!adam_shapes_ok(param, m, v, grad))
         return LOOM_EDIM;
-    if (step == 0)
+    if (step == 0 || !same_dtype(param, m, v, grad))
         return LOOM_EARG;
     /* The same order of operations as torch.optim.Adam's single-tensor path. */
     double bc1 = 1.0 - pow(c->beta1, (double)step);
@@ -594,6 +877,14 @@ loom_status loom_adam_step(loom_matrix *param, loom_matrix *m, loom_matrix *v,
     int flat = loom_is_contiguous(param) && loom_is_contiguous(m) && loom_is_contiguous(v)
                && loom_is_contiguous(grad);
     size_t rows = flat ? 1 : param->rows, cols = flat ? loom_numel(param) : param->cols;
+    if (param->dtype == LOOM_F32) {
+        for (size_t i = 0; i < rows && cols > 0; i++)
+            adam_row_f32(loom_at32(param, i, 0), loom_at32(m, i, 0), loom_at32(v, i, 0),
+                         loom_at32(grad, i, 0), cols, (float)(1.0 - c->beta1), (float)c->beta2,
+                         (float)(1.0 - c->beta2), (float)coupled_wd, (float)decay,
+                         (float)step_size, (float)bc2_sqrt, (float)c->eps);
+        return LOOM_OK;
+    }
     for (size_t i = 0; i < rows && cols > 0; i++)
         adam_row(loom_at(param, i, 0), loom_at(m, i, 0), loom_at(v, i, 0), loom_at(grad, i, 0),
                  cols, 1.0 - c->beta1, c->beta2, 1.0 - c->beta2, coupled_wd, decay, step_size,
@@ -606,21 +897,25 @@ loom_status loom_adam_step_naive(loom_matrix *param, loom_matrix *m, loom_matrix
 {
     if (!adam_shapes_ok(param, m, v, grad))
         return LOOM_EDIM;
-    if (step == 0)
+    if (step == 0 || !same_dtype(param, m, v, grad))
         return LOOM_EARG;
+    /* In double for both dtypes (float32 values rounded once per stored result). */
     for (size_t i = 0; i < param->rows; i++)
         for (size_t j = 0; j < param->cols; j++) {
-            double *p = loom_at(param, i, j), *mi = loom_at(m, i, j), *vi = loom_at(v, i, j);
-            double g = *loom_at(grad, i, j);
+            double p = loom_get(param, i, j), mi = loom_get(m, i, j), vi = loom_get(v, i, j);
+            double g = loom_get(grad, i, j);
             if (c->decoupled)
-                *p *= 1.0 - c->lr * c->weight_decay;
+                p *= 1.0 - c->lr * c->weight_decay;
             else
-                g += c->weight_decay * *p;
-            *mi = c->beta1 * *mi + (1.0 - c->beta1) * g;
-            *vi = c->beta2 * *vi + (1.0 - c->beta2) * g * g;
-            double mhat = *mi / (1.0 - pow(c->beta1, (double)step));
-            double vhat = *vi / (1.0 - pow(c->beta2, (double)step));
-            *p -= c->lr * mhat / (sqrt(vhat) + c->eps);
+                g += c->weight_decay * p;
+            mi = c->beta1 * mi + (1.0 - c->beta1) * g;
+            vi = c->beta2 * vi + (1.0 - c->beta2) * g * g;
+            double mhat = mi / (1.0 - pow(c->beta1, (double)step));
+            double vhat = vi / (1.0 - pow(c->beta2, (double)step));
+            p -= c->lr * mhat / (sqrt(vhat) + c->eps);
+            loom_put(param, i, j, p);
+            loom_put(m, i, j, mi);
+            loom_put(v, i, j, vi);
         }
     return LOOM_OK;
 }

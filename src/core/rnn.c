@@ -131,6 +131,9 @@ void loom_rnn_release(loom_rnn *r)
 {
     loom_free(r->values);
     loom_free(r->grads);
+    loom_free(r->values32);
+    loom_free(r->grads32);
+    r->values32 = r->grads32 = NULL;
     loom_free(r->params);
     loom_free(r->work.ptrs);
     loom_free(r->work.block);
@@ -143,18 +146,98 @@ void loom_rnn_release(loom_rnn *r)
     r->count = 0;
 }
 
+/* Point params and grad at the float32 storage (carve_params does it for float64). */
+static void carve_params_f32(loom_rnn *r)
+{
+    size_t gh = r->gates * r->cfg.hidden, off = 0, H = r->cfg.hidden;
+    for (size_t l = 0; l < r->cfg.layers; l++)
+        for (size_t d = 0; d < r->dirs; d++) {
+            size_t k = l * r->dirs + d, in = layer_input(r, l);
+            float *v = r->values32 + off, *g = r->grads32 + off;
+            loom_rnn_params *p = &r->params[k], *q = &r->grad[k];
+            p->w_ih = loom_matrix_wrap_f32(v, gh, in);
+            q->w_ih = loom_matrix_wrap_f32(g, gh, in);
+            p->w_hh = loom_matrix_wrap_f32(v + gh * in, gh, H);
+            q->w_hh = loom_matrix_wrap_f32(g + gh * in, gh, H);
+            p->b_ih = loom_matrix_wrap_f32(v + gh * (in + H), gh, 1);
+            q->b_ih = loom_matrix_wrap_f32(g + gh * (in + H), gh, 1);
+            p->b_hh = loom_matrix_wrap_f32(v + gh * (in + H) + gh, gh, 1);
+            q->b_hh = loom_matrix_wrap_f32(g + gh * (in + H) + gh, gh, 1);
+            off += gh * (in + H + 2);
+        }
+}
+
+loom_status loom_rnn_to(loom_rnn *r, loom_dtype dtype, void **old_values, void **old_grads)
+{
+    *old_values = *old_grads = NULL;
+    if (!r->values && !r->values32)
+        return LOOM_EARG;
+    if (r->dtype == dtype)
+        return LOOM_OK;
+    size_t esize = loom_dtype_size(dtype);
+    void *values = loom_malloc(r->count * esize), *grads = loom_malloc(r->count * esize);
+    if (!values || !grads) {
+        loom_free(values);
+        loom_free(grads);
+        return LOOM_ENOMEM;
+    }
+    if (dtype == LOOM_F32) {
+        float *v = values, *g = grads;
+        for (size_t i = 0; i < r->count; i++) {
+            v[i] = (float)r->values[i];
+            g[i] = (float)r->grads[i];
+        }
+        *old_values = r->values;
+        *old_grads = r->grads;
+        r->values = r->grads = NULL;
+        r->values32 = v;
+        r->grads32 = g;
+        r->dtype = LOOM_F32;
+        carve_params_f32(r);
+    } else {
+        double *v = values, *g = grads;
+        for (size_t i = 0; i < r->count; i++) {
+            v[i] = r->values32[i];
+            g[i] = r->grads32[i];
+        }
+        *old_values = r->values32;
+        *old_grads = r->grads32;
+        r->values32 = r->grads32 = NULL;
+        r->values = v;
+        r->grads = g;
+        r->dtype = LOOM_F64;
+        size_t off = 0, gh = r->gates * r->cfg.hidden;
+        for (size_t l = 0; l < r->cfg.layers; l++)
+            for (size_t d = 0; d < r->dirs; d++) {
+                carve_params(&r->grad[l * r->dirs + d], r->grads + off, gh, layer_input(r, l),
+                             r->cfg.hidden);
+                off += carve_params(&r->params[l * r->dirs + d], r->values + off, gh,
+                                    layer_input(r, l), r->cfg.hidden);
+            }
+    }
+    r->work.have_forward = 0; /* the kept activations are of the old dtype */
+    return LOOM_OK;
+}
+
 /* ---- workspace ---- */
 
 typedef struct carver {
     double *base; /* NULL while only measuring */
-    size_t used;  /* doubles, each piece rounded up to 64 bytes */
+    size_t used;  /* bytes, each piece rounded up to 64 */
+    size_t esize; /* bytes per element of the layer's dtype (float32 pieces are half) */
 } carver;
 
+static double *carve_bytes(carver *cv, size_t bytes)
+{
+    double *p = cv->base ? (double *)(void *)((char *)cv->base + cv->used) : NULL;
+    cv->used += (bytes + 63) / 64 * 64;
+    return p;
+}
+
+/* n elements of the layer's dtype; float32 pieces are used through as_f32. */
 static double *carve(carver *cv, size_t n)
 {
-    double *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += (n + 7) / 8 * 8;
-    return p;
+    return carve_bytes(cv, n * cv->esize);
 }
 
 static int dropout_used(const loom_rnn *r)
@@ -189,16 +272,16 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
     w->bias = carve(cv, gh);
-    w->lengths = (size_t *)(void *)carve(cv, (B * sizeof(size_t) + 7) / 8);
-    w->valid = (unsigned char *)(void *)carve(cv, (n + 7) / 8);
+    w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
+    w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
 }
 
 /* Make the workspace fit T x B; it only grows, so equal or smaller shapes reuse it. */
 static loom_status reserve(loom_rnn *r, size_t T, size_t B)
 {
-    carver cv = {NULL, 0};
+    carver cv = {NULL, 0, loom_dtype_size(r->dtype)};
     layout(r, &cv, T, B);
-    size_t bytes = cv.used * sizeof(double);
+    size_t bytes = cv.used;
     if (bytes > r->work.capacity) {
         loom_free(r->work.block);
         r->work.capacity = 0;
@@ -207,7 +290,7 @@ static loom_status reserve(loom_rnn *r, size_t T, size_t B)
             return LOOM_ENOMEM;
         r->work.capacity = bytes;
     }
-    cv = (carver){r->work.block, 0};
+    cv = (carver){r->work.block, 0, loom_dtype_size(r->dtype)};
     layout(r, &cv, T, B);
     return LOOM_OK;
 }
@@ -485,10 +568,33 @@ static int state_shape_ok(const loom_matrix *m, size_t rows, size_t cols)
     return !m || (m->rows == rows && m->cols == cols);
 }
 
+static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t,
+                                   loom_matrix *c_t, const loom_matrix *x, size_t batch,
+                                   const size_t *lengths, const loom_matrix *h0,
+                                   const loom_matrix *c0, loom_rng *rng);
+static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0,
+                                    loom_matrix *dc0, const loom_matrix *dout,
+                                    const loom_matrix *dh_t, const loom_matrix *dc_t);
+
+/* Every matrix given shares the layer's dtype (NULL ones skipped). */
+static int dtypes_match(const loom_rnn *r, const loom_matrix *a, const loom_matrix *b,
+                        const loom_matrix *c, const loom_matrix *d)
+{
+    const loom_matrix *all[] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        if (all[i] && all[i]->dtype != r->dtype)
+            return 0;
+    return 1;
+}
+
 loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
                              const loom_matrix *x, size_t batch, const size_t *lengths,
                              const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
 {
+    if (!dtypes_match(r, out, h_t, c_t, x) || !dtypes_match(r, h0, c0, NULL, NULL))
+        return LOOM_EARG;
+    if (r->dtype == LOOM_F32)
+        return rnn_forward_f32(r, out, h_t, c_t, x, batch, lengths, h0, c0, rng);
     size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
     if (!r->values)
         return LOOM_EARG;
@@ -631,7 +737,7 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     for (size_t j = 0; j < gh; j++)
         g->b_hh.data[j] += sum.data[j];
     if (dx) {
-        loom_matrix dxm = {dx, n, in, dx_ld, NULL};
+        loom_matrix dxm = {.data = dx, .rows = n, .cols = in, .ld = dx_ld};
         st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta);
     }
     return st;
@@ -641,6 +747,10 @@ loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, lo
                               const loom_matrix *dout, const loom_matrix *dh_t,
                               const loom_matrix *dc_t)
 {
+    if (!dtypes_match(r, dx, dh0, dc0, dout) || !dtypes_match(r, dh_t, dc_t, NULL, NULL))
+        return LOOM_EARG;
+    if (r->dtype == LOOM_F32)
+        return rnn_backward_f32(r, dx, dh0, dc0, dout, dh_t, dc_t);
     loom_rnn_work *w = &r->work;
     if (!r->values || !w->have_forward)
         return LOOM_EARG;
@@ -680,15 +790,505 @@ loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, lo
     return LOOM_OK;
 }
 
+
+/* float32 views of the workspace's pieces (carved in doubles, used as floats), and back. */
+static inline float *as_f32(double *p)
+{
+    return (float *)(void *)p;
+}
+static inline double *as_f64_slot(float *p)
+{
+    return (double *)(void *)p;
+}
+
+static inline float sigmoid_f32(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* fast_tanh for float: the odd series to x^11 below |x| = 1/4 (truncation < 1e-9 relative,
+ * under float's resolution), 1 - 2 / (exp(2|x|) + 1) above, capped at |x| = 10. */
+static inline float fast_tanh_f32(float x)
+{
+    float a = fabsf(x);
+    float z = x * x;
+    float p = 62.0f / 2835.0f;
+    p = p * z - 17.0f / 315.0f;
+    p = p * z + 2.0f / 15.0f;
+    p = p * z - 1.0f / 3.0f;
+    float small = x + x * z * p;
+    float big = copysignf(1.0f - 2.0f / (expf(2.0f * (a > 10.0f ? 10.0f : a)) + 1.0f), x);
+    return a < 0.25f ? small : big;
+}
+
+/* ---- float32 twins of the forward and backward passes ----
+ * The same algorithm as above on float storage: parameters in values32, workspace pieces
+ * carved as for float64 and used as float arrays (as_f32), sgemm through loom_gemm. */
+
+/* out (B x n) = in (B x k) * op(w) + beta * out, op(w) k x n (w^T when w_trans). One row
+ * goes through gemv, which BLAS does faster than a 1-row gemm. */
+static loom_status row_gemm_f32(float *out, float *in, size_t B, size_t k, size_t n,
+                            const loom_matrix *w, int w_trans, float beta)
+{
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap_f32(out, n, 1), v = loom_matrix_wrap_f32(in, k, 1);
+        return loom_gemm(&o, 1.0f, w, !w_trans, &v, 0, beta);
+    }
+    loom_matrix o = loom_matrix_wrap_f32(out, B, n), a = loom_matrix_wrap_f32(in, B, k);
+    return loom_gemm(&o, 1.0f, &a, 0, w, w_trans, beta);
+}
+
+static void copy_rows_f32(float *dst, size_t dst_ld, const float *src, size_t src_ld,
+                      size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        loom_copy_bytes(dst + i * dst_ld, src + i * src_ld, cols * sizeof(float));
+}
+
+/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
+
+/* The fused kernels get the gate pre-activations without their biases (one gemm with
+ * beta 0 writes them) and add bias (G*H: b_ih + b_hh, for GRU's n gate b_in only). */
+
+/* a: B x H pre-activations in, activations out; h = act(a). */
+LOOM_CLONES
+static void rnn_step_forward_f32(float *a, float *h_new, const float *h_prev, const float *bias,
+                             const unsigned char *valid, size_t B, size_t H, int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *ab = a + b * H, *hb = h_new + b * H;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(float));
+            loom_zero_bytes(ab, H * sizeof(float));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            float x = ab[j] + bias[j];
+            float v = relu ? (x > 0.0f ? x : 0.0f) : fast_tanh_f32(x);
+            ab[j] = v;
+            hb[j] = v;
+        }
+    }
+}
+
+/* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
+ * h = o tanh(c); tanh_c keeps tanh(c) for the backward pass. */
+LOOM_CLONES
+static void lstm_step_forward_f32(float *a, float *h_new, float *c_new, float *tanh_c,
+                              const float *h_prev, const float *c_prev, const float *bias,
+                              const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H, *tcb = tanh_c + b * H;
+        const float *cp = c_prev + b * H;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(float));
+            loom_copy_bytes(cb, cp, H * sizeof(float));
+            loom_zero_bytes(ab, 4 * H * sizeof(float));
+            continue;
+        }
+        float *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            float i = sigmoid_f32(ai[j] + bias[j]), f = sigmoid_f32(af[j] + bias[H + j]);
+            float g = fast_tanh_f32(ag[j] + bias[2 * H + j]), o = sigmoid_f32(ao[j] + bias[3 * H + j]);
+            float c = f * cp[j] + i * g;
+            ai[j] = i;
+            af[j] = f;
+            ag[j] = g;
+            ao[j] = o;
+            cb[j] = c;
+            float tc = fast_tanh_f32(c);
+            tcb[j] = tc;
+            hb[j] = o * tc;
+        }
+    }
+}
+
+/* a: B x 3H input projections (r, z, n); rec: B x 3H recurrent projections W_hh h_prev;
+ * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h +
+ * b_hn, h = (1 - z) n + z h_prev. */
+LOOM_CLONES
+static void gru_step_forward_f32(float *a, float *h_new, float *hn, const float *rec,
+                             const float *bias, const float *b_hh, const float *h_prev,
+                             const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H;
+        const float *hp = h_prev + b * H, *rb = rec + b * 3 * H;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, hp, H * sizeof(float));
+            loom_zero_bytes(ab, 3 * H * sizeof(float));
+            loom_zero_bytes(hnb, H * sizeof(float));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            float rg = sigmoid_f32(ab[j] + bias[j] + rb[j]);
+            float z = sigmoid_f32(ab[H + j] + bias[H + j] + rb[H + j]);
+            float hnj = rb[2 * H + j] + b_hh[2 * H + j];
+            float n = fast_tanh_f32(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
+            ab[j] = rg;
+            ab[H + j] = z;
+            ab[2 * H + j] = n;
+            hnb[j] = hnj;
+            hb[j] = (1.0f - z) * n + z * hp[j];
+        }
+    }
+}
+
+/* Backward kernels. dh: B x H, the gradient at the step's output state in; out, the part of
+ * the gradient at h_prev that does not go through W_hh. da: B x G*H gradient at the gate
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
+LOOM_CLONES
+static void rnn_step_backward_f32(float *da, float *dh, const float *a,
+                              const unsigned char *valid, size_t B, size_t H, int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *db = da + b * H, *dhb = dh + b * H;
+        const float *ab = a + b * H;
+        if (!valid[b]) {
+            loom_zero_bytes(db, H * sizeof(float));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            db[j] = relu ? (ab[j] > 0.0f ? dhb[j] : 0.0f) : dhb[j] * (1.0f - ab[j] * ab[j]);
+            dhb[j] = 0.0f;
+        }
+    }
+}
+
+/* dc: B x H gradient at the step's cell in, at c_prev out. */
+LOOM_CLONES
+static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float *a,
+                               const float *tanh_c, const float *c_prev,
+                               const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
+        const float *ab = a + b * 4 * H, *tcb = tanh_c + b * H, *cp = c_prev + b * H;
+        if (!valid[b]) {
+            loom_zero_bytes(db, 4 * H * sizeof(float));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            float i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
+            float tc = tcb[j];
+            float dcj = dcb[j] + dhb[j] * o * (1.0f - tc * tc);
+            db[j] = dcj * g * i * (1.0f - i);
+            db[H + j] = dcj * cp[j] * f * (1.0f - f);
+            db[2 * H + j] = dcj * i * (1.0f - g * g);
+            db[3 * H + j] = dhb[j] * tc * o * (1.0f - o);
+            dcb[j] = dcj * f;
+            dhb[j] = 0.0f;
+        }
+    }
+}
+
+/* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
+ * projections (equal for r and z, r * dn for n). */
+LOOM_CLONES
+static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float *a,
+                              const float *hn, const float *h_prev,
+                              const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        float *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
+        const float *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
+        if (!valid[b]) {
+            loom_zero_bytes(di, 3 * H * sizeof(float));
+            loom_zero_bytes(dhh, 3 * H * sizeof(float));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            float rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j];
+            float dan = d * (1.0f - z) * (1.0f - n * n);
+            float dar = dan * hnb[j] * rg * (1.0f - rg);
+            float daz = d * (hp[j] - n) * z * (1.0f - z);
+            di[j] = dhh[j] = dar;
+            di[H + j] = dhh[H + j] = daz;
+            di[2 * H + j] = dan;
+            dhh[2 * H + j] = dan * rg;
+            dhb[j] = d * z;
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+/* Blocks of h[k] holding the state entering and leaving step t (0-based), see the top. */
+
+static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
+                                 const loom_matrix *h0, const loom_matrix *c0)
+{
+    loom_rnn_work *w = &r->work;
+    size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
+    size_t in = layer_input(r, l), hd = H * r->dirs;
+    const loom_rnn_params *p = &r->params[k];
+    float *a = as_f32(w->gates[k]), *hs = as_f32(w->h[k]), *cs = as_f32(w->c[k]);
+    size_t start = d == 0 ? 0 : T;
+    if (h0)
+        copy_rows_f32(hs + start * B * H, H, loom_at32(h0, k * B, 0), h0->ld, B, H);
+    else
+        loom_zero_bytes(hs + start * B * H, B * H * sizeof(float));
+    if (cs) {
+        if (c0)
+            copy_rows_f32(cs + start * B * H, H, loom_at32(c0, k * B, 0), c0->ld, B, H);
+        else
+            loom_zero_bytes(cs + start * B * H, B * H * sizeof(float));
+    }
+    /* One gemm projects the inputs of every step; the kernels add the biases. */
+    float *bias = as_f32(w->bias);
+    for (size_t j = 0; j < gh; j++)
+        bias[j] = p->b_ih.data32[j]
+                  + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data32[j] : 0.0f);
+    loom_matrix am = loom_matrix_wrap_f32(a, n, gh), xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
+    loom_status st = loom_gemm(&am, 1.0f, &xm, 0, &p->w_ih, 1, 0.0f);
+    if (st != LOOM_OK)
+        return st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? s : T - 1 - s;
+        float *at = a + t * B * gh;
+        float *hp = hs + prev_block(d, t) * B * H;
+        float *hnew = hs + next_block(d, t) * B * H;
+        const unsigned char *valid = w->valid + t * B;
+        if (r->cfg.kind == LOOM_GRU) {
+            st = row_gemm_f32(as_f32(w->step), hp, B, H, gh, &p->w_hh, 1, 0.0f);
+            if (st != LOOM_OK)
+                return st;
+            gru_step_forward_f32(at, hnew, as_f32(w->hn[k]) + t * B * H, as_f32(w->step), bias, p->b_hh.data32, hp,
+                             valid, B, H);
+        } else {
+            st = row_gemm_f32(at, hp, B, H, gh, &p->w_hh, 1, 1.0f);
+            if (st != LOOM_OK)
+                return st;
+            if (r->cfg.kind == LOOM_LSTM)
+                lstm_step_forward_f32(at, hnew, cs + next_block(d, t) * B * H, as_f32(w->tanh_c[k]) + t * B * H, hp,
+                                  cs + prev_block(d, t) * B * H, bias, valid, B, H);
+            else
+                rnn_step_forward_f32(at, hnew, hp, bias, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
+        }
+        float *o = as_f32(w->out[l]) + t * B * hd + d * H;
+        for (size_t b = 0; b < B; b++) {
+            if (valid[b])
+                loom_copy_bytes(o + b * hd, hnew + b * H, H * sizeof(float));
+            else
+                loom_zero_bytes(o + b * hd, H * sizeof(float));
+        }
+    }
+    return LOOM_OK;
+}
+
+
+static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                             const loom_matrix *x, size_t batch, const size_t *lengths,
+                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
+{
+    size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
+    if (!r->values32)
+        return LOOM_EARG;
+    if (batch == 0 || x->cols != r->cfg.input || x->rows == 0 || x->rows % batch != 0)
+        return LOOM_EDIM;
+    size_t B = batch, T = x->rows / batch, n = x->rows;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if (out->rows != n || out->cols != hd || !state_shape_ok(h0, units * B, H)
+        || !state_shape_ok(h_t, units * B, H) || (c0 && !lstm) || (c_t && !lstm)
+        || !state_shape_ok(c0, units * B, H) || !state_shape_ok(c_t, units * B, H))
+        return LOOM_EDIM;
+    if (lengths)
+        for (size_t b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T)
+                return LOOM_EARG;
+    int drop = r->training && dropout_used(r);
+    if (drop && !rng)
+        return LOOM_EARG;
+    loom_rnn_work *w = &r->work;
+    w->have_forward = 0;
+    loom_status st = reserve(r, T, B);
+    if (st != LOOM_OK)
+        return st;
+    w->steps = T;
+    w->batch = B;
+    w->dropped = drop;
+    for (size_t b = 0; b < B; b++)
+        w->lengths[b] = lengths ? lengths[b] : T;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            w->valid[t * B + b] = t < w->lengths[b];
+    for (size_t i = 0; i < n; i++)
+        as_f32(w->ones)[i] = 1.0f;
+    copy_rows_f32(as_f32(w->x), r->cfg.input, x->data32, x->ld, n, r->cfg.input);
+    for (size_t l = 0; l < r->cfg.layers; l++) {
+        if (l == 0) {
+            w->xin[l] = w->x;
+        } else if (drop) {
+            /* mask holds the scaled keep mask, then the dropped input. */
+            float *mask = as_f32(w->mask[l]), *dropped = mask + n * hd, keep = 1.0f - r->cfg.dropout;
+            for (size_t i = 0; i < n * hd; i++) {
+                mask[i] = loom_rng_uniform(rng) < keep ? 1.0f / keep : 0.0f;
+                dropped[i] = as_f32(w->out[l - 1])[i] * mask[i];
+            }
+            w->xin[l] = as_f64_slot(dropped);
+        } else {
+            w->xin[l] = w->out[l - 1];
+        }
+        for (size_t d = 0; d < r->dirs; d++) {
+            st = layer_forward_f32(r, l, d, T, B, h0, c0);
+            if (st != LOOM_OK)
+                return st;
+        }
+    }
+    copy_rows_f32(out->data32, out->ld, as_f32(w->out[r->cfg.layers - 1]), hd, n, hd);
+    for (size_t k = 0; k < units; k++) {
+        size_t last = k % r->dirs == 0 ? T : 0;
+        if (h_t)
+            copy_rows_f32(loom_at32(h_t, k * B, 0), h_t->ld, as_f32(w->h[k]) + last * B * H, H, B, H);
+        if (c_t)
+            copy_rows_f32(loom_at32(c_t, k * B, 0), c_t->ld, as_f32(w->c[k]) + last * B * H, H, B, H);
+    }
+    w->have_forward = 1;
+    return LOOM_OK;
+}
+
+/* ---- backward ---- */
+
+/* BPTT of one layer and direction. dy (ld dy_ld, may be NULL): gradient at this
+ * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
+ * (beta 1) the gradient at the layer's input. */
+static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const float *dy,
+                                  size_t dy_ld, float *dx, size_t dx_ld, float beta,
+                                  const loom_matrix *dh_t, const loom_matrix *dc_t,
+                                  loom_matrix *dh0, loom_matrix *dc0)
+{
+    loom_rnn_work *w = &r->work;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, gh = r->gates * H;
+    size_t k = l * r->dirs + d, in = layer_input(r, l);
+    const loom_rnn_params *p = &r->params[k];
+    loom_rnn_params *g = &r->grad[k];
+    loom_rnn_kind kind = r->cfg.kind;
+    float *ch = as_f32(w->carry_h), *cc = as_f32(w->carry_c);
+    if (dh_t)
+        copy_rows_f32(ch, H, loom_at32(dh_t, k * B, 0), dh_t->ld, B, H);
+    else
+        loom_zero_bytes(ch, B * H * sizeof(float));
+    if (kind == LOOM_LSTM) {
+        if (dc_t)
+            copy_rows_f32(cc, H, loom_at32(dc_t, k * B, 0), dc_t->ld, B, H);
+        else
+            loom_zero_bytes(cc, B * H * sizeof(float));
+    }
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? T - 1 - s : s;
+        const unsigned char *valid = w->valid + t * B;
+        const float *a = as_f32(w->gates[k]) + t * B * gh;
+        float *da = as_f32(w->dgates) + t * B * gh, *dah = as_f32(w->dgates_h) + t * B * gh;
+        if (dy)
+            for (size_t b = 0; b < B; b++)
+                if (valid[b]) {
+                    const float *src = dy + (t * B + b) * dy_ld;
+                    for (size_t j = 0; j < H; j++)
+                        ch[b * H + j] += src[j];
+                }
+        const float *hp = as_f32(w->h[k]) + prev_block(d, t) * B * H;
+        if (kind == LOOM_LSTM)
+            lstm_step_backward_f32(da, ch, cc, a, as_f32(w->tanh_c[k]) + t * B * H,
+                               as_f32(w->c[k]) + prev_block(d, t) * B * H, valid, B, H);
+        else if (kind == LOOM_GRU)
+            gru_step_backward_f32(da, dah, ch, a, as_f32(w->hn[k]) + t * B * H, hp, valid, B, H);
+        else
+            rnn_step_backward_f32(da, ch, a, valid, B, H, kind == LOOM_RNN_RELU);
+        st = row_gemm_f32(ch, dah, B, gh, H, &p->w_hh, 0, 1.0f);
+        if (st != LOOM_OK)
+            return st;
+    }
+    if (dh0)
+        copy_rows_f32(loom_at32(dh0, k * B, 0), dh0->ld, ch, H, B, H);
+    if (dc0 && kind == LOOM_LSTM)
+        copy_rows_f32(loom_at32(dc0, k * B, 0), dc0->ld, cc, H, B, H);
+    /* Weight and bias gradients of all steps at once. */
+    loom_matrix dam = loom_matrix_wrap_f32(as_f32(w->dgates), n, gh), dahm = loom_matrix_wrap_f32(as_f32(w->dgates_h), n, gh);
+    loom_matrix xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
+    loom_matrix hprev = loom_matrix_wrap_f32(as_f32(w->h[k]) + (d == 0 ? 0 : B * H), n, H);
+    if ((st = loom_gemm(&g->w_ih, 1.0f, &dam, 1, &xm, 0, 1.0f)) != LOOM_OK
+        || (st = loom_gemm(&g->w_hh, 1.0f, &dahm, 1, &hprev, 0, 1.0f)) != LOOM_OK)
+        return st;
+    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
+     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
+     * LSTM and RNN share their two sums. */
+    loom_matrix ones = loom_matrix_wrap_f32(as_f32(w->ones), n, 1), sum = loom_matrix_wrap_f32(as_f32(w->bias), gh, 1);
+    if ((st = loom_gemm(&sum, 1.0f, &dam, 1, &ones, 0, 0.0f)) != LOOM_OK)
+        return st;
+    for (size_t j = 0; j < gh; j++)
+        g->b_ih.data32[j] += sum.data32[j];
+    if (as_f32(w->dgates_h) != as_f32(w->dgates) && (st = loom_gemm(&sum, 1.0f, &dahm, 1, &ones, 0, 0.0f)) != LOOM_OK)
+        return st;
+    for (size_t j = 0; j < gh; j++)
+        g->b_hh.data32[j] += sum.data32[j];
+    if (dx) {
+        loom_matrix dxm = {.data32 = dx, .rows = n, .cols = in, .ld = dx_ld, .dtype = LOOM_F32};
+        st = loom_gemm(&dxm, 1.0f, &dam, 0, &p->w_ih, 0, beta);
+    }
+    return st;
+}
+
+static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                              const loom_matrix *dout, const loom_matrix *dh_t,
+                              const loom_matrix *dc_t)
+{
+    loom_rnn_work *w = &r->work;
+    if (!r->values32 || !w->have_forward)
+        return LOOM_EARG;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
+    size_t units = r->cfg.layers * r->dirs, L = r->cfg.layers;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if ((dout && (dout->rows != n || dout->cols != hd)) || (dx && (dx->rows != n || dx->cols != r->cfg.input))
+        || !state_shape_ok(dh_t, units * B, H) || !state_shape_ok(dh0, units * B, H)
+        || (dc_t && !lstm) || (dc0 && !lstm) || !state_shape_ok(dc_t, units * B, H)
+        || !state_shape_ok(dc0, units * B, H))
+        return LOOM_EDIM;
+    for (size_t l = L; l-- > 0;) {
+        const float *dy = NULL;
+        size_t dy_ld = hd;
+        if (l == L - 1) {
+            if (dout) {
+                dy = dout->data32;
+                dy_ld = dout->ld;
+            }
+        } else {
+            dy = as_f32(w->dy[l & 1]);
+        }
+        float *dxl = l > 0 ? as_f32(w->dy[(l - 1) & 1]) : (dx ? dx->data32 : NULL);
+        size_t dx_ld = l > 0 ? hd : (dx ? dx->ld : 0);
+        for (size_t d = 0; d < r->dirs; d++) {
+            loom_status st = layer_backward_f32(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl, dx_ld,
+                                            d == 0 ? 0.0f : 1.0f, dh_t, dc_t, dh0, dc0);
+            if (st != LOOM_OK)
+                return st;
+        }
+        if (l > 0 && w->dropped) {
+            const float *mask = as_f32(w->mask[l]);
+            for (size_t i = 0; i < n * hd; i++)
+                dxl[i] *= mask[i];
+        }
+    }
+    return LOOM_OK;
+}
+
 loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir,
                                 size_t t)
 {
     const loom_rnn_work *w = &r->work;
     if (!w->have_forward || layer >= r->cfg.layers || dir >= r->dirs || t < 1 || t > w->steps)
         return LOOM_EARG;
-    size_t gh = r->gates * r->cfg.hidden;
-    *view = loom_matrix_wrap(w->gates[layer * r->dirs + dir] + (t - 1) * w->batch * gh,
-                             w->batch, gh);
+    size_t gh = r->gates * r->cfg.hidden, at = (t - 1) * w->batch * gh;
+    double *gates = w->gates[layer * r->dirs + dir];
+    *view = r->dtype == LOOM_F32 ? loom_matrix_wrap_f32(as_f32(gates) + at, w->batch, gh)
+                                 : loom_matrix_wrap(gates + at, w->batch, gh);
     return LOOM_OK;
 }
 
@@ -699,8 +1299,10 @@ loom_status loom_rnn_cells_view(loom_matrix *view, const loom_rnn *r, size_t lay
         return LOOM_EARG;
     size_t H = r->cfg.hidden, B = w->batch;
     /* c[k] holds T+1 blocks of B x H; the state after step t is block next_block(dir, t-1). */
-    *view = loom_matrix_wrap(w->c[layer * r->dirs + dir] + next_block(dir, 0) * B * H,
-                             w->steps * B, H);
+    size_t at = next_block(dir, 0) * B * H;
+    double *c = w->c[layer * r->dirs + dir];
+    *view = r->dtype == LOOM_F32 ? loom_matrix_wrap_f32(as_f32(c) + at, w->steps * B, H)
+                                 : loom_matrix_wrap(c + at, w->steps * B, H);
     return LOOM_OK;
 }
 

@@ -61,7 +61,9 @@ typedef struct loom_rnn_work {
 typedef struct loom_rnn {
     loom_rnn_config cfg;
     size_t dirs, gates;          /* 1 or 2; G */
-    double *values, *grads;      /* count doubles each, owned */
+    loom_dtype dtype;            /* of the parameters, gradients and workspace */
+    double *values, *grads;      /* count doubles each, owned (float64 layers) */
+    float *values32, *grads32;   /* count floats each, owned (float32 layers) */
     size_t count;
     loom_rnn_params *params;     /* layers*dirs, index layer*dirs + dir, owned */
     loom_rnn_params *grad;       /* same shapes, views into grads */
@@ -74,6 +76,13 @@ typedef struct loom_rnn {
  * left allocated. Release with loom_rnn_release (safe twice). */
 loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng);
 void loom_rnn_release(loom_rnn *r);
+/* Convert the parameters and gradients to dtype (values rounded for float32); the params
+ * and grad views are carved anew, the last forward is forgotten. Forward and backward then
+ * take matrices of that dtype only (LOOM_EARG otherwise); float32 runs float twins of the
+ * fused kernels and sgemm. The old storage is handed to the caller (*old_values,
+ * *old_grads, NULL when nothing changed), who frees it with loom_free once no view of it
+ * is left. LOOM_ENOMEM leaves the layer as it was. */
+loom_status loom_rnn_to(loom_rnn *r, loom_dtype dtype, void **old_values, void **old_grads);
 
 /* Forward over a batch. x is T*B x I time-major (row (t-1)*B + b is step t of sequence b);
  * lengths: B entries in 1..T, or NULL when all are T; h0, c0: layers*dirs*B x H or NULL for

@@ -33,12 +33,12 @@ static const struct {
     [LOOM_DT_BOOL] = {"BOOL", 1},
 };
 
-const char *loom_dtype_name(loom_dtype dtype)
+const char *loom_st_dtype_name(loom_st_dtype dtype)
 {
     return (unsigned)dtype < LOOM_DT_COUNT ? dtypes[dtype].name : "?";
 }
 
-int loom_dtype_from_name(const char *name)
+int loom_st_dtype_from_name(const char *name)
 {
     for (int i = 0; i < LOOM_DT_COUNT; i++)
         if (strcmp(dtypes[i].name, name) == 0)
@@ -46,7 +46,7 @@ int loom_dtype_from_name(const char *name)
     return -1;
 }
 
-size_t loom_dtype_size(loom_dtype dtype)
+size_t loom_st_dtype_size(loom_st_dtype dtype)
 {
     return (unsigned)dtype < LOOM_DT_COUNT ? dtypes[dtype].size : 0;
 }
@@ -137,7 +137,7 @@ static int64_t sign_extend(uint64_t v, unsigned bits)
     return (int64_t)v;
 }
 
-static double decode(const unsigned char *p, loom_dtype dtype)
+static double decode(const unsigned char *p, loom_st_dtype dtype)
 {
     switch (dtype) {
     case LOOM_DT_F64: {
@@ -166,7 +166,7 @@ static double decode(const unsigned char *p, loom_dtype dtype)
 }
 
 /* The range of integer dtypes, for the writer's check. */
-static int integer_range(loom_dtype dtype, double *lo, double *hi)
+static int integer_range(loom_st_dtype dtype, double *lo, double *hi)
 {
     switch (dtype) {
     case LOOM_DT_I64: *lo = -0x1p63; *hi = 0x1p63; return 1; /* hi exclusive here */
@@ -180,7 +180,7 @@ static int integer_range(loom_dtype dtype, double *lo, double *hi)
 }
 
 /* Encode one value; integer dtypes were range-checked before. */
-static void encode(unsigned char *p, double x, loom_dtype dtype)
+static void encode(unsigned char *p, double x, loom_st_dtype dtype)
 {
     switch (dtype) {
     case LOOM_DT_F64: {
@@ -477,11 +477,11 @@ static loom_status read_tensor_info(loom_safetensors *out, loom_st_tensor *t, co
     if (!cJSON_IsString(found[0]) || !found[0]->valuestring)
         return fail(out, LOOM_EFORMAT, "tensor '%.80s': 'dtype' is %s, expected a string",
                     t->name, json_kind(found[0]));
-    int dtype = loom_dtype_from_name(found[0]->valuestring);
+    int dtype = loom_st_dtype_from_name(found[0]->valuestring);
     if (dtype < 0)
         return fail(out, LOOM_EFORMAT, "tensor '%.80s': unsupported dtype '%.20s'", t->name,
                     found[0]->valuestring);
-    t->dtype = (loom_dtype)dtype;
+    t->dtype = (loom_st_dtype)dtype;
     loom_status st = read_shape(out, t, found[1]);
     return st != LOOM_OK ? st : read_offsets(out, t, found[2], data_size);
 }
@@ -629,7 +629,9 @@ static loom_status read_values(loom_safetensors *out, source *src, uint64_t data
 {
     size_t rows, cols;
     loom_st_matrix_shape(t->ndim, t->shape, &rows, &cols);
-    if (loom_matrix_init(&t->values, rows, cols) != LOOM_OK)
+    /* F32 tensors load as float32 matrices, bits unchanged; every other type as float64. */
+    int single = t->dtype == LOOM_DT_F32;
+    if (loom_matrix_init_dtype(&t->values, rows, cols, single ? LOOM_F32 : LOOM_F64) != LOOM_OK)
         return fail(out, LOOM_ENOMEM, "not enough memory for tensor '%.80s' (%zux%zu)", t->name,
                     rows, cols);
     size_t size = dtypes[t->dtype].size, per_chunk = CHUNK_BYTES / size;
@@ -641,9 +643,17 @@ static loom_status read_values(loom_safetensors *out, source *src, uint64_t data
         if (!source_read(src, data_start + t->begin + done * size, buf, n * size, &p))
             return fail(out, LOOM_EIO, "cannot read the data of tensor '%.80s': %s", t->name,
                         src->file && ferror(src->file) ? strerror(errno) : "file ended early");
-        double *v = t->values.data + done;
-        for (size_t k = 0; k < n; k++)
-            v[k] = decode(p + k * size, t->dtype);
+        if (single) {
+            float *v = t->values.data32 + done;
+            for (size_t k = 0; k < n; k++) {
+                uint32_t bits = (uint32_t)get_le(p + k * size, 4);
+                memcpy(&v[k], &bits, sizeof bits);
+            }
+        } else {
+            double *v = t->values.data + done;
+            for (size_t k = 0; k < n; k++)
+                v[k] = decode(p + k * size, t->dtype);
+        }
         done += n;
     }
     return LOOM_OK;
@@ -793,7 +803,7 @@ static loom_status check_values(const loom_st_entry *e, char *error, size_t size
     const loom_matrix *m = e->values;
     for (size_t i = 0; i < m->rows; i++)
         for (size_t j = 0; j < m->cols; j++) {
-            double x = *loom_at(m, i, j);
+            double x = loom_get(m, i, j);
             if (!(x >= lo && x < hi && x == floor(x)))
                 return wfail(error, size, LOOM_EARG,
                              "tensor '%.80s': value %.17g at (%zu, %zu) is not representable as %s",
@@ -924,7 +934,7 @@ static int write_values(FILE *f, const loom_st_entry *e, unsigned char *buf)
                     return 0;
                 used = 0;
             }
-            encode(buf + used, *loom_at(m, i, j), e->dtype);
+            encode(buf + used, loom_get(m, i, j), e->dtype); /* float32 -> F32 is exact */
             used += size;
         }
     return fwrite(buf, 1, used, f) == used;

@@ -6,15 +6,15 @@
 #include "loom.h"
 
 /* The element types loom reads and writes; everything converts to and from double. */
-typedef enum loom_dtype {
+typedef enum loom_st_dtype {
     LOOM_DT_F64, LOOM_DT_F32, LOOM_DT_F16, LOOM_DT_BF16, LOOM_DT_I64, LOOM_DT_I32,
     LOOM_DT_I16, LOOM_DT_I8, LOOM_DT_U8, LOOM_DT_BOOL, LOOM_DT_COUNT
-} loom_dtype;
+} loom_st_dtype;
 
 /* "F64", ...; and the reverse (-1 when unknown). */
-const char *loom_dtype_name(loom_dtype dtype);
-int loom_dtype_from_name(const char *name);
-size_t loom_dtype_size(loom_dtype dtype); /* bytes per element */
+const char *loom_st_dtype_name(loom_st_dtype dtype);
+int loom_st_dtype_from_name(const char *name);
+size_t loom_st_dtype_size(loom_st_dtype dtype); /* bytes per element */
 
 #define LOOM_ST_MAX_DIMS 32                  /* more dimensions are refused */
 #define LOOM_ST_MAX_HEADER 100000000ULL      /* header bytes; as the reference implementation */
@@ -27,11 +27,12 @@ void loom_st_matrix_shape(size_t ndim, const uint64_t *shape, size_t *rows, size
 /* One tensor of a loaded file. */
 typedef struct loom_st_tensor {
     char *name;                        /* owned, NUL-terminated UTF-8 */
-    loom_dtype dtype;                  /* as stored in the file */
+    loom_st_dtype dtype;                  /* as stored in the file */
     size_t ndim;
     uint64_t shape[LOOM_ST_MAX_DIMS];  /* ndim dimensions */
     uint64_t begin, end;               /* data_offsets, relative to the data section */
-    loom_matrix values;                /* owned, converted to double (see loom_st_matrix_shape) */
+    loom_matrix values;                /* owned (see loom_st_matrix_shape): float32 for F32
+                                          tensors, bits as stored; float64 for the others */
 } loom_st_tensor;
 
 /* A loaded file: tensors in header order, metadata in header order. */
@@ -58,10 +59,11 @@ void loom_safetensors_release(loom_safetensors *st);
 /* One tensor to write; everything borrowed for the call. */
 typedef struct loom_st_entry {
     const char *name;                  /* NUL-terminated UTF-8, unique */
-    loom_dtype dtype;
+    loom_st_dtype dtype;
     size_t ndim;
     uint64_t shape[LOOM_ST_MAX_DIMS];  /* its product must equal numel(values) */
-    const loom_matrix *values;         /* written row by row (C order); views are fine */
+    const loom_matrix *values;         /* written row by row (C order); views are fine; either
+                                          dtype (a float32 matrix as F32 is bit-exact) */
 } loom_st_entry;
 
 /* Write tensors (sorted here by name, the array is reordered) and metadata (written

@@ -1,5 +1,5 @@
--- matrix.lua: the matrix engine's speed against numpy on the same OpenBLAS: dgemm at
--- n = 1024, elementwise ops and reductions at n = 10^6, and small in-place ops from Lua.
+-- matrix.lua: the matrix engine's speed against numpy on the same OpenBLAS: dgemm and
+-- sgemm (float32) at n = 1024, elementwise ops and reductions at n = 10^6, and small in-place ops from Lua.
 -- Run: build/bin/loom tests/bench/matrix.lua [threads]. Not a test: prints, never asserts.
 local loom = require "loom"
 
@@ -44,7 +44,11 @@ local C = loom.zeros(n, n)
 ours.gemm_gflops = 2 * n ^ 3 / median_time(function() return A * B end, 3, now) / 1e9
 collectgarbage()
 ours.gemm_out_gflops = 2 * n ^ 3 / median_time(function() C:matmul_(A, B) end, 3, now) / 1e9
-A, B, C = nil, nil, nil
+local A32, B32, C32 = A:float(), B:float(), C:float()
+ours.sgemm_gflops = 2 * n ^ 3 / median_time(function() return A32 * B32 end, 5, now) / 1e9
+collectgarbage()
+ours.sgemm_out_gflops = 2 * n ^ 3 / median_time(function() C32:matmul_(A32, B32) end, 5, now) / 1e9
+A, B, C, A32, B32, C32 = nil, nil, nil, nil, nil, nil
 collectgarbage()
 
 local X, Y, Z = loom.rand(1000, 1000), loom.rand(1000, 1000), loom.zeros(1000, 1000)
@@ -93,6 +97,8 @@ local function row(label, key, unit, _, target)
 end
 row("dgemm n=1024 (A * B)", "gemm_gflops", "GF", true, "loom/numpy >= 0.90")
 row("dgemm into C (matmul_, out=)", "gemm_out_gflops", "GF", true, "loom/numpy >= 0.90")
+row("sgemm n=1024 (A * B, float32)", "sgemm_gflops", "GF", true, "loom/numpy >= 0.90")
+row("sgemm into C (matmul_, out=)", "sgemm_out_gflops", "GF", true, "loom/numpy >= 0.90")
 row("add 1000x1000 (X + Y)", "add_ms", "ms", false, "<= 1.5")
 row("add in place (Z:add_(Y))", "add_out_ms", "ms", false, "<= 1.5")
 row("mul 1000x1000 (X:mul(Y))", "mul_ms", "ms", false, "<= 1.5")

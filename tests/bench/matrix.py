@@ -55,6 +55,12 @@ def main():
     print("gemm_gflops", 2.0 * n ** 3 / t / 1e9)
     t = median_time(lambda: np.matmul(a, b, out=c), 3)
     print("gemm_out_gflops", 2.0 * n ** 3 / t / 1e9)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    c32 = np.zeros((n, n), dtype=np.float32)
+    t = median_time(lambda: a32 @ b32, 5)
+    print("sgemm_gflops", 2.0 * n ** 3 / t / 1e9)
+    t = median_time(lambda: np.matmul(a32, b32, out=c32), 5)
+    print("sgemm_out_gflops", 2.0 * n ** 3 / t / 1e9)
 
     x, y, z = rng.random((1000, 1000)), rng.random((1000, 1000)), np.zeros((1000, 1000))
     ops = {

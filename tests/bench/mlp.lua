@@ -1,13 +1,15 @@
 -- mlp.lua: one epoch of the digits MLP 64-128-10 (ReLU, cross-entropy, Adam, batch 32) in
--- loom, against the same model in PyTorch float64 (tests/bench/mlp.py), both on one thread,
--- best CPU time of several epochs. Prints the ratio and loom's allocations per step.
---   build/bin/loom tests/bench/mlp.lua [repeats]
+-- loom, against the same model in PyTorch (tests/bench/mlp.py) of the same dtype, both on
+-- one thread, best CPU time of several epochs; float64 then float32 unless a dtype is given.
+-- Prints the ratio and loom's allocations per step.
+--   build/bin/loom tests/bench/mlp.lua [repeats] [float64|float32]
 local loom = require "loom"
 local nn, optim, data = loom.nn, loom.optim, loom.data
 
 local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "tests/bench"
 local path = data.require("digits") .. "/digits.csv.gz"
 local repeats = tonumber(arg and arg[1]) or 20
+local dtypes = arg and arg[2] and {arg[2]} or {"float64", "float32"}
 
 local all, err = loom.read_csv(path, {header = false})
 if not all then
@@ -15,13 +17,15 @@ if not all then
   return
 end
 loom.threads(1)
+for _, dtype in ipairs(dtypes) do
+print(string.format("-- %s", dtype))
 loom.seed(42)
 local n = all:rows()
 local train = data.split(n, {test = 0.2})
-local X = all:slice(1, n, 1, 64):index_rows(train) / 16
+local X = (all:slice(1, n, 1, 64):index_rows(train) / 16):to(dtype)
 local y = all:slice(1, n, 65, 65):index_rows(train) + 1
 
-local model = nn.Sequential{nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)}
+local model = nn.Sequential{nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)}:to(dtype)
 local loss = nn.CrossEntropyLoss()
 local opt = optim.adam(model, {lr = 1e-3})
 local loader = data.loader(X, y, 32)
@@ -56,13 +60,14 @@ print(string.format("loom_allocations_per_step %.3f  (%d allocations in %d steps
 print(string.format("lua_bytes_per_step %.1f  (Lua garbage, mostly one iterator per epoch)", lua_kb * 1024 / steps))
 
 local py = os.getenv("LOOM_REFERENCE_PYTHON") or "/usr/bin/python3"
-local p = io.popen(string.format("%s %s/mlp.py %s %d 2>&1", py, here, path, repeats))
+local p = io.popen(string.format("%s %s/mlp.py %s %d %s 2>&1", py, here, path, repeats, dtype))
 local text = p and p:read("a") or ""
 if p then p:close() end
 local torch_ms = tonumber(text:match("torch_epoch_ms ([%d%.]+)"))
 if not torch_ms then
   print("torch twin: skipped (" .. (text:gsub("\n", " "):sub(1, 200)) .. ")")
-  return
+else
+  print(string.format("torch_epoch_ms %.3f", torch_ms))
+  print(string.format("speedup_vs_torch %.2fx", torch_ms / loom_ms))
 end
-print(string.format("torch_epoch_ms %.3f", torch_ms))
-print(string.format("speedup_vs_torch %.2fx", torch_ms / loom_ms))
+end

@@ -1,11 +1,11 @@
-# mlp.py: the PyTorch (float64, one thread) twin of tests/bench/mlp.lua: one epoch of the
-# digits MLP 64-128-10 (ReLU, cross-entropy, Adam, batch 32). Prints "torch_epoch_ms <ms>".
-# Usage: /usr/bin/python3 tests/bench/mlp.py path/to/digits.csv.gz [repeats]
+# mlp.py: the PyTorch (one thread) twin of tests/bench/mlp.lua: one epoch of the digits MLP
+# 64-128-10 (ReLU, cross-entropy, Adam, batch 32). Prints "torch_epoch_ms <ms>".
+# Usage: /usr/bin/python3 tests/bench/mlp.py path/to/digits.csv.gz [repeats] [float64|float32]
 import gzip, sys, time
 import torch
 
 torch.set_num_threads(1)
-torch.set_default_dtype(torch.float64)
+torch.set_default_dtype(torch.float32 if sys.argv[3:4] == ["float32"] else torch.float64)
 torch.manual_seed(42)
 
 def fnv1a(i):

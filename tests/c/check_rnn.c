@@ -284,7 +284,8 @@ START_TEST(test_no_allocation_after_warmup)
         ck_assert_uint_eq(made, round == 0 ? 1 : 0);
     }
     /* A shorter sequence fits the workspace already. */
-    loom_matrix xs = {x.data, n / 2, s.I, s.I, NULL}, os = {out.data, n / 2, 2 * s.H, 2 * s.H, NULL};
+    loom_matrix xs = {.data = x.data, .rows = n / 2, .cols = s.I, .ld = s.I},
+                os = {.data = out.data, .rows = n / 2, .cols = 2 * s.H, .ld = 2 * s.H};
     uint64_t before = loom_alloc_get_stats().allocations;
     ck_assert_int_eq(loom_rnn_forward(&r, &os, NULL, NULL, &xs, s.B, NULL, NULL, NULL, &rng), LOOM_OK);
     ck_assert_uint_eq(loom_alloc_get_stats().allocations - before, 0);

@@ -56,7 +56,7 @@ test("constructor errors", function()
   checkerror("loom.rand: cols must be in 0..2147483647, got -1", loom.rand, 1, -1)
   checkerror("loom.randn: rows must be in 0..2147483647, got -1", loom.randn, -1, 1)
   checkerror_like("(number has no integer representation)", loom.zeros, 1.5, 2)
-  checkerror("loom.zeros: cols must be in 0..2147483647, got 1099511627776", loom.zeros, 1 << 40, 1 << 40)
+  checkerror("loom.zeros: rows must be in 0..2147483647, got 1099511627776", loom.zeros, 1 << 40, 1 << 40)
   -- Every dimension is bounded, empty or not (issue 13, item 8): a 2^62 x 0 matrix made
   -- vcat overflow and map, norm and totable loop 2^62 times.
   checkerror("loom.zeros: rows must be in 0..2147483647, got 4611686018427387904", loom.zeros, 1 << 62, 0)

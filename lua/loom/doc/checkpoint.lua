@@ -5,8 +5,8 @@ return {
     signature = "loom.save(path, tensors [, metadata [, opts]]) -> true | nil, message",
     doc = [[
 Write a safetensors file: tensors = {name = matrix, ...}, metadata = {key = "string", ...}.
-opts.dtype = "F64" (default) | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" |
-"BOOL" for every tensor, opts.dtypes = {name = dtype} for some, opts.shapes = {name = {d1,
+opts.dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL"
+for every tensor (default: each matrix in its own dtype, F32 for float32, F64 for float64), opts.dtypes = {name = dtype} for some, opts.shapes = {name = {d1,
 d2, ...}} to store a matrix with another shape of the same element count ({n} makes a bias
 1-D as PyTorch has it, {} a scalar). Without a hint a matrix is stored as [rows, cols].
 Tensors are written in sorted name order, contiguous, the header padded to a multiple of 8
@@ -23,8 +23,9 @@ Example: loom.save("w.safetensors", {weight = W, bias = b}, {epoch = "3"}, {shap
   { name = "loom.load",
     signature = "loom.load(path) -> tensors, metadata, shapes, dtypes | nil, message",
     doc = [[
-Read a safetensors file (PyTorch's, numpy's, loom's): tensors = {name = matrix} converted to
-double from F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL; metadata = {key = string};
+Read a safetensors file (PyTorch's, numpy's, loom's): tensors = {name = matrix}; F32
+tensors load as float32 matrices with their bits unchanged, F64, F16, BF16, I64, I32, I16,
+I8, U8 and BOOL ones as float64 matrices; metadata = {key = string};
 shapes = {name = {d1, ...}} the true shape of each tensor; dtypes = {name = "F32", ...}.
 A 1-D tensor of n loads as an n x 1 matrix, a scalar as 1 x 1, a k-D tensor as
 shape[1] x (product of the rest). loom.save(path2, tensors, metadata, {shapes = shapes,
@@ -53,8 +54,10 @@ Example: loom.checkpoint(loom.checkpoint.path(run), {model = net, optim = opt, s
 Load a checkpoint written by loom.checkpoint and restore what is given: model:load_state_dict
 (strict unless strict = false; missing, unexpected or mis-shaped keys raise, listed),
 optim:load_state_dict (state and hyperparameters), and the generator (unless rng = false).
-info = {step, extra, metadata (the caller's), model = tensors, optim = tensors,
-optim_meta = strings}. A file that is not a checkpoint returns nil, message.
+info = {step, dtype (the model's parameters' dtype when saved: "float32" or "float64"),
+extra, metadata (the caller's), model = tensors, optim = tensors, optim_meta = strings}.
+Tensors keep the dtype they were saved in (a float32 model's as F32, exactly) and convert
+into the targets' dtype. A file that is not a checkpoint returns nil, message.
 Also loom.checkpoint.load(path, targets).]] },
 
   { name = "loom.checkpoint.save",

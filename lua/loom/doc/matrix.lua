@@ -3,7 +3,12 @@
 return {
   { name = "matrix",
     doc = [[
-A dense matrix of doubles, row-major, rows are observations (like numpy and PyTorch).
+A dense matrix of doubles (dtype "float64", the default) or of singles ("float32", for
+training and inference), row-major, rows are observations (like numpy and PyTorch).
+Constructors take {dtype = "float32"}; views, copies and results keep the dtype. One
+operation never mixes dtypes: "matrix:add: cannot mix float64 and float32" (convert with
+A:float() or A:double()); functions that compute in double (loom.linalg, regress,
+gradcheck) refuse float32 matrices and say so.
 Indices are 1-based. row, col, slice and (when possible) reshape return views that share
 storage with their parent and keep it alive. Operators: A + B, A - B, A * B (matrix
 product), A / s, -A, and numbers on either side of + - * (A * 2, 2 * A).
@@ -12,22 +17,28 @@ Misuse raises an error naming the function and the shapes, e.g.
 raises "attempt to use a released matrix" when used again.]] },
 
   -- construction
-  { name = "loom.matrix", signature = "loom.matrix(rows | list | A) -> matrix",
+  { name = "loom.matrix", signature = "loom.matrix(rows | list | A [, {dtype = \"float64\"}]) -> matrix",
     doc = [[
 A matrix from a table of rows, loom.matrix{{1, 2}, {3, 4}}; from a flat list, a column:
-loom.matrix{1, 2, 3} is 3x1; from a matrix, a copy.]] },
+loom.matrix{1, 2, 3} is 3x1; from a matrix, a copy (of A's dtype unless dtype is given).]] },
   { name = "loom.zeros", signature = "loom.zeros(rows, cols) -> matrix",
-    doc = "A rows x cols matrix of zeros." },
-  { name = "loom.ones", signature = "loom.ones(rows, cols) -> matrix",
+    doc = [[
+A rows x cols matrix of zeros. loom.zeros(rows, cols, {dtype = "float32"}) makes a float32
+one; every constructor takes that option.]] },
+  { name = "loom.ones", signature = "loom.ones(rows, cols [, {dtype = \"float64\"}]) -> matrix",
     doc = "A rows x cols matrix of ones." },
-  { name = "loom.fill", signature = "loom.fill(rows, cols, value) -> matrix",
+  { name = "loom.fill", signature = "loom.fill(rows, cols, value [, {dtype = \"float64\"}]) -> matrix",
     doc = "A rows x cols matrix with every element equal to value." },
-  { name = "loom.eye", signature = "loom.eye(n [, cols]) -> matrix",
+  { name = "loom.eye", signature = "loom.eye(n [, cols] [, {dtype = \"float64\"}]) -> matrix",
     doc = "The n x n identity (n x cols with ones on the main diagonal when cols is given)." },
-  { name = "loom.rand", signature = "loom.rand(rows, cols) -> matrix",
-    doc = "Uniform random values in [0, 1) from loom's generator (see loom.seed)." },
-  { name = "loom.randn", signature = "loom.randn(rows, cols) -> matrix",
-    doc = "Standard normal random values N(0, 1) from loom's generator (see loom.seed)." },
+  { name = "loom.rand", signature = "loom.rand(rows, cols [, {dtype = \"float64\"}]) -> matrix",
+    doc = [[
+Uniform random values in [0, 1) from loom's generator (see loom.seed). A float32 matrix
+gets the same draws rounded to float32.]] },
+  { name = "loom.randn", signature = "loom.randn(rows, cols [, {dtype = \"float64\"}]) -> matrix",
+    doc = [[
+Standard normal random values N(0, 1) from loom's generator (see loom.seed). A float32
+matrix gets the same draws rounded to float32.]] },
   { name = "loom.seed", signature = "loom.seed(n)",
     doc = [[
 Seed loom's one random generator (xoshiro256**). The same seed and thread count give
@@ -45,12 +56,13 @@ it (checkpoints use this to resume a run with the same random stream).]] },
   { name = "loom.vcat", signature = "loom.vcat{A, B, ...} -> matrix",
     doc = "Matrices stacked vertically (all with the same number of columns)." },
   { name = "loom.read_csv",
-    signature = "loom.read_csv(path [, {header = true, rownames = false, sep = \",\", max_bytes = 2^30}]) -> matrix, names, rownames",
+    signature = "loom.read_csv(path [, {header = true, rownames = false, sep = \",\", max_bytes = 2^30, dtype = \"float64\"}]) -> matrix, names, rownames",
     doc = [[
 Read a CSV file of numbers, plain or gzip-compressed. header: the first row holds column
 names (returned as a list; a UTF-8 byte order mark is skipped); rownames: the first column
 holds row names (returned as a list); sep: the one-character separator; max_bytes: refuse a
-file whose (decompressed) text is longer, 1 GiB by default. Quoted fields are understood.
+file whose (decompressed) text is longer, 1 GiB by default; dtype: the matrix's element type
+(numbers are parsed as doubles and rounded once for float32). Quoted fields are understood.
 An unreadable or malformed file returns nil and a message saying where:
 "data.csv:12:3: expected number"; a truncated or corrupt .gz file is such a failure
 ("the gzip stream is truncated"), never a shorter table.]] },
@@ -72,6 +84,14 @@ modules may add methods to it; help("matrix") lists them when they have doc entr
   { name = "matrix:cols", signature = "A:cols() -> integer", doc = "The number of columns." },
   { name = "matrix:shape", signature = "A:shape() -> rows, cols", doc = "Both dimensions." },
   { name = "matrix:numel", signature = "A:numel() -> integer", doc = "rows * cols." },
+  { name = "matrix:dtype", signature = "A:dtype() -> \"float64\" | \"float32\"",
+    doc = "The element type. tostring(A) shows it when it is not float64." },
+  { name = "matrix:float", signature = "A:float() -> matrix",
+    doc = "A as float32: A itself when it already is, else a rounded copy." },
+  { name = "matrix:double", signature = "A:double() -> matrix",
+    doc = "A as float64: A itself when it already is, else an exact copy." },
+  { name = "matrix:to", signature = "A:to(dtype) -> matrix",
+    doc = "A:float() or A:double() by name: dtype is \"float32\" or \"float64\"." },
   { name = "matrix:is_view", signature = "A:is_view() -> boolean",
     doc = "Whether A shares another matrix's storage (a row, col, slice or reshape view)." },
   { name = "matrix:get", signature = "A:get(i, j) -> number | v:get(k) -> number",

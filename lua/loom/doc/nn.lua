@@ -55,6 +55,14 @@ Linear skips one matrix product. Activations use the output their forward kept.]
    doc = [[The trainable parameters in order. value and grad are views into the module's storage
 (writing them changes the module; they keep the module alive).]]},
   {name = "loom.nn.Module:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero."},
+  {name = "loom.nn.Module:to", signature = "m:to(dtype) -> m",
+   doc = [[Convert the parameters and their gradients to dtype ("float32" or "float64"; values
+rounded for float32) and return m; containers convert every child. Inputs must then have
+that dtype ("nn.Linear:forward: cannot mix float64 and float32" otherwise). Parameter lists
+and optimisers taken before still see the old storage: build the optimiser after
+converting (its state takes the parameters' dtype). gradcheck stays in float64.]]},
+  {name = "loom.nn.Module:dtype", signature = "m:dtype() -> \"float64\" | \"float32\" | nil",
+   doc = "The dtype of a layer's parameters (nil for layers without parameters, which take either)."},
   {name = "loom.nn.Module:train", signature = "m:train([mode = true]) -> m",
    doc = "Training mode (Dropout drops); train(false) is eval(). Containers pass it to children."},
   {name = "loom.nn.Module:eval", signature = "m:eval() -> m", doc = "Evaluation mode (Dropout is the identity)."},

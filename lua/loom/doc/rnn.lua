@@ -65,6 +65,15 @@ value changes the layer.]] },
   { name = "nn.LSTM:config", signature = "m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, nonlinearity, cell, gates}",
     doc = "The layer's settings." },
   { name = "nn.LSTM:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero." },
+  { name = "nn.LSTM:to", signature = "m:to(dtype) -> m",
+    doc = [[
+Convert the parameters and gradients to "float32" (values rounded) or "float64". A float32
+layer (or cell) runs float32 twins of the fused kernels and sgemm; its inputs, states and
+gradients must be float32 ("nn.LSTM:forward: cannot mix float64 and float32" otherwise).
+The last forward is forgotten; parameter lists and optimisers made before see the old
+storage, so build the optimiser after converting.]] },
+  { name = "nn.LSTM:dtype", signature = "m:dtype() -> \"float64\" | \"float32\"",
+    doc = "The dtype of the layer's parameters, inputs and outputs." },
   { name = "nn.LSTM:train", signature = "m:train([mode]) -> m", doc = "Training mode (dropout between layers on)." },
   { name = "nn.LSTM:eval", signature = "m:eval() -> m", doc = "Evaluation mode (no dropout)." },
   { name = "nn.RNNCell", signature = "nn.RNNCell(in, hidden [, {nonlinearity = \"tanh\"}]) -> cell",

@@ -98,7 +98,7 @@ function Module.load_state_dict(m, t, opts)
   if #mismatched > 0 then problems[#problems + 1] = "shape mismatch: " .. table.concat(mismatched, ", ") end
   if #problems > 0 then check.fail(fn, "%s", table.concat(problems, "; ")) end
   for _, p in ipairs(params) do
-    if t[p.name] ~= nil then p.value:copy_(t[p.name]) end
+    if t[p.name] ~= nil then p.value:copy_(t[p.name]:to(p.value:dtype())) end -- converts, like PyTorch
   end
   return missing, unexpected
 end
@@ -324,6 +324,20 @@ function Sequential:zero_grad()
   return self
 end
 
+-- seq:to(dtype) -> seq: every child converted (m:to on each; see the native layers' to).
+function Sequential:to(dtype)
+  check_sequential(self, "to")
+  if dtype ~= "float32" and dtype ~= "float64" then
+    check.fail("nn.Sequential:to", "dtype must be \"float32\" or \"float64\", got %s",
+      type(dtype) == "string" and ("\"" .. dtype .. "\"") or check.kind(dtype))
+  end
+  for i = 1, #self do
+    if type(self[i].to) ~= "function" then check.fail("nn.Sequential:to", "item %d has no to method", i) end
+    check.call("nn.Sequential:to", self[i].to, self[i], dtype)
+  end
+  return self
+end
+
 function Sequential:train(mode)
   check_sequential(self, "train")
   self.training = mode == nil or not not mode
@@ -401,6 +415,16 @@ end
 local function gradcheck(target, x, opts)
   check.matrix("nn.gradcheck", "input", x)
   opts = check.options("nn.gradcheck", opts, {eps = "number", floor = "number", target = "matrix"})
+  -- finite differences need double: a float32 step of 1e-6 is below the values' resolution
+  local function refuse(what)
+    check.fail("nn.gradcheck", "%s is float32; gradients are checked in float64 (convert with :to(\"float64\"))", what)
+  end
+  if x:dtype() == "float32" then refuse("the input") end
+  if (type(target) == "table" or type(target) == "userdata") and type(target.parameters) == "function" then
+    for _, p in ipairs(target:parameters()) do
+      if p.value:dtype() == "float32" then refuse("parameter " .. p.name) end
+    end
+  end
   local eps, floor = opts.eps or 1e-6, opts.floor or 1e-3
   local saved = loom.rng_state()
   local obj = objective(target, x, opts)
