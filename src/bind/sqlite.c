@@ -429,10 +429,13 @@ static const luaL_Reg db_methods[] = {
 };
 
 static const luaL_Reg db_meta[] = {
-    {"__gc", db_release},
-    {"__close", db_release},
     {"__tostring", db_tostring},
     {NULL, NULL},
+};
+
+static const loom_class db_class = {
+    .tname = LOOM_DB_T, .name = "sqlite database", .methods = db_methods, .meta = db_meta,
+    .release = db_release,
 };
 
 static const luaL_Reg stmt_methods[] = {
@@ -448,10 +451,13 @@ static const luaL_Reg stmt_methods[] = {
 };
 
 static const luaL_Reg stmt_meta[] = {
-    {"__gc", stmt_release},
-    {"__close", stmt_release},
     {"__tostring", stmt_tostring},
     {NULL, NULL},
+};
+
+static const loom_class stmt_class = {
+    .tname = LOOM_STMT_T, .name = "sqlite statement", .methods = stmt_methods, .meta = stmt_meta,
+    .release = stmt_release,
 };
 
 static const luaL_Reg module_functions[] = {
@@ -459,21 +465,12 @@ static const luaL_Reg module_functions[] = {
     {NULL, NULL},
 };
 
-static void new_type(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
-{
-    if (luaL_newmetatable(L, name)) {
-        loom_setfuncs(L, meta);
-        lua_newtable(L);
-        loom_setfuncs(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
-}
 
 int loom_open_sqlite(lua_State *L)
 {
-    new_type(L, LOOM_DB_T, db_meta, db_methods);
-    new_type(L, LOOM_STMT_T, stmt_meta, stmt_methods);
+    loom_newclass(L, &db_class);
+    loom_newclass(L, &stmt_class);
+    lua_pop(L, 2);
     luaL_newlib(L, module_functions);
     lua_pushstring(L, sqlite3_libversion());
     lua_setfield(L, -2, "version");

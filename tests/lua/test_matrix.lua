@@ -639,3 +639,19 @@ test("loom.core holds the bindings of src/bind/core.c's table, and nothing else"
       tostring(mt.__name))
   end
 end)
+
+test("every userdata class is made by the one class helper (methods table, __name, __gc)", function()
+  local core = require "loom.core"
+  local db <close> = core.sqlite.open(":memory:")
+  local objects = {matrix = loom.zeros(1, 1), ["sqlite database"] = db, ["sqlite statement"] = db:prepare("SELECT 1"),
+    linear = loom.nn.Linear(2, 2), lstm = loom.nn.LSTM(2, 2), fetcher = core.data.fetcher(),
+    attention = loom.nn.Attention("dot", 2)}
+  for what, o in pairs(objects) do
+    local mt = getmetatable(o)
+    check(type(mt.methods) == "table", "%s: no methods table (not made by loom_newclass)", what)
+    check(type(mt.__name) == "string", "%s: no __name", what)
+    check(type(mt.__gc) == "function", "%s: no __gc", what)
+    -- layers have no __close (parameter views point into them); where there is one, it is __gc
+    check(mt.__close == nil or mt.__close == mt.__gc, "%s: __gc and __close are not one function", what)
+  end
+end)
