@@ -651,7 +651,5 @@ test("every userdata class is made by the one class helper (methods table, __nam
     check(type(mt.methods) == "table", "%s: no methods table (not made by loom_newclass)", what)
     check(type(mt.__name) == "string", "%s: no __name", what)
     check(type(mt.__gc) == "function", "%s: no __gc", what)
-    -- layers have no __close (parameter views point into them); where there is one, it is __gc
-    check(mt.__close == nil or mt.__close == mt.__gc, "%s: __gc and __close are not one function", what)
   end
 end)
