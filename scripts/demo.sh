@@ -20,7 +20,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "matrices (scripts/matrices.lua)"
 $loom scripts/matrices.lua
 
-for experiment in regression backprop digits vanishing agreement speech; do
+for experiment in regression backprop digits ann_vs_rnn vanishing agreement speech; do
   step "experiment: $experiment ($loom run scripts/experiments/$experiment.lua $quick)"
   $loom run "scripts/experiments/$experiment.lua" $quick
 done

@@ -152,10 +152,28 @@ function Run:plot(spec)
   end
   if #series == 0 then error("run:plot: nothing to draw: give metrics = {...} or series = {...}", 2) end
   local path = self:artifact(spec.file or "plot.png")
-  local ok, err = plot.draw{output = path, series = series, title = spec.title or self.name,
-    xlabel = spec.xlabel or "step", ylabel = spec.ylabel, logy = spec.logy, size = spec.size}
+  local draw = {output = path, series = series, title = spec.title or self.name,
+    xlabel = spec.xlabel or (spec.metrics and "step" or nil)}
+  for _, k in ipairs{"ylabel", "y2label", "logx", "logy", "xrange", "yrange", "y2range", "xtics", "ytics", "key",
+    "vlines", "size"} do
+    draw[k] = spec[k]
+  end
+  local ok, err = plot.draw(draw)
   if not ok then error("run:plot: " .. err, 2) end
   return path
+end
+
+-- run:heatmap{file = "confusion.png", values = {{...}, ...}, xlabels =, ylabels =, title = ...}
+-- -> path (see loom.runs.plot.heatmap: a matrix as coloured cells with their counts).
+function Run:heatmap(spec)
+  if type(spec) ~= "table" then error("run:heatmap: expected a table {file = ..., values = {{...}, ...}}", 2) end
+  local draw = {output = self:artifact(spec.file or "heatmap.png"), title = spec.title or self.name}
+  for _, k in ipairs{"values", "xlabels", "ylabels", "counts", "xlabel", "ylabel", "cblabel", "size"} do
+    draw[k] = spec[k]
+  end
+  local ok, err = require("loom.runs.plot").heatmap(draw)
+  if not ok then error("run:heatmap: " .. err, 2) end
+  return draw.output
 end
 
 function runner.print_result(result)

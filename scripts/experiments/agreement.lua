@@ -234,21 +234,9 @@ local function report(model, vocab, sets, run, p)
   return result
 end
 
--- An LSTMCell with the trained layer's weights, to step through a sentence and read the
--- cell state and the gates the fused layer keeps internal (nil for GRU and RNN).
-local function lstm_stepper(model)
-  local cfg = model.rnn:config()
-  if cfg.kind ~= "LSTM" then return nil end
-  local cell = nn.LSTMCell(cfg.input_size, cfg.hidden_size)
-  local sd = model.rnn:state_dict()
-  cell:load_state_dict({weight_ih = sd.weight_ih_l0, weight_hh = sd.weight_hh_l0,
-    bias_ih = sd.bias_ih_l0, bias_hh = sd.bias_hh_l0}, {strict = true})
-  return cell, cfg.hidden_size
-end
-
--- Word by word: the probability of a plural verb after each word (from the fused layer's
--- outputs), and for an LSTM the cell state's norm and the mean forget gate (from a cell
--- stepping through the same words with the same weights).
+-- Word by word: the probability of a plural verb after each word, and for an LSTM the cell
+-- state's norm and the mean forget gate, all read from the fused layer after one forward (its
+-- cell_states() and gates per step: nothing is re-run cell by cell).
 local function explain(model, vocab, line)
   local words = text.tokenize(line)
   local ids = vocab:encode(words)
@@ -258,19 +246,18 @@ local function explain(model, vocab, line)
   local E = model.embed:forward(X)
   local out = model.rnn:forward(E, {lengths = {#ids}, batch = 1})
   local logits = model.out:forward(out)
-  local cell, H = lstm_stepper(model)
-  local h, c
+  local cfg = model.rnn:config()
+  local cells = cfg.kind == "LSTM" and model.rnn:cell_states() or nil
+  local H = cfg.hidden_size
   local steps = {}
   for t = 1, #ids do
     -- Softmax over two classes is the logistic function of the logit difference.
     local p_plural = 1 / (1 + math.exp(logits:get(t, 1) - logits:get(t, 2)))
     local step = {word = words[t], known = ids[t] ~= vocab.unk, p_plural = p_plural,
       h_norm = out:row(t):norm()}
-    if cell then
-      h, c = cell:forward(E:row(t), {h = h, c = c})
-      h, c = h:copy(), c:copy()
-      step.c_norm = c:norm()
-      step.forget = cell:gates():slice(1, 1, H + 1, 2 * H):mean()
+    if cells then
+      step.c_norm = cells:row(t):norm()
+      step.forget = model.rnn:gates(t):slice(1, 1, H + 1, 2 * H):mean() -- gates i | f | g | o
     end
     steps[t] = step
   end

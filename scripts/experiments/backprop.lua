@@ -2,6 +2,8 @@
 -- network (z1 = w1 x + b1, a1 = sigmoid(z1), z2 = w2 a1 + b2, a2 = sigmoid(z2), binary
 -- cross-entropy) is derived step by step; each gradient is shown three ways: the closed
 -- form, loom's backward pass, and central finite differences. Then a small MLP learns XOR.
+-- Then the cost claim: forward and backward time of MLPs from 10^3 to 10^7 connections (both
+-- linear, backward about twice forward) against finite differences (quadratic).
 --   loom run scripts/experiments/backprop.lua [epochs=2000 lr=0.1 hidden=4 quick=false]
 local loom = require "loom"
 local nn, optim = loom.nn, loom.optim
@@ -155,16 +157,213 @@ local function train_xor(p, run)
   return 10 ^ curve[#curve], correct / 4
 end
 
+-- ---- the cost of derivatives: backpropagation against finite differences ----
+
+-- An MLP of `depth` hidden layers of `width` units (tanh) on `width` inputs, one output:
+-- about depth * width^2 connections (weights).
+local function mlp(width, depth)
+  local layers = {}
+  for _ = 1, depth do
+    layers[#layers + 1] = nn.Linear(width, width)
+    layers[#layers + 1] = nn.Tanh()
+  end
+  layers[#layers + 1] = nn.Linear(width, 1)
+  return nn.Sequential(layers)
+end
+
+local function connections(width, depth) return depth * width * width + width end
+
+-- Seconds per call of f, repeated until at least `budget` seconds have passed (best of 3 rounds).
+local function seconds_per_call(f, budget)
+  local best = math.huge
+  for _ = 1, 3 do
+    local calls, t0 = 0, loom.linalg.wall_time()
+    repeat
+      f()
+      calls = calls + 1
+    until loom.linalg.wall_time() - t0 >= budget / 3
+    best = math.min(best, (loom.linalg.wall_time() - t0) / calls)
+  end
+  return best
+end
+
+-- The gradient of the MSE loss by central differences: two forwards per parameter.
+local function finite_difference_gradient(model, X, Y, loss, eps)
+  local grads = {}
+  for _, p in ipairs(model:parameters()) do
+    local v, g = p.value, loom.zeros(p.value:rows(), p.value:cols())
+    for i = 1, v:rows() do
+      for j = 1, v:cols() do
+        local orig = v:get(i, j)
+        v:set(i, j, orig + eps)
+        local fp = loss:forward(model:forward(X), Y)
+        v:set(i, j, orig - eps)
+        local fm = loss:forward(model:forward(X), Y)
+        v:set(i, j, orig)
+        g:set(i, j, (fp - fm) / (2 * eps))
+      end
+    end
+    grads[#grads + 1] = g
+  end
+  return grads
+end
+
+-- The least-squares slope of log(y) against log(x): the exponent of a power law.
+local function loglog_slope(xs, ys)
+  local n, sx, sy, sxx, sxy = #xs, 0, 0, 0, 0
+  for i = 1, n do
+    local x, y = math.log(xs[i]), math.log(ys[i])
+    sx, sy, sxx, sxy = sx + x, sy + y, sxx + x * x, sxy + x * y
+  end
+  return (n * sxy - sx * sy) / (n * sxx - sx * sx)
+end
+
+local function scaling_grid(p)
+  local grid = {}
+  for _, wd in ipairs{{10, 1}, {32, 1}, {32, 3}, {32, 10}, {100, 1}, {100, 10}, {316, 1}, {316, 10}, {1000, 1}, {1000, 10}} do
+    -- connections(w, d) is d w^2 + w: a grid point "10^7" is 10^7 + 10^3
+    if connections(wd[1], wd[2]) <= 1.01 * p.max_connections then grid[#grid + 1] = {width = wd[1], depth = wd[2]} end
+  end
+  return grid
+end
+
+-- Time forward and backward over the grid; finite differences on the smallest sizes.
+local function measure_scaling(p, run)
+  local B, budget = 64, p.quick and 0.15 or 0.6
+  local fd_max = p.fd_max_connections > 0 and p.fd_max_connections or (p.quick and 3.2e3 or 1.1e4)
+  local loss, rows = nn.MSELoss(), {}
+  for i, g in ipairs(scaling_grid(p)) do
+    local model = mlp(g.width, g.depth)
+    local X, Y = loom.randn(B, g.width), loom.randn(B, 1)
+    local r = {width = g.width, depth = g.depth, connections = connections(g.width, g.depth)}
+    r.forward = seconds_per_call(function() model:forward(X) end, budget)
+    local dY = loss:backward(model:forward(X), Y)
+    r.backward = seconds_per_call(function() model:backward(X, dY) end, budget)
+    if r.connections <= fd_max then
+      local t0 = loom.linalg.wall_time()
+      local fd = finite_difference_gradient(model, X, Y, loss, 1e-6)
+      r.fd = loom.linalg.wall_time() - t0
+      model:zero_grad()
+      model:forward(X)
+      model:backward(X, loss:backward(model:forward(X), Y))
+      r.fd_error = 0
+      for k, prm in ipairs(model:parameters()) do
+        r.fd_error = math.max(r.fd_error, (fd[k] - prm.grad):norm() / math.max(prm.grad:norm(), 1e-12))
+      end
+    end
+    rows[#rows + 1] = r
+    run:log{step = i, connections = r.connections, t_forward = r.forward, t_backward = r.backward, t_fd = r.fd}
+    run:progress(i, #scaling_grid(p))
+  end
+  return rows
+end
+
+local function fmt_seconds(t)
+  if t >= 86400 * 365 then return string.format("%.1f years", t / (86400 * 365)) end
+  if t >= 86400 then return string.format("%.1f days", t / 86400) end
+  if t >= 3600 then return string.format("%.1f hours", t / 3600) end
+  if t >= 1 then return string.format("%.2f s", t) end
+  return string.format("%.3g ms", t * 1e3)
+end
+
+-- Print the table, draw the plot, return the measured exponents and ratios.
+local function report_scaling(rows, run)
+  print("\nCost of the gradient of an MLP (tanh, batch 64): seconds per pass, and by finite differences")
+  print(string.format("%7s %6s %12s %11s %11s %9s %17s %9s", "width", "depth", "connections", "forward",
+    "backward", "bwd/fwd", "finite diff.", "fd error"))
+  local measured_fd, big = {}, {}
+  for _, r in ipairs(rows) do
+    local fd_text = r.fd and fmt_seconds(r.fd) or "-"
+    print(string.format("%7d %6d %12d %11s %11s %9.2f %17s %9s", r.width, r.depth, r.connections,
+      fmt_seconds(r.forward), fmt_seconds(r.backward), r.backward / r.forward, fd_text,
+      r.fd_error and string.format("%.1e", r.fd_error) or "-"))
+    if r.fd then measured_fd[#measured_fd + 1] = r end
+    if r.connections >= 1e5 then big[#big + 1] = r end
+  end
+  if #big < 2 then big = rows end
+  local xs, fwd, bwd, ratio = {}, {}, {}, 0
+  for _, r in ipairs(big) do
+    xs[#xs + 1], fwd[#fwd + 1], bwd[#bwd + 1] = r.connections, r.forward, r.backward
+    ratio = ratio + math.log(r.backward / r.forward)
+  end
+  local out = {forward_exponent = loglog_slope(xs, fwd), backward_exponent = loglog_slope(xs, bwd),
+    backward_over_forward = math.exp(ratio / #big), fd_max_error = 0}
+  -- finite differences: 2 forwards per parameter, so t_fd(P) ~ 2 P t_forward(P), calibrated
+  -- on the sizes measured and extrapolated to the others
+  local calib = 0
+  for _, r in ipairs(measured_fd) do
+    calib = calib + math.log(r.fd / (2 * r.connections * r.forward))
+    out.fd_max_error = math.max(out.fd_max_error, r.fd_error)
+  end
+  calib = #measured_fd > 0 and math.exp(calib / #measured_fd) or 1
+  local series_x, s_fwd, s_bwd, fd_x, fd_y, ex_x, ex_y = {}, {}, {}, {}, {}, {}, {}
+  for _, r in ipairs(rows) do
+    series_x[#series_x + 1], s_fwd[#s_fwd + 1], s_bwd[#s_bwd + 1] = r.connections, r.forward, r.backward
+    if r.fd then fd_x[#fd_x + 1], fd_y[#fd_y + 1] = r.connections, r.fd end
+    ex_x[#ex_x + 1], ex_y[#ex_y + 1] = r.connections, calib * 2 * r.connections * r.forward
+  end
+  -- the exponents over the sizes past the per-call overhead (>= 1000 connections) when there are two
+  local fx, fy = {}, {}
+  for i = 1, #fd_x do
+    if fd_x[i] >= 1000 then fx[#fx + 1], fy[#fy + 1] = fd_x[i], fd_y[i] end
+  end
+  if #fx < 2 then fx, fy = fd_x, fd_y end
+  if #fx >= 2 then out.fd_exponent = loglog_slope(fx, fy) end
+  local bx, by = {}, {}
+  for i = 1, #ex_x do
+    if ex_x[i] >= big[1].connections then bx[#bx + 1], by[#by + 1] = ex_x[i], ex_y[i] end
+  end
+  out.fd_extrapolated_exponent = loglog_slope(bx, by)
+  local last = rows[#rows]
+  out.fd_extrapolated_largest = ex_y[#ex_y]
+  out.fd_over_backprop_largest = ex_y[#ex_y] / (last.forward + last.backward)
+  local png = run:plot{file = "gradient_cost.png", logx = true, logy = true, key = "inside left top Left reverse",
+    title = "seconds for one gradient of an MLP: backpropagation vs finite differences",
+    xlabel = "connections (weights)", ylabel = "seconds", size = {900, 600},
+    series = {{title = "forward (measured)", x = series_x, y = s_fwd, style = "linespoints"},
+      {title = "backward (measured)", x = series_x, y = s_bwd, style = "linespoints"},
+      {title = "finite differences (measured)", x = fd_x, y = fd_y, style = "points"},
+      {title = "finite differences, extrapolated (2 forwards per weight)", x = ex_x, y = ex_y, dashed = true}}}
+  local function growth(e)
+    if e < 0.7 then return "less than linearly" end
+    return e <= 1.2 and "about linearly" or "faster than linearly"
+  end
+  print(string.format("=> from %d to %d connections, forward time grows as connections^%.2f and backward as " ..
+    "connections^%.2f (%s), and backward/forward = %.2f.", big[1].connections, big[#big].connections,
+    out.forward_exponent, out.backward_exponent, growth(math.max(out.forward_exponent, out.backward_exponent)),
+    out.backward_over_forward))
+  print(string.format("=> finite differences (2 forwards per weight) %s; extrapolated from there they grow as " ..
+    "connections^%.2f from %d to %d connections and would take %s at %d, %.3gx one forward and backward.",
+    out.fd_exponent and string.format("grew as connections^%.2f from %d to %d connections (measured)",
+    out.fd_exponent, fx[1], fx[#fx]) or "were not measured", out.fd_extrapolated_exponent, bx[1], bx[#bx],
+    fmt_seconds(out.fd_extrapolated_largest), last.connections, out.fd_over_backprop_largest))
+  print("wrote " .. png)
+  return out
+end
+
+local PARTS = {derivation = true, xor = true, scaling = true}
+
 return loom.experiment{
   name = "backprop",
   description = "the chain rule step by step on the course's two-layer network, then XOR",
-  params = {seed = 42, quick = false, epochs = 2000, lr = 0.1, hidden = 4},
+  params = {seed = 42, quick = false, epochs = 2000, lr = 0.1, hidden = 4, parts = "derivation,xor,scaling",
+    max_connections = 1e7, fd_max_connections = 0},
   run = function(p, run)
     if p.quick then p.epochs = math.min(p.epochs, 500) end
-    local w = {w1 = 0.5, b1 = -0.3, w2 = 1.2, b2 = 0.1}
-    local worst_cf, worst_fd = derivation(w, 1.5, 1)
-    local final_loss, accuracy = train_xor(p, run)
-    return {max_closed_form_error = worst_cf, max_finite_difference_error = worst_fd,
-      xor_final_loss = final_loss, xor_accuracy = accuracy}
+    local want = {}
+    for part in p.parts:gmatch("[^,%s]+") do
+      if not PARTS[part] then error("param parts: unknown part '" .. part .. "' (derivation, xor, scaling)") end
+      want[part] = true
+    end
+    local result = {}
+    if want.derivation then
+      local w = {w1 = 0.5, b1 = -0.3, w2 = 1.2, b2 = 0.1}
+      result.max_closed_form_error, result.max_finite_difference_error = derivation(w, 1.5, 1)
+    end
+    if want.xor then result.xor_final_loss, result.xor_accuracy = train_xor(p, run) end
+    if want.scaling then
+      for k, v in pairs(report_scaling(measure_scaling(p, run), run)) do result[k] = v end
+    end
+    return result
   end,
 }

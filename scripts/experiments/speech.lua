@@ -138,39 +138,145 @@ local function confusion_text(C)
   return table.concat(lines, "\n")
 end
 
--- The confusion matrix as a PNG heat map with counts, through gnuplot; nil when gnuplot is
--- missing or fails.
-local function confusion_png(C, path, title)
-  if os.execute("gnuplot --version >/dev/null 2>&1") ~= true then return nil end
-  local data = path .. ".dat"
-  local f = assert(io.open(data, "w"))
+-- The demo setting (quick), the pooling check and the BLAS threads.
+local function settings(p)
+  if p.quick then
+    -- the demo setting: fewer epochs, a smaller network, a smaller synthetic set
+    p.epochs, p.hidden, p.speakers, p.takes = math.min(p.epochs, 6), math.min(p.hidden, 32), 8, 8
+  end
+  loom.threads(p.threads)
+  if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'") end
+end
+
+-- Features of every recording, split into training and test sets: the official split (takes
+-- 0-4 test), or every take of the held-out speakers as the test set (speaker-independent).
+local function load_split(p)
+  local t0 = os.time()
+  local items, source = recordings(p)
+  local held_out = {}
+  for name in p.holdout:gmatch("[^,%s]+") do held_out[name] = true end
+  local train, test = {feats = {}, labels = {}, items = {}}, {feats = {}, labels = {}, items = {}}
+  for _, item in ipairs(items) do
+    local set = item.take <= 4 and test or train
+    if next(held_out) then set = held_out[item.speaker] and test or train end
+    local f = features(item.path, p)
+    if f then
+      set.feats[#set.feats + 1] = f
+      set.labels[#set.labels + 1] = item.digit + 1
+      set.items[#set.items + 1] = item
+    end
+  end
+  if #test.feats == 0 or #train.feats == 0 then
+    error(string.format("speech: %d training and %d test utterances (does holdout name speakers of the data?)",
+      #train.feats, #test.feats))
+  end
+  print(string.format("speech: %s, %d training and %d test utterances, %d features per frame (%.0f s)",
+    source, #train.feats, #test.feats, train.feats[1]:cols(), os.difftime(os.time(), t0)))
+  return train, test, source
+end
+
+-- LSTM (optionally bidirectional) -> pooling -> Linear over 10 digits, with Adam and a cosine
+-- schedule. model.forward(X, lengths) -> logits; model.step(X, lengths, y) -> loss, hits.
+local function build_model(p, F)
+  local dirs = p.bidirectional and 2 or 1
+  local lstm = nn.LSTM(F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
+  local head = nn.Linear(p.hidden * dirs, 10)
+  local loss = nn.CrossEntropyLoss()
+  local params = {}
+  for _, m in ipairs{lstm, head} do
+    for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
+  end
+  local opt = loom.optim.adam(params, {lr = p.lr})
+  local model = {lstm = lstm, schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
+  function model.forward(X, lengths)
+    local out, h_T = lstm:forward(X, {lengths = lengths})
+    return head:forward((pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)))
+  end
+  function model.step(X, lengths, y)
+    opt:zero_grad()
+    local out, h_T = lstm:forward(X, {lengths = lengths})
+    local pooled, back = pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)
+    local logits = head:forward(pooled)
+    local value = loss:forward(logits, y)
+    local best, hits = logits:argmax(2), 0
+    for k = 1, y:rows() do if best:get(k, 1) == y:get(k, 1) then hits = hits + 1 end end
+    local dout, dh_T = back(head:backward(pooled, loss:backward(logits, y)))
+    lstm:backward(dout, {dh_T = dh_T, input_grad = false})
+    loom.optim.clip_grad_norm(params, p.clip)
+    opt:step()
+    return value, hits
+  end
+  return model
+end
+
+-- Epochs over length buckets; logs loss and training accuracy. Returns the seconds taken.
+local function train_model(model, train, p, run)
+  local t0 = os.time()
+  for epoch = 1, p.epochs do
+    local total, count, right = 0, 0, 0
+    for _, idx in ipairs(seq.buckets(train.feats, p.batch, {shuffle = true})) do
+      local X, lengths = seq.batch(train.feats, idx)
+      local value, hits = model.step(X, lengths, targets_of(train.labels, idx))
+      total, count, right = total + value * #idx, count + #idx, right + hits
+    end
+    model.schedule:step()
+    run:log{step = epoch, loss = total / count, train_accuracy = right / count}
+    run:progress(epoch, p.epochs)
+  end
+  return os.difftime(os.time(), t0)
+end
+
+-- The confusion matrix C[true][predicted] (digits 0..9) and the accuracy of each speaker.
+local function tally(test, predictions)
+  local C, by_speaker, speakers = {}, {}, {}
   for d = 0, 9 do
-    for e = 0, 9 do f:write(string.format("%d %d %d\n", e, d, C[d][e])) end
-    f:write("\n")
+    C[d] = {}
+    for e = 0, 9 do C[d][e] = 0 end
   end
-  f:close()
-  local script = table.concat({
-    "set terminal pngcairo size 640,560 noenhanced",
-    "set output " .. string.format("%q", path),
-    "set title " .. string.format("%q", title),
-    "set xlabel 'predicted digit'", "set ylabel 'true digit'",
-    "set xrange [-0.5:9.5]", "set yrange [9.5:-0.5]",
-    "set xtics 0,1,9", "set ytics 0,1,9", "set palette defined (0 'white', 1 '#3060c0')",
-    "set cblabel 'count'", "unset key",
-    string.format("plot %q using 1:2:3 with image, '' using 1:2:($3 > 0 ? sprintf('%%d', $3) : '') with labels",
-      data),
-  }, "\n")
-  local pipe = io.popen("gnuplot 2>/dev/null", "w")
-  pipe:write(script, "\n")
-  local ok = pipe:close()
-  os.remove(data)
-  if not ok then
-    -- some gnuplot builds lack cairo: fall back to the plain png terminal
-    pipe = io.popen("gnuplot 2>/dev/null", "w")
-    pipe:write((script:gsub("pngcairo", "png")), "\n")
-    ok = pipe:close()
+  for i, item in ipairs(test.items) do
+    C[test.labels[i] - 1][predictions[i] - 1] = C[test.labels[i] - 1][predictions[i] - 1] + 1
+    local s = by_speaker[item.speaker]
+    if not s then
+      s = {right = 0, total = 0}
+      by_speaker[item.speaker] = s
+      speakers[#speakers + 1] = item.speaker
+    end
+    s.total = s.total + 1
+    if predictions[i] == test.labels[i] then s.right = s.right + 1 end
   end
-  return ok and path or nil
+  table.sort(speakers)
+  return C, by_speaker, speakers
+end
+
+-- Print accuracy, confusion matrix and per-speaker accuracy; draw the confusion matrix.
+local function report(test, predictions, source, train_seconds, run)
+  local test_accuracy = accuracy(predictions, test.labels)
+  local C, by_speaker, speakers = tally(test, predictions)
+  print(string.format("\ntest accuracy %.2f%% (%d utterances, %s), training %d s",
+    100 * test_accuracy, #test.labels, source, train_seconds))
+  print("confusion matrix (rows: true digit, columns: predicted):")
+  print(confusion_text(C))
+  print("per-speaker test accuracy:")
+  local speaker_summary = {}
+  for _, name in ipairs(speakers) do
+    local s = by_speaker[name]
+    print(string.format("  %-22s %6.2f%% (%d/%d)", name, 100 * s.right / s.total, s.right, s.total))
+    speaker_summary[#speaker_summary + 1] = string.format("%s=%.3f", name, s.right / s.total)
+  end
+  local rows, digits = {}, {}
+  for d = 0, 9 do
+    digits[d + 1], rows[d + 1] = tostring(d), {}
+    for e = 0, 9 do rows[d + 1][e + 1] = C[d][e] end
+  end
+  local figure
+  if require("loom.runs.plot").available() then
+    figure = run:heatmap{file = "confusion.png", values = rows, xlabels = digits, ylabels = digits,
+      xlabel = "predicted digit", ylabel = "true digit", cblabel = "utterances",
+      title = string.format("speech (%s): test accuracy %.2f%%", source, 100 * test_accuracy)}
+    print("confusion matrix figure: " .. figure)
+  end
+  return {test_accuracy = test_accuracy, per_speaker = table.concat(speaker_summary, " "),
+    confusion_png = figure or "none (gnuplot not available)"}
 end
 
 return loom.experiment{
@@ -186,125 +292,15 @@ return loom.experiment{
     threads = 1, -- OpenBLAS threads: the products are small, one thread wastes the least
   },
   run = function(p, run)
-    if p.quick then
-      -- the demo setting: fewer epochs, a smaller network, a smaller synthetic set
-      p.epochs, p.hidden, p.speakers, p.takes = math.min(p.epochs, 6), math.min(p.hidden, 32), 8, 8
-    end
-    loom.threads(p.threads)
-    if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'") end
-    local t0 = os.time()
-    local items, source = recordings(p)
-    -- The official split (takes 0-4 test), or every take of the held-out speakers as the
-    -- test set: a speaker-independent test.
-    local held_out = {}
-    for name in p.holdout:gmatch("[^,%s]+") do held_out[name] = true end
-    local train, test = {feats = {}, labels = {}, items = {}}, {feats = {}, labels = {}, items = {}}
-    for _, item in ipairs(items) do
-      local set = item.take <= 4 and test or train
-      if next(held_out) then set = held_out[item.speaker] and test or train end
-      local f = features(item.path, p)
-      if f then
-        set.feats[#set.feats + 1] = f
-        set.labels[#set.labels + 1] = item.digit + 1
-        set.items[#set.items + 1] = item
-      end
-    end
-    if #test.feats == 0 or #train.feats == 0 then
-      error(string.format("speech: %d training and %d test utterances (does holdout name speakers of the data?)",
-        #train.feats, #test.feats))
-    end
-    local F = train.feats[1]:cols()
-    print(string.format("speech: %s, %d training and %d test utterances, %d features per frame (%.0f s)",
-      source, #train.feats, #test.feats, F, os.difftime(os.time(), t0)))
-
-    local dirs = p.bidirectional and 2 or 1
-    local lstm = nn.LSTM(F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
-    local head = nn.Linear(p.hidden * dirs, 10)
-    local loss = nn.CrossEntropyLoss()
-    local params = {}
-    for _, m in ipairs{lstm, head} do
-      for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
-    end
-    local opt = loom.optim.adam(params, {lr = p.lr})
-    local schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})
-    local model = {lstm = lstm}
-    function model.forward(X, lengths)
-      local out, h_T = lstm:forward(X, {lengths = lengths})
-      local pooled = pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)
-      return head:forward(pooled)
-    end
-
-    local t_train = os.time()
-    local step = 0
-    for epoch = 1, p.epochs do
-      local batches = seq.buckets(train.feats, p.batch, {shuffle = true})
-      local total, count, right = 0, 0, 0
-      for _, idx in ipairs(batches) do
-        local X, lengths = seq.batch(train.feats, idx)
-        local y = targets_of(train.labels, idx)
-        opt:zero_grad()
-        local out, h_T = lstm:forward(X, {lengths = lengths})
-        local pooled, back = pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)
-        local logits = head:forward(pooled)
-        total = total + loss:forward(logits, y) * #idx
-        count = count + #idx
-        local best = logits:argmax(2)
-        for k = 1, #idx do if best:get(k, 1) == y:get(k, 1) then right = right + 1 end end
-        local dpooled = head:backward(pooled, loss:backward(logits, y))
-        local dout, dh_T = back(dpooled)
-        lstm:backward(dout, {dh_T = dh_T, input_grad = false})
-        loom.optim.clip_grad_norm(params, p.clip)
-        opt:step()
-        step = step + 1
-      end
-      schedule:step()
-      run:log{step = epoch, loss = total / count, train_accuracy = right / count}
-      run:progress(epoch, p.epochs)
-    end
-    local train_seconds = os.difftime(os.time(), t_train)
-
+    settings(p)
+    local train, test, source = load_split(p)
+    local model = build_model(p, train.feats[1]:cols())
+    local train_seconds = train_model(model, train, p, run)
     local predictions = predict(model, test.feats, 64)
-    local test_accuracy = accuracy(predictions, test.labels)
-    run:log{step = p.epochs, test_accuracy = test_accuracy}
-    local C, by_speaker, speakers = {}, {}, {}
-    for d = 0, 9 do
-      C[d] = {}
-      for e = 0, 9 do C[d][e] = 0 end
-    end
-    for i, item in ipairs(test.items) do
-      C[test.labels[i] - 1][predictions[i] - 1] = C[test.labels[i] - 1][predictions[i] - 1] + 1
-      local s = by_speaker[item.speaker]
-      if not s then
-        s = {right = 0, total = 0}
-        by_speaker[item.speaker] = s
-        speakers[#speakers + 1] = item.speaker
-      end
-      s.total = s.total + 1
-      if predictions[i] == test.labels[i] then s.right = s.right + 1 end
-    end
-    table.sort(speakers)
-    print(string.format("\ntest accuracy %.2f%% (%d utterances, %s), training %d s",
-      100 * test_accuracy, #test.labels, source, train_seconds))
-    print("confusion matrix (rows: true digit, columns: predicted):")
-    print(confusion_text(C))
-    print("per-speaker test accuracy:")
-    local speaker_summary = {}
-    for _, name in ipairs(speakers) do
-      local s = by_speaker[name]
-      print(string.format("  %-22s %6.2f%% (%d/%d)", name, 100 * s.right / s.total, s.right, s.total))
-      speaker_summary[#speaker_summary + 1] = string.format("%s=%.3f", name, s.right / s.total)
-    end
-    local figure = confusion_png(C, run:artifact("confusion.png"),
-      string.format("speech (%s): test accuracy %.2f%%", source, 100 * test_accuracy))
-    if figure then print("confusion matrix figure: " .. figure) end
-    return {
-      test_accuracy = test_accuracy,
-      dataset = source,
-      train_utterances = #train.feats,
-      test_utterances = #test.feats,
-      train_seconds = train_seconds,
-      per_speaker = table.concat(speaker_summary, " "),
-      confusion_png = figure or "none (gnuplot not available)",
-    }
+    local result = report(test, predictions, source, train_seconds, run)
+    run:log{step = p.epochs, test_accuracy = result.test_accuracy}
+    result.dataset, result.train_seconds = source, train_seconds
+    result.train_utterances, result.test_utterances = #train.feats, #test.feats
+    return result
   end,
 }

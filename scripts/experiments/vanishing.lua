@@ -128,170 +128,155 @@ local function evaluate(m, x, y, task)
   return hits / y:rows()
 end
 
+-- The settings the params imply (quick or full).
+local function settings(p)
+  noise = p.noise
+  return {
+    H = p.hidden,
+    seeds = p.seeds > 0 and p.seeds or (p.quick and 3 or 8),
+    T = p.distance > 0 and p.distance or (p.quick and 40 or 80),
+    scales = list(p.scales, tonumber),
+    lags = list(p.lags ~= "" and p.lags or (p.quick and "10,20,40" or "10,20,40,80,120"), tonumber),
+    iterations = p.iterations > 0 and p.iterations or (p.quick and 500 or 2000),
+    tasks = list(p.tasks),
+  }
+end
+
+-- (1) |dL/dh_{T-k}| / |dL/dh_T| for RNN and LSTM at each weight scale, geometric mean over seeds:
+-- printed every T/8 steps, drawn in full (log scale), largest-distance ratio in the result.
+local function gradient_norms(cfg, p, run, result)
+  local columns = {}
+  for _, s in ipairs(cfg.scales) do columns[#columns + 1] = {kind = "RNN", scale = s} end
+  for _, s in ipairs(cfg.scales) do columns[#columns + 1] = {kind = "LSTM", scale = s} end
+  columns[#columns + 1] = {kind = "LSTM", scale = 1, forget_bias = 1}
+  local T, series = cfg.T, {}
+  for ci, col in ipairs(columns) do
+    local logsum = {}
+    for s = 1, cfg.seeds do
+      loom.seed(p.seed * 1000 + s)
+      local norms = gradient_profile(col.kind, cfg.H, T, col.scale, col.forget_bias)
+      for k = 0, T do logsum[k] = (logsum[k] or 0) + math.log(math.max(norms[k], 1e-300)) end
+    end
+    col.name = string.format("%s x%g%s", col.kind, col.scale, col.forget_bias and " fb1" or "")
+    local xs, ys = {}, {}
+    for k = 0, T do xs[k + 1], ys[k + 1] = k, math.exp(logsum[k] / cfg.seeds) end
+    series[ci] = {title = col.name, x = xs, y = ys, dashed = col.kind == "LSTM"}
+    local key = string.format("grad_%s_x%g%s_d%d", col.kind, col.scale, col.forget_bias and "_fb1" or "", T)
+    result[key:gsub("%.", "_")] = ys[T + 1]
+  end
+  print("(1) |dL/dh_{T-k}| / |dL/dh_T|, geometric mean over " .. cfg.seeds .. " seeds, H = " .. cfg.H)
+  local header = {string.format("%8s", "distance")}
+  for _, col in ipairs(columns) do header[#header + 1] = string.format("%12s", col.name) end
+  print(table.concat(header, " "))
+  for k = 0, T do
+    if k % math.max(1, T // 8) == 0 or k == T then
+      local line = {string.format("%8d", k)}
+      for ci = 1, #columns do line[#line + 1] = string.format("%12.3e", series[ci].y[k + 1]) end
+      print(table.concat(line, " "))
+    end
+  end
+  result.plot_gradients = run:plot{file = "gradient_norms.png", series = series, logy = true,
+    title = "gradient norm against distance from the loss (x: weight scale, fb1: forget bias 1)",
+    xlabel = "distance from the loss (steps)", ylabel = "|dL/dh| relative to the last step", size = {900, 600}}
+end
+
+-- One model trained on one task at one lag; its accuracy on a fresh batch of 256.
+local function train_one(task, kind, lag, cfg, p, run, progress)
+  local ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()
+  loom.seed(p.seed + lag)
+  local m = task == "memory" and model(kind, K + D, cfg.H, K, p.batch, p) or model(kind, 2, cfg.H, 1, p.batch, p)
+  local make = task == "memory" and memory_batch or adding_batch
+  for it = 1, cfg.iterations do
+    local x, y = make(lag, p.batch)
+    local loss = train_step(m, x, y, task == "memory" and ce or mse)
+    progress.done = progress.done + 1
+    -- matrices live outside Lua's heap, so its collector needs a nudge
+    if it % 100 == 0 then collectgarbage() end
+    if it % 50 == 0 then
+      run:log{step = progress.done, [task .. "_" .. kind .. "_T" .. lag .. "_loss"] = loss}
+      run:progress(progress.done, progress.total)
+    end
+  end
+  local x, y = make(lag, 256)
+  local acc = evaluate(m, x, y, task)
+  run:log{step = progress.done, [task .. "_" .. kind .. "_T" .. lag .. "_accuracy"] = acc}
+  return m, acc
+end
+
+-- (2) the memory task and the adding problem at each lag, RNN against LSTM. Returns the LSTM
+-- that remembered best over the longest lag (for (3)).
+local function long_lag_tasks(cfg, p, run, result)
+  print(string.format("(2) accuracy after %d " .. p.optimizer .. " steps (batch %d): memory task (chance %.2f) " ..
+    "and adding problem (|error| < 0.04)", cfg.iterations, p.batch, 1 / K))
+  print(string.format("%6s %10s %10s %10s %10s", "T", "mem RNN", "mem LSTM", "add RNN", "add LSTM"))
+  local progress = {done = 0, total = #cfg.lags * 2 * #cfg.tasks * cfg.iterations}
+  local trained
+  for _, lag in ipairs(cfg.lags) do
+    local row = {}
+    for _, task in ipairs(cfg.tasks) do
+      for _, kind in ipairs{"RNN", "LSTM"} do
+        local m, acc = train_one(task, kind, lag, cfg, p, run, progress)
+        row[task .. "_" .. kind] = acc
+        if task == "memory" and kind == "LSTM" and (not trained or acc >= trained.acc) then
+          trained = {m = m, lag = lag, acc = acc}
+        end
+      end
+    end
+    print(string.format("%6d %10.2f %10.2f %10.2f %10.2f", lag, row.memory_RNN or 0 / 0,
+      row.memory_LSTM or 0 / 0, row.adding_RNN or 0 / 0, row.adding_LSTM or 0 / 0))
+    for key, acc in pairs(row) do result[string.format("%s_T%d", key, lag)] = acc end
+  end
+  return trained
+end
+
+-- (3) the trained LSTM on one sequence twice its lag long: the mean forget gate, and the forget
+-- gate and cell of the unit holding the most at the end, read from the fused layer (its gates
+-- per step and cell_states()) after one forward.
+local function forget_gate_trace(trained, cfg, p, run, result)
+  local H, long = cfg.H, 2 * trained.lag + 1
+  loom.seed(p.seed)
+  local lstm = nn.LSTM(K + D, H, {batch = 1})
+  lstm:load_state_dict(trained.m.rnn:state_dict())
+  lstm:eval()
+  local x = memory_batch(long - 1, 1)
+  lstm:forward(x)
+  local cells = lstm:cell_states() -- long x H: the cell after each step
+  local unit, best = 1, -1
+  for j = 1, H do
+    if math.abs(cells:get(long, j)) > best then unit, best = j, math.abs(cells:get(long, j)) end
+  end
+  print(string.format("(3) trained LSTM (memory task, T = %d, accuracy %.2f) on a sequence of %d steps: " ..
+    "mean forget gate, forget gate and cell of unit %d", trained.lag, trained.acc, long, unit))
+  print(string.format("%6s %12s %12s %12s", "step", "mean f", "f[unit]", "c[unit]"))
+  local steps, mean_f, f_unit, c_unit = {}, {}, {}, {}
+  for t = 1, long do
+    local f = lstm:gates(t):slice(1, 1, H + 1, 2 * H) -- gates i | f | g | o
+    steps[t], mean_f[t], f_unit[t], c_unit[t] = t, f:mean(), f:get(1, unit), cells:get(t, unit)
+    if t == 1 or t % math.max(1, long // 10) == 0 or t == long then
+      print(string.format("%6d %12.4f %12.4f %12.4f", t, mean_f[t], f_unit[t], c_unit[t]))
+    end
+  end
+  result.forget_unit = unit
+  result.forget_mean_first, result.forget_mean_last = mean_f[1], mean_f[long]
+  result.cell_unit_last = c_unit[long]
+  result.plot_forget = run:plot{file = "forget_gate.png", xlabel = "step", ylabel = "forget gate (0 forgets, 1 keeps)",
+    y2label = "cell state", yrange = {0, 1.05}, xrange = {1, long}, key = "inside right bottom",
+    title = string.format("trained LSTM along %d steps: the symbol is shown at step 1, asked for at the end", long),
+    size = {900, 600}, series = {{title = "mean forget gate (left)", x = steps, y = mean_f},
+      {title = string.format("forget gate of unit %d (left)", unit), x = steps, y = f_unit},
+      {title = string.format("cell of unit %d (right)", unit), x = steps, y = c_unit, right_axis = true, dashed = true}}}
+end
+
 return loom.experiment{
   name = "vanishing",
   description = "vanishing gradients in RNNs vs LSTMs: gradient norms, long-lag tasks, forget gates",
   params = {seed = 42, quick = false, hidden = 32, seeds = 0, distance = 0, scales = "1,2,3",
     lags = "", iterations = 0, batch = 32, lr = 0.1, optimizer = "sgd", forget_bias = 2, noise = 1, tasks = "memory,adding"},
   run = function(p, run)
-    local H = p.hidden
-    local seeds = p.seeds > 0 and p.seeds or (p.quick and 3 or 8)
-    local T = p.distance > 0 and p.distance or (p.quick and 40 or 80)
-    local scales = list(p.scales, tonumber)
-    local lags = list(p.lags ~= "" and p.lags or (p.quick and "10,20,40" or "10,20,40,80,120"), tonumber)
-    local iterations = p.iterations > 0 and p.iterations or (p.quick and 500 or 2000)
-    noise = p.noise
-    local tasks = list(p.tasks)
-    local result = {}
-    local total = #lags * 2 * #tasks * iterations
-    local done = 0
-
-    -- (1) gradient norms, geometric mean over seeds
-    local columns = {}
-    for _, s in ipairs(scales) do columns[#columns + 1] = {kind = "RNN", scale = s} end
-    for _, s in ipairs(scales) do columns[#columns + 1] = {kind = "LSTM", scale = s} end
-    columns[#columns + 1] = {kind = "LSTM", scale = 1, forget_bias = 1}
-    local logsum = {}
-    for ci, col in ipairs(columns) do
-      logsum[ci] = {}
-      for s = 1, seeds do
-        loom.seed(p.seed * 1000 + s)
-        local norms = gradient_profile(col.kind, H, T, col.scale, col.forget_bias)
-        for k = 0, T do logsum[ci][k] = (logsum[ci][k] or 0) + math.log(math.max(norms[k], 1e-300)) end
-      end
-    end
-    local header = {string.format("%8s", "distance")}
-    for _, col in ipairs(columns) do
-      header[#header + 1] = string.format("%12s", string.format("%s x%g%s", col.kind, col.scale,
-        col.forget_bias and " fb1" or ""))
-    end
-    print("(1) |dL/dh_{T-k}| / |dL/dh_T|, geometric mean over " .. seeds .. " seeds, H = " .. H)
-    print(table.concat(header, " "))
-    local grad_table = {}
-    local data = io.open(run:artifact("gradient_norms.dat"), "w")
-    for k = 0, T do
-      local row, line = {distance = k}, {string.format("%8d", k)}
-      for ci, col in ipairs(columns) do
-        local v = math.exp(logsum[ci][k] / seeds)
-        row[ci] = v
-        line[#line + 1] = string.format("%12.3e", v)
-      end
-      data:write(table.concat(line, " "), "\n")
-      if k % math.max(1, T // 8) == 0 or k == T then
-        print(table.concat(line, " "))
-        grad_table[#grad_table + 1] = row
-      end
-    end
-    data:close()
-    -- flat numbers for the run store: the gradient ratio at the largest distance per column
-    local column_names = {}
-    for ci, col in ipairs(columns) do
-      column_names[ci] = header[ci + 1]:match("^%s*(.-)$")
-      local key = string.format("grad_%s_x%g%s_d%d", col.kind, col.scale, col.forget_bias and "_fb1" or "", T)
-      result[key:gsub("%.", "_")] = grad_table[#grad_table][ci]
-    end
-
-    -- (2) long-lag tasks: accuracy on a fresh batch after training
-    local ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()
-    local trained -- an LSTM trained on the memory task, for (3)
-    print(string.format("(2) accuracy after %d " .. p.optimizer .. " steps (batch %d): memory task (chance %.2f) " ..
-      "and adding problem (|error| < 0.04)", iterations, p.batch, 1 / K))
-    print(string.format("%6s %10s %10s %10s %10s", "T", "mem RNN", "mem LSTM", "add RNN", "add LSTM"))
-    for _, lag in ipairs(lags) do
-      local row = {}
-      for _, task in ipairs(tasks) do
-        for _, kind in ipairs{"RNN", "LSTM"} do
-          loom.seed(p.seed + lag)
-          local m = task == "memory" and model(kind, K + D, H, K, p.batch, p)
-            or model(kind, 2, H, 1, p.batch, p)
-          local loss
-          for it = 1, iterations do
-            local x, y
-            if task == "memory" then x, y = memory_batch(lag, p.batch) else x, y = adding_batch(lag, p.batch) end
-            loss = train_step(m, x, y, task == "memory" and ce or mse)
-            done = done + 1
-            -- matrices live outside Lua's heap, so its collector needs a nudge
-            if it % 100 == 0 then collectgarbage() end
-            if it % 50 == 0 then
-              run:log{step = done, [task .. "_" .. kind .. "_T" .. lag .. "_loss"] = loss}
-              run:progress(done, total)
-            end
-          end
-          local x, y
-          if task == "memory" then x, y = memory_batch(lag, 256) else x, y = adding_batch(lag, 256) end
-          local acc = evaluate(m, x, y, task)
-          row[task .. "_" .. kind] = acc
-          run:log{step = done, [task .. "_" .. kind .. "_T" .. lag .. "_accuracy"] = acc}
-          -- (3) looks at the LSTM that remembered best over the longest lag
-          if task == "memory" and kind == "LSTM" and (not trained or acc >= trained.acc) then
-            trained = {m = m, lag = lag, acc = acc}
-          end
-        end
-      end
-      print(string.format("%6d %10.2f %10.2f %10.2f %10.2f", lag, row.memory_RNN or 0 / 0,
-        row.memory_LSTM or 0 / 0, row.adding_RNN or 0 / 0, row.adding_LSTM or 0 / 0))
-      for key, acc in pairs(row) do result[string.format("%s_T%d", key, lag)] = acc end
-    end
-
-    -- (3) the trained LSTM's forget gate and cell state along one long sequence
-    local long = 2 * trained.lag + 1
-    loom.seed(p.seed)
-    local lstm = nn.LSTM(K + D, H, {batch = 1})
-    lstm:load_state_dict(trained.m.rnn:state_dict())
-    local x = memory_batch(long - 1, 1)
-    lstm:eval()
-    lstm:forward(x)
-    -- the unit whose cell holds the most at the end carries the memory
-    local _, _, c_last = lstm:forward(x)
-    local unit, best = 1, -1
-    for j = 1, H do
-      if math.abs(c_last:get(1, j)) > best then unit, best = j, math.abs(c_last:get(1, j)) end
-    end
-    print(string.format("(3) trained LSTM (memory task, T = %d, accuracy %.2f) on a sequence of %d steps: " ..
-      "mean forget gate, forget gate and cell of unit %d", trained.lag, trained.acc, long, unit))
-    print(string.format("%6s %12s %12s %12s", "step", "mean f", "f[unit]", "c[unit]"))
-    local trace = {}
-    local data3 = io.open(run:artifact("forget_gate.dat"), "w")
-    local cells = {}
-    -- cell states come from running the sequence prefix by prefix through state()
-    local h, c
-    for t = 1, long do
-      local _, h1, c1 = lstm:forward(x:slice(t, t, 1, K + D), {h0 = h, c0 = c})
-      h, c = h1, c1
-      local g = lstm:gates(1)
-      local f = g:slice(1, 1, H + 1, 2 * H)
-      cells[t] = c:get(1, unit)
-      local row = {step = t, mean_forget = f:mean(), forget = f:get(1, unit), cell = cells[t]}
-      trace[#trace + 1] = row
-      data3:write(string.format("%d %.6f %.6f %.6f\n", t, row.mean_forget, row.forget, row.cell))
-      if t == 1 or t % math.max(1, long // 10) == 0 or t == long then
-        print(string.format("%6d %12.4f %12.4f %12.4f", t, row.mean_forget, row.forget, row.cell))
-      end
-    end
-    data3:close()
-    result.forget_unit = unit
-    result.forget_mean_first, result.forget_mean_last = trace[1].mean_forget, trace[#trace].mean_forget
-    result.cell_unit_last = trace[#trace].cell
-
-    -- plots, when gnuplot is there
-    if os.execute("command -v gnuplot >/dev/null 2>&1") then
-      local png = run:artifact("gradient_norms.png")
-      local using = {}
-      for ci = 1, #columns do
-        using[#using + 1] = string.format("'%s' using 1:%d with lines title '%s'",
-          run:artifact("gradient_norms.dat"), ci + 1, column_names[ci])
-      end
-      local script = string.format("set terminal png size 900,600; set output '%s'; set logscale y; " ..
-        "set xlabel 'distance from the loss (steps)'; set ylabel '|dL/dh|'; plot %s", png, table.concat(using, ", "))
-      os.execute(string.format("gnuplot -e \"%s\" 2>/dev/null", script))
-      local png3 = run:artifact("forget_gate.png")
-      local f3 = run:artifact("forget_gate.dat")
-      script = string.format("set terminal png size 900,600; set output '%s'; set xlabel 'step'; " ..
-        "plot '%s' using 1:2 with lines title 'mean forget gate', '%s' using 1:3 with lines title 'forget gate (unit)', " ..
-        "'%s' using 1:4 with lines title 'cell (unit)'", png3, f3, f3, f3)
-      os.execute(string.format("gnuplot -e \"%s\" 2>/dev/null", script))
-      result.plot_gradients, result.plot_forget = png, png3
-    end
+    local cfg, result = settings(p), {}
+    gradient_norms(cfg, p, run, result)
+    local trained = long_lag_tasks(cfg, p, run, result)
+    forget_gate_trace(trained, cfg, p, run, result)
     return result
   end,
 }

@@ -388,6 +388,27 @@ static int layer_gates(lua_State *L)
     return 1;
 }
 
+/* m:cell_states([layer [, direction]]) -> T*B x H copy of the LSTM cell after each step of the
+ * last forward (time-major like the input), what a cell-by-cell loop would have to recompute. */
+static int layer_cell_states(lua_State *L)
+{
+    Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
+    loom_rnn *r = &ly->r;
+    if (!is_lstm(ly))
+        return luaL_error(L, "%s:cell_states: only an LSTM has a cell state", layer_name(ly));
+    if (!r->work.have_forward)
+        return luaL_error(L, "%s:cell_states: call forward first", layer_name(ly));
+    lua_Integer layer = luaL_optinteger(L, 2, 1), dir = luaL_optinteger(L, 3, 1);
+    loom_matrix view;
+    if (layer < 1 || dir < 1
+        || loom_rnn_cells_view(&view, r, (size_t)layer - 1, (size_t)dir - 1) != LOOM_OK)
+        return rnn_error(L, "%s:cell_states: no layer %lld direction %lld (%zu layers, %zu directions)",
+                          layer_name(ly), layer, dir, r->cfg.layers, r->dirs);
+    Matrix *m = loom_newmatrix(L, view.rows, view.cols);
+    loom_matrix_copy(&m->m, &view);
+    return 1;
+}
+
 /* ---- cells ---- */
 
 /* Run the core over one step (T = 1) from x and the state (h, c), both may be nil. */
@@ -607,7 +628,8 @@ static const luaL_Reg seq_methods[] = {
     {"forward", seq_forward}, {"backward", seq_backward}, {"state", seq_state},
     {"initial_state_grad", layer_initial_state_grad}, {"gates", layer_gates},
     {"parameters", layer_parameters}, {"zero_grad", layer_zero_grad}, {"train", layer_train},
-    {"eval", layer_eval}, {"training", layer_training}, {"config", layer_config}, {NULL, NULL}};
+    {"eval", layer_eval}, {"training", layer_training}, {"config", layer_config},
+    {"cell_states", layer_cell_states}, {NULL, NULL}};
 
 static const luaL_Reg cell_methods[] = {
     {"forward", cell_forward}, {"backward", cell_backward}, {"gates", layer_gates},

@@ -704,6 +704,18 @@ loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t lay
     return LOOM_OK;
 }
 
+loom_status loom_rnn_cells_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir)
+{
+    const loom_rnn_work *w = &r->work;
+    if (r->cfg.kind != LOOM_LSTM || !w->have_forward || layer >= r->cfg.layers || dir >= r->dirs)
+        return LOOM_EARG;
+    size_t H = r->cfg.hidden, B = w->batch;
+    /* c[k] holds T+1 blocks of B x H; the state after step t is block next_block(dir, t-1). */
+    *view = loom_matrix_wrap(w->c[layer * r->dirs + dir] + next_block(dir, 0) * B * H,
+                             w->steps * B, H);
+    return LOOM_OK;
+}
+
 /* ---- naive references ---- */
 
 static double dot_row(const loom_matrix *w, size_t row, const loom_matrix *v, size_t vrow)

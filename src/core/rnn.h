@@ -98,6 +98,12 @@ loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, lo
 loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir,
                                 size_t t);
 
+/* The LSTM cell states of the last forward for layer, dir: T*B x H view into the workspace,
+ * time-major, row (t-1)*B + b the cell of sequence b after step t (past a sequence's end it
+ * stays at its last step's value). Valid until the next forward. LOOM_EARG for a layer that
+ * is not an LSTM, before a forward, or layer/dir out of range. */
+loom_status loom_rnn_cells_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir);
+
 /* Naive references: one step of one cell in plain loops, the definition the fused kernels
  * are tested against. x is B x I, h_prev/c_prev B x H, p one layer's parameters; h_new,
  * c_new B x H; gates (may be NULL) B x G*H receives the activations. */

@@ -47,6 +47,23 @@ test("predict mode prints one VBZ/VBP per prefix and explains each word", functi
   for label in out:gmatch("\n?(VB[ZP])\n") do labels[#labels + 1] = label end
   equal(#labels, 3, "one label per non-empty line (a leading VBZ<TAB> is dropped)\n" .. out)
   check(out:find("P(plural)", 1, true), "word-by-word probabilities")
+  -- |c| and the forget gate come from the fused layer: they equal a cell stepped by hand
+  local tensors, meta = loom.load(model_path)
+  local vocab = loom.text.vocab_from_string(meta.vocab)
+  local H = tensors["rnn.weight_hh_l0"]:cols()
+  local cell = loom.nn.LSTMCell(tensors["rnn.weight_ih_l0"]:cols(), H)
+  cell:load_state_dict{weight_ih = tensors["rnn.weight_ih_l0"], weight_hh = tensors["rnn.weight_hh_l0"],
+    bias_ih = tensors["rnn.bias_ih_l0"], bias_hh = tensors["rnn.bias_hh_l0"]}
+  local words = loom.text.tokenize("the keys to the cabinet")
+  local h, c
+  for _, id in ipairs(vocab:encode(words)) do
+    h, c = cell:forward(tensors["embed.weight"]:row(id), {h = h, c = c})
+    h, c = h:copy(), c:copy()
+  end
+  local forget = cell:gates():slice(1, 1, H + 1, 2 * H):mean()
+  local want = string.format("cabinet%%s+P%%(plural%%) %%S+%%s+|h| %%S+%%s+|c|%%s+%s%%s+forget %s",
+    string.format("%.3f", c:norm()):gsub("%.", "%%."), string.format("%.3f", forget):gsub("%.", "%%."))
+  check(out:find(want), "the last word's |c| %.3f and forget %.3f in:\n%s", c:norm(), forget, out)
 end)
 
 test("an unknown cell is an error naming the valid ones", function()

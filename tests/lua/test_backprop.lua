@@ -89,21 +89,53 @@ test("closed forms over a batch: the mean of the per-example gradients", functio
   for name, v in pairs(want) do close(got[name], v, 1e-12, name) end
 end)
 
+local E = dofile(TEST_DIR .. "/experiment_helpers.lua")
+
 test("the experiment script runs (quick)", function()
-  local e = dofile(PROJECT_DIR .. "/scripts/experiments/backprop.lua")
-  local run = {log = function() end, progress = function() end, artifact = function() return os.tmpname() end}
-  local out = {}
-  local real_print = print
-  print = function(...)
-    local parts = table.pack(...)
-    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    out[#out + 1] = table.concat(parts, "\t")
-  end
-  local ok, result = pcall(e.run, {seed = 42, quick = true, epochs = 2000, lr = 0.1, hidden = 4}, run)
-  print = real_print
-  check(ok, "run failed: %s", tostring(result))
+  local result, out, dir = E.run("backprop.lua", {quick = true, parts = "derivation,xor"})
+  E.cleanup(dir)
   check(result.max_closed_form_error < 1e-12, "closed-form error %g", result.max_closed_form_error)
   check(result.max_finite_difference_error < 1e-6, "finite difference error %g", result.max_finite_difference_error)
   check(result.xor_accuracy == 1, "XOR solved")
   check(#out > 20, "the derivation is printed")
+end)
+
+-- The claims of the scaling part on one measurement: nil when they hold, else what failed.
+local function scaling_claims_fail(r, out)
+  -- timings on a shared machine are noisy: the bounds are wide, the claims far inside them
+  local claims = {
+    {r.forward_exponent > 0.5 and r.forward_exponent < 1.35, "forward ~ connections^%g", r.forward_exponent},
+    {r.backward_exponent > 0.5 and r.backward_exponent < 1.35, "backward ~ connections^%g", r.backward_exponent},
+    {r.backward_over_forward > 0.5 and r.backward_over_forward < 4, "backward/forward %g", r.backward_over_forward},
+    {r.fd_exponent > 1.4, "finite differences ~ connections^%g (measured)", r.fd_exponent},
+    {r.fd_extrapolated_exponent > 1.5, "finite differences ~ connections^%g (extrapolated)", r.fd_extrapolated_exponent},
+    {r.fd_over_backprop_largest > 1e4, "finite differences cost %gx backprop at 10^6", r.fd_over_backprop_largest},
+  }
+  for _, c in ipairs(claims) do
+    if not c[1] then return string.format(c[2], c[3]) end
+  end
+  local line = E.line(out, "=> from 100100 to 1001000 connections, forward time grows as connections^")
+  if not (line and line:find(string.format("backward/forward = %.2f", r.backward_over_forward), 1, true)) then
+    return "the conclusion does not print the measured ratio: " .. tostring(line)
+  end
+end
+
+test("scaling part: backprop is linear in the connections, finite differences quadratic", function()
+  -- a timing claim is measured twice before it fails: another process can steal one run's CPU
+  local failure
+  for _ = 1, 2 do
+    local r, out, dir = E.run("backprop.lua", {quick = true, parts = "scaling", max_connections = 1e6})
+    E.cleanup(dir)
+    check(r.fd_max_error < 1e-4, "the finite-difference gradient agrees with backward: %g", r.fd_max_error)
+    check(E.line(out, "=> finite differences (2 forwards per weight) grew as connections^"), "the FD conclusion")
+    failure = scaling_claims_fail(r, out)
+    if not failure then break end
+    print("first measurement missed: " .. failure)
+  end
+  check(not failure, "%s", tostring(failure))
+end)
+
+test("an unknown part is refused by name", function()
+  local ok, err = pcall(E.run, "backprop.lua", {parts = "xor,speed"})
+  check(not ok and err:find("param parts: unknown part 'speed' (derivation, xor, scaling)", 1, true), "error: %s", tostring(err))
 end)

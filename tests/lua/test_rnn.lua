@@ -192,6 +192,55 @@ test("cells step by step equal the fused layer, gradients included", function()
   end
 end)
 
+test("cell_states: the fused layer's cells equal a cell stepped by hand, every layer and direction", function()
+  loom.seed(21)
+  local T, B, H = 6, 3, 4
+  local m = nn.LSTM(3, H, {layers = 2, bidirectional = true})
+  local x = loom.randn(T * B, 3)
+  local lengths = {6, 4, 1}
+  m:forward(x, {lengths = lengths})
+  local sd = m:state_dict()
+  for layer = 1, 2 do
+    -- the input of a layer: x, or the two directions of the layer below side by side
+    local input = x
+    if layer == 2 then
+      local below = nn.LSTM(3, H, {bidirectional = true})
+      local w = {}
+      for k, v in pairs(sd) do if k:match("_l0") then w[k] = v end end
+      below:load_state_dict(w)
+      input = below:forward(x, {lengths = lengths})
+    end
+    for dir = 1, 2 do
+      local suffix = "_l" .. (layer - 1) .. (dir == 2 and "_reverse" or "")
+      local cell = nn.LSTMCell(input:cols(), H)
+      cell:load_state_dict{weight_ih = sd["weight_ih" .. suffix], weight_hh = sd["weight_hh" .. suffix],
+        bias_ih = sd["bias_ih" .. suffix], bias_hh = sd["bias_hh" .. suffix]}
+      local cs = m:cell_states(layer, dir)
+      check(cs:rows() == T * B and cs:cols() == H, "shape %dx%d", cs:rows(), cs:cols())
+      for b = 1, B do
+        local h, c = loom.zeros(1, H), loom.zeros(1, H)
+        local first, last, stride = 1, lengths[b], 1
+        if dir == 2 then first, last, stride = lengths[b], 1, -1 end
+        for t = first, last, stride do
+          h, c = cell:forward(input:slice((t - 1) * B + b, (t - 1) * B + b, 1, input:cols()), {h = h, c = c})
+          h, c = h:copy(), c:copy()
+          check(cs:row((t - 1) * B + b):allclose(c, 1e-13, 1e-13), "layer %d dir %d seq %d step %d", layer, dir, b, t)
+        end
+      end
+    end
+  end
+  -- the last step's cells of the single-layer case are the c_T forward returns
+  local one = nn.LSTM(3, H, {batch = B})
+  local _, _, c_T = one:forward(x)
+  check(one:cell_states():slice((T - 1) * B + 1, T * B, 1, H):allclose(c_T, 0, 0), "last block is c_T")
+  checkerror("nn.LSTM:cell_states: no layer 3 direction 1 (2 layers, 2 directions)", m.cell_states, m, 3)
+  checkerror("nn.LSTM:cell_states: no layer 1 direction 3 (2 layers, 2 directions)", m.cell_states, m, 1, 3)
+  checkerror("nn.LSTM:cell_states: call forward first", nn.LSTM(2, 2).cell_states, nn.LSTM(2, 2))
+  local g = nn.GRU(2, 2)
+  g:forward(loom.zeros(2, 2), {batch = 1})
+  checkerror("nn.GRU:cell_states: only an LSTM has a cell state", g.cell_states, g)
+end)
+
 test("truncated BPTT: carrying state() across chunks equals one long forward", function()
   loom.seed(12)
   local m = nn.LSTM(2, 3, {layers = 2, batch = 2})
@@ -445,28 +494,20 @@ test("forward into a given out matrix", function()
   checkerror("nn.GRU:forward: out must be 8x3, got 8x2", m.forward, m, x, {out = loom.zeros(8, 2)})
 end)
 
-test("vanishing experiment: a tiny setting runs and reports its tables", function()
-  local e = dofile(PROJECT_DIR .. "/scripts/experiments/vanishing.lua")
-  local dir = os.tmpname()
-  os.remove(dir)
-  os.execute("mkdir -p '" .. dir .. "'")
-  local run = {log = function() end, progress = function() end}
-  function run.artifact(_, name) return dir .. "/" .. name end
-  local p = {}
-  for k, v in pairs(e.params) do p[k] = v end
-  p.seeds, p.distance, p.lags, p.iterations, p.scales = 1, 6, "4", 20, "1"
-  loom.seed(p.seed)
-  local real_print = print
-  print = function() end
-  local ok, result = pcall(e.run, p, run)
-  print = real_print
-  os.execute("rm -rf '" .. dir .. "'")
-  check(ok, "run failed: %s", tostring(result))
+test("vanishing experiment: a tiny setting runs and reports its tables and plots", function()
+  local E = dofile(TEST_DIR .. "/experiment_helpers.lua")
+  local result, lines, dir = E.run("vanishing.lua", {seeds = 1, distance = 6, lags = "4", iterations = 20, scales = "1"})
+  local drawn = {E.png_size(dir .. "/gradient_norms.png"), E.png_size(dir .. "/forget_gate.png")}
+  E.cleanup(dir)
   check(result.grad_RNN_x1_d6 > 0 and result.grad_RNN_x1_d6 < 1, "gradient ratio %s", tostring(result.grad_RNN_x1_d6))
   for _, k in ipairs{"memory_RNN_T4", "memory_LSTM_T4", "adding_RNN_T4", "adding_LSTM_T4"} do
     check(result[k] >= 0 and result[k] <= 1, "%s = %s", k, tostring(result[k]))
   end
   check(result.forget_mean_first > 0 and result.forget_mean_first < 1, "forget gate")
+  check(E.line(lines, "(3) trained LSTM (memory task, T = 4"), "part (3) printed")
+  if require("loom.runs.plot").available() then
+    check(drawn[1] == 900 and drawn[2] == 900, "both plots drawn: %s, %s", tostring(drawn[1]), tostring(drawn[2]))
+  end
 end)
 
 test("a NaN input propagates through the gates (the vectorised tanh keeps NaN)", function()

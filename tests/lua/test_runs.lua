@@ -381,6 +381,62 @@ end}
   H.cleanup(dir)
 end)
 
+test("plot.draw: log axes, explicit ticks, ranges, markers and styles reach the figure", function()
+  local plot = require "loom.runs.plot"
+  if not plot.available() then skip("gnuplot not installed (apt-get install gnuplot-nox)") end
+  local svg = os.tmpname() .. ".svg"
+  local ok, err = plot.draw{output = svg, title = "axes", xlabel = "length", ylabel = "accuracy",
+    logx = true, xtics = {3, 12, 48}, yrange = {0, 7}, key = "left bottom",
+    vlines = {{x = 12, title = "longest trained"}},
+    series = {{title = "lstm", x = {3, 12, 48}, y = {1, 1, 0.9}, style = "linespoints"},
+      {title = "chance", x = {3, 48}, y = {0.5, 0.5}, dashed = true}}}
+  check(ok, "draw: %s", tostring(err))
+  local text = H.read(svg)
+  os.remove(svg)
+  for _, want in ipairs{"48", "longest trained", "7", "lstm", "chance"} do
+    check(text:find(">%s*" .. want .. "<"), "the SVG shows %s", want)
+  end
+  check(not text:find(">%s*20<"), "only the ticks asked for on a log axis")
+  local _, bad = plot.draw{output = svg, series = {{x = {1}, y = {1}, style = "bars"}}}
+  equal(bad, "series 1: unknown style 'bars' (lines, linespoints, points, steps, impulses)", "style check")
+  ok, err = plot.draw{output = svg, y2label = "cell state", series = {{title = "gate", x = {1, 2}, y = {0.5, 0.9}},
+    {title = "cell", x = {1, 2}, y = {10, 30}, right_axis = true}}}
+  check(ok, "right axis: %s", tostring(err))
+  text = H.read(svg)
+  os.remove(svg)
+  check(text:find(">%s*cell state<") and text:find(">%s*30<"), "the right axis is labelled and scaled to its series")
+end)
+
+test("plot.heatmap and run:heatmap: a matrix as cells with their counts and labels", function()
+  local plot = require "loom.runs.plot"
+  if not plot.available() then skip("gnuplot not installed (apt-get install gnuplot-nox)") end
+  local svg = os.tmpname() .. ".svg"
+  local ok, err = plot.heatmap{output = svg, values = {{7, 0}, {2, 41}}, xlabels = {"cat", "dog"},
+    ylabels = {"CAT", "DOG"}, xlabel = "predicted", ylabel = "true", title = "confusion"}
+  check(ok, "heatmap: %s", tostring(err))
+  local text = H.read(svg)
+  os.remove(svg)
+  for _, want in ipairs{"41", "7", "2", "dog", "DOG", "predicted", "confusion"} do
+    check(text:find(">%s*" .. want .. "<"), "the SVG shows %s", want)
+  end
+  ok = plot.heatmap{output = svg, values = {{7, 0}, {2, 41}}, counts = false}
+  check(ok and not H.read(svg):find(">%s*41<"), "counts = false writes no values in the cells")
+  os.remove(svg)
+  local _, bad = plot.heatmap{output = svg, values = {{1, 2}, {3}}}
+  equal(bad, "heatmap: row 2 has 1 values, row 1 has 2", "ragged rows")
+  _, bad = plot.heatmap{output = svg, values = {}}
+  equal(bad, "heatmap: values must be a non-empty table of rows", "empty")
+  local runner = require "loom.runner"
+  local e = require("loom.experiment").new{name = "hm", params = {}, run = function() end}
+  local run = runner.new_run(e, {}, {quiet = true})
+  run.dir = H.tempdir()
+  local path = run:heatmap{file = "c.png", values = {{1, 2}, {3, 4}}, size = {300, 280}}
+  equal(path, run.dir .. "/c.png", "artifact path")
+  check(H.read(path):sub(2, 4) == "PNG", "a PNG is written")
+  checkerror("run:heatmap: heatmap: values must be a non-empty table of rows", run.heatmap, run, {values = {}})
+  H.cleanup(run.dir)
+end)
+
 test("merging another database copies runs once", function()
   local dir, a = two_runs()
   local other = H.tempdir()

@@ -41,21 +41,20 @@ test("speech experiment runs end to end on synthetic digits", function()
   local p = assert(experiment.resolve(e, {"synthetic=true", "cache=" .. cache, "speakers=2", "takes=7",
     "epochs=2", "hidden=8", "data=/nonexistent"}))
   loom.seed(p.seed)
-  local logged, artifacts = {}, tmp .. "-runs"
-  local run = {
-    log = function(_, t) logged[#logged + 1] = t end,
-    progress = function() end,
-    artifact = function(_, name)
-      os.execute("mkdir -p '" .. artifacts .. "'")
-      return artifacts .. "/" .. name
-    end,
-  }
+  local artifacts = tmp .. "-runs"
+  local run = require("loom.runner").new_run(e, p, {quiet = true})
+  run.dir = artifacts
   local result = e.run(p, run)
+  local logged = run.metrics
   equal(result.dataset, "synthetic", "dataset")
   equal(result.test_utterances, 100, "test utterances (takes 0-4)")
   equal(result.train_utterances, 40, "training utterances (takes 5-6)")
   check(result.test_accuracy >= 0 and result.test_accuracy <= 1, "accuracy %g", result.test_accuracy)
   check(#logged >= 3, "metrics logged per epoch and at the end")
   check(result.per_speaker:find("en-us-m1=", 1, true), "per-speaker accuracy: %s", result.per_speaker)
+  if require("loom.runs.plot").available() then
+    equal(result.confusion_png, artifacts .. "/confusion.png", "the confusion matrix is drawn")
+    check(io.open(result.confusion_png), "confusion.png exists")
+  end
   os.execute("rm -rf '" .. cache .. "' '" .. artifacts .. "'")
 end)

@@ -50,6 +50,12 @@ truncated BPTT (gradients stop at the chunk boundary).]] },
 Gate activations at step t (default: the last) of the last forward, a copy. LSTM: columns
 i | f | g | o, each H wide (the forget gate of unit j is column H + j); GRU: r | z | n;
 RNN: h itself.]] },
+  { name = "nn.LSTM:cell_states", signature = "m:cell_states([layer [, direction]]) -> T*B x H matrix",
+    doc = [[
+LSTM only: the cell state after every step of the last forward, a copy, time-major like the
+input (row (t-1)*B + b is sequence b after step t). The fused layer keeps these for BPTT, so
+reading them costs a copy, not a cell-by-cell re-run. Past a sequence's end the cell is the
+one carried unchanged.]] },
   { name = "nn.LSTM:parameters", signature = "m:parameters() -> {{name =, value =, grad =}, ...}",
     doc = [[
 Views of the weights and their gradients, in PyTorch's state_dict order and names, so
