@@ -364,5 +364,6 @@ function nn.gradcheck(target, x, opts)
 end
 
 require("loom.nn.recurrent")(nn)
+require("loom.nn.conv")(nn)
 
 return nn
