@@ -553,7 +553,7 @@ return loom.experiment{
     noise_prob = 0.5, specaug = true, time_mask = 5, freq_mask = 4,
     copies = 3, -- perturbed copies made once per training utterance (0: perturb every epoch)
     -- espeak-ng voices mixed into training (utterances per FSDD training utterance)
-    espeak = 0, espeak_speakers = 24, espeak_takes = 10, espeak_seed = 1,
+    espeak = 0.0, espeak_speakers = 24, espeak_takes = 10, espeak_seed = 1,
     epochs = 15, batch = 32, lr = 0.003, clip = 5.0,
     threads = 1, -- OpenBLAS threads: the products are small, one thread wastes the least
   },
