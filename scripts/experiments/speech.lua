@@ -1,8 +1,11 @@
 -- speech.lua: spoken digit recognition, the course's RNN application: Kaldi MFCC (+ deltas,
--- per-utterance CMVN) sequences -> LSTM -> Linear on the final states (or the mean of all
--- states), trained with Adam. FSDD with its official split (takes 0-4 test) when present,
--- else synthetic espeak-ng digits generated once into a cache folder.
---   loom run scripts/experiments/speech.lua                 (full: FSDD, ~97-99% test accuracy)
+-- per-utterance CMVN) sequences -> [Conv1d front (model=crnn) ->] LSTM -> Linear on the final
+-- states (or the mean of all states), trained with Adam on augmented audio (speed, VTLP,
+-- delay, white/babble noise, SpecAugment). FSDD with its official split (takes 0-4 test), one
+-- held-out speaker, or leave-one-speaker-out over all six (protocol=loso); espeak-ng voices
+-- can join training (espeak=ratio) or be the other domain (domain=fsdd->espeak).
+--   loom run scripts/experiments/speech.lua                 (full: FSDD official split)
+--   loom run scripts/experiments/speech.lua protocol=loso   (six folds, mean, sd, per speaker)
 --   loom run scripts/experiments/speech.lua quick=true      (the demo setting, under a minute)
 -- Not a speech recogniser for continuous speech: one word per file, ten classes.
 local loom = require "loom"
@@ -219,6 +222,7 @@ local function settings(p)
   if p.quick then
     -- the demo setting: fewer epochs, a smaller network, a smaller synthetic set
     p.epochs, p.hidden, p.speakers, p.takes = math.min(p.epochs, 6), math.min(p.hidden, 32), 8, 8
+    p.copies = math.min(p.copies, 1)
   end
   loom.threads(p.threads)
   if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'", 0) end
