@@ -553,7 +553,7 @@ return loom.experiment{
     deltas = true, cmvn = true,
     protocol = "official", holdout = "", domain = "fsdd",
     -- augmentation, redrawn every epoch
-    speed = "0.9,1.0,1.1", vtlp = 0.1, shift = 0.1, noise = "white,babble", snr = "5,25",
+    speed = "0.9,1.0,1.1", vtlp = 0.1, shift = 0.0, noise = "white,babble", snr = "5,25",
     noise_prob = 0.5, specaug = true, time_mask = 5, freq_mask = 4,
     copies = 3, -- perturbed copies made once per training utterance (0: perturb every epoch)
     -- espeak-ng voices mixed into training (utterances per FSDD training utterance)
