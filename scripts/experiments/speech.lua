@@ -415,9 +415,10 @@ local function build_model(p, F)
 end
 
 -- Epochs over length buckets, features perturbed afresh each epoch when augmentation is on;
--- logs loss and training accuracy (steps offset by `first`). Returns the training seconds,
--- the CPU seconds spent on features per epoch and on the network, and on the copies made once.
-local function train_model(model, train, p, aug, run, first)
+-- logs loss and training accuracy (steps offset by `first`, progress out of `steps`).
+-- Returns the training seconds, the CPU seconds spent on features per epoch and on the
+-- network, and on the copies made once.
+local function train_model(model, train, p, aug, run, first, steps)
   local t0 = os.time()
   local copies_cpu = perturbed_copies(train, p, aug)
   local feature_cpu, network_cpu = 0, 0
@@ -434,6 +435,7 @@ local function train_model(model, train, p, aug, run, first)
     network_cpu = network_cpu + os.clock() - c0
     model.schedule:step()
     run:log{step = first + epoch, loss = total / count, train_accuracy = right / count}
+    run:progress(first + epoch, steps)
   end
   return os.difftime(os.time(), t0), feature_cpu, network_cpu, copies_cpu
 end
@@ -494,12 +496,12 @@ end
 
 -- One training run on one split: the model, its predictions on the test set and the
 -- accuracy of each test speaker.
-local function run_split(corpus, p, aug, run, holdout, first)
+local function run_split(corpus, p, aug, run, holdout, first, steps)
   local train, test = split(corpus, p, holdout)
   print(string.format("speech: %d training and %d test utterances%s", #train.feats, #test.feats,
     holdout ~= "" and (" (held out: " .. holdout .. ")") or ""))
   local model = build_model(p, train.feats[1]:cols())
-  local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first)
+  local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
   local predictions = predict(model, test.feats, 64)
   return {train = train, test = test, predictions = predictions, seconds = seconds,
     feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
@@ -522,13 +524,12 @@ local function loso(corpus, p, aug, run)
   table.sort(speakers)
   local accs, rows, totals = {}, {}, {seconds = 0, feature_cpu = 0, network_cpu = 0, copies_cpu = 0}
   for fold, speaker in ipairs(speakers) do
-    local r = run_split(corpus, p, aug, run, speaker, (fold - 1) * p.epochs)
+    local r = run_split(corpus, p, aug, run, speaker, (fold - 1) * p.epochs, #speakers * p.epochs)
     local acc = accuracy(r.predictions, r.test.labels)
     accs[fold] = acc
     for k in pairs(totals) do totals[k] = totals[k] + r[k] end
     rows[fold] = string.format("%s=%.3f", speaker, acc)
     run:log{step = fold * p.epochs, fold_accuracy = acc}
-    run:progress(fold, #speakers)
     print(string.format("speech: fold %d/%d, %s: %.2f%%", fold, #speakers, speaker, 100 * acc))
   end
   local m, sd = mean_sd(accs)
@@ -569,8 +570,7 @@ return loom.experiment{
       result.dataset = source
       return result
     end
-    local r = run_split(corpus, p, aug, run, p.holdout, 0)
-    run:progress(p.epochs, p.epochs)
+    local r = run_split(corpus, p, aug, run, p.holdout, 0, p.epochs)
     local label = p.domain == "fsdd" and source or p.domain
     local result = report(r.test, r.predictions, label, r.seconds, run)
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}
