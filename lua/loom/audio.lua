@@ -3,6 +3,8 @@
 local core = require("loom.core").audio
 local is_matrix = require("loom.core").matrix.is_matrix
 local check = require "loom.check"
+local cmatrix = require("loom.core").matrix
+local loom_zeros, loom_random_int = cmatrix.zeros, cmatrix.random_int
 
 local audio = {}
 
@@ -229,5 +231,214 @@ audio.mel = core.mel               -- mel(hz) = 1127 ln(1 + hz / 700)
 audio.mel_inverse = core.mel_inverse
 audio.melbank = core.melbank       -- melbank(bins, padded, rate, low, high) -> bins x padded/2+1
 audio.dct = core.dct               -- dct(ceps, bins) -> ceps x bins
+
+-- ---- augmentation: perturbations of the samples (speed, shift, noise), of the filterbank
+-- ---- (vocal-tract length) and of the features (SpecAugment masks), for training on voices
+-- ---- and rooms the data does not have. Random draws come from loom's seeded generator.
+
+local function check_samples(fn, x)
+  if not is_matrix(x) or x:cols() ~= 1 then
+    error(string.format("loom.audio.%s: expected samples as an N x 1 matrix, got %s", fn,
+      is_matrix(x) and (x:rows() .. "x" .. x:cols()) or type(x)), 3)
+  end
+end
+
+-- speed(x, factor [, {quality = "medium"}]) -> x played `factor` times faster: resampled by
+-- 1/factor, so tempo and pitch change together (Kaldi's speed perturbation, sox `speed`).
+function audio.speed(x, factor, opts)
+  check_samples("speed", x)
+  if type(factor) ~= "number" or not (factor >= 0.5 and factor <= 2) then
+    error("loom.audio.speed: factor must be a number in [0.5, 2], got " .. tostring(factor), 2)
+  end
+  opts = check.options("loom.audio.speed", opts, {quality = "string"})
+  if factor == 1 then return x:copy() end
+  return audio.resample(x, factor, 1, {quality = opts.quality or "medium"})
+end
+
+-- shift(x, samples) -> x delayed by `samples` (advanced when negative), zero-filled, same length.
+function audio.shift(x, samples)
+  check_samples("shift", x)
+  if math.type(samples) ~= "integer" then
+    error("loom.audio.shift: samples must be an integer, got " .. tostring(samples), 2)
+  end
+  local n, out = x:rows(), loom_zeros(x:rows(), 1)
+  local k = math.abs(samples)
+  if k >= n then return out end
+  if samples >= 0 then
+    out:slice(k + 1, n, 1, 1):copy_(x:slice(1, n - k, 1, 1))
+  else
+    out:slice(1, n - k, 1, 1):copy_(x:slice(k + 1, n, 1, 1))
+  end
+  return out
+end
+
+-- add_noise(x, noise, snr_db) -> x + g noise with g chosen so that 10 log10(P_x / P_gnoise) =
+-- snr_db (P the mean square); noise (M x 1) is repeated or cut to x's length. White noise is
+-- loom.randn(N, 1); babble is the sum of other utterances.
+function audio.add_noise(x, noise, snr_db)
+  check_samples("add_noise", x)
+  check_samples("add_noise", noise)
+  if type(snr_db) ~= "number" or snr_db ~= snr_db then
+    error("loom.audio.add_noise: snr_db must be a number, got " .. tostring(snr_db), 2)
+  end
+  local n, m = x:rows(), noise:rows()
+  if n == 0 or m == 0 then return x:copy() end
+  local fitted = noise
+  if m ~= n then
+    fitted = loom_zeros(n, 1)
+    for at = 1, n, m do
+      local len = math.min(m, n - at + 1)
+      fitted:slice(at, at + len - 1, 1, 1):copy_(noise:slice(1, len, 1, 1))
+    end
+  end
+  local px, pn = x:dot(x) / n, fitted:dot(fitted) / n
+  if pn == 0 or px == 0 then return x:copy() end
+  local gain = math.sqrt(px / (pn * 10 ^ (snr_db / 10)))
+  return x + fitted * gain
+end
+
+-- Kaldi's VtlnWarpFreq: the piecewise-linear frequency warp of vocal-tract-length
+-- normalisation, f -> f / alpha between the breakpoints, pinned at low and high.
+function audio.vtln_warp(hz, alpha, low, high, vtln_low, vtln_high)
+  local args = {hz, alpha, low, high, vtln_low, vtln_high}
+  for i = 1, 6 do
+    local v = args[i]
+    if type(v) ~= "number" or v ~= v then
+      check.fail("loom.audio.vtln_warp", "argument %d must be a number, got %s", i, check.kind(v))
+    end
+  end
+  if hz < low or hz > high then return hz end
+  local l, h = vtln_low * math.max(1, alpha), vtln_high * math.min(1, alpha)
+  local scale = 1 / alpha
+  local fl, fh = scale * l, scale * h
+  if hz < l then return low + (fl - low) / (l - low) * (hz - low) end
+  if hz < h then return scale * hz end
+  return high + (fh - high) / (h - high) * (hz - high)
+end
+
+-- vtlp_melbank(bins, padded, rate, low, high, alpha [, {vtln_low = 100, vtln_high = -500}])
+-- -> bins x padded/2+1: Kaldi's mel filterbank with its triangle edges warped by
+-- vtln_warp (as Kaldi's MelBanks with vtln_warp); alpha = 1 is audio.melbank exactly.
+function audio.vtlp_melbank(bins, padded, rate, low, high, alpha, opts)
+  check.integer("loom.audio.vtlp_melbank", "bins", bins, 1)
+  check.integer("loom.audio.vtlp_melbank", "padded", padded, 2)
+  check.number("loom.audio.vtlp_melbank", "rate", rate, 1)
+  check.number("loom.audio.vtlp_melbank", "low", low, 0)
+  check.number("loom.audio.vtlp_melbank", "high", high)
+  opts = check.options("loom.audio.vtlp_melbank", opts, {vtln_low = "number", vtln_high = "number"})
+  local nyquist = rate / 2
+  if high <= 0 then high = high + nyquist end
+  local vlow, vhigh = opts.vtln_low or 100, opts.vtln_high or -500
+  if vhigh < 0 then vhigh = vhigh + nyquist end
+  if not (type(alpha) == "number" and alpha >= 0.5 and alpha <= 2) then
+    error("loom.audio.vtlp_melbank: alpha must be a number in [0.5, 2], got " .. tostring(alpha), 2)
+  end
+  if not (vlow > low and vhigh < high and vlow < vhigh) then
+    error(string.format("loom.audio.vtlp_melbank: need low_freq < vtln_low < vtln_high < high_freq, got %g < %g < %g < %g",
+      low, vlow, vhigh, high), 2)
+  end
+  local mel, inv = audio.mel, audio.mel_inverse
+  local mlow, mhigh = mel(low), mel(high)
+  local delta = (mhigh - mlow) / (bins + 1)
+  local function warped(m)
+    if alpha == 1 then return m end
+    return mel(audio.vtln_warp(inv(m), alpha, low, high, vlow, vhigh))
+  end
+  local fft_bins = padded // 2 + 1
+  local W = loom_zeros(bins, fft_bins)
+  for b = 0, bins - 1 do
+    local left, center, right = warped(mlow + b * delta), warped(mlow + (b + 1) * delta), warped(mlow + (b + 2) * delta)
+    for j = 0, fft_bins - 2 do -- Kaldi leaves out the Nyquist bin
+      local m = mel(rate * j / padded)
+      if m > left and m < right then
+        W:set(b + 1, j + 1, m <= center and (m - left) / (center - left) or (right - m) / (right - center))
+      end
+    end
+  end
+  return W
+end
+
+local FLT_EPSILON = 1.1920928955078125e-07
+local VTLP_OPTIONS = {num_mel_bins = 23, low_freq = 20.0, high_freq = 0.0, num_ceps = 13,
+  cepstral_lifter = 22.0, use_energy = true, vtln_low = 100.0, vtln_high = -500.0, kind = "mfcc"}
+
+-- vtlp(x, rate, alpha [, opts]) -> MFCC (or fbank with kind = "fbank") as audio.mfcc computes
+-- them, through a filterbank warped by alpha (vocal-tract-length perturbation; 0.9-1.1 is
+-- the usual range). Framing options go to audio.spectrogram; mel options as audio.mfcc's
+-- plus vtln_low / vtln_high. alpha = 1 reproduces audio.mfcc / audio.fbank.
+local function vtlp(x, rate, alpha, opts)
+  if opts ~= nil and (type(opts) ~= "table" or is_matrix(opts)) then
+    check.fail("loom.audio.vtlp", "options must be a table, got %s", check.kind(opts))
+  end
+  local o, frame = {}, {}
+  for k, v in pairs(VTLP_OPTIONS) do o[k] = v end
+  for k, v in pairs(opts or {}) do
+    if VTLP_OPTIONS[k] ~= nil then o[k] = v
+    elseif COMMON[ALIASES[k] or k] ~= nil then frame[k] = v
+    else check.fail("loom.audio.vtlp", "unknown option '%s'", tostring(k)) end
+  end
+  if o.kind ~= "mfcc" and o.kind ~= "fbank" then
+    check.fail("loom.audio.vtlp", "kind must be 'mfcc' or 'fbank', got %s", tostring(o.kind))
+  end
+  local spec = audio.spectrogram(x, rate, frame)
+  local energy = spec:col(1):copy()
+  local power = spec:map("exp")
+  power:col(1):fill_(0) -- the energy column; the DC bin has no weight in any mel triangle
+  local W = audio.vtlp_melbank(o.num_mel_bins, (spec:cols() - 1) * 2, rate, o.low_freq, o.high_freq, alpha,
+    {vtln_low = o.vtln_low, vtln_high = o.vtln_high})
+  local fb = (power * W:t()):maximum(FLT_EPSILON):map("log")
+  if o.kind == "fbank" then return fb end
+  local ceps = fb * audio.dct(o.num_ceps, o.num_mel_bins):t()
+  if o.cepstral_lifter ~= 0 then
+    local lifter = loom_zeros(1, o.num_ceps)
+    for i = 0, o.num_ceps - 1 do
+      lifter:set(1, i + 1, 1 + 0.5 * o.cepstral_lifter * math.sin(math.pi * i / o.cepstral_lifter))
+    end
+    ceps = ceps:mul(lifter)
+  end
+  if o.use_energy then ceps:col(1):copy_(energy) end
+  return ceps
+end
+
+function audio.vtlp(x, rate, alpha, opts)
+  return check.call("loom.audio.vtlp", vtlp, x, rate, alpha, opts)
+end
+
+-- spec_augment(feats [, {time_masks = 2, time_width = 10, freq_masks = 2, freq_width = 5,
+-- value = 0}]) -> a copy with SpecAugment's masks (Park et al. 2019): freq_masks bands of
+-- 0..freq_width columns and time_masks spans of 0..time_width frames (at most a fifth of
+-- the frames each) set to value (0 is the mean after CMVN).
+function audio.spec_augment(feats, opts)
+  if not is_matrix(feats) then
+    error("loom.audio.spec_augment: expected features as a matrix (frames x features), got " .. type(feats), 2)
+  end
+  opts = check.options("loom.audio.spec_augment", opts, {time_masks = "number", time_width = "number",
+    freq_masks = "number", freq_width = "number", value = "number"})
+  local o = {time_masks = 2, time_width = 10, freq_masks = 2, freq_width = 5, value = 0}
+  for k, v in pairs(opts) do
+    if o[k] == nil then error(string.format("loom.audio.spec_augment: unknown option '%s'", tostring(k)), 2) end
+    if type(v) ~= "number" or (k ~= "value" and (math.type(v) ~= "integer" or v < 0)) then
+      error(string.format("loom.audio.spec_augment: option '%s' must be %s, got %s", k,
+        k == "value" and "a number" or "an integer >= 0", tostring(v)), 2)
+    end
+    o[k] = v
+  end
+  local out = feats:copy()
+  local T, F = out:rows(), out:cols()
+  local function mask(count, width, size, slicer)
+    for _ = 1, count do
+      local w = math.min(loom_random_int(width + 1) - 1, size)
+      if w > 0 then
+        local start = loom_random_int(size - w + 1)
+        slicer(start, start + w - 1):fill_(o.value)
+      end
+    end
+  end
+  if T > 0 and F > 0 then
+    mask(o.freq_masks, o.freq_width, F, function(a, b) return out:slice(1, T, a, b) end)
+    mask(o.time_masks, math.min(o.time_width, T // 5), T, function(a, b) return out:slice(a, b, 1, F) end)
+  end
+  return out
+end
 
 return audio

@@ -1,8 +1,11 @@
 -- speech.lua: spoken digit recognition, the course's RNN application: Kaldi MFCC (+ deltas,
--- per-utterance CMVN) sequences -> LSTM -> Linear on the final states (or the mean of all
--- states), trained with Adam. FSDD with its official split (takes 0-4 test) when present,
--- else synthetic espeak-ng digits generated once into a cache folder.
---   loom run scripts/experiments/speech.lua                 (full: FSDD, ~97-99% test accuracy)
+-- per-utterance CMVN) sequences -> [Conv1d front (model=crnn) ->] LSTM -> Linear on the final
+-- states (or the mean of all states), trained with Adam on augmented audio (speed, VTLP,
+-- delay, white/babble noise, SpecAugment). FSDD with its official split (takes 0-4 test), one
+-- held-out speaker, or leave-one-speaker-out over all six (protocol=loso); espeak-ng voices
+-- can join training (espeak=ratio) or be the other domain (domain=fsdd->espeak).
+--   loom run scripts/experiments/speech.lua                 (full: FSDD official split)
+--   loom run scripts/experiments/speech.lua protocol=loso   (six folds, mean, sd, per speaker)
 --   loom run scripts/experiments/speech.lua quick=true      (the demo setting, under a minute)
 -- Not a speech recogniser for continuous speech: one word per file, ten classes.
 local loom = require "loom"
@@ -58,44 +61,120 @@ local function recordings(p)
   return items, "synthetic"
 end
 
--- The feature sequence of one file: T x 13 MFCC, x3 with deltas, normalised per utterance.
-local function features(path, p)
-  local x = assert(audio.load(path, {rate = RATE}))
-  local f = audio.mfcc(x, RATE)
-  if f:rows() == 0 then return nil end
+-- The feature sequence of samples x: T x 13 MFCC (through a filterbank warped by alpha when
+-- VTLP is on), x3 with deltas, normalised per utterance; nil when x is shorter than a frame.
+local function features_of(x, p, alpha)
+  if x:rows() < 200 then return nil end
+  local f = (alpha and alpha ~= 1) and audio.vtlp(x, RATE, alpha) or audio.mfcc(x, RATE)
   if p.deltas then f = audio.deltas(f, 2) end
   if p.cmvn then f = audio.cmvn(f) end
   return f
 end
 
--- The pooled representation (B x D) of a batch and a function mapping its gradient back
--- to lstm:backward's arguments.
-local function pooling(p, lstm_out, h_T, lengths, layers, dirs, hidden)
-  local B = #lengths
-  if p.pool == "mean" then
-    -- mean over each sequence's own steps as one product: P (B x T*B) * out
-    local T = lstm_out:rows() // B
-    local P = loom.zeros(B, T * B)
-    for b = 1, B do
-      for t = 1, lengths[b] do P:set(b, (t - 1) * B + b, 1 / lengths[b]) end
+local function uniform(a, b) return a + (b - a) * loom.rand(1, 1):get(1, 1) end
+
+-- Numbers of a comma-separated param ("0.9,1.0,1.1" -> {0.9, 1, 1.1}); {} for "".
+local function numbers(text, name)
+  local list = {}
+  for v in tostring(text):gmatch("[^,%s]+") do
+    list[#list + 1] = tonumber(v) or error(string.format("speech: %s must list numbers, got '%s'", name, text), 0)
+  end
+  return list
+end
+
+-- Babble: the sum of `count` other training utterances, each at unit power, from a random
+-- point of each, cut or zero-padded to n samples.
+local function babble(pool, n, count)
+  local sum = loom.zeros(n, 1)
+  for _ = 1, count do
+    local other = pool[loom.random_int(#pool)]
+    local rms = math.sqrt(other:dot(other) / math.max(1, other:rows()))
+    local len = math.min(n, other:rows())
+    if rms > 0 and len > 0 then
+      local from = loom.random_int(other:rows() - len + 1)
+      sum:slice(1, len, 1, 1):add_(other:slice(from, from + len - 1, 1, 1) / rms)
     end
-    return P * lstm_out, function(dpooled) return P:t() * dpooled, nil end
   end
-  -- the last layer's final state of each direction, side by side
-  local parts = {}
-  for d = 1, dirs do
-    local r0 = ((layers - 1) * dirs + (d - 1)) * B
-    parts[d] = h_T:slice(r0 + 1, r0 + B, 1, hidden)
+  return sum
+end
+
+-- One random perturbation of training samples x (speed, delay, noise) and the VTLP warp to
+-- compute its features with; `pool` holds the training samples (babble's voices). `speed`
+-- forces a speed factor (the copies cycle through them).
+local function perturb(x, p, aug, pool, speed)
+  speed = speed or (#aug.speeds > 0 and aug.speeds[loom.random_int(#aug.speeds)])
+  if speed and speed ~= 1 then x = audio.speed(x, speed) end
+  if p.shift > 0 then
+    -- a random delay inside added silence: the word moves, nothing is cut
+    local room = math.floor(p.shift * RATE)
+    local delay = loom.random_int(room + 1) - 1
+    x = audio.shift(loom.vcat{x, loom.zeros(room, 1)}, delay)
   end
-  local pooled = dirs == 1 and parts[1]:copy() or loom.hcat(parts)
-  return pooled, function(dpooled)
-    local dh = loom.zeros(layers * dirs * B, hidden)
-    for d = 1, dirs do
-      local r0 = ((layers - 1) * dirs + (d - 1)) * B
-      dh:slice(r0 + 1, r0 + B, 1, hidden):copy_(dpooled:slice(1, B, (d - 1) * hidden + 1, d * hidden))
+  if #aug.noises > 0 and uniform(0, 1) < p.noise_prob then
+    local kind = aug.noises[loom.random_int(#aug.noises)]
+    local noise = kind == "white" and loom.randn(x:rows(), 1) or babble(pool, x:rows(), 3)
+    x = audio.add_noise(x, noise, uniform(aug.snr[1], aug.snr[2] or aug.snr[1]))
+  end
+  local alpha = p.vtlp > 0 and uniform(1 - p.vtlp, 1 + p.vtlp) or nil
+  return x, alpha
+end
+
+-- The augmentation settings of p, checked once: speeds, noise kinds, SNR range.
+local function augmentation(p)
+  local aug = {speeds = numbers(p.speed, "speed"), noises = {}, snr = numbers(p.snr, "snr")}
+  for kind in p.noise:gmatch("[^,%s]+") do
+    if kind ~= "white" and kind ~= "babble" then
+      error("speech: noise must list 'white' and/or 'babble', got '" .. p.noise .. "'", 0)
     end
-    return nil, dh
+    aug.noises[#aug.noises + 1] = kind
   end
+  if #aug.noises > 0 and #aug.snr == 0 then error("speech: noise needs an snr range such as snr=5,20", 0) end
+  if #aug.speeds == 1 and aug.speeds[1] == 1 then aug.speeds = {} end
+  aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0
+  return aug
+end
+
+-- Kaldi's way with perturbations of the waveform: `copies` perturbed copies of every
+-- training utterance made once (the copies cycle through the speed factors; warp, delay and
+-- noise drawn for each), of which each epoch draws one. Babble comes from the training set
+-- only, so a held-out voice is never heard. Returns the CPU seconds it took.
+local function perturbed_copies(train, p, aug)
+  if not aug.waveform or p.copies <= 0 then return 0 end
+  local t0 = os.clock()
+  train.copies = {}
+  for i, x in ipairs(train.samples) do
+    local list = {}
+    for c = 1, p.copies do
+      local speed = #aug.speeds > 0 and aug.speeds[(c - 1) % #aug.speeds + 1] or nil
+      local y, alpha = perturb(x, p, aug, train.samples, speed)
+      list[c] = features_of(y, p, alpha) or train.feats[i]
+    end
+    train.copies[i] = list
+  end
+  return os.clock() - t0
+end
+
+-- Features of every training utterance for one epoch: one of its perturbed copies, or (copies
+-- = 0) perturbed afresh, or the clean features; then SpecAugment masks. Returns them and the
+-- CPU seconds it took.
+local function epoch_features(train, p, aug)
+  if not aug.waveform and not p.specaug then return train.feats, 0 end
+  local t0 = os.clock()
+  local feats = {}
+  for i, x in ipairs(train.samples) do
+    local f = train.feats[i]
+    if train.copies then
+      f = train.copies[i][loom.random_int(#train.copies[i])]
+    elseif aug.waveform then
+      local y, alpha = perturb(x, p, aug, train.samples)
+      f = features_of(y, p, alpha) or f
+    end
+    if p.specaug then
+      f = audio.spec_augment(f, {time_masks = 2, time_width = p.time_mask, freq_masks = 2, freq_width = p.freq_mask})
+    end
+    feats[i] = f
+  end
+  return feats, os.clock() - t0
 end
 
 local function targets_of(labels, idx)
@@ -138,70 +217,196 @@ local function confusion_text(C)
   return table.concat(lines, "\n")
 end
 
--- The demo setting (quick), the pooling check and the BLAS threads.
+-- The demo setting (quick), the checks of params and the BLAS threads.
 local function settings(p)
   if p.quick then
     -- the demo setting: fewer epochs, a smaller network, a smaller synthetic set
     p.epochs, p.hidden, p.speakers, p.takes = math.min(p.epochs, 6), math.min(p.hidden, 32), 8, 8
+    p.copies = math.min(p.copies, 1)
   end
   loom.threads(p.threads)
-  if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'") end
+  if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'", 0) end
+  if p.model ~= "lstm" and p.model ~= "crnn" then error("speech: model must be 'lstm' or 'crnn'", 0) end
+  if p.protocol ~= "official" and p.protocol ~= "loso" then
+    error("speech: protocol must be 'official' or 'loso'", 0)
+  end
+  if p.domain ~= "fsdd" and p.domain ~= "fsdd->espeak" and p.domain ~= "espeak->fsdd" then
+    error("speech: domain must be 'fsdd', 'fsdd->espeak' or 'espeak->fsdd'", 0)
+  end
+  return augmentation(p)
 end
 
--- Features of every recording, split into training and test sets: the official split (takes
--- 0-4 test), or every take of the held-out speakers as the test set (speaker-independent).
-local function load_split(p)
+-- The espeak-ng digits (generated once into p.cache): every take of espeak_speakers voices.
+local function espeak_recordings(p)
+  local dir = string.format("%s/s%d-t%d-seed%d", p.cache, p.espeak_speakers, p.espeak_takes, p.espeak_seed)
+  local items = list_recordings(dir)
+  if #items < p.espeak_speakers * p.espeak_takes * 10 then
+    print(string.format("speech: generating %d espeak-ng digits into %s", p.espeak_speakers * p.espeak_takes * 10, dir))
+    dofile(loom.data.generator("spoken_digits.lua")).generate{out = dir, speakers = p.espeak_speakers,
+      takes = p.espeak_takes, seed = p.espeak_seed}
+    items = list_recordings(dir)
+  end
+  return items
+end
+
+-- Every utterance the run may use, loaded once: {x = samples, f = clean features, label,
+-- speaker, take, espeak = true for generated voices}.
+local function load_corpus(p)
   local t0 = os.time()
-  local items, source = recordings(p)
-  local held_out = {}
-  for name in p.holdout:gmatch("[^,%s]+") do held_out[name] = true end
-  local train, test = {feats = {}, labels = {}, items = {}}, {feats = {}, labels = {}, items = {}}
-  for _, item in ipairs(items) do
-    local set = item.take <= 4 and test or train
-    if next(held_out) then set = held_out[item.speaker] and test or train end
-    local f = features(item.path, p)
-    if f then
-      set.feats[#set.feats + 1] = f
-      set.labels[#set.labels + 1] = item.digit + 1
-      set.items[#set.items + 1] = item
+  local items, source = {}, "synthetic"
+  local wants_espeak = p.espeak > 0 or p.domain ~= "fsdd"
+  if not (p.synthetic and wants_espeak) then items, source = recordings(p) end
+  if wants_espeak then
+    for _, item in ipairs(espeak_recordings(p)) do
+      item.espeak = true
+      items[#items + 1] = item
     end
+  end
+  local corpus = {}
+  for _, item in ipairs(items) do
+    local x = assert(audio.load(item.path, {rate = RATE}))
+    item.x, item.f, item.label = x, features_of(x, p), item.digit + 1
+    if item.f then corpus[#corpus + 1] = item end
+  end
+  print(string.format("speech: %d utterances loaded (%s%s) in %.0f s", #corpus, source,
+    wants_espeak and " + espeak-ng" or "", os.difftime(os.time(), t0)))
+  return corpus, source
+end
+
+local function new_set() return {samples = {}, feats = {}, labels = {}, items = {}} end
+
+local function add(set, item)
+  set.samples[#set.samples + 1], set.feats[#set.feats + 1] = item.x, item.f
+  set.labels[#set.labels + 1], set.items[#set.items + 1] = item.label, item
+end
+
+-- Training and test sets of one run: FSDD's official split (takes 0-4 test), or every take of
+-- the held-out speakers as the test set (speaker-independent), plus espeak voices mixed into
+-- training at `espeak` per FSDD utterance; or one domain against the other.
+local function split(corpus, p, holdout)
+  local held = {}
+  for name in holdout:gmatch("[^,%s]+") do held[name] = true end
+  local train, test, generated = new_set(), new_set(), {}
+  for _, item in ipairs(corpus) do
+    if p.domain == "fsdd->espeak" then add(item.espeak and test or train, item)
+    elseif p.domain == "espeak->fsdd" then add(item.espeak and train or test, item)
+    elseif item.espeak and not p.synthetic then generated[#generated + 1] = item
+    elseif next(held) then add(held[item.speaker] and test or train, item)
+    else add(item.take <= 4 and test or train, item) end
+  end
+  if #generated > 0 then
+    local want = math.min(#generated, math.floor(p.espeak * #train.feats + 0.5))
+    local order = loom.permutation(#generated)
+    for k = 1, want do add(train, generated[order[k]]) end
   end
   if #test.feats == 0 or #train.feats == 0 then
     error(string.format("speech: %d training and %d test utterances (does holdout name speakers of the data?)",
-      #train.feats, #test.feats))
+      #train.feats, #test.feats), 0)
   end
-  print(string.format("speech: %s, %d training and %d test utterances, %d features per frame (%.0f s)",
-    source, #train.feats, #test.feats, train.feats[1]:cols(), os.difftime(os.time(), t0)))
-  return train, test, source
+  return train, test
 end
 
--- LSTM (optionally bidirectional) -> pooling -> Linear over 10 digits, with Adam and a cosine
--- schedule. model.forward(X, lengths) -> logits; model.step(X, lengths, y) -> loss, hits.
+-- The pooled representation (B x D) of the LSTM's output and a function mapping its gradient
+-- back to lstm:backward's arguments.
+local function pooling(p, lstm_out, h_T, lengths, dirs)
+  local B, hidden, layers = #lengths, p.hidden, p.layers
+  if p.pool == "mean" then
+    -- mean over each sequence's own steps as one product: P (B x T*B) * out
+    local T = lstm_out:rows() // B
+    local P = loom.zeros(B, T * B)
+    for b = 1, B do
+      for t = 1, lengths[b] do P:set(b, (t - 1) * B + b, 1 / lengths[b]) end
+    end
+    return P * lstm_out, function(dpooled) return P:t() * dpooled, nil end
+  end
+  -- the last layer's final state of each direction, side by side
+  local parts = {}
+  for d = 1, dirs do
+    local r0 = ((layers - 1) * dirs + (d - 1)) * B
+    parts[d] = h_T:slice(r0 + 1, r0 + B, 1, hidden)
+  end
+  local pooled = dirs == 1 and parts[1]:copy() or loom.hcat(parts)
+  return pooled, function(dpooled)
+    local dh = loom.zeros(layers * dirs * B, hidden)
+    for d = 1, dirs do
+      local r0 = ((layers - 1) * dirs + (d - 1)) * B
+      dh:slice(r0 + 1, r0 + B, 1, hidden):copy_(dpooled:slice(1, B, (d - 1) * hidden + 1, d * hidden))
+    end
+    return nil, dh
+  end
+end
+
+-- A (T*B) x 1 column: 1 on the steps of each sequence, 0 on padding.
+local function step_mask(rows, lengths)
+  local B = #lengths
+  local M = loom.zeros(rows, 1)
+  for b = 1, B do
+    for t = 1, lengths[b] do M:set((t - 1) * B + b, 1, 1) end
+  end
+  return M
+end
+
+-- The CRNN's front: Conv1d(F, channels, kernel) -> ReLU -> MaxPool1d(2) -> Conv1d(channels,
+-- channels, 3) -> ReLU over time, "same" padding; padded steps are zeroed after every
+-- module so a batch computes what each sequence would alone. front.forward(X, lengths) ->
+-- H, lengths of H; front.backward(dH) goes back through the last forward.
+local function conv_front(p, F)
+  local mods = {nn.Conv1d(F, p.channels, p.kernel, {padding = p.kernel // 2}), nn.ReLU(), nn.MaxPool1d(2),
+    nn.Conv1d(p.channels, p.channels, 3, {padding = 1}), nn.ReLU()}
+  local front, inputs, masks = {modules = mods}, {}, {}
+  function front.forward(X, lengths)
+    local x = X
+    for i, m in ipairs(mods) do
+      inputs[i] = x
+      local y
+      if nn.is_conv(m) then y, lengths = m:forward(x, {lengths = lengths}) else y = m:forward(x) end
+      masks[i] = step_mask(y:rows(), lengths)
+      x = y:mul_(masks[i])
+    end
+    return x, lengths
+  end
+  function front.backward(dy)
+    for i = #mods, 1, -1 do
+      dy = mods[i]:backward(inputs[i], dy:mul(masks[i]), i > 1)
+    end
+  end
+  return front
+end
+
+-- [conv front ->] LSTM (optionally bidirectional) -> pooling -> Linear over 10 digits, with
+-- Adam and a cosine schedule. model.forward(X, lengths) -> logits; model.step(X, lengths, y)
+-- -> loss, hits.
 local function build_model(p, F)
   local dirs = p.bidirectional and 2 or 1
-  local lstm = nn.LSTM(F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
+  local front = p.model == "crnn" and conv_front(p, F) or nil
+  local lstm = nn.LSTM(front and p.channels or F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
   local head = nn.Linear(p.hidden * dirs, 10)
   local loss = nn.CrossEntropyLoss()
   local params = {}
-  for _, m in ipairs{lstm, head} do
+  for _, m in ipairs{lstm, head, table.unpack(front and front.modules or {})} do
     for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
   end
   local opt = loom.optim.adam(params, {lr = p.lr})
-  local model = {lstm = lstm, schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
-  function model.forward(X, lengths)
+  local model = {lstm = lstm, parameters = params,
+    schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
+  local function encode(X, lengths)
+    if front then X, lengths = front.forward(X, lengths) end
     local out, h_T = lstm:forward(X, {lengths = lengths})
-    return head:forward((pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)))
+    return pooling(p, out, h_T, lengths, dirs)
+  end
+  function model.forward(X, lengths)
+    return head:forward((encode(X, lengths)))
   end
   function model.step(X, lengths, y)
     opt:zero_grad()
-    local out, h_T = lstm:forward(X, {lengths = lengths})
-    local pooled, back = pooling(p, out, h_T, lengths, p.layers, dirs, p.hidden)
+    local pooled, back = encode(X, lengths)
     local logits = head:forward(pooled)
     local value = loss:forward(logits, y)
     local best, hits = logits:argmax(2), 0
     for k = 1, y:rows() do if best:get(k, 1) == y:get(k, 1) then hits = hits + 1 end end
     local dout, dh_T = back(head:backward(pooled, loss:backward(logits, y)))
-    lstm:backward(dout, {dh_T = dh_T, input_grad = false})
+    local dX = lstm:backward(dout, {dh_T = dh_T, input_grad = front ~= nil})
+    if front then front.backward(dX) end
     loom.optim.clip_grad_norm(params, p.clip)
     opt:step()
     return value, hits
@@ -209,21 +414,30 @@ local function build_model(p, F)
   return model
 end
 
--- Epochs over length buckets; logs loss and training accuracy. Returns the seconds taken.
-local function train_model(model, train, p, run)
+-- Epochs over length buckets, features perturbed afresh each epoch when augmentation is on;
+-- logs loss and training accuracy (steps offset by `first`, progress out of `steps`).
+-- Returns the training seconds, the CPU seconds spent on features per epoch and on the
+-- network, and on the copies made once.
+local function train_model(model, train, p, aug, run, first, steps)
   local t0 = os.time()
+  local copies_cpu = perturbed_copies(train, p, aug)
+  local feature_cpu, network_cpu = 0, 0
   for epoch = 1, p.epochs do
+    local feats, seconds = epoch_features(train, p, aug)
+    feature_cpu = feature_cpu + seconds
+    local c0 = os.clock()
     local total, count, right = 0, 0, 0
-    for _, idx in ipairs(seq.buckets(train.feats, p.batch, {shuffle = true})) do
-      local X, lengths = seq.batch(train.feats, idx)
+    for _, idx in ipairs(seq.buckets(feats, p.batch, {shuffle = true})) do
+      local X, lengths = seq.batch(feats, idx)
       local value, hits = model.step(X, lengths, targets_of(train.labels, idx))
       total, count, right = total + value * #idx, count + #idx, right + hits
     end
+    network_cpu = network_cpu + os.clock() - c0
     model.schedule:step()
-    run:log{step = epoch, loss = total / count, train_accuracy = right / count}
-    run:progress(epoch, p.epochs)
+    run:log{step = first + epoch, loss = total / count, train_accuracy = right / count}
+    run:progress(first + epoch, steps)
   end
-  return os.difftime(os.time(), t0)
+  return os.difftime(os.time(), t0), feature_cpu, network_cpu, copies_cpu
 end
 
 -- The confusion matrix C[true][predicted] (digits 0..9) and the accuracy of each speaker.
@@ -279,24 +493,92 @@ local function report(test, predictions, source, train_seconds, run)
     confusion_png = figure or "none (gnuplot not available)"}
 end
 
+
+-- One training run on one split: the model, its predictions on the test set and the
+-- accuracy of each test speaker.
+local function run_split(corpus, p, aug, run, holdout, first, steps)
+  local train, test = split(corpus, p, holdout)
+  print(string.format("speech: %d training and %d test utterances%s", #train.feats, #test.feats,
+    holdout ~= "" and (" (held out: " .. holdout .. ")") or ""))
+  local model = build_model(p, train.feats[1]:cols())
+  local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
+  local predictions = predict(model, test.feats, 64)
+  return {train = train, test = test, predictions = predictions, seconds = seconds,
+    feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
+end
+
+local function mean_sd(values)
+  local m, v = 0, 0
+  for _, x in ipairs(values) do m = m + x / #values end
+  for _, x in ipairs(values) do v = v + (x - m) ^ 2 / math.max(1, #values - 1) end
+  return m, math.sqrt(v)
+end
+
+-- Leave one speaker out: a fresh model per FSDD speaker, tested on every take of that
+-- speaker; prints the per-speaker table with mean, standard deviation and the worst.
+local function loso(corpus, p, aug, run)
+  local speakers, seen = {}, {}
+  for _, item in ipairs(corpus) do
+    if not item.espeak and not seen[item.speaker] then seen[item.speaker] = true; speakers[#speakers + 1] = item.speaker end
+  end
+  table.sort(speakers)
+  local accs, rows, totals = {}, {}, {seconds = 0, feature_cpu = 0, network_cpu = 0, copies_cpu = 0}
+  for fold, speaker in ipairs(speakers) do
+    local r = run_split(corpus, p, aug, run, speaker, (fold - 1) * p.epochs, #speakers * p.epochs)
+    local acc = accuracy(r.predictions, r.test.labels)
+    accs[fold] = acc
+    for k in pairs(totals) do totals[k] = totals[k] + r[k] end
+    rows[fold] = string.format("%s=%.3f", speaker, acc)
+    run:log{step = fold * p.epochs, fold_accuracy = acc}
+    print(string.format("speech: fold %d/%d, %s: %.2f%%", fold, #speakers, speaker, 100 * acc))
+  end
+  local m, sd = mean_sd(accs)
+  local worst = math.min(table.unpack(accs))
+  print("\nleave-one-speaker-out accuracy (a model per fold, tested on the speaker it never heard):")
+  for fold, speaker in ipairs(speakers) do print(string.format("  %-12s %6.2f%%", speaker, 100 * accs[fold])) end
+  print(string.format("  %-12s %6.2f%% +- %.2f (sd), worst %.2f%%", "mean", 100 * m, 100 * sd, 100 * worst))
+  return {loso_mean = m, loso_sd = sd, loso_worst = worst, test_accuracy = m,
+    per_speaker = table.concat(rows, " "), train_seconds = totals.seconds,
+    feature_share = totals.feature_cpu / math.max(1e-9, totals.feature_cpu + totals.network_cpu)}
+end
+
 return loom.experiment{
   name = "speech",
-  description = "spoken digits: MFCC sequences -> LSTM -> Linear, FSDD official split",
+  description = "spoken digits: MFCC sequences -> [Conv1d ->] LSTM -> Linear; FSDD official split or leave-one-speaker-out",
   params = {
     seed = 42,
     quick = {false, "the demo setting: 6 epochs, 32 hidden units, a small synthetic set"},
-    data = {"", "FSDD recordings folder (empty: the shared copy)"},
+    data = {"", "FSDD recordings folder (empty: the cached set, loom data fetch fsdd)"},
     synthetic = {false, "use the generated espeak-ng digits even when FSDD is there"},
     cache = {CACHE, "where the synthetic set is generated"},
     speakers = {12, "synthetic voices"},
     takes = {20, "synthetic recordings per voice and digit"},
+    model = {"lstm", "lstm (MFCC -> BiLSTM) or crnn (Conv1d layers over time, then the LSTM)"},
     hidden = {64, "LSTM hidden units (per direction)"},
     layers = {1, "stacked LSTM layers"},
     bidirectional = {true, "read the utterance in both directions"},
     pool = {"last", "utterance vector: last (final states) or mean (over time)"},
+    channels = {64, "crnn: channels of the convolutions"},
+    kernel = {5, "crnn: width of the first convolution (frames)"},
     deltas = {true, "append delta and delta-delta MFCCs"},
     cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
+    protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
     holdout = {"", "speakers whose every take is the test set, comma-separated (empty: the official split)"},
+    domain = {"fsdd", "fsdd, fsdd->espeak or espeak->fsdd (train on one, test on the other)"},
+    speed = {"0.9,1.0,1.1", "speed-perturbation factors, comma-separated (empty: none)"},
+    vtlp = {0.1, "vocal-tract-length perturbation: warp factor uniform in 1 +- vtlp (0: none)"},
+    shift = {0.0, "random time shift of at most this many seconds (0: none)"},
+    noise = {"white,babble", "additive noise kinds, comma-separated (empty: none)"},
+    snr = {"5,25", "the noise's SNR range in dB"},
+    noise_prob = {0.5, "probability that a training utterance gets noise"},
+    specaug = {true, "SpecAugment time and frequency masks on the training features"},
+    time_mask = {5, "SpecAugment: the longest time mask (frames)"},
+    freq_mask = {4, "SpecAugment: the widest frequency mask (features)"},
+    copies = {3, "perturbed copies made once per training utterance (0: perturb every epoch)"},
+    espeak = {0.0, "espeak-ng utterances mixed into training per FSDD training utterance"},
+    espeak_speakers = {24, "espeak-ng voices mixed in"},
+    espeak_takes = {10, "espeak-ng recordings per voice and digit mixed in"},
+    espeak_seed = {1, "seed of the mixed-in espeak-ng recordings"},
     epochs = {15, "passes over the training set"},
     batch = {32, "utterances per mini-batch"},
     lr = {0.003, "Adam's learning rate"},
@@ -305,15 +587,23 @@ return loom.experiment{
     threads = {1, "OpenBLAS threads"},
   },
   run = function(p, run)
-    settings(p)
-    local train, test, source = load_split(p)
-    local model = build_model(p, train.feats[1]:cols())
-    local train_seconds = train_model(model, train, p, run)
-    local predictions = predict(model, test.feats, 64)
-    local result = report(test, predictions, source, train_seconds, run)
+    local aug = settings(p)
+    local corpus, source = load_corpus(p)
+    if p.protocol == "loso" then
+      local result = loso(corpus, p, aug, run)
+      result.dataset = source
+      return result
+    end
+    local r = run_split(corpus, p, aug, run, p.holdout, 0, p.epochs)
+    local label = p.domain == "fsdd" and source or p.domain
+    local result = report(r.test, r.predictions, label, r.seconds, run)
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}
-    result.dataset, result.train_seconds = source, train_seconds
-    result.train_utterances, result.test_utterances = #train.feats, #test.feats
+    result.dataset, result.train_seconds = label, r.seconds
+    result.train_utterances, result.test_utterances = #r.train.feats, #r.test.feats
+    result.feature_share = r.feature_cpu / math.max(1e-9, r.feature_cpu + r.network_cpu)
+    print(string.format("features per epoch (on the fly): %.2f s CPU, network %.2f s CPU: %.1f%% of an epoch;"
+      .. " perturbed copies made once: %.1f s CPU", r.feature_cpu / p.epochs, r.network_cpu / p.epochs,
+      100 * result.feature_share, r.copies_cpu))
     return result
   end,
 }

@@ -117,5 +117,6 @@ int loom_open_process(lua_State *L);
 int loom_open_data(lua_State *L);
 int loom_open_attention(lua_State *L);
 int loom_open_numwords(lua_State *L);
+int loom_open_conv(lua_State *L);
 
 #endif

@@ -12,6 +12,7 @@
 static const luaL_Reg bindings[] = {
     {"attention", loom_open_attention},
     {"audio", loom_open_audio},
+    {"conv", loom_open_conv},
     {"data", loom_open_data},
     {"linalg", loom_open_linalg},
     {"matrix", loom_open_matrix},

@@ -114,7 +114,14 @@ local function s2s_step_args()
   return m, loom.zeros(2, 3), loom.zeros(2, 4), h, c, keys, b.src_lengths
 end
 local GOOD = {
+  ["loom.audio.add_noise"] = function() return loom.randn(80, 1), loom.randn(20, 1), 10 end,
   ["loom.audio.cmvn"] = function() return loom.ones(4, 2), {variance = true} end,
+  ["loom.audio.shift"] = function() return loom.randn(80, 1), 3 end,
+  ["loom.audio.spec_augment"] = function() return loom.ones(20, 6), {time_masks = 1} end,
+  ["loom.audio.speed"] = function() return loom.randn(800, 1), 1.1 end,
+  ["loom.audio.vtln_warp"] = function() return 1000, 1.05, 20, 4000, 100, 3500 end,
+  ["loom.audio.vtlp"] = function() return loom.randn(800, 1), 8000, 1.05, {num_mel_bins = 5} end,
+  ["loom.audio.vtlp_melbank"] = function() return 5, 256, 8000, 20, 0, 1.05 end,
   ["loom.audio.defaults"] = function() return "mfcc" end,
   ["loom.audio.deltas"] = function() return loom.ones(4, 2), 1, {window = 1} end,
   ["loom.audio.fbank"] = function() return loom.randn(800, 1), 8000, {num_mel_bins = 5} end,
@@ -161,7 +168,10 @@ local GOOD = {
   ["loom.nn.CrossEntropyLoss"] = function() return {reduction = "sum", ignore_index = 1} end,
   ["loom.nn.MSELoss"] = function() return {reduction = "sum"} end,
   ["loom.nn.Dropout"] = function() return 0.5 end,
+  ["loom.nn.AvgPool1d"] = function() return 2, {stride = 2} end,
+  ["loom.nn.Conv1d"] = function() return 2, 3, 3, {padding = 1} end,
   ["loom.nn.Embedding"] = function() return 4, 2, {padding_idx = 1} end,
+  ["loom.nn.MaxPool1d"] = function() return 2, {stride = 2} end,
   ["loom.nn.Linear"] = function() return 2, 1, {bias = false} end,
   ["loom.nn.LogSoftmax"] = function() end,
   ["loom.nn.Softmax"] = function() end,
@@ -170,6 +180,7 @@ local GOOD = {
   ["loom.nn.Tanh"] = function() end,
   ["loom.nn.Sequential"] = function() return {nn.Linear(2, 1)} end,
   ["loom.nn.gradcheck"] = function() return nn.Linear(2, 1), loom.ones(1, 2), {eps = 1e-6} end,
+  ["loom.nn.is_conv"] = function() return nn.ReLU() end,
   ["loom.nn.is_loss"] = function() return nn.MSELoss() end,
   ["loom.nn.is_native"] = function() return nn.ReLU() end,
   ["loom.nn.repr"] = function() return nn.ReLU() end,

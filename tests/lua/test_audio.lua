@@ -316,3 +316,119 @@ test("deltas and CMVN", function()
   local c = audio.cmvn(f, {variance = false})
   close(c:get(1, 1), 1 - f:col(1):mean(), 1e-12, "mean only")
 end)
+
+-- ---- augmentation ----
+
+local function sine(n, hz, rate)
+  local x = loom.zeros(n, 1)
+  for i = 1, n do x:set(i, 1, 0.5 * math.sin(2 * math.pi * hz * (i - 1) / rate)) end
+  return x
+end
+
+-- Frequency of a sine from its upward zero crossings (first to last).
+local function sine_hz(x, rate)
+  local first, last, count
+  for i = 2, x:rows() do
+    if x:get(i - 1, 1) < 0 and x:get(i, 1) >= 0 then
+      local at = i - 1 + (-x:get(i - 1, 1)) / (x:get(i, 1) - x:get(i - 1, 1))
+      first = first or at
+      last, count = at, (count or -1) + 1
+    end
+  end
+  return count * rate / (last - first)
+end
+
+test("speed perturbation resamples: 1.1 is shorter and higher, 0.9 longer and lower", function()
+  local x = sine(8000, 440, 8000)
+  local fast, slow = audio.speed(x, 1.1), audio.speed(x, 0.9)
+  equal(fast:rows(), math.floor(8000 / 1.1 + 0.5), "1.1: N / 1.1 samples")
+  equal(slow:rows(), math.floor(8000 / 0.9 + 0.5), "0.9: N / 0.9 samples")
+  close(sine_hz(fast:slice(200, 7000, 1, 1), 8000), 484, 0.1, "440 Hz at 1.1 is 484 Hz")
+  close(sine_hz(slow:slice(200, 8500, 1, 1), 8000), 396, 0.1, "440 Hz at 0.9 is 396 Hz")
+  equal((audio.speed(x, 1) - x):map("abs"):max(), 0, "1.0 is the identity")
+  checkerror("loom.audio.speed: factor must be a number in [0.5, 2], got 3", audio.speed, x, 3)
+  checkerror("loom.audio.speed: expected samples as an N x 1 matrix, got 4x2", audio.speed, loom.zeros(4, 2), 1.1)
+end)
+
+test("time shift delays or advances with zeros and keeps the length", function()
+  local x = loom.matrix{{1}, {2}, {3}, {4}}
+  local function text(m) return (table.concat(m:tolist(), ","):gsub("%.0", "")) end
+  equal(text(audio.shift(x, 1)), "0,1,2,3", "delay")
+  equal(text(audio.shift(x, -2)), "3,4,0,0", "advance")
+  equal(text(audio.shift(x, 9)), "0,0,0,0", "past the end")
+  checkerror("loom.audio.shift: samples must be an integer, got 1.5", audio.shift, x, 1.5)
+end)
+
+test("additive noise reaches the requested SNR; short noise repeats", function()
+  loom.seed(4)
+  local x = sine(4000, 300, 8000)
+  for _, snr in ipairs{20, 5, -3} do
+    local y = audio.add_noise(x, loom.randn(4000, 1), snr)
+    local n = y - x
+    close(10 * math.log(x:dot(x) / n:dot(n), 10), snr, 1e-9, "white noise at " .. snr .. " dB")
+  end
+  local babble = sine(1000, 170, 8000) + sine(1000, 230, 8000)
+  local y = audio.add_noise(x, babble, 10)
+  local n = y - x
+  close(10 * math.log(x:dot(x) / n:dot(n), 10), 10, 1e-9, "repeated babble at 10 dB")
+  close(n:get(1003, 1) / n:get(3, 1), 1, 1e-9, "the noise repeats after its length")
+  equal((audio.add_noise(x, loom.zeros(10, 1), 0) - x):map("abs"):max(), 0, "silent noise adds nothing")
+  checkerror("loom.audio.add_noise: snr_db must be a number, got nil", audio.add_noise, x, x)
+end)
+
+test("VTLP: alpha 1 is Kaldi's filterbank and MFCC; alpha moves the triangles as Kaldi's warp", function()
+  local W = audio.vtlp_melbank(23, 256, 8000, 20, 0, 1.0)
+  check((W - audio.melbank(23, 256, 8000, 20, 4000)):map("abs"):max() < 1e-12, "alpha 1 bank")
+  -- on 16-bit scale no power falls below the spectrogram's log floor, so the MFCC agree exactly
+  local x = audio.load(data_dir("fsdd") .. "/recordings/3_jackson_12.wav") * 32768
+  check((audio.vtlp(x, 8000, 1.0) - audio.mfcc(x, 8000)):map("abs"):max() < 1e-10, "alpha 1 MFCC")
+  check((audio.vtlp(x, 8000, 1.0, {kind = "fbank", num_mel_bins = 40}) -
+    audio.fbank(x, 8000, {num_mel_bins = 40})):map("abs"):max() < 1e-10, "alpha 1 fbank")
+  -- the centre of mass of a middle triangle: lower for alpha > 1 (edges f / alpha), higher below 1
+  local function centre(bank, b)
+    local s, w = 0, 0
+    for j = 1, bank:cols() do s, w = s + j * bank:get(b, j), w + bank:get(b, j) end
+    return s / w
+  end
+  local c1 = centre(W, 12)
+  check(centre(audio.vtlp_melbank(23, 256, 8000, 20, 0, 1.1), 12) < c1 - 1, "alpha 1.1 moves down")
+  check(centre(audio.vtlp_melbank(23, 256, 8000, 20, 0, 0.9), 12) > c1 + 1, "alpha 0.9 moves up")
+  -- the warp: f / alpha in the middle, pinned at the ends, continuous at the breakpoints
+  close(audio.vtln_warp(1000, 1.1, 20, 4000, 100, 3500), 1000 / 1.1, 1e-12, "middle")
+  equal(audio.vtln_warp(4000, 1.1, 20, 4000, 100, 3500), 4000.0, "pinned at high")
+  close(audio.vtln_warp(20, 0.9, 20, 4000, 100, 3500), 20, 1e-12, "pinned at low")
+  local h = 3500 * 0.9
+  close(audio.vtln_warp(h - 1e-9, 0.9, 20, 4000, 100, 3500), audio.vtln_warp(h, 0.9, 20, 4000, 100, 3500), 1e-6,
+    "continuous at the upper breakpoint")
+  checkerror("loom.audio.vtlp_melbank: alpha must be a number in [0.5, 2], got 3", audio.vtlp_melbank, 23, 256,
+    8000, 20, 0, 3)
+  checkerror("loom.audio.vtlp: unknown option 'warp'", audio.vtlp, x, 8000, 1, {warp = 1})
+end)
+
+test("SpecAugment masks whole bands and spans, within their widths, reproducibly", function()
+  local f = loom.ones(100, 20)
+  loom.seed(9)
+  local a = audio.spec_augment(f, {time_masks = 1, time_width = 10, freq_masks = 1, freq_width = 4})
+  loom.seed(9)
+  local b = audio.spec_augment(f, {time_masks = 1, time_width = 10, freq_masks = 1, freq_width = 4})
+  equal((a - b):map("abs"):max(), 0, "same seed, same masks")
+  local zero_cols, zero_rows = 0, 0
+  for j = 1, 20 do if a:col(j):max() == 0 then zero_cols = zero_cols + 1 end end
+  for i = 1, 100 do if a:row(i):max() == 0 then zero_rows = zero_rows + 1 end end
+  check(zero_cols <= 4 and zero_rows <= 10, "masked %d columns, %d rows", zero_cols, zero_rows)
+  local masked = 0
+  for i = 1, 100 do for j = 1, 20 do if a:get(i, j) == 0 then masked = masked + 1 end end end
+  equal(masked, zero_cols * 100 + zero_rows * 20 - zero_cols * zero_rows, "only whole bands and spans")
+  -- over many draws both kinds of mask appear
+  local seen_rows, seen_cols = false, false
+  for _ = 1, 20 do
+    local m = audio.spec_augment(f)
+    for j = 1, 20 do if m:col(j):max() == 0 then seen_cols = true end end
+    for i = 1, 100 do if m:row(i):max() == 0 then seen_rows = true end end
+  end
+  check(seen_rows and seen_cols, "time and frequency masks drawn")
+  equal(f:min(), 1, "the input is not changed")
+  checkerror("loom.audio.spec_augment: unknown option 'width'", audio.spec_augment, f, {width = 3})
+  checkerror("loom.audio.spec_augment: option 'time_masks' must be an integer >= 0, got -1", audio.spec_augment, f,
+    {time_masks = -1})
+end)

@@ -58,3 +58,94 @@ test("speech experiment runs end to end on synthetic digits", function()
   end
   os.execute("rm -rf '" .. cache .. "' '" .. artifacts .. "'")
 end)
+
+-- Run the speech experiment with params (key=value strings); returns its result and what it
+-- printed.
+local function run_speech(args)
+  local e = assert(experiment.load(PROJECT_DIR .. "/scripts/experiments/speech.lua"))
+  local p = assert(experiment.resolve(e, args))
+  loom.seed(p.seed)
+  local run = require("loom.runner").new_run(e, p, {quiet = true})
+  run.dir = tmp .. "-runs"
+  local printed, saved = {}, print
+  print = function(...)
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    printed[#printed + 1] = table.concat(parts, "\t")
+  end
+  local ok, result = pcall(e.run, p, run)
+  print = saved
+  os.execute("rm -rf '" .. tmp .. "-runs'")
+  if not ok then error(result, 0) end
+  return result, table.concat(printed, "\n")
+end
+
+-- A small FSDD-like folder: takes 0..5 of every digit of two FSDD speakers.
+local function small_fsdd()
+  local src = data_dir("fsdd") .. "/recordings"
+  local dir = tmp .. "-fsdd"
+  os.execute("mkdir -p '" .. dir .. "'")
+  for _, speaker in ipairs{"jackson", "theo"} do
+    for d = 0, 9 do
+      for take = 0, 5 do
+        local name = string.format("%d_%s_%d.wav", d, speaker, take)
+        local x, rate = loom.audio.read(src .. "/" .. name)
+        loom.audio.write(dir .. "/" .. name, x, rate)
+      end
+    end
+  end
+  return dir
+end
+
+local TINY = {"epochs=1", "hidden=8", "channels=8", "batch=16"}
+local function with(list)
+  local args = {}
+  for _, a in ipairs(TINY) do args[#args + 1] = a end
+  for _, a in ipairs(list) do args[#args + 1] = a end
+  return args
+end
+
+test("speech: leave-one-speaker-out, CRNN and augmentation on the fly", function()
+  if not (loom.nn and loom.nn.Conv1d) then skip("nn.Conv1d is not available in this build") end
+  local data = small_fsdd()
+  local result, out = run_speech(with{"data=" .. data, "protocol=loso", "model=crnn", "copies=0"})
+  check(result.loso_mean >= 0 and result.loso_mean <= 1, "mean %s", tostring(result.loso_mean))
+  check(result.per_speaker:match("^jackson=%d%.%d+ theo=%d%.%d+$"), "one fold per speaker: %s", result.per_speaker)
+  check(out:find("leave-one-speaker-out accuracy", 1, true) and out:find("mean ", 1, true), "the table:\n%s", out)
+  check(out:find("fold 2/2, theo", 1, true), "fold lines:\n%s", out)
+  check(result.feature_share > 0 and result.feature_share < 1, "feature share %g", result.feature_share)
+  -- perturbed copies made once, masks per epoch; the official split of the folder (takes 0-4 test)
+  local r2, out2 = run_speech(with{"data=" .. data, "copies=2"})
+  equal(r2.test_utterances, 100, "takes 0-4 of 2 speakers")
+  equal(r2.train_utterances, 20, "take 5 of 2 speakers")
+  check(out2:find("perturbed copies made once", 1, true), "timing line:\n%s", out2)
+  -- no augmentation at all
+  local r3 = run_speech(with{"data=" .. data, "speed=", "vtlp=0", "shift=0", "noise=", "specaug=false"})
+  equal(r3.feature_share, 0, "no features made per epoch")
+  os.execute("rm -rf '" .. data .. "'")
+end)
+
+test("speech: espeak-ng voices mixed into training, and across domains", function()
+  if not have_espeak() then skip("espeak-ng not installed (apt-get install espeak-ng)") end
+  local data, cache = small_fsdd(), tmp .. "-cache2"
+  local common = {"data=" .. data, "cache=" .. cache, "espeak_speakers=1", "espeak_takes=2", "speed=", "vtlp=0",
+    "shift=0", "noise=", "specaug=false"}
+  local mixed = run_speech(with{"espeak=0.5", table.unpack(common)})
+  equal(mixed.train_utterances, 20 + 10, "20 FSDD + half as many espeak")
+  equal(mixed.test_utterances, 100, "FSDD test only")
+  local across = run_speech(with{"domain=fsdd->espeak", table.unpack(common)})
+  equal(across.train_utterances, 120, "every FSDD utterance trains")
+  equal(across.test_utterances, 20, "every espeak utterance tests")
+  equal(across.dataset, "fsdd->espeak", "labelled by domain")
+  local back = run_speech(with{"domain=espeak->fsdd", table.unpack(common)})
+  equal(back.train_utterances, 20, "espeak trains")
+  equal(back.test_utterances, 120, "FSDD tests")
+  os.execute("rm -rf '" .. data .. "' '" .. cache .. "'")
+end)
+
+test("speech: bad params are named", function()
+  checkerror("speech: model must be 'lstm' or 'crnn'", run_speech, {"model=cnn"})
+  checkerror("speech: protocol must be 'official' or 'loso'", run_speech, {"protocol=kfold"})
+  checkerror("speech: noise must list 'white' and/or 'babble', got 'pink'", run_speech, {"noise=pink"})
+  checkerror("speech: speed must list numbers, got 'fast'", run_speech, {"speed=fast"})
+end)

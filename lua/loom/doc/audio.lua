@@ -91,4 +91,38 @@ is zero, as in Kaldi.]] },
     doc = [[
 Kaldi's DCT: the first ceps rows of the orthonormal DCT-II, row 0 = sqrt(1 / bins),
 row k = sqrt(2 / bins) cos(pi k (j + 0.5) / bins).]] },
+  { name = "loom.audio.speed", signature = "loom.audio.speed(x, factor [, {quality = \"medium\"}]) -> matrix",
+    doc = [[
+Speed perturbation (Kaldi's 0.9 / 1.0 / 1.1, sox `speed`): x (N x 1) played `factor` times
+faster, resampled by libsamplerate to round(N / factor) samples; pitch and tempo change
+together. factor in [0.5, 2].]] },
+  { name = "loom.audio.shift", signature = "loom.audio.shift(x, samples) -> matrix",
+    doc = [[x (N x 1) delayed by `samples` (advanced when negative), zero-filled, same length.]] },
+  { name = "loom.audio.add_noise", signature = "loom.audio.add_noise(x, noise, snr_db) -> matrix",
+    doc = [[
+x + g noise with g set so the signal-to-noise ratio (mean squares) is snr_db; noise (M x 1)
+repeats or is cut to x's length. White noise: loom.randn(N, 1); babble: a sum of other
+utterances. Silent noise or signal returns a copy of x.]] },
+  { name = "loom.audio.vtln_warp",
+    signature = "loom.audio.vtln_warp(hz, alpha, low, high, vtln_low, vtln_high) -> hz",
+    doc = [[Kaldi's VtlnWarpFreq: f / alpha between the breakpoints, linear to low and high outside.]] },
+  { name = "loom.audio.vtlp_melbank",
+    signature = "loom.audio.vtlp_melbank(bins, padded, rate, low, high, alpha [, {vtln_low = 100, vtln_high = -500}]) -> matrix",
+    doc = [[
+Kaldi's mel filterbank (as loom.audio.melbank) with the triangle edges warped by
+vtln_warp, as Kaldi's MelBanks with a VTLN warp factor; alpha = 1 is the plain bank.]] },
+  { name = "loom.audio.vtlp", signature = "loom.audio.vtlp(x, rate, alpha [, opts]) -> matrix",
+    doc = [[
+Vocal-tract-length perturbation: MFCC (or, with kind = "fbank", log mel energies) computed
+as loom.audio.mfcc does but through vtlp_melbank(alpha); 0.9-1.1 is the usual range.
+Framing options go to loom.audio.spectrogram; also num_mel_bins, low_freq, high_freq,
+num_ceps, cepstral_lifter, use_energy, vtln_low, vtln_high. With alpha = 1 it equals
+loom.audio.mfcc except where the spectrogram's log floor (FLT_EPSILON) bites (silent frames
+of [-1, 1] samples, ~1e-4); on 16-bit scale to 1e-10.]] },
+  { name = "loom.audio.spec_augment", signature = "loom.audio.spec_augment(feats [, opts]) -> matrix",
+    doc = [[
+SpecAugment masks (Park et al. 2019) on a copy of feats (frames x features): freq_masks (2)
+bands of 0..freq_width (5) columns and time_masks (2) spans of 0..time_width (10) frames,
+at most a fifth of the frames, set to value (0, the mean after CMVN). Draws from loom's
+seeded generator.]] },
 }

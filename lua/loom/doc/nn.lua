@@ -32,6 +32,25 @@ and forward returns its input itself.]]},
 returns numel(ids) x dim rows in row-major order of ids (time-major for T x B). Weights
 N(0, 1) as in PyTorch; the padding row starts at zero and gets no gradient. backward(ids, dy)
 returns nil (ids have no gradient). Parameter: "weight" (vocab x dim).]]},
+  {name = "loom.nn.Conv1d",
+   signature = "nn.Conv1d(in, out, kernel [, {stride = 1, padding = 0, dilation = 1, bias = true, batch}]) -> module",
+   doc = [[1-D convolution over time of a time-major batch (T*B rows x in columns, as nn.LSTM
+takes it): forward(x, {batch = B} | {lengths = {...}}) -> y ((T_out*B) x out) and, with
+lengths, each sequence's output length floor((L + 2 padding - dilation (kernel - 1) - 1) /
+stride) + 1. Built with `batch`, forward(x) works alone (in nn.Sequential, gradcheck).
+im2col and one matrix product. Parameters "weight" (out x (in*kernel): PyTorch's
+(out, in, kernel) tensor in its memory order, torch_weight.reshape(out, -1)) and "bias"
+(out x 1); init U(-1/sqrt(in*kernel), +). Zero-padded steps of shorter sequences never reach
+their valid outputs (PyTorch-equal to 1e-10, tests/lua/test_conv.lua).]]},
+  {name = "loom.nn.MaxPool1d", signature = "nn.MaxPool1d(kernel [, {stride = kernel, batch}]) -> module",
+   doc = [[Max over windows of `kernel` steps every `stride` steps of a time-major batch, per
+channel (no padding, floor mode, like PyTorch's defaults); forward takes the options of
+nn.Conv1d:forward and returns output lengths likewise. The gradient goes to the earliest
+maximum of each window.]]},
+  {name = "loom.nn.AvgPool1d", signature = "nn.AvgPool1d(kernel [, {stride = kernel, batch}]) -> module",
+   doc = [[Mean over windows of `kernel` steps every `stride` steps, as nn.MaxPool1d.]]},
+  {name = "loom.nn.is_conv", signature = "nn.is_conv(x) -> boolean",
+   doc = [[True for nn.Conv1d, nn.MaxPool1d and nn.AvgPool1d modules.]]},
   {name = "loom.nn.Sequential", signature = "nn.Sequential{m1, m2, ...} -> module",
    doc = [[Runs modules in order; backward runs them in reverse, giving each the input it saw in
 the last forward. Children are seq[1], seq[2], ...; parameters are named "<i-1>.<name>"

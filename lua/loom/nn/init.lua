@@ -471,5 +471,6 @@ function nn.gradcheck(target, x, opts) return check.call("nn.gradcheck", gradche
 
 require("loom.nn.recurrent")(nn)
 require("loom.nn.attention")(nn)
+require("loom.nn.conv")(nn)
 
 return nn
