@@ -561,7 +561,8 @@ grammar.construction_names = {"simple", "pp", "subj_rc", "obj_rc", "obj_rc_no_th
 local INTROS = {{"yesterday", ","}, {"apparently", ","}, {"in", "general", ","}, {"however", ","},
   {"i", "think"}, {"we", "know", "that"}, {"it", "seems", "that"}, {"today", ","}}
 
--- grammar.construct(n, lex, {constructions = names, intro = true}, rand) -> list of
+-- grammar.construct(n, lex, {constructions = names, intro = true, animate = nil|bool,
+--   shuffle = true}, rand) -> list of
 -- {line, label, words, construction, animate (boolean), attractor (boolean)}: n sentences,
 -- constructions drawn uniformly, number, animacy and attractor number at random.
 function grammar.construct(n, lex, opts, rand)
@@ -573,6 +574,7 @@ function grammar.construct(n, lex, opts, rand)
     local name = names[(i - 1) % #names + 1]
     if opts.shuffle ~= false then name = names[rand(#names)] end
     local number, anim = rand(2), rand(3) ~= 1
+    if opts.animate ~= nil then anim = opts.animate end
     local other = rand(2)
     local w = {}
     if opts.intro and rand(5) == 1 then
