@@ -285,14 +285,23 @@ function grammar.held_out(word)
 end
 
 -- Nouns (and verbs) from Debian's wamerican word list: a lowercase word with a possessive
--- entry ("surgeon's") and its plural in the list is a countable noun; a word with third
--- singular, -ing and -ed forms in the list is a verb. Returns nil when the list is absent.
+-- entry ("surgeon's") and its plural in the list is a countable noun ({singular, plural,
+-- ambiguous}); a word with third singular, -ing and -ed forms in the list is a verb
+-- ({3sg, bare, past, ing}). Returns nil when the list is absent.
 grammar.WORD_LIST = "/usr/share/dict/american-english"
 
 local function ing_form(v)
   if v:match("ie$") then return v:sub(1, -3) .. "ying" end
   if v:match("[^e]e$") then return v:sub(1, -2) .. "ing" end
   return v .. "ing"
+end
+
+local NUMBER_WORDS = {}
+for w in ([[zero one two three four five six seven eight nine ten eleven twelve twenty
+  hundred thousand million billion trillion dozen score first second third fourth fifth
+  sixth seventh eighth ninth tenth
+  where there here what who that it he she let how why when which this these those]]):gmatch("%S+") do
+  NUMBER_WORDS[w] = true -- and function words whose "'s" is a contraction (where's)
 end
 
 function grammar.word_list(path)
@@ -314,9 +323,13 @@ function grammar.word_list(path)
     if #w >= 3 and not closed[w] then
       local pl = grammar.plural(w)
       local third, ing, ed = grammar.third_singular(w), ing_form(w), grammar.past(w)
-      local verbish = set[ing] or set[ed]
+      -- A noun that is also a verb (walk), an adjective (small: smaller, smallest) or a
+      -- number word is marked ambiguous: the stress test never uses it.
+      local doubled = w .. w:sub(-1)
+      local ambiguous = set[ing] or set[ed] or set[doubled .. "ing"] or set[doubled .. "ed"] or set[w .. "er"] or set[w .. "est"] or set[w .. "ly"]
+        or NUMBER_WORDS[w] or w:match("ty$") and set[w:sub(1, -3) .. "teen"]
       if set[w .. "'s"] and set[pl] and pl ~= w then
-        nouns[#nouns + 1] = {w, pl, verbish and true or false}
+        nouns[#nouns + 1] = {w, pl, ambiguous and true or false}
       elseif set[third] and set[ing] and set[ed] and not set[w .. "'s"] then
         verbs[#verbs + 1] = {third, w, ed, ing}
       elseif w:match("ly$") and #w > 5 then adverbs[#adverbs + 1] = w

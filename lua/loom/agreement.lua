@@ -170,14 +170,21 @@ function agreement.noun_numbers(lexicon)
   return number
 end
 
--- The position of the subject noun: the first noun (of `numbers`) that starts the line or
--- follows a determiner, when its number is the label's (else nil: the line is skipped).
+-- The position of the subject noun: the first noun (of `numbers`) that starts the last
+-- segment of the line (after its last comma, parenthesis, colon or semicolon: the Linzen
+-- prefixes end before the verb, so the last clause holds its subject) or follows a
+-- determiner there; nil when there is none or its number is not the label's (the line
+-- is then skipped).
+local SEPARATORS = {[","] = true, ["("] = true, [";"] = true, [":"] = true}
 function agreement.subject_index(ex, numbers)
-  for i, w in ipairs(ex.words) do
-    local n = numbers[w]
-    if n and (i == 1 or DETERMINERS[ex.words[i - 1]]) then
-      return n == ex.label and i or nil
-    end
+  local w = ex.words
+  local from = 1
+  for i = #w, 1, -1 do
+    if SEPARATORS[w[i]] then from = i + 1; break end
+  end
+  for i = from, #w do
+    local n = numbers[w[i]]
+    if n and (i == from or DETERMINERS[w[i - 1]]) then return n == ex.label and i or nil end
   end
   return nil
 end
