@@ -498,7 +498,7 @@ local function predict(p)
   return {predicted = predict_lines(p.model, p.predict, p.probe)}
 end
 
-return loom.experiment{
+local experiment = loom.experiment{
   name = "agreement",
   description = "subject-verb number prediction with an LSTM, GRU or RNN, by attractors",
   params = {
@@ -528,3 +528,37 @@ return loom.experiment{
     return result
   end,
 }
+
+-- Run directly, the script is a predictor whose standard output holds the labels alone:
+--   loom scripts/experiments/agreement.lua predict PREFIXES|- --model PATH [--probe]
+local PREDICT_USAGE = "usage: loom scripts/experiments/agreement.lua predict FILE|- --model PATH [--probe]\n"
+local function predict_main(args)
+  local input, model, probe = nil, nil, false
+  local i = 2
+  while i <= #args do
+    if args[i] == "--model" then model, i = args[i + 1], i + 1
+    elseif args[i] == "--probe" then probe = true
+    elseif not input and args[i]:sub(1, 2) ~= "--" then input = args[i]
+    else
+      io.stderr:write(PREDICT_USAGE)
+      return 2
+    end
+    i = i + 1
+  end
+  if not input or not model then
+    io.stderr:write(PREDICT_USAGE)
+    return 2
+  end
+  local ok, err = pcall(predict_lines, model, input, probe)
+  if not ok then
+    io.stderr:write("agreement: ", tostring(err), "\n")
+    return 1
+  end
+  return 0
+end
+
+if arg and arg[0] == debug.getinfo(1, "S").source:sub(2) and arg[1] == "predict" then
+  os.exit(predict_main(arg))
+end
+
+return experiment
