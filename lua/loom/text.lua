@@ -159,8 +159,15 @@ end
 -- shorter than k letters gives its whole self with a start mark ("^is").
 function text.suffixes(word, n)
   local w, out = word:lower(), {}
+  local len = utf8.len(w)
   for k = 1, n or 3 do
-    out[k] = #w > k and ("~" .. w:sub(-k)) or ("^" .. w)
+    if not len then
+      out[k] = "~?" -- not UTF-8: no letters to take
+    elseif len > k then
+      out[k] = "~" .. w:sub(utf8.offset(w, -k))
+    else
+      out[k] = "^" .. w
+    end
   end
   return out
 end

@@ -243,6 +243,7 @@ local function train(p, run)
   local word_dropout = p.features ~= "word" and p.word_dropout or nil
   local best, since_best, step = -1, 0, 0
   for epoch = 1, epochs do
+    local cpu0 = os.clock()
     local order = loom.permutation(#train_batches)
     local total_loss = 0
     for i, bi in ipairs(order) do
@@ -260,8 +261,8 @@ local function train(p, run)
     end
     local val_acc = evaluate(model, val_batches)
     run:log{step = step, val_acc = val_acc, train_loss = total_loss / #order}
-    print(string.format("epoch %d: train loss %.4f, validation accuracy %.4f", epoch,
-      total_loss / #order, val_acc))
+    print(string.format("epoch %d: train loss %.4f, validation accuracy %.4f (%.0f s of CPU)", epoch,
+      total_loss / #order, val_acc, os.clock() - cpu0))
     if val_acc > best then
       best, since_best = val_acc, 0
       save_model(best_path, model, vocab, suffixes, p)
@@ -384,8 +385,14 @@ local function stress_report(model, vocab, sets, lexicon, train_words, result)
   print(string.format("\nunseen-noun stress test (%d test lines with a found subject; %d held-out nouns)",
     #st.original, #replacements))
   print(string.format("%-28s %10s %10s %10s", "lines", "accuracy", "singular", "plural"))
-  local names = {original = "unmodified", subject = "subject replaced", all = "subject and later nouns"}
-  for _, key in ipairs({"original", "subject", "all"}) do
+  -- The placeholder mismatch: the same lines with their part-of-speech tags replaced by
+  -- held-out real words, as natural text would have them.
+  local rand = suite_rand(9)
+  st.filled = {}
+  for i, ex in ipairs(st.original) do st.filled[i] = agreement.fill_placeholders(ex, lexicon.test, rand) end
+  local names = {original = "unmodified", subject = "subject replaced", all = "subject and later nouns",
+    filled = "tags -> held-out words"}
+  for _, key in ipairs({"original", "subject", "all", "filled"}) do
     local t = accuracy_by(model, st[key], vocab, function(ex) return ex.number == 1 and "sing" or "plur" end)
     print(string.format("%-28s %10.4f %10.4f %10.4f", names[key], pct(t.all), pct(t.sing), pct(t.plur)))
     result["stress_" .. key] = pct(t.all)
