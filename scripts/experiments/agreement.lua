@@ -512,7 +512,7 @@ local experiment = loom.experiment{
     seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, oversample_mixed = 1, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
     predict = "", model = "", probe = false,
-    features = "suffix", word_dropout = 0.1, generated = 0.5, fill_placeholders = 0.5, suite_size = 200,
+    features = "suffix", word_dropout = 0.1, generated = 1, fill_placeholders = 0.5, suite_size = 200,
   },
   run = function(p, run)
     if p.predict ~= "" then return predict(p) end
