@@ -511,10 +511,13 @@ local experiment = loom.experiment{
   params = {
     seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, oversample_mixed = 1, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
-    predict = "", model = "", probe = false,
+    predict = "", model = "", probe = false, threads = 1,
     features = "suffix", word_dropout = 0.1, generated = 1, fill_placeholders = 0.5, suite_size = 200,
   },
   run = function(p, run)
+    -- Matrices here are small (batch 32, hidden 50): one BLAS thread does as much work as
+    -- two, and spinning threads on a shared machine cost 2.5 times the CPU time.
+    loom.threads(p.threads)
     if p.predict ~= "" then return predict(p) end
     local model, vocab, sets, best_path, best_val, lexicon, train_words = train(p, run)
     local best_model = load_model(best_path)
