@@ -509,7 +509,7 @@ local experiment = loom.experiment{
   name = "agreement",
   description = "subject-verb number prediction with an LSTM, GRU or RNN, by attractors",
   params = {
-    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 10, dropout = 0.2, oversample_mixed = 1, batch = 32, lr = 0.002,
+    seed = 42, cell = "lstm", hidden = 50, embed = 50, epochs = 6, dropout = 0.2, oversample_mixed = 1, batch = 32, lr = 0.002,
     clip = 5.0, min_count = 2, patience = 2, max_train = 0, quick = false, data = "",
     predict = "", model = "", probe = false, threads = 1,
     features = "suffix", word_dropout = 0.1, generated = 1, fill_placeholders = 0.5, suite_size = 200,
