@@ -1,8 +1,10 @@
 -- agreement.lua: subject-verb number prediction (Linzen, Dupoux & Goldberg 2016): an
 -- Embedding -> LSTM (or GRU, RNN) -> Linear on the final state predicts whether the next
--- verb is singular (VBZ) or plural (VBP) from the sentence prefix; test accuracy is
--- reported by number of attractors. With predict=FILE and model=CHECKPOINT it loads a
--- trained model and explains its predictions word by word instead of training.
+-- verb is singular (VBZ) or plural (VBP) from the sentence prefix. Words are seen by form
+-- too (unknown-word classes, suffix embeddings), training mixes the Linzen lines with
+-- generated constructions, and the report adds an unseen-noun stress test and a suite of
+-- constructions from held-out words. With predict=FILE and model=CHECKPOINT (or run
+-- directly: `loom agreement.lua predict FILE --model PATH [--probe]`) it labels prefixes.
 -- Not the data: loom.agreement (real files and split) and datasets/agreement.lua (grammar).
 local loom = require "loom"
 local nn, optim = loom.nn, loom.optim
