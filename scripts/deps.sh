@@ -25,6 +25,7 @@ LOOM_PACKAGES=(
   slurm-wlm munge                           # cluster sweeps (tests run a one-node cluster)
   clang libclang-rt-14-dev                  # libFuzzer target for the checkpoint loader
   valgrind                                  # documented memory checks
+  wamerican                                 # English word list: agreement's open noun/verb lexicon
 )
 if [ "${LOOM_NO_REFERENCE:-0}" != 1 ]; then
   # References for cross-checks only, never used by loom itself.

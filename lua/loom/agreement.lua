@@ -102,4 +102,134 @@ function agreement.synthetic(grammar, sizes)
   return sets
 end
 
+-- ---- part-of-speech placeholders ----
+
+-- The Linzen files replace rare words by their tag (NN, NNS, VBZ, ...); natural text has
+-- the words themselves. fill_placeholders puts back a word of the tag's kind from a
+-- lexicon pool (datasets/agreement.lua's grammar.lexicon), so that training sees real
+-- rare words and their forms. Tags with no pool are kept.
+local FILL = {
+  NN = {"open_nouns", 1}, NNS = {"open_nouns", 2}, NNP = {"names"}, NNPS = {"names", "s"},
+  JJ = {"open_adjectives"}, RB = {"adverbs"}, VBZ = {"open_verbs", 1}, VBP = {"open_verbs", 2},
+  VB = {"open_verbs", 2}, VBD = {"open_verbs", 3}, VBN = {"open_verbs", 3}, VBG = {"open_verbs", 4},
+}
+agreement.PLACEHOLDERS = FILL
+
+-- A copy of the example with each tag replaced (rand(n) -> 1..n picks the words).
+function agreement.fill_placeholders(ex, pool, rand)
+  local words, changed = {}, false
+  for i, w in ipairs(ex.words) do
+    local spec = FILL[w]
+    local list = spec and pool[spec[1]]
+    if w == "CD" then
+      words[i], changed = tostring(rand(2000)), true
+    elseif list and #list > 0 then
+      local e = list[rand(#list)]
+      if type(e) == "table" then e = e[spec[2]] end
+      if spec[2] == "s" then e = e .. "s" end
+      words[i], changed = e, true
+    else
+      words[i] = w
+    end
+  end
+  if not changed then return ex end
+  local copy = {}
+  for k, v in pairs(ex) do copy[k] = v end
+  copy.words, copy.filled = words, true
+  return copy
+end
+
+-- ---- the unseen-noun stress test ----
+
+local DETERMINERS = {}
+for w in ([[the a an this that these those its his her their my our your some many several
+  all both each every no two three four five few most such]]):gmatch("%S+") do DETERMINERS[w] = true end
+
+-- word -> 1 (singular) or 2 (plural) for the nouns of a lexicon (both pools) whose form
+-- is a noun only: words that are also verb forms or whose two numbers collide are left out.
+function agreement.noun_numbers(lexicon)
+  local number, ambiguous = {}, {}
+  local function add(w, n)
+    if number[w] and number[w] ~= n then ambiguous[w] = true end
+    number[w] = n
+  end
+  local function mark_verbs(list)
+    for _, v in ipairs(list) do for _, f in ipairs(v) do ambiguous[f] = true end end
+  end
+  for _, pool in pairs(lexicon) do
+    for _, kind in ipairs({"animate", "inanimate", "open_nouns"}) do
+      for _, e in ipairs(pool[kind]) do
+        if not e[3] then add(e[1], 1); add(e[2], 2) else ambiguous[e[1]], ambiguous[e[2]] = true, true end
+      end
+    end
+    for _, kind in ipairs({"intransitive", "transitive", "inanimate_verbs", "psych", "open_verbs"}) do
+      mark_verbs(pool[kind])
+    end
+  end
+  for w in pairs(ambiguous) do number[w] = nil end
+  return number
+end
+
+-- The position of the subject noun: the first noun (of `numbers`) that starts the last
+-- segment of the line (after its last comma, parenthesis, colon or semicolon: the Linzen
+-- prefixes end before the verb, so the last clause holds its subject) or follows a
+-- determiner there; nil when there is none or its number is not the label's (the line
+-- is then skipped).
+local SEPARATORS = {[","] = true, ["("] = true, [";"] = true, [":"] = true}
+function agreement.subject_index(ex, numbers)
+  local w = ex.words
+  local from = 1
+  for i = #w, 1, -1 do
+    if SEPARATORS[w[i]] then from = i + 1; break end
+  end
+  for i = from, #w do
+    local n = numbers[w[i]]
+    if n and (i == from or DETERMINERS[w[i - 1]]) then return n == ex.label and i or nil end
+  end
+  return nil
+end
+
+-- agreement.stress_test(examples, numbers, replacements, rand) -> {subject = list, all = list,
+-- original = list}: the examples with a subject (subject_index), that subject replaced by a
+-- noun of the same number from replacements ({singular, plural} pairs never seen in
+-- training), and the same with every later noun of `numbers` replaced too (attractors and
+-- all). Lists are parallel; each copy keeps .number (1, 2) and .replaced (count).
+function agreement.stress_test(examples, numbers, replacements, rand)
+  local out = {original = {}, subject = {}, all = {}}
+  local function copy_with(ex, words, k)
+    return {label = ex.label, words = words, line = ex.line, origin = ex.origin, number = ex.label, replaced = k}
+  end
+  for _, ex in ipairs(examples) do
+    local s = agreement.subject_index(ex, numbers)
+    if s then
+      local subj, all = {}, {}
+      local k = 1
+      for i, w in ipairs(ex.words) do
+        subj[i], all[i] = w, w
+        if i == s then
+          local r = replacements[rand(#replacements)][ex.label]
+          subj[i], all[i] = r, r
+        elseif i > s and numbers[w] then
+          all[i] = replacements[rand(#replacements)][numbers[w]]
+          k = k + 1
+        end
+      end
+      out.original[#out.original + 1] = copy_with(ex, ex.words, 0)
+      out.subject[#out.subject + 1] = copy_with(ex, subj, 1)
+      out.all[#out.all + 1] = copy_with(ex, all, k)
+    end
+  end
+  return out
+end
+
+-- Convert grammar.construct's sentences ({label = "VBZ", ...}) to examples (label 1 or 2).
+function agreement.examples(sentences)
+  local out = {}
+  for i, s in ipairs(sentences) do
+    out[i] = {label = CLASS[s.label], words = s.words, line = s.line, construction = s.construction,
+      animate = s.animate, attractor = s.attractor, origin = "generated"}
+  end
+  return out
+end
+
 return agreement

@@ -15,6 +15,82 @@ function text.tokenize(line)
   return tokens
 end
 
+
+-- ---- unknown words by shape and suffix ----
+
+-- The classes an unknown word falls into, as parsers do (Petrov et al.'s signatures): the
+-- shape first (digits, all capitals, capitalised, hyphenated, punctuation), then for a
+-- lowercase word its ending, longest first. The order of SUFFIX_CLASSES decides: -ss, -us
+-- and -is before -s keep "glass", "campus" and "axis" apart from plurals.
+local SUFFIX_CLASSES = {"ies", "ss", "us", "is", "ness", "ing", "ed", "ly", "ers", "ors", "es", "s",
+  "er", "or", "est", "ion", "ity", "ment", "ous", "ive", "able", "al", "ic", "ist", "ant", "ent",
+  "ism", "y", "a", "um", "on", "e"}
+text.SUFFIX_CLASSES = SUFFIX_CLASSES
+
+local function suffix_class(w)
+  for _, suf in ipairs(SUFFIX_CLASSES) do
+    if #w > #suf + 1 and w:sub(-#suf) == suf then return suf end
+  end
+  return nil
+end
+
+local function word_class(word)
+  if word:find("%d") then return "<unk:num>" end
+  if not word:find("%a") then return "<unk:punct>" end
+  if word:find("-", 1, true) then
+    local last = word:match("([^-]*)$"):lower()
+    return last:sub(-1) == "s" and not last:match("ss$") and "<unk:hyph-s>" or "<unk:hyph>"
+  end
+  if #word > 1 and not word:find("%l") then return "<unk:CAPS>" end
+  if word:find("^%u") then
+    return word:sub(-1) == "s" and "<unk:Cap-s>" or "<unk:Cap>"
+  end
+  local suf = suffix_class(word:lower())
+  return suf and ("<unk:-" .. suf .. ">") or text.UNK
+end
+
+-- Every class word_class can return (the vocabulary reserves an id for each).
+function text.word_class(word)
+  check.string("loom.text.word_class", "word", word)
+  return word_class(word)
+end
+
+function text.word_classes()
+  local list = {"<unk:num>", "<unk:punct>", "<unk:hyph-s>", "<unk:hyph>", "<unk:CAPS>",
+    "<unk:Cap-s>", "<unk:Cap>"}
+  for _, suf in ipairs(SUFFIX_CLASSES) do list[#list + 1] = "<unk:-" .. suf .. ">" end
+  return list
+end
+
+-- Split punctuation and clitics off words the way the Linzen files are tokenised
+-- ("cabinet," -> "cabinet ,", "senator's" -> "senator 's", "don't" -> "do n't").
+function text.tokenize_words(line)
+  check.string("loom.text.tokenize_words", "line", line)
+  local out = {}
+  for tok in line:gmatch("%S+") do
+    local lead, core, trail = tok:match("^([%(%[\"'`]*)(.-)([%.,;:!%?%)%]\"'`]*)$")
+    for c in lead:gmatch(".") do out[#out + 1] = c end
+    local stem, clitic = core:match("^(.-%a)('[sS])$")
+    if not stem then stem, clitic = core:match("^(.-%a)(n't)$") end
+    if not stem then stem, clitic = core:match("^(.-%a)('[a-z][a-z]?)$") end
+    if stem then
+      out[#out + 1] = stem
+      out[#out + 1] = clitic:lower()
+    elseif core ~= "" then
+      out[#out + 1] = core
+    end
+    for c in trail:gmatch(".") do out[#out + 1] = c end
+  end
+  return out
+end
+
+local function vocab_classes(v)
+  for _, tok in ipairs(v.itos) do
+    if tok:sub(1, 5) == "<unk:" then return true end
+  end
+  return false
+end
+
 local Vocab = {}
 Vocab.__index = Vocab
 text.Vocab = Vocab
@@ -27,6 +103,7 @@ local function from_tokens(list, fn)
   end
   v.pad, v.unk = v.stoi[text.PAD], v.stoi[text.UNK]
   if v.pad ~= 1 or v.unk ~= 2 then check.fail(fn, "a vocabulary starts with %s and %s", text.PAD, text.UNK) end
+  v.classes = vocab_classes(v)
   return v
 end
 
@@ -50,7 +127,7 @@ end
 function text.vocab(token_lists, opts)
   local fn = "loom.text.vocab"
   check_token_lists(fn, token_lists)
-  opts = check.options(fn, opts, {min_count = "integer", max_size = "integer"})
+  opts = check.options(fn, opts, {min_count = "integer", max_size = "integer", unk_classes = "boolean"})
   local min_count = opts.min_count or 1
   if opts.max_size and opts.max_size < 2 then
     check.fail(fn, "max_size must be >= 2 (<pad> and <unk>), got %d", opts.max_size)
@@ -68,6 +145,9 @@ function text.vocab(token_lists, opts)
     return a < b
   end)
   local list = {text.PAD, text.UNK}
+  if opts.unk_classes then
+    for _, cls in ipairs(text.word_classes()) do list[#list + 1] = cls end
+  end
   for _, tok in ipairs(kept) do
     if opts.max_size and #list >= opts.max_size then break end
     list[#list + 1] = tok
@@ -88,12 +168,102 @@ function Vocab:size()
   return #self.itos
 end
 
+-- With unknown-word classes, a token missing as written is looked up in lower case, then
+-- by its class (text.word_class); without them it is vocab.unk.
+-- The id of one token: itself, else (with classes) its lower case, else its class, else <unk>.
+local function lookup(self, tok)
+  local id = self.stoi[tok]
+  if id or not self.classes then return id or self.unk end
+  return self.stoi[tok:lower()] or self.stoi[word_class(tok)] or self.unk
+end
+
+function Vocab:id(tok)
+  check_self(self, "id")
+  check.string("loom.text.Vocab:id", "tok", tok)
+  return lookup(self, tok)
+end
+
 function Vocab:encode(tokens)
   check_self(self, "encode")
   check.list("loom.text.Vocab:encode", "tokens", tokens)
   local ids = {}
-  for i, tok in ipairs(tokens) do ids[i] = self.stoi[tok] or self.unk end
+  for i, tok in ipairs(tokens) do
+    if type(tok) ~= "string" then check.fail("loom.text.Vocab:encode", "tokens[%d] must be a string, got %s", i, check.kind(tok)) end
+    ids[i] = lookup(self, tok)
+  end
   return ids
+end
+
+-- The class ids of the tokens (known or not): what word dropout replaces a word by, so
+-- that training sees the classes that unknown words get at test time.
+function Vocab:class_ids(tokens)
+  check_self(self, "class_ids")
+  check.list("loom.text.Vocab:class_ids", "tokens", tokens)
+  local ids = {}
+  for i, tok in ipairs(tokens) do
+    if type(tok) ~= "string" then check.fail("loom.text.Vocab:class_ids", "tokens[%d] must be a string, got %s", i, check.kind(tok)) end
+    ids[i] = self.stoi[word_class(tok)] or self.unk
+  end
+  return ids
+end
+
+-- ---- suffixes: the last 1..n letters of a word, as extra features ----
+
+-- The suffix tokens of a word, lowercase, marked by length ("~s", "~es", "~hes"); a word
+-- shorter than k letters gives its whole self with a start mark ("^is").
+local function suffixes(word, n)
+  local w, out = word:lower(), {}
+  local len = utf8.len(w)
+  for k = 1, n or 3 do
+    if not len then
+      out[k] = "~?" -- not UTF-8: no letters to take
+    elseif len > k then
+      out[k] = "~" .. w:sub(utf8.offset(w, -k))
+    else
+      out[k] = "^" .. w
+    end
+  end
+  return out
+end
+
+-- A vocabulary of the suffixes (1..n letters) of the tokens, kept when seen min_count times.
+function text.suffixes(word, n)
+  check.string("loom.text.suffixes", "word", word)
+  if n ~= nil then check.integer("loom.text.suffixes", "n", n, 1, 10) end
+  return suffixes(word, n)
+end
+
+function text.suffix_vocab(token_lists, opts)
+  check_token_lists("loom.text.suffix_vocab", token_lists)
+  opts = check.options("loom.text.suffix_vocab", opts, {n = "integer", min_count = "integer"})
+  local n = opts.n or 3
+  local lists = {}
+  for i, tokens in ipairs(token_lists) do
+    local sufs = {}
+    for _, tok in ipairs(tokens) do
+      for _, s in ipairs(suffixes(tok, n)) do sufs[#sufs + 1] = s end
+    end
+    lists[i] = sufs
+  end
+  local v = text.vocab(lists, {min_count = opts.min_count or 2})
+  v.suffix_n = n
+  return v
+end
+
+-- The suffix ids of the tokens: a list of n lists (one per suffix length) of #tokens ids.
+function Vocab:suffix_ids(tokens, n)
+  check_self(self, "suffix_ids")
+  check.list("loom.text.Vocab:suffix_ids", "tokens", tokens)
+  if n ~= nil then check.integer("loom.text.Vocab:suffix_ids", "n", n, 1, 10) end
+  n = n or self.suffix_n or 3
+  local out = {}
+  for k = 1, n do out[k] = {} end
+  for i, tok in ipairs(tokens) do
+    if type(tok) ~= "string" then check.fail("loom.text.Vocab:suffix_ids", "tokens[%d] must be a string, got %s", i, check.kind(tok)) end
+    local sufs = suffixes(tok, n)
+    for k = 1, n do out[k][i] = self.stoi[sufs[k]] or self.unk end
+  end
+  return out
 end
 
 function Vocab:decode(ids)
@@ -160,6 +330,38 @@ function text.batches(examples, batch_size, pad_id)
     batches[#batches + 1] = {X = X, lengths = lengths, labels = labels, examples = members}
   end
   return batches
+end
+
+-- text.batch_matrix(batch, field [, pad_id = 1]) -> matrix. A T x B matrix like batch.X
+-- from another per-token list of the batch's examples (e.g. class ids); when ex[field] is
+-- a list of k lists, a kT x B matrix whose block j (rows (j-1)T+1 .. jT) holds list j.
+function text.batch_matrix(batch, field, pad_id)
+  local fn = "loom.text.batch_matrix"
+  if type(batch) ~= "table" or not loom.is_matrix(batch.X) or type(batch.examples) ~= "table" or #batch.examples == 0 then
+    check.fail(fn, "expected a batch {X = matrix, examples = {...}}, got %s", check.kind(batch))
+  end
+  check.string(fn, "field", field)
+  if pad_id ~= nil then check.integer(fn, "pad_id", pad_id, 1) end
+  for b, ex in ipairs(batch.examples) do
+    if type(ex) ~= "table" or type(ex[field]) ~= "table" then
+      check.fail(fn, "examples[%d].%s must be a list of ids", b, field)
+    end
+  end
+  local T, B = batch.X:rows(), #batch.examples
+  local first = batch.examples[1][field]
+  local k = type(first[1]) == "table" and #first or 1
+  local M = loom.fill(k * T, B, pad_id or 1)
+  for b, ex in ipairs(batch.examples) do
+    local v = ex[field]
+    if k == 1 then
+      for t, id in ipairs(v) do M:set(t, b, id) end
+    else
+      for j = 1, k do
+        for t, id in ipairs(v[j]) do M:set((j - 1) * T + t, b, id) end
+      end
+    end
+  end
+  return M
 end
 
 return text

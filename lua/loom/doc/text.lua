@@ -4,10 +4,12 @@ return {
    doc = "Token sequences for recurrent models: whitespace tokens, vocabularies with padding and unknown ids, length-bucketed batches of T x B id matrices."},
   {name = "loom.text.tokenize", signature = "text.tokenize(line) -> {token, ...}",
    doc = "Split a line on whitespace."},
-  {name = "loom.text.vocab", signature = "text.vocab(token_lists [, {min_count = 1, max_size}]) -> vocab",
+  {name = "loom.text.vocab", signature = "text.vocab(token_lists [, {min_count = 1, max_size, unk_classes = false}]) -> vocab",
    doc = [[A vocabulary of the tokens in a list of token lists. Id 1 is "<pad>", id 2 "<unk>", then
-tokens by descending count (ties alphabetical), dropping those seen fewer than min_count
-times, so ids are the same for the same data on every machine.]]},
+(with unk_classes) the unknown-word classes of text.word_classes, then tokens by descending
+count (ties alphabetical), dropping those seen fewer than min_count times, so ids are the
+same for the same data on every machine. vocab.classes tells whether it has the classes
+(also after vocab_from_string).]]},
   {name = "loom.text.vocab_from_string", signature = "text.vocab_from_string(s) -> vocab",
    doc = "Rebuild a vocabulary from vocab:serialize()'s text (one token per line), e.g. from a checkpoint's metadata."},
   {name = "loom.text.Vocab:encode", signature = "vocab:encode(tokens) -> {id, ...}",
@@ -23,6 +25,34 @@ times, so ids are the same for the same data on every machine.]]},
 sorted by length (stable) and chunked. Each batch has X (T x B ids, time-major: row t is
 step t of every sequence, pad_id past each end), lengths (B integers), labels (B x 1) and
 examples. Feed X to nn.Embedding and the result to nn.LSTM with {lengths = batch.lengths}.]]},
+  {name = "loom.text.word_class", signature = "text.word_class(word) -> class",
+   doc = [[The class of an unknown word by shape and suffix, as parsers do: "<unk:num>" (digits),
+"<unk:punct>", "<unk:hyph>" / "<unk:hyph-s>" (hyphenated), "<unk:CAPS>", "<unk:Cap>" /
+"<unk:Cap-s>" (capitalised), else "<unk:-SUFFIX>" for the first of text.SUFFIX_CLASSES the
+lowercase word ends in ("-ss", "-us" and "-is" come before "-s"), else "<unk>".
+  text.word_class("surgeons") --> "<unk:-s>";  text.word_class("campus") --> "<unk:-us>"]]},
+  {name = "loom.text.word_classes", signature = "text.word_classes() -> {class, ...}",
+   doc = "Every class text.word_class can return except \"<unk>\", in a fixed order (a vocabulary built with unk_classes reserves ids 3.. for them)."},
+  {name = "loom.text.tokenize_words", signature = "text.tokenize_words(line) -> {token, ...}",
+   doc = [[Split a line on whitespace and split punctuation and clitics off the words, as the
+Linzen agreement files are tokenised: "the senator's dog, don't" -> the senator 's dog , do n't.]]},
+  {name = "loom.text.Vocab:id", signature = "vocab:id(token) -> id",
+   doc = [[The id of one token. In a vocabulary built with {unk_classes = true} a token not found
+as written is looked up in lower case, then by its class (text.word_class); otherwise, and
+when nothing matches, vocab.unk.]]},
+  {name = "loom.text.Vocab:class_ids", signature = "vocab:class_ids(tokens) -> {id, ...}",
+   doc = "The ids of the tokens' classes (text.word_class), known words included: what word dropout replaces words by, so that the classes unknown words get at test time are trained on every word."},
+  {name = "loom.text.suffixes", signature = "text.suffixes(word [, n = 3]) -> {suffix, ...}",
+   doc = [[The word's last 1..n letters (UTF-8 characters), lower case, marked "~" ("~s", "~ns", "~ons");
+a word of k <= n letters gives "^word" from length k on; a word that is not UTF-8 gives "~?".]]},
+  {name = "loom.text.suffix_vocab", signature = "text.suffix_vocab(token_lists [, {n = 3, min_count = 2}]) -> vocab",
+   doc = "A vocabulary (text.vocab) of the suffixes (text.suffixes) of the tokens, keeping those seen min_count times; vocab.suffix_n records n."},
+  {name = "loom.text.Vocab:suffix_ids", signature = "suffix_vocab:suffix_ids(tokens [, n]) -> {{id, ...}, ...}",
+   doc = "For a suffix vocabulary: n lists (suffix lengths 1..n) of one id per token; unseen suffixes get vocab.unk."},
+  {name = "loom.text.batch_matrix", signature = "text.batch_matrix(batch, field [, pad_id = 1]) -> matrix",
+   doc = [[Another matrix for a batch of text.batches, from a per-token list in each example
+(ex[field]): T x B like batch.X, padded with pad_id. When ex[field] is a list of k lists
+(e.g. suffix ids), a kT x B matrix whose rows (j-1)T+1 .. jT hold list j.]]},
   {name = "loom.text.PAD", signature = "text.PAD, text.UNK",
    doc = "The padding and unknown tokens, \"<pad>\" and \"<unk>\" (ids 1 and 2 of every vocabulary)."},
 }
