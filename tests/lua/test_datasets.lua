@@ -55,9 +55,11 @@ local function toy_world(opts)
     toy = {title = "a toy set", licence = "CC0", source = "tests", size = 16,
       urls = {%q}, manifest = "manifests/toy.sha256"},
   }]], opts.url or "file:///nonexistent/loom-test/"))
-  local env = string.format("LOOM_DATASETS_DIR=%s LOOM_DATA=%s", quote(home), quote(cache))
+  -- No mirror unless a test names one (test.sh exports the project's mirror for everything).
+  local env = string.format("LOOM_DATASETS_DIR=%s LOOM_DATA=%s LOOM_DATA_MIRROR=", quote(home), quote(cache))
   return {root = root, home = home, mirror = mirror, cache = cache, env = env,
-    with_mirror = env .. " LOOM_DATA_MIRROR=" .. quote(mirror)}
+    with_mirror = string.format("LOOM_DATASETS_DIR=%s LOOM_DATA=%s LOOM_DATA_MIRROR=%s", quote(home), quote(cache),
+      quote(mirror))}
 end
 
 local function cleanup(world)
