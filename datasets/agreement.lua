@@ -6,7 +6,7 @@
 --   loom datasets/agreement.lua --constructions all|test|pp,sent_comp,... [--n 1000]
 -- grammar.construct builds Marvin & Linzen's (2018) constructions from a large lexicon
 -- (hand lists and Debian's wamerican word list) split into training and held-out words.
--- Not the real data: ../shared/datasets/linzen-agreement (see datasets/README.md).
+-- Not the real data: datasets/linzen-agreement, bundled (see datasets/README.md).
 local grammar = {}
 
 -- Singular and plural forms: the subject's number decides the verb; attractors are nouns
