@@ -171,7 +171,8 @@ end
 
 local function fetch_file(session, e, item, dest)
   local tmp = dest .. ".part"
-  assert(process.mkdir_p(dirname(dest)))
+  local made, merr = process.mkdir_p(dirname(dest))
+  if not made then return nil, merr end
   local errors = {}
   for _, url in ipairs(sources(e, item.path)) do
     local bytes, err = session:get(url, tmp)
@@ -203,7 +204,8 @@ function datasets.fetch(name, opts)
   if e.bundled then return location(e) end
   local dir = location(e)
   local list, manifest_sum = datasets.manifest(e)
-  assert(process.mkdir_p(dir))
+  local made, merr = process.mkdir_p(dir)
+  if not made then return nil, "data fetch " .. name .. ": " .. merr end
   os.remove(dir .. "/" .. STAMP)
   local session <close> = native.fetcher()
   for i, item in ipairs(list) do
