@@ -10,7 +10,7 @@ if [ ! -x build/bin/loom ] || [ -n "$(find src lua CMakeLists.txt -newer build/b
   echo "==> building loom (build/)"
   loom_build build >/dev/null
 fi
-loom_fetch_from_mirror >/dev/null
+loom_fetch_datasets 2>/dev/null
 loom=build/bin/loom
 quick="quick=true"
 [ "${LOOM_DEMO_FULL:-0}" = 1 ] && quick=""

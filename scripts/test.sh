@@ -11,7 +11,7 @@ loom_install_deps
 jobs=$(nproc)
 echo "==> build (build/)"
 loom_build build
-loom_fetch_from_mirror
+loom_fetch_datasets
 echo "==> tests"
 (cd build && ctest --output-on-failure -j "$jobs")
 

@@ -11,7 +11,7 @@ usage: loom data list                 the known datasets, bundled or fetched, an
 environment:
   LOOM_DATA         the cache of fetched sets (default ~/.local/share/loom/datasets)
   LOOM_DATA_MIRROR  a folder with the upstream layout (<mirror>/<name>/...) used instead of
-                    the network]]
+                    the network (unset: shared/datasets beside the checkout, if any; empty: none)]]
 
 local function list()
   local rows = datasets.list()

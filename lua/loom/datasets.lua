@@ -57,10 +57,15 @@ function datasets.cache_dir()
   return (os.getenv("HOME") or ".") .. "/.local/share/loom/datasets"
 end
 
--- The mirror folder (upstream layout under <mirror>/<name>/), or nil.
+-- The mirror folder (upstream layout under <mirror>/<name>/), or nil: $LOOM_DATA_MIRROR
+-- (set but empty: none), else a shared/datasets folder beside the project's checkout, the
+-- layout of machines that keep one data folder for several checkouts (as CI does here).
 function datasets.mirror()
   local dir = os.getenv("LOOM_DATA_MIRROR")
-  if dir and dir ~= "" then return dir end
+  if dir then return dir ~= "" and dir or nil end
+  local home = find_home()
+  local beside = home and datasets.normalize(home .. "/../../shared/datasets")
+  if beside and exists(beside .. "/README.md") then return beside end
   return nil
 end
 

@@ -255,3 +255,20 @@ test("the bundled agreement files read compressed give the upstream line counts"
     equal(#list, n, file .. " lines")
   end
 end)
+
+test("the mirror: LOOM_DATA_MIRROR, else a shared/datasets folder beside the checkout", function()
+  local root = tempdir()
+  write(root .. "/proj/datasets/registry.lua", "return {}")
+  local probe = {"-e", "print(require('loom.datasets').mirror())"}
+  local home = "LOOM_DATASETS_DIR=" .. quote(root .. "/proj/datasets")
+  local r = helpers.run(probe, nil, "env -u LOOM_DATA_MIRROR " .. home)
+  equal(r.out, "nil\n", "no folder beside the checkout: no mirror")
+  write(root .. "/shared/datasets/README.md", "mirror")
+  r = helpers.run(probe, nil, "env -u LOOM_DATA_MIRROR " .. home)
+  equal(r.out, root .. "/shared/datasets\n", "the folder beside the checkout")
+  r = helpers.run(probe, nil, home .. " LOOM_DATA_MIRROR=")
+  equal(r.out, "nil\n", "set but empty: none")
+  r = helpers.run(probe, nil, home .. " LOOM_DATA_MIRROR=/elsewhere")
+  equal(r.out, "/elsewhere\n", "the variable wins")
+  os.execute("rm -rf " .. quote(root))
+end)
