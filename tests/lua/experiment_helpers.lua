@@ -50,6 +50,26 @@ function E.png_size(path)
   return string.unpack(">I4I4", head, 17)
 end
 
+-- E.cli(script) -> run, dir, bin, path: run(args) is `loom run --quiet` of
+-- scripts/experiments/<script> with the key=value text args, in a fresh folder dir with its
+-- own runs.db, returning its output (stdout and stderr) and exit code.
+function E.cli(script)
+  local bin = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
+  local path = PROJECT_DIR .. "/scripts/experiments/" .. script
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  local function run(args)
+    local cmd = string.format("cd '%s' && LOOM_DB='%s/runs.db' '%s' run --quiet '%s' %s 2>&1", dir, dir,
+      bin, path, args)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    local ok, _, code = p:close()
+    return out, ok and 0 or code
+  end
+  return run, dir, bin, path
+end
+
 function E.cleanup(dir)
   if dir and dir:match("^/tmp/loom%-test%-") then os.execute("rm -rf '" .. dir .. "'") end
 end

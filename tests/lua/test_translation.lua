@@ -3,20 +3,7 @@
 -- benchmark: measured numbers are in docs/translation.md.
 local plot = require "loom.runs.plot"
 
-local bin = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
-local script = PROJECT_DIR .. "/scripts/experiments/translation.lua"
-local dir = os.tmpname()
-os.remove(dir)
-os.execute("mkdir -p '" .. dir .. "'")
-
-local function run(args)
-  local cmd = string.format("cd '%s' && LOOM_DB='%s/runs.db' '%s' run --quiet '%s' %s 2>&1", dir, dir,
-    bin, script, args)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return out, ok and 0 or code
-end
+local run, dir, bin, script = dofile(TEST_DIR .. "/experiment_helpers.lua").cli("translation.lua")
 
 local function write(path, text)
   local f = assert(io.open(path, "w")); f:write(text); f:close()
