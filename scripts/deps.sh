@@ -73,6 +73,6 @@ loom_build() {
 loom_fetch_datasets() {
   echo "==> large datasets (loom data fetch --all)"
   if ! build/bin/loom data fetch --all; then
-    echo "==> not fetched (no network and no mirror): tests that need them will skip"
+    echo "==> not fetched (no network and no mirror): tests that need them skip, experiments use generated data"
   fi
 }

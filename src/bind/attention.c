@@ -291,18 +291,6 @@ static int m_backward(lua_State *L)
 
 /* ---- parameters and modes ---- */
 
-static void push_parameter(lua_State *L, int n, const char *name, loom_matrix value, loom_matrix grad)
-{
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "name");
-    loom_pushview(L, 1, value);
-    lua_setfield(L, -2, "value");
-    loom_pushview(L, 1, grad);
-    lua_setfield(L, -2, "grad");
-    lua_seti(L, -2, n);
-}
-
 /* m:parameters(): general linear_in.weight; concat linear.weight, v.weight; bahdanau
  * query_layer.weight, query_layer.bias, key_layer.weight, v.weight. */
 static int m_parameters(lua_State *L)
@@ -311,15 +299,15 @@ static int m_parameters(lua_State *L)
     lua_settop(L, 1);
     lua_newtable(L);
     if (a->kind == LOOM_ATTN_GENERAL) {
-        push_parameter(L, 1, "linear_in.weight", a->value.w, a->grad.w);
+        loom_push_parameter(L, 1, "linear_in.weight", a->value.w, a->grad.w);
     } else if (a->kind == LOOM_ATTN_CONCAT) {
-        push_parameter(L, 1, "linear.weight", a->value.w, a->grad.w);
-        push_parameter(L, 2, "v.weight", a->value.v, a->grad.v);
+        loom_push_parameter(L, 1, "linear.weight", a->value.w, a->grad.w);
+        loom_push_parameter(L, 2, "v.weight", a->value.v, a->grad.v);
     } else if (a->kind == LOOM_ATTN_BAHDANAU) {
-        push_parameter(L, 1, "query_layer.weight", a->value.w, a->grad.w);
-        push_parameter(L, 2, "query_layer.bias", a->value.b, a->grad.b);
-        push_parameter(L, 3, "key_layer.weight", a->value.u, a->grad.u);
-        push_parameter(L, 4, "v.weight", a->value.v, a->grad.v);
+        loom_push_parameter(L, 1, "query_layer.weight", a->value.w, a->grad.w);
+        loom_push_parameter(L, 2, "query_layer.bias", a->value.b, a->grad.b);
+        loom_push_parameter(L, 3, "key_layer.weight", a->value.u, a->grad.u);
+        loom_push_parameter(L, 4, "v.weight", a->value.v, a->grad.v);
     }
     return 1;
 }

@@ -38,6 +38,9 @@ Matrix *loom_newmatrix_uninit_dtype(lua_State *L, size_t rows, size_t cols, loom
  * promotion anywhere). */
 void loom_check_same_dtype(lua_State *L, const loom_matrix *a, const loom_matrix *b,
                            const char *fn);
+/* Append {name = name, value = view, grad = view} as entry n of the table on top: one entry
+ * of a layer's parameters(), the views owned by the layer at stack index 1. */
+void loom_push_parameter(lua_State *L, int n, const char *name, loom_matrix value, loom_matrix grad);
 /* Push a view sharing storage with the userdata at owner_idx (kept alive by the view). */
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view);
 /* "3x4" into buf (at least 48 bytes); returns buf. */

@@ -348,3 +348,15 @@ void loom_setfuncs(lua_State *L, const luaL_Reg *l)
 {
     luaL_setfuncs(L, l, 0);
 }
+
+void loom_push_parameter(lua_State *L, int n, const char *name, loom_matrix value, loom_matrix grad)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    loom_pushview(L, 1, value);
+    lua_setfield(L, -2, "value");
+    loom_pushview(L, 1, grad);
+    lua_setfield(L, -2, "grad");
+    lua_seti(L, -2, n);
+}

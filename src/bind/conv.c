@@ -257,18 +257,6 @@ static int m_backward(lua_State *L)
     return 1;
 }
 
-static void push_parameter(lua_State *L, int n, const char *name, loom_matrix value, loom_matrix grad)
-{
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "name");
-    loom_pushview(L, 1, value);
-    lua_setfield(L, -2, "value");
-    loom_pushview(L, 1, grad);
-    lua_setfield(L, -2, "grad");
-    lua_seti(L, -2, n);
-}
-
 /* m:parameters() -> {{name = "weight", value, grad}, {name = "bias", ...}} */
 static int m_parameters(lua_State *L)
 {
@@ -276,9 +264,9 @@ static int m_parameters(lua_State *L)
     lua_settop(L, 1);
     lua_newtable(L);
     if (m->kind == CONV1D)
-        push_parameter(L, 1, "weight", m->weight, m->dweight);
+        loom_push_parameter(L, 1, "weight", m->weight, m->dweight);
     if (m->has_bias)
-        push_parameter(L, 2, "bias", m->bias, m->dbias);
+        loom_push_parameter(L, 2, "bias", m->bias, m->dbias);
     return 1;
 }
 
