@@ -9,34 +9,7 @@
 
 static loom_rng rng;
 
-static loom_matrix randn(size_t rows, size_t cols)
-{
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
-    loom_matrix_randn(&m, &rng);
-    return m;
-}
-
-static loom_matrix zeros(size_t rows, size_t cols)
-{
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
-    return m;
-}
-
-/* Unlike test_max_abs_diff, a NaN (a sentinel read by mistake) counts as the worst. */
-static double max_abs_diff(const loom_matrix *a, const loom_matrix *b)
-{
-    ck_assert(loom_same_shape(a, b));
-    double worst = 0.0;
-    for (size_t i = 0; i < a->rows; i++)
-        for (size_t j = 0; j < a->cols; j++) {
-            double d = fabs(*loom_at(a, i, j) - *loom_at(b, i, j));
-            if (d > worst || d != d)
-                worst = d;
-        }
-    return worst;
-}
+static loom_matrix randn(size_t rows, size_t cols) { return test_randn(&rng, rows, cols); }
 
 START_TEST(conv1d_matches_naive)
 {
@@ -55,22 +28,22 @@ START_TEST(conv1d_matches_naive)
             *loom_at(&store, i, g.in) = NAN;
         ck_assert_int_eq(loom_matrix_view(&x, &store, 0, 0, store.rows, g.in), LOOM_OK);
         loom_matrix w = randn(g.out, g.in * g.kernel), b = randn(g.out, 1);
-        loom_matrix y1 = zeros(t_out * g.batch, g.out), y2 = zeros(t_out * g.batch, g.out);
-        loom_matrix cols = zeros(t_out * g.batch, g.in * g.kernel), dcols = zeros(cols.rows, cols.cols);
+        loom_matrix y1 = test_zeros(t_out * g.batch, g.out), y2 = test_zeros(t_out * g.batch, g.out);
+        loom_matrix cols = test_zeros(t_out * g.batch, g.in * g.kernel), dcols = test_zeros(cols.rows, cols.cols);
         ck_assert_int_eq(loom_conv1d_forward(&y1, &cols, &x, &w, &b, &g), LOOM_OK);
         ck_assert_int_eq(loom_conv1d_forward_naive(&y2, &x, &w, &b, &g), LOOM_OK);
-        ck_assert(max_abs_diff(&y1, &y2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&y1, &y2) < 1e-12);
 
-        loom_matrix dy = randn(y1.rows, y1.cols), dx1 = randn(x.rows, x.cols), dx2 = zeros(x.rows, x.cols);
-        loom_matrix dw1 = randn(w.rows, w.cols), dw2 = zeros(w.rows, w.cols);
-        loom_matrix db1 = randn(g.out, 1), db2 = zeros(g.out, 1);
+        loom_matrix dy = randn(y1.rows, y1.cols), dx1 = randn(x.rows, x.cols), dx2 = test_zeros(x.rows, x.cols);
+        loom_matrix dw1 = randn(w.rows, w.cols), dw2 = test_zeros(w.rows, w.cols);
+        loom_matrix db1 = randn(g.out, 1), db2 = test_zeros(g.out, 1);
         loom_matrix_copy(&dw2, &dw1); /* gradients accumulate from the same values */
         loom_matrix_copy(&db2, &db1);
         ck_assert_int_eq(loom_conv1d_backward(&dx1, &dw1, &db1, &dcols, &dy, &cols, &w, &g), LOOM_OK);
         ck_assert_int_eq(loom_conv1d_backward_naive(&dx2, &dw2, &db2, &dy, &x, &w, &g), LOOM_OK);
-        ck_assert(max_abs_diff(&dx1, &dx2) < 1e-12); /* dx is overwritten, not accumulated */
-        ck_assert(max_abs_diff(&dw1, &dw2) < 1e-12);
-        ck_assert(max_abs_diff(&db1, &db2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&dx1, &dx2) < 1e-12); /* dx is overwritten, not accumulated */
+        ck_assert(test_max_abs_diff_nan(&dw1, &dw2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&db1, &db2) < 1e-12);
         loom_matrix *all[] = {&store, &w, &b, &y1, &y2, &cols, &dcols, &dy, &dx1, &dx2, &dw1, &dw2, &db1, &db2};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             loom_matrix_release(all[i]);
@@ -85,7 +58,7 @@ START_TEST(conv1d_shapes)
     ck_assert_uint_eq(loom_conv1d_out_steps(10, 3, 1, 0, 5), 0); /* dilated kernel spans 11 */
     ck_assert_uint_eq(loom_conv1d_out_steps(10, 3, 0, 0, 1), 0);
     loom_conv1d_geometry g = {2, 5, 3, 4, 3, 1, 0, 1};
-    loom_matrix x = zeros(10, 3), w = zeros(4, 9), y = zeros(6, 4), cols = zeros(6, 9), bad = zeros(6, 5);
+    loom_matrix x = test_zeros(10, 3), w = test_zeros(4, 9), y = test_zeros(6, 4), cols = test_zeros(6, 9), bad = test_zeros(6, 5);
     ck_assert_int_eq(loom_conv1d_forward(&y, &cols, &x, &w, NULL, &g), LOOM_OK);
     ck_assert_int_eq(loom_conv1d_forward(&bad, &cols, &x, &w, NULL, &g), LOOM_EDIM);
     ck_assert_int_eq(loom_conv1d_forward(&y, &bad, &x, &w, NULL, &g), LOOM_EDIM);
@@ -101,7 +74,7 @@ START_TEST(pooling_by_hand)
 {
     /* T = 5, B = 2, C = 1: sequence 0 is 1 4 4 2 9, sequence 1 is 0 -1 3 3 5 */
     double v[] = {1, 0, 4, -1, 4, 3, 2, 3, 9, 5};
-    loom_matrix x = zeros(10, 1), y = zeros(4, 1), where = zeros(4, 1), dx = zeros(10, 1), dy = zeros(4, 1);
+    loom_matrix x = test_zeros(10, 1), y = test_zeros(4, 1), where = test_zeros(4, 1), dx = test_zeros(10, 1), dy = test_zeros(4, 1);
     for (size_t i = 0; i < 10; i++)
         *loom_at(&x, i, 0) = v[i];
     ck_assert_int_eq(loom_pool1d_forward(&y, &where, &x, LOOM_POOL_MAX, 2, 2, 2), LOOM_OK);

@@ -10,13 +10,7 @@
 
 static loom_rng rng;
 
-static loom_matrix randn(size_t r, size_t c)
-{
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init(&m, r, c), LOOM_OK);
-    loom_matrix_randn(&m, &rng);
-    return m;
-}
+static loom_matrix randn(size_t rows, size_t cols) { return test_randn(&rng, rows, cols); }
 
 START_TEST(test_methods_match_naive)
 {

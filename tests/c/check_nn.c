@@ -11,33 +11,7 @@
 
 static loom_rng rng;
 
-static loom_matrix randn(size_t rows, size_t cols)
-{
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
-    loom_matrix_randn(&m, &rng);
-    return m;
-}
-
-static loom_matrix zeros(size_t rows, size_t cols)
-{
-    loom_matrix m;
-    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
-    return m;
-}
-
-static double max_abs_diff(const loom_matrix *a, const loom_matrix *b)
-{
-    ck_assert(loom_same_shape(a, b));
-    double worst = 0.0;
-    for (size_t i = 0; i < a->rows; i++)
-        for (size_t j = 0; j < a->cols; j++) {
-            double d = fabs(*loom_at(a, i, j) - *loom_at(b, i, j));
-            if (d > worst || d != d)
-                worst = d;
-        }
-    return worst;
-}
+static loom_matrix randn(size_t rows, size_t cols) { return test_randn(&rng, rows, cols); }
 
 START_TEST(linear_matches_naive)
 {
@@ -46,23 +20,23 @@ START_TEST(linear_matches_naive)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t B = shapes[s][0], I = shapes[s][1], O = shapes[s][2];
         loom_matrix x = randn(B, I), w = randn(O, I), b = randn(O, 1);
-        loom_matrix y1 = zeros(B, O), y2 = zeros(B, O);
+        loom_matrix y1 = test_zeros(B, O), y2 = test_zeros(B, O);
         ck_assert_int_eq(loom_linear_forward(&y1, &x, &w, &b), LOOM_OK);
         ck_assert_int_eq(loom_linear_forward_naive(&y2, &x, &w, &b), LOOM_OK);
-        ck_assert(max_abs_diff(&y1, &y2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&y1, &y2) < 1e-12);
         ck_assert_int_eq(loom_linear_forward(&y1, &x, &w, NULL), LOOM_OK);
         ck_assert_int_eq(loom_linear_forward_naive(&y2, &x, &w, NULL), LOOM_OK);
-        ck_assert(max_abs_diff(&y1, &y2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&y1, &y2) < 1e-12);
 
-        loom_matrix dy = randn(B, O), dx1 = zeros(B, I), dx2 = zeros(B, I);
-        loom_matrix dw1 = randn(O, I), dw2 = zeros(O, I), db1 = randn(O, 1), db2 = zeros(O, 1);
+        loom_matrix dy = randn(B, O), dx1 = test_zeros(B, I), dx2 = test_zeros(B, I);
+        loom_matrix dw1 = randn(O, I), dw2 = test_zeros(O, I), db1 = randn(O, 1), db2 = test_zeros(O, 1);
         loom_matrix_copy(&dw2, &dw1); /* accumulation starts from the same values */
         loom_matrix_copy(&db2, &db1);
         ck_assert_int_eq(loom_linear_backward(&dx1, &dw1, &db1, &dy, &x, &w), LOOM_OK);
         ck_assert_int_eq(loom_linear_backward_naive(&dx2, &dw2, &db2, &dy, &x, &w), LOOM_OK);
-        ck_assert(max_abs_diff(&dx1, &dx2) < 1e-12);
-        ck_assert(max_abs_diff(&dw1, &dw2) < 1e-12);
-        ck_assert(max_abs_diff(&db1, &db2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&dx1, &dx2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&dw1, &dw2) < 1e-12);
+        ck_assert(test_max_abs_diff_nan(&db1, &db2) < 1e-12);
         loom_matrix all[] = {x, w, b, y1, y2, dy, dx1, dx2, dw1, dw2, db1, db2};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
             loom_matrix_release(&all[k]);
@@ -74,12 +48,12 @@ START_TEST(linear_views_and_shapes)
 {
     loom_rng_seed(&rng, 2);
     /* x as a strided view inside a wider matrix. */
-    loom_matrix big = randn(6, 9), x, w = randn(4, 5), y1 = zeros(6, 4), y2 = zeros(6, 4);
+    loom_matrix big = randn(6, 9), x, w = randn(4, 5), y1 = test_zeros(6, 4), y2 = test_zeros(6, 4);
     loom_matrix_view(&x, &big, 0, 2, 6, 5);
     ck_assert_int_eq(loom_linear_forward(&y1, &x, &w, NULL), LOOM_OK);
     ck_assert_int_eq(loom_linear_forward_naive(&y2, &x, &w, NULL), LOOM_OK);
-    ck_assert(max_abs_diff(&y1, &y2) < 1e-12);
-    loom_matrix wrong = zeros(6, 3), bias_row = zeros(1, 4);
+    ck_assert(test_max_abs_diff_nan(&y1, &y2) < 1e-12);
+    loom_matrix wrong = test_zeros(6, 3), bias_row = test_zeros(1, 4);
     ck_assert_int_eq(loom_linear_forward(&wrong, &x, &w, NULL), LOOM_EDIM);
     ck_assert_int_eq(loom_linear_forward(&y1, &x, &w, &bias_row), LOOM_EDIM);
     ck_assert_int_eq(loom_linear_backward(&wrong, &w, NULL, &y1, &x, &w), LOOM_EDIM);
@@ -114,7 +88,7 @@ static double projected(forward_fn f, const loom_matrix *x, const loom_matrix *r
 static double worst_difference(forward_fn f, loom_matrix *x, const loom_matrix *r,
                                const loom_matrix *dx)
 {
-    loom_matrix y = zeros(x->rows, x->cols);
+    loom_matrix y = test_zeros(x->rows, x->cols);
     double worst = 0.0, eps = 1e-6;
     for (size_t i = 0; i < x->rows; i++)
         for (size_t j = 0; j < x->cols; j++) {
@@ -136,7 +110,7 @@ static double worst_difference(forward_fn f, loom_matrix *x, const loom_matrix *
 START_TEST(activations_and_softmax_gradients)
 {
     loom_rng_seed(&rng, 3);
-    loom_matrix x = randn(5, 4), r = randn(5, 4), y = zeros(5, 4), dx = zeros(5, 4);
+    loom_matrix x = randn(5, 4), r = randn(5, 4), y = test_zeros(5, 4), dx = test_zeros(5, 4);
     loom_activation_forward(&y, &x, LOOM_ACT_SIGMOID);
     loom_activation_backward(&dx, &r, &y, LOOM_ACT_SIGMOID);
     ck_assert(worst_difference(sigmoid_fwd, &x, &r, &dx) < 1e-6);
@@ -155,7 +129,7 @@ START_TEST(activations_and_softmax_gradients)
     ck_assert(fabs(*loom_at(&y, 0, 0) - 1.0) < 1e-15);
     loom_log_softmax_forward(&y, &x);
     ck_assert(isfinite(*loom_at(&y, 0, 1)));
-    loom_matrix relu_y = zeros(1, 3), relu_dx = zeros(1, 3);
+    loom_matrix relu_y = test_zeros(1, 3), relu_dx = test_zeros(1, 3);
     loom_matrix in = loom_matrix_wrap((double[]){-1.0, 0.0, 2.0}, 1, 3);
     loom_matrix g = loom_matrix_wrap((double[]){5.0, 5.0, 5.0}, 1, 3);
     loom_activation_forward(&relu_y, &in, LOOM_ACT_RELU);
@@ -174,7 +148,7 @@ START_TEST(activations_match_reference)
     double values[] = {-1e300, -800.0, -3.5, -1e-300, -0.0, 0.0, 1e-300, 0.25, 40.0, 800.0,
                        INFINITY, -INFINITY, NAN};
     size_t n = sizeof values / sizeof values[0];
-    loom_matrix x = loom_matrix_wrap(values, 1, n), y = zeros(1, n);
+    loom_matrix x = loom_matrix_wrap(values, 1, n), y = test_zeros(1, n);
     loom_activation acts[] = {LOOM_ACT_SIGMOID, LOOM_ACT_TANH, LOOM_ACT_RELU};
     loom_unop ops[] = {LOOM_SIGMOID, LOOM_TANH, LOOM_RELU};
     for (int a = 0; a < 3; a++) {
@@ -196,7 +170,7 @@ END_TEST
 START_TEST(cross_entropy_matches_naive)
 {
     loom_rng_seed(&rng, 4);
-    loom_matrix logits = randn(9, 5), t = zeros(9, 1), d1 = zeros(9, 5), d2 = zeros(9, 5);
+    loom_matrix logits = randn(9, 5), t = test_zeros(9, 1), d1 = test_zeros(9, 5), d2 = test_zeros(9, 5);
     for (size_t i = 0; i < 9; i++)
         *loom_at(&t, i, 0) = (double)(i % 5) + 1;
     *loom_at(&t, 3, 0) = -1; /* ignored */
@@ -206,7 +180,7 @@ START_TEST(cross_entropy_matches_naive)
         ck_assert_int_eq(loom_cross_entropy_loss(&l1, &d1, &logits, &t, &o, NULL), LOOM_OK);
         ck_assert_int_eq(loom_cross_entropy_loss_naive(&l2, &d2, &logits, &t, &o), LOOM_OK);
         ck_assert(fabs(l1 - l2) < 1e-13);
-        ck_assert(max_abs_diff(&d1, &d2) < 1e-15);
+        ck_assert(test_max_abs_diff_nan(&d1, &d2) < 1e-15);
         ck_assert(*loom_at(&d1, 3, 2) == 0.0);
     }
     loom_ce_options strict = {LOOM_REDUCTION_MEAN, 0, 0};
@@ -220,7 +194,7 @@ START_TEST(cross_entropy_matches_naive)
     loom_alloc_fail_after(1);
     ck_assert_int_eq(loom_cross_entropy_loss_naive(&l, NULL, &logits, &t, &o), LOOM_ENOMEM);
     ck_assert_int_eq(loom_alloc_get_stats().live_blocks, before.live_blocks);
-    loom_matrix wrong = zeros(9, 2);
+    loom_matrix wrong = test_zeros(9, 2);
     ck_assert_int_eq(loom_cross_entropy_loss(&l, NULL, &logits, &wrong, &o, NULL), LOOM_EDIM);
     loom_matrix all[] = {logits, t, d1, d2, wrong};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
@@ -255,7 +229,7 @@ END_TEST
 START_TEST(dropout_and_embedding)
 {
     loom_rng_seed(&rng, 5);
-    loom_matrix x = zeros(100, 100), y = zeros(100, 100), mask = zeros(100, 100);
+    loom_matrix x = test_zeros(100, 100), y = test_zeros(100, 100), mask = test_zeros(100, 100);
     loom_matrix_fill(&x, 1.0);
     ck_assert_int_eq(loom_dropout_forward(&y, &mask, &x, 0.25, &rng), LOOM_OK);
     double dropped = 0.0;
@@ -268,7 +242,7 @@ START_TEST(dropout_and_embedding)
     ck_assert_int_eq(loom_dropout_forward(&y, &mask, &x, 1.5, &rng), LOOM_EARG);
 
     loom_matrix w = randn(4, 3), ids = loom_matrix_wrap((double[]){2, 4, 2}, 3, 1);
-    loom_matrix out = zeros(3, 3), dw = zeros(4, 3), dout = zeros(3, 3);
+    loom_matrix out = test_zeros(3, 3), dw = test_zeros(4, 3), dout = test_zeros(3, 3);
     size_t bad;
     ck_assert_int_eq(loom_embedding_forward(&out, &ids, &w, &bad), LOOM_OK);
     ck_assert(*loom_at(&out, 1, 2) == *loom_at(&w, 3, 2));
@@ -290,8 +264,8 @@ START_TEST(adam_matches_naive)
 {
     loom_rng_seed(&rng, 6);
     for (int decoupled = 0; decoupled < 2; decoupled++) {
-        loom_matrix p1 = randn(7, 3), p2 = zeros(7, 3), g = zeros(7, 3);
-        loom_matrix m1 = zeros(7, 3), m2 = zeros(7, 3), v1 = zeros(7, 3), v2 = zeros(7, 3);
+        loom_matrix p1 = randn(7, 3), p2 = test_zeros(7, 3), g = test_zeros(7, 3);
+        loom_matrix m1 = test_zeros(7, 3), m2 = test_zeros(7, 3), v1 = test_zeros(7, 3), v2 = test_zeros(7, 3);
         loom_matrix_copy(&p2, &p1);
         loom_adam_config c = {1e-2, 0.9, 0.999, 1e-8, 0.05, decoupled};
         for (uint64_t step = 1; step <= 20; step++) {
@@ -299,8 +273,8 @@ START_TEST(adam_matches_naive)
             ck_assert_int_eq(loom_adam_step(&p1, &m1, &v1, &g, &c, step), LOOM_OK);
             ck_assert_int_eq(loom_adam_step_naive(&p2, &m2, &v2, &g, &c, step), LOOM_OK);
         }
-        ck_assert(max_abs_diff(&p1, &p2) < 1e-13);
-        ck_assert(max_abs_diff(&v1, &v2) < 1e-13);
+        ck_assert(test_max_abs_diff_nan(&p1, &p2) < 1e-13);
+        ck_assert(test_max_abs_diff_nan(&v1, &v2) < 1e-13);
         ck_assert_int_eq(loom_adam_step(&p1, &m1, &v1, &g, &c, 0), LOOM_EARG);
         loom_matrix all[] = {p1, p2, g, m1, m2, v1, v2};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)

@@ -113,6 +113,35 @@ static inline double test_max_abs_diff(const loom_matrix *a, const loom_matrix *
     return d;
 }
 
+/* The same, except that a NaN (a sentinel read by mistake) counts as the worst difference. */
+static inline double test_max_abs_diff_nan(const loom_matrix *a, const loom_matrix *b)
+{
+    ck_assert(loom_same_shape(a, b));
+    double worst = 0.0;
+    for (size_t i = 0; i < a->rows; i++)
+        for (size_t j = 0; j < a->cols; j++) {
+            double d = fabs(*loom_at(a, i, j) - *loom_at(b, i, j));
+            if (d > worst || d != d)
+                worst = d;
+        }
+    return worst;
+}
+
+/* A new rows x cols matrix of zeros, or of standard normal draws from rng. */
+static inline loom_matrix test_zeros(size_t rows, size_t cols)
+{
+    loom_matrix m;
+    ck_assert_int_eq(loom_matrix_init(&m, rows, cols), LOOM_OK);
+    return m;
+}
+
+static inline loom_matrix test_randn(loom_rng *rng, size_t rows, size_t cols)
+{
+    loom_matrix m = test_zeros(rows, cols);
+    loom_matrix_randn(&m, rng);
+    return m;
+}
+
 static inline int64_t test_live_blocks(void)
 {
     return loom_alloc_get_stats().live_blocks;
