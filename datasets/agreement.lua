@@ -3,7 +3,7 @@
 -- with the number of attractors and the subject-verb distance under control.
 -- A module (require or dofile) and a command line:
 --   loom datasets/agreement.lua [--n 1000] [--attractors 0-3] [--seed 1] [--out file]
---   loom datasets/agreement.lua --constructions all|test|pp,sent_comp,... [--n 1000]
+--   loom datasets/agreement.lua --constructions all|val|test|pp,sent_comp,... [--n 1000]
 -- grammar.construct builds Marvin & Linzen's (2018) constructions from a large lexicon
 -- (hand lists and Debian's wamerican word list) split into training and held-out words.
 -- Not the real data: datasets/linzen-agreement, bundled (see datasets/README.md).
@@ -278,10 +278,14 @@ function grammar.past(verb)
 end
 
 -- Which words are held out: a hash of the word itself, so a word is held out in every
--- list it appears in and the choice does not depend on the other words.
+-- list it appears in and the choice does not depend on the other words. One word in five
+-- is a test word (hash mod 10 = 0 or 5), one in ten a validation word (hash mod 10 = 1):
+-- the validation words choose settings, the test words score them, the rest train.
 grammar.HELD_OUT_EVERY = 5
-function grammar.held_out(word)
-  return require("loom").data.fnv1a32("agreement-lexicon:" .. word) % grammar.HELD_OUT_EVERY == 0
+function grammar.split_of(word)
+  local h = require("loom").data.fnv1a32("agreement-lexicon:" .. word)
+  if h % grammar.HELD_OUT_EVERY == 0 then return "test" end
+  return h % 10 == 1 and "val" or "train"
 end
 
 -- Nouns (and verbs) from Debian's wamerican word list: a lowercase word with a possessive
@@ -339,6 +343,7 @@ function grammar.word_list(path)
       elseif set[third] and set[ing] and set[ed] and not set[w .. "'s"] then
         verbs[#verbs + 1] = {third, w, ed, ing}
       elseif w:match("ly$") and #w > 5 then adverbs[#adverbs + 1] = w
+      elseif w:match("ous$") and set[w:sub(1, -2) .. "'s"] then -- caribous: a plural
       elseif (w:match("ous$") or w:match("ive$") or w:match("able$")
           or w:match("ible$") or w:match("ical$") or w:match("less$")) then
         adjectives[#adjectives + 1] = w
@@ -384,19 +389,19 @@ local function verb_forms(list)
   return out
 end
 
--- Keep the entries whose key word (entry[key]) is held out (want = true) or not.
+-- Keep the entries whose key word (entry[key]) belongs to split `want` (grammar.split_of).
 local function split(list, want, key)
   local out = {}
   for _, e in ipairs(list) do
     local w = type(e) == "table" and e[key or 1] or e
-    if grammar.held_out(w) == want then out[#out + 1] = e end
+    if grammar.split_of(w) == want then out[#out + 1] = e end
   end
   return out
 end
 
--- grammar.lexicon([{word_list = path|false}]) -> {train = pool, test = pool}. The two pools
--- share no noun and no verb (grammar.held_out decides); function words, adjectives and
--- prepositions are shared. A pool has animate, inanimate ({singular, plural} pairs),
+-- grammar.lexicon([{word_list = path|false}]) -> {train = pool, val = pool, test = pool}.
+-- The pools share no noun and no verb (grammar.split_of decides); function words,
+-- adjectives and prepositions are shared. A pool has animate, inanimate ({singular, plural} pairs),
 -- intransitive, transitive, inanimate_verbs ({3sg, bare, past}), clause_verbs (bare),
 -- clause_verbs_past, adjectives, prepositions, and from the word list (when present)
 -- open_nouns, open_verbs ({3sg, bare, past, ing}), open_adjectives, adverbs, names.
@@ -423,7 +428,7 @@ function grammar.lexicon(opts)
     end
     return p
   end
-  return {train = pool(false), test = pool(true)}
+  return {train = pool("train"), val = pool("val"), test = pool("test")}
 end
 
 -- Transitive verbs whose subject can be a thing (the movie impresses the guards).
@@ -439,6 +444,13 @@ local PLUR_DETS = {"the", "the", "the", "the", "these", "those", "my", "his", "h
 local OBJ_PLUR_DETS = {"the", "many", "some", "several", "two", "three", "these", "the"}
 local OBJ_SING_DETS = {"the", "this", "that", "one", "every", "the"}
 
+-- With lex.open_percent (grammar.construct's `open`), that share of the noun and verb slots
+-- takes a word of the word list's open nouns and verbs instead of the hand lists, so that
+-- a slot is learnt by its place in the sentence, not by a few dozen words that fill it.
+local function open_slot(rand, lex, list)
+  return (lex.open_percent or 0) > 0 and #list > 0 and rand(100) <= lex.open_percent
+end
+
 -- A noun phrase: determiner, up to `adjs` adjectives, the noun in `number`. kind is
 -- "animate", "inanimate" or "any" (which also draws from the word list's open nouns).
 local function np(rand, lex, number, kind, w, adjs, dets)
@@ -453,12 +465,14 @@ local function np(rand, lex, number, kind, w, adjs, dets)
     if r == 1 and #lex.open_nouns > 0 then kind = "open"
     elseif r == 2 then kind = "inanimate" else kind = "animate" end
   end
+  if kind ~= "open" and open_slot(rand, lex, lex.open_nouns) then kind = "open" end
   local list = kind == "open" and lex.open_nouns or lex[kind]
   w[#w + 1] = pick(rand, list)[number]
 end
 
-local function verb(rand, list, number, w, past)
-  local v = pick(rand, list)
+-- A verb of lex[kind] ("transitive", "psych", ...) agreeing with `number`, or in the past.
+local function verb(rand, lex, kind, number, w, past)
+  local v = pick(rand, open_slot(rand, lex, lex.open_verbs) and lex.open_verbs or lex[kind])
   w[#w + 1] = past and v[3] or v[number]
 end
 
@@ -487,10 +501,10 @@ local function modifier_of(rand, lex, noun_number, head_number, head_animate, w)
   elseif kind == 3 then
     maybe_that(rand, w, head_animate)
     np(rand, lex, noun_number, "animate", w)
-    verb(rand, lex.transitive, noun_number, w, rand(4) == 1)
+    verb(rand, lex, "transitive", noun_number, w, rand(4) == 1)
   else
     w[#w + 1] = (head_animate and rand(3) == 1) and "who" or "that"
-    verb(rand, head_animate and lex.transitive or lex.psych, head_number, w, rand(4) == 1)
+    verb(rand, lex, head_animate and "transitive" or "psych", head_number, w, rand(4) == 1)
     np(rand, lex, noun_number, head_animate and "any" or "animate", w)
   end
 end
@@ -517,7 +531,7 @@ C.subj_rc = function(rand, lex, n, anim, other)
   local w = {}
   np(rand, lex, n, anim and "animate" or "inanimate", w)
   w[#w + 1] = (anim and rand(3) == 1) and "who" or "that"
-  verb(rand, anim and lex.transitive or lex.psych, n, w, rand(4) == 1)
+  verb(rand, lex, anim and "transitive" or "psych", n, w, rand(4) == 1)
   np(rand, lex, other, "animate", w)
   return w
 end
@@ -526,7 +540,7 @@ local function obj_rc(rand, lex, n, anim, other, that)
   np(rand, lex, n, anim and "animate" or "inanimate", w)
   if that then w[#w + 1] = "that" end
   np(rand, lex, other, "animate", w)
-  verb(rand, lex.transitive, other, w, rand(4) == 1)
+  verb(rand, lex, "transitive", other, w, rand(4) == 1)
   return w
 end
 C.obj_rc = function(rand, lex, n, anim, other) return obj_rc(rand, lex, n, anim, other, true) end
@@ -552,7 +566,11 @@ end
 C.sent_comp = function(rand, lex, n, anim, other)
   local w = {}
   np(rand, lex, other, "animate", w)
-  if rand(2) == 1 then
+  if open_slot(rand, lex, lex.open_verbs) then
+    -- any verb: a verb after "the bankers V the pilot" has the pilot for its subject,
+    -- whether or not V takes a clause in good English
+    verb(rand, lex, "open_verbs", other, w, rand(2) == 1)
+  elseif rand(2) == 1 then
     w[#w + 1] = pick(rand, lex.clause_verbs_past)
   else
     local v = pick(rand, lex.clause_verbs)
@@ -565,14 +583,14 @@ end
 C.vp_short = function(rand, lex, n, anim)
   local w = {}
   np(rand, lex, n, anim and "animate" or "inanimate", w)
-  verb(rand, anim and lex.intransitive or lex.inanimate_verbs, n, w, rand(2) == 1)
+  verb(rand, lex, anim and "intransitive" or "inanimate_verbs", n, w, rand(2) == 1)
   w[#w + 1] = "and"
   return w
 end
 C.vp_long = function(rand, lex, n, anim, other)
   local w = {}
   np(rand, lex, n, anim and "animate" or "inanimate", w)
-  verb(rand, anim and lex.transitive or lex.psych, n, w, rand(2) == 1)
+  verb(rand, lex, anim and "transitive" or "psych", n, w, rand(2) == 1)
   np(rand, lex, other, anim and "any" or "animate", w, 3, other == SING and OBJ_SING_DETS or OBJ_PLUR_DETS)
   if rand(2) == 1 then prep_phrase(rand, lex, rand(2), w) end
   w[#w + 1] = "and"
@@ -588,21 +606,67 @@ C.nested = function(rand, lex, n, anim)
   return w
 end
 
+-- A clause whose subject (an animate noun of `number`) is not the verb's: "the pilots
+-- laughed", "the guard admires the dogs".
+local function clause(rand, lex, number, w)
+  np(rand, lex, number, "animate", w)
+  if rand(2) == 1 then
+    verb(rand, lex, "intransitive", number, w, rand(2) == 1)
+  else
+    verb(rand, lex, "transitive", number, w, rand(2) == 1)
+    np(rand, lex, rand(2), "any", w)
+  end
+end
+-- Two clauses joined: the verb agrees with the second clause's subject.
+C.s_coord = function(rand, lex, n, anim, other)
+  local w = {}
+  clause(rand, lex, other, w)
+  if rand(3) == 1 then w[#w + 1] = "," end
+  w[#w + 1] = pick(rand, {"and", "and", "but", "while", "so"})
+  np(rand, lex, n, anim and "animate" or "inanimate", w)
+  return w
+end
+-- An adverbial clause and a comma before the subject.
+local SUBORDINATORS = {"when", "because", "although", "if", "while", "after", "before",
+  "since", "once", "whenever", "though", "as"}
+C.adv_clause = function(rand, lex, n, anim, other)
+  local w = {pick(rand, SUBORDINATORS)}
+  clause(rand, lex, other, w)
+  w[#w + 1] = ","
+  np(rand, lex, n, anim and "animate" or "inanimate", w)
+  return w
+end
+-- Two coordinated noun phrases take a plural verb whatever their numbers (the second
+-- return value overrides the construction's number).
+C.coord_np = function(rand, lex, n, anim, other)
+  local w = {}
+  np(rand, lex, n, anim and "animate" or "inanimate", w)
+  w[#w + 1] = "and"
+  np(rand, lex, other, "any", w)
+  return w, PLUR
+end
+
 grammar.construction_names = {"simple", "pp", "subj_rc", "obj_rc", "obj_rc_no_that",
   "obj_rc_within", "obj_rc_within_no_that", "subj_rc_within", "sent_comp", "vp_short",
-  "vp_long", "nested"}
+  "vp_long", "nested", "s_coord", "adv_clause", "coord_np"}
 
 local INTROS = {{"yesterday", ","}, {"apparently", ","}, {"however", ","},
   {"clearly", ","}, {"so"}, {"but"}, {"now", ","}, {"today", ","}}
 
 -- grammar.construct(n, lex, {constructions = names, intro = true, animate = nil|bool,
---   shuffle = true}, rand) -> list of
+--   shuffle = true, open = 0}, rand) -> list of
 -- {line, label, words, construction, animate (boolean), attractor (boolean)}: n sentences,
--- constructions drawn uniformly, number, animacy and attractor number at random.
+-- constructions drawn uniformly, number, animacy and attractor number at random. With
+-- open = f, a share f of the noun and verb slots (clause-taking verbs excepted) takes a
+-- word-list noun or verb (an "animate" head may then be a thing: animacy is the
+-- construction's, not the word's).
 function grammar.construct(n, lex, opts, rand)
   opts = opts or {}
   rand = rand or require("loom").random_int
   local names = opts.constructions or grammar.construction_names
+  if (opts.open or 0) > 0 then
+    lex = setmetatable({open_percent = math.floor(opts.open * 100 + 0.5)}, {__index = lex})
+  end
   local out = {}
   for i = 1, n do
     local name = names[(i - 1) % #names + 1]
@@ -614,7 +678,9 @@ function grammar.construct(n, lex, opts, rand)
     if opts.intro and rand(5) == 1 then
       for _, x in ipairs(pick(rand, INTROS)) do w[#w + 1] = x end
     end
-    for _, x in ipairs(C[name](rand, lex, number, anim, other)) do w[#w + 1] = x end
+    local words, forced = C[name](rand, lex, number, anim, other)
+    for _, x in ipairs(words) do w[#w + 1] = x end
+    number = forced or number
     local label = number == SING and "VBZ" or "VBP"
     out[i] = {line = label .. "\t" .. table.concat(w, " "), label = label, words = w,
       construction = name, animate = anim, attractor = other ~= number}
@@ -643,7 +709,7 @@ function grammar.main(args)
     elseif a == "--constructions" then opts.constructions = v
     else
       io.stderr:write("usage: loom datasets/agreement.lua [--n N] [--attractors A-B] ",
-        "[--extra-nouns A-B] [--seed S] [--out FILE] [--constructions all|NAME,...|train|test]\n")
+        "[--extra-nouns A-B] [--seed S] [--out FILE] [--constructions all|NAME,...|train|val|test]\n")
       return 2
     end
     i = i + 2
@@ -658,7 +724,7 @@ function grammar.main(args)
   local list
   if opts.constructions then
     local names, pool = nil, "train"
-    if opts.constructions == "test" then pool = "test"
+    if opts.constructions == "test" or opts.constructions == "val" then pool = opts.constructions
     elseif opts.constructions ~= "all" and opts.constructions ~= "train" then
       names = {}
       for name in opts.constructions:gmatch("[^,]+") do

@@ -170,6 +170,20 @@ local function make_batches(list, size, vocab)
   return batches
 end
 
+-- The constructions of param `constructions`: "all", or names joined by "+".
+local function construction_list(p, grammar)
+  if p.constructions == "all" then return grammar.construction_names end
+  local names = {}
+  for name in p.constructions:gmatch("[^+%s]+") do
+    if not grammar.constructions[name] then
+      error(string.format("param constructions: unknown construction '%s' (known: %s)", name,
+        table.concat(grammar.construction_names, ", ")), 0)
+    end
+    names[#names + 1] = name
+  end
+  return names
+end
+
 -- The training mix: Linzen lines (a share `fill_placeholders` of them with their tags
 -- replaced by real words) and `generated` x as many sentences from the construction
 -- grammar's training words; validation gets the same mix.
@@ -184,7 +198,8 @@ local function add_generated(p, sets, lexicon)
       end
     end
     local n = math.floor(#list * p.generated + 0.5)
-    for _, ex in ipairs(agreement.examples(grammar.construct(n, lexicon.train, {intro = true}, rand))) do
+    for _, ex in ipairs(agreement.examples(grammar.construct(n, lexicon.train,
+      {intro = true, open = p.open_words, constructions = construction_list(p, grammar)}, rand))) do
       list[#list + 1] = ex
     end
   end
@@ -243,6 +258,11 @@ local function train(p, run)
   local best_path = run:artifact("best.safetensors")
   local epochs = p.quick and math.min(p.epochs, 3) or p.epochs
   local word_dropout = p.features ~= "word" and p.word_dropout or nil
+  -- cosine: the learning rate falls from lr towards 0 over the epochs, one step an epoch
+  if p.lr_schedule ~= "constant" and p.lr_schedule ~= "cosine" then
+    error("param lr_schedule must be constant or cosine, got '" .. p.lr_schedule .. "'", 0)
+  end
+  local sched = p.lr_schedule == "cosine" and optim.cosine_lr(opt, {t_max = epochs}) or nil
   local best, since_best, step = -1, 0, 0
   for epoch = 1, epochs do
     local cpu0 = os.clock()
@@ -261,6 +281,7 @@ local function train(p, run)
       if i % 50 == 0 then run:log{step = step, loss = total_loss / i} end
       run:progress((epoch - 1) * #order + i, epochs * #order)
     end
+    if sched then sched:step() end
     local val_acc = evaluate(model, val_batches)
     run:log{step = step, val_acc = val_acc, train_loss = total_loss / #order}
     print(string.format("epoch %d: train loss %.4f, validation accuracy %.4f (%.0f s of CPU)", epoch,
@@ -402,26 +423,45 @@ local function stress_report(model, vocab, sets, lexicon, train_words, result)
   end
 end
 
--- The construction suite: Marvin & Linzen's constructions from held-out nouns and verbs,
--- one accuracy per construction and animacy of the head noun.
-local function suite_report(model, vocab, lexicon, p, result)
+-- The construction suite: Marvin & Linzen's constructions from words no generated
+-- training sentence uses, one accuracy per construction and animacy of the head noun.
+-- split "test" (the test words, result cons_*) or "val" (the validation words, result
+-- val_cons_min and val_cons_mean: what settings are chosen on).
+local function suite_report(model, vocab, lexicon, p, result, split)
   local grammar = grammar_module()
-  local rand = suite_rand(11)
-  print(string.format("\nconstruction suite (held-out nouns and verbs, %d sentences each)", p.suite_size))
+  local test = split == "test"
+  local rand = suite_rand(test and 11 or 13)
+  print(string.format("\nconstruction suite (%s nouns and verbs, %d sentences each)",
+    test and "held-out test" or "validation", p.suite_size))
   print(string.format("%-24s %10s %10s", "construction", "animate", "inanimate"))
-  local worst = 1
+  local worst, sum, n = 1, 0, 0
   for _, name in ipairs(grammar.construction_names) do
     local accs = {}
     for _, anim in ipairs({true, false}) do
-      local list = agreement.examples(grammar.construct(p.suite_size, lexicon.test,
+      local list = agreement.examples(grammar.construct(p.suite_size, lexicon[split],
         {constructions = {name}, animate = anim}, rand))
-      accs[#accs + 1] = pct(accuracy_by(model, list, vocab, function() return "all" end).all)
-      result[string.format("cons_%s_%s", name, anim and "anim" or "inan")] = accs[#accs]
-      worst = math.min(worst, accs[#accs])
+      local acc = pct(accuracy_by(model, list, vocab, function() return "all" end).all)
+      accs[#accs + 1] = acc
+      if test then result[string.format("cons_%s_%s", name, anim and "anim" or "inan")] = acc end
+      worst, sum, n = math.min(worst, acc), sum + acc, n + 1
     end
     print(string.format("%-24s %10.4f %10.4f", name, accs[1], accs[2]))
   end
-  result.cons_min = worst
+  result[test and "cons_min" or "val_cons_min"] = worst
+  if not test then result.val_cons_mean = sum / n end
+end
+
+-- Validation accuracy by origin: the lines of the mixed file, of the attractor files, and
+-- the generated sentences (training words): where the pooled validation accuracy, which
+-- the attractor lines and generated sentences dominate, hides a weak part.
+local function val_report(model, vocab, sets, result)
+  local t = accuracy_by(model, sets.val, vocab, function(ex)
+    return ex.origin == "mixed" and "mixed" or ex.origin == "generated" and "generated" or "attractors"
+  end)
+  print(string.format("\nvalidation by origin: mixed file %.4f (%d), attractor files %.4f (%d), generated %.4f (%d)",
+    pct(t.mixed), t.mixed and t.mixed.total or 0, pct(t.attractors), t.attractors and t.attractors.total or 0,
+    pct(t.generated), t.generated and t.generated.total or 0))
+  result.val_mixed, result.val_attractors, result.val_generated = pct(t.mixed), pct(t.attractors), pct(t.generated)
 end
 
 -- Word by word: the probability of a plural verb after each word, and for an LSTM the cell
@@ -501,13 +541,14 @@ local experiment = loom.experiment{
   params = {
     seed = 42,
     cell = {"lstm", "recurrent cell: lstm, gru or rnn"},
-    hidden = {50, "hidden units of the recurrent layer"},
+    hidden = {100, "hidden units of the recurrent layer"},
     embed = {50, "word embedding size"},
-    epochs = {6, "passes over the training lines (early stopping may end sooner)"},
+    epochs = {10, "passes over the training lines (early stopping may end sooner)"},
     dropout = {0.2, "dropout on the embeddings and on the final state"},
-    oversample_mixed = {1, "training lines with a mixed-number subject path are seen this many times an epoch"},
+    oversample_mixed = {2, "each training line of the mixed file (numpred.val, natural text) is seen this many times an epoch"},
     batch = {32, "sentences per mini-batch"},
     lr = {0.002, "Adam's learning rate"},
+    lr_schedule = {"cosine", "constant, or cosine: the learning rate falls from lr towards 0 over the epochs"},
     clip = {5.0, "gradient norm clipping threshold"},
     min_count = {2, "words seen fewer times become <unk> (or their shape/suffix class)"},
     patience = {2, "epochs without a better validation accuracy before stopping"},
@@ -521,6 +562,8 @@ local experiment = loom.experiment{
     features = {"suffix", "word form: word (ids only), classes (unknown words by shape and suffix), suffix (classes plus last-1-2-3-letter embeddings)"},
     word_dropout = {0.1, "probability a training word is replaced by its unknown-word class"},
     generated = {1, "generated grammar sentences mixed in per Linzen training line"},
+    constructions = {"all", "the generated constructions: all, or names joined by + (datasets/agreement.lua)"},
+    open_words = {0.3, "share of the generated sentences' noun and verb slots filled from the word list, not the hand lists"},
     fill_placeholders = {0.5, "share of training POS placeholders replaced by real words of that kind"},
     suite_size = {200, "sentences per construction and animacy in the construction suite"},
     dtype = {"float64", "float32 trains in single precision (faster); float64 is the reference"},
@@ -534,7 +577,9 @@ local experiment = loom.experiment{
     local best_model = load_model(best_path)
     local result = report(best_model, vocab, sets, run, p)
     stress_report(best_model, vocab, sets, lexicon, train_words, result)
-    suite_report(best_model, vocab, lexicon, p, result)
+    val_report(best_model, vocab, sets, result)
+    suite_report(best_model, vocab, lexicon, p, result, "val")
+    suite_report(best_model, vocab, lexicon, p, result, "test")
     result.best_val_acc = best_val
     result.model = best_path
     local demo = {"the keys to the cabinet", "the key to the cabinets",

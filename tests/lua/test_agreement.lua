@@ -24,6 +24,8 @@ test("trains on synthetic sentences, reports by attractors, saves the best model
   check(tensors["suffix.weight"] and meta.suffixes, "suffix embeddings and their vocabulary are saved")
   check(out:find("unseen-noun stress test", 1, true), "stress test reported:\n%s", out)
   check(out:find("obj_rc_within_no_that", 1, true), "construction suite reported")
+  check(out:find("construction suite (validation nouns and verbs", 1, true), "validation suite reported")
+  check(out:find("validation by origin", 1, true) and out:find("val_cons_min", 1, true), "validation parts reported")
 end)
 
 test("predict mode prints one VBZ/VBP per prefix and explains each word", function()
@@ -66,6 +68,15 @@ test("an unknown cell is an error naming the valid ones", function()
   local out, code = run("data=synthetic quick=true max_train=50 epochs=1 cell=lstmx")
   check(code ~= 0, "fails")
   check(out:find("param cell must be lstm, gru or rnn, got 'lstmx'", 1, true), "message:\n%s", out)
+end)
+
+test("an unknown construction or learning-rate schedule is an error naming the valid ones", function()
+  local out, code = run("data=synthetic quick=true max_train=50 epochs=1 constructions=pp+bogus")
+  check(code ~= 0, "fails")
+  check(out:find("param constructions: unknown construction 'bogus' (known: simple, pp,", 1, true), "message:\n%s", out)
+  out, code = run("data=synthetic quick=true max_train=50 epochs=1 lr_schedule=step")
+  check(code ~= 0, "fails")
+  check(out:find("param lr_schedule must be constant or cosine, got 'step'", 1, true), "message:\n%s", out)
 end)
 
 test("a missing model is an error that says what to give", function()
@@ -203,7 +214,7 @@ local function forms(pool)
   return set
 end
 
--- The base words (singular noun, bare verb) of a pool: what held_out decides on.
+-- The base words (singular noun, bare verb) of a pool: what grammar.split_of decides on.
 local function bases(pool)
   local set = {}
   for _, kind in ipairs({"animate", "inanimate", "open_nouns"}) do
@@ -216,11 +227,14 @@ local function bases(pool)
   return set
 end
 
-test("training and held-out lexicons share no noun and no verb", function()
-  local train, held = bases(lexicon.train), bases(lexicon.test)
+test("training, validation and held-out lexicons share no noun and no verb", function()
+  local train, val, held = bases(lexicon.train), bases(lexicon.val), bases(lexicon.test)
   local shared = {}
-  for w in pairs(held) do if train[w] then shared[#shared + 1] = w end end
+  for w in pairs(held) do if train[w] or val[w] then shared[#shared + 1] = w end end
+  for w in pairs(val) do if train[w] then shared[#shared + 1] = w end end
   equal(#shared, 0, "shared: " .. table.concat(shared, " "))
+  check(#lexicon.val.animate >= 15 and #lexicon.val.transitive >= 5, "validation words: %d nouns, %d verbs",
+    #lexicon.val.animate, #lexicon.val.transitive)
   check(#lexicon.test.animate >= 30 and #lexicon.test.inanimate >= 30, "held-out hand nouns: %d, %d",
     #lexicon.test.animate, #lexicon.test.inanimate)
   check(#lexicon.train.animate > 3 * #lexicon.test.animate, "most words train")
@@ -263,7 +277,7 @@ test("each construction's label agrees with the right noun", function()
   -- its phrase: 1 = first, -1 = last).
   local controller = {simple = 1, pp = 1, subj_rc = 1, obj_rc = 1, obj_rc_no_that = 1,
     obj_rc_within = -1, obj_rc_within_no_that = -1, subj_rc_within = 1, sent_comp = -1,
-    vp_short = 1, vp_long = 1, nested = 1}
+    vp_short = 1, vp_long = 1, nested = 1, s_coord = -1, adv_clause = -1, coord_np = "plural"}
   for _, name in ipairs(grammar.construction_names) do
     local ends = {}
     for _, anim in ipairs({true, false}) do
@@ -275,9 +289,13 @@ test("each construction's label agrees with the right noun", function()
           if number[w] and not number[s.words[i + 1] or ""] then nouns[#nouns + 1] = w end
         end
         local c = controller[name]
-        local noun = nouns[c > 0 and c or #nouns + 1 + c]
-        check(noun, "%s: a noun in '%s'", name, s.line)
-        equal(number[noun], label_of[s.label], name .. ": label of '" .. s.line .. "'")
+        if c == "plural" then
+          equal(s.label, "VBP", name .. ": coordinated subjects are plural: " .. s.line)
+        else
+          local noun = nouns[c > 0 and c or #nouns + 1 + c]
+          check(noun, "%s: a noun in '%s'", name, s.line)
+          equal(number[noun], label_of[s.label], name .. ": label of '" .. s.line .. "'")
+        end
         ends[s.words[#s.words]] = true
       end
     end
@@ -303,6 +321,19 @@ test("construct: animacy, 'that' present or absent, the command line", function(
     for _, w in ipairs(s.words) do if w == "that" then has = true end end
     check(has, "'that' in %s", s.line)
   end
+  -- open = 1: every verb slot takes a word-list verb; open = 0 draws what no option draws
+  local hand = {}
+  for _, kind in ipairs({"transitive", "psych", "intransitive", "inanimate_verbs"}) do
+    for _, v in ipairs(lexicon.train[kind]) do hand[v[1]], hand[v[2]], hand[v[3]] = true, true, true end
+  end
+  for _, s in ipairs(grammar.construct(30, lexicon.train, {constructions = {"obj_rc_no_that"}, open = 1})) do
+    check(not hand[s.words[#s.words]], "a word-list verb ends '%s'", s.line)
+  end
+  loom.seed(4)
+  local a = grammar.construct(40, lexicon.train, {open = 0})
+  loom.seed(4)
+  local b = grammar.construct(40, lexicon.train)
+  for i = 1, 40 do equal(a[i].line, b[i].line, "open = 0 changes nothing") end
   local p = io.popen(string.format("'%s' '%s/datasets/agreement.lua' --constructions vp_short,sent_comp --n 5 --seed 1",
     bin, PROJECT_DIR))
   local out = p:read("a")
