@@ -2,7 +2,9 @@
 -- Bundled sets live in a folder of this name here (checksums in its SHA256SUMS); fetched
 -- sets are downloaded from `urls` (each URL + a manifest path), verified against
 -- manifests/<name>.sha256 and cached in $LOOM_DATA. A mirror (LOOM_DATA_MIRROR=DIR) holds
--- <mirror>/<name>/<path>, the upstream layout. Data only: loaded without globals.
+-- <mirror>/<name>/<path>, the upstream layout. Generated sets name a `generator` script
+-- here whose generate{out = DIR} writes them into the cache (`loom data fetch <name>` runs
+-- it; nothing is downloaded). Data only: loaded without globals.
 return {
   ["nist-strd"] = {
     bundled = true,
@@ -42,6 +44,13 @@ return {
       "https://cdn.jsdelivr.net/gh/Jakobovski/free-spoken-digit-dataset@master/",
     },
     manifest = "manifests/fsdd.sha256",
+  },
+  bible = {
+    generator = "bible.lua",
+    title = "Bible verses English -> Spanish, 31,077 pairs by verse (WEB / Reina-Valera 1909); test and validation are whole books",
+    licence = "public domain (both translations)",
+    source = "diatheke on Debian's sword-text-web (engWEB2015eb) and sword-text-sparv (spaRV1909eb)",
+    size = 8387125,
   },
   scan = {
     title = "SCAN (Lake & Baroni 2018): commands to actions; simple, length and add-primitive splits",

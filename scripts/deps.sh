@@ -19,6 +19,9 @@ LOOM_PACKAGES=(
   libsndfile1-dev libsamplerate0-dev        # audio files and resampling
   libfftw3-dev                              # spectra and MFCC
   libicu-dev                                # number words (ICU spell-out) for the translation data
+  libsentencepiece-dev sentencepiece        # subword units (C++ library behind a C shim; spm_encode in tests)
+  diatheke sword-text-web sword-text-sparv  # English and Spanish Bibles: the translation pairs
+  dict-freedict-eng-spa                     # English-Spanish dictionary: word-for-word baseline
   gnuplot-nox                               # plots
   chromium                                  # tests render the HTML report (loom report) headless
   espeak-ng                                 # synthetic spoken digits

@@ -6,6 +6,7 @@ local datasets = require "loom.datasets"
 local USAGE = [[
 usage: loom data list                 the known datasets, bundled or fetched, and their state
        loom data fetch NAME... | --all download (or copy from $LOOM_DATA_MIRROR), verify, cache
+                                      (a generated set, e.g. bible: run its generator; not in --all)
        loom data path NAME            print where the dataset is (exit 1 when it is not here)
        loom data verify [NAME...]     check every file's SHA-256 (default: every present set)
 environment:
@@ -15,9 +16,9 @@ environment:
 
 local function list()
   local rows = datasets.list()
-  print(string.format("%-18s %-8s %-8s %7s  %s", "name", "kind", "status", "size", "licence"))
+  print(string.format("%-18s %-9s %-8s %7s  %s", "name", "kind", "status", "size", "licence"))
   for _, r in ipairs(rows) do
-    print(string.format("%-18s %-8s %-8s %7s  %s", r.name, r.kind, r.status, r.size_text, r.licence))
+    print(string.format("%-18s %-9s %-8s %7s  %s", r.name, r.kind, r.status, r.size_text, r.licence))
   end
   print("cache: " .. datasets.cache_dir() .. (datasets.mirror() and ("; mirror: " .. datasets.mirror()) or ""))
   return 0
@@ -58,7 +59,8 @@ local function fetch(args)
   for _, name in ipairs(names) do
     local ok, dir, err = pcall(datasets.fetch, name, {report = reporter(name)})
     if ok and dir then
-      print(string.format("%s: verified, in %s", name, dir))
+      local made = datasets.registry()[name] and datasets.registry()[name].generator
+      print(string.format("%s: %s, in %s", name, made and "generated" or "verified", dir))
     else
       if require("loom.core").process.isatty(io.stdout) then io.stdout:write("\n") end
       io.stderr:write("loom ", ok and err or tostring(dir):gsub("^data%.fetch: ", "data fetch: "), "\n")

@@ -1,6 +1,7 @@
 -- loom.datasets: where data lives. Small sets are bundled in the project's datasets/ folder;
 -- large ones are named in datasets/registry.lua and fetched (libcurl), verified (SHA-256)
--- and cached ($LOOM_DATA); LOOM_DATA_MIRROR=DIR stands in for the network. Behind
+-- and cached ($LOOM_DATA); LOOM_DATA_MIRROR=DIR stands in for the network. Generated sets
+-- (a `generator` script in datasets/) are made into the cache by `loom data fetch` too. Behind
 -- loom.data.path and `loom data`. Not data formats (loom.agreement, read_csv, audio).
 local check = require "loom.check"
 local native = require("loom.core").data
@@ -124,15 +125,22 @@ local function location(e)
   return datasets.cache_dir() .. "/" .. e.name
 end
 
--- True when a fetched set's stamp names the current manifest.
+-- What a set's completion stamp records: its manifest's checksum, or for a generated set
+-- its generator's, so a changed generator makes the set again.
+local function stamp_of(e)
+  if e.generator then return native.sha256_file(datasets.generator(e.generator)) end
+  local _, sum = datasets.manifest(e)
+  return sum
+end
+
+-- True when a fetched or generated set's stamp is the current one.
 local function complete(e)
   if e.bundled then return exists(location(e) .. "/SHA256SUMS") end
   local f = io.open(location(e) .. "/" .. STAMP)
   if not f then return false end
   local recorded = f:read("l")
   f:close()
-  local _, sum = datasets.manifest(e)
-  return recorded == sum
+  return recorded == stamp_of(e)
 end
 
 -- The one-line message for a set that is not here.
@@ -201,6 +209,25 @@ local function fetch_file(session, e, item, dest)
   return nil, table.concat(errors, "; ") .. hint
 end
 
+local function write_stamp(e, dir, name)
+  local f, err = io.open(dir .. "/" .. STAMP, "w")
+  if not f then return nil, "data fetch " .. name .. ": " .. err end
+  f:write(stamp_of(e), "\n")
+  f:close()
+  return dir
+end
+
+-- A generated set: its generator's generate{out = dir} writes the files.
+local function generate(e, dir, opts)
+  local made, merr = process.mkdir_p(dir)
+  if not made then return nil, "data fetch " .. e.name .. ": " .. merr end
+  os.remove(dir .. "/" .. STAMP)
+  local ok, err = pcall(function() dofile(datasets.generator(e.generator)).generate{out = dir} end)
+  if not ok then return nil, "data fetch " .. e.name .. ": " .. tostring(err) end
+  if opts.report then opts.report(1, 1, e.generator) end
+  return write_stamp(e, dir, e.name)
+end
+
 -- datasets.fetch(name [, {report = function(done, total, path)}]) -> folder | nil, message.
 -- Files already present with the right checksum are kept, so an interrupted fetch resumes.
 function datasets.fetch(name, opts)
@@ -208,7 +235,8 @@ function datasets.fetch(name, opts)
   opts = check.options("data.fetch", opts, {report = "function"})
   if e.bundled then return location(e) end
   local dir = location(e)
-  local list, manifest_sum = datasets.manifest(e)
+  if e.generator then return generate(e, dir, opts) end
+  local list = datasets.manifest(e)
   local made, merr = process.mkdir_p(dir)
   if not made then return nil, "data fetch " .. name .. ": " .. merr end
   os.remove(dir .. "/" .. STAMP)
@@ -221,11 +249,7 @@ function datasets.fetch(name, opts)
     end
     if opts.report then opts.report(i, #list, item.path) end
   end
-  local f, err = io.open(dir .. "/" .. STAMP, "w")
-  if not f then return nil, "data fetch " .. name .. ": " .. err end
-  f:write(manifest_sum, "\n")
-  f:close()
-  return dir
+  return write_stamp(e, dir, name)
 end
 
 -- datasets.verify(name) -> true | false, list of "path: problem"
@@ -233,6 +257,10 @@ function datasets.verify(name)
   local e = entry(name, "data.verify")
   local dir = location(e)
   if not e.bundled and not exists(dir) then return false, {datasets.missing_message(e)} end
+  if e.generator then
+    if complete(e) then return true, {} end
+    return false, {string.format("made by an older datasets/%s or not finished: run `loom data fetch %s`", e.generator, name)}
+  end
   local problems = {}
   for _, item in ipairs((datasets.manifest(e))) do
     local sum = native.sha256_file(dir .. "/" .. item.path)
@@ -259,7 +287,7 @@ function datasets.list()
     else
       status = "missing"
     end
-    rows[#rows + 1] = {name = name, kind = e.bundled and "bundled" or "fetched", status = status,
+    rows[#rows + 1] = {name = name, kind = e.bundled and "bundled" or e.generator and "generated" or "fetched", status = status,
       size = e.size or 0, licence = e.licence, title = e.title, path = location(e),
       size_text = human_size(e.size or 0)}
   end

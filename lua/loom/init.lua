@@ -29,6 +29,7 @@ loom.runs = require "loom.runs"
 loom.text = require "loom.text"
 loom.metrics = require "loom.metrics"
 loom.seq2seq = require "loom.seq2seq"
+loom.dictionary = require "loom.dictionary"
 loom.spellout = core.numwords.open
 loom.linalg = require "loom.linalg"
 loom.regress = require("loom.regress").regress

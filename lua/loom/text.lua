@@ -8,6 +8,9 @@ local text = {}
 
 text.PAD, text.UNK = "<pad>", "<unk>"
 
+-- Subword units through the sentencepiece library (src/bind/subword.c): train, load.
+text.sentencepiece = require("loom.core").subword
+
 function text.tokenize(line)
   check.string("loom.text.tokenize", "line", line)
   local tokens = {}

@@ -1,12 +1,16 @@
 -- translation.lua: sequence-to-sequence translation with an LSTM encoder-decoder and
 -- attention (loom.seq2seq): SCAN commands to action sequences (Lake & Baroni 2018), number
--- words (task=numbers: French to English through ICU, datasets/numbers.lua) or any pair file; reports exact match, accuracy by target length, sample translations and an
--- attention heatmap. Not the model (lua/loom/seq2seq.lua) nor the metrics (loom.metrics).
+-- words (task=numbers: French to English through ICU, datasets/numbers.lua), Bible verses
+-- English -> Spanish in subword units (task=bible: datasets/bible.lua, sentencepiece) or any
+-- pair file; reports exact match, accuracy by target length, BLEU and chrF (against a
+-- word-for-word dictionary baseline for the Bible), sample translations and an attention
+-- heatmap. Not the model (lua/loom/seq2seq.lua) nor the metrics (loom.metrics).
 --
 --   loom run scripts/experiments/translation.lua                      SCAN simple split
 --   loom run scripts/experiments/translation.lua split=length attention=none
 --   loom run scripts/experiments/translation.lua task=numbers target_lang=digits
---   loom run scripts/experiments/translation.lua train=a.tsv test=b.tsv beam=5
+--   loom run scripts/experiments/translation.lua task=bible quick=true  (loom data fetch bible)
+--   loom run scripts/experiments/translation.lua train=a.tsv test=b.tsv beam=5 units=subwords
 local loom = require "loom"
 local s2s = require "loom.seq2seq"
 local plot = require "loom.runs.plot"
@@ -36,6 +40,23 @@ local function thin(list, limit)
   return out
 end
 
+-- The Bible's verses as raw text pairs (datasets/bible.lua; `loom data fetch bible` makes
+-- them): validation and test are whole books. Segmented into subwords before training.
+local function bible_data(p)
+  local bible = dofile(loom.data.generator("bible.lua"))
+  local sets = bible.load(loom.data.require("bible"))
+  local function pairs_of(list, limit)
+    local out = {}
+    for i, v in ipairs(list) do out[i] = {ref = v.ref, src_text = v.en, tgt_text = v.es} end
+    return thin(out, limit)
+  end
+  return {train = pairs_of(sets.train, p.max_train > 0 and p.max_train or (p.quick and 3000 or 0)),
+    val = pairs_of(sets.valid, p.quick and 100 or 0),
+    test = pairs_of(sets.test, p.max_test > 0 and p.max_test or (p.quick and 200 or 0)),
+    source = string.format("%s -> %s, test books %s", bible.SOURCE.title, bible.TARGET.title,
+      table.concat(bible.TEST_BOOKS, ", "))}
+end
+
 local function load_data(p)
   local train_path, test_path
   if p.train ~= "" or p.test ~= "" then
@@ -51,6 +72,8 @@ local function load_data(p)
     for _ = 1, #val do train[#train] = nil end
     return {train = train, val = val, test = thin(test, p.quick and 500 or 0),
       source = string.format("ICU spell-out %s -> %s, numbers 1..%d", p.source_lang, p.target_lang, p.max_number)}
+  elseif p.task == "bible" then
+    return bible_data(p)
   elseif p.task == "scan" then
     local files = SCAN_SPLITS[p.split]
     if not files then error("split must be simple, length, addprim_jump or addprim_turn_left, got '" .. p.split .. "'", 0) end
@@ -62,7 +85,7 @@ local function load_data(p)
     end
     train_path, test_path = scan .. "/" .. files[1], scan .. "/" .. files[2]
   else
-    error("task must be scan or numbers (or give train=FILE test=FILE), got '" .. p.task .. "'", 0)
+    error("task must be scan, numbers or bible (or give train=FILE test=FILE), got '" .. p.task .. "'", 0)
   end
   local train, test = read(train_path), read(test_path)
   -- A validation slice (every 20th training pair) drives the learning-rate decay.
@@ -74,6 +97,52 @@ local function load_data(p)
   local max_test = p.max_test > 0 and p.max_test or (p.quick and 500 or 0)
   return {train = thin(fit, max_train), val = thin(val, p.quick and 200 or 1000),
     test = thin(test, max_test), source = train_path}
+end
+
+-- Subword units: a sentencepiece model per language, trained on the training side and kept
+-- with the run; pairs keep their text, and data.detok turns output pieces back into text.
+local function subwords(p, run, data)
+  local sentencepiece = loom.text.sentencepiece
+  local models = {}
+  for _, side in ipairs{"src", "tgt"} do
+    local texts = {}
+    for i, pr in ipairs(data.train) do
+      pr[side .. "_text"] = pr[side .. "_text"] or table.concat(pr[side], " ")
+      texts[i] = pr[side .. "_text"]
+    end
+    run:artifact(side .. ".vocab")
+    local prefix = run:artifact(side .. ".model"):gsub("%.model$", "")
+    local sp = assert(sentencepiece.load(sentencepiece.train{model_prefix = prefix, sentences = texts,
+      vocab_size = p.quick and math.min(p.vocab_size, 1000) or p.vocab_size, hard_vocab_limit = false,
+      character_coverage = 1,
+      num_threads = 2}))
+    for _, set in ipairs{data.train, data.val, data.test} do
+      for _, pr in ipairs(set) do
+        pr[side .. "_text"] = pr[side .. "_text"] or table.concat(pr[side], " ")
+        pr[side] = sp:encode(pr[side .. "_text"])
+      end
+    end
+    models[side] = sp
+  end
+  -- Training skips the few verses longer than max_pieces on either side (memory and time).
+  local kept = {}
+  for _, pr in ipairs(data.train) do
+    if #pr.src <= p.max_pieces and #pr.tgt <= p.max_pieces then kept[#kept + 1] = pr end
+  end
+  data.train = kept
+  data.detok = function(pieces) return models.tgt:decode(pieces) end
+end
+
+local function text_of(data, pr, side)
+  if side == "hyp" then return data.detok and data.detok(pr) or table.concat(pr, " ") end
+  return pr[side .. "_text"] or table.concat(pr[side], " ")
+end
+
+-- BLEU of the model's outputs on a set (the validation score of subword runs).
+local function bleu_of(data, set, hyps)
+  local h, r = {}, {}
+  for k, pr in ipairs(set) do h[k], r[k] = text_of(data, hyps[k], "hyp"), text_of(data, pr, "tgt") end
+  return loom.metrics.bleu(h, {r})
 end
 
 local function vocabularies(train)
@@ -92,7 +161,7 @@ local function train(p, run, data, sv, tv)
     model.feed and " with input feeding" or "", model:num_parameters()))
   local opt = loom.optim.adam(model:parameters(), {lr = p.lr})
   local batches = s2s.batches(data.train, sv, tv, p.batch, {reverse_source = p.reverse_source})
-  local eval_opts = {reverse_source = p.reverse_source, max_len = p.max_len}
+  local eval_opts = {reverse_source = p.reverse_source, max_len = p.max_len, max_len_ratio = p.max_len_ratio > 0 and p.max_len_ratio or nil}
   local epochs = p.quick and math.min(p.epochs, 4) or p.epochs
   local val_batches = s2s.batches(data.val, sv, tv, 64, {reverse_source = p.reverse_source})
   local best, best_loss, step = -1, math.huge, 0
@@ -106,11 +175,17 @@ local function train(p, run, data, sv, tv)
         run:progress((epoch - 1) * n + i, epochs * n)
       end})
     local val_loss = s2s.mean_loss(model, val_batches)
-    local val = s2s.evaluate(model, data.val, sv, tv, eval_opts).exact
-    run:log{step = step, train_loss = loss, val_loss = val_loss, val_exact = val, lr = opt.lr}
-    print(string.format("epoch %d: train loss %.4f, validation loss %.4f, exact match %.4f, lr %.2g (%.1fs)",
-      epoch, loss, val_loss, val, opt.lr, os.clock() - t0))
-    if val >= best then best, best_state = val, model:state_dict() end
+    local ev = s2s.evaluate(model, data.val, sv, tv, eval_opts)
+    local val = data.detok and bleu_of(data, data.val, ev.hyps) or ev.exact
+    local name = data.detok and "val_bleu" or "val_exact"
+    run:log{step = step, train_loss = loss, val_loss = val_loss, [name] = val, lr = opt.lr}
+    print(string.format("epoch %d: train loss %.4f, validation loss %.4f, %s %.4f, lr %.2g (%.1fs)",
+      epoch, loss, val_loss, data.detok and "BLEU" or "exact match", val, opt.lr, os.clock() - t0))
+    if val >= best then
+      best, best_state = val, model:state_dict()
+      loom.save(run:artifact("model.safetensors"), best_state, {epoch = tostring(epoch),
+        src_vocab = sv:serialize(), tgt_vocab = tv:serialize()})
+    end
     -- Decay on plateau of the validation loss (OpenNMT's start_decay rule).
     if val_loss >= best_loss and p.decay < 1 then opt.lr = opt.lr * p.decay end
     best_loss = math.min(best_loss, val_loss)
@@ -121,21 +196,8 @@ end
 
 -- ---- reporting ----
 
-local function report(p, run, model, data, sv, tv)
-  local ev = s2s.evaluate(model, data.test, sv, tv, {beam = p.beam, reverse_source = p.reverse_source,
-    max_len = p.max_len, length_penalty = p.length_penalty, replace_unk = p.replace_unk})
-  print(string.format("\ntest exact match: %.4f (%d pairs, %s decoding)", ev.exact, #data.test,
-    p.beam > 1 and ("beam " .. p.beam) or "greedy"))
-  local hyp_text, ref_text = {}, {}
-  for k, pr in ipairs(data.test) do
-    hyp_text[k], ref_text[k] = table.concat(ev.hyps[k], " "), table.concat(pr.tgt, " ")
-  end
-  local bleu, bleu_details = loom.metrics.bleu(hyp_text, {ref_text})
-  local chrf = loom.metrics.chrf(hyp_text, {ref_text})
-  print(string.format("test BLEU %.2f, chrF %.2f (%s)", bleu, chrf, bleu_details.signature))
-  local test_batches = s2s.batches(data.test, sv, tv, 64, {reverse_source = p.reverse_source})
-  local ppl = math.exp(s2s.mean_loss(model, test_batches))
-  print(string.format("test perplexity %.4f (teacher forcing)", ppl))
+-- Exact match by target length (a plot) and, for number words, by digits.
+local function by_length(p, run, data, ev, result)
   local lengths = {}
   for n in pairs(ev.by_length) do lengths[#lengths + 1] = n end
   table.sort(lengths)
@@ -147,45 +209,84 @@ local function report(p, run, model, data, sv, tv)
     run:log{step = n, exact_by_target_length = g.right / g.total}
     xs[#xs + 1], ys[#ys + 1] = n, g.right / g.total
   end
-  if data.test[1] and data.test[1].n then
-    local by_digits = {}
-    for k, pr in ipairs(data.test) do
-      local d = #tostring(pr.n)
-      by_digits[d] = by_digits[d] or {0, 0}
-      by_digits[d][2] = by_digits[d][2] + 1
-      if table.concat(ev.hyps[k], " ") == table.concat(pr.tgt, " ") then by_digits[d][1] = by_digits[d][1] + 1 end
-    end
-    print(string.format("\n%14s %8s %10s", "digits", "numbers", "exact"))
-    for d = 1, #tostring(p.max_number) do
-      local g = by_digits[d]
-      if g then
-        print(string.format("%14d %8d %10.4f", d, g[2], g[1] / g[2]))
-        run:log{step = d, exact_by_digits = g[1] / g[2]}
-      end
-    end
-  end
-  print("\nsample translations (source => output | reference):")
-  for i = 1, math.min(5, #data.test) do
-    local k = math.floor((i - 1) * #data.test / 5) + 1
-    local pr = data.test[k]
-    local ok = table.concat(ev.hyps[k], " ") == table.concat(pr.tgt, " ")
-    print(string.format("  %s %s\n      => %s\n       | %s", ok and "ok  " or "MISS", table.concat(pr.src, " "),
-      table.concat(ev.hyps[k], " "), table.concat(pr.tgt, " ")))
-  end
-  local result = {test_exact = ev.exact, test_pairs = #data.test, test_bleu = bleu, test_chrf = chrf, test_ppl = ppl}
   if plot.available() and #xs > 0 then
     result.plot = run:plot{file = "exact_by_length.png", title = "exact match by target length",
       xlabel = "target length", ylabel = "exact match", series = {{title = p.attention, x = xs, y = ys}}}
   end
-  if model.attn and plot.available() then
-    local example = data.test[1]
-    local out, rows = model:attention_map(example.src, sv, {max_len = p.max_len, reverse_source = p.reverse_source})
-    local ylabels = tv:decode(out)
-    ylabels[#ylabels + 1] = "</s>"
-    result.attention_plot = run:heatmap{file = "attention.png", values = rows, xlabels = example.src,
-      ylabels = ylabels, counts = false, xlabel = "source", ylabel = "output",
-      title = "attention (" .. p.attention .. ")", size = {900, math.max(400, 22 * #rows + 150)}}
+  if not (data.test[1] and data.test[1].n) then return end
+  local by_digits = {}
+  for k, pr in ipairs(data.test) do
+    local d = #tostring(pr.n)
+    by_digits[d] = by_digits[d] or {0, 0}
+    by_digits[d][2] = by_digits[d][2] + 1
+    if table.concat(ev.hyps[k], " ") == table.concat(pr.tgt, " ") then by_digits[d][1] = by_digits[d][1] + 1 end
   end
+  print(string.format("\n%14s %8s %10s", "digits", "numbers", "exact"))
+  for d = 1, #tostring(p.max_number) do
+    local g = by_digits[d]
+    if g then
+      print(string.format("%14d %8d %10.4f", d, g[2], g[1] / g[2]))
+      run:log{step = d, exact_by_digits = g[1] / g[2]}
+    end
+  end
+end
+
+-- The word-for-word baseline (FreeDict English-Spanish) on the test set, when installed.
+local function baseline(data, refs, result)
+  local words, err = loom.dictionary.read()
+  if not words then
+    print("baseline: " .. err)
+    return
+  end
+  local hyps = {}
+  for k, pr in ipairs(data.test) do hyps[k] = loom.dictionary.translate(words, pr.src_text) end
+  result.baseline_bleu = loom.metrics.bleu(hyps, {refs})
+  result.baseline_chrf = loom.metrics.chrf(hyps, {refs})
+  print(string.format("baseline (word for word, FreeDict eng-spa): BLEU %.2f, chrF %.2f",
+    result.baseline_bleu, result.baseline_chrf))
+  return hyps
+end
+
+local function samples(data, ev, hyps, refs, base)
+  print("\nsample translations (source => output | reference):")
+  for i = 1, math.min(5, #data.test) do
+    local k = math.floor((i - 1) * #data.test / 5) + 1
+    local pr = data.test[k]
+    print(string.format("  %s %s%s\n      => %s\n       | %s", hyps[k] == refs[k] and "ok  " or "MISS",
+      pr.ref and (pr.ref .. ": ") or "", text_of(data, pr, "src"), hyps[k], refs[k]))
+    if base then print("  word for word: " .. base[k]) end
+  end
+end
+
+local function heatmap(p, run, model, data, sv, tv)
+  local example = data.test[1]
+  local out, rows = model:attention_map(example.src, sv, {max_len = p.max_len, reverse_source = p.reverse_source})
+  local ylabels = tv:decode(out)
+  ylabels[#ylabels + 1] = "</s>"
+  return run:heatmap{file = "attention.png", values = rows, xlabels = example.src,
+    ylabels = ylabels, counts = false, xlabel = "source", ylabel = "output",
+    title = "attention (" .. p.attention .. ")", size = {900, math.max(400, 22 * #rows + 150)}}
+end
+
+local function report(p, run, model, data, sv, tv)
+  local ev = s2s.evaluate(model, data.test, sv, tv, {beam = p.beam, reverse_source = p.reverse_source,
+    max_len = p.max_len, max_len_ratio = p.max_len_ratio > 0 and p.max_len_ratio or nil, length_penalty = p.length_penalty,
+    replace_unk = p.replace_unk})
+  print(string.format("\ntest exact match: %.4f (%d pairs, %s decoding)", ev.exact, #data.test,
+    p.beam > 1 and ("beam " .. p.beam) or "greedy"))
+  local hyps, refs = {}, {}
+  for k, pr in ipairs(data.test) do hyps[k], refs[k] = text_of(data, ev.hyps[k], "hyp"), text_of(data, pr, "tgt") end
+  local bleu, bleu_details = loom.metrics.bleu(hyps, {refs})
+  local chrf = loom.metrics.chrf(hyps, {refs})
+  print(string.format("test BLEU %.2f, chrF %.2f (%s)", bleu, chrf, bleu_details.signature))
+  local test_batches = s2s.batches(data.test, sv, tv, 64, {reverse_source = p.reverse_source})
+  local ppl = math.exp(s2s.mean_loss(model, test_batches))
+  print(string.format("test perplexity %.4f (teacher forcing)", ppl))
+  local result = {test_exact = ev.exact, test_pairs = #data.test, test_bleu = bleu, test_chrf = chrf, test_ppl = ppl}
+  local base = p.task == "bible" and baseline(data, refs, result)
+  if not data.detok then by_length(p, run, data, ev, result) end
+  samples(data, ev, hyps, refs, base)
+  if model.attn and plot.available() then result.attention_plot = heatmap(p, run, model, data, sv, tv) end
   return result
 end
 
@@ -194,7 +295,7 @@ return loom.experiment{
   description = "LSTM encoder-decoder with attention on SCAN or any pair file: exact match, by target length",
   params = {
     seed = 42,
-    task = {"scan", "scan (loom data fetch scan; numbers when absent) or numbers (ICU number words)"},
+    task = {"scan", "scan (loom data fetch scan; numbers when absent), numbers (ICU number words) or bible (loom data fetch bible)"},
     split = {"simple", "SCAN split: simple, length, addprim_jump, addprim_turn_left"},
     train = {"", "a pair file to train on (SCAN 'IN: ... OUT: ...' lines or source<TAB>target)"},
     test = {"", "the pair file to test on (with train=)"},
@@ -213,7 +314,11 @@ return loom.experiment{
     label_smoothing = {0.0, "label smoothing of the target distribution"},
     beam = {1, "beam size (1: greedy decoding)"},
     length_penalty = {0.0, "GNMT length penalty alpha of the beam search (0: none)"},
-    max_len = {60, "the longest output decoded"},
+    max_len = {0, "the longest output decoded (0: 60 tokens, or 300 pieces for bible)"},
+    max_len_ratio = {0, "outputs at most this many times the source's length (0: no limit; bible: 2)"},
+    units = {"auto", "words, or subwords (sentencepiece); auto: subwords for bible, words otherwise"},
+    vocab_size = {4000, "subwords: sentencepiece vocabulary of each language (at most 1000 when quick)"},
+    max_pieces = {120, "subwords: training skips pairs longer than this on either side"},
     replace_unk = {false, "replace <unk> outputs by the source word of largest attention"},
     max_train = {0, "at most this many training pairs (0: all, or 2000 when quick)"},
     max_test = {0, "at most this many test pairs (0: all, or 500 when quick)"},
@@ -231,12 +336,19 @@ return loom.experiment{
     loom.threads(p.threads)
     if p.quick then p.hidden, p.embed = math.min(p.hidden, 64), math.min(p.embed, 32) end
     local data = load_data(p)
+    if p.max_len == 0 then p.max_len = p.task == "bible" and 300 or 60 end
+    if p.task == "bible" and p.max_len_ratio == 0 then p.max_len_ratio = 2 end
+    if p.units == "subwords" or (p.units == "auto" and p.task == "bible") then
+      subwords(p, run, data)
+    elseif p.units ~= "words" and p.units ~= "auto" then
+      error("units must be words, subwords or auto, got '" .. p.units .. "'", 0)
+    end
     local sv, tv = vocabularies(data.train)
     print(string.format("data: %s; %d train, %d validation, %d test pairs; vocabularies %d / %d",
       data.source, #data.train, #data.val, #data.test, sv:size(), tv:size()))
     local model, best_val = train(p, run, data, sv, tv)
     local result = report(p, run, model, data, sv, tv)
-    result.best_val_exact = best_val
+    result[data.detok and "best_val_bleu" or "best_val_exact"] = best_val
     return result
   end,
 }

@@ -22,6 +22,7 @@ static const luaL_Reg bindings[] = {
     {"rnn", loom_open_rnn},
     {"safetensors", loom_open_safetensors},
     {"sqlite", loom_open_sqlite},
+    {"subword", loom_open_subword},
     {NULL, NULL}};
 
 LOOM_EXPORT int luaopen_loom_core(lua_State *L);

@@ -273,6 +273,8 @@ local GOOD = {
   ["loom.seq.pad"] = function() return list3(), {value = -1} end,
   ["loom.seq.sort_by_length"] = function() return list3(), {descending = false} end,
   ["loom.seq.unpad"] = function() return loom.zeros(6, 2), {3, 1} end,
+  ["loom.dictionary.read"] = function() return "/nonexistent/dictionary" end,
+  ["loom.dictionary.translate"] = function() return {house = "casa"}, "the house" end,
   ["loom.text.batch_matrix"] = function()
     return {X = loom.ones(2, 1), examples = {{suf = {{3, 4}, {5, 6}}}}}, "suf", 1
   end,

@@ -76,6 +76,8 @@ test("every registered set says what it is, its licence, source and size", funct
     check(math.type(e.size) == "integer" and e.size > 0, "%s has no size", name)
     if e.bundled then
       check(read(datasets.home() .. "/" .. name .. "/SOURCE.md"), "%s has no SOURCE.md", name)
+    elseif e.generator then
+      check(read(datasets.generator(e.generator)), "%s: no generator datasets/%s", name, e.generator)
     else
       check(#e.urls >= 1, "%s has no upstream URL", name)
       local list = datasets.manifest(e)
@@ -116,7 +118,7 @@ end)
 test("data.path: unknown names raise, naming the known ones", function()
   local ok, err = pcall(data.path, "nope")
   check(not ok, "raises")
-  contains(err, "data.path: unknown dataset 'nope' (known: digits, fsdd, ")
+  contains(err, "data.path: unknown dataset 'nope' (known: bible, digits, fsdd, ")
   checkerror("data.path: expected a dataset name, got number", data.path, 3)
 end)
 

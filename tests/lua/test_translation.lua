@@ -76,3 +76,24 @@ test("plot.heatmap: PNG of a matrix with labels; ragged rows are an error", func
   equal(none, nil, "empty")
   equal(msg2, "heatmap: values must be a non-empty table of rows", "message")
 end)
+
+test("units=subwords: sentencepiece models per side, detokenised BLEU; task=bible without its data", function()
+  pair_file(dir .. "/train.txt", 400, false)
+  pair_file(dir .. "/test.tsv", 40, true)
+  local out, code = run(string.format("train=%s/train.txt test=%s/test.tsv units=subwords vocab_size=12 epochs=1 hidden=8 embed=4",
+    dir, dir))
+  equal(code, 0, "exit status\n" .. out)
+  check(out:find("test BLEU [%d.]+, chrF [%d.]+"), "BLEU and chrF:\n%s", out)
+  check(out:find("epoch 1: .* BLEU [%d.]+"), "validation BLEU:\n%s", out)
+  out, code = run("units=letters")
+  check(code ~= 0 and out:find("units must be words, subwords or auto, got 'letters'", 1, true), "bad units:\n%s", out)
+  out, code = (function()
+    local p = io.popen(string.format("cd '%s' && LOOM_DATA='%s/empty' LOOM_DB='%s/runs.db' '%s' run --quiet '%s' task=bible 2>&1",
+      dir, dir, dir, bin, script))
+    local text = p:read("a")
+    local ok, _, c = p:close()
+    return text, ok and 0 or c
+  end)()
+  check(code ~= 0 and out:find("dataset 'bible' (", 1, true) and out:find("run `loom data fetch bible`", 1, true),
+    "missing Bible data names the command:\n%s", out)
+end)

@@ -53,6 +53,29 @@ a word of k <= n letters gives "^word" from length k on; a word that is not UTF-
    doc = [[Another matrix for a batch of text.batches, from a per-token list in each example
 (ex[field]): T x B like batch.X, padded with pad_id. When ex[field] is a list of k lists
 (e.g. suffix ids), a kT x B matrix whose rows (j-1)T+1 .. jT hold list j.]]},
+  {name = "loom.text.sentencepiece.train", signature = "text.sentencepiece.train{model_prefix = path, vocab_size = 8000, sentences = {...} | input = file, ...} -> path .. \".model\"",
+   doc = [[Train a subword model with the sentencepiece library (libsentencepiece-dev) and write
+<model_prefix>.model and .vocab. Options are spm_train's flags (model_type = "unigram" | "bpe" |
+"char" | "word", character_coverage, hard_vocab_limit, num_threads, ...; numbers and booleans
+are turned into their text); the text is a list of sentences or input files. The library's
+INFO lines are off (minloglevel = 1) unless given. Any refusal of the library is an error
+with its reason: "sentencepiece.train: Vocabulary size too high (5000). ...".]]},
+  {name = "loom.text.sentencepiece.load", signature = "text.sentencepiece.load(path) -> sp | nil, message",
+   doc = [[Load a sentencepiece model file. The file is checked before the library reads it (its
+normalisation table must keep every lookup inside it; the library would read outside a
+damaged one): a missing, truncated or damaged file is nil and "path: reason", never a crash.
+Methods: sp:encode(text) -> {piece, ...}, {id, ...} (the segmentation spm_encode gives; ids
+1-based: the library's id + 1); sp:decode(ids or pieces) -> text; sp:size(); sp:piece(id);
+sp:id(piece) (sp:unk_id() when unknown); sp:unk_id(); sp:close().]]},
+  {name = "loom.dictionary.read", signature = "dictionary.read([prefix = dictionary.FREEDICT_ENG_SPA]) -> words | nil, message",
+   doc = [[A bilingual dictionary in the dictd format (prefix.index and prefix.dict.dz or .dict; Debian's
+dict-freedict-eng-spa by default) as {word = first translation}: headwords in lower case, the
+first sense's first translation of the word's own entry (FreeDict files a phrase under its
+first word; the entry with the shortest pronunciation is the word itself).]]},
+  {name = "loom.dictionary.translate", signature = "dictionary.translate(words, sentence) -> sentence",
+   doc = [[Word-for-word translation, the baseline a translation model has to beat: each word
+becomes its dictionary translation (looked up in lower case, then without an English plural,
+past or -ing ending), capitals stay capitals, unknown words (names) and punctuation stay.]]},
   {name = "loom.text.PAD", signature = "text.PAD, text.UNK",
    doc = "The padding and unknown tokens, \"<pad>\" and \"<unk>\" (ids 1 and 2 of every vocabulary)."},
 }
