@@ -121,5 +121,6 @@ int loom_open_data(lua_State *L);
 int loom_open_attention(lua_State *L);
 int loom_open_numwords(lua_State *L);
 int loom_open_conv(lua_State *L);
+int loom_open_decoder(lua_State *L);
 
 #endif

@@ -180,14 +180,18 @@ test("attention: errors name the function and the shapes", function()
     loom.zeros(4, 4), loom.zeros(2, 3))
   checkerror("nn.Attention:backward: dweights must be 2x2, got 1x2", m.backward, m, loom.zeros(2, 3),
     loom.zeros(4, 4), loom.zeros(2, 4), {dweights = loom.zeros(1, 2)})
-  -- the kernels are float64 only: float32 is refused by name, never read as doubles
+  -- every matrix of a call has the module's dtype: float32 is refused by name, never read as doubles
   local f32 = {dtype = "float32"}
-  checkerror('nn.Attention:forward: the query is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: the query is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3, f32), loom.zeros(4, 4))
-  checkerror('nn.Attention:forward: the key matrix is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: the key matrix is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3), loom.zeros(4, 4, f32))
-  checkerror('nn.Attention:forward: context is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: context is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3), loom.zeros(4, 4), {context = loom.zeros(2, 4, f32)})
+  m:to("float32")
+  checkerror("nn.Attention:backward: the context gradient is float64 but the module is float32 (convert one of them with :to)",
+    m.backward, m, loom.zeros(2, 3, f32), loom.zeros(4, 4, f32), loom.zeros(2, 4))
+  checkerror('nn.Attention:to: dtype must be "float64" or "float32", got "float16"', m.to, m, "float16")
 end)
 
 test("attention: a zero-length source row gets zero weights and context", function()
