@@ -877,6 +877,47 @@ local function attention_map_impl(self, tokens, src_vocab, opts)
   return out[1], rows
 end
 
+---- saving and loading ----
+
+-- The model's settings, both vocabularies and the source order go into the safetensors
+-- metadata beside the weights (in the model's dtype).
+local SAVED = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
+  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean", dtype = "string"}
+
+local function save_impl(self, path, src_vocab, tgt_vocab, opts)
+  local meta = {format = "loom.seq2seq", src_tokens = src_vocab:serialize(), tgt_tokens = tgt_vocab:serialize(),
+    reverse_source = tostring(opts and opts.reverse_source == true)}
+  for key, value in pairs(self:config()) do meta["config." .. key] = tostring(value) end
+  return loom.save(path, self:state_dict(), meta)
+end
+
+local function load_impl(path)
+  local tensors, meta = loom.load(path)
+  if not tensors then return nil, "seq2seq.load: " .. tostring(meta) end
+  if meta.format ~= "loom.seq2seq" then
+    return nil, string.format("seq2seq.load: %s is not a loom seq2seq model (no format = loom.seq2seq metadata)", path)
+  end
+  local o = {}
+  for key, kind in pairs(SAVED) do
+    local v = meta["config." .. key]
+    if kind == "integer" then o[key] = math.tointeger(tonumber(v))
+    elseif kind == "boolean" then o[key] = v == "true"
+    else o[key] = v end
+    if o[key] == nil or not (meta.src_tokens and meta.tgt_tokens) then
+      return nil, string.format("seq2seq.load: %s lacks the model's %s", path, o[key] == nil and key or "vocabularies")
+    end
+  end
+  local ok, model = pcall(seq2seq.model, o)
+  if not ok then return nil, string.format("seq2seq.load: %s holds a bad configuration (%s)", path, model) end
+  local src_vocab, tgt_vocab = text.vocab_from_string(meta.src_tokens), text.vocab_from_string(meta.tgt_tokens)
+  if src_vocab:size() ~= o.src_vocab or tgt_vocab:size() ~= o.tgt_vocab then
+    return nil, string.format("seq2seq.load: %s: the vocabularies do not match the model's sizes", path)
+  end
+  local loaded, err = pcall(model.load_state_dict, model, tensors)
+  if not loaded then return nil, string.format("seq2seq.load: %s: %s", path, tostring(err):gsub("\n.*", "")) end
+  return model, src_vocab, tgt_vocab, {reverse_source = meta.reverse_source == "true"}
+end
+
 ---- the public functions: arguments checked (loom.check), then the work above ----
 
 local MODEL_OPTS = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
@@ -909,6 +950,27 @@ local function decode_options(fn, opts, spec)
   if spec == BEAM_OPTS and nbest > k then check.fail(fn, "nbest (%d) must not exceed the beam (%d)", nbest, k) end
   if opts.replace_unk and (opts.beam or 1) > 1 then check.fail(fn, "replace_unk needs greedy decoding (beam = 1)") end
   return opts
+end
+
+-- model:save(path, src_vocab, tgt_vocab [, {reverse_source = false}]) -> true | nil, message
+function Model:save(path, src_vocab, tgt_vocab, opts)
+  local fn = "seq2seq.Model:save"
+  check_model(fn, self)
+  check.string(fn, "path", path)
+  check_vocab(fn, "src_vocab", src_vocab)
+  check_vocab(fn, "tgt_vocab", tgt_vocab)
+  opts = check.options(fn, opts, {reverse_source = "boolean"})
+  if src_vocab:size() ~= self.Vs or tgt_vocab:size() ~= self.Vt then
+    check.fail(fn, "the vocabularies have %d and %d tokens, the model %d and %d", src_vocab:size(), tgt_vocab:size(),
+      self.Vs, self.Vt)
+  end
+  return save_impl(self, path, src_vocab, tgt_vocab, opts)
+end
+
+-- seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source} | nil, message
+function seq2seq.load(path)
+  check.string("seq2seq.load", "path", path)
+  return load_impl(path)
 end
 
 function seq2seq.read_pairs(path)

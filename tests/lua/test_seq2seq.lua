@@ -535,3 +535,38 @@ test("translate: replace_unk copies the most attended source word in place of <u
   checkerror("seq2seq.Model:translate: replace_unk needs greedy decoding (beam = 1)", model.translate, model,
     {{"a"}}, sv, tv, {beam = 2, replace_unk = true})
 end)
+
+test("save and load: the loaded model decodes alike (greedy, beam, float32); bad files are one-line errors", function()
+  local sv, tv = s2s.vocab{{"a", "b", "c", "d", "e"}}, s2s.vocab{{"v", "w", "x", "y", "z"}}
+  local path = os.tmpname()
+  for _, c in ipairs{CONFIGS[3], CONFIGS[5], {attention = "general", dtype = "float32"}} do
+    loom.seed(8)
+    local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 3, hidden = 4, layers = c.layers,
+      bidirectional = c.bidirectional, attention = c.attention, dtype = c.dtype}
+    assert(model:save(path, sv, tv, {reverse_source = true}))
+    local back, sv2, tv2, info = s2s.load(path)
+    check(back, "load failed: %s", sv2)
+    equal(info.reverse_source, true, "reverse_source")
+    equal(table.concat(tv2.itos, " "), table.concat(tv.itos, " "), "target vocabulary")
+    equal(back:config().dtype, model:config().dtype, "dtype")
+    local sources = {{"a", "b", "c"}, {"e", "d"}, {"c"}}
+    for _, beam in ipairs{1, 3} do
+      local want = model:translate(sources, sv, tv, {beam = beam, max_len = 6})
+      local got = back:translate(sources, sv2, tv2, {beam = beam, max_len = 6})
+      for i = 1, #sources do
+        equal(table.concat(got[i], " "), table.concat(want[i], " "), string.format("%s beam %d sentence %d",
+          c.attention, beam, i))
+      end
+    end
+  end
+  local f = assert(io.open(path, "w")); f:write("not a safetensors file"); f:close()
+  local none, err = s2s.load(path)
+  check(none == nil and err:match("^seq2seq%.load: ") and not err:find("\n"), "corrupt file: %s", tostring(err))
+  assert(loom.save(path, {w = loom.zeros(2, 2)}, {format = "other"}))
+  none, err = s2s.load(path)
+  equal(err, "seq2seq.load: " .. path .. " is not a loom seq2seq model (no format = loom.seq2seq metadata)", "foreign")
+  os.remove(path)
+  local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size()}
+  checkerror("seq2seq.Model:save: the vocabularies have 9 and 4 tokens, the model 9 and 9", model.save, model, path, sv,
+    s2s.vocab{{}})
+end)
