@@ -13,6 +13,7 @@ local PAD, BOS, EOS = seq2seq.PAD, seq2seq.BOS, seq2seq.EOS
 
 local check = require "loom.check"
 local is_matrix = loom.is_matrix
+local cdecoder = require("loom.core").decoder
 
 ---- data ----
 
@@ -205,6 +206,9 @@ local function model_impl(o)
   if not ATTENTION[self.kind] then
     check.fail("seq2seq.model", "attention must be none, dot, general, concat or bahdanau, got %s", tostring(self.kind))
   end
+  if o.dtype ~= nil and o.dtype ~= "float32" and o.dtype ~= "float64" then
+    check.fail("seq2seq.model", "dtype must be \"float32\" or \"float64\", got \"%s\"", o.dtype)
+  end
   if self.H % self.dirs ~= 0 then
     check.fail("seq2seq.model", "a bidirectional encoder needs an even hidden size, got %d", self.H)
   end
@@ -222,6 +226,9 @@ local function model_impl(o)
   end
   self.generator = nn.Linear(H, self.Vt)
   self.training = true
+  self.dtype = "float64"
+  self.bufs = {}
+  if o.dtype and o.dtype ~= "float64" then self:to(o.dtype) end
   return self
 end
 
@@ -275,22 +282,83 @@ function Model:config()
   check_model("seq2seq.Model:config", self)
   return {src_vocab = self.Vs, tgt_vocab = self.Vt, embed = self.E, hidden = self.H,
     layers = self.layers, bidirectional = self.dirs == 2, attention = self.kind,
-    input_feeding = self.feed}
+    input_feeding = self.feed, dtype = self.dtype}
+end
+
+-- model:to(dtype) -> model: every part converted (parameters, gradients); the decoder kernel
+-- and the buffers are made anew. Build the optimiser after converting.
+function Model:to(dtype)
+  check_model("seq2seq.Model:to", self)
+  if dtype ~= "float32" and dtype ~= "float64" then
+    check.fail("seq2seq.Model:to", "dtype must be \"float32\" or \"float64\", got %s", check.shown(dtype))
+  end
+  for _, part in ipairs(self:parts()) do part[2]:to(dtype) end
+  self.dtype, self.core, self.bufs = dtype, nil, {}
+  return self
+end
+
+-- A rows x cols matrix of the model's dtype kept under `name` and reused while the shape
+-- stays (a view of a larger one otherwise): the training step and decoding allocate
+-- nothing once every shape has been seen. Contents are whatever the last user left.
+local function buffer(self, name, rows, cols)
+  local b = self.bufs[name]
+  if b and b.rows == rows and b.cols == cols then return b.view end
+  if not b or b.cap < rows or b.cols ~= cols then
+    b = {store = loom.zeros(math.max(rows, b and b.cols == cols and b.cap or 0), cols, {dtype = self.dtype})}
+    b.cap, b.cols = b.store:rows(), cols
+    self.bufs[name] = b
+  end
+  b.rows = rows
+  b.view = rows == b.cap and b.store or b.store:slice(1, rows, 1, cols)
+  return b.view
+end
+
+-- The decoder kernel (src/core/decoder.c) over views of the parts' parameters.
+local ATTN_FIELDS = {
+  general = {["linear_in.weight"] = "w"},
+  concat = {["linear.weight"] = "w", ["v.weight"] = "v"},
+  bahdanau = {["query_layer.weight"] = "w", ["query_layer.bias"] = "b", ["key_layer.weight"] = "u", ["v.weight"] = "v"},
+}
+
+local function core_decoder(self)
+  if self.core then return self.core end
+  local P, G = {attn = {}}, {attn = {}}
+  local function take(module, names, into_p, into_g)
+    for _, prm in ipairs(module:parameters()) do
+      local key = names[prm.name]
+      if key then into_p[key], into_g[key] = prm.value, prm.grad end
+    end
+  end
+  take(self.cell, {weight_ih = "w_ih", weight_hh = "w_hh", bias_ih = "b_ih", bias_hh = "b_hh"}, P, G)
+  take(self.tgt_emb, {weight = "embedding"}, P, G)
+  take(self.generator, {weight = "gen_w", bias = "gen_b"}, P, G)
+  if self.attn then
+    take(self.combine, {weight = "combine"}, P, G)
+    take(self.attn, ATTN_FIELDS[self.kind] or {}, P.attn, G.attn)
+  end
+  self.core = cdecoder.new({attention = self.kind, input_feeding = self.feed, embed = self.E, hidden = self.H,
+    attn_size = self.H, vocab = self.Vt, dtype = self.dtype}, P, G)
+  return self.core
 end
 
 -- Encode src (S x B ids): keys ((S*B) x H, time-major) and the decoder's first state, the
 -- top layer's final h and c (both directions side by side when bidirectional).
+-- keys is a buffer of the model, h0 and c0 views or buffers: valid until the next encode.
 local function encode_impl(self, src, lengths)
   local B = #lengths
   local X = self.src_emb:forward(src)
-  local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B})
-  local top = (self.layers - 1) * self.dirs
-  local function first_state(S)
+  local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B,
+    out = buffer(self, "keys", X:rows(), self.H)})
+  local top, Hd = (self.layers - 1) * self.dirs, self.H // self.dirs
+  local function first_state(S, name)
     local fwd = S:slice(top * B + 1, (top + 1) * B)
-    if self.dirs == 1 then return fwd:copy() end
-    return loom.hcat{fwd, S:slice((top + 1) * B + 1, (top + 2) * B)}
+    if self.dirs == 1 then return fwd end
+    local state = buffer(self, name, B, self.H)
+    state:slice(1, B, 1, Hd):copy_(fwd)
+    state:slice(1, B, Hd + 1, self.H):copy_(S:slice((top + 1) * B + 1, (top + 2) * B))
+    return state
   end
-  return keys, first_state(hT), first_state(cT)
+  return keys, first_state(hT, "h0"), first_state(cT, "c0")
 end
 
 -- One decoder step. emb: B x E; feed: the previous attentional state (input feeding) or nil.
@@ -357,7 +425,7 @@ local function cross_entropy_impl(logits, targets, eps)
   if not eps or eps == 0 then
     plain_ce = plain_ce or nn.CrossEntropyLoss{ignore_index = PAD}
     local count = 0
-    for _, y in ipairs(targets:tolist()) do if y ~= PAD then count = count + 1 end end
+    for i = 1, targets:rows() do if targets:get(i, 1) ~= PAD then count = count + 1 end end
     if count == 0 then return 0, loom.zeros(logits:rows(), logits:cols()), 0 end
     local d, loss = plain_ce:backward(logits, targets)
     return loss, d, count
@@ -395,9 +463,9 @@ local function cross_entropy_impl(logits, targets, eps)
   return loss, d, count
 end
 
-local function top_state_grad(self, dstate, B)
+local function top_state_grad(self, dstate, B, name)
   local units, Hd = self.layers * self.dirs, self.H // self.dirs
-  local g = loom.zeros(units * B, Hd)
+  local g = buffer(self, name, units * B, Hd):fill_(0)
   local top = (self.layers - 1) * self.dirs
   for d = 0, self.dirs - 1 do
     g:slice((top + d) * B + 1, (top + d + 1) * B):copy_(dstate:slice(1, B, d * Hd + 1, (d + 1) * Hd))
@@ -405,8 +473,20 @@ local function top_state_grad(self, dstate, B)
   return g
 end
 
--- The teacher-forced forward pass: loss, the per-step records backward needs, and more.
+-- The teacher-forced forward pass through the C decoder: the loss and what backward needs.
 local function forward_pass(self, batch, opts)
+  local B, T = batch.size, batch.tgt_in:rows()
+  local f = {B = B, T = T, lengths = batch.src_lengths}
+  f.keys, f.h0, f.c0 = encode_impl(self, batch.src, f.lengths)
+  f.outs = buffer(self, "outs", T * B, self.H)
+  core_decoder(self):forward(f.outs, self.tgt_emb:forward(batch.tgt_in), f.h0, f.c0, f.keys, f.lengths, B)
+  local logits = self.generator:forward(f.outs)
+  f.loss, f.dlogits, f.count = cross_entropy_impl(logits, batch.tgt_out:reshape(T * B, 1), opts.label_smoothing)
+  return f
+end
+
+-- The same pass step by step in Lua (Model:step): the reference the kernel is tested against.
+local function reference_forward_pass(self, batch, opts)
   local B, T, H = batch.size, batch.tgt_in:rows(), self.H
   local lengths = batch.src_lengths
   local f = {B = B, T = T, lengths = lengths}
@@ -439,6 +519,21 @@ end
 local function forward_backward_impl(self, batch, opts)
   local f = forward_pass(self, batch, opts or {})
   local B, T, H = f.B, f.T, self.H
+  local douts = self.generator:backward(f.outs, f.dlogits)
+  local dembs, dkeys = buffer(self, "dembs", T * B, self.E), buffer(self, "dkeys", f.keys:rows(), H):fill_(0)
+  local dh, dc = buffer(self, "dh", B, H), buffer(self, "dc", B, H)
+  core_decoder(self):backward(dembs, dkeys, dh, dc, douts)
+  self.tgt_emb:backward(batch.tgt_in, dembs)
+  local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B, "dh_T"),
+    dc_T = top_state_grad(self, dc, B, "dc_T")})
+  self.src_emb:backward(batch.src, dX)
+  return f.loss, f.count
+end
+
+-- forward_backward through Model:step and Model:step_backward (the Lua reference).
+local function reference_forward_backward(self, batch, opts)
+  local f = reference_forward_pass(self, batch, opts or {})
+  local B, T, H = f.B, f.T, self.H
   local douts = self.generator:backward(f.outs, f.dlogits):copy()
   local dkeys, dembs = loom.zeros(f.keys:rows(), H), loom.zeros(T * B, self.E)
   local dh, dc, dfeed = loom.zeros(B, H), loom.zeros(B, H), nil
@@ -451,55 +546,38 @@ local function forward_backward_impl(self, batch, opts)
     if dfeed then dfeed = dfeed:copy() end
   end
   self.tgt_emb:backward(batch.tgt_in, dembs)
-  local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B), dc_T = top_state_grad(self, dc, B)})
+  local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B, "dh_T"),
+    dc_T = top_state_grad(self, dc, B, "dc_T")})
   self.src_emb:backward(batch.src, dX)
   return f.loss, f.count
 end
 
 ---- decoding ----
 
+-- Encode src and set the decoder kernel up for k hypotheses per sequence.
+local function decode_start(self, src, lengths, k)
+  local keys, h0, c0 = encode_impl(self, src, lengths)
+  local core = core_decoder(self)
+  core:start(keys, lengths, h0, c0, k)
+  return core
+end
+
 -- The model as a decoder for seq2seq.beam_search: start(src, lengths, k) -> state,
--- step(state, ids) -> log-probabilities (rows = hypotheses), reorder(state, rows).
+-- step(state, ids) -> log-probabilities (rows = hypotheses), reorder(state, rows). The steps
+-- run in the decoder kernel; one decoding at a time per model (they share its state).
 function Model:decoder()
   check_model("seq2seq.Model:decoder", self)
   local model = self
   local dec = {}
   function dec.start(src, lengths, k)
     check_src("decoder.start", src, lengths)
-    local keys, h, c = encode_impl(model, src, lengths)
-    local B = #lengths
-    local st = {h = h, c = c, keys = keys, lengths = lengths, B = B, k = 1,
-      feed = model.feed and loom.zeros(B, model.H) or nil}
-    if k > 1 then
-      local rows, krows, klen = {}, {}, {}
-      for b = 1, B do for _ = 1, k do rows[#rows + 1] = b; klen[#klen + 1] = lengths[b] end end
-      local S = keys:rows() // B
-      for s = 1, S do
-        for b = 1, B do for _ = 1, k do krows[#krows + 1] = (s - 1) * B + b end end
-      end
-      st = {h = h:index_rows(rows), c = c:index_rows(rows), keys = keys:index_rows(krows),
-        lengths = klen, B = B, k = k, feed = st.feed and st.feed:index_rows(rows)}
-    end
-    return st
+    return {core = decode_start(model, src, lengths, k), lp = buffer(model, "step_logprobs", #lengths * k, model.Vt)}
   end
   function dec.step(st, ids)
-    local y = loom.matrix{ids}
-    local emb = model.tgt_emb:forward(y):copy()
-    local s = step_impl(model, emb, st.feed, st.h, st.c, st.keys, st.lengths)
-    st.h, st.c, st.feed, st.weights = s.h, s.c, model.feed and s.out or nil, s.weights
-    local logits = model.generator:forward(s.out)
-    local mx = logits:max(2)
-    local lp = logits:copy()
-    for i = 1, lp:rows() do lp:row(i):sub_(mx:get(i, 1)) end
-    local lse = lp:map("exp"):sum(2):map("log")
-    for i = 1, lp:rows() do lp:row(i):sub_(lse:get(i, 1)) end
-    return lp
+    st.core:step(ids, st.lp)
+    return st.lp
   end
-  function dec.reorder(st, rows)
-    st.h, st.c = st.h:index_rows(rows), st.c:index_rows(rows)
-    if st.feed then st.feed = st.feed:index_rows(rows) end
-    if st.weights then st.weights = st.weights:index_rows(rows) end
-  end
+  function dec.reorder(st, rows) st.core:reorder(rows) end
   return dec
 end
 
@@ -518,27 +596,14 @@ end
 --   each step ({B x S, ...}).
 local function greedy_impl(self, src, lengths, opts)
   opts = opts or {}
-  local dec, B = self:decoder(), #lengths
-  local st = dec.start(src, lengths, 1)
-  local limits, out, done, weights = max_lengths(lengths, opts), {}, {}, {}
-  local ids, left, maxlim = {}, B, 0
-  for b = 1, B do ids[b], out[b] = BOS, {}; maxlim = math.max(maxlim, limits[b]) end
-  for t = 1, maxlim do
-    local lp = dec.step(st, ids)
-    if opts.attention and st.weights then weights[t] = st.weights:copy() end
-    local best = lp:argmax(2)
-    for b = 1, B do
-      ids[b] = math.tointeger(best:get(b, 1))
-      if not done[b] then
-        if ids[b] == EOS or #out[b] >= limits[b] then
-          done[b], left = true, left - 1
-        else
-          out[b][#out[b] + 1] = ids[b]
-        end
-      end
-    end
-    if left == 0 then break end
-  end
+  local B, limits, maxlim = #lengths, max_lengths(lengths, opts), 0
+  for b = 1, B do maxlim = math.max(maxlim, limits[b]) end
+  local core = decode_start(self, src, lengths, 1)
+  -- one matrix for all steps' weights (they outlive the call), views of it per step
+  local W = opts.attention and self.attn and loom.zeros(maxlim * B, src:rows(), {dtype = self.dtype}) or nil
+  local out, steps = core:greedy(limits, BOS, EOS, W)
+  local weights = {}
+  for t = 1, W and steps or 0 do weights[t] = W:slice((t - 1) * B + 1, t * B) end
   return out, weights
 end
 
@@ -556,20 +621,21 @@ local function length_penalty(len, alpha)
   return ((5 + len) / 6) ^ alpha
 end
 
--- seq2seq.beam_search(decoder, src, lengths, {beam = 5, nbest = 1, length_penalty = 0,
---   max_len = 100, max_len_ratio}) -> per sequence a list of nbest {ids =, score =, logprob =},
---   best first. decoder: {start, step, reorder} (model:decoder()). Hypotheses that emit </s>
---   are finished (score = log-probability / penalty); a sequence stops when k are finished
---   or at its maximum length (then its alive hypotheses count as finished). Ties go to the
---   lower token id and the earlier hypothesis, so beam 1 is greedy decoding.
-local function beam_impl(decoder, src, lengths, opts)
+-- The search both beam searches share (src/core/beam.h says it in full): hypothesis j of
+-- sequence b is row (b-1)*k + j; candidates are taken best first (ties to the lower
+-- (j-1)*V + v, so beam 1 is greedy decoding); </s> finishes a hypothesis with score
+-- log-probability / ((5 + len) / 6)^alpha (len counting </s>), any other token extends
+-- one, until k are extended or k have finished; a sequence is done when k have finished or,
+-- at the start of the step after its length limit, its alive hypotheses finish as they are.
+
+-- seq2seq.beam_search_reference(decoder, src, lengths [, opts]): that search in plain Lua
+-- tables, the reference the C bookkeeping (seq2seq.beam_search, model:beam) is tested against.
+local function beam_reference_impl(decoder, src, lengths, opts)
   opts = opts or {}
   local k, nbest, alpha = opts.beam or 5, opts.nbest or 1, opts.length_penalty or 0
   local B = #lengths
   local st = decoder.start(src, lengths, k)
-  local limits, maxlim = max_lengths(lengths, opts), 0
-  for b = 1, B do maxlim = math.max(maxlim, limits[b]) end
-  -- Beam j of sequence b is row (b-1)*k + j; only beam 1 is alive at the start.
+  local limits = max_lengths(lengths, opts)
   local hyps, finished, done = {}, {}, {}
   for b = 1, B do
     finished[b] = {}
@@ -577,7 +643,23 @@ local function beam_impl(decoder, src, lengths, opts)
   end
   local ids = {}
   for r = 1, B * k do ids[r] = BOS end
-  for t = 1, maxlim do
+  local function finish(b, h, logprob, len)
+    finished[b][#finished[b] + 1] = {ids = h.ids, logprob = logprob,
+      score = logprob / length_penalty(len, alpha), order = #finished[b]}
+  end
+  for step = 0, math.huge do
+    local all = true
+    for b = 1, B do
+      if not done[b] and step >= limits[b] then
+        for j = 1, k do
+          local h = hyps[(b - 1) * k + j]
+          if h.logprob > -math.huge then finish(b, h, h.logprob, #h.ids) end
+        end
+        done[b] = true
+      end
+      all = all and done[b]
+    end
+    if all then break end
     local lp = decoder.step(st, ids)
     local V = lp:cols()
     local flat = lp:tolist()
@@ -599,15 +681,13 @@ local function beam_impl(decoder, src, lengths, opts)
       local alive = 0
       for _, cand in ipairs(cands) do
         if alive >= k or #finished[b] >= k then break end
-        local prev = hyps[cand.r].ids
-        if cand.v == EOS or #prev >= limits[b] then
-          local n = #prev + (cand.v == EOS and 1 or 0)
-          finished[b][#finished[b] + 1] = {ids = prev, logprob = cand.logprob,
-            score = cand.logprob / length_penalty(n, alpha), order = #finished[b]}
+        local prev = hyps[cand.r]
+        if cand.v == EOS then
+          finish(b, prev, cand.logprob, #prev.ids + 1)
         else
           alive = alive + 1
           local r = (b - 1) * k + alive
-          local nid = table.move(prev, 1, #prev, 1, {})
+          local nid = table.move(prev.ids, 1, #prev.ids, 1, {})
           nid[#nid + 1] = cand.v
           new_hyps[r], rows[r], ids[r] = {ids = nid, logprob = cand.logprob}, cand.r, cand.v
         end
@@ -619,30 +699,48 @@ local function beam_impl(decoder, src, lengths, opts)
       end
     end
     hyps = new_hyps
-    local all = true
+    all = true
     for b = 1, B do all = all and done[b] end
     if all then break end
     decoder.reorder(st, rows)
   end
   local results = {}
   for b = 1, B do
-    local list = finished[b]
-    if #list == 0 then
-      for j = 1, k do
-        local h = hyps[(b - 1) * k + j]
-        if h.logprob > -math.huge then
-          list[#list + 1] = {ids = h.ids, logprob = h.logprob,
-            score = h.logprob / length_penalty(#h.ids, alpha), order = j}
-        end
-      end
-    end
-    table.sort(list, higher("score"))
+    table.sort(finished[b], higher("score"))
     results[b] = {}
-    for i = 1, math.min(nbest, #list) do
-      results[b][i] = {ids = list[i].ids, score = list[i].score, logprob = list[i].logprob}
+    for i = 1, math.min(nbest, #finished[b]) do
+      local f = finished[b][i]
+      results[b][i] = {ids = f.ids, score = f.score, logprob = f.logprob}
     end
   end
   return results
+end
+
+-- seq2seq.beam_search(decoder, src, lengths, {beam = 5, nbest = 1, length_penalty = 0,
+--   max_len = 100, max_len_ratio}) -> per sequence a list of nbest {ids =, score =, logprob =},
+--   best first: any decoder {start, step, reorder} (model:decoder()), the bookkeeping in C.
+local function beam_search_impl(decoder, src, lengths, opts)
+  opts = opts or {}
+  local k, B = opts.beam or 5, #lengths
+  local st = decoder.start(src, lengths, k)
+  local ids, rows = {}, {}
+  for r = 1, B * k do ids[r] = BOS end
+  local lp = decoder.step(st, ids) -- every limit is >= 1: the first step always runs
+  local search = cdecoder.search(B, k, lp:cols(), max_lengths(lengths, opts), opts.nbest or 1,
+    opts.length_penalty or 0, BOS, EOS, PAD)
+  while not search:advance(lp, ids, rows) do
+    decoder.reorder(st, rows)
+    if search:begin_step() then break end
+    lp = decoder.step(st, ids)
+  end
+  return search:answers()
+end
+
+-- model:beam(src, lengths [, opts]): the whole search in C (decoder steps and bookkeeping).
+local function model_beam_impl(self, src, lengths, opts)
+  opts = opts or {}
+  local core = decode_start(self, src, lengths, opts.beam or 5)
+  return core:beam(max_lengths(lengths, opts), opts.nbest or 1, opts.length_penalty or 0, BOS, EOS, PAD)
 end
 
 
@@ -680,7 +778,7 @@ local function translate_impl(self, sources, src_vocab, tgt_vocab, opts)
       ids = {}
       local bopts = {beam = beam, length_penalty = opts.length_penalty, max_len = opts.max_len,
         max_len_ratio = opts.max_len_ratio}
-      for b, list in ipairs(beam_impl(self:decoder(), batch.src, batch.src_lengths, bopts)) do ids[b] = list[1].ids end
+      for b, list in ipairs(model_beam_impl(self, batch.src, batch.src_lengths, bopts)) do ids[b] = list[1].ids end
     end
     for b, seq in ipairs(ids) do
       i = i + 1
@@ -779,10 +877,51 @@ local function attention_map_impl(self, tokens, src_vocab, opts)
   return out[1], rows
 end
 
+---- saving and loading ----
+
+-- The model's settings, both vocabularies and the source order go into the safetensors
+-- metadata beside the weights (in the model's dtype).
+local SAVED = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
+  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean", dtype = "string"}
+
+local function save_impl(self, path, src_vocab, tgt_vocab, opts)
+  local meta = {format = "loom.seq2seq", src_tokens = src_vocab:serialize(), tgt_tokens = tgt_vocab:serialize(),
+    reverse_source = tostring(opts and opts.reverse_source == true)}
+  for key, value in pairs(self:config()) do meta["config." .. key] = tostring(value) end
+  return loom.save(path, self:state_dict(), meta)
+end
+
+local function load_impl(path)
+  local tensors, meta = loom.load(path)
+  if not tensors then return nil, "seq2seq.load: " .. tostring(meta) end
+  if meta.format ~= "loom.seq2seq" then
+    return nil, string.format("seq2seq.load: %s is not a loom seq2seq model (no format = loom.seq2seq metadata)", path)
+  end
+  local o = {}
+  for key, kind in pairs(SAVED) do
+    local v = meta["config." .. key]
+    if kind == "integer" then o[key] = math.tointeger(tonumber(v))
+    elseif kind == "boolean" then o[key] = v == "true"
+    else o[key] = v end
+    if o[key] == nil or not (meta.src_tokens and meta.tgt_tokens) then
+      return nil, string.format("seq2seq.load: %s lacks the model's %s", path, o[key] == nil and key or "vocabularies")
+    end
+  end
+  local ok, model = pcall(seq2seq.model, o)
+  if not ok then return nil, string.format("seq2seq.load: %s holds a bad configuration (%s)", path, model) end
+  local src_vocab, tgt_vocab = text.vocab_from_string(meta.src_tokens), text.vocab_from_string(meta.tgt_tokens)
+  if src_vocab:size() ~= o.src_vocab or tgt_vocab:size() ~= o.tgt_vocab then
+    return nil, string.format("seq2seq.load: %s: the vocabularies do not match the model's sizes", path)
+  end
+  local loaded, err = pcall(model.load_state_dict, model, tensors)
+  if not loaded then return nil, string.format("seq2seq.load: %s: %s", path, tostring(err):gsub("\n.*", "")) end
+  return model, src_vocab, tgt_vocab, {reverse_source = meta.reverse_source == "true"}
+end
+
 ---- the public functions: arguments checked (loom.check), then the work above ----
 
 local MODEL_OPTS = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
-  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean"}
+  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean", dtype = "string"}
 local BATCHES_OPTS = {reverse_source = "boolean", sort = "boolean"}
 local LOSS_OPTS = {label_smoothing = "number"}
 local GREEDY_OPTS = {max_len = "integer", max_len_ratio = "number", attention = "boolean"}
@@ -811,6 +950,27 @@ local function decode_options(fn, opts, spec)
   if spec == BEAM_OPTS and nbest > k then check.fail(fn, "nbest (%d) must not exceed the beam (%d)", nbest, k) end
   if opts.replace_unk and (opts.beam or 1) > 1 then check.fail(fn, "replace_unk needs greedy decoding (beam = 1)") end
   return opts
+end
+
+-- model:save(path, src_vocab, tgt_vocab [, {reverse_source = false}]) -> true | nil, message
+function Model:save(path, src_vocab, tgt_vocab, opts)
+  local fn = "seq2seq.Model:save"
+  check_model(fn, self)
+  check.string(fn, "path", path)
+  check_vocab(fn, "src_vocab", src_vocab)
+  check_vocab(fn, "tgt_vocab", tgt_vocab)
+  opts = check.options(fn, opts, {reverse_source = "boolean"})
+  if src_vocab:size() ~= self.Vs or tgt_vocab:size() ~= self.Vt then
+    check.fail(fn, "the vocabularies have %d and %d tokens, the model %d and %d", src_vocab:size(), tgt_vocab:size(),
+      self.Vs, self.Vt)
+  end
+  return save_impl(self, path, src_vocab, tgt_vocab, opts)
+end
+
+-- seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source} | nil, message
+function seq2seq.load(path)
+  check.string("seq2seq.load", "path", path)
+  return load_impl(path)
 end
 
 function seq2seq.read_pairs(path)
@@ -845,7 +1005,8 @@ function Model:encode(src, lengths)
   local fn = "seq2seq.Model:encode"
   check_model(fn, self)
   check_src(fn, src, lengths)
-  return check.call(fn, encode_impl, self, src, lengths)
+  local keys, h0, c0 = check.call(fn, encode_impl, self, src, lengths)
+  return keys:copy(), h0:copy(), c0:copy() -- the model's buffers are reused by the next call
 end
 
 function Model:step(emb, feed, h, c, keys, lengths)
@@ -910,6 +1071,14 @@ function Model:forward_backward(batch, opts)
   return check.call(fn, forward_backward_impl, self, batch, opts)
 end
 
+function Model:forward_backward_reference(batch, opts)
+  local fn = "seq2seq.Model:forward_backward_reference"
+  check_model(fn, self)
+  check_batch(fn, "batch", batch)
+  opts = loss_options(fn, opts)
+  return check.call(fn, reference_forward_backward, self, batch, opts)
+end
+
 function Model:greedy(src, lengths, opts)
   local fn = "seq2seq.Model:greedy"
   check_model(fn, self)
@@ -918,8 +1087,8 @@ function Model:greedy(src, lengths, opts)
   return check.call(fn, greedy_impl, self, src, lengths, opts)
 end
 
-function seq2seq.beam_search(decoder, src, lengths, opts)
-  local fn = "seq2seq.beam_search"
+-- The checks of beam_search and beam_search_reference, then impl.
+local function beam_search_checked(fn, impl, decoder, src, lengths, opts)
   check.table(fn, "decoder", decoder)
   check.func(fn, "decoder.start", decoder.start)
   check.func(fn, "decoder.step", decoder.step)
@@ -937,16 +1106,24 @@ function seq2seq.beam_search(decoder, src, lengths, opts)
     end
     return lp
   end
-  return check.call(fn, beam_impl, checked, src, lengths, opts)
+  return check.call(fn, impl, checked, src, lengths, opts)
 end
 
--- model:beam(src, lengths [, opts]) -> seq2seq.beam_search with this model's decoder.
+function seq2seq.beam_search(decoder, src, lengths, opts)
+  return beam_search_checked("seq2seq.beam_search", beam_search_impl, decoder, src, lengths, opts)
+end
+
+function seq2seq.beam_search_reference(decoder, src, lengths, opts)
+  return beam_search_checked("seq2seq.beam_search_reference", beam_reference_impl, decoder, src, lengths, opts)
+end
+
+-- model:beam(src, lengths [, opts]) -> seq2seq.beam_search with this model, all of it in C.
 function Model:beam(src, lengths, opts)
   local fn = "seq2seq.Model:beam"
   check_model(fn, self)
   check_src(fn, src, lengths)
   opts = decode_options(fn, opts, BEAM_OPTS)
-  return check.call(fn, beam_impl, self:decoder(), src, lengths, opts)
+  return check.call(fn, model_beam_impl, self, src, lengths, opts)
 end
 
 function Model:translate(sources, src_vocab, tgt_vocab, opts)

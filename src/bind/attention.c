@@ -11,14 +11,16 @@
 #define INT(n) ((lua_Integer)(n))
 
 /* User values: the parameter storage (2 x n: values, then gradients), the workspace
- * (1 x n, grown on demand) and the lengths buffer (grown on demand). */
-enum { UV_PARAMS = 1, UV_WORK, UV_LENGTHS, ATTENTION_UVS = UV_LENGTHS };
+ * (1 x n, grown on demand), the lengths buffer (grown on demand) and the stores m:to()
+ * replaced (kept for the parameter views taken before it). */
+enum { UV_PARAMS = 1, UV_WORK, UV_LENGTHS, UV_RETIRED, ATTENTION_UVS = UV_RETIRED };
 
 static const char *const kind_names[] = {"dot", "general", "concat", "bahdanau", NULL};
 
 typedef struct Attention {
     loom_attention_kind kind;
     int training, released;
+    loom_dtype dtype; /* of the parameters, and of every matrix forward and backward take */
     size_t query_dim, key_dim, attn_dim;
     loom_attention_params value, grad; /* views into UV_PARAMS */
 } Attention;
@@ -32,11 +34,15 @@ static Attention *check_attention(lua_State *L, int idx)
 }
 
 /* Carve `rows` x `cols` out of the value and gradient rows of the storage at *offset. */
-static void carve(loom_matrix *value, loom_matrix *grad, double *values, double *grads,
-                  size_t *offset, size_t rows, size_t cols)
+static void carve(loom_matrix *value, loom_matrix *grad, const loom_matrix *store, size_t *offset,
+                  size_t rows, size_t cols)
 {
-    *value = loom_matrix_wrap(values ? values + *offset : NULL, rows, cols);
-    *grad = loom_matrix_wrap(grads ? grads + *offset : NULL, rows, cols);
+    loom_matrix *out[] = {value, grad};
+    for (size_t r = 0; r < 2; r++) {
+        loom_matrix flat;
+        loom_matrix_view(&flat, store, r, *offset, 1, rows * cols);
+        loom_matrix_reshape_view(out[r], &flat, rows, cols);
+    }
     *offset += rows * cols;
 }
 
@@ -47,37 +53,53 @@ static void init_uniform(lua_State *L, loom_matrix *m, size_t fan_in)
     double bound = fan_in ? 1.0 / sqrt((double)fan_in) : 0.0;
     for (size_t i = 0; i < m->rows; i++)
         for (size_t j = 0; j < m->cols; j++)
-            *loom_at(m, i, j) = (2.0 * loom_rng_uniform(rng) - 1.0) * bound;
+            loom_put(m, i, j, (2.0 * loom_rng_uniform(rng) - 1.0) * bound);
+}
+
+/* Elements of each row (values, gradients) of the parameter storage. */
+static size_t param_count(const Attention *a)
+{
+    size_t hq = a->query_dim, hk = a->key_dim, A = a->attn_dim;
+    switch (a->kind) {
+    case LOOM_ATTN_GENERAL: return hk * hq;
+    case LOOM_ATTN_CONCAT: return A * (hq + hk) + A;
+    case LOOM_ATTN_BAHDANAU: return A * hq + A + A * hk + A;
+    default: return 0;
+    }
+}
+
+/* The parameter and gradient views of a->value and a->grad, carved from store (2 x n). */
+static void carve_params(Attention *a, const loom_matrix *store)
+{
+    size_t hq = a->query_dim, hk = a->key_dim, A = a->attn_dim, off = 0;
+    if (a->kind == LOOM_ATTN_GENERAL) {
+        carve(&a->value.w, &a->grad.w, store, &off, hk, hq);
+    } else if (a->kind == LOOM_ATTN_CONCAT) {
+        carve(&a->value.w, &a->grad.w, store, &off, A, hq + hk);
+        carve(&a->value.v, &a->grad.v, store, &off, 1, A);
+    } else if (a->kind == LOOM_ATTN_BAHDANAU) {
+        carve(&a->value.w, &a->grad.w, store, &off, A, hq);
+        carve(&a->value.b, &a->grad.b, store, &off, A, 1);
+        carve(&a->value.u, &a->grad.u, store, &off, A, hk);
+        carve(&a->value.v, &a->grad.v, store, &off, 1, A);
+    }
 }
 
 static void alloc_params(lua_State *L, Attention *a)
 {
-    size_t hq = a->query_dim, hk = a->key_dim, A = a->attn_dim, n = 0;
-    switch (a->kind) {
-    case LOOM_ATTN_DOT: break;
-    case LOOM_ATTN_GENERAL: n = hk * hq; break;
-    case LOOM_ATTN_CONCAT: n = A * (hq + hk) + A; break;
-    case LOOM_ATTN_BAHDANAU: n = A * hq + A + A * hk + A; break;
-    }
+    size_t n = param_count(a);
     Matrix *store = loom_newmatrix(L, 0, 0);
     if (loom_matrix_init(&store->m, 2, n) != LOOM_OK)
         luaL_error(L, "nn.Attention: not enough memory for %I parameters", INT(n));
     lua_setiuservalue(L, -2, UV_PARAMS);
-    double *values = store->m.data, *grads = values ? values + store->m.ld : NULL;
-    size_t off = 0;
+    carve_params(a, &store->m);
+    size_t hq = a->query_dim, hk = a->key_dim, A = a->attn_dim;
     if (a->kind == LOOM_ATTN_GENERAL) {
-        carve(&a->value.w, &a->grad.w, values, grads, &off, hk, hq);
         init_uniform(L, &a->value.w, hq);
     } else if (a->kind == LOOM_ATTN_CONCAT) {
-        carve(&a->value.w, &a->grad.w, values, grads, &off, A, hq + hk);
-        carve(&a->value.v, &a->grad.v, values, grads, &off, 1, A);
         init_uniform(L, &a->value.w, hq + hk);
         init_uniform(L, &a->value.v, A);
     } else if (a->kind == LOOM_ATTN_BAHDANAU) {
-        carve(&a->value.w, &a->grad.w, values, grads, &off, A, hq);
-        carve(&a->value.b, &a->grad.b, values, grads, &off, A, 1);
-        carve(&a->value.u, &a->grad.u, values, grads, &off, A, hk);
-        carve(&a->value.v, &a->grad.v, values, grads, &off, 1, A);
         init_uniform(L, &a->value.w, hq);
         init_uniform(L, &a->value.b, hq);
         init_uniform(L, &a->value.u, hk);
@@ -120,18 +142,19 @@ static int opt_field(lua_State *L, int opts, const char *key)
     return lua_getfield(L, opts, key);
 }
 
-/* The attention kernels are float64 only: a float32 matrix is refused by name. */
-static loom_matrix *require_f64(lua_State *L, loom_matrix *m, const char *fn, const char *what)
+/* Every matrix of a call has the module's dtype (no silent promotion). */
+static loom_matrix *require_dtype(lua_State *L, const Attention *a, loom_matrix *m, const char *fn,
+                                  const char *what)
 {
-    if (m->dtype != LOOM_F64)
-        luaL_error(L, "%s: %s is float32; attention computes in float64 (convert with :to(\"float64\"))",
-                   fn, what);
+    if (m->dtype != a->dtype)
+        luaL_error(L, "%s: %s is %s but the module is %s (convert one of them with :to)", fn, what,
+                   loom_dtype_name(m->dtype), loom_dtype_name(a->dtype));
     return m;
 }
 
 /* A matrix option of the given shape, or NULL when absent. */
-static loom_matrix *opt_matrix(lua_State *L, int opts, const char *key, size_t rows, size_t cols,
-                               const char *fn)
+static loom_matrix *opt_matrix(lua_State *L, const Attention *a, int opts, const char *key,
+                               size_t rows, size_t cols, const char *fn)
 {
     if (opt_field(L, opts, key) == LUA_TNIL) {
         if (opts)
@@ -146,7 +169,7 @@ static loom_matrix *opt_matrix(lua_State *L, int opts, const char *key, size_t r
         luaL_error(L, "%s: %s must be a matrix", fn, key);
     if (!loom_same_shape(&m->m, &want))
         luaL_error(L, "%s: %s must be %s, got %s", fn, key, loom_shape(&want, sw), loom_shape(&m->m, sg));
-    return require_f64(L, &m->m, fn, key);
+    return require_dtype(L, a, &m->m, fn, key);
 }
 
 /* The lengths list into the module's reusable buffer (no allocation once it is big enough). */
@@ -189,8 +212,8 @@ static void read_call(lua_State *L, Attention *a, call_args *c, int opts_idx, co
 {
     char sq[48], sk[48];
     c->fn = fn;
-    c->query = require_f64(L, &loom_checkmatrix_any(L, 2)->m, fn, "the query");
-    c->keys = require_f64(L, &loom_checkmatrix_any(L, 3)->m, fn, "the key matrix");
+    c->query = require_dtype(L, a, &loom_checkmatrix_any(L, 2)->m, fn, "the query");
+    c->keys = require_dtype(L, a, &loom_checkmatrix_any(L, 3)->m, fn, "the key matrix");
     size_t B = c->query->rows;
     if (c->query->cols != a->query_dim)
         luaL_error(L, "%s: expected a query with %I columns, got %s", fn, INT(a->query_dim), loom_shape(c->query, sq));
@@ -212,15 +235,16 @@ static int opts_index(lua_State *L, int idx, const char *fn)
     return idx;
 }
 
-/* The workspace for c's shape, grown (never shrunk) in user value UV_WORK. */
-static double *workspace(lua_State *L, const call_args *c)
+/* The workspace for c's shape in the module's dtype, grown (never shrunk) in user value
+ * UV_WORK. */
+static void *workspace(lua_State *L, const Attention *a, const call_args *c)
 {
     size_t n = loom_attention_workspace(&c->shape);
     lua_getiuservalue(L, 1, UV_WORK);
-    Matrix *w = loom_testmatrix(L, -1);
-    if (!w || w->m.cols < n) {
+    Matrix *w = loom_testmatrix_any(L, -1);
+    if (!w || w->m.cols < n || w->m.dtype != a->dtype) {
         lua_pop(L, 1);
-        w = loom_newmatrix_uninit(L, 1, n ? n : 1);
+        w = loom_newmatrix_uninit_dtype(L, 1, n ? n : 1, a->dtype);
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, 1, UV_WORK);
     }
@@ -239,17 +263,17 @@ static int m_forward(lua_State *L)
     call_args c;
     read_call(L, a, &c, opts, fn);
     size_t B = c.shape.batch, S = c.shape.src_len;
-    loom_matrix *ctx = opt_matrix(L, opts, "context", B, a->key_dim, fn);
-    loom_matrix *wts = opt_matrix(L, opts, "weights", B, S, fn);
-    double *work = workspace(L, &c);
+    loom_matrix *ctx = opt_matrix(L, a, opts, "context", B, a->key_dim, fn);
+    loom_matrix *wts = opt_matrix(L, a, opts, "weights", B, S, fn);
+    void *work = workspace(L, a, &c);
     if (ctx)
         lua_getfield(L, opts, "context");
     else
-        ctx = &loom_newmatrix_uninit(L, B, a->key_dim)->m;
+        ctx = &loom_newmatrix_uninit_dtype(L, B, a->key_dim, a->dtype)->m;
     if (wts)
         lua_getfield(L, opts, "weights");
     else
-        wts = &loom_newmatrix_uninit(L, B, S)->m;
+        wts = &loom_newmatrix_uninit_dtype(L, B, S, a->dtype)->m;
     loom_check(L, loom_attention_forward(ctx, wts, work, c.query, c.keys, c.lengths, &a->value, &c.shape), fn);
     return 2;
 }
@@ -266,24 +290,24 @@ static int m_backward(lua_State *L)
     call_args c;
     read_call(L, a, &c, opts, fn);
     size_t B = c.shape.batch, S = c.shape.src_len;
-    loom_matrix *dctx = require_f64(L, &loom_checkmatrix_any(L, 4)->m, fn, "the context gradient");
+    loom_matrix *dctx = require_dtype(L, a, &loom_checkmatrix_any(L, 4)->m, fn, "the context gradient");
     loom_matrix want = {.rows = B, .cols = a->key_dim, .ld = a->key_dim ? a->key_dim : 1};
     char sw[48], sg[48];
     if (!loom_same_shape(dctx, &want))
         return luaL_error(L, "%s: expected a context gradient %s, got %s", fn, loom_shape(&want, sw),
                           loom_shape(dctx, sg));
-    loom_matrix *dwts = opt_matrix(L, opts, "dweights", B, S, fn);
-    loom_matrix *dq = opt_matrix(L, opts, "dquery", B, a->query_dim, fn);
-    loom_matrix *dk = opt_matrix(L, opts, "dkeys", S * B, a->key_dim, fn);
-    double *work = workspace(L, &c);
+    loom_matrix *dwts = opt_matrix(L, a, opts, "dweights", B, S, fn);
+    loom_matrix *dq = opt_matrix(L, a, opts, "dquery", B, a->query_dim, fn);
+    loom_matrix *dk = opt_matrix(L, a, opts, "dkeys", S * B, a->key_dim, fn);
+    void *work = workspace(L, a, &c);
     if (dq)
         lua_getfield(L, opts, "dquery");
     else
-        dq = &loom_newmatrix_uninit(L, B, a->query_dim)->m;
+        dq = &loom_newmatrix_uninit_dtype(L, B, a->query_dim, a->dtype)->m;
     if (dk)
         lua_getfield(L, opts, "dkeys");
     else
-        dk = &loom_newmatrix(L, S * B, a->key_dim)->m;
+        dk = &loom_newmatrix_dtype(L, S * B, a->key_dim, a->dtype)->m;
     loom_check(L, loom_attention_backward(dq, dk, &a->grad, work, dctx, dwts, c.query, c.keys,
                                           c.lengths, &a->value, &c.shape), fn);
     return 2;
@@ -316,13 +340,40 @@ static int m_zero_grad(lua_State *L)
 {
     check_attention(L, 1);
     lua_getiuservalue(L, 1, UV_PARAMS);
-    Matrix *store = loom_testmatrix(L, -1);
+    Matrix *store = loom_testmatrix_any(L, -1);
     if (store && store->m.rows == 2) {
         loom_matrix g;
         loom_matrix_view(&g, &store->m, 1, 0, 1, store->m.cols);
         loom_matrix_fill(&g, 0.0);
     }
     lua_settop(L, 1);
+    return 1;
+}
+
+/* m:to(dtype) -> m: parameters and gradients converted (values rounded for float32), and
+ * forward and backward then take matrices of that dtype. Views and optimisers made before
+ * see the old storage (kept alive, no longer the module's): build the optimiser after. */
+static int m_to(lua_State *L)
+{
+    Attention *a = check_attention(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(name);
+    if (dtype < 0)
+        return luaL_error(L, "nn.Attention:to: dtype must be \"float64\" or \"float32\", got \"%s\"", name);
+    lua_settop(L, 1);
+    if (a->dtype == (loom_dtype)dtype)
+        return 1;
+    carve_params(a, &loom_convert_store(L, 1, UV_PARAMS, UV_RETIRED, (loom_dtype)dtype)->m);
+    a->dtype = (loom_dtype)dtype;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, UV_WORK); /* a workspace of the old dtype */
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_dtype(lua_State *L)
+{
+    lua_pushstring(L, loom_dtype_name(check_attention(L, 1)->dtype));
     return 1;
 }
 
@@ -371,7 +422,7 @@ static int m_release(lua_State *L)
     if (a->released)
         return 0;
     a->released = 1;
-    for (int slot = UV_WORK; slot <= ATTENTION_UVS; slot++) {
+    for (int slot = UV_WORK; slot <= UV_LENGTHS; slot++) {
         lua_pushnil(L);
         lua_setiuservalue(L, 1, slot);
     }
@@ -387,7 +438,8 @@ static int l_is_attention(lua_State *L)
 static const luaL_Reg methods[] = {
     {"forward", m_forward}, {"backward", m_backward}, {"parameters", m_parameters},
     {"zero_grad", m_zero_grad}, {"train", m_train}, {"eval", m_eval},
-    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {NULL, NULL}};
+    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {"to", m_to},
+    {"dtype", m_dtype}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {{"new", l_new}, {"is_attention", l_is_attention}, {NULL, NULL}};
 

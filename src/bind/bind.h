@@ -41,6 +41,11 @@ void loom_check_same_dtype(lua_State *L, const loom_matrix *a, const loom_matrix
 /* Append {name = name, value = view, grad = view} as entry n of the table on top: one entry
  * of a layer's parameters(), the views owned by the layer at stack index 1. */
 void loom_push_parameter(lua_State *L, int n, const char *name, loom_matrix value, loom_matrix grad);
+/* m:to(dtype) for a layer whose parameters (values and gradients) live in one matrix, user
+ * value uv_params of the userdata at idx: that store is replaced by a copy converted to
+ * dtype, and the old one joins the list in user value uv_retired, so parameter views taken
+ * before still point into live storage. Returns the new store; the stack is as it was. */
+Matrix *loom_convert_store(lua_State *L, int idx, int uv_params, int uv_retired, loom_dtype dtype);
 /* Push a view sharing storage with the userdata at owner_idx (kept alive by the view). */
 Matrix *loom_pushview(lua_State *L, int owner_idx, loom_matrix view);
 /* "3x4" into buf (at least 48 bytes); returns buf. */
@@ -122,5 +127,6 @@ int loom_open_attention(lua_State *L);
 int loom_open_numwords(lua_State *L);
 int loom_open_conv(lua_State *L);
 int loom_open_subword(lua_State *L);
+int loom_open_decoder(lua_State *L);
 
 #endif

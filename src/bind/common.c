@@ -360,3 +360,26 @@ void loom_push_parameter(lua_State *L, int n, const char *name, loom_matrix valu
     lua_setfield(L, -2, "grad");
     lua_seti(L, -2, n);
 }
+
+Matrix *loom_convert_store(lua_State *L, int idx, int uv_params, int uv_retired, loom_dtype dtype)
+{
+    int top = lua_gettop(L);
+    idx = lua_absindex(L, idx);
+    lua_getiuservalue(L, idx, uv_params); /* top + 1: the old store */
+    const loom_matrix *old = &loom_checkmatrix_any(L, top + 1)->m;
+    Matrix *store = loom_newmatrix_uninit_dtype(L, old->rows, old->cols, dtype); /* top + 2 */
+    old = &loom_checkmatrix_any(L, top + 1)->m; /* the allocation may have run the collector */
+    loom_matrix_copy(&store->m, old);
+    if (lua_getiuservalue(L, idx, uv_retired) != LUA_TTABLE) { /* top + 3 */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, idx, uv_retired);
+    }
+    lua_pushvalue(L, top + 1);
+    lua_rawseti(L, top + 3, (lua_Integer)luaL_len(L, top + 3) + 1);
+    lua_pushvalue(L, top + 2);
+    lua_setiuservalue(L, idx, uv_params);
+    lua_settop(L, top);
+    return store; /* alive: it is the userdata's user value now */
+}

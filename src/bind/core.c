@@ -14,6 +14,7 @@ static const luaL_Reg bindings[] = {
     {"audio", loom_open_audio},
     {"conv", loom_open_conv},
     {"data", loom_open_data},
+    {"decoder", loom_open_decoder},
     {"linalg", loom_open_linalg},
     {"matrix", loom_open_matrix},
     {"nn", loom_open_nn},

@@ -422,21 +422,7 @@ static int m_to(lua_State *L)
     lua_settop(L, 1);
     if ((m->kind != LINEAR && m->kind != EMBEDDING) || m->weight.dtype == (loom_dtype)dtype)
         return 1;
-    lua_getiuservalue(L, 1, UV_PARAMS); /* 2: the old store */
-    const loom_matrix *old = &loom_checkmatrix_any(L, 2)->m;
-    Matrix *store = loom_newmatrix_uninit_dtype(L, old->rows, old->cols, (loom_dtype)dtype); /* 3 */
-    old = &loom_checkmatrix_any(L, 2)->m; /* the allocation may have run the collector */
-    loom_matrix_copy(&store->m, old);
-    if (lua_getiuservalue(L, 1, UV_RETIRED) != LUA_TTABLE) { /* 4 */
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setiuservalue(L, 1, UV_RETIRED);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, 4, (lua_Integer)luaL_len(L, 4) + 1);
-    lua_pushvalue(L, 3);
-    lua_setiuservalue(L, 1, UV_PARAMS);
+    Matrix *store = loom_convert_store(L, 1, UV_PARAMS, UV_RETIRED, (loom_dtype)dtype);
     carve_parameters(m, &store->m, m->weight.rows, m->weight.cols);
     for (int slot = UV_OUTPUT; slot < UV_RETIRED; slot++) { /* buffers of the old dtype */
         lua_pushnil(L);

@@ -1,6 +1,6 @@
 /* attention.h: one attention step of a decoder over time-major encoder states: Luong dot,
- * general and concat scores and Bahdanau's additive score, with masked softmax. Not the
- * decoder or the Lua module (src/bind/attention.c, lua/loom/seq2seq.lua). */
+ * general and concat scores and Bahdanau's additive score, with masked softmax, in float64
+ * and float32. Not the decoder or the Lua module (src/core/decoder.c, src/bind/attention.c). */
 #ifndef LOOM_ATTENTION_H
 #define LOOM_ATTENTION_H
 
@@ -26,23 +26,25 @@ typedef struct loom_attention_params {
     loom_matrix w, u, b, v;
 } loom_attention_params;
 
-/* Doubles of workspace forward and backward need for this shape (the caller owns it). */
+/* Elements of workspace forward and backward need for this shape, of the matrices' dtype
+ * (doubles for float64, floats for float32); the caller owns it. */
 size_t loom_attention_workspace(const loom_attention_shape *s);
 
-/* context (B x Hk) = sum_s a[b,s] keys[s*B + b], weights (B x S) = a, the softmax of the
- * scores over s < lengths[b] (all S when lengths is NULL; 0 past the end; a row of length
- * 0 gets zero weights and a zero context).
- * query is B x Hq, keys (S*B) x Hk time-major (row s*B + b is position s of sequence b). */
-loom_status loom_attention_forward(loom_matrix *context, loom_matrix *weights, double *work,
+/* context (B x Hk) = sum_s a[b,s] keys[s*B + b], weights (B x S, may be NULL) = a, the
+ * softmax of the scores over s < lengths[b] (all S when lengths is NULL; 0 past the end; a
+ * row of length 0 gets zero weights and a zero context).
+ * query is B x Hq, keys (S*B) x Hk time-major (row s*B + b is position s of sequence b).
+ * Every matrix (and every parameter the kind uses) shares one dtype: LOOM_EARG otherwise. */
+loom_status loom_attention_forward(loom_matrix *context, loom_matrix *weights, void *work,
                                    const loom_matrix *query, const loom_matrix *keys,
                                    const size_t *lengths, const loom_attention_params *p,
                                    const loom_attention_shape *s);
 
 /* Gradients of one forward call (recomputed from the inputs, nothing kept between calls):
  * dquery (B x Hq) is overwritten, dkeys ((S*B) x Hk) and grads accumulate. dweights
- * (B x S) may be NULL (only the context receives gradient). */
+ * (B x S) may be NULL (only the context receives gradient). One dtype, as forward. */
 loom_status loom_attention_backward(loom_matrix *dquery, loom_matrix *dkeys,
-                                    loom_attention_params *grads, double *work,
+                                    loom_attention_params *grads, void *work,
                                     const loom_matrix *dcontext, const loom_matrix *dweights,
                                     const loom_matrix *query, const loom_matrix *keys,
                                     const size_t *lengths, const loom_attention_params *p,

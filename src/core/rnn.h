@@ -121,4 +121,19 @@ loom_status loom_rnn_step_naive(loom_rnn_kind kind, loom_matrix *h_new, loom_mat
                                 const loom_matrix *h_prev, const loom_matrix *c_prev,
                                 const loom_rnn_params *p);
 
+/* One LSTM step on caller-owned buffers, for decoders that run other work between steps
+ * (src/core/decoder.c): the fused gate kernels of the layers above. gates: B x 4H, the
+ * pre-activations x W_ih^T + h_prev W_hh^T without biases in, the activations (i, f, g,
+ * o) out; bias: 4H contiguous, b_ih + b_hh; h_new, c_new, tanh_c (tanh of c_new, for the
+ * backward), h_prev, c_prev: B x H. One dtype; LOOM_EDIM on any other shape or dtype. */
+loom_status loom_lstm_step(loom_matrix *gates, loom_matrix *h_new, loom_matrix *c_new,
+                           loom_matrix *tanh_c, const loom_matrix *h_prev,
+                           const loom_matrix *c_prev, const loom_matrix *bias);
+/* Its backward: dh (B x H) the gradient at h_new in, zeros out; dc (B x H) the gradient at
+ * c_new in, at c_prev out; dgates (B x 4H) the gradient at the pre-activations. gates and
+ * tanh_c as the forward step left them. */
+loom_status loom_lstm_step_backward(loom_matrix *dgates, loom_matrix *dh, loom_matrix *dc,
+                                    const loom_matrix *gates, const loom_matrix *tanh_c,
+                                    const loom_matrix *c_prev);
+
 #endif

@@ -93,6 +93,7 @@ local function list3() return {{1, 2, 3}, {4}, {5, 6}} end
 
 -- A tiny translation setting for loom.seq2seq: pairs, vocabularies, a model, batches.
 local s2s = loom.seq2seq
+local S2S_SAVE_PATH = os.tmpname() -- model:save's file, removed at the end
 local function s2s_pairs() return {{src = {"a", "b"}, tgt = {"x"}}, {src = {"b"}, tgt = {"y", "x"}}} end
 local function s2s_vocabs()
   local ps = s2s_pairs()
@@ -220,6 +221,11 @@ local GOOD = {
     local m, b = s2s_model(), s2s_batch()
     return m:decoder(), b.src, b.src_lengths, {beam = 2, nbest = 2, length_penalty = 1, max_len = 3, max_len_ratio = 2}
   end,
+  ["loom.seq2seq.beam_search_reference"] = function()
+    local m, b = s2s_model(), s2s_batch()
+    return m:decoder(), b.src, b.src_lengths, {beam = 2, nbest = 2, length_penalty = 1, max_len = 3}
+  end,
+  ["loom.seq2seq.load"] = function() return "/nonexistent.safetensors" end,
   ["loom.seq2seq.train_epoch"] = function()
     local m = s2s_model()
     return m, {s2s_batch()}, loom.optim.sgd(m:parameters(), {lr = 0.1}),
@@ -247,6 +253,12 @@ local GOOD = {
   end,
   ["loom.seq2seq.Model.loss"] = function() return s2s_model(), s2s_batch(), {label_smoothing = 0.1} end,
   ["loom.seq2seq.Model.forward_backward"] = function() return s2s_model(), s2s_batch(), {label_smoothing = 0} end,
+  ["loom.seq2seq.Model.forward_backward_reference"] = function() return s2s_model(), s2s_batch(), {label_smoothing = 0} end,
+  ["loom.seq2seq.Model.to"] = function() return s2s_model(), "float32" end,
+  ["loom.seq2seq.Model.save"] = function()
+    local sv, tv = s2s_vocabs()
+    return s2s_model(), S2S_SAVE_PATH, sv, tv, {reverse_source = true}
+  end,
   ["loom.seq2seq.Model.greedy"] = function()
     local b = s2s_batch()
     return s2s_model(), b.src, b.src_lengths, {max_len = 3, max_len_ratio = 2, attention = true}
@@ -547,3 +559,5 @@ test("loom run script n=1e400 says what is wrong (the CLI's error path)", functi
   check(not out:find("traceback", 1, true) and not out:find("runner.lua", 1, true), "a crash: %s", out)
   check(out:find("status=[1-9]"), "exit status: %s", out)
 end)
+
+os.remove(S2S_SAVE_PATH)

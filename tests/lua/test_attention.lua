@@ -180,14 +180,18 @@ test("attention: errors name the function and the shapes", function()
     loom.zeros(4, 4), loom.zeros(2, 3))
   checkerror("nn.Attention:backward: dweights must be 2x2, got 1x2", m.backward, m, loom.zeros(2, 3),
     loom.zeros(4, 4), loom.zeros(2, 4), {dweights = loom.zeros(1, 2)})
-  -- the kernels are float64 only: float32 is refused by name, never read as doubles
+  -- every matrix of a call has the module's dtype: float32 is refused by name, never read as doubles
   local f32 = {dtype = "float32"}
-  checkerror('nn.Attention:forward: the query is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: the query is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3, f32), loom.zeros(4, 4))
-  checkerror('nn.Attention:forward: the key matrix is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: the key matrix is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3), loom.zeros(4, 4, f32))
-  checkerror('nn.Attention:forward: context is float32; attention computes in float64 (convert with :to("float64"))',
+  checkerror("nn.Attention:forward: context is float32 but the module is float64 (convert one of them with :to)",
     m.forward, m, loom.zeros(2, 3), loom.zeros(4, 4), {context = loom.zeros(2, 4, f32)})
+  m:to("float32")
+  checkerror("nn.Attention:backward: the context gradient is float64 but the module is float32 (convert one of them with :to)",
+    m.backward, m, loom.zeros(2, 3, f32), loom.zeros(4, 4, f32), loom.zeros(2, 4))
+  checkerror('nn.Attention:to: dtype must be "float64" or "float32", got "float16"', m.to, m, "float16")
 end)
 
 test("attention: a zero-length source row gets zero weights and context", function()
@@ -202,11 +206,12 @@ end)
 
 local PROGRAM = [==[
 import sys, torch
-torch.set_default_dtype(torch.float64)
+dtype = torch.float32 if sys.argv[3] == "float32" else torch.float64
+torch.set_default_dtype(dtype)
 d = {}
 for line in open(sys.argv[1]):
     p = line.split()
-    d[p[0]] = torch.tensor([float(v) for v in p[3:]]).reshape(int(p[1]), int(p[2]))
+    d[p[0]] = torch.tensor([float(v) for v in p[3:]], dtype=torch.float64).reshape(int(p[1]), int(p[2])).to(dtype)
 kind = sys.argv[2]
 B, S = int(d["dims"][0, 0]), int(d["dims"][0, 1])
 lengths = d["lengths"].reshape(-1).long()
@@ -255,7 +260,7 @@ for _, k in ipairs(KINDS) do
     serialize(lines, "lengths", loom.matrix{lengths})
     serialize(lines, "q", q); serialize(lines, "K", K); serialize(lines, "R1", R1); serialize(lines, "R2", R2)
     for _, p in ipairs(m:parameters()) do serialize(lines, p.name, p.value) end
-    local ref, text = torch.run(py, PROGRAM, lines, k.kind)
+    local ref, text = torch.run(py, PROGRAM, lines, k.kind .. " float64")
     check(ref.C, "python failed:\n%s", text)
     local C, A = m:forward(q, K, {lengths = lengths})
     m:zero_grad()
@@ -266,6 +271,63 @@ for _, k in ipairs(KINDS) do
       check(ref[name], "torch did not report %s", name)
       local d = max_rel_diff(g, ref[name], name)
       check(d <= 1e-10, "%s differs from torch by %.3g", name, d)
+    end
+  end)
+end
+
+---- float32 ----
+
+-- The module and its inputs in float32, rounded from float64 ones.
+local function float32_case(k, seed)
+  loom.seed(seed)
+  local m = nn.Attention(k.kind, table.unpack(k.args))
+  local B, S = 3, 4
+  local c = {m = m, q = loom.randn(B, k.Hq):float(), K = loom.randn(S * B, k.Hk):float(),
+    R1 = loom.randn(B, k.Hk):float(), R2 = loom.randn(B, S):float(), lengths = {4, 2, 3}}
+  m:to("float32")
+  return c
+end
+
+-- context, weights, dquery, dkeys and every parameter gradient of one call pair
+local function run_case(m, c)
+  m:zero_grad()
+  local C, A = m:forward(c.q, c.K, {lengths = c.lengths})
+  local dq, dK = m:backward(c.q, c.K, c.R1, {lengths = c.lengths, dweights = c.R2})
+  local got = {C = C, A = A, dq = dq, dK = dK}
+  for _, prm in ipairs(m:parameters()) do got["d:" .. prm.name] = prm.grad end
+  return got
+end
+
+for _, k in ipairs(KINDS) do
+  test("attention " .. k.kind .. ": float32 kernels equal the float64 ones on the same values to float32 precision", function()
+    local c = float32_case(k, 29)
+    local m64 = nn.Attention(k.kind, table.unpack(k.args)):to("float64")
+    m64:load_state_dict(c.m:state_dict())
+    equal(c.m:dtype(), "float32", "module dtype")
+    local got = run_case(c.m, c)
+    local want = run_case(m64, {q = c.q:double(), K = c.K:double(), R1 = c.R1:double(), R2 = c.R2:double(),
+      lengths = c.lengths})
+    for name, g in pairs(got) do
+      equal(g:dtype(), "float32", name .. " dtype")
+      local d = (g:double() - want[name]):norm() / math.max(want[name]:norm(), 1e-6)
+      check(d <= 2e-6, "%s: float32 off by %.3g (relative, Frobenius)", name, d)
+    end
+  end)
+
+  test("attention " .. k.kind .. ": float32 equals PyTorch float32 (context, weights, every gradient)", function()
+    if not py then skip(why) end
+    local c = float32_case(k, 37)
+    local lines = {}
+    serialize(lines, "dims", loom.matrix{{3, 4}})
+    serialize(lines, "lengths", loom.matrix{c.lengths})
+    for _, name in ipairs{"q", "K", "R1", "R2"} do serialize(lines, name, c[name]) end
+    for _, p in ipairs(c.m:parameters()) do serialize(lines, p.name, p.value) end
+    local ref, text = torch.run(py, PROGRAM, lines, k.kind .. " float32")
+    check(ref.C, "python failed:\n%s", text)
+    for name, g in pairs(run_case(c.m, c)) do
+      check(ref[name], "torch did not report %s", name)
+      local d = (g:double() - ref[name]):norm() / math.max(ref[name]:norm(), 1e-6)
+      check(d <= 2e-6, "%s differs from torch float32 by %.3g (relative, Frobenius)", name, d)
     end
   end)
 end

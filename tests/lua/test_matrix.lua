@@ -630,7 +630,7 @@ test("loom.core holds the bindings of src/bind/core.c's table, and nothing else"
     if type(v) == "table" then names[#names + 1] = k end
   end
   table.sort(names)
-  equal(table.concat(names, " "), "attention audio conv data linalg matrix nn numwords process rnn safetensors sqlite subword", "bindings")
+  equal(table.concat(names, " "), "attention audio conv data decoder linalg matrix nn numwords process rnn safetensors sqlite subword", "bindings")
   equal(core.version, loom.version or core.version, "version")
   -- every userdata type is made by the one class helper: __name, methods, __gc
   for _, mt in ipairs{core.matrix.metatable, core.nn.module_metatable, core.nn.loss_metatable,

@@ -148,25 +148,151 @@ local function toy_decoder()
   }
 end
 
-test("beam search: a hand-computed example (beam 2, n-best, length penalty)", function()
-  local src = loom.fill(1, 1, 5)
-  -- Step 1 keeps x (.5) and y (.4). Step 2: y </s> = .36 finishes; x x = x y = .175 stay
-  -- (tie: the lower id first). Step 3: x y </s> = .175 * .9 = .1575 finishes second: done.
-  local r = s2s.beam_search(toy_decoder(), src, {1}, {beam = 2, nbest = 2, max_len = 10})
-  equal(table.concat(r[1][1].ids, " "), "6", "best: y")
-  close(r[1][1].logprob, math.log(0.36), 1e-14, "its log-probability")
-  equal(table.concat(r[1][2].ids, " "), "5 6", "second: x y")
-  close(r[1][2].logprob, math.log(0.1575), 1e-14, "its log-probability")
-  -- GNMT penalty ((5 + len) / 6)^alpha, len counting </s>: y (2 tokens), x y (3 tokens).
-  local lp = s2s.beam_search(toy_decoder(), src, {1}, {beam = 2, nbest = 2, max_len = 10, length_penalty = 1})
-  close(lp[1][1].score, math.log(0.36) / (7 / 6), 1e-14, "normalised score of y")
-  close(lp[1][2].score, math.log(0.1575) / (8 / 6), 1e-14, "normalised score of x y")
-  -- Greedy (beam 1) takes x, then x (tie with y, lower id) until the length limit.
-  local g = s2s.beam_search(toy_decoder(), src, {1}, {beam = 1, max_len = 3})
-  equal(table.concat(g[1][1].ids, " "), "5 5 5", "beam 1 is greedy: x x x at max_len")
-  close(g[1][1].logprob, math.log(0.5 * 0.35 * 0.35), 1e-14, "greedy log-probability")
-  checkerror("seq2seq.beam_search: nbest (3) must not exceed the beam (2)", s2s.beam_search,
-    toy_decoder(), src, {1}, {beam = 2, nbest = 3})
+test("beam search: a hand-computed example (beam 2, n-best, length penalty), C and the Lua reference", function()
+  for name, search in pairs{["seq2seq.beam_search"] = s2s.beam_search,
+                            ["seq2seq.beam_search_reference"] = s2s.beam_search_reference} do
+    local src = loom.fill(1, 1, 5)
+    -- Step 1 keeps x (.5) and y (.4). Step 2: y </s> = .36 finishes; x x = x y = .175 stay
+    -- (tie: the lower id first). Step 3: x y </s> = .175 * .9 = .1575 finishes second: done.
+    local r = search(toy_decoder(), src, {1}, {beam = 2, nbest = 2, max_len = 10})
+    equal(table.concat(r[1][1].ids, " "), "6", "best: y")
+    close(r[1][1].logprob, math.log(0.36), 1e-14, "its log-probability")
+    equal(table.concat(r[1][2].ids, " "), "5 6", "second: x y")
+    close(r[1][2].logprob, math.log(0.1575), 1e-14, "its log-probability")
+    -- GNMT penalty ((5 + len) / 6)^alpha, len counting </s>: y (2 tokens), x y (3 tokens).
+    local lp = search(toy_decoder(), src, {1}, {beam = 2, nbest = 2, max_len = 10, length_penalty = 1})
+    close(lp[1][1].score, math.log(0.36) / (7 / 6), 1e-14, "normalised score of y")
+    close(lp[1][2].score, math.log(0.1575) / (8 / 6), 1e-14, "normalised score of x y")
+    -- Greedy (beam 1) takes x, then x (tie with y, lower id) until the length limit.
+    local g = search(toy_decoder(), src, {1}, {beam = 1, max_len = 3})
+    equal(table.concat(g[1][1].ids, " "), "5 5 5", "beam 1 is greedy: x x x at max_len")
+    close(g[1][1].logprob, math.log(0.5 * 0.35 * 0.35), 1e-14, "greedy log-probability")
+    checkerror(name .. ": nbest (3) must not exceed the beam (2)", search, toy_decoder(), src, {1},
+      {beam = 2, nbest = 3})
+  end
+end)
+
+for _, c in ipairs(CONFIGS) do
+  test("seq2seq " .. c.attention .. ": the C decoder equals the step-by-step Lua reference (loss, every gradient)", function()
+    local model = make_model(c, 13)
+    local batch = random_batch(8, 9)
+    for _, eps in ipairs{0, 0.1} do
+      model:zero_grad()
+      local loss, count = model:forward_backward(batch, {label_smoothing = eps})
+      local grads = {}
+      for i, p in ipairs(model:parameters()) do grads[i] = p.grad:copy() end
+      model:zero_grad()
+      local ref_loss, ref_count = model:forward_backward_reference(batch, {label_smoothing = eps})
+      equal(count, ref_count, "tokens")
+      close(loss, ref_loss, 1e-13, "loss, eps " .. eps)
+      for i, p in ipairs(model:parameters()) do
+        local d = max_rel_diff(grads[i], p.grad, p.name)
+        check(d <= 1e-12, "%s differs from the reference by %.3g (eps %g)", p.name, d, eps)
+      end
+    end
+  end)
+end
+
+-- Every search the same: the model's own in C, C bookkeeping over the Lua decoder protocol,
+-- and the Lua reference.
+local function same_answers(a, b, what)
+  equal(#a, #b, what .. ": sequences")
+  for s = 1, #a do
+    equal(#a[s], #b[s], what .. ": answers of sequence " .. s)
+    for i = 1, #a[s] do
+      equal(table.concat(a[s][i].ids, " "), table.concat(b[s][i].ids, " "), string.format("%s: ids %d.%d", what, s, i))
+      close(a[s][i].score, b[s][i].score, 1e-12, string.format("%s: score %d.%d", what, s, i))
+      close(a[s][i].logprob, b[s][i].logprob, 1e-12, string.format("%s: logprob %d.%d", what, s, i))
+    end
+  end
+end
+
+test("beam search in C equals the Lua reference (kinds, beams, n-best, length penalty, limits)", function()
+  local settings = {
+    {beam = 1, max_len = 6},
+    {beam = 3, nbest = 3, max_len = 5},
+    {beam = 4, nbest = 2, length_penalty = 0.8, max_len = 7, max_len_ratio = 1.5},
+    {beam = 2, max_len = 1},
+  }
+  for _, c in ipairs(CONFIGS) do
+    local model = make_model(c, 21)
+    local batch = random_batch(8, 9)
+    for _, o in ipairs(settings) do
+      local what = string.format("%s beam %d", c.attention, o.beam)
+      local ref = s2s.beam_search_reference(model:decoder(), batch.src, batch.src_lengths, o)
+      same_answers(model:beam(batch.src, batch.src_lengths, o), ref, what .. " (model:beam)")
+      same_answers(s2s.beam_search(model:decoder(), batch.src, batch.src_lengths, o), ref, what .. " (beam_search)")
+    end
+  end
+end)
+
+test("the decoder allocates nothing once warmed up: training steps and decoding, any target length", function()
+  local model = make_model(CONFIGS[4], 3)
+  local function batch_of(T)
+    local b = random_batch(8, 9)
+    local tin, tout = loom.fill(T, 3, s2s.PAD), loom.fill(T, 3, s2s.PAD)
+    for t = 1, T do
+      for j = 1, 3 do tin:set(t, j, 5 + (t + j) % 4); tout:set(t, j, 5 + (t + j + 1) % 4) end
+    end
+    b.tgt_in, b.tgt_out = tin, tout
+    return b
+  end
+  local function allocations(f)
+    local before = loom.alloc_stats().allocations
+    f()
+    return loom.alloc_stats().allocations - before
+  end
+  -- what the encoder (nn.LSTM) allocates for its results (h_T, c_T, dX, dh0, dc0), the same at every T
+  local X = model.src_emb:forward(random_batch(8, 9).src)
+  local out = loom.zeros(X:rows(), 4)
+  local function encoder_forward() return model.encoder:forward(X, {lengths = {4, 2, 3}, batch = 3, out = out}) end
+  local function encoder_step() model.encoder:backward((encoder_forward())) end
+  encoder_step()
+  local encoder, encoder_fwd = allocations(encoder_step), allocations(encoder_forward)
+  local long, short = batch_of(30), batch_of(5)
+  model:forward_backward(long); model:forward_backward(short) -- warm-up: buffers of both shapes
+  local src, lengths = long.src, long.src_lengths
+  model:greedy(src, lengths, {max_len = 30}); model:beam(src, lengths, {beam = 3, max_len = 30})
+  for _, b in ipairs{long, short, long} do
+    equal(allocations(function() model:forward_backward(b) end) - encoder, 0,
+      "allocations of a training step of " .. b.tgt_in:rows() .. " steps besides the encoder's")
+  end
+  equal(allocations(function() model:greedy(src, lengths, {max_len = 30}) end) - encoder_fwd, 0, "greedy")
+  equal(allocations(function() model:beam(src, lengths, {beam = 3, nbest = 2, max_len = 30}) end) - encoder_fwd,
+    0, "beam 3")
+end)
+
+test("float32 models: model:to and the dtype option; a training step and decoding agree with float64", function()
+  for _, c in ipairs(CONFIGS) do
+    local m64, m32 = make_model(c, 31), make_model(c, 31):to("float32")
+    equal(m32:config().dtype, "float32", "config")
+    for _, p in ipairs(m32:parameters()) do equal(p.value:dtype(), "float32", p.name) end
+    local batch = random_batch(8, 9)
+    m64:zero_grad(); m32:zero_grad()
+    local l64 = m64:forward_backward(batch)
+    local l32 = m32:forward_backward(batch)
+    close(l32, l64, 1e-5, c.attention .. " loss")
+    local g32 = m32:parameters()
+    for i, p in ipairs(m64:parameters()) do
+      local d = g32[i].grad:double() - p.grad
+      check(d:norm() <= 1e-4 * math.max(p.grad:norm(), 1e-3), "%s %s: float32 gradient off by %g", c.attention, p.name,
+        d:norm())
+    end
+    local g64 = m64:greedy(batch.src, batch.src_lengths, {max_len = 5})
+    local b32 = m32:beam(batch.src, batch.src_lengths, {beam = 3, max_len = 5})
+    local b64 = m64:beam(batch.src, batch.src_lengths, {beam = 3, max_len = 5})
+    local g32 = m32:greedy(batch.src, batch.src_lengths, {max_len = 5})
+    for b = 1, 3 do
+      equal(table.concat(g32[b], " "), table.concat(g64[b], " "), c.attention .. " greedy " .. b)
+      equal(table.concat(b32[b][1].ids, " "), table.concat(b64[b][1].ids, " "), c.attention .. " beam " .. b)
+      close(b32[b][1].logprob, b64[b][1].logprob, 1e-5, c.attention .. " beam log-probability " .. b)
+    end
+  end
+  local m = s2s.model{src_vocab = 8, tgt_vocab = 9, embed = 3, hidden = 4, dtype = "float32"}
+  equal(m.generator:dtype(), "float32", "dtype option")
+  checkerror('seq2seq.model: dtype must be "float32" or "float64", got "half"', s2s.model,
+    {src_vocab = 8, tgt_vocab = 9, dtype = "half"})
+  checkerror('seq2seq.Model:to: dtype must be "float32" or "float64", got "half"', m.to, m, "half")
 end)
 
 test("model options are checked", function()
@@ -408,4 +534,39 @@ test("translate: replace_unk copies the most attended source word in place of <u
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), attention = "dot"}
   checkerror("seq2seq.Model:translate: replace_unk needs greedy decoding (beam = 1)", model.translate, model,
     {{"a"}}, sv, tv, {beam = 2, replace_unk = true})
+end)
+
+test("save and load: the loaded model decodes alike (greedy, beam, float32); bad files are one-line errors", function()
+  local sv, tv = s2s.vocab{{"a", "b", "c", "d", "e"}}, s2s.vocab{{"v", "w", "x", "y", "z"}}
+  local path = os.tmpname()
+  for _, c in ipairs{CONFIGS[3], CONFIGS[5], {attention = "general", dtype = "float32"}} do
+    loom.seed(8)
+    local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 3, hidden = 4, layers = c.layers,
+      bidirectional = c.bidirectional, attention = c.attention, dtype = c.dtype}
+    assert(model:save(path, sv, tv, {reverse_source = true}))
+    local back, sv2, tv2, info = s2s.load(path)
+    check(back, "load failed: %s", sv2)
+    equal(info.reverse_source, true, "reverse_source")
+    equal(table.concat(tv2.itos, " "), table.concat(tv.itos, " "), "target vocabulary")
+    equal(back:config().dtype, model:config().dtype, "dtype")
+    local sources = {{"a", "b", "c"}, {"e", "d"}, {"c"}}
+    for _, beam in ipairs{1, 3} do
+      local want = model:translate(sources, sv, tv, {beam = beam, max_len = 6})
+      local got = back:translate(sources, sv2, tv2, {beam = beam, max_len = 6})
+      for i = 1, #sources do
+        equal(table.concat(got[i], " "), table.concat(want[i], " "), string.format("%s beam %d sentence %d",
+          c.attention, beam, i))
+      end
+    end
+  end
+  local f = assert(io.open(path, "w")); f:write("not a safetensors file"); f:close()
+  local none, err = s2s.load(path)
+  check(none == nil and err:match("^seq2seq%.load: ") and not err:find("\n"), "corrupt file: %s", tostring(err))
+  assert(loom.save(path, {w = loom.zeros(2, 2)}, {format = "other"}))
+  none, err = s2s.load(path)
+  equal(err, "seq2seq.load: " .. path .. " is not a loom seq2seq model (no format = loom.seq2seq metadata)", "foreign")
+  os.remove(path)
+  local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size()}
+  checkerror("seq2seq.Model:save: the vocabularies have 9 and 4 tokens, the model 9 and 9", model.save, model, path, sv,
+    s2s.vocab{{}})
 end)

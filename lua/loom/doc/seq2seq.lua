@@ -27,6 +27,12 @@ unless context/weights are given, which are overwritten and returned.]]},
 forward T times and then back T times with one module). dweights (B x S) adds a gradient on
 the weights. dquery is overwritten (a new matrix unless given); dkeys accumulates into the
 given matrix (a new zero matrix otherwise), as do the parameter gradients.]]},
+  {name = "loom.nn.Attention:to", signature = "attn:to(dtype) -> attn",
+   doc = [[Convert the parameters and gradients to "float32" or "float64"; forward and backward then take
+matrices of that dtype only (another is an error naming both). The float32 kernels run sgemm and
+float loops; they agree with PyTorch float32 (tests/lua/test_attention.lua).]]},
+  {name = "loom.nn.Attention:dtype", signature = "attn:dtype() -> \"float64\" | \"float32\"",
+   doc = "The dtype of the module's parameters and of the matrices it takes."},
   {name = "loom.seq2seq", signature = "loom.seq2seq",
    doc = [[LSTM encoder-decoder translation models: pair files and batches, the model (encoder
 nn.LSTM, decoder nn.LSTMCell stepping with nn.Attention), teacher-forced training, greedy
@@ -42,24 +48,32 @@ and beam-search decoding, evaluation by exact match. Target ids: <pad> 1, <unk> 
 src_lengths, tgt_in (<s> y, T x B), tgt_out (y </s>), size and the pairs. reverse_source
 reverses each source within its length (Sutskever et al. 2014).]]},
   {name = "loom.seq2seq.model",
-   signature = "seq2seq.model{src_vocab, tgt_vocab, embed = 32, hidden = 64, layers = 1, bidirectional = false, attention = \"general\", input_feeding = true} -> model",
+   signature = "seq2seq.model{src_vocab, tgt_vocab, embed = 32, hidden = 64, layers = 1, bidirectional = false, attention = \"general\", input_feeding = true, dtype = \"float64\"} -> model",
    doc = [[An encoder-decoder. Encoder: nn.Embedding -> nn.LSTM (layers; bidirectional halves
 hidden per direction); the decoder starts from the top layer's final h, c. Decoder:
 nn.LSTMCell over [embedding; previous attentional state] (Luong's input feeding) or
 [embedding; context] (Bahdanau, attention on the previous state); attention = "none",
 "dot", "general", "concat" or "bahdanau"; output tanh(W_c [context; h]) then the
 generator Linear. Parameters: src_embedding.*, encoder.*, tgt_embedding.*, decoder.*,
-attention.*, combine.weight, generator.* (PyTorch names inside each).]]},
+attention.*, combine.weight, generator.* (PyTorch names inside each). dtype = "float32"
+builds it in float32 (model:to). The decoder runs in C (src/core/decoder.c): the teacher-forced
+steps and their BPTT, greedy and beam decoding, in buffers the model keeps, so a training
+step allocates nothing besides the encoder's results once every batch shape was seen.]]},
   {name = "loom.seq2seq.cross_entropy", signature = "seq2seq.cross_entropy(logits, targets [, eps = 0]) -> loss, dlogits, tokens",
    doc = "Mean cross-entropy over the rows whose target is not <pad>, with PyTorch's label_smoothing eps (target (1 - eps) one-hot + eps / V); dlogits is the gradient of the mean."},
   {name = "loom.seq2seq.beam_search",
    signature = "seq2seq.beam_search(decoder, src, lengths [, {beam = 5, nbest = 1, length_penalty = 0, max_len = 100, max_len_ratio}]) -> results",
    doc = [[Batched beam search: for each sequence a list of nbest {ids, score, logprob}, best first.
 A hypothesis ending in </s> is finished with score logprob / ((5 + len) / 6)^length_penalty
-(GNMT; len counts </s>); a sequence stops when beam hypotheses are finished, or at its
-maximum length (max_len, or ceil(max_len_ratio * source length) when smaller). Ties go to
-the lower token id, so beam = 1 is greedy decoding. decoder is {start(src, lengths, k),
-step(state, ids) -> log-probabilities, reorder(state, rows)} (model:decoder()).]]},
+(GNMT; len counts </s>); a sequence stops when beam hypotheses are finished, or after its
+maximum length (max_len, or ceil(max_len_ratio * source length) when smaller), when its
+alive hypotheses finish as they are. Ties go to the lower token id, so beam = 1 is greedy
+decoding. decoder is {start(src, lengths, k), step(state, ids) -> log-probabilities,
+reorder(state, rows)} (model:decoder()); the bookkeeping (top candidates, finished lists,
+n-best) runs in C (src/core/beam.c).]]},
+  {name = "loom.seq2seq.beam_search_reference",
+   signature = "seq2seq.beam_search_reference(decoder, src, lengths [, opts]) -> results",
+   doc = "The same search in plain Lua tables: the naive reference the C bookkeeping is tested against (slow)."},
   {name = "loom.seq2seq.train_epoch",
    signature = "seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}]) -> loss per token",
    doc = "One pass of teacher-forced training: zero_grad, forward_backward, clip_grad_norm (global norm) and opt:step() per batch, in the given order; on_step(i, n, loss) after each."},
@@ -78,11 +92,21 @@ step(state, ids) -> log-probabilities, reorder(state, rows)} (model:decoder()).]
   {name = "loom.seq2seq.Model:loss", signature = "model:loss(batch [, {label_smoothing}]) -> loss, tokens",
    doc = "Teacher-forced loss per target token (padding ignored), no gradients."},
   {name = "loom.seq2seq.Model:forward_backward", signature = "model:forward_backward(batch [, {label_smoothing = 0}]) -> loss, tokens",
-   doc = "Teacher-forced loss and its gradients (accumulated: call zero_grad first). Equal to the same model in PyTorch float64 to 1e-10 (tests/lua/test_seq2seq.lua)."},
+   doc = "Teacher-forced loss and its gradients (accumulated: call zero_grad first), the decoder in C. Equal to the same model in PyTorch float64 to 1e-10 (tests/lua/test_seq2seq.lua)."},
+  {name = "loom.seq2seq.Model:forward_backward_reference", signature = "model:forward_backward_reference(batch [, {label_smoothing = 0}]) -> loss, tokens",
+   doc = "forward_backward through model:step and model:step_backward in Lua, one module call at a time: the reference the C decoder is tested against."},
+  {name = "loom.seq2seq.Model:save", signature = "model:save(path, src_vocab, tgt_vocab [, {reverse_source = false}]) -> true | nil, message",
+   doc = [[Write the model to a safetensors file: the weights (in the model's dtype) under their
+parameter names, and in the metadata the settings, both vocabularies and whether sources are
+read reversed, so seq2seq.load gives back a model that translates alike.]]},
+  {name = "loom.seq2seq.load", signature = "seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source} | nil, message",
+   doc = "Read a model written by model:save; a missing, corrupt or foreign file gives nil and a one-line message."},
+  {name = "loom.seq2seq.Model:to", signature = "model:to(dtype) -> model",
+   doc = "Convert every part to \"float32\" or \"float64\" (parameters and gradients); build the optimiser afterwards."},
   {name = "loom.seq2seq.Model:greedy", signature = "model:greedy(src, lengths [, {max_len = 100, max_len_ratio, attention = false}]) -> ids, weights",
    doc = "Greedy decoding of a batch: per sequence the output ids without </s>; with attention = true also the attention weights of each step (B x S matrices)."},
   {name = "loom.seq2seq.Model:beam", signature = "model:beam(src, lengths [, opts]) -> results",
-   doc = "seq2seq.beam_search with this model's decoder."},
+   doc = "The beam search of seq2seq.beam_search with this model, decoder steps and bookkeeping all in C."},
   {name = "loom.seq2seq.Model:decoder", signature = "model:decoder() -> {start, step, reorder}",
    doc = "The model as a decoder for seq2seq.beam_search (hypotheses are rows of replicated encoder states)."},
   {name = "loom.seq2seq.Model:translate",
@@ -95,7 +119,7 @@ attention weight of that step in place of each <unk> (Luong et al. 2015b).]]},
   {name = "loom.seq2seq.Model:parameters", signature = "model:parameters() -> {{name, value, grad}, ...}",
    doc = "Every parameter with its part's prefix (src_embedding, encoder, tgt_embedding, decoder, attention, combine, generator)."},
   {name = "loom.seq2seq.Model:parts", signature = "model:parts() -> {{prefix, module}, ...}", doc = "The modules of the model in parameter order."},
-  {name = "loom.seq2seq.Model:config", signature = "model:config() -> table", doc = "The model's settings (vocabulary sizes, embed, hidden, layers, bidirectional, attention, input_feeding)."},
+  {name = "loom.seq2seq.Model:config", signature = "model:config() -> table", doc = "The model's settings (vocabulary sizes, embed, hidden, layers, bidirectional, attention, input_feeding, dtype)."},
   {name = "loom.seq2seq.Model:zero_grad", signature = "model:zero_grad() -> model", doc = "Zero every parameter gradient."},
   {name = "loom.seq2seq.Model:train", signature = "model:train([mode]) -> model", doc = "Training mode for every part."},
   {name = "loom.seq2seq.Model:eval", signature = "model:eval() -> model", doc = "Evaluation mode for every part."},
