@@ -62,8 +62,20 @@ one carried unchanged.]] },
 Views of the weights and their gradients, in PyTorch's state_dict order and names, so
 m:state_dict() and loom.save/loom.load move weights to and from PyTorch. Writing into a
 value changes the layer.]] },
-  { name = "nn.LSTM:config", signature = "m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, nonlinearity, cell, gates}",
-    doc = "The layer's settings." },
+  { name = "nn.LSTM:config", signature = "m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, nonlinearity, cell, gates, gemm}",
+    doc = [[
+The layer's settings. gemm says what runs the per-step recurrent products: "xsmm" (libxsmm's
+JIT kernels) or "blas" (OpenBLAS), as chosen at construction (option gemm, see nn.RNN) and
+again by m:to for the new dtype.]] },
+  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards}",
+    doc = [[
+m:profile(true) resets the counters and times every phase of the following forward and
+backward calls (a clock read at each phase boundary, a few per step); m:profile(false) stops.
+m:profile() returns the seconds spent so far in input_projection (the one gemm of all
+steps' inputs), recurrent (the per-step products W_hh h), gates (the fused forward kernels),
+gates_backward, recurrent_backward (dG W_hh per step), weight_gradients (dW_ih, dW_hh and
+the bias sums), input_gradient (dX) and other (copies, setup, dropout), with the numbers of
+forward and backward calls. tests/bench/rnn.lua prints it per step.]] },
   { name = "nn.LSTM:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero." },
   { name = "nn.LSTM:to", signature = "m:to(dtype) -> m",
     doc = [[
