@@ -284,7 +284,6 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     loom_rnn_work *w = &r->work;
     size_t n = T * B, hid = r->cfg.hidden, hd = hid * r->dirs, gh = r->gates * hid;
     w->x = carve(cv, n * r->cfg.input);
-    w->ones = carve(cv, n);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         w->out[l] = carve(cv, n * hd);
         w->mask[l] = l > 0 && dropout_used(r) ? carve(cv, 2 * n * hd) : NULL;
@@ -305,7 +304,7 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_h = carve(cv, B * hid);
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
-    w->bias = carve(cv, gh);
+    w->bias = carve(cv, gh + hid);
     w->zeros = carve(cv, hid);
     w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
     w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
@@ -544,9 +543,11 @@ static void gru_step_forward_f64(double *a, double *h_new, double *hn, double *o
  * in; out, the part of the gradient at h_prev that does not go through W_hh. dy (row stride
  * dy_ld): the gradient arriving at the step's output, added to dh for rows that ran (a row
  * of zeros with stride 0 when there is none). da: B x G*H gradient at the gate
- * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged).
+ * dbias (G*H) gains the column sums of da: the bias gradient, summed while da is in cache
+ * instead of in one more pass over all steps. */
 LOOM_CLONES
-static void rnn_step_backward_f64(double *da, double *dh, const double *dy, size_t dy_ld,
+static void rnn_step_backward_f64(double *da, double *dh, double *dbias, const double *dy, size_t dy_ld,
                                   const double *a, const unsigned char *valid, size_t B, size_t H,
                                   int relu)
 {
@@ -560,7 +561,12 @@ static void rnn_step_backward_f64(double *da, double *dh, const double *dy, size
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
             double d = dhb[j] + dyb[j];
-            db[j] = relu ? (ab[j] > 0.0 ? d : 0.0) : d * (1.0 - ab[j] * ab[j]);
+            /* relu' is 1 where the activation is positive, tanh' = 1 - tanh^2; both are
+             * computed and one picked, which GCC vectorises (a nested choice it does not) */
+            double drelu = ab[j] > 0.0 ? 1.0 : 0.0, dtanh = 1.0 - ab[j] * ab[j];
+            double g = d * (relu ? drelu : dtanh);
+            db[j] = g;
+            dbias[j] += g;
             dhb[j] = 0.0;
         }
     }
@@ -568,7 +574,8 @@ static void rnn_step_backward_f64(double *da, double *dh, const double *dy, size
 
 /* dc: B x H gradient at the step's cell in, at c_prev out. */
 LOOM_CLONES
-static void lstm_step_backward_f64(double *da, double *dh, double *dc, const double *dy, size_t dy_ld,
+static void lstm_step_backward_f64(double *da, double *dh, double *dc, double *dbias, const double *dy,
+                                   size_t dy_ld,
                                    const double *a, const double *tanh_c, const double *c_prev,
                                    const unsigned char *valid, size_t B, size_t H)
 {
@@ -585,10 +592,16 @@ static void lstm_step_backward_f64(double *da, double *dh, double *dc, const dou
             double i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
             double tc = tcb[j], d = dhb[j] + dyb[j];
             double dcj = dcb[j] + d * o * (1.0 - tc * tc);
-            db[j] = dcj * g * i * (1.0 - i);
-            db[H + j] = dcj * cp[j] * f * (1.0 - f);
-            db[2 * H + j] = dcj * i * (1.0 - g * g);
-            db[3 * H + j] = d * tc * o * (1.0 - o);
+            double di = dcj * g * i * (1.0 - i), df = dcj * cp[j] * f * (1.0 - f);
+            double dg = dcj * i * (1.0 - g * g), dO = d * tc * o * (1.0 - o);
+            db[j] = di;
+            db[H + j] = df;
+            db[2 * H + j] = dg;
+            db[3 * H + j] = dO;
+            dbias[j] += di;
+            dbias[H + j] += df;
+            dbias[2 * H + j] += dg;
+            dbias[3 * H + j] += dO;
             dcb[j] = dcj * f;
             dhb[j] = 0.0;
         }
@@ -596,9 +609,11 @@ static void lstm_step_backward_f64(double *da, double *dh, double *dc, const dou
 }
 
 /* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
- * projections (equal for r and z, r * dn for n). */
+ * projections (equal for r and z, r * dn for n); dbias gains the sums of dai, dbias_hn (H)
+ * those of dah's n part (the gradient of b_hn). */
 LOOM_CLONES
-static void gru_step_backward_f64(double *dai, double *dah, double *dh, const double *dy, size_t dy_ld,
+static void gru_step_backward_f64(double *dai, double *dah, double *dh, double *dbias, double *dbias_hn,
+                                  const double *dy, size_t dy_ld,
                                   const double *a, const double *hn, const double *h_prev,
                                   const unsigned char *valid, size_t B, size_t H)
 {
@@ -621,6 +636,10 @@ static void gru_step_backward_f64(double *dai, double *dah, double *dh, const do
             di[H + j] = dhh[H + j] = daz;
             di[2 * H + j] = dan;
             dhh[2 * H + j] = dan * rg;
+            dbias[j] += dar;
+            dbias[H + j] += daz;
+            dbias[2 * H + j] += dan;
+            dbias_hn[j] += dan * rg;
             dhb[j] = d * z;
         }
     }
@@ -699,9 +718,6 @@ static loom_status forward_f64(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, 
     loom_rnn_work *w = &r->work;
     size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
     size_t units = r->cfg.layers * r->dirs;
-    double *ones = w->ones;
-    for (size_t i = 0; i < n; i++)
-        ones[i] = 1.0;
     copy_rows_f64(w->x, r->cfg.input, x->data, x->ld, n, r->cfg.input);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         if (l == 0) {
@@ -768,6 +784,10 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
         loom_zero_bytes(w->zeros, H * sizeof(double));
         dy_ld = 0;
     }
+    /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
+     * backward does not otherwise use. */
+    double *dbias = w->bias;
+    loom_zero_bytes(dbias, (gh + H) * sizeof(double));
     prof_tick(r, LOOM_RNN_OTHER);
     loom_status st;
     for (size_t s = 0; s < T; s++) {
@@ -778,13 +798,13 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
         const double *dyt = dy ? dy + t * B * dy_ld : zeros;
         const double *hp = w->h[k] + prev_block(d, t) * B * H;
         if (kind == LOOM_LSTM)
-            lstm_step_backward_f64(da, ch, cc, dyt, dy_ld, a, w->tanh_c[k] + t * B * H,
+            lstm_step_backward_f64(da, ch, cc, dbias, dyt, dy_ld, a, w->tanh_c[k] + t * B * H,
                                    w->c[k] + prev_block(d, t) * B * H, valid, B, H);
         else if (kind == LOOM_GRU)
-            gru_step_backward_f64(da, dah, ch, dyt, dy_ld, a, w->hn[k] + t * B * H, hp,
+            gru_step_backward_f64(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, w->hn[k] + t * B * H, hp,
                                   valid, B, H);
         else
-            rnn_step_backward_f64(da, ch, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
+            rnn_step_backward_f64(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
         prof_tick(r, LOOM_RNN_GATES_BACKWARD);
         if ((st = rec_backward_f64(r, k, ch, dah, B)) != LOOM_OK)
             return st;
@@ -802,18 +822,11 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
     if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
         || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
         return st;
-    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
-     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
-     * LSTM and RNN share their two sums. */
-    loom_matrix ones = loom_matrix_wrap(w->ones, n, 1), sum = loom_matrix_wrap(w->bias, gh, 1);
-    if ((st = loom_gemm(&sum, 1.0, &dam, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_ih.data[j] += sum.data[j];
-    if (w->dgates_h != w->dgates && (st = loom_gemm(&sum, 1.0, &dahm, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_hh.data[j] += sum.data[j];
+    /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
+    for (size_t j = 0; j < gh; j++) {
+        g->b_ih.data[j] += dbias[j];
+        g->b_hh.data[j] += kind == LOOM_GRU && j >= 2 * H ? dbias[gh + j - 2 * H] : dbias[j];
+    }
     prof_tick(r, LOOM_RNN_WEIGHT_GRADIENTS);
     if (dx) {
         loom_matrix dxm = loom_matrix_wrap(dx, n, in);
@@ -1042,9 +1055,11 @@ static void gru_step_forward_f32(float *a, float *h_new, float *hn, float *o, si
  * in; out, the part of the gradient at h_prev that does not go through W_hh. dy (row stride
  * dy_ld): the gradient arriving at the step's output, added to dh for rows that ran (a row
  * of zeros with stride 0 when there is none). da: B x G*H gradient at the gate
- * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged).
+ * dbias (G*H) gains the column sums of da: the bias gradient, summed while da is in cache
+ * instead of in one more pass over all steps. */
 LOOM_CLONES
-static void rnn_step_backward_f32(float *da, float *dh, const float *dy, size_t dy_ld,
+static void rnn_step_backward_f32(float *da, float *dh, float *dbias, const float *dy, size_t dy_ld,
                                   const float *a, const unsigned char *valid, size_t B, size_t H,
                                   int relu)
 {
@@ -1058,7 +1073,12 @@ static void rnn_step_backward_f32(float *da, float *dh, const float *dy, size_t 
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
             float d = dhb[j] + dyb[j];
-            db[j] = relu ? (ab[j] > 0.0f ? d : 0.0f) : d * (1.0f - ab[j] * ab[j]);
+            /* relu' is 1 where the activation is positive, tanh' = 1 - tanh^2; both are
+             * computed and one picked, which GCC vectorises (a nested choice it does not) */
+            float drelu = ab[j] > 0.0f ? 1.0f : 0.0f, dtanh = 1.0f - ab[j] * ab[j];
+            float g = d * (relu ? drelu : dtanh);
+            db[j] = g;
+            dbias[j] += g;
             dhb[j] = 0.0f;
         }
     }
@@ -1066,7 +1086,8 @@ static void rnn_step_backward_f32(float *da, float *dh, const float *dy, size_t 
 
 /* dc: B x H gradient at the step's cell in, at c_prev out. */
 LOOM_CLONES
-static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float *dy, size_t dy_ld,
+static void lstm_step_backward_f32(float *da, float *dh, float *dc, float *dbias, const float *dy,
+                                   size_t dy_ld,
                                    const float *a, const float *tanh_c, const float *c_prev,
                                    const unsigned char *valid, size_t B, size_t H)
 {
@@ -1083,10 +1104,16 @@ static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float 
             float i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
             float tc = tcb[j], d = dhb[j] + dyb[j];
             float dcj = dcb[j] + d * o * (1.0f - tc * tc);
-            db[j] = dcj * g * i * (1.0f - i);
-            db[H + j] = dcj * cp[j] * f * (1.0f - f);
-            db[2 * H + j] = dcj * i * (1.0f - g * g);
-            db[3 * H + j] = d * tc * o * (1.0f - o);
+            float di = dcj * g * i * (1.0f - i), df = dcj * cp[j] * f * (1.0f - f);
+            float dg = dcj * i * (1.0f - g * g), dO = d * tc * o * (1.0f - o);
+            db[j] = di;
+            db[H + j] = df;
+            db[2 * H + j] = dg;
+            db[3 * H + j] = dO;
+            dbias[j] += di;
+            dbias[H + j] += df;
+            dbias[2 * H + j] += dg;
+            dbias[3 * H + j] += dO;
             dcb[j] = dcj * f;
             dhb[j] = 0.0f;
         }
@@ -1094,9 +1121,11 @@ static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float 
 }
 
 /* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
- * projections (equal for r and z, r * dn for n). */
+ * projections (equal for r and z, r * dn for n); dbias gains the sums of dai, dbias_hn (H)
+ * those of dah's n part (the gradient of b_hn). */
 LOOM_CLONES
-static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float *dy, size_t dy_ld,
+static void gru_step_backward_f32(float *dai, float *dah, float *dh, float *dbias, float *dbias_hn,
+                                  const float *dy, size_t dy_ld,
                                   const float *a, const float *hn, const float *h_prev,
                                   const unsigned char *valid, size_t B, size_t H)
 {
@@ -1119,6 +1148,10 @@ static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float
             di[H + j] = dhh[H + j] = daz;
             di[2 * H + j] = dan;
             dhh[2 * H + j] = dan * rg;
+            dbias[j] += dar;
+            dbias[H + j] += daz;
+            dbias[2 * H + j] += dan;
+            dbias_hn[j] += dan * rg;
             dhb[j] = d * z;
         }
     }
@@ -1197,9 +1230,6 @@ static loom_status forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, 
     loom_rnn_work *w = &r->work;
     size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
     size_t units = r->cfg.layers * r->dirs;
-    float *ones = as_f32(w->ones);
-    for (size_t i = 0; i < n; i++)
-        ones[i] = 1.0f;
     copy_rows_f32(as_f32(w->x), r->cfg.input, x->data32, x->ld, n, r->cfg.input);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         if (l == 0) {
@@ -1266,6 +1296,10 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
         loom_zero_bytes(as_f32(w->zeros), H * sizeof(float));
         dy_ld = 0;
     }
+    /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
+     * backward does not otherwise use. */
+    float *dbias = as_f32(w->bias);
+    loom_zero_bytes(dbias, (gh + H) * sizeof(float));
     prof_tick(r, LOOM_RNN_OTHER);
     loom_status st;
     for (size_t s = 0; s < T; s++) {
@@ -1276,13 +1310,13 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
         const float *dyt = dy ? dy + t * B * dy_ld : zeros;
         const float *hp = as_f32(w->h[k]) + prev_block(d, t) * B * H;
         if (kind == LOOM_LSTM)
-            lstm_step_backward_f32(da, ch, cc, dyt, dy_ld, a, as_f32(w->tanh_c[k]) + t * B * H,
+            lstm_step_backward_f32(da, ch, cc, dbias, dyt, dy_ld, a, as_f32(w->tanh_c[k]) + t * B * H,
                                    as_f32(w->c[k]) + prev_block(d, t) * B * H, valid, B, H);
         else if (kind == LOOM_GRU)
-            gru_step_backward_f32(da, dah, ch, dyt, dy_ld, a, as_f32(w->hn[k]) + t * B * H, hp,
+            gru_step_backward_f32(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, as_f32(w->hn[k]) + t * B * H, hp,
                                   valid, B, H);
         else
-            rnn_step_backward_f32(da, ch, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
+            rnn_step_backward_f32(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
         prof_tick(r, LOOM_RNN_GATES_BACKWARD);
         if ((st = rec_backward_f32(r, k, ch, dah, B)) != LOOM_OK)
             return st;
@@ -1300,18 +1334,11 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
     if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
         || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
         return st;
-    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
-     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
-     * LSTM and RNN share their two sums. */
-    loom_matrix ones = loom_matrix_wrap_f32(as_f32(w->ones), n, 1), sum = loom_matrix_wrap_f32(as_f32(w->bias), gh, 1);
-    if ((st = loom_gemm(&sum, 1.0, &dam, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_ih.data32[j] += sum.data32[j];
-    if (w->dgates_h != w->dgates && (st = loom_gemm(&sum, 1.0, &dahm, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_hh.data32[j] += sum.data32[j];
+    /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
+    for (size_t j = 0; j < gh; j++) {
+        g->b_ih.data32[j] += dbias[j];
+        g->b_hh.data32[j] += kind == LOOM_GRU && j >= 2 * H ? dbias[gh + j - 2 * H] : dbias[j];
+    }
     prof_tick(r, LOOM_RNN_WEIGHT_GRADIENTS);
     if (dx) {
         loom_matrix dxm = loom_matrix_wrap_f32(dx, n, in);

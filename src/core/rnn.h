@@ -72,7 +72,6 @@ typedef struct loom_rnn_work {
     size_t *lengths;     /* B entries, points into block */
     unsigned char *valid; /* T*B flags: step t of sequence b exists, points into block */
     double *x;           /* T*B x I: copy of the input of layer 0 */
-    double *ones;        /* T*B ones, for bias gradients by gemm */
     double **out;        /* per layer: T*B x H*dirs outputs (zero past each end) */
     double **mask;       /* per layer >= 1: T*B x H*dirs dropout masks scaled by 1/(1-p) */
     double **xin;        /* per layer: its input (x, out[l-1] or the dropped copy) */
@@ -87,7 +86,8 @@ typedef struct loom_rnn_work {
     double *carry_h;     /* B x H */
     double *carry_c;     /* B x H */
     double *step;        /* B x G*H: GRU recurrent projection of one step */
-    double *bias;        /* G*H: the summed biases the step kernels add */
+    double *bias;        /* G*H + H: the summed biases the step kernels add; backward's
+                          * bias gradient sums (G*H, then GRU's b_hn) */
     double *zeros;       /* H zeros: the output gradient of a backward without dout */
     double **wt;         /* per layer*dir: H x G*H, W_hh transposed for the JIT kernels */
     double **ptrs;       /* the pointer arrays above, one allocation */
