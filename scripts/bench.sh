@@ -27,6 +27,22 @@ declare -A FILES=([runs]=runs_scale)
 
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(matrix mlp rnn lstsq safetensors audio_features seq2seq)
+
+# oneDNN's RNN primitives are a reference of the rnn benchmark only, never a dependency of
+# loom: libdnnl-dev is installed here (as root) and tests/bench/rnn_onednn.c built beside
+# the build. Without it the rnn benchmark prints no oneDNN column.
+build_onednn_reference() {
+  if ! dpkg-query -W -f='${Status}' libdnnl-dev 2>/dev/null | grep -q "install ok installed"; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "bench.sh: no oneDNN reference (as root: apt-get install libdnnl-dev)" >&2
+      return 0
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdnnl-dev >/dev/null
+  fi
+  mkdir -p build/bench
+  cc -O2 -std=c11 -o build/bench/rnn_onednn tests/bench/rnn_onednn.c -ldnnl
+}
+if [[ " ${names[*]} " == *" rnn "* ]]; then build_onednn_reference; fi
 for name in "${names[@]}"; do
   script="tests/bench/${FILES[$name]:-$name}.lua"
   if [ ! -f "$script" ]; then

@@ -8,6 +8,7 @@ LOOM_PACKAGES=(
   build-essential cmake pkg-config          # compiler and build
   lua5.4 liblua5.4-dev                      # the language (stock lua5.4 runs the module tests)
   libopenblas-dev liblapacke-dev            # BLAS and LAPACK: all numerics
+  libxsmm-dev                               # JIT small-matrix products: recurrent steps
   check                                     # C unit tests
   zlib1g-dev                                # gzip-compressed CSV and text data
   libcurl4-openssl-dev                      # loom data fetch: downloads large datasets

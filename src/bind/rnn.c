@@ -77,9 +77,10 @@ static size_t check_layer_size(lua_State *L, int idx, const char *fn, const char
     return (size_t)n;
 }
 
-/* core.rnn.new(kind, input, hidden [, {layers, bidirectional, dropout, batch, nonlinearity}
- * [, cell]]): the one place that checks the constructors' arguments (nn.RNN, nn.LSTMCell,
- * ... in lua/loom/nn/recurrent.lua pass them through). Cells take only nonlinearity. */
+/* core.rnn.new(kind, input, hidden [, {layers, bidirectional, dropout, batch, nonlinearity,
+ * gemm} [, cell]]): the one place that checks the constructors' arguments (nn.RNN,
+ * nn.LSTMCell, ... in lua/loom/nn/recurrent.lua pass them through). Cells take only
+ * nonlinearity and gemm. */
 static int l_new(lua_State *L)
 {
     int kind = luaL_checkoption(L, 1, NULL, KINDS);
@@ -88,7 +89,7 @@ static int l_new(lua_State *L)
     size_t input = check_layer_size(L, 2, fn, "input size");
     size_t hidden = check_layer_size(L, 3, fn, "hidden size");
     int opts = loom_opt_table(L, 4, fn);
-    loom_rnn_config cfg = {LOOM_RNN_TANH, input, hidden, 1, 0, 0.0};
+    loom_rnn_config cfg = {LOOM_RNN_TANH, input, hidden, 1, 0, 0.0, LOOM_RNN_GEMM_AUTO};
     lua_Integer layers = 1, batch = NO_BATCH;
     if (!cell) {
         layers = loom_opt_integer(L, opts, "layers", 1, fn);
@@ -96,6 +97,14 @@ static int l_new(lua_State *L)
         cfg.dropout = loom_opt_number(L, opts, "dropout", 0.0, fn);
         batch = loom_opt_integer(L, opts, "batch", NO_BATCH, fn);
     }
+    const char *gemm = loom_opt_string(L, opts, "gemm", "auto", fn);
+    if (strcmp(gemm, "blas") == 0)
+        cfg.gemm = LOOM_RNN_GEMM_BLAS;
+    else if (strcmp(gemm, "xsmm") == 0)
+        cfg.gemm = LOOM_RNN_GEMM_XSMM;
+    else if (strcmp(gemm, "auto") != 0)
+        return loom_error(L, "%s: gemm must be \"auto\", \"xsmm\" or \"blas\", got \"%s\"", fn,
+                          gemm);
     const char *nl = loom_opt_string(L, opts, "nonlinearity", "tanh", fn);
     if (kind == 1)
         cfg.kind = LOOM_LSTM;
@@ -680,12 +689,13 @@ static int layer_fields(lua_State *L)
     return 1;
 }
 
-/* m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, cell, gates} */
+/* m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, cell, gates,
+ * gemm} (gemm: what runs the per-step products, "xsmm" or "blas") */
 static int layer_config(lua_State *L)
 {
     Layer *ly = tolayer(L, 1);
     const loom_rnn_config *c = &ly->r.cfg;
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 10);
     lua_pushstring(L, layer_name(ly) + 3);
     lua_setfield(L, -2, "kind");
     lua_pushstring(L, c->kind == LOOM_RNN_RELU ? "relu" : "tanh");
@@ -704,6 +714,35 @@ static int layer_config(lua_State *L)
     lua_setfield(L, -2, "cell");
     lua_pushinteger(L, (lua_Integer)ly->r.gates);
     lua_setfield(L, -2, "gates");
+    lua_pushstring(L, loom_rnn_gemm_name(ly->r.gemm));
+    lua_setfield(L, -2, "gemm");
+    return 1;
+}
+
+/* m:profile(on) -> m: true resets the counters and times each phase of the following
+ * forward and backward calls, false stops. m:profile() -> {phase = seconds, ...,
+ * forwards = n, backwards = n}: the phases of src/core/rnn.h (loom_rnn_phase). */
+static int layer_profile(lua_State *L)
+{
+    Layer *ly = tolayer(L, 1);
+    if (!lua_isnoneornil(L, 2)) {
+        if (!lua_isboolean(L, 2))
+            return luaL_error(L, "%s:profile: on must be true or false, got %s", layer_name(ly),
+                              luaL_typename(L, 2));
+        loom_rnn_profile_switch(&ly->r, lua_toboolean(L, 2));
+        lua_settop(L, 1);
+        return 1;
+    }
+    const loom_rnn_profile *p = &ly->r.profile;
+    lua_createtable(L, 0, LOOM_RNN_PHASES + 2);
+    for (int i = 0; i < LOOM_RNN_PHASES; i++) {
+        lua_pushnumber(L, p->seconds[i]);
+        lua_setfield(L, -2, loom_rnn_phase_name((loom_rnn_phase)i));
+    }
+    lua_pushinteger(L, (lua_Integer)p->forwards);
+    lua_setfield(L, -2, "forwards");
+    lua_pushinteger(L, (lua_Integer)p->backwards);
+    lua_setfield(L, -2, "backwards");
     return 1;
 }
 
@@ -712,14 +751,15 @@ static const luaL_Reg seq_methods[] = {
     {"initial_state_grad", layer_initial_state_grad}, {"gates", layer_gates},
     {"parameters", layer_parameters}, {"zero_grad", layer_zero_grad}, {"train", layer_train},
     {"eval", layer_eval}, {"is_training", layer_is_training}, {"config", layer_config},
-    {"cell_states", layer_cell_states}, {"to", layer_to}, {"dtype", layer_dtype}, {NULL, NULL}};
+    {"cell_states", layer_cell_states}, {"to", layer_to}, {"dtype", layer_dtype},
+    {"profile", layer_profile}, {NULL, NULL}};
 
 static const luaL_Reg cell_methods[] = {
     {"forward", cell_forward}, {"backward", cell_backward}, {"gates", layer_gates},
     {"initial_state_grad", layer_initial_state_grad}, {"parameters", layer_parameters},
     {"zero_grad", layer_zero_grad}, {"train", layer_train}, {"eval", layer_eval},
     {"is_training", layer_is_training}, {"config", layer_config}, {"to", layer_to},
-    {"dtype", layer_dtype}, {NULL, NULL}};
+    {"dtype", layer_dtype}, {"profile", layer_profile}, {NULL, NULL}};
 
 static int l_is_layer(lua_State *L)
 {

@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "kernel.h"
 
@@ -30,38 +31,63 @@ const char *loom_rnn_kind_name(loom_rnn_kind kind)
     return (unsigned)kind < 4 ? names[kind] : "?";
 }
 
-/* The step kernels run their inner loops as `omp simd` with exp going to glibc's vector
- * math library (libmvec, within 4 ulps) where CMake found it, and are cloned for AVX-512
- * and AVX2 like matrix.c's elementwise kernels (kernel.h). */
-
-static inline double sigmoid(double x)
+const char *loom_rnn_gemm_name(loom_rnn_gemm gemm)
 {
-    return 1.0 / (1.0 + exp(-x));
+    static const char *const names[] = {"auto", "blas", "xsmm"};
+    return (unsigned)gemm < 3 ? names[gemm] : "?";
 }
 
-/* tanh without libm's tanh (the gates spend most of their time there): the odd Taylor
- * series to x^23 below |x| = 1/4 (truncation < 1e-18), 1 - 2 / (exp(2|x|) + 1) above
- * (exactly 1 past |x| = 20, so the exp argument is capped there; NaN stays NaN).
- * Branch-free (both sides are computed, then one is picked) so that the step loops
- * vectorise. Within 7 ulps of tanh; the naive reference uses tanh. */
-static inline double fast_tanh(double x)
+loom_rnn_gemm loom_rnn_gemm_choice(size_t hidden, size_t gates, loom_dtype dtype)
 {
-    double a = fabs(x);
-    double z = x * x;
-    double p = -113927491862.0 / 2900518163668125.0;
-    p = p * z + 18888466084.0 / 194896477400625.0;
-    p = p * z - 443861162.0 / 1856156927625.0;
-    p = p * z + 6404582.0 / 10854718875.0;
-    p = p * z - 929569.0 / 638512875.0;
-    p = p * z + 21844.0 / 6081075.0;
-    p = p * z - 1382.0 / 155925.0;
-    p = p * z + 62.0 / 2835.0;
-    p = p * z - 17.0 / 315.0;
-    p = p * z + 2.0 / 15.0;
-    p = p * z - 1.0 / 3.0;
-    double small = x + x * z * p;
-    double big = copysign(1.0 - 2.0 / (exp(2.0 * (a > 20.0 ? 20.0 : a)) + 1.0), x);
-    return a < 0.25 ? small : big;
+    double bytes = (double)gates * (double)hidden * (double)hidden * (double)loom_dtype_size(dtype);
+    return bytes <= 1024.0 * 1024.0 ? LOOM_RNN_GEMM_XSMM : LOOM_RNN_GEMM_BLAS;
+}
+
+/* What runs the per-step products of r for its dtype (AUTO resolved). */
+static loom_rnn_gemm gemm_for(const loom_rnn *r)
+{
+    return r->cfg.gemm != LOOM_RNN_GEMM_AUTO
+               ? r->cfg.gemm
+               : loom_rnn_gemm_choice(r->cfg.hidden, r->gates, r->dtype);
+}
+
+/* ---- profile ---- */
+
+const char *loom_rnn_phase_name(loom_rnn_phase phase)
+{
+    static const char *const names[] = {
+        "input_projection", "recurrent", "gates", "gates_backward",
+        "recurrent_backward", "weight_gradients", "input_gradient", "other"};
+    return (unsigned)phase < LOOM_RNN_PHASES ? names[phase] : "?";
+}
+
+static double clock_seconds(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void loom_rnn_profile_switch(loom_rnn *r, int on)
+{
+    memset(&r->profile, 0, sizeof r->profile);
+    r->profile.on = on;
+}
+
+/* The time since the last boundary goes to phase. */
+static void prof_tick(loom_rnn *r, loom_rnn_phase phase)
+{
+    if (!r->profile.on)
+        return;
+    double now = clock_seconds();
+    r->profile.seconds[phase] += now - r->profile.mark;
+    r->profile.mark = now;
+}
+
+static void prof_start(loom_rnn *r)
+{
+    if (r->profile.on)
+        r->profile.mark = clock_seconds();
 }
 
 /* ---- parameters ---- */
@@ -85,7 +111,7 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
 {
     memset(r, 0, sizeof *r);
     if (cfg->input == 0 || cfg->hidden == 0 || cfg->layers == 0 || (unsigned)cfg->kind > LOOM_GRU
-        || !(cfg->dropout >= 0.0 && cfg->dropout < 1.0))
+        || !(cfg->dropout >= 0.0 && cfg->dropout < 1.0) || (unsigned)cfg->gemm > LOOM_RNN_GEMM_XSMM)
         return LOOM_EARG;
     r->cfg = *cfg;
     r->dirs = cfg->bidirectional ? 2 : 1;
@@ -97,9 +123,10 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     r->values = loom_malloc(r->count * sizeof(double));
     r->grads = loom_calloc(r->count, sizeof(double));
     r->params = loom_malloc(2 * units * sizeof *r->params);
-    /* Three pointer arrays per layer and five per unit, filled by the workspace layout. */
-    r->work.ptrs = loom_calloc(3 * cfg->layers + 5 * units, sizeof(double *));
-    if (!r->values || !r->grads || !r->params || !r->work.ptrs) {
+    /* Three pointer arrays per layer and six per unit, filled by the workspace layout. */
+    r->work.ptrs = loom_calloc(3 * cfg->layers + 6 * units, sizeof(double *));
+    r->work.smm_forward = loom_calloc(2 * units, sizeof(loom_smm));
+    if (!r->values || !r->grads || !r->params || !r->work.ptrs || !r->work.smm_forward) {
         loom_rnn_release(r);
         return LOOM_ENOMEM;
     }
@@ -124,6 +151,9 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     w->c = w->h + units;
     w->hn = w->c + units;
     w->tanh_c = w->hn + units;
+    w->wt = w->tanh_c + units;
+    w->smm_backward = w->smm_forward + units;
+    r->gemm = gemm_for(r);
     return LOOM_OK;
 }
 
@@ -136,10 +166,12 @@ void loom_rnn_release(loom_rnn *r)
     r->values32 = r->grads32 = NULL;
     loom_free(r->params);
     loom_free(r->work.ptrs);
+    loom_free(r->work.smm_forward);
     loom_free(r->work.block);
     r->values = r->grads = NULL;
     r->params = r->grad = NULL;
     r->work.ptrs = NULL;
+    r->work.smm_forward = r->work.smm_backward = NULL;
     r->work.block = NULL;
     r->work.capacity = 0;
     r->work.have_forward = 0;
@@ -216,6 +248,7 @@ loom_status loom_rnn_to(loom_rnn *r, loom_dtype dtype, void **old_values, void *
             }
     }
     r->work.have_forward = 0; /* the kept activations are of the old dtype */
+    r->gemm = gemm_for(r);
     return LOOM_OK;
 }
 
@@ -251,7 +284,6 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     loom_rnn_work *w = &r->work;
     size_t n = T * B, hid = r->cfg.hidden, hd = hid * r->dirs, gh = r->gates * hid;
     w->x = carve(cv, n * r->cfg.input);
-    w->ones = carve(cv, n);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         w->out[l] = carve(cv, n * hd);
         w->mask[l] = l > 0 && dropout_used(r) ? carve(cv, 2 * n * hd) : NULL;
@@ -262,6 +294,7 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
             w->c[k] = r->cfg.kind == LOOM_LSTM ? carve(cv, (n + B) * hid) : NULL;
             w->hn[k] = r->cfg.kind == LOOM_GRU ? carve(cv, n * hid) : NULL;
             w->tanh_c[k] = r->cfg.kind == LOOM_LSTM ? carve(cv, n * hid) : NULL;
+            w->wt[k] = r->gemm == LOOM_RNN_GEMM_XSMM ? carve(cv, gh * hid) : NULL;
         }
     }
     w->dgates = carve(cv, n * gh);
@@ -271,7 +304,8 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_h = carve(cv, B * hid);
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
-    w->bias = carve(cv, gh);
+    w->bias = carve(cv, gh + hid);
+    w->zeros = carve(cv, hid);
     w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
     w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
 }
@@ -295,202 +329,7 @@ static loom_status reserve(loom_rnn *r, size_t T, size_t B)
     return LOOM_OK;
 }
 
-/* ---- small helpers ---- */
-
-/* out (B x n) = in (B x k) * op(w) + beta * out, op(w) k x n (w^T when w_trans). One row
- * goes through gemv, which BLAS does faster than a 1-row gemm. */
-static loom_status row_gemm(double *out, double *in, size_t B, size_t k, size_t n,
-                            const loom_matrix *w, int w_trans, double beta)
-{
-    if (B == 1) {
-        loom_matrix o = loom_matrix_wrap(out, n, 1), v = loom_matrix_wrap(in, k, 1);
-        return loom_gemm(&o, 1.0, w, !w_trans, &v, 0, beta);
-    }
-    loom_matrix o = loom_matrix_wrap(out, B, n), a = loom_matrix_wrap(in, B, k);
-    return loom_gemm(&o, 1.0, &a, 0, w, w_trans, beta);
-}
-
-static void copy_rows(double *dst, size_t dst_ld, const double *src, size_t src_ld,
-                      size_t rows, size_t cols)
-{
-    for (size_t i = 0; i < rows; i++)
-        loom_copy_bytes(dst + i * dst_ld, src + i * src_ld, cols * sizeof(double));
-}
-
-/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
-
-/* The fused kernels get the gate pre-activations without their biases (one gemm with
- * beta 0 writes them) and add bias (G*H: b_ih + b_hh, for GRU's n gate b_in only). */
-
-/* a: B x H pre-activations in, activations out; h = act(a). */
-LOOM_CLONES
-static void rnn_step_forward(double *a, double *h_new, const double *h_prev, const double *bias,
-                             const unsigned char *valid, size_t B, size_t H, int relu)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *ab = a + b * H, *hb = h_new + b * H;
-        if (!valid[b]) {
-            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
-            loom_zero_bytes(ab, H * sizeof(double));
-            continue;
-        }
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            double x = ab[j] + bias[j];
-            double v = relu ? (x > 0.0 ? x : 0.0) : fast_tanh(x);
-            ab[j] = v;
-            hb[j] = v;
-        }
-    }
-}
-
-/* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
- * h = o tanh(c); tanh_c keeps tanh(c) for the backward pass. */
-LOOM_CLONES
-static void lstm_step_forward(double *a, double *h_new, double *c_new, double *tanh_c,
-                              const double *h_prev, const double *c_prev, const double *bias,
-                              const unsigned char *valid, size_t B, size_t H)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H, *tcb = tanh_c + b * H;
-        const double *cp = c_prev + b * H;
-        if (!valid[b]) {
-            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
-            loom_copy_bytes(cb, cp, H * sizeof(double));
-            loom_zero_bytes(ab, 4 * H * sizeof(double));
-            continue;
-        }
-        double *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            double i = sigmoid(ai[j] + bias[j]), f = sigmoid(af[j] + bias[H + j]);
-            double g = fast_tanh(ag[j] + bias[2 * H + j]), o = sigmoid(ao[j] + bias[3 * H + j]);
-            double c = f * cp[j] + i * g;
-            ai[j] = i;
-            af[j] = f;
-            ag[j] = g;
-            ao[j] = o;
-            cb[j] = c;
-            double tc = fast_tanh(c);
-            tcb[j] = tc;
-            hb[j] = o * tc;
-        }
-    }
-}
-
-/* a: B x 3H input projections (r, z, n); rec: B x 3H recurrent projections W_hh h_prev;
- * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h +
- * b_hn, h = (1 - z) n + z h_prev. */
-LOOM_CLONES
-static void gru_step_forward(double *a, double *h_new, double *hn, const double *rec,
-                             const double *bias, const double *b_hh, const double *h_prev,
-                             const unsigned char *valid, size_t B, size_t H)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H;
-        const double *hp = h_prev + b * H, *rb = rec + b * 3 * H;
-        if (!valid[b]) {
-            loom_copy_bytes(hb, hp, H * sizeof(double));
-            loom_zero_bytes(ab, 3 * H * sizeof(double));
-            loom_zero_bytes(hnb, H * sizeof(double));
-            continue;
-        }
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            double rg = sigmoid(ab[j] + bias[j] + rb[j]);
-            double z = sigmoid(ab[H + j] + bias[H + j] + rb[H + j]);
-            double hnj = rb[2 * H + j] + b_hh[2 * H + j];
-            double n = fast_tanh(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
-            ab[j] = rg;
-            ab[H + j] = z;
-            ab[2 * H + j] = n;
-            hnb[j] = hnj;
-            hb[j] = (1.0 - z) * n + z * hp[j];
-        }
-    }
-}
-
-/* Backward kernels. dh: B x H, the gradient at the step's output state in; out, the part of
- * the gradient at h_prev that does not go through W_hh. da: B x G*H gradient at the gate
- * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
-LOOM_CLONES
-static void rnn_step_backward(double *da, double *dh, const double *a,
-                              const unsigned char *valid, size_t B, size_t H, int relu)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *db = da + b * H, *dhb = dh + b * H;
-        const double *ab = a + b * H;
-        if (!valid[b]) {
-            loom_zero_bytes(db, H * sizeof(double));
-            continue;
-        }
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            db[j] = relu ? (ab[j] > 0.0 ? dhb[j] : 0.0) : dhb[j] * (1.0 - ab[j] * ab[j]);
-            dhb[j] = 0.0;
-        }
-    }
-}
-
-/* dc: B x H gradient at the step's cell in, at c_prev out. */
-LOOM_CLONES
-static void lstm_step_backward(double *da, double *dh, double *dc, const double *a,
-                               const double *tanh_c, const double *c_prev,
-                               const unsigned char *valid, size_t B, size_t H)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
-        const double *ab = a + b * 4 * H, *tcb = tanh_c + b * H, *cp = c_prev + b * H;
-        if (!valid[b]) {
-            loom_zero_bytes(db, 4 * H * sizeof(double));
-            continue;
-        }
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            double i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
-            double tc = tcb[j];
-            double dcj = dcb[j] + dhb[j] * o * (1.0 - tc * tc);
-            db[j] = dcj * g * i * (1.0 - i);
-            db[H + j] = dcj * cp[j] * f * (1.0 - f);
-            db[2 * H + j] = dcj * i * (1.0 - g * g);
-            db[3 * H + j] = dhb[j] * tc * o * (1.0 - o);
-            dcb[j] = dcj * f;
-            dhb[j] = 0.0;
-        }
-    }
-}
-
-/* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
- * projections (equal for r and z, r * dn for n). */
-LOOM_CLONES
-static void gru_step_backward(double *dai, double *dah, double *dh, const double *a,
-                              const double *hn, const double *h_prev,
-                              const unsigned char *valid, size_t B, size_t H)
-{
-    for (size_t b = 0; b < B; b++) {
-        double *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
-        const double *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
-        if (!valid[b]) {
-            loom_zero_bytes(di, 3 * H * sizeof(double));
-            loom_zero_bytes(dhh, 3 * H * sizeof(double));
-            continue;
-        }
-        LOOM_SIMD
-        for (size_t j = 0; j < H; j++) {
-            double rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j];
-            double dan = d * (1.0 - z) * (1.0 - n * n);
-            double dar = dan * hnb[j] * rg * (1.0 - rg);
-            double daz = d * (hp[j] - n) * z * (1.0 - z);
-            di[j] = dhh[j] = dar;
-            di[H + j] = dhh[H + j] = daz;
-            di[2 * H + j] = dan;
-            dhh[2 * H + j] = dan * rg;
-            dhb[j] = d * z;
-        }
-    }
-}
-
-/* ---- forward ---- */
+/* ---- shared by both dtypes ---- */
 
 /* Blocks of h[k] holding the state entering and leaving step t (0-based), see the top. */
 static size_t prev_block(size_t dir, size_t t)
@@ -502,79 +341,10 @@ static size_t next_block(size_t dir, size_t t)
     return dir == 0 ? t + 1 : t;
 }
 
-static loom_status layer_forward(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
-                                 const loom_matrix *h0, const loom_matrix *c0)
-{
-    loom_rnn_work *w = &r->work;
-    size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
-    size_t in = layer_input(r, l), hd = H * r->dirs;
-    const loom_rnn_params *p = &r->params[k];
-    double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k];
-    size_t start = d == 0 ? 0 : T;
-    if (h0)
-        copy_rows(hs + start * B * H, H, loom_at(h0, k * B, 0), h0->ld, B, H);
-    else
-        loom_zero_bytes(hs + start * B * H, B * H * sizeof(double));
-    if (cs) {
-        if (c0)
-            copy_rows(cs + start * B * H, H, loom_at(c0, k * B, 0), c0->ld, B, H);
-        else
-            loom_zero_bytes(cs + start * B * H, B * H * sizeof(double));
-    }
-    /* One gemm projects the inputs of every step; the kernels add the biases. */
-    double *bias = w->bias;
-    for (size_t j = 0; j < gh; j++)
-        bias[j] = p->b_ih.data[j]
-                  + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
-    loom_matrix am = loom_matrix_wrap(a, n, gh), xm = loom_matrix_wrap(w->xin[l], n, in);
-    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 0.0);
-    if (st != LOOM_OK)
-        return st;
-    for (size_t s = 0; s < T; s++) {
-        size_t t = d == 0 ? s : T - 1 - s;
-        double *at = a + t * B * gh;
-        double *hp = hs + prev_block(d, t) * B * H;
-        double *hnew = hs + next_block(d, t) * B * H;
-        const unsigned char *valid = w->valid + t * B;
-        if (r->cfg.kind == LOOM_GRU) {
-            st = row_gemm(w->step, hp, B, H, gh, &p->w_hh, 1, 0.0);
-            if (st != LOOM_OK)
-                return st;
-            gru_step_forward(at, hnew, w->hn[k] + t * B * H, w->step, bias, p->b_hh.data, hp,
-                             valid, B, H);
-        } else {
-            st = row_gemm(at, hp, B, H, gh, &p->w_hh, 1, 1.0);
-            if (st != LOOM_OK)
-                return st;
-            if (r->cfg.kind == LOOM_LSTM)
-                lstm_step_forward(at, hnew, cs + next_block(d, t) * B * H, w->tanh_c[k] + t * B * H, hp,
-                                  cs + prev_block(d, t) * B * H, bias, valid, B, H);
-            else
-                rnn_step_forward(at, hnew, hp, bias, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
-        }
-        double *o = w->out[l] + t * B * hd + d * H;
-        for (size_t b = 0; b < B; b++) {
-            if (valid[b])
-                loom_copy_bytes(o + b * hd, hnew + b * H, H * sizeof(double));
-            else
-                loom_zero_bytes(o + b * hd, H * sizeof(double));
-        }
-    }
-    return LOOM_OK;
-}
-
 static int state_shape_ok(const loom_matrix *m, size_t rows, size_t cols)
 {
     return !m || (m->rows == rows && m->cols == cols);
 }
-
-static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t,
-                                   loom_matrix *c_t, const loom_matrix *x, size_t batch,
-                                   const size_t *lengths, const loom_matrix *h0,
-                                   const loom_matrix *c0, loom_rng *rng);
-static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0,
-                                    loom_matrix *dc0, const loom_matrix *dout,
-                                    const loom_matrix *dh_t, const loom_matrix *dc_t);
 
 /* Every matrix given shares the layer's dtype (NULL ones skipped). */
 static int dtypes_match(const loom_rnn *r, const loom_matrix *a, const loom_matrix *b,
@@ -587,77 +357,397 @@ static int dtypes_match(const loom_rnn *r, const loom_matrix *a, const loom_matr
     return 1;
 }
 
-loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
-                             const loom_matrix *x, size_t batch, const size_t *lengths,
-                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
+/* The JIT kernels of every unit for batch B: forward B x H by H x G*H (W_hh^T, beta 1 into
+ * the gate block, 0 for GRU's separate block), backward B x G*H by G*H x H (beta 1). A
+ * shape libxsmm has no kernel for leaves fn NULL, and BLAS runs it. */
+static loom_status dispatch_smm(loom_rnn *r, size_t B)
 {
-    if (!dtypes_match(r, out, h_t, c_t, x) || !dtypes_match(r, h0, c0, NULL, NULL))
-        return LOOM_EARG;
-    if (r->dtype == LOOM_F32)
-        return rnn_forward_f32(r, out, h_t, c_t, x, batch, lengths, h0, c0, rng);
-    size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
-    if (!r->values)
-        return LOOM_EARG;
-    if (batch == 0 || x->cols != r->cfg.input || x->rows == 0 || x->rows % batch != 0)
-        return LOOM_EDIM;
-    size_t B = batch, T = x->rows / batch, n = x->rows;
-    int lstm = r->cfg.kind == LOOM_LSTM;
-    if (out->rows != n || out->cols != hd || !state_shape_ok(h0, units * B, H)
-        || !state_shape_ok(h_t, units * B, H) || (c0 && !lstm) || (c_t && !lstm)
-        || !state_shape_ok(c0, units * B, H) || !state_shape_ok(c_t, units * B, H))
-        return LOOM_EDIM;
-    if (lengths)
-        for (size_t b = 0; b < B; b++)
-            if (lengths[b] < 1 || lengths[b] > T)
-                return LOOM_EARG;
-    int drop = r->training && dropout_used(r);
-    if (drop && !rng)
-        return LOOM_EARG;
+    size_t H = r->cfg.hidden, gh = r->gates * H, units = r->cfg.layers * r->dirs;
+    for (size_t k = 0; k < units; k++) {
+        loom_status st = loom_smm_dispatch(&r->work.smm_forward[k], r->dtype, B, gh, H, H, gh,
+                                           gh, r->cfg.kind == LOOM_GRU ? 0 : 1);
+        if (st == LOOM_OK)
+            st = loom_smm_dispatch(&r->work.smm_backward[k], r->dtype, B, H, gh, gh, H, H, 1);
+        if (st != LOOM_OK)
+            return st;
+    }
+    return LOOM_OK;
+}
+
+/* ---- float64: the kernels, per-step products and passes ---- */
+
+static void copy_rows_f64(double *dst, size_t dst_ld, const double *src, size_t src_ld, size_t rows,
+                          size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        loom_copy_bytes(dst + i * dst_ld, src + i * src_ld, cols * sizeof(double));
+}
+
+/* dst (cols x rows) = src (rows x cols)^T, in 32 x 32 tiles (a row-by-row pass strides
+ * through dst a page at a time). */
+static void copy_transposed_f64(double *dst, const double *src, size_t rows, size_t cols)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += 32)
+        for (size_t j0 = 0; j0 < cols; j0 += 32)
+            for (size_t i = i0; i < rows && i < i0 + 32; i++)
+                for (size_t j = j0; j < cols && j < j0 + 32; j++)
+                    dst[j * rows + i] = src[i * cols + j];
+}
+
+/* ---- the per-step recurrent products ---- */
+
+/* out (B x G*H) = h (B x H) W_hh^T + beta out: through the unit's JIT kernel when it has
+ * one (it reads the transposed copy wt), else BLAS (gemv for one row). */
+static loom_status rec_forward_f64(const loom_rnn *r, size_t k, double *out, double *h, size_t B,
+                                   int beta)
+{
+    const loom_rnn_params *p = &r->params[k];
+    size_t H = r->cfg.hidden, gh = r->gates * H;
+    const loom_rnn_work *w = &r->work;
+    if (w->smm_forward && w->smm_forward[k].fn) {
+        loom_smm_run(&w->smm_forward[k], h, w->wt[k], out);
+        return LOOM_OK;
+    }
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap(out, gh, 1), v = loom_matrix_wrap(h, H, 1);
+        return loom_gemm(&o, 1.0, &p->w_hh, 0, &v, 0, beta);
+    }
+    loom_matrix o = loom_matrix_wrap(out, B, gh), a = loom_matrix_wrap(h, B, H);
+    return loom_gemm(&o, 1.0, &a, 0, &p->w_hh, 1, beta);
+}
+
+/* dh (B x H) += da (B x G*H) W_hh. */
+static loom_status rec_backward_f64(const loom_rnn *r, size_t k, double *dh, double *da, size_t B)
+{
+    const loom_rnn_params *p = &r->params[k];
+    size_t H = r->cfg.hidden, gh = r->gates * H;
+    const loom_rnn_work *w = &r->work;
+    if (w->smm_backward && w->smm_backward[k].fn) {
+        loom_smm_run(&w->smm_backward[k], da, p->w_hh.data, dh);
+        return LOOM_OK;
+    }
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap(dh, H, 1), v = loom_matrix_wrap(da, gh, 1);
+        return loom_gemm(&o, 1.0, &p->w_hh, 1, &v, 0, 1.0);
+    }
+    loom_matrix o = loom_matrix_wrap(dh, B, H), a = loom_matrix_wrap(da, B, gh);
+    return loom_gemm(&o, 1.0, &a, 0, &p->w_hh, 0, 1.0);
+}
+
+/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ----
+ * Forward kernels get the gate pre-activations without biases (the input projection has
+ * beta 0) and add bias (G*H: b_ih + b_hh; for GRU's n gate b_in only). They write the new
+ * state to h_new and to the layer output o (row stride ld; zero for rows that did not run,
+ * whose state is copied through). */
+
+/* a: B x H pre-activations in, activations out; h = act(a). */
+LOOM_CLONES
+static void rnn_step_forward_f64(double *a, double *h_new, double *o, size_t ld, const double *h_prev,
+                                 const double *bias, const unsigned char *valid, size_t B,
+                                 size_t H, int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * H, *hb = h_new + b * H, *ob = o + b * ld;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
+            loom_zero_bytes(ab, H * sizeof(double));
+            loom_zero_bytes(ob, H * sizeof(double));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double x = ab[j] + bias[j];
+            double v = relu ? (x > 0.0 ? x : 0.0) : loom_tanh(x);
+            ab[j] = v;
+            hb[j] = v;
+            ob[j] = v;
+        }
+    }
+}
+
+/* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
+ * h = o tanh(c); tanh_c keeps tanh(c) for the backward pass. */
+LOOM_CLONES
+static void lstm_step_forward_f64(double *a, double *h_new, double *c_new, double *tanh_c, double *o,
+                                  size_t ld, const double *h_prev, const double *c_prev,
+                                  const double *bias, const unsigned char *valid, size_t B,
+                                  size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H;
+        double *tcb = tanh_c + b * H, *ob = o + b * ld;
+        const double *cp = c_prev + b * H;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, h_prev + b * H, H * sizeof(double));
+            loom_copy_bytes(cb, cp, H * sizeof(double));
+            loom_zero_bytes(ab, 4 * H * sizeof(double));
+            loom_zero_bytes(ob, H * sizeof(double));
+            continue;
+        }
+        double *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double i = loom_sigmoid(ai[j] + bias[j]), f = loom_sigmoid(af[j] + bias[H + j]);
+            double g = loom_tanh(ag[j] + bias[2 * H + j]), og = loom_sigmoid(ao[j] + bias[3 * H + j]);
+            double c = f * cp[j] + i * g;
+            ai[j] = i;
+            af[j] = f;
+            ag[j] = g;
+            ao[j] = og;
+            cb[j] = c;
+            double tc = loom_tanh(c);
+            tcb[j] = tc;
+            hb[j] = og * tc;
+            ob[j] = og * tc;
+        }
+    }
+}
+
+/* a: B x 3H input projections (r, z, n); rec: B x 3H recurrent projections W_hh h_prev;
+ * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h + b_hn,
+ * h = (1 - z) n + z h_prev. */
+LOOM_CLONES
+static void gru_step_forward_f64(double *a, double *h_new, double *hn, double *o, size_t ld,
+                                 const double *rec, const double *bias, const double *b_hh,
+                                 const double *h_prev, const unsigned char *valid, size_t B,
+                                 size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H, *ob = o + b * ld;
+        const double *hp = h_prev + b * H, *rb = rec + b * 3 * H;
+        if (!valid[b]) {
+            loom_copy_bytes(hb, hp, H * sizeof(double));
+            loom_zero_bytes(ab, 3 * H * sizeof(double));
+            loom_zero_bytes(hnb, H * sizeof(double));
+            loom_zero_bytes(ob, H * sizeof(double));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double rg = loom_sigmoid(ab[j] + bias[j] + rb[j]);
+            double z = loom_sigmoid(ab[H + j] + bias[H + j] + rb[H + j]);
+            double hnj = rb[2 * H + j] + b_hh[2 * H + j];
+            double n = loom_tanh(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
+            double h = (1.0 - z) * n + z * hp[j];
+            ab[j] = rg;
+            ab[H + j] = z;
+            ab[2 * H + j] = n;
+            hnb[j] = hnj;
+            hb[j] = h;
+            ob[j] = h;
+        }
+    }
+}
+
+/* Backward kernels. dh: B x H, the gradient at the step's output state from the later steps
+ * in; out, the part of the gradient at h_prev that does not go through W_hh. dy (row stride
+ * dy_ld): the gradient arriving at the step's output, added to dh for rows that ran (a row
+ * of zeros with stride 0 when there is none). da: B x G*H gradient at the gate
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged).
+ * dbias (G*H) gains the column sums of da: the bias gradient, summed while da is in cache
+ * instead of in one more pass over all steps. */
+LOOM_CLONES
+static void rnn_step_backward_f64(double *da, double *dh, double *dbias, const double *dy, size_t dy_ld,
+                                  const double *a, const unsigned char *valid, size_t B, size_t H,
+                                  int relu)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *db = da + b * H, *dhb = dh + b * H;
+        const double *ab = a + b * H, *dyb = dy + b * dy_ld;
+        if (!valid[b]) {
+            loom_zero_bytes(db, H * sizeof(double));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double d = dhb[j] + dyb[j];
+            /* relu' is 1 where the activation is positive, tanh' = 1 - tanh^2; both are
+             * computed and one picked, which GCC vectorises (a nested choice it does not) */
+            double drelu = ab[j] > 0.0 ? 1.0 : 0.0, dtanh = 1.0 - ab[j] * ab[j];
+            double g = d * (relu ? drelu : dtanh);
+            db[j] = g;
+            dbias[j] += g;
+            dhb[j] = 0.0;
+        }
+    }
+}
+
+/* dc: B x H gradient at the step's cell in, at c_prev out. */
+LOOM_CLONES
+static void lstm_step_backward_f64(double *da, double *dh, double *dc, double *dbias, const double *dy,
+                                   size_t dy_ld,
+                                   const double *a, const double *tanh_c, const double *c_prev,
+                                   const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
+        const double *ab = a + b * 4 * H, *tcb = tanh_c + b * H, *cp = c_prev + b * H;
+        const double *dyb = dy + b * dy_ld;
+        if (!valid[b]) {
+            loom_zero_bytes(db, 4 * H * sizeof(double));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
+            double tc = tcb[j], d = dhb[j] + dyb[j];
+            double dcj = dcb[j] + d * o * (1.0 - tc * tc);
+            double di = dcj * g * i * (1.0 - i), df = dcj * cp[j] * f * (1.0 - f);
+            double dg = dcj * i * (1.0 - g * g), dO = d * tc * o * (1.0 - o);
+            db[j] = di;
+            db[H + j] = df;
+            db[2 * H + j] = dg;
+            db[3 * H + j] = dO;
+            dbias[j] += di;
+            dbias[H + j] += df;
+            dbias[2 * H + j] += dg;
+            dbias[3 * H + j] += dO;
+            dcb[j] = dcj * f;
+            dhb[j] = 0.0;
+        }
+    }
+}
+
+/* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
+ * projections (equal for r and z, r * dn for n); dbias gains the sums of dai, dbias_hn (H)
+ * those of dah's n part (the gradient of b_hn). */
+LOOM_CLONES
+static void gru_step_backward_f64(double *dai, double *dah, double *dh, double *dbias, double *dbias_hn,
+                                  const double *dy, size_t dy_ld,
+                                  const double *a, const double *hn, const double *h_prev,
+                                  const unsigned char *valid, size_t B, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        double *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
+        const double *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
+        const double *dyb = dy + b * dy_ld;
+        if (!valid[b]) {
+            loom_zero_bytes(di, 3 * H * sizeof(double));
+            loom_zero_bytes(dhh, 3 * H * sizeof(double));
+            continue;
+        }
+        LOOM_SIMD
+        for (size_t j = 0; j < H; j++) {
+            double rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j] + dyb[j];
+            double dan = d * (1.0 - z) * (1.0 - n * n);
+            double dar = dan * hnb[j] * rg * (1.0 - rg);
+            double daz = d * (hp[j] - n) * z * (1.0 - z);
+            di[j] = dhh[j] = dar;
+            di[H + j] = dhh[H + j] = daz;
+            di[2 * H + j] = dan;
+            dhh[2 * H + j] = dan * rg;
+            dbias[j] += dar;
+            dbias[H + j] += daz;
+            dbias[2 * H + j] += dan;
+            dbias_hn[j] += dan * rg;
+            dhb[j] = d * z;
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+static loom_status layer_forward_f64(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
+                                     const loom_matrix *h0, const loom_matrix *c0)
+{
     loom_rnn_work *w = &r->work;
-    w->have_forward = 0;
-    loom_status st = reserve(r, T, B);
+    size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
+    size_t in = layer_input(r, l), hd = H * r->dirs;
+    const loom_rnn_params *p = &r->params[k];
+    double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k];
+    size_t start = d == 0 ? 0 : T;
+    if (h0)
+        copy_rows_f64(hs + start * B * H, H, loom_at(h0, k * B, 0), h0->ld, B, H);
+    else
+        loom_zero_bytes(hs + start * B * H, B * H * sizeof(double));
+    if (cs) {
+        if (c0)
+            copy_rows_f64(cs + start * B * H, H, loom_at(c0, k * B, 0), c0->ld, B, H);
+        else
+            loom_zero_bytes(cs + start * B * H, B * H * sizeof(double));
+    }
+    double *bias = w->bias;
+    for (size_t j = 0; j < gh; j++)
+        bias[j] = p->b_ih.data[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
+    if (w->smm_forward && w->smm_forward[k].fn) /* the JIT kernel reads W_hh^T */
+        copy_transposed_f64(w->wt[k], p->w_hh.data, gh, H);
+    prof_tick(r, LOOM_RNN_OTHER);
+    /* One gemm projects the inputs of every step; the kernels add the biases. */
+    loom_matrix am = loom_matrix_wrap(a, n, gh), xm = loom_matrix_wrap(w->xin[l], n, in);
+    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 0.0);
     if (st != LOOM_OK)
         return st;
-    w->steps = T;
-    w->batch = B;
-    w->dropped = drop;
-    for (size_t b = 0; b < B; b++)
-        w->lengths[b] = lengths ? lengths[b] : T;
-    for (size_t t = 0; t < T; t++)
-        for (size_t b = 0; b < B; b++)
-            w->valid[t * B + b] = t < w->lengths[b];
-    for (size_t i = 0; i < n; i++)
-        w->ones[i] = 1.0;
-    copy_rows(w->x, r->cfg.input, x->data, x->ld, n, r->cfg.input);
+    prof_tick(r, LOOM_RNN_INPUT_PROJECTION);
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? s : T - 1 - s;
+        double *at = a + t * B * gh;
+        double *hp = hs + prev_block(d, t) * B * H;
+        double *hnew = hs + next_block(d, t) * B * H;
+        double *o = w->out[l] + t * B * hd + d * H;
+        const unsigned char *valid = w->valid + t * B;
+        if (r->cfg.kind == LOOM_GRU) {
+            double *rec = w->step;
+            if ((st = rec_forward_f64(r, k, rec, hp, B, 0)) != LOOM_OK)
+                return st;
+            prof_tick(r, LOOM_RNN_RECURRENT);
+            gru_step_forward_f64(at, hnew, w->hn[k] + t * B * H, o, hd, rec, bias,
+                                 p->b_hh.data, hp, valid, B, H);
+        } else {
+            if ((st = rec_forward_f64(r, k, at, hp, B, 1)) != LOOM_OK)
+                return st;
+            prof_tick(r, LOOM_RNN_RECURRENT);
+            if (r->cfg.kind == LOOM_LSTM)
+                lstm_step_forward_f64(at, hnew, cs + next_block(d, t) * B * H,
+                                      w->tanh_c[k] + t * B * H, o, hd, hp,
+                                      cs + prev_block(d, t) * B * H, bias, valid, B, H);
+            else
+                rnn_step_forward_f64(at, hnew, o, hd, hp, bias, valid, B, H,
+                                     r->cfg.kind == LOOM_RNN_RELU);
+        }
+        prof_tick(r, LOOM_RNN_GATES);
+    }
+    return LOOM_OK;
+}
+
+/* The forward pass after loom_rnn_forward checked the arguments and laid out the workspace
+ * for T steps of B sequences; drop: draw dropout masks between layers. */
+static loom_status forward_f64(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                               const loom_matrix *x, const loom_matrix *h0,
+                               const loom_matrix *c0, loom_rng *rng, int drop)
+{
+    loom_rnn_work *w = &r->work;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
+    size_t units = r->cfg.layers * r->dirs;
+    copy_rows_f64(w->x, r->cfg.input, x->data, x->ld, n, r->cfg.input);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         if (l == 0) {
             w->xin[l] = w->x;
         } else if (drop) {
             /* mask holds the scaled keep mask, then the dropped input. */
-            double *mask = w->mask[l], *dropped = mask + n * hd, keep = 1.0 - r->cfg.dropout;
+            double *mask = w->mask[l], *dropped = mask + n * hd, *prev = w->out[l - 1];
+            double keep = 1.0 - r->cfg.dropout;
             for (size_t i = 0; i < n * hd; i++) {
                 mask[i] = loom_rng_uniform(rng) < keep ? 1.0 / keep : 0.0;
-                dropped[i] = w->out[l - 1][i] * mask[i];
+                dropped[i] = prev[i] * mask[i];
             }
             w->xin[l] = dropped;
         } else {
             w->xin[l] = w->out[l - 1];
         }
         for (size_t d = 0; d < r->dirs; d++) {
-            st = layer_forward(r, l, d, T, B, h0, c0);
+            loom_status st = layer_forward_f64(r, l, d, T, B, h0, c0);
             if (st != LOOM_OK)
                 return st;
         }
     }
-    copy_rows(out->data, out->ld, w->out[r->cfg.layers - 1], hd, n, hd);
+    copy_rows_f64(out->data, out->ld, w->out[r->cfg.layers - 1], hd, n, hd);
     for (size_t k = 0; k < units; k++) {
         size_t last = k % r->dirs == 0 ? T : 0;
         if (h_t)
-            copy_rows(loom_at(h_t, k * B, 0), h_t->ld, w->h[k] + last * B * H, H, B, H);
+            copy_rows_f64(loom_at(h_t, k * B, 0), h_t->ld, w->h[k] + last * B * H, H, B, H);
         if (c_t)
-            copy_rows(loom_at(c_t, k * B, 0), c_t->ld, w->c[k] + last * B * H, H, B, H);
+            copy_rows_f64(loom_at(c_t, k * B, 0), c_t->ld, w->c[k] + last * B * H, H, B, H);
     }
-    w->have_forward = 1;
     return LOOM_OK;
 }
 
@@ -666,10 +756,10 @@ loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, lo
 /* BPTT of one layer and direction. dy (ld dy_ld, may be NULL): gradient at this
  * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
  * (beta 1) the gradient at the layer's input. */
-static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double *dy,
-                                  size_t dy_ld, double *dx, size_t dx_ld, double beta,
-                                  const loom_matrix *dh_t, const loom_matrix *dc_t,
-                                  loom_matrix *dh0, loom_matrix *dc0)
+static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const double *dy,
+                                      size_t dy_ld, double *dx, size_t dx_ld, double beta,
+                                      const loom_matrix *dh_t, const loom_matrix *dc_t,
+                                      loom_matrix *dh0, loom_matrix *dc0)
 {
     loom_rnn_work *w = &r->work;
     size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, gh = r->gates * H;
@@ -679,44 +769,52 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     loom_rnn_kind kind = r->cfg.kind;
     double *ch = w->carry_h, *cc = w->carry_c;
     if (dh_t)
-        copy_rows(ch, H, loom_at(dh_t, k * B, 0), dh_t->ld, B, H);
+        copy_rows_f64(ch, H, loom_at(dh_t, k * B, 0), dh_t->ld, B, H);
     else
         loom_zero_bytes(ch, B * H * sizeof(double));
     if (kind == LOOM_LSTM) {
         if (dc_t)
-            copy_rows(cc, H, loom_at(dc_t, k * B, 0), dc_t->ld, B, H);
+            copy_rows_f64(cc, H, loom_at(dc_t, k * B, 0), dc_t->ld, B, H);
         else
             loom_zero_bytes(cc, B * H * sizeof(double));
     }
+    /* Without dy the kernels add a row of zeros (stride 0). */
+    const double *zeros = w->zeros;
+    if (!dy) {
+        loom_zero_bytes(w->zeros, H * sizeof(double));
+        dy_ld = 0;
+    }
+    /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
+     * backward does not otherwise use. */
+    double *dbias = w->bias;
+    loom_zero_bytes(dbias, (gh + H) * sizeof(double));
+    prof_tick(r, LOOM_RNN_OTHER);
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? T - 1 - s : s;
         const unsigned char *valid = w->valid + t * B;
         const double *a = w->gates[k] + t * B * gh;
         double *da = w->dgates + t * B * gh, *dah = w->dgates_h + t * B * gh;
-        if (dy)
-            for (size_t b = 0; b < B; b++)
-                if (valid[b]) {
-                    const double *src = dy + (t * B + b) * dy_ld;
-                    for (size_t j = 0; j < H; j++)
-                        ch[b * H + j] += src[j];
-                }
+        const double *dyt = dy ? dy + t * B * dy_ld : zeros;
         const double *hp = w->h[k] + prev_block(d, t) * B * H;
         if (kind == LOOM_LSTM)
-            lstm_step_backward(da, ch, cc, a, w->tanh_c[k] + t * B * H,
-                               w->c[k] + prev_block(d, t) * B * H, valid, B, H);
+            lstm_step_backward_f64(da, ch, cc, dbias, dyt, dy_ld, a, w->tanh_c[k] + t * B * H,
+                                   w->c[k] + prev_block(d, t) * B * H, valid, B, H);
         else if (kind == LOOM_GRU)
-            gru_step_backward(da, dah, ch, a, w->hn[k] + t * B * H, hp, valid, B, H);
+            gru_step_backward_f64(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, w->hn[k] + t * B * H, hp,
+                                  valid, B, H);
         else
-            rnn_step_backward(da, ch, a, valid, B, H, kind == LOOM_RNN_RELU);
-        st = row_gemm(ch, dah, B, gh, H, &p->w_hh, 0, 1.0);
-        if (st != LOOM_OK)
+            rnn_step_backward_f64(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
+        prof_tick(r, LOOM_RNN_GATES_BACKWARD);
+        if ((st = rec_backward_f64(r, k, ch, dah, B)) != LOOM_OK)
             return st;
+        prof_tick(r, LOOM_RNN_RECURRENT_BACKWARD);
     }
     if (dh0)
-        copy_rows(loom_at(dh0, k * B, 0), dh0->ld, ch, H, B, H);
+        copy_rows_f64(loom_at(dh0, k * B, 0), dh0->ld, ch, H, B, H);
     if (dc0 && kind == LOOM_LSTM)
-        copy_rows(loom_at(dc0, k * B, 0), dc0->ld, cc, H, B, H);
+        copy_rows_f64(loom_at(dc0, k * B, 0), dc0->ld, cc, H, B, H);
+    prof_tick(r, LOOM_RNN_OTHER);
     /* Weight and bias gradients of all steps at once. */
     loom_matrix dam = loom_matrix_wrap(w->dgates, n, gh), dahm = loom_matrix_wrap(w->dgates_h, n, gh);
     loom_matrix xm = loom_matrix_wrap(w->xin[l], n, in);
@@ -724,44 +822,29 @@ static loom_status layer_backward(loom_rnn *r, size_t l, size_t d, const double 
     if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
         || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
         return st;
-    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
-     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
-     * LSTM and RNN share their two sums. */
-    loom_matrix ones = loom_matrix_wrap(w->ones, n, 1), sum = loom_matrix_wrap(w->bias, gh, 1);
-    if ((st = loom_gemm(&sum, 1.0, &dam, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_ih.data[j] += sum.data[j];
-    if (w->dgates_h != w->dgates && (st = loom_gemm(&sum, 1.0, &dahm, 1, &ones, 0, 0.0)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_hh.data[j] += sum.data[j];
-    if (dx) {
-        loom_matrix dxm = {.data = dx, .rows = n, .cols = in, .ld = dx_ld};
-        st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta);
+    /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
+    for (size_t j = 0; j < gh; j++) {
+        g->b_ih.data[j] += dbias[j];
+        g->b_hh.data[j] += kind == LOOM_GRU && j >= 2 * H ? dbias[gh + j - 2 * H] : dbias[j];
     }
-    return st;
+    prof_tick(r, LOOM_RNN_WEIGHT_GRADIENTS);
+    if (dx) {
+        loom_matrix dxm = loom_matrix_wrap(dx, n, in);
+        dxm.ld = dx_ld;
+        if ((st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta)) != LOOM_OK)
+            return st;
+        prof_tick(r, LOOM_RNN_INPUT_GRADIENT);
+    }
+    return LOOM_OK;
 }
 
-loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
-                              const loom_matrix *dout, const loom_matrix *dh_t,
-                              const loom_matrix *dc_t)
+/* BPTT after loom_rnn_backward checked the arguments. */
+static loom_status backward_f64(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                                const loom_matrix *dout, const loom_matrix *dh_t,
+                                const loom_matrix *dc_t)
 {
-    if (!dtypes_match(r, dx, dh0, dc0, dout) || !dtypes_match(r, dh_t, dc_t, NULL, NULL))
-        return LOOM_EARG;
-    if (r->dtype == LOOM_F32)
-        return rnn_backward_f32(r, dx, dh0, dc0, dout, dh_t, dc_t);
     loom_rnn_work *w = &r->work;
-    if (!r->values || !w->have_forward)
-        return LOOM_EARG;
-    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
-    size_t units = r->cfg.layers * r->dirs, L = r->cfg.layers;
-    int lstm = r->cfg.kind == LOOM_LSTM;
-    if ((dout && (dout->rows != n || dout->cols != hd)) || (dx && (dx->rows != n || dx->cols != r->cfg.input))
-        || !state_shape_ok(dh_t, units * B, H) || !state_shape_ok(dh0, units * B, H)
-        || (dc_t && !lstm) || (dc0 && !lstm) || !state_shape_ok(dc_t, units * B, H)
-        || !state_shape_ok(dc0, units * B, H))
-        return LOOM_EDIM;
+    size_t n = w->steps * w->batch, H = r->cfg.hidden, hd = H * r->dirs, L = r->cfg.layers;
     for (size_t l = L; l-- > 0;) {
         const double *dy = NULL;
         size_t dy_ld = hd;
@@ -776,8 +859,8 @@ loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, lo
         double *dxl = l > 0 ? w->dy[(l - 1) & 1] : (dx ? dx->data : NULL);
         size_t dx_ld = l > 0 ? hd : (dx ? dx->ld : 0);
         for (size_t d = 0; d < r->dirs; d++) {
-            loom_status st = layer_backward(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl, dx_ld,
-                                            d == 0 ? 0.0 : 1.0, dh_t, dc_t, dh0, dc0);
+            loom_status st = layer_backward_f64(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl,
+                                                dx_ld, d == 0 ? 0.0 : 1.0, dh_t, dc_t, dh0, dc0);
             if (st != LOOM_OK)
                 return st;
         }
@@ -790,6 +873,10 @@ loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, lo
     return LOOM_OK;
 }
 
+/* ---- float32 twins of the above ----
+ * The same algorithm on float storage: parameters in values32, workspace pieces carved as
+ * for float64 and used as float arrays (as_f32), sgemm through loom_gemm, float constants
+ * so that nothing widens to double. */
 
 /* float32 views of the workspace's pieces (carved in doubles, used as floats), and back. */
 static inline float *as_f32(double *p)
@@ -801,73 +888,91 @@ static inline double *as_f64_slot(float *p)
     return (double *)(void *)p;
 }
 
-static inline float sigmoid_f32(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
-/* fast_tanh for float: the odd series to x^11 below |x| = 1/4 (truncation < 1e-9 relative,
- * under float's resolution), 1 - 2 / (exp(2|x|) + 1) above, capped at |x| = 10. */
-static inline float fast_tanh_f32(float x)
-{
-    float a = fabsf(x);
-    float z = x * x;
-    float p = 62.0f / 2835.0f;
-    p = p * z - 17.0f / 315.0f;
-    p = p * z + 2.0f / 15.0f;
-    p = p * z - 1.0f / 3.0f;
-    float small = x + x * z * p;
-    float big = copysignf(1.0f - 2.0f / (expf(2.0f * (a > 10.0f ? 10.0f : a)) + 1.0f), x);
-    return a < 0.25f ? small : big;
-}
-
-/* ---- float32 twins of the forward and backward passes ----
- * The same algorithm as above on float storage: parameters in values32, workspace pieces
- * carved as for float64 and used as float arrays (as_f32), sgemm through loom_gemm. */
-
-/* out (B x n) = in (B x k) * op(w) + beta * out, op(w) k x n (w^T when w_trans). One row
- * goes through gemv, which BLAS does faster than a 1-row gemm. */
-static loom_status row_gemm_f32(float *out, float *in, size_t B, size_t k, size_t n,
-                            const loom_matrix *w, int w_trans, float beta)
-{
-    if (B == 1) {
-        loom_matrix o = loom_matrix_wrap_f32(out, n, 1), v = loom_matrix_wrap_f32(in, k, 1);
-        return loom_gemm(&o, 1.0f, w, !w_trans, &v, 0, beta);
-    }
-    loom_matrix o = loom_matrix_wrap_f32(out, B, n), a = loom_matrix_wrap_f32(in, B, k);
-    return loom_gemm(&o, 1.0f, &a, 0, w, w_trans, beta);
-}
-
-static void copy_rows_f32(float *dst, size_t dst_ld, const float *src, size_t src_ld,
-                      size_t rows, size_t cols)
+static void copy_rows_f32(float *dst, size_t dst_ld, const float *src, size_t src_ld, size_t rows,
+                          size_t cols)
 {
     for (size_t i = 0; i < rows; i++)
         loom_copy_bytes(dst + i * dst_ld, src + i * src_ld, cols * sizeof(float));
 }
 
-/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ---- */
+/* dst (cols x rows) = src (rows x cols)^T, in 32 x 32 tiles (a row-by-row pass strides
+ * through dst a page at a time). */
+static void copy_transposed_f32(float *dst, const float *src, size_t rows, size_t cols)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += 32)
+        for (size_t j0 = 0; j0 < cols; j0 += 32)
+            for (size_t i = i0; i < rows && i < i0 + 32; i++)
+                for (size_t j = j0; j < cols && j < j0 + 32; j++)
+                    dst[j * rows + i] = src[i * cols + j];
+}
 
-/* The fused kernels get the gate pre-activations without their biases (one gemm with
- * beta 0 writes them) and add bias (G*H: b_ih + b_hh, for GRU's n gate b_in only). */
+/* ---- the per-step recurrent products ---- */
+
+/* out (B x G*H) = h (B x H) W_hh^T + beta out: through the unit's JIT kernel when it has
+ * one (it reads the transposed copy wt), else BLAS (gemv for one row). */
+static loom_status rec_forward_f32(const loom_rnn *r, size_t k, float *out, float *h, size_t B,
+                                   int beta)
+{
+    const loom_rnn_params *p = &r->params[k];
+    size_t H = r->cfg.hidden, gh = r->gates * H;
+    const loom_rnn_work *w = &r->work;
+    if (w->smm_forward && w->smm_forward[k].fn) {
+        loom_smm_run(&w->smm_forward[k], h, as_f32(w->wt[k]), out);
+        return LOOM_OK;
+    }
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap_f32(out, gh, 1), v = loom_matrix_wrap_f32(h, H, 1);
+        return loom_gemm(&o, 1.0, &p->w_hh, 0, &v, 0, beta);
+    }
+    loom_matrix o = loom_matrix_wrap_f32(out, B, gh), a = loom_matrix_wrap_f32(h, B, H);
+    return loom_gemm(&o, 1.0, &a, 0, &p->w_hh, 1, beta);
+}
+
+/* dh (B x H) += da (B x G*H) W_hh. */
+static loom_status rec_backward_f32(const loom_rnn *r, size_t k, float *dh, float *da, size_t B)
+{
+    const loom_rnn_params *p = &r->params[k];
+    size_t H = r->cfg.hidden, gh = r->gates * H;
+    const loom_rnn_work *w = &r->work;
+    if (w->smm_backward && w->smm_backward[k].fn) {
+        loom_smm_run(&w->smm_backward[k], da, p->w_hh.data32, dh);
+        return LOOM_OK;
+    }
+    if (B == 1) {
+        loom_matrix o = loom_matrix_wrap_f32(dh, H, 1), v = loom_matrix_wrap_f32(da, gh, 1);
+        return loom_gemm(&o, 1.0, &p->w_hh, 1, &v, 0, 1.0);
+    }
+    loom_matrix o = loom_matrix_wrap_f32(dh, B, H), a = loom_matrix_wrap_f32(da, B, gh);
+    return loom_gemm(&o, 1.0, &a, 0, &p->w_hh, 0, 1.0);
+}
+
+/* ---- fused elementwise kernels of one step: B rows, valid[b] says whether it runs ----
+ * Forward kernels get the gate pre-activations without biases (the input projection has
+ * beta 0) and add bias (G*H: b_ih + b_hh; for GRU's n gate b_in only). They write the new
+ * state to h_new and to the layer output o (row stride ld; zero for rows that did not run,
+ * whose state is copied through). */
 
 /* a: B x H pre-activations in, activations out; h = act(a). */
 LOOM_CLONES
-static void rnn_step_forward_f32(float *a, float *h_new, const float *h_prev, const float *bias,
-                             const unsigned char *valid, size_t B, size_t H, int relu)
+static void rnn_step_forward_f32(float *a, float *h_new, float *o, size_t ld, const float *h_prev,
+                                 const float *bias, const unsigned char *valid, size_t B,
+                                 size_t H, int relu)
 {
     for (size_t b = 0; b < B; b++) {
-        float *ab = a + b * H, *hb = h_new + b * H;
+        float *ab = a + b * H, *hb = h_new + b * H, *ob = o + b * ld;
         if (!valid[b]) {
             loom_copy_bytes(hb, h_prev + b * H, H * sizeof(float));
             loom_zero_bytes(ab, H * sizeof(float));
+            loom_zero_bytes(ob, H * sizeof(float));
             continue;
         }
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
             float x = ab[j] + bias[j];
-            float v = relu ? (x > 0.0f ? x : 0.0f) : fast_tanh_f32(x);
+            float v = relu ? (x > 0.0f ? x : 0.0f) : loom_tanhf(x);
             ab[j] = v;
             hb[j] = v;
+            ob[j] = v;
         }
     }
 }
@@ -875,86 +980,105 @@ static void rnn_step_forward_f32(float *a, float *h_new, const float *h_prev, co
 /* a: B x 4H pre-activations (i, f, g, o) in, activations out; c = f c_prev + i g,
  * h = o tanh(c); tanh_c keeps tanh(c) for the backward pass. */
 LOOM_CLONES
-static void lstm_step_forward_f32(float *a, float *h_new, float *c_new, float *tanh_c,
-                              const float *h_prev, const float *c_prev, const float *bias,
-                              const unsigned char *valid, size_t B, size_t H)
+static void lstm_step_forward_f32(float *a, float *h_new, float *c_new, float *tanh_c, float *o,
+                                  size_t ld, const float *h_prev, const float *c_prev,
+                                  const float *bias, const unsigned char *valid, size_t B,
+                                  size_t H)
 {
     for (size_t b = 0; b < B; b++) {
-        float *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H, *tcb = tanh_c + b * H;
+        float *ab = a + b * 4 * H, *hb = h_new + b * H, *cb = c_new + b * H;
+        float *tcb = tanh_c + b * H, *ob = o + b * ld;
         const float *cp = c_prev + b * H;
         if (!valid[b]) {
             loom_copy_bytes(hb, h_prev + b * H, H * sizeof(float));
             loom_copy_bytes(cb, cp, H * sizeof(float));
             loom_zero_bytes(ab, 4 * H * sizeof(float));
+            loom_zero_bytes(ob, H * sizeof(float));
             continue;
         }
         float *ai = ab, *af = ab + H, *ag = ab + 2 * H, *ao = ab + 3 * H;
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
-            float i = sigmoid_f32(ai[j] + bias[j]), f = sigmoid_f32(af[j] + bias[H + j]);
-            float g = fast_tanh_f32(ag[j] + bias[2 * H + j]), o = sigmoid_f32(ao[j] + bias[3 * H + j]);
+            float i = loom_sigmoidf(ai[j] + bias[j]), f = loom_sigmoidf(af[j] + bias[H + j]);
+            float g = loom_tanhf(ag[j] + bias[2 * H + j]), og = loom_sigmoidf(ao[j] + bias[3 * H + j]);
             float c = f * cp[j] + i * g;
             ai[j] = i;
             af[j] = f;
             ag[j] = g;
-            ao[j] = o;
+            ao[j] = og;
             cb[j] = c;
-            float tc = fast_tanh_f32(c);
+            float tc = loom_tanhf(c);
             tcb[j] = tc;
-            hb[j] = o * tc;
+            hb[j] = og * tc;
+            ob[j] = og * tc;
         }
     }
 }
 
 /* a: B x 3H input projections (r, z, n); rec: B x 3H recurrent projections W_hh h_prev;
- * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h +
- * b_hn, h = (1 - z) n + z h_prev. */
+ * bias holds b_ih + (b_hr, b_hz, 0). Out: a holds (r, z, n), hn = W_hn h + b_hn,
+ * h = (1 - z) n + z h_prev. */
 LOOM_CLONES
-static void gru_step_forward_f32(float *a, float *h_new, float *hn, const float *rec,
-                             const float *bias, const float *b_hh, const float *h_prev,
-                             const unsigned char *valid, size_t B, size_t H)
+static void gru_step_forward_f32(float *a, float *h_new, float *hn, float *o, size_t ld,
+                                 const float *rec, const float *bias, const float *b_hh,
+                                 const float *h_prev, const unsigned char *valid, size_t B,
+                                 size_t H)
 {
     for (size_t b = 0; b < B; b++) {
-        float *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H;
+        float *ab = a + b * 3 * H, *hb = h_new + b * H, *hnb = hn + b * H, *ob = o + b * ld;
         const float *hp = h_prev + b * H, *rb = rec + b * 3 * H;
         if (!valid[b]) {
             loom_copy_bytes(hb, hp, H * sizeof(float));
             loom_zero_bytes(ab, 3 * H * sizeof(float));
             loom_zero_bytes(hnb, H * sizeof(float));
+            loom_zero_bytes(ob, H * sizeof(float));
             continue;
         }
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
-            float rg = sigmoid_f32(ab[j] + bias[j] + rb[j]);
-            float z = sigmoid_f32(ab[H + j] + bias[H + j] + rb[H + j]);
+            float rg = loom_sigmoidf(ab[j] + bias[j] + rb[j]);
+            float z = loom_sigmoidf(ab[H + j] + bias[H + j] + rb[H + j]);
             float hnj = rb[2 * H + j] + b_hh[2 * H + j];
-            float n = fast_tanh_f32(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
+            float n = loom_tanhf(ab[2 * H + j] + bias[2 * H + j] + rg * hnj);
+            float h = (1.0f - z) * n + z * hp[j];
             ab[j] = rg;
             ab[H + j] = z;
             ab[2 * H + j] = n;
             hnb[j] = hnj;
-            hb[j] = (1.0f - z) * n + z * hp[j];
+            hb[j] = h;
+            ob[j] = h;
         }
     }
 }
 
-/* Backward kernels. dh: B x H, the gradient at the step's output state in; out, the part of
- * the gradient at h_prev that does not go through W_hh. da: B x G*H gradient at the gate
- * pre-activations (zero for rows that did not run, whose dh passes through unchanged). */
+/* Backward kernels. dh: B x H, the gradient at the step's output state from the later steps
+ * in; out, the part of the gradient at h_prev that does not go through W_hh. dy (row stride
+ * dy_ld): the gradient arriving at the step's output, added to dh for rows that ran (a row
+ * of zeros with stride 0 when there is none). da: B x G*H gradient at the gate
+ * pre-activations (zero for rows that did not run, whose dh passes through unchanged).
+ * dbias (G*H) gains the column sums of da: the bias gradient, summed while da is in cache
+ * instead of in one more pass over all steps. */
 LOOM_CLONES
-static void rnn_step_backward_f32(float *da, float *dh, const float *a,
-                              const unsigned char *valid, size_t B, size_t H, int relu)
+static void rnn_step_backward_f32(float *da, float *dh, float *dbias, const float *dy, size_t dy_ld,
+                                  const float *a, const unsigned char *valid, size_t B, size_t H,
+                                  int relu)
 {
     for (size_t b = 0; b < B; b++) {
         float *db = da + b * H, *dhb = dh + b * H;
-        const float *ab = a + b * H;
+        const float *ab = a + b * H, *dyb = dy + b * dy_ld;
         if (!valid[b]) {
             loom_zero_bytes(db, H * sizeof(float));
             continue;
         }
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
-            db[j] = relu ? (ab[j] > 0.0f ? dhb[j] : 0.0f) : dhb[j] * (1.0f - ab[j] * ab[j]);
+            float d = dhb[j] + dyb[j];
+            /* relu' is 1 where the activation is positive, tanh' = 1 - tanh^2; both are
+             * computed and one picked, which GCC vectorises (a nested choice it does not) */
+            float drelu = ab[j] > 0.0f ? 1.0f : 0.0f, dtanh = 1.0f - ab[j] * ab[j];
+            float g = d * (relu ? drelu : dtanh);
+            db[j] = g;
+            dbias[j] += g;
             dhb[j] = 0.0f;
         }
     }
@@ -962,13 +1086,15 @@ static void rnn_step_backward_f32(float *da, float *dh, const float *a,
 
 /* dc: B x H gradient at the step's cell in, at c_prev out. */
 LOOM_CLONES
-static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float *a,
-                               const float *tanh_c, const float *c_prev,
-                               const unsigned char *valid, size_t B, size_t H)
+static void lstm_step_backward_f32(float *da, float *dh, float *dc, float *dbias, const float *dy,
+                                   size_t dy_ld,
+                                   const float *a, const float *tanh_c, const float *c_prev,
+                                   const unsigned char *valid, size_t B, size_t H)
 {
     for (size_t b = 0; b < B; b++) {
         float *db = da + b * 4 * H, *dhb = dh + b * H, *dcb = dc + b * H;
         const float *ab = a + b * 4 * H, *tcb = tanh_c + b * H, *cp = c_prev + b * H;
+        const float *dyb = dy + b * dy_ld;
         if (!valid[b]) {
             loom_zero_bytes(db, 4 * H * sizeof(float));
             continue;
@@ -976,12 +1102,18 @@ static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float 
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
             float i = ab[j], f = ab[H + j], g = ab[2 * H + j], o = ab[3 * H + j];
-            float tc = tcb[j];
-            float dcj = dcb[j] + dhb[j] * o * (1.0f - tc * tc);
-            db[j] = dcj * g * i * (1.0f - i);
-            db[H + j] = dcj * cp[j] * f * (1.0f - f);
-            db[2 * H + j] = dcj * i * (1.0f - g * g);
-            db[3 * H + j] = dhb[j] * tc * o * (1.0f - o);
+            float tc = tcb[j], d = dhb[j] + dyb[j];
+            float dcj = dcb[j] + d * o * (1.0f - tc * tc);
+            float di = dcj * g * i * (1.0f - i), df = dcj * cp[j] * f * (1.0f - f);
+            float dg = dcj * i * (1.0f - g * g), dO = d * tc * o * (1.0f - o);
+            db[j] = di;
+            db[H + j] = df;
+            db[2 * H + j] = dg;
+            db[3 * H + j] = dO;
+            dbias[j] += di;
+            dbias[H + j] += df;
+            dbias[2 * H + j] += dg;
+            dbias[3 * H + j] += dO;
             dcb[j] = dcj * f;
             dhb[j] = 0.0f;
         }
@@ -989,15 +1121,18 @@ static void lstm_step_backward_f32(float *da, float *dh, float *dc, const float 
 }
 
 /* dai: gradient at the input-side pre-activations (r, z, n), dah: at the hidden-side
- * projections (equal for r and z, r * dn for n). */
+ * projections (equal for r and z, r * dn for n); dbias gains the sums of dai, dbias_hn (H)
+ * those of dah's n part (the gradient of b_hn). */
 LOOM_CLONES
-static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float *a,
-                              const float *hn, const float *h_prev,
-                              const unsigned char *valid, size_t B, size_t H)
+static void gru_step_backward_f32(float *dai, float *dah, float *dh, float *dbias, float *dbias_hn,
+                                  const float *dy, size_t dy_ld,
+                                  const float *a, const float *hn, const float *h_prev,
+                                  const unsigned char *valid, size_t B, size_t H)
 {
     for (size_t b = 0; b < B; b++) {
         float *di = dai + b * 3 * H, *dhh = dah + b * 3 * H, *dhb = dh + b * H;
         const float *ab = a + b * 3 * H, *hnb = hn + b * H, *hp = h_prev + b * H;
+        const float *dyb = dy + b * dy_ld;
         if (!valid[b]) {
             loom_zero_bytes(di, 3 * H * sizeof(float));
             loom_zero_bytes(dhh, 3 * H * sizeof(float));
@@ -1005,7 +1140,7 @@ static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float
         }
         LOOM_SIMD
         for (size_t j = 0; j < H; j++) {
-            float rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j];
+            float rg = ab[j], z = ab[H + j], n = ab[2 * H + j], d = dhb[j] + dyb[j];
             float dan = d * (1.0f - z) * (1.0f - n * n);
             float dar = dan * hnb[j] * rg * (1.0f - rg);
             float daz = d * (hp[j] - n) * z * (1.0f - z);
@@ -1013,6 +1148,10 @@ static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float
             di[H + j] = dhh[H + j] = daz;
             di[2 * H + j] = dan;
             dhh[2 * H + j] = dan * rg;
+            dbias[j] += dar;
+            dbias[H + j] += daz;
+            dbias[2 * H + j] += dan;
+            dbias_hn[j] += dan * rg;
             dhb[j] = d * z;
         }
     }
@@ -1020,10 +1159,8 @@ static void gru_step_backward_f32(float *dai, float *dah, float *dh, const float
 
 /* ---- forward ---- */
 
-/* Blocks of h[k] holding the state entering and leaving step t (0-based), see the top. */
-
 static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
-                                 const loom_matrix *h0, const loom_matrix *c0)
+                                     const loom_matrix *h0, const loom_matrix *c0)
 {
     loom_rnn_work *w = &r->work;
     size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
@@ -1041,103 +1178,76 @@ static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, 
         else
             loom_zero_bytes(cs + start * B * H, B * H * sizeof(float));
     }
-    /* One gemm projects the inputs of every step; the kernels add the biases. */
     float *bias = as_f32(w->bias);
     for (size_t j = 0; j < gh; j++)
-        bias[j] = p->b_ih.data32[j]
-                  + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data32[j] : 0.0f);
+        bias[j] = p->b_ih.data32[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data32[j] : 0.0f);
+    if (w->smm_forward && w->smm_forward[k].fn) /* the JIT kernel reads W_hh^T */
+        copy_transposed_f32(as_f32(w->wt[k]), p->w_hh.data32, gh, H);
+    prof_tick(r, LOOM_RNN_OTHER);
+    /* One gemm projects the inputs of every step; the kernels add the biases. */
     loom_matrix am = loom_matrix_wrap_f32(a, n, gh), xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
-    loom_status st = loom_gemm(&am, 1.0f, &xm, 0, &p->w_ih, 1, 0.0f);
+    loom_status st = loom_gemm(&am, 1.0, &xm, 0, &p->w_ih, 1, 0.0);
     if (st != LOOM_OK)
         return st;
+    prof_tick(r, LOOM_RNN_INPUT_PROJECTION);
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? s : T - 1 - s;
         float *at = a + t * B * gh;
         float *hp = hs + prev_block(d, t) * B * H;
         float *hnew = hs + next_block(d, t) * B * H;
+        float *o = as_f32(w->out[l]) + t * B * hd + d * H;
         const unsigned char *valid = w->valid + t * B;
         if (r->cfg.kind == LOOM_GRU) {
-            st = row_gemm_f32(as_f32(w->step), hp, B, H, gh, &p->w_hh, 1, 0.0f);
-            if (st != LOOM_OK)
+            float *rec = as_f32(w->step);
+            if ((st = rec_forward_f32(r, k, rec, hp, B, 0)) != LOOM_OK)
                 return st;
-            gru_step_forward_f32(at, hnew, as_f32(w->hn[k]) + t * B * H, as_f32(w->step), bias, p->b_hh.data32, hp,
-                             valid, B, H);
+            prof_tick(r, LOOM_RNN_RECURRENT);
+            gru_step_forward_f32(at, hnew, as_f32(w->hn[k]) + t * B * H, o, hd, rec, bias,
+                                 p->b_hh.data32, hp, valid, B, H);
         } else {
-            st = row_gemm_f32(at, hp, B, H, gh, &p->w_hh, 1, 1.0f);
-            if (st != LOOM_OK)
+            if ((st = rec_forward_f32(r, k, at, hp, B, 1)) != LOOM_OK)
                 return st;
+            prof_tick(r, LOOM_RNN_RECURRENT);
             if (r->cfg.kind == LOOM_LSTM)
-                lstm_step_forward_f32(at, hnew, cs + next_block(d, t) * B * H, as_f32(w->tanh_c[k]) + t * B * H, hp,
-                                  cs + prev_block(d, t) * B * H, bias, valid, B, H);
+                lstm_step_forward_f32(at, hnew, cs + next_block(d, t) * B * H,
+                                      as_f32(w->tanh_c[k]) + t * B * H, o, hd, hp,
+                                      cs + prev_block(d, t) * B * H, bias, valid, B, H);
             else
-                rnn_step_forward_f32(at, hnew, hp, bias, valid, B, H, r->cfg.kind == LOOM_RNN_RELU);
+                rnn_step_forward_f32(at, hnew, o, hd, hp, bias, valid, B, H,
+                                     r->cfg.kind == LOOM_RNN_RELU);
         }
-        float *o = as_f32(w->out[l]) + t * B * hd + d * H;
-        for (size_t b = 0; b < B; b++) {
-            if (valid[b])
-                loom_copy_bytes(o + b * hd, hnew + b * H, H * sizeof(float));
-            else
-                loom_zero_bytes(o + b * hd, H * sizeof(float));
-        }
+        prof_tick(r, LOOM_RNN_GATES);
     }
     return LOOM_OK;
 }
 
-
-static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
-                             const loom_matrix *x, size_t batch, const size_t *lengths,
-                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
+/* The forward pass after loom_rnn_forward checked the arguments and laid out the workspace
+ * for T steps of B sequences; drop: draw dropout masks between layers. */
+static loom_status forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                               const loom_matrix *x, const loom_matrix *h0,
+                               const loom_matrix *c0, loom_rng *rng, int drop)
 {
-    size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
-    if (!r->values32)
-        return LOOM_EARG;
-    if (batch == 0 || x->cols != r->cfg.input || x->rows == 0 || x->rows % batch != 0)
-        return LOOM_EDIM;
-    size_t B = batch, T = x->rows / batch, n = x->rows;
-    int lstm = r->cfg.kind == LOOM_LSTM;
-    if (out->rows != n || out->cols != hd || !state_shape_ok(h0, units * B, H)
-        || !state_shape_ok(h_t, units * B, H) || (c0 && !lstm) || (c_t && !lstm)
-        || !state_shape_ok(c0, units * B, H) || !state_shape_ok(c_t, units * B, H))
-        return LOOM_EDIM;
-    if (lengths)
-        for (size_t b = 0; b < B; b++)
-            if (lengths[b] < 1 || lengths[b] > T)
-                return LOOM_EARG;
-    int drop = r->training && dropout_used(r);
-    if (drop && !rng)
-        return LOOM_EARG;
     loom_rnn_work *w = &r->work;
-    w->have_forward = 0;
-    loom_status st = reserve(r, T, B);
-    if (st != LOOM_OK)
-        return st;
-    w->steps = T;
-    w->batch = B;
-    w->dropped = drop;
-    for (size_t b = 0; b < B; b++)
-        w->lengths[b] = lengths ? lengths[b] : T;
-    for (size_t t = 0; t < T; t++)
-        for (size_t b = 0; b < B; b++)
-            w->valid[t * B + b] = t < w->lengths[b];
-    for (size_t i = 0; i < n; i++)
-        as_f32(w->ones)[i] = 1.0f;
+    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
+    size_t units = r->cfg.layers * r->dirs;
     copy_rows_f32(as_f32(w->x), r->cfg.input, x->data32, x->ld, n, r->cfg.input);
     for (size_t l = 0; l < r->cfg.layers; l++) {
         if (l == 0) {
             w->xin[l] = w->x;
         } else if (drop) {
             /* mask holds the scaled keep mask, then the dropped input. */
-            float *mask = as_f32(w->mask[l]), *dropped = mask + n * hd, keep = 1.0f - r->cfg.dropout;
+            float *mask = as_f32(w->mask[l]), *dropped = mask + n * hd, *prev = as_f32(w->out[l - 1]);
+            float keep = (float)(1.0 - r->cfg.dropout);
             for (size_t i = 0; i < n * hd; i++) {
                 mask[i] = loom_rng_uniform(rng) < keep ? 1.0f / keep : 0.0f;
-                dropped[i] = as_f32(w->out[l - 1])[i] * mask[i];
+                dropped[i] = prev[i] * mask[i];
             }
             w->xin[l] = as_f64_slot(dropped);
         } else {
             w->xin[l] = w->out[l - 1];
         }
         for (size_t d = 0; d < r->dirs; d++) {
-            st = layer_forward_f32(r, l, d, T, B, h0, c0);
+            loom_status st = layer_forward_f32(r, l, d, T, B, h0, c0);
             if (st != LOOM_OK)
                 return st;
         }
@@ -1150,7 +1260,6 @@ static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h
         if (c_t)
             copy_rows_f32(loom_at32(c_t, k * B, 0), c_t->ld, as_f32(w->c[k]) + last * B * H, H, B, H);
     }
-    w->have_forward = 1;
     return LOOM_OK;
 }
 
@@ -1160,9 +1269,9 @@ static loom_status rnn_forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h
  * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
  * (beta 1) the gradient at the layer's input. */
 static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const float *dy,
-                                  size_t dy_ld, float *dx, size_t dx_ld, float beta,
-                                  const loom_matrix *dh_t, const loom_matrix *dc_t,
-                                  loom_matrix *dh0, loom_matrix *dc0)
+                                      size_t dy_ld, float *dx, size_t dx_ld, double beta,
+                                      const loom_matrix *dh_t, const loom_matrix *dc_t,
+                                      loom_matrix *dh0, loom_matrix *dc0)
 {
     loom_rnn_work *w = &r->work;
     size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, gh = r->gates * H;
@@ -1181,76 +1290,73 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
         else
             loom_zero_bytes(cc, B * H * sizeof(float));
     }
+    /* Without dy the kernels add a row of zeros (stride 0). */
+    const float *zeros = as_f32(w->zeros);
+    if (!dy) {
+        loom_zero_bytes(as_f32(w->zeros), H * sizeof(float));
+        dy_ld = 0;
+    }
+    /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
+     * backward does not otherwise use. */
+    float *dbias = as_f32(w->bias);
+    loom_zero_bytes(dbias, (gh + H) * sizeof(float));
+    prof_tick(r, LOOM_RNN_OTHER);
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? T - 1 - s : s;
         const unsigned char *valid = w->valid + t * B;
         const float *a = as_f32(w->gates[k]) + t * B * gh;
         float *da = as_f32(w->dgates) + t * B * gh, *dah = as_f32(w->dgates_h) + t * B * gh;
-        if (dy)
-            for (size_t b = 0; b < B; b++)
-                if (valid[b]) {
-                    const float *src = dy + (t * B + b) * dy_ld;
-                    for (size_t j = 0; j < H; j++)
-                        ch[b * H + j] += src[j];
-                }
+        const float *dyt = dy ? dy + t * B * dy_ld : zeros;
         const float *hp = as_f32(w->h[k]) + prev_block(d, t) * B * H;
         if (kind == LOOM_LSTM)
-            lstm_step_backward_f32(da, ch, cc, a, as_f32(w->tanh_c[k]) + t * B * H,
-                               as_f32(w->c[k]) + prev_block(d, t) * B * H, valid, B, H);
+            lstm_step_backward_f32(da, ch, cc, dbias, dyt, dy_ld, a, as_f32(w->tanh_c[k]) + t * B * H,
+                                   as_f32(w->c[k]) + prev_block(d, t) * B * H, valid, B, H);
         else if (kind == LOOM_GRU)
-            gru_step_backward_f32(da, dah, ch, a, as_f32(w->hn[k]) + t * B * H, hp, valid, B, H);
+            gru_step_backward_f32(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, as_f32(w->hn[k]) + t * B * H, hp,
+                                  valid, B, H);
         else
-            rnn_step_backward_f32(da, ch, a, valid, B, H, kind == LOOM_RNN_RELU);
-        st = row_gemm_f32(ch, dah, B, gh, H, &p->w_hh, 0, 1.0f);
-        if (st != LOOM_OK)
+            rnn_step_backward_f32(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
+        prof_tick(r, LOOM_RNN_GATES_BACKWARD);
+        if ((st = rec_backward_f32(r, k, ch, dah, B)) != LOOM_OK)
             return st;
+        prof_tick(r, LOOM_RNN_RECURRENT_BACKWARD);
     }
     if (dh0)
         copy_rows_f32(loom_at32(dh0, k * B, 0), dh0->ld, ch, H, B, H);
     if (dc0 && kind == LOOM_LSTM)
         copy_rows_f32(loom_at32(dc0, k * B, 0), dc0->ld, cc, H, B, H);
+    prof_tick(r, LOOM_RNN_OTHER);
     /* Weight and bias gradients of all steps at once. */
     loom_matrix dam = loom_matrix_wrap_f32(as_f32(w->dgates), n, gh), dahm = loom_matrix_wrap_f32(as_f32(w->dgates_h), n, gh);
     loom_matrix xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
     loom_matrix hprev = loom_matrix_wrap_f32(as_f32(w->h[k]) + (d == 0 ? 0 : B * H), n, H);
-    if ((st = loom_gemm(&g->w_ih, 1.0f, &dam, 1, &xm, 0, 1.0f)) != LOOM_OK
-        || (st = loom_gemm(&g->w_hh, 1.0f, &dahm, 1, &hprev, 0, 1.0f)) != LOOM_OK)
+    if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
+        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
         return st;
-    /* Bias gradients: column sums of the gate gradients, each one gemv (a 1-row gemm would
-     * pack the whole n x gh block first) into the bias scratch, which backward does not use;
-     * LSTM and RNN share their two sums. */
-    loom_matrix ones = loom_matrix_wrap_f32(as_f32(w->ones), n, 1), sum = loom_matrix_wrap_f32(as_f32(w->bias), gh, 1);
-    if ((st = loom_gemm(&sum, 1.0f, &dam, 1, &ones, 0, 0.0f)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_ih.data32[j] += sum.data32[j];
-    if (as_f32(w->dgates_h) != as_f32(w->dgates) && (st = loom_gemm(&sum, 1.0f, &dahm, 1, &ones, 0, 0.0f)) != LOOM_OK)
-        return st;
-    for (size_t j = 0; j < gh; j++)
-        g->b_hh.data32[j] += sum.data32[j];
-    if (dx) {
-        loom_matrix dxm = {.data32 = dx, .rows = n, .cols = in, .ld = dx_ld, .dtype = LOOM_F32};
-        st = loom_gemm(&dxm, 1.0f, &dam, 0, &p->w_ih, 0, beta);
+    /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
+    for (size_t j = 0; j < gh; j++) {
+        g->b_ih.data32[j] += dbias[j];
+        g->b_hh.data32[j] += kind == LOOM_GRU && j >= 2 * H ? dbias[gh + j - 2 * H] : dbias[j];
     }
-    return st;
+    prof_tick(r, LOOM_RNN_WEIGHT_GRADIENTS);
+    if (dx) {
+        loom_matrix dxm = loom_matrix_wrap_f32(dx, n, in);
+        dxm.ld = dx_ld;
+        if ((st = loom_gemm(&dxm, 1.0, &dam, 0, &p->w_ih, 0, beta)) != LOOM_OK)
+            return st;
+        prof_tick(r, LOOM_RNN_INPUT_GRADIENT);
+    }
+    return LOOM_OK;
 }
 
-static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
-                              const loom_matrix *dout, const loom_matrix *dh_t,
-                              const loom_matrix *dc_t)
+/* BPTT after loom_rnn_backward checked the arguments. */
+static loom_status backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                                const loom_matrix *dout, const loom_matrix *dh_t,
+                                const loom_matrix *dc_t)
 {
     loom_rnn_work *w = &r->work;
-    if (!r->values32 || !w->have_forward)
-        return LOOM_EARG;
-    size_t T = w->steps, B = w->batch, n = T * B, H = r->cfg.hidden, hd = H * r->dirs;
-    size_t units = r->cfg.layers * r->dirs, L = r->cfg.layers;
-    int lstm = r->cfg.kind == LOOM_LSTM;
-    if ((dout && (dout->rows != n || dout->cols != hd)) || (dx && (dx->rows != n || dx->cols != r->cfg.input))
-        || !state_shape_ok(dh_t, units * B, H) || !state_shape_ok(dh0, units * B, H)
-        || (dc_t && !lstm) || (dc0 && !lstm) || !state_shape_ok(dc_t, units * B, H)
-        || !state_shape_ok(dc0, units * B, H))
-        return LOOM_EDIM;
+    size_t n = w->steps * w->batch, H = r->cfg.hidden, hd = H * r->dirs, L = r->cfg.layers;
     for (size_t l = L; l-- > 0;) {
         const float *dy = NULL;
         size_t dy_ld = hd;
@@ -1265,8 +1371,8 @@ static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *d
         float *dxl = l > 0 ? as_f32(w->dy[(l - 1) & 1]) : (dx ? dx->data32 : NULL);
         size_t dx_ld = l > 0 ? hd : (dx ? dx->ld : 0);
         for (size_t d = 0; d < r->dirs; d++) {
-            loom_status st = layer_backward_f32(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl, dx_ld,
-                                            d == 0 ? 0.0f : 1.0f, dh_t, dc_t, dh0, dc0);
+            loom_status st = layer_backward_f32(r, l, d, dy ? dy + d * H : NULL, dy_ld, dxl,
+                                                dx_ld, d == 0 ? 0.0 : 1.0, dh_t, dc_t, dh0, dc0);
             if (st != LOOM_OK)
                 return st;
         }
@@ -1277,6 +1383,83 @@ static loom_status rnn_backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *d
         }
     }
     return LOOM_OK;
+}
+
+/* ---- entry points: argument checks, then the dtype's pass ---- */
+
+loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
+                             const loom_matrix *x, size_t batch, const size_t *lengths,
+                             const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
+{
+    prof_start(r);
+    if (!dtypes_match(r, out, h_t, c_t, x) || !dtypes_match(r, h0, c0, NULL, NULL))
+        return LOOM_EARG;
+    size_t H = r->cfg.hidden, hd = H * r->dirs, units = r->cfg.layers * r->dirs;
+    if (!r->values && !r->values32)
+        return LOOM_EARG;
+    if (batch == 0 || x->cols != r->cfg.input || x->rows == 0 || x->rows % batch != 0)
+        return LOOM_EDIM;
+    size_t B = batch, T = x->rows / batch, n = x->rows;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if (out->rows != n || out->cols != hd || !state_shape_ok(h0, units * B, H)
+        || !state_shape_ok(h_t, units * B, H) || (c0 && !lstm) || (c_t && !lstm)
+        || !state_shape_ok(c0, units * B, H) || !state_shape_ok(c_t, units * B, H))
+        return LOOM_EDIM;
+    if (lengths)
+        for (size_t b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T)
+                return LOOM_EARG;
+    int drop = r->training && dropout_used(r);
+    if (drop && !rng)
+        return LOOM_EARG;
+    loom_rnn_work *w = &r->work;
+    w->have_forward = 0;
+    loom_status st = reserve(r, T, B);
+    if (st == LOOM_OK && r->gemm == LOOM_RNN_GEMM_XSMM)
+        st = dispatch_smm(r, B);
+    if (st != LOOM_OK)
+        return st;
+    w->steps = T;
+    w->batch = B;
+    w->dropped = drop;
+    for (size_t b = 0; b < B; b++)
+        w->lengths[b] = lengths ? lengths[b] : T;
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            w->valid[t * B + b] = t < w->lengths[b];
+    st = r->dtype == LOOM_F32 ? forward_f32(r, out, h_t, c_t, x, h0, c0, rng, drop)
+                              : forward_f64(r, out, h_t, c_t, x, h0, c0, rng, drop);
+    if (st != LOOM_OK)
+        return st;
+    w->have_forward = 1;
+    prof_tick(r, LOOM_RNN_OTHER);
+    r->profile.forwards++;
+    return LOOM_OK;
+}
+
+loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
+                              const loom_matrix *dout, const loom_matrix *dh_t,
+                              const loom_matrix *dc_t)
+{
+    prof_start(r);
+    if (!dtypes_match(r, dx, dh0, dc0, dout) || !dtypes_match(r, dh_t, dc_t, NULL, NULL))
+        return LOOM_EARG;
+    loom_rnn_work *w = &r->work;
+    if ((!r->values && !r->values32) || !w->have_forward)
+        return LOOM_EARG;
+    size_t n = w->steps * w->batch, B = w->batch, H = r->cfg.hidden, hd = H * r->dirs;
+    size_t units = r->cfg.layers * r->dirs;
+    int lstm = r->cfg.kind == LOOM_LSTM;
+    if ((dout && (dout->rows != n || dout->cols != hd)) || (dx && (dx->rows != n || dx->cols != r->cfg.input))
+        || !state_shape_ok(dh_t, units * B, H) || !state_shape_ok(dh0, units * B, H)
+        || (dc_t && !lstm) || (dc0 && !lstm) || !state_shape_ok(dc_t, units * B, H)
+        || !state_shape_ok(dc0, units * B, H))
+        return LOOM_EDIM;
+    loom_status st = r->dtype == LOOM_F32 ? backward_f32(r, dx, dh0, dc0, dout, dh_t, dc_t)
+                                          : backward_f64(r, dx, dh0, dc0, dout, dh_t, dc_t);
+    prof_tick(r, LOOM_RNN_OTHER);
+    r->profile.backwards++;
+    return st;
 }
 
 loom_status loom_rnn_gates_view(loom_matrix *view, const loom_rnn *r, size_t layer, size_t dir,
@@ -1301,12 +1484,17 @@ loom_status loom_rnn_cells_view(loom_matrix *view, const loom_rnn *r, size_t lay
     /* c[k] holds T+1 blocks of B x H; the state after step t is block next_block(dir, t-1). */
     size_t at = next_block(dir, 0) * B * H;
     double *c = w->c[layer * r->dirs + dir];
-    *view = r->dtype == LOOM_F32 ? loom_matrix_wrap_f32(as_f32(c) + at, w->steps * B, H)
+    *view = r->dtype == LOOM_F32 ? loom_matrix_wrap_f32((float *)(void *)c + at, w->steps * B, H)
                                  : loom_matrix_wrap(c + at, w->steps * B, H);
     return LOOM_OK;
 }
 
 /* ---- naive references ---- */
+
+static double sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
 
 static double dot_row(const loom_matrix *w, size_t row, const loom_matrix *v, size_t vrow)
 {

@@ -4,6 +4,7 @@
 #define LOOM_RNN_H
 
 #include "loom.h"
+#include "smm.h"
 
 typedef enum loom_rnn_kind { LOOM_RNN_TANH, LOOM_RNN_RELU, LOOM_LSTM, LOOM_GRU } loom_rnn_kind;
 
@@ -11,13 +12,45 @@ typedef enum loom_rnn_kind { LOOM_RNN_TANH, LOOM_RNN_RELU, LOOM_LSTM, LOOM_GRU }
 size_t loom_rnn_gate_count(loom_rnn_kind kind);
 const char *loom_rnn_kind_name(loom_rnn_kind kind); /* "RNN_TANH", "LSTM", ... */
 
+/* What runs the per-step recurrent products (B x H by H x G*H forward, B x G*H by G*H x H
+ * backward): libxsmm's JIT kernels (fast while W_hh fits the caches) or BLAS. AUTO picks
+ * by the size of W_hh (loom_rnn_gemm_choice). */
+typedef enum loom_rnn_gemm { LOOM_RNN_GEMM_AUTO, LOOM_RNN_GEMM_BLAS, LOOM_RNN_GEMM_XSMM } loom_rnn_gemm;
+const char *loom_rnn_gemm_name(loom_rnn_gemm gemm); /* "auto", "blas", "xsmm" */
+
 typedef struct loom_rnn_config {
     loom_rnn_kind kind;
     size_t input, hidden; /* I, H */
     size_t layers;        /* >= 1 */
     int bidirectional;
     double dropout;       /* on the inputs of layers 2.. while training, in [0, 1) */
+    loom_rnn_gemm gemm;   /* asked for; AUTO (0) when left out */
 } loom_rnn_config;
+
+/* What AUTO chooses for hidden size H, G gates and dtype: XSMM while W_hh (G*H x H) takes at
+ * most 1 MiB, BLAS above (tests/bench/rnn.lua measures both). */
+loom_rnn_gemm loom_rnn_gemm_choice(size_t hidden, size_t gates, loom_dtype dtype);
+
+/* Where the time of forward and backward goes, when profiling is on (loom_rnn_profile). */
+typedef enum loom_rnn_phase {
+    LOOM_RNN_INPUT_PROJECTION,   /* the one gemm of all steps' inputs, per layer */
+    LOOM_RNN_RECURRENT,          /* the per-step products W_hh h */
+    LOOM_RNN_GATES,              /* the fused forward kernels */
+    LOOM_RNN_GATES_BACKWARD,     /* the fused backward kernels */
+    LOOM_RNN_RECURRENT_BACKWARD, /* the per-step products dG W_hh */
+    LOOM_RNN_WEIGHT_GRADIENTS,   /* dW_ih, dW_hh and the bias sums, one gemm each */
+    LOOM_RNN_INPUT_GRADIENT,     /* dX */
+    LOOM_RNN_OTHER,              /* copies, setup, dropout */
+    LOOM_RNN_PHASES
+} loom_rnn_phase;
+const char *loom_rnn_phase_name(loom_rnn_phase phase); /* "input_projection", ... */
+
+typedef struct loom_rnn_profile {
+    int on;
+    double seconds[LOOM_RNN_PHASES];
+    double mark; /* the clock at the last phase boundary */
+    unsigned long forwards, backwards;
+} loom_rnn_profile;
 
 /* The parameters of one layer in one direction, views into the layer's one allocation.
  * G = gate count; in = I for layer 0, H * dirs above. Biases are G*H x 1 columns. */
@@ -39,7 +72,6 @@ typedef struct loom_rnn_work {
     size_t *lengths;     /* B entries, points into block */
     unsigned char *valid; /* T*B flags: step t of sequence b exists, points into block */
     double *x;           /* T*B x I: copy of the input of layer 0 */
-    double *ones;        /* T*B ones, for bias gradients by gemm */
     double **out;        /* per layer: T*B x H*dirs outputs (zero past each end) */
     double **mask;       /* per layer >= 1: T*B x H*dirs dropout masks scaled by 1/(1-p) */
     double **xin;        /* per layer: its input (x, out[l-1] or the dropped copy) */
@@ -54,8 +86,12 @@ typedef struct loom_rnn_work {
     double *carry_h;     /* B x H */
     double *carry_c;     /* B x H */
     double *step;        /* B x G*H: GRU recurrent projection of one step */
-    double *bias;        /* G*H: the summed biases the step kernels add */
+    double *bias;        /* G*H + H: the summed biases the step kernels add; backward's
+                          * bias gradient sums (G*H, then GRU's b_hn) */
+    double *zeros;       /* H zeros: the output gradient of a backward without dout */
+    double **wt;         /* per layer*dir: H x G*H, W_hh transposed for the JIT kernels */
     double **ptrs;       /* the pointer arrays above, one allocation */
+    loom_smm *smm_forward, *smm_backward; /* per layer*dir, NULL when BLAS runs them */
 } loom_rnn_work;
 
 typedef struct loom_rnn {
@@ -69,11 +105,13 @@ typedef struct loom_rnn {
     loom_rnn_params *grad;       /* same shapes, views into grads */
     loom_rnn_work work;
     int training;
+    loom_rnn_gemm gemm;          /* BLAS or XSMM: what runs the per-step products */
+    loom_rnn_profile profile;
 } loom_rnn;
 
 /* Build an RNN with parameters uniform in [-1/sqrt(H), 1/sqrt(H)] (PyTorch's default).
- * LOOM_EARG for zero sizes, layers == 0 or dropout outside [0, 1). On failure nothing is
- * left allocated. Release with loom_rnn_release (safe twice). */
+ * LOOM_EARG for zero sizes, layers == 0, dropout outside [0, 1) or an unknown gemm. On
+ * failure nothing is left allocated. Release with loom_rnn_release (safe twice). */
 loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng);
 void loom_rnn_release(loom_rnn *r);
 /* Convert the parameters and gradients to dtype (values rounded for float32); the params
@@ -101,6 +139,11 @@ loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, lo
 loom_status loom_rnn_backward(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, loom_matrix *dc0,
                               const loom_matrix *dout, const loom_matrix *dh_t,
                               const loom_matrix *dc_t);
+
+/* Profiling: on resets the counters and times every phase of the following forward and
+ * backward calls into r->profile (a clock read at each phase boundary, a few per step);
+ * off stops. */
+void loom_rnn_profile_switch(loom_rnn *r, int on);
 
 /* The gate activations of step t (1-based) of layer, dir from the last forward: B x G*H
  * view into the workspace (valid until the next forward). */

@@ -1,10 +1,17 @@
 -- tests/bench/rnn.lua: a training step (forward, backward, SGD update) of a one-layer
 -- recurrent net (LSTM, GRU, RNN) with a linear classifier on the last state, loom in float64
--- and float32 against PyTorch (tests/bench/rnn.py, f64 and f32) at the issue's three shapes.
--- PyTorch runs with 1 and with 2 threads (both printed) and is compared at its better one;
--- each time is the best of several timed blocks. The sgemm and dgemm rates come from the
--- same run. Not a test: it prints times and ratios. Usage:
---   build/bin/loom tests/bench/rnn.lua [seconds=1] [kinds=LSTM,GRU,RNN] [shapes=1,2,3] [threads=2] [torch=1]
+-- and float32 against PyTorch (tests/bench/rnn.py, f64 and f32) and oneDNN's RNN primitives
+-- (tests/bench/rnn_onednn.c, f32 only: oneDNN has no f64 RNN) at the issues' three shapes.
+-- Every side runs with 1 and with 2 threads (both printed) and is compared at its better
+-- one; the OpenMP references run their 2-thread case with OMP_WAIT_POLICY=PASSIVE (their
+-- spinning threads are 10-200x slower on a shared 2-core machine otherwise). Each time is the
+-- best of several timed blocks; the dgemm and sgemm rates come from the same run. Then a
+-- per-phase profile of loom's LSTM step (m:profile()). Not a test: it prints times and
+-- ratios. Usage:
+--   build/bin/loom tests/bench/rnn.lua [seconds=1] [kinds=LSTM,GRU,RNN] [shapes=1,2,3]
+--       [threads=1,2] [gemm=auto|xsmm|blas] [torch=1] [onednn=PATH]
+-- onednn: the built tests/bench/rnn_onednn (scripts/bench.sh builds it; default
+-- build/bench/rnn_onednn when it exists, none otherwise).
 local loom = require "loom"
 local nn = loom.nn
 
@@ -14,15 +21,20 @@ for _, a in ipairs(arg) do
   if k then args[k] = v end
 end
 local budget = tonumber(args.seconds or "1")
-local kinds = {}
-for k in (args.kinds or "LSTM,GRU,RNN"):gmatch("[^,]+") do kinds[#kinds + 1] = k end
-local threads = tonumber(args.threads or "2")
-loom.threads(threads)
+local function list(s)
+  local t = {}
+  for k in s:gmatch("[^,]+") do t[#t + 1] = k end
+  return t
+end
+local kinds = list(args.kinds or "LSTM,GRU,RNN")
+local thread_counts = {}
+for _, t in ipairs(list(args.threads or "1,2")) do thread_counts[#thread_counts + 1] = tonumber(t) end
+local gemm = args.gemm or "auto"
 
 local SHAPES = {{1, 50, 16, 32}, {32, 50, 32, 128}, {64, 100, 64, 256}}
 if args.shapes then -- e.g. shapes=1,2: only those of the three
   local chosen = {}
-  for k in args.shapes:gmatch("%d+") do chosen[#chosen + 1] = SHAPES[tonumber(k)] end
+  for _, k in ipairs(list(args.shapes)) do chosen[#chosen + 1] = SHAPES[tonumber(k)] end
   SHAPES = chosen
 end
 local CLASSES = 10
@@ -53,9 +65,10 @@ local function measure(fn)
   return best
 end
 
+-- A training step of kind at B, T, I, H in dtype, and its recurrent layer.
 local function step_fn(kind, B, T, I, H, dtype)
   loom.seed(1)
-  local rnn = nn[kind](I, H, {batch = B}):to(dtype)
+  local rnn = nn[kind](I, H, {batch = B, gemm = gemm}):to(dtype)
   local head = nn.Linear(H, CLASSES):to(dtype)
   local params = {}
   for _, p in ipairs(rnn:parameters()) do params[#params + 1] = p end
@@ -74,7 +87,7 @@ local function step_fn(kind, B, T, I, H, dtype)
     local dh = head:backward(h, loss_fn:backward(logits, y))
     rnn:backward(nil, {dh_T = dh, input_grad = false})
     opt:step()
-  end
+  end, rnn
 end
 
 -- Floating-point operations of one step of the recurrent layer (gemms only).
@@ -91,44 +104,139 @@ local function gemm_rate(dtype)
   return 2 * n * n * n / t
 end
 
--- The PyTorch twin at 1 and at 2 threads: lines "kind B T I H f64_ms f32_ms".
-local torch = {[1] = {}, [2] = {}}
-if args.torch ~= "0" then
-  local here = arg[0]:match("^(.*)/[^/]*$") or "."
-  for tt = 1, 2 do
-    local cmd = string.format("/usr/bin/python3 %s/rnn.py --seconds %g --threads %d --kinds %s --shapes %s 2>&1",
-      here, budget, tt, table.concat(kinds, ","), args.shapes or "1,2,3")
-    local f = io.popen(cmd)
+-- A reference's lines "kind B T I H ms..." at 1 and 2 threads: ref[threads][key] = {ms...}.
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local function reference(command_for)
+  local ref = {}
+  for _, tt in ipairs(thread_counts) do
+    ref[tt] = {}
+    local f = io.popen(command_for(tt) .. " 2>&1")
     for line in f:lines() do
-      local k, B, T, I, H, f64, f32 = line:match("^(%S+) (%d+) (%d+) (%d+) (%d+) (%S+) (%S+)$")
-      if k then torch[tt][table.concat({k, B, T, I, H}, " ")] = {tonumber(f64), tonumber(f32)}
-      else io.stderr:write("rnn.py: ", line, "\n") end
+      local k, B, T, I, H, rest = line:match("^(%S+) (%d+) (%d+) (%d+) (%d+) (.*)$")
+      if k then
+        local values = {}
+        for v in rest:gmatch("%S+") do values[#values + 1] = tonumber(v) end
+        ref[tt][table.concat({k, B, T, I, H}, " ")] = values
+      else
+        io.stderr:write("reference: ", line, "\n")
+      end
     end
     f:close()
   end
+  return ref
+end
+local function omp_env(tt)
+  return string.format("OMP_NUM_THREADS=%d%s", tt, tt > 1 and " OMP_WAIT_POLICY=PASSIVE" or "")
+end
+local shape_list = args.shapes or "1,2,3"
+local torch = args.torch ~= "0" and reference(function(tt)
+  return string.format("%s /usr/bin/python3 %s/rnn.py --seconds %g --threads %d --kinds %s --shapes %s",
+    omp_env(tt), here, budget, tt, table.concat(kinds, ","), shape_list)
+end) or {}
+local onednn_bin = args.onednn
+if not onednn_bin then
+  local f = io.open("build/bench/rnn_onednn")
+  if f then f:close(); onednn_bin = "build/bench/rnn_onednn" end
+end
+local onednn = onednn_bin and reference(function(tt)
+  return string.format("%s %s %g %s %s", omp_env(tt), onednn_bin, budget, table.concat(kinds, ","),
+    shape_list)
+end) or {}
+
+-- The better of a reference's thread counts for key and column i, and each count's time.
+local function best_of(ref, key, i)
+  local best, each = nil, {}
+  for _, tt in ipairs(thread_counts) do
+    local v = ref[tt] and ref[tt][key] and ref[tt][key][i]
+    each[tt] = v
+    if v and (not best or v < best) then best = v end
+  end
+  return best, each
+end
+
+-- loom at each thread count: the better time and each one.
+local function loom_best(kind, B, T, I, H, dtype)
+  local best, each = math.huge, {}
+  for _, tt in ipairs(thread_counts) do
+    loom.threads(tt)
+    each[tt] = measure((step_fn(kind, B, T, I, H, dtype))) * 1e3
+    best = math.min(best, each[tt])
+  end
+  return best, each
 end
 
 local function fmt(v) return v and string.format("%.3f", v) or "-" end
 local function ratio(a, b) return (a and b) and string.format("%.2f", a / b) or "-" end
+local function both(each) -- "t1/t2" for the thread counts
+  local parts = {}
+  for _, tt in ipairs(thread_counts) do parts[#parts + 1] = fmt(each[tt]) end
+  return table.concat(parts, "/")
+end
 
+local max_threads = 1
+for _, tt in ipairs(thread_counts) do max_threads = math.max(max_threads, tt) end
+loom.threads(max_threads)
 local drate, srate = gemm_rate("float64"), gemm_rate("float32")
-print(string.format("dgemm 512x512: %.1f GFLOP/s, sgemm 512x512: %.1f GFLOP/s, loom with %d threads",
-  drate / 1e9, srate / 1e9, threads))
-print(string.format("%-5s %-16s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s", "kind", "B,T,I,H",
-  "loom f64", "loom f32", "pt f64 1t", "pt f64 2t", "pt f32 1t", "pt f32 2t", "x pt f64", "x pt f32",
-  "f32/f64", "% sgemm"))
+local f = io.open("/proc/loadavg")
+local load = f and f:read("l"):match("^(%S+ %S+ %S+)") or "?"
+if f then f:close() end
+print(string.format("dgemm 512x512: %.1f GFLOP/s, sgemm 512x512: %.1f GFLOP/s (%d threads); load %s",
+  drate / 1e9, srate / 1e9, max_threads, load))
+print(string.format("times in ms, each side at threads %s (a/b: 1/2 threads); ratios against each reference at its better count",
+  table.concat(thread_counts, ",")))
+print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %6s %6s %6s",
+  "kind", "B,T,I,H", "loom f64", "loom f32", "torch f64", "torch f32", "onednn f32",
+  "xpt64", "xpt32", "xdnnl", "f32/64", "%dgemm", "%sgemm", "gemm"))
 for _, kind in ipairs(kinds) do
   for _, s in ipairs(SHAPES) do
     local B, T, I, H = s[1], s[2], s[3], s[4]
-    local t64 = measure(step_fn(kind, B, T, I, H, "float64")) * 1e3
-    local t32 = measure(step_fn(kind, B, T, I, H, "float32")) * 1e3
+    local t64, e64 = loom_best(kind, B, T, I, H, "float64")
+    local t32, e32 = loom_best(kind, B, T, I, H, "float32")
     local key = table.concat({kind, B, T, I, H}, " ")
-    local r1, r2 = torch[1][key] or {}, torch[2][key] or {}
-    local best64 = (r1[1] and r2[1]) and math.min(r1[1], r2[1]) or r1[1] or r2[1]
-    local best32 = (r1[2] and r2[2]) and math.min(r1[2], r2[2]) or r1[2] or r2[2]
-    print(string.format("%-5s %-16s %9.3f %9.3f %9s %9s %9s %9s %8s %8s %8s %7.0f%%", kind,
-      string.format("%d,%d,%d,%d", B, T, I, H), t64, t32, fmt(r1[1]), fmt(r2[1]), fmt(r1[2]),
-      fmt(r2[2]), ratio(best64, t64), ratio(best32, t32), ratio(t64, t32),
-      100 * flops(kind, B, T, I, H) / (t32 / 1e3) / srate))
+    local p64, pe64 = best_of(torch, key, 1)
+    local p32, pe32 = best_of(torch, key, 2)
+    local d32, de32 = best_of(onednn, key, 1)
+    local _, layer = step_fn(kind, B, T, I, H, "float32")
+    local fl = flops(kind, B, T, I, H)
+    print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %5.0f%% %5.0f%% %6s", kind,
+      string.format("%d,%d,%d,%d", B, T, I, H), both(e64), both(e32), both(pe64), both(pe32), both(de32),
+      ratio(p64, t64), ratio(p32, t32), ratio(d32, t32), ratio(t64, t32),
+      100 * fl / (t64 / 1e3) / drate, 100 * fl / (t32 / 1e3) / srate, layer:config().gemm))
+  end
+end
+
+-- Where loom's LSTM step spends its time (ms per step, at the most threads asked for).
+local PHASES = {"input_projection", "recurrent", "gates", "gates_backward", "recurrent_backward",
+  "weight_gradients", "input_gradient", "other"}
+local short = {input_projection = "in_proj", recurrent = "rec", gates = "gates",
+  gates_backward = "gates_bw", recurrent_backward = "rec_bw", weight_gradients = "dW",
+  input_gradient = "dX", other = "other"}
+loom.threads(max_threads)
+print(string.format("\nloom LSTM step by phase, ms per step (%d threads; step = the layer's forward and backward + head, loss, SGD)",
+  max_threads))
+local header = string.format("%-8s %-14s %8s", "dtype", "B,T,I,H", "step")
+for _, p in ipairs(PHASES) do header = header .. string.format(" %8s", short[p]) end
+print(header)
+for _, dtype in ipairs{"float64", "float32"} do
+  for _, s in ipairs(SHAPES) do
+    local B, T, I, H = s[1], s[2], s[3], s[4]
+    local fn, layer = step_fn("LSTM", B, T, I, H, dtype)
+    fn()
+    local step = measure(fn)
+    -- the profile of the best of three blocks of steps
+    local reps = math.max(1, math.floor(budget / 3 / step))
+    local best, best_total = nil, math.huge
+    for _ = 1, 3 do
+      layer:profile(true)
+      for _ = 1, reps do fn() end
+      local p = layer:profile()
+      local total = 0
+      for _, k in ipairs(PHASES) do total = total + p[k] end
+      if total < best_total then best, best_total = p, total end
+    end
+    layer:profile(false)
+    local line = string.format("%-8s %-14s %8.3f", dtype, string.format("%d,%d,%d,%d", B, T, I, H), step * 1e3)
+    for _, p in ipairs(PHASES) do line = line .. string.format(" %8.3f", best[p] / reps * 1e3) end
+    print(line)
   end
 end

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel.h" /* the branch-free exp, sigmoid and tanh of the gate kernels */
 #include "rnn.h"
 #include "testutil.h"
 
 static loom_rng rng;
+/* What runs the per-step products of the layers make_rnn builds (each test runs with both). */
+static loom_rnn_gemm gemm_mode = LOOM_RNN_GEMM_AUTO;
 
 static void fill_uniform(loom_matrix *m, double lo, double hi)
 {
@@ -50,7 +53,7 @@ enum { SHAPE_COUNT = sizeof shapes / sizeof shapes[0] };
 
 static void make_rnn(loom_rnn *r, loom_rnn_kind kind, const shape *s, double dropout)
 {
-    loom_rnn_config cfg = {kind, s->I, s->H, s->L, s->bidi, dropout};
+    loom_rnn_config cfg = {kind, s->I, s->H, s->L, s->bidi, dropout, gemm_mode};
     ck_assert_int_eq(loom_rnn_init(r, &cfg, &rng), LOOM_OK);
     /* Scale the weights up so every gate is away from its linear region. */
     for (size_t i = 0; i < r->count; i++)
@@ -108,6 +111,7 @@ static void naive_forward(const loom_rnn *r, const shape *s, loom_matrix *out, l
 
 START_TEST(test_forward_matches_naive)
 {
+    gemm_mode = _i == 0 ? LOOM_RNN_GEMM_BLAS : LOOM_RNN_GEMM_XSMM;
     for (int kind = LOOM_RNN_TANH; kind <= LOOM_GRU; kind++)
         for (size_t si = 0; si < SHAPE_COUNT; si++) {
             const shape *s = &shapes[si];
@@ -229,6 +233,7 @@ static void gradcheck(loom_rnn_kind kind, const shape *s, double dropout)
 
 START_TEST(test_backward_finite_differences)
 {
+    gemm_mode = _i == 0 ? LOOM_RNN_GEMM_BLAS : LOOM_RNN_GEMM_XSMM;
     for (int kind = LOOM_RNN_TANH; kind <= LOOM_GRU; kind++)
         for (size_t si = 0; si < SHAPE_COUNT; si++)
             gradcheck((loom_rnn_kind)kind, &shapes[si], 0.0);
@@ -237,6 +242,7 @@ END_TEST
 
 START_TEST(test_backward_with_dropout)
 {
+    gemm_mode = _i == 0 ? LOOM_RNN_GEMM_BLAS : LOOM_RNN_GEMM_XSMM;
     /* Same masks on every forward (the generator is reseeded), so the loss is smooth. */
     gradcheck(LOOM_LSTM, &shapes[2], 0.3);
     gradcheck(LOOM_GRU, &shapes[3], 0.5);
@@ -245,6 +251,7 @@ END_TEST
 
 START_TEST(test_gradients_accumulate)
 {
+    gemm_mode = _i == 0 ? LOOM_RNN_GEMM_BLAS : LOOM_RNN_GEMM_XSMM;
     const shape *s = &shapes[1];
     loom_rnn r;
     make_rnn(&r, LOOM_LSTM, s, 0.0);
@@ -268,6 +275,7 @@ END_TEST
 
 START_TEST(test_no_allocation_after_warmup)
 {
+    gemm_mode = _i == 0 ? LOOM_RNN_GEMM_BLAS : LOOM_RNN_GEMM_XSMM;
     shape s = {8, 16, 2, 20, 4, 1, NULL};
     loom_rnn r;
     make_rnn(&r, LOOM_LSTM, &s, 0.2);
@@ -299,14 +307,16 @@ END_TEST
 START_TEST(test_errors)
 {
     loom_rnn r;
-    loom_rnn_config bad = {LOOM_LSTM, 0, 4, 1, 0, 0.0};
+    loom_rnn_config bad = {LOOM_LSTM, 0, 4, 1, 0, 0.0, LOOM_RNN_GEMM_AUTO};
     ck_assert_int_eq(loom_rnn_init(&r, &bad, &rng), LOOM_EARG);
-    bad = (loom_rnn_config){LOOM_LSTM, 3, 4, 1, 0, 1.0};
+    bad = (loom_rnn_config){LOOM_LSTM, 3, 4, 1, 0, 1.0, LOOM_RNN_GEMM_AUTO};
     ck_assert_int_eq(loom_rnn_init(&r, &bad, &rng), LOOM_EARG);
     loom_rnn_release(&r); /* harmless after a failed init */
-    loom_rnn_config cfg = {LOOM_GRU, 3, 4, 2, 1, 0.5};
+    loom_rnn_config cfg = {LOOM_GRU, 3, 4, 2, 1, 0.5, LOOM_RNN_GEMM_AUTO};
     int64_t live = loom_alloc_get_stats().live_blocks;
-    for (uint64_t k = 1; k <= 4; k++) {
+    bad = (loom_rnn_config){LOOM_LSTM, 3, 4, 1, 0, 0.0, (loom_rnn_gemm)7};
+    ck_assert_int_eq(loom_rnn_init(&r, &bad, &rng), LOOM_EARG);
+    for (uint64_t k = 1; k <= 5; k++) {
         loom_alloc_fail_after(k);
         ck_assert_int_eq(loom_rnn_init(&r, &cfg, &rng), LOOM_ENOMEM);
         ck_assert_int_eq(loom_alloc_get_stats().live_blocks, live);
@@ -343,7 +353,7 @@ END_TEST
 START_TEST(test_fused_tanh_accuracy)
 {
     loom_rnn r;
-    loom_rnn_config cfg = {LOOM_RNN_TANH, 1, 1, 1, 0, 0.0};
+    loom_rnn_config cfg = {LOOM_RNN_TANH, 1, 1, 1, 0, 0.0, LOOM_RNN_GEMM_AUTO};
     ck_assert_int_eq(loom_rnn_init(&r, &cfg, &rng), LOOM_OK);
     memset(r.values, 0, r.count * sizeof(double));
     r.params[0].w_ih.data[0] = 1.0;
@@ -369,18 +379,72 @@ START_TEST(test_fused_tanh_accuracy)
 }
 END_TEST
 
+/* Distance of got from want in units of want's last place (0 when both are NaN or the same
+ * infinity); spacing is the ulp of the type at want. */
+static double ulps(double got, double want, double spacing)
+{
+    if (isnan(want) || isinf(want))
+        return (isnan(got) && isnan(want)) || got == want ? 0.0 : INFINITY;
+    return isnan(got) ? INFINITY : fabs(got - want) / spacing;
+}
+
+static double ulp_of(double v)
+{
+    return nextafter(fabs(v), INFINITY) - fabs(v);
+}
+
+static double ulp_of_float(double v)
+{
+    float f = (float)fabs(v);
+    return (double)(nextafterf(f, INFINITY) - f);
+}
+
+/* kernel.h's exp, sigmoid and tanh against libm (sigmoid against 1 / (1 + exp(-x)) in long
+ * double) over the range where results are normal numbers, with the bounds kernel.h states,
+ * and at the edges: underflow to 0, overflow to inf, NaN through. */
+START_TEST(test_branch_free_math)
+{
+    double worst[6] = {0};
+    for (int i = 0; i < 400000; i++) {
+        double u = loom_rng_uniform(&rng);
+        double x = i % 3 == 0 ? u * 1416.0 - 708.0 : i % 3 == 1 ? u * 40.0 - 20.0 : u * 2.0 - 1.0;
+        float xf = (float)(i % 3 == 0 ? u * 174.0 - 87.0 : x);
+        long double s = 1.0L / (1.0L + expl(-(long double)x));
+        worst[0] = fmax(worst[0], ulps(loom_exp(x), exp(x), ulp_of(exp(x))));
+        worst[1] = fmax(worst[1], ulps(loom_sigmoid(x), (double)s, ulp_of((double)s)));
+        worst[2] = fmax(worst[2], ulps(loom_tanh(x), tanh(x), ulp_of(tanh(x))));
+        double e = exp((double)xf), sf = 1.0 / (1.0 + exp(-(double)xf)), tf = tanh((double)xf);
+        worst[3] = fmax(worst[3], ulps(loom_expf(xf), e, ulp_of_float(e)));
+        worst[4] = fmax(worst[4], ulps(loom_sigmoidf(xf), sf, ulp_of_float(sf)));
+        worst[5] = fmax(worst[5], ulps(loom_tanhf(xf), tf, ulp_of_float(tf)));
+    }
+    const double bound[6] = {1.0, 3.0, 8.0, 2.0, 3.0, 6.0};
+    const char *name[6] = {"exp", "sigmoid", "tanh", "expf", "sigmoidf", "tanhf"};
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(worst[k] <= bound[k], "%s is %g ulps from libm (bound %g)", name[k],
+                      worst[k], bound[k]);
+    ck_assert(loom_exp(-800.0) == 0.0 && isinf(loom_exp(800.0)) && isnan(loom_exp(NAN)));
+    ck_assert(loom_exp(-745.0) > 0.0 && loom_exp(0.0) == 1.0); /* the smallest subnormal */
+    ck_assert(loom_expf(-200.0f) == 0.0f && isinf(loom_expf(100.0f)) && isnan(loom_expf(NAN)));
+    ck_assert(loom_sigmoid(-800.0) == 0.0 && loom_sigmoid(800.0) == 1.0);
+    ck_assert(isnan(loom_sigmoid(NAN)) && isnan(loom_tanh(NAN)) && isnan(loom_tanhf(NAN)));
+    ck_assert(loom_tanh(-50.0) == -1.0 && loom_tanhf(50.0f) == 1.0f && loom_tanh(1e-300) == 1e-300);
+}
+END_TEST
+
 static Suite *rnn_suite(void)
 {
     Suite *suite = suite_create("rnn");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_forward_matches_naive);
-    tcase_add_test(tc, test_backward_finite_differences);
-    tcase_add_test(tc, test_backward_with_dropout);
-    tcase_add_test(tc, test_gradients_accumulate);
-    tcase_add_test(tc, test_no_allocation_after_warmup);
+    tcase_add_loop_test(tc, test_forward_matches_naive, 0, 2); /* BLAS, then libxsmm */
+    tcase_add_loop_test(tc, test_backward_finite_differences, 0, 2); /* BLAS, then libxsmm */
+    tcase_add_loop_test(tc, test_backward_with_dropout, 0, 2); /* BLAS, then libxsmm */
+    tcase_add_loop_test(tc, test_gradients_accumulate, 0, 2); /* BLAS, then libxsmm */
+    tcase_add_loop_test(tc, test_no_allocation_after_warmup, 0, 2); /* BLAS, then libxsmm */
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_fused_tanh_accuracy);
+    tcase_add_test(tc, test_branch_free_math);
     suite_add_tcase(suite, tc);
     return suite;
 }

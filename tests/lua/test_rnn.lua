@@ -475,6 +475,50 @@ test("error messages", function()
   checkerror("nn.LSTM:state: call forward first", nn.LSTM(1, 1).state, nn.LSTM(1, 1))
 end)
 
+test("gemm option: xsmm and blas give the same step, config records the choice, profile times the phases", function()
+  equal(nn.LSTM(8, 16):config().gemm, "xsmm", "auto: a small W_hh goes to libxsmm")
+  equal(nn.LSTM(8, 512):config().gemm, "blas", "auto: 8 MiB of W_hh stays with BLAS")
+  equal(nn.LSTM(8, 512):to("float32"):config().gemm, "blas", "auto again after m:to")
+  equal(nn.GRU(8, 16, {gemm = "blas"}):config().gemm, "blas", "forced")
+  equal(nn.GRUCell(8, 512, {gemm = "xsmm"}):to("float32"):config().gemm, "xsmm", "forced stays forced")
+  checkerror('nn.LSTM: gemm must be "auto", "xsmm" or "blas", got "mkl"', nn.LSTM, 2, 4, {gemm = "mkl"})
+  for _, kind in ipairs{"LSTM", "GRU", "RNN"} do
+    for _, dtype in ipairs{"float64", "float32"} do
+      loom.seed(3)
+      local a = nn[kind](5, 6, {gemm = "xsmm", bidirectional = true, layers = 2}):to(dtype)
+      loom.seed(3)
+      local b = nn[kind](5, 6, {gemm = "blas", bidirectional = true, layers = 2}):to(dtype)
+      local x = loom.randn(4 * 3, 5, {dtype = dtype})
+      local oa, ha = a:forward(x, {lengths = {4, 2, 3}})
+      local ob, hb = b:forward(x, {lengths = {4, 2, 3}})
+      local tol = dtype == "float64" and 1e-13 or 1e-5
+      check(oa:allclose(ob, tol, tol) and ha:allclose(hb, tol, tol), "%s %s forward", kind, dtype)
+      local dout = loom.randn(4 * 3, 12, {dtype = dtype})
+      local dxa, dxb = a:backward(dout), b:backward(dout)
+      check(dxa:allclose(dxb, tol, tol), "%s %s dx", kind, dtype)
+      local pa, pb = a:parameters(), b:parameters()
+      for i = 1, #pa do check(pa[i].grad:allclose(pb[i].grad, tol, tol), "%s %s d%s", kind, dtype, pa[i].name) end
+    end
+  end
+  local m = nn.LSTM(4, 8, {batch = 2})
+  m:profile(true)
+  m:forward(loom.randn(10, 4))
+  m:backward(loom.randn(10, 8))
+  local p = m:profile()
+  equal(p.forwards .. " " .. p.backwards, "1 1", "calls counted")
+  local total = 0
+  for _, k in ipairs{"input_projection", "recurrent", "gates", "gates_backward", "recurrent_backward",
+    "weight_gradients", "input_gradient", "other"} do
+    check(p[k] >= 0, "phase %s timed", k)
+    total = total + p[k]
+  end
+  check(total > 0, "some time is counted")
+  m:profile(false)
+  m:forward(loom.randn(10, 4))
+  equal(m:profile().forwards, 1, "off: no more counting")
+  checkerror("nn.LSTM:profile: on must be true or false, got string", m.profile, m, "yes")
+end)
+
 test("tostring and loom.nn integration", function()
   local m = nn.LSTM(16, 32, {layers = 2})
   check(tostring(m):find("LSTM(16, 32, num_layers=2)", 1, true), "tostring %s", tostring(m))

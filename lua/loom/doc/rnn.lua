@@ -1,7 +1,7 @@
 -- doc/rnn.lua: the docstrings of the recurrent layers (lua/loom/nn/recurrent.lua,
 -- src/bind/rnn.c), read by help(x) and the API reference generator. Not code.
 return {
-  { name = "nn.RNN", signature = "nn.RNN(in, hidden [, {layers = 1, bidirectional = false, dropout = 0, batch, nonlinearity = \"tanh\"}]) -> layer",
+  { name = "nn.RNN", signature = "nn.RNN(in, hidden [, {layers = 1, bidirectional = false, dropout = 0, batch, nonlinearity = \"tanh\", gemm = \"auto\"}]) -> layer",
     doc = [[
 Fused Elman RNN over a whole sequence batch: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),
 act tanh or relu. Input is T*B x in, time-major (row (t-1)*B + b is step t of sequence b).
@@ -9,15 +9,18 @@ Parameters as PyTorch: weight_ih_l0 (H x in), weight_hh_l0 (H x H), bias_ih_l0, 
 (H x 1), suffix _reverse for the backward direction, _lk for layer k (its input is H*dirs
 wide). dropout applies to the inputs of layers 2.. in training mode. batch is the default
 batch size of forward; without it each forward needs batch or lengths (never guessed).
-Weights start uniform in [-1/sqrt(H), 1/sqrt(H)] like PyTorch's. See docs/rnn.md.]] },
-  { name = "nn.LSTM", signature = "nn.LSTM(in, hidden [, {layers, bidirectional, dropout, batch}]) -> layer",
+Weights start uniform in [-1/sqrt(H), 1/sqrt(H)] like PyTorch's. gemm says what runs the
+per-step products W_hh h: "xsmm" (libxsmm's JIT kernels), "blas" (OpenBLAS) or "auto"
+(xsmm while W_hh takes at most 1 MiB, BLAS above); m:config().gemm tells the choice. The
+same options for nn.LSTM and nn.GRU; cells take nonlinearity and gemm. See docs/rnn.md.]] },
+  { name = "nn.LSTM", signature = "nn.LSTM(in, hidden [, {layers, bidirectional, dropout, batch, gemm}]) -> layer",
     doc = [[
 Fused LSTM: gates i, f, g, o (PyTorch's order) in one 4H block: weight_ih_l0 is 4H x in,
 weight_hh_l0 4H x H, biases 4H x 1. c_t = f c_{t-1} + i g, h_t = o tanh(c_t). forward returns
 out, h_T, c_T. One gemm projects all steps' inputs, one gemm per step adds W_hh h; the
 activations stay in a workspace reused across calls, so a training step allocates only
 its result matrices. Matches torch.nn.LSTM (double) to ~1e-15.]] },
-  { name = "nn.GRU", signature = "nn.GRU(in, hidden [, {layers, bidirectional, dropout, batch}]) -> layer",
+  { name = "nn.GRU", signature = "nn.GRU(in, hidden [, {layers, bidirectional, dropout, batch, gemm}]) -> layer",
     doc = [[
 Fused GRU with PyTorch's equations and gate order r, z, n:
 r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
@@ -62,8 +65,20 @@ one carried unchanged.]] },
 Views of the weights and their gradients, in PyTorch's state_dict order and names, so
 m:state_dict() and loom.save/loom.load move weights to and from PyTorch. Writing into a
 value changes the layer.]] },
-  { name = "nn.LSTM:config", signature = "m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, nonlinearity, cell, gates}",
-    doc = "The layer's settings." },
+  { name = "nn.LSTM:config", signature = "m:config() -> {kind, input_size, hidden_size, layers, bidirectional, dropout, nonlinearity, cell, gates, gemm}",
+    doc = [[
+The layer's settings. gemm says what runs the per-step recurrent products: "xsmm" (libxsmm's
+JIT kernels) or "blas" (OpenBLAS), as chosen at construction (option gemm, see nn.RNN) and
+again by m:to for the new dtype.]] },
+  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards}",
+    doc = [[
+m:profile(true) resets the counters and times every phase of the following forward and
+backward calls (a clock read at each phase boundary, a few per step); m:profile(false) stops.
+m:profile() returns the seconds spent so far in input_projection (the one gemm of all
+steps' inputs), recurrent (the per-step products W_hh h), gates (the fused forward kernels),
+gates_backward, recurrent_backward (dG W_hh per step), weight_gradients (dW_ih, dW_hh and
+the bias sums), input_gradient (dX) and other (copies, setup, dropout), with the numbers of
+forward and backward calls. tests/bench/rnn.lua prints it per step.]] },
   { name = "nn.LSTM:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero." },
   { name = "nn.LSTM:to", signature = "m:to(dtype) -> m",
     doc = [[
