@@ -33,9 +33,10 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
            cols->rows == t_out * g->batch && cols->cols == g->in * g->kernel && cols->dtype == x->dtype;
 }
 
-/* The typed loops, once per element type: T the type, AT its element accessor. */
-#define CONV_KERNELS(T, SUFFIX, AT)                                                                     \
-    static void im2col_##SUFFIX(loom_matrix *cols, const loom_matrix *x, const loom_conv1d_geometry *g) \
+/* The typed loops, one body instantiated per element type: T the type, AT its element
+ * accessor, then the full name of each function it defines (spelled out below). */
+#define CONV_KERNELS(T, AT, IM2COL, COL2IM, FILL_BIAS, ADD_COLUMN_SUMS, POOL_FORWARD, POOL_BACKWARD)    \
+    static void IM2COL(loom_matrix *cols, const loom_matrix *x, const loom_conv1d_geometry *g)          \
     {                                                                                                   \
         size_t t_out = out_steps_of(g);                                                                 \
         for (size_t t = 0; t < t_out; t++)                                                              \
@@ -49,7 +50,7 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
                 }                                                                                       \
             }                                                                                           \
     }                                                                                                   \
-    static void col2im_##SUFFIX(loom_matrix *dx, const loom_matrix *dcols, const loom_conv1d_geometry *g) \
+    static void COL2IM(loom_matrix *dx, const loom_matrix *dcols, const loom_conv1d_geometry *g)        \
     {                                                                                                   \
         size_t t_out = out_steps_of(g);                                                                 \
         for (size_t t = 0; t < t_out; t++)                                                              \
@@ -65,7 +66,7 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
                 }                                                                                       \
             }                                                                                           \
     }                                                                                                   \
-    static void fill_bias_##SUFFIX(loom_matrix *y, const loom_matrix *bias)                             \
+    static void FILL_BIAS(loom_matrix *y, const loom_matrix *bias)                                      \
     {                                                                                                   \
         for (size_t r = 0; r < y->rows; r++) {                                                          \
             T *row = AT(y, r, 0);                                                                       \
@@ -73,7 +74,7 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
                 row[o] = *AT(bias, o, 0);                                                               \
         }                                                                                               \
     }                                                                                                   \
-    static void add_column_sums_##SUFFIX(loom_matrix *dbias, const loom_matrix *dy)                     \
+    static void ADD_COLUMN_SUMS(loom_matrix *dbias, const loom_matrix *dy)                              \
     {                                                                                                   \
         for (size_t r = 0; r < dy->rows; r++) {                                                         \
             const T *row = AT(dy, r, 0);                                                                \
@@ -81,7 +82,7 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
                 *AT(dbias, o, 0) += row[o];                                                             \
         }                                                                                               \
     }                                                                                                   \
-    static void pool_forward_##SUFFIX(loom_matrix *y, loom_matrix *where, const loom_matrix *x,         \
+    static void POOL_FORWARD(loom_matrix *y, loom_matrix *where, const loom_matrix *x,                  \
                                       loom_pool_kind kind, size_t batch, size_t kernel, size_t stride)  \
     {                                                                                                   \
         size_t t_out = y->rows / batch;                                                                 \
@@ -107,7 +108,7 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
                 }                                                                                       \
             }                                                                                           \
     }                                                                                                   \
-    static loom_status pool_backward_##SUFFIX(loom_matrix *dx, const loom_matrix *dy,                   \
+    static loom_status POOL_BACKWARD(loom_matrix *dx, const loom_matrix *dy,                            \
                                               const loom_matrix *where, loom_pool_kind kind,            \
                                               size_t batch, size_t kernel, size_t stride)               \
     {                                                                                                   \
@@ -132,8 +133,10 @@ static int cols_shape_ok(const loom_matrix *cols, const loom_matrix *x, const lo
         return LOOM_OK;                                                                                 \
     }
 
-CONV_KERNELS(double, f64, loom_at)
-CONV_KERNELS(float, f32, loom_at32)
+CONV_KERNELS(double, loom_at, im2col_f64, col2im_f64, fill_bias_f64, add_column_sums_f64, pool_forward_f64,
+             pool_backward_f64)
+CONV_KERNELS(float, loom_at32, im2col_f32, col2im_f32, fill_bias_f32, add_column_sums_f32, pool_forward_f32,
+             pool_backward_f32)
 
 loom_status loom_conv1d_im2col(loom_matrix *cols, const loom_matrix *x, const loom_conv1d_geometry *g)
 {
