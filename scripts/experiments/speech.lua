@@ -16,6 +16,9 @@ local RATE = 8000
 local CACHE = (os.getenv("XDG_CACHE_HOME") or ((os.getenv("HOME") or ".") .. "/.cache"))
   .. "/loom/spoken_digits"
 
+-- m in the run's dtype (float32 runs convert each batch once; float64 ones pass it through).
+local function in_dtype(m, p) return p.dtype == "float32" and m:float() or m end
+
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- {path, digit, speaker, take} for every {digit}_{speaker}_{take}.wav in dir, sorted by name.
@@ -61,14 +64,40 @@ local function recordings(p)
   return items, "synthetic"
 end
 
--- The feature sequence of samples x: T x 13 MFCC (through a filterbank warped by alpha when
--- VTLP is on), x3 with deltas, normalised per utterance; nil when x is shorter than a frame.
-local function features_of(x, p, alpha)
-  if x:rows() < 200 then return nil end
-  local f = (alpha and alpha ~= 1) and audio.vtlp(x, RATE, alpha) or audio.mfcc(x, RATE)
+-- Deltas and per-utterance normalisation of a T x 13 MFCC (or log mel) sequence.
+local function finish(f, p)
   if p.deltas then f = audio.deltas(f, 2) end
   if p.cmvn then f = audio.cmvn(f) end
   return f
+end
+
+-- The feature sequence of samples x: T x 13 MFCC or T x mel_bins log mel (through a
+-- filterbank warped by alpha when VTLP is on), x3 with deltas, normalised per utterance; nil
+-- when x is shorter than a frame.
+local function features_of(x, p, alpha)
+  if x:rows() < 200 then return nil end
+  local opts = p.features == "fbank" and {kind = "fbank", num_mel_bins = p.mel_bins} or nil
+  local f
+  if alpha and alpha ~= 1 then f = audio.vtlp(x, RATE, alpha, opts)
+  elseif p.features == "fbank" then f = audio.fbank(x, RATE, {num_mel_bins = p.mel_bins})
+  else f = audio.mfcc(x, RATE) end
+  return finish(f, p)
+end
+
+-- One random perturbation in the spectral domain (augment = "spectral") of the utterance
+-- whose spectra are s: a speed factor, a VTLP warp, white or babble noise (babble: three other
+-- training utterances, never a held-out voice), then deltas and CMVN.
+local function spectral_features(s, p, aug, pool)
+  local o = {kind = p.features, num_mel_bins = p.features == "fbank" and p.mel_bins or 23}
+  if #aug.speeds > 0 then o.speed = aug.speeds[loom.random_int(#aug.speeds)] end
+  if p.vtlp > 0 then o.alpha = 1 - p.vtlp + 2 * p.vtlp * loom.rand(1, 1):get(1, 1) end
+  if #aug.noises > 0 and loom.rand(1, 1):get(1, 1) < p.noise_prob then
+    local kind = aug.noises[loom.random_int(#aug.noises)]
+    o.noise = kind == "white" and aug.white or {pool[loom.random_int(#pool)], pool[loom.random_int(#pool)],
+      pool[loom.random_int(#pool)]}
+    o.snr = aug.snr[1] + ((aug.snr[2] or aug.snr[1]) - aug.snr[1]) * loom.rand(1, 1):get(1, 1)
+  end
+  return finish(audio.perturbed(s, o), p)
 end
 
 local function uniform(a, b) return a + (b - a) * loom.rand(1, 1):get(1, 1) end
@@ -131,6 +160,12 @@ local function augmentation(p)
   if #aug.noises > 0 and #aug.snr == 0 then error("speech: noise needs an snr range such as snr=5,20", 0) end
   if #aug.speeds == 1 and aug.speeds[1] == 1 then aug.speeds = {} end
   aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0
+  aug.spectral = aug.waveform and p.augment == "spectral"
+  if aug.spectral then
+    if p.shift > 0 then error("speech: shift needs augment=waveform (a delay in silence is a waveform edit)", 0) end
+    -- white noise's spectra, made once: 4 s of it, cut at a random frame for each utterance
+    aug.white = audio.spectra(loom.randn(4 * RATE, 1), RATE)
+  end
   return aug
 end
 
@@ -139,7 +174,7 @@ end
 -- noise drawn for each), of which each epoch draws one. Babble comes from the training set
 -- only, so a held-out voice is never heard. Returns the CPU seconds it took.
 local function perturbed_copies(train, p, aug)
-  if not aug.waveform or p.copies <= 0 then return 0 end
+  if not aug.waveform or aug.spectral or p.copies <= 0 then return 0 end
   local t0 = os.clock()
   train.copies = {}
   for i, x in ipairs(train.samples) do
@@ -163,7 +198,9 @@ local function epoch_features(train, p, aug)
   local feats = {}
   for i, x in ipairs(train.samples) do
     local f = train.feats[i]
-    if train.copies then
+    if aug.spectral then
+      f = spectral_features(train.spectra[i], p, aug, train.spectra)
+    elseif train.copies then
       f = train.copies[i][loom.random_int(#train.copies[i])]
     elseif aug.waveform then
       local y, alpha = perturb(x, p, aug, train.samples)
@@ -185,7 +222,7 @@ end
 
 -- Predicted classes (1..10) of every sequence in feats.
 local function predict(model, feats, batch)
-  model.lstm:eval()
+  model.train(false)
   local predictions = {}
   local order = {}
   for i = 1, #feats do order[i] = i end
@@ -197,7 +234,7 @@ local function predict(model, feats, batch)
     local best = logits:argmax(2)
     for k, i in ipairs(idx) do predictions[i] = math.tointeger(best:get(k, 1)) end
   end
-  model.lstm:train()
+  model.train(true)
   return predictions
 end
 
@@ -226,6 +263,14 @@ local function settings(p)
   end
   loom.threads(p.threads)
   if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'", 0) end
+  if p.features ~= "mfcc" and p.features ~= "fbank" then error("speech: features must be 'mfcc' or 'fbank'", 0) end
+  if p.augment ~= "spectral" and p.augment ~= "waveform" then
+    error("speech: augment must be 'spectral' or 'waveform'", 0)
+  end
+  if math.type(p.average) ~= "integer" or p.average < 1 or p.average > p.epochs then
+    error("speech: average must be an integer in 1..epochs", 0)
+  end
+  if p.dtype ~= "float64" and p.dtype ~= "float32" then error("speech: dtype must be 'float64' or 'float32'", 0) end
   if p.model ~= "lstm" and p.model ~= "crnn" then error("speech: model must be 'lstm' or 'crnn'", 0) end
   if p.protocol ~= "official" and p.protocol ~= "loso" then
     error("speech: protocol must be 'official' or 'loso'", 0)
@@ -266,6 +311,9 @@ local function load_corpus(p)
   for _, item in ipairs(items) do
     local x = assert(audio.load(item.path, {rate = RATE}))
     item.x, item.f, item.label = x, features_of(x, p), item.digit + 1
+    -- the spectra that spectral augmentation perturbs, computed once (the clean features
+    -- above are the same computation unperturbed)
+    if item.f and p.augment == "spectral" then item.s = audio.spectra(x, RATE) end
     if item.f then corpus[#corpus + 1] = item end
   end
   print(string.format("speech: %d utterances loaded (%s%s) in %.0f s", #corpus, source,
@@ -273,9 +321,10 @@ local function load_corpus(p)
   return corpus, source
 end
 
-local function new_set() return {samples = {}, feats = {}, labels = {}, items = {}} end
+local function new_set() return {samples = {}, feats = {}, labels = {}, items = {}, spectra = {}} end
 
 local function add(set, item)
+  set.spectra[#set.spectra + 1] = item.s
   set.samples[#set.samples + 1], set.feats[#set.feats + 1] = item.x, item.f
   set.labels[#set.labels + 1], set.items[#set.items + 1] = item.label, item
 end
@@ -313,7 +362,7 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
   if p.pool == "mean" then
     -- mean over each sequence's own steps as one product: P (B x T*B) * out
     local T = lstm_out:rows() // B
-    local P = loom.zeros(B, T * B)
+    local P = loom.zeros(B, T * B, {dtype = lstm_out:dtype()})
     for b = 1, B do
       for t = 1, lengths[b] do P:set(b, (t - 1) * B + b, 1 / lengths[b]) end
     end
@@ -327,7 +376,7 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
   end
   local pooled = dirs == 1 and parts[1]:copy() or loom.hcat(parts)
   return pooled, function(dpooled)
-    local dh = loom.zeros(layers * dirs * B, hidden)
+    local dh = loom.zeros(layers * dirs * B, hidden, {dtype = h_T:dtype()})
     for d = 1, dirs do
       local r0 = ((layers - 1) * dirs + (d - 1)) * B
       dh:slice(r0 + 1, r0 + B, 1, hidden):copy_(dpooled:slice(1, B, (d - 1) * hidden + 1, d * hidden))
@@ -337,9 +386,9 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
 end
 
 -- A (T*B) x 1 column: 1 on the steps of each sequence, 0 on padding.
-local function step_mask(rows, lengths)
+local function step_mask(rows, lengths, dtype)
   local B = #lengths
-  local M = loom.zeros(rows, 1)
+  local M = loom.zeros(rows, 1, {dtype = dtype})
   for b = 1, B do
     for t = 1, lengths[b] do M:set((t - 1) * B + b, 1, 1) end
   end
@@ -360,7 +409,7 @@ local function conv_front(p, F)
       inputs[i] = x
       local y
       if nn.is_conv(m) then y, lengths = m:forward(x, {lengths = lengths}) else y = m:forward(x) end
-      masks[i] = step_mask(y:rows(), lengths)
+      masks[i] = step_mask(y:rows(), lengths, y:dtype())
       x = y:mul_(masks[i])
     end
     return x, lengths
@@ -381,30 +430,43 @@ local function build_model(p, F)
   local front = p.model == "crnn" and conv_front(p, F) or nil
   local lstm = nn.LSTM(front and p.channels or F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
   local head = nn.Linear(p.hidden * dirs, 10)
+  local drop = p.dropout > 0 and nn.Dropout(p.dropout) or nil
   local loss = nn.CrossEntropyLoss()
+  local modules = {lstm, head, table.unpack(front and front.modules or {})}
   local params = {}
-  for _, m in ipairs{lstm, head, table.unpack(front and front.modules or {})} do
+  for _, m in ipairs(modules) do
+    if p.dtype ~= "float64" then m:to(p.dtype) end -- before the optimiser sees the parameters
     for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
   end
   local opt = loom.optim.adam(params, {lr = p.lr})
   local model = {lstm = lstm, parameters = params,
     schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
+  function model.train(on)
+    lstm:train(on)
+    if drop then drop:train(on) end
+  end
   local function encode(X, lengths)
+    X = in_dtype(X, p)
     if front then X, lengths = front.forward(X, lengths) end
     local out, h_T = lstm:forward(X, {lengths = lengths})
     return pooling(p, out, h_T, lengths, dirs)
   end
   function model.forward(X, lengths)
-    return head:forward((encode(X, lengths)))
+    local pooled = encode(X, lengths)
+    if drop then pooled = drop:forward(pooled) end
+    return head:forward(pooled)
   end
   function model.step(X, lengths, y)
     opt:zero_grad()
     local pooled, back = encode(X, lengths)
-    local logits = head:forward(pooled)
+    local dropped = drop and drop:forward(pooled) or pooled
+    local logits = head:forward(dropped)
     local value = loss:forward(logits, y)
     local best, hits = logits:argmax(2), 0
     for k = 1, y:rows() do if best:get(k, 1) == y:get(k, 1) then hits = hits + 1 end end
-    local dout, dh_T = back(head:backward(pooled, loss:backward(logits, y)))
+    local dpooled = head:backward(dropped, loss:backward(logits, y))
+    if drop then dpooled = drop:backward(pooled, dpooled) end
+    local dout, dh_T = back(dpooled)
     local dX = lstm:backward(dout, {dh_T = dh_T, input_grad = front ~= nil})
     if front then front.backward(dX) end
     loom.optim.clip_grad_norm(params, p.clip)
@@ -432,10 +494,24 @@ local function train_model(model, train, p, aug, run, first, steps)
       local value, hits = model.step(X, lengths, targets_of(train.labels, idx))
       total, count, right = total + value * #idx, count + #idx, right + hits
     end
+    if epoch > p.epochs - p.average then
+      -- the average of the last `average` epochs' weights (Polyak / SWA): one model, several
+      -- points of the descent
+      for i, q in ipairs(model.parameters) do
+        if model.sum then model.sum[i]:add_(q.value) end
+      end
+      if not model.sum then
+        model.sum = {}
+        for i, q in ipairs(model.parameters) do model.sum[i] = q.value:copy() end
+      end
+    end
     network_cpu = network_cpu + os.clock() - c0
     model.schedule:step()
     run:log{step = first + epoch, loss = total / count, train_accuracy = right / count}
     run:progress(first + epoch, steps)
+  end
+  if model.sum and p.average > 1 then
+    for i, q in ipairs(model.parameters) do q.value:copy_(model.sum[i] / p.average) end
   end
   return os.difftime(os.time(), t0), feature_cpu, network_cpu, copies_cpu
 end
@@ -560,6 +636,8 @@ return loom.experiment{
     pool = {"last", "utterance vector: last (final states) or mean (over time)"},
     channels = {64, "crnn: channels of the convolutions"},
     kernel = {5, "crnn: width of the first convolution (frames)"},
+    features = {"mfcc", "mfcc (13 cepstra, Kaldi's) or fbank (log mel energies, mel_bins of them)"},
+    mel_bins = {40, "fbank: mel bins"},
     deltas = {true, "append delta and delta-delta MFCCs"},
     cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
     protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
@@ -574,17 +652,21 @@ return loom.experiment{
     specaug = {true, "SpecAugment time and frequency masks on the training features"},
     time_mask = {5, "SpecAugment: the longest time mask (frames)"},
     freq_mask = {4, "SpecAugment: the widest frequency mask (features)"},
-    copies = {3, "perturbed copies made once per training utterance (0: perturb every epoch)"},
+    augment = {"spectral", "spectral (perturb kept spectra afresh every epoch) or waveform (resample, add noise, new FFT)"},
+    copies = {3, "augment=waveform: perturbed copies made once per training utterance (0: perturb every epoch)"},
     espeak = {0.0, "espeak-ng utterances mixed into training per FSDD training utterance"},
     espeak_speakers = {24, "espeak-ng voices mixed in"},
     espeak_takes = {10, "espeak-ng recordings per voice and digit mixed in"},
     espeak_seed = {1, "seed of the mixed-in espeak-ng recordings"},
     epochs = {15, "passes over the training set"},
+    dropout = {0.0, "dropout on the utterance vector before the classifier"},
+    average = {1, "test with the average of the last `average` epochs' weights (1: the last epoch's)"},
     batch = {32, "utterances per mini-batch"},
     lr = {0.003, "Adam's learning rate"},
     clip = {5.0, "gradient norm clipping threshold"},
     -- OpenBLAS threads: the products are small, one thread wastes the least
     threads = {1, "OpenBLAS threads"},
+    dtype = {"float64", "float64 or float32 (features, parameters, gradients and Adam's state)"},
   },
   run = function(p, run)
     local aug = settings(p)
