@@ -439,7 +439,11 @@ local function build_model(p, F)
     for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
   end
   local opt = loom.optim.adam(params, {lr = p.lr})
-  local model = {lstm = lstm, parameters = params,
+  local named = {lstm = lstm, head = head}
+  for i, m in ipairs(front and front.modules or {}) do
+    if #m:parameters() > 0 then named["front" .. i] = m end
+  end
+  local model = {lstm = lstm, parameters = params, named = named,
     schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
   function model.train(on)
     lstm:train(on)
@@ -474,6 +478,90 @@ local function build_model(p, F)
     return value, hits
   end
   return model
+end
+
+-- ---- a trained model on disk, and recognising new recordings with it ----
+
+-- The params a saved model needs to rebuild its network and its features.
+local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels", "kernel", "features", "mel_bins",
+  "deltas", "cmvn", "dtype"}
+
+-- model.safetensors: every module's state_dict under its name (lstm., head., front2., ...)
+-- and, as metadata, the params that rebuild the network and the features.
+local function save_model(path, model, p, F)
+  local tensors, meta = {}, {inputs = tostring(F), format = "loom speech model 1"}
+  for prefix, m in pairs(model.named) do
+    for name, value in pairs(m:state_dict()) do tensors[prefix .. "." .. name] = value end
+  end
+  for _, k in ipairs(SAVED) do meta[k] = tostring(p[k]) end
+  assert(loom.save(path, tensors, meta))
+end
+
+-- The model saved at path and the params it was trained with (features included).
+local function load_model(path)
+  local f = io.open(path, "rb")
+  if not f then error("speech: cannot open the model " .. path, 0) end
+  f:close()
+  local tensors, meta = loom.load(path)
+  if not tensors then error("speech: cannot load the model " .. path .. ": " .. tostring(meta), 0) end
+  if type(meta) ~= "table" or meta.format ~= "loom speech model 1" then
+    error("speech: " .. path .. " is not a model saved by speech.lua", 0)
+  end
+  local p = {epochs = 1, lr = 0.001, dropout = 0}
+  for _, k in ipairs(SAVED) do
+    local v = meta[k]
+    if v == "true" or v == "false" then v = v == "true" elseif tonumber(v) then v = math.tointeger(tonumber(v)) or tonumber(v) end
+    p[k] = v
+  end
+  local model = build_model(p, tonumber(meta.inputs))
+  for prefix, m in pairs(model.named) do
+    local part = {}
+    for name, value in pairs(tensors) do
+      local rest = name:match("^" .. prefix .. "%.(.+)$")
+      if rest then part[rest] = value end
+    end
+    m:load_state_dict(part, {strict = true})
+  end
+  return model, p
+end
+
+-- The WAV files of a path: the file itself, or every .wav in the folder (sorted).
+local function wav_files(path)
+  local f = io.open(path, "rb")
+  if not f then error("speech: no such file or folder: " .. path, 0) end
+  f:close()
+  local pipe = io.popen("find " .. shell_quote(path) .. " -maxdepth 0 -type d 2>/dev/null")
+  local is_dir = pipe:read("a") ~= ""
+  pipe:close()
+  if not is_dir then return {path} end -- one file, whatever its format
+  local list = {}
+  pipe = io.popen("find " .. shell_quote(path) .. " -maxdepth 1 -type f -iname '*.wav' 2>/dev/null | sort")
+  for line in pipe:lines() do list[#list + 1] = line end
+  pipe:close()
+  if #list == 0 then error("speech: no .wav files in " .. path, 0) end
+  return list
+end
+
+-- Features of one recording at any rate or channel count (resampled to 8 kHz, first channel),
+-- or an error naming the file.
+local function file_features(path, p)
+  local x, why = audio.load(path, {rate = RATE})
+  if not x then error("speech: " .. tostring(why), 0) end
+  local f = features_of(x, p)
+  if not f then error(string.format("speech: %s is shorter than one 25 ms frame", path), 0) end
+  return f
+end
+
+-- The digit of every recording in list (paths) with model; one "path<TAB>digit" line each.
+local function recognise(model, p, list, out)
+  local feats = {}
+  for i, path in ipairs(list) do feats[i] = file_features(path, p) end
+  local predictions = predict(model, feats, 64)
+  if out then
+    for i, path in ipairs(list) do out:write(path, "\t", predictions[i] - 1, "\n") end
+    out:flush()
+  end
+  return predictions
 end
 
 -- Epochs over length buckets, features perturbed afresh each epoch when augmentation is on;
@@ -570,6 +658,26 @@ local function report(test, predictions, source, train_seconds, run)
 end
 
 
+-- Accuracy of model on every {digit}_{speaker}_{n}.wav of dir, printed with each speaker's.
+local function score_folder(model, p, dir)
+  local list, labels, test = wav_files(dir), {}, new_set()
+  for i, path in ipairs(list) do
+    local digit, speaker = path:match("([0-9])_([^/]+)_[0-9]+%.[wW][aA][vV]$")
+    if not digit then error("speech: test= needs FSDD-named files <digit>_<speaker>_<n>.wav, got " .. path, 0) end
+    labels[i] = tonumber(digit) + 1
+    test.labels[i], test.items[i] = labels[i], {speaker = speaker}
+  end
+  local predictions = recognise(model, p, list)
+  local acc = accuracy(predictions, labels)
+  local _, by_speaker, speakers = tally(test, predictions)
+  print(string.format("\n%s: accuracy %.2f%% (%d recordings)", dir, 100 * acc, #list))
+  for _, name in ipairs(speakers) do
+    local r = by_speaker[name]
+    print(string.format("  %-22s %6.2f%% (%d/%d)", name, 100 * r.right / r.total, r.right, r.total))
+  end
+  return acc, #list
+end
+
 -- One training run on one split: the model, its predictions on the test set and the
 -- accuracy of each test speaker.
 local function run_split(corpus, p, aug, run, holdout, first, steps)
@@ -579,7 +687,7 @@ local function run_split(corpus, p, aug, run, holdout, first, steps)
   local model = build_model(p, train.feats[1]:cols())
   local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
   local predictions = predict(model, test.feats, 64)
-  return {train = train, test = test, predictions = predictions, seconds = seconds,
+  return {train = train, test = test, predictions = predictions, seconds = seconds, model = model,
     feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
 end
 
@@ -618,7 +726,7 @@ local function loso(corpus, p, aug, run)
     feature_share = totals.feature_cpu / math.max(1e-9, totals.feature_cpu + totals.network_cpu)}
 end
 
-return loom.experiment{
+local experiment = loom.experiment{
   name = "speech",
   description = "spoken digits: MFCC sequences -> [Conv1d ->] LSTM -> Linear; FSDD official split or leave-one-speaker-out",
   params = {
@@ -667,8 +775,18 @@ return loom.experiment{
     -- OpenBLAS threads: the products are small, one thread wastes the least
     threads = {1, "OpenBLAS threads"},
     dtype = {"float64", "float64 or float32 (features, parameters, gradients and Adam's state)"},
+    predict = {"", "a WAV file or folder to recognise with checkpoint= instead of training (path<TAB>digit lines)"},
+    checkpoint = {"", "the model.safetensors of an earlier run, for predict= or test="},
+    test = {"", "a folder of <digit>_<speaker>_<n>.wav to score (with checkpoint=, or after training)"},
   },
   run = function(p, run)
+    if p.predict ~= "" or (p.test ~= "" and p.checkpoint ~= "") then
+      if p.checkpoint == "" then error("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", 0) end
+      local model, saved = load_model(p.checkpoint)
+      if p.predict ~= "" then return {predicted = #recognise(model, saved, wav_files(p.predict), io.stdout)} end
+      local acc, n = score_folder(model, saved, p.test)
+      return {test_accuracy = acc, test_utterances = n}
+    end
     local aug = settings(p)
     local corpus, source = load_corpus(p)
     if p.protocol == "loso" then
@@ -679,6 +797,10 @@ return loom.experiment{
     local r = run_split(corpus, p, aug, run, p.holdout, 0, p.epochs)
     local label = p.domain == "fsdd" and source or p.domain
     local result = report(r.test, r.predictions, label, r.seconds, run)
+    result.model = run:artifact("model.safetensors")
+    save_model(result.model, r.model, p, r.train.feats[1]:cols())
+    print("model: " .. result.model)
+    if p.test ~= "" then result.folder_accuracy = score_folder(r.model, p, p.test) end
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}
     result.dataset, result.train_seconds = label, r.seconds
     result.train_utterances, result.test_utterances = #r.train.feats, #r.test.feats
@@ -689,3 +811,39 @@ return loom.experiment{
     return result
   end,
 }
+
+-- Run directly, the script is a recogniser whose standard output holds "path<TAB>digit" lines:
+--   loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH
+local USAGE = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors\n"
+local function predict_main(args)
+  local input, path = nil, nil
+  local i = 2
+  while i <= #args do
+    if args[i] == "--checkpoint" then path, i = args[i + 1], i + 1
+    elseif not input and args[i]:sub(1, 2) ~= "--" then input = args[i]
+    else
+      io.stderr:write(USAGE)
+      return 2
+    end
+    i = i + 1
+  end
+  if not input or not path then
+    io.stderr:write(USAGE)
+    return 2
+  end
+  local ok, err = pcall(function()
+    local model, saved = load_model(path)
+    recognise(model, saved, wav_files(input), io.stdout)
+  end)
+  if not ok then
+    io.stderr:write(tostring(err), "\n")
+    return 1
+  end
+  return 0
+end
+
+if arg and arg[0] == debug.getinfo(1, "S").source:sub(2) and arg[1] == "predict" then
+  os.exit(predict_main(arg))
+end
+
+return experiment
