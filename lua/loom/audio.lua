@@ -481,7 +481,7 @@ function audio.spectra(x, rate, opts)
   return {power = power, energy = energy, rate = rate, padded = (spec:cols() - 1) * 2}
 end
 
-local PERTURBED = {speed = 1.0, alpha = 1.0, snr = 20.0, kind = "mfcc", num_mel_bins = 23, low_freq = 20.0,
+local PERTURBED = {speed = 1.0, tempo = 1.0, alpha = 1.0, snr = 20.0, kind = "mfcc", num_mel_bins = 23, low_freq = 20.0,
   high_freq = 0.0, num_ceps = 13, cepstral_lifter = 22.0, use_energy = true, vtln_low = 100.0, vtln_high = -500.0}
 
 -- The plain (unwarped) mel energies of spectra s under the options o, kept in s.
@@ -545,7 +545,8 @@ local function perturbed(s, opts)
   -- the filterbank is linear and the stretch acts on frames, so both commute with the noise's
   -- sum: mel energies first, then the (narrow) stretch and sum
   local M, E = s.power * W, s.energy
-  if o.speed ~= 1 then M, E = core.stretch(M, o.speed), core.stretch(E, o.speed) end
+  local step = o.speed * o.tempo -- frames: speed and tempo; frequencies: speed alone
+  if step ~= 1 then M, E = core.stretch(M, step), core.stretch(E, step) end
   local NM, NE
   if o.noise then NM, NE = noise_of(o.noise, M:rows(), o) end
   if NM then
@@ -559,11 +560,12 @@ local function perturbed(s, opts)
   return mel_features(M, E, nil, o, true)
 end
 
--- perturbed(spectra, {speed = 1, alpha = 1, noise = spectra | {spectra, ...} | nil, snr = 20, kind = "mfcc" |
+-- perturbed(spectra, {speed = 1, tempo = 1, alpha = 1, noise = spectra | {spectra, ...} | nil, snr = 20, kind = "mfcc" |
 -- "fbank", num_mel_bins, num_ceps, cepstral_lifter, low_freq, high_freq, use_energy,
 -- vtln_low, vtln_high}) -> the MFCC (or log mel) of the utterance whose spectra audio.spectra
 -- made, perturbed in the spectral domain: speed perturbation as the frames stretched by
--- `speed` (linear interpolation) and the filterbank read at frequencies times `speed`; VTLP
+-- `speed` (linear interpolation) and the filterbank read at frequencies times `speed`; tempo
+-- perturbation (faster or slower, same pitch) as the frames stretched alone; VTLP
 -- as the filterbank's edges warped by alpha; additive noise as the mel energies (through
 -- the plain filterbank, kept in the noise's table) of another sound (white noise:
 -- audio.spectra of loom.randn; babble: a list of utterances' spectra, summed at equal mean

@@ -91,6 +91,7 @@ local function spectral_features(s, p, aug, pool)
   local o = {kind = p.features, num_mel_bins = p.features == "fbank" and p.mel_bins or 23}
   if #aug.speeds > 0 then o.speed = aug.speeds[loom.random_int(#aug.speeds)] end
   if p.vtlp > 0 then o.alpha = 1 - p.vtlp + 2 * p.vtlp * loom.rand(1, 1):get(1, 1) end
+  if p.tempo > 0 then o.tempo = 1 - p.tempo + 2 * p.tempo * loom.rand(1, 1):get(1, 1) end
   if #aug.noises > 0 and loom.rand(1, 1):get(1, 1) < p.noise_prob then
     local kind = aug.noises[loom.random_int(#aug.noises)]
     o.noise = kind == "white" and aug.white or {pool[loom.random_int(#pool)], pool[loom.random_int(#pool)],
@@ -159,10 +160,12 @@ local function augmentation(p)
   end
   if #aug.noises > 0 and #aug.snr == 0 then error("speech: noise needs an snr range such as snr=5,20", 0) end
   if #aug.speeds == 1 and aug.speeds[1] == 1 then aug.speeds = {} end
-  aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0
+  aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0 or p.tempo > 0
   aug.spectral = aug.waveform and p.augment == "spectral"
   if aug.spectral then
     if p.shift > 0 then error("speech: shift needs augment=waveform (a delay in silence is a waveform edit)", 0) end
+  elseif p.tempo > 0 then
+    error("speech: tempo needs augment=spectral", 0)
     -- white noise's spectra, made once: 4 s of it, cut at a random frame for each utterance
     aug.white = audio.spectra(loom.randn(4 * RATE, 1), RATE)
   end
@@ -753,6 +756,7 @@ local experiment = loom.experiment{
     domain = {"fsdd", "fsdd, fsdd->espeak or espeak->fsdd (train on one, test on the other)"},
     speed = {"0.9,1.0,1.1", "speed-perturbation factors, comma-separated (empty: none)"},
     vtlp = {0.1, "vocal-tract-length perturbation: warp factor uniform in 1 +- vtlp (0: none)"},
+    tempo = {0.0, "augment=spectral: tempo perturbation, frames stretched by a factor uniform in 1 +- tempo"},
     shift = {0.0, "random time shift of at most this many seconds (0: none)"},
     noise = {"white,babble", "additive noise kinds, comma-separated (empty: none)"},
     snr = {"5,25", "the noise's SNR range in dB"},

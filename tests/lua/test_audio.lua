@@ -481,6 +481,10 @@ test("perturbed: unperturbed it is Kaldi's MFCC / fbank; speed and VTLP approach
     local function gap(a) return (a:slice(1, real:rows(), 2, 13) - real:slice(1, real:rows(), 2, 13)):map("abs"):sum() end
     check(gap(sp) < 0.6 * gap(plain), "speed %g: spectral %g vs unperturbed %g", f, gap(sp), gap(plain))
   end
+  -- tempo: the frames alone, every second frame at tempo 2; frequencies untouched
+  local t2 = audio.perturbed(s, {tempo = 2})
+  equal(t2:rows(), audio.stretch(m, 2):rows(), "tempo 2 halves the frames")
+  check((t2:row(3) - m:row(5)):map("abs"):max() < 1e-10, "frame 3 of tempo 2 is frame 5")
 end)
 
 test("perturbed: noise at the requested SNR of frame energies, white and babble, reproducibly", function()
