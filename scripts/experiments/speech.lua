@@ -270,9 +270,8 @@ local function settings(p)
   if p.augment ~= "spectral" and p.augment ~= "waveform" then
     error("speech: augment must be 'spectral' or 'waveform'", 0)
   end
-  if math.type(p.average) ~= "integer" or p.average < 1 or p.average > p.epochs then
-    error("speech: average must be an integer in 1..epochs", 0)
-  end
+  if math.type(p.average) ~= "integer" or p.average < 1 then error("speech: average must be an integer >= 1", 0) end
+  p.average = math.min(p.average, p.epochs) -- at most every epoch
   if p.dtype ~= "float64" and p.dtype ~= "float32" then error("speech: dtype must be 'float64' or 'float32'", 0) end
   if p.model ~= "lstm" and p.model ~= "crnn" then error("speech: model must be 'lstm' or 'crnn'", 0) end
   if p.protocol ~= "official" and p.protocol ~= "loso" then
@@ -740,11 +739,11 @@ local experiment = loom.experiment{
     cache = {CACHE, "where the synthetic set is generated"},
     speakers = {12, "synthetic voices"},
     takes = {20, "synthetic recordings per voice and digit"},
-    model = {"lstm", "lstm (MFCC -> BiLSTM) or crnn (Conv1d layers over time, then the LSTM)"},
+    model = {"crnn", "lstm (MFCC -> BiLSTM) or crnn (Conv1d layers over time, then the LSTM)"},
     hidden = {64, "LSTM hidden units (per direction)"},
     layers = {1, "stacked LSTM layers"},
     bidirectional = {true, "read the utterance in both directions"},
-    pool = {"last", "utterance vector: last (final states) or mean (over time)"},
+    pool = {"mean", "utterance vector: last (final states) or mean (over time)"},
     channels = {64, "crnn: channels of the convolutions"},
     kernel = {5, "crnn: width of the first convolution (frames)"},
     features = {"mfcc", "mfcc (13 cepstra, Kaldi's) or fbank (log mel energies, mel_bins of them)"},
@@ -771,8 +770,8 @@ local experiment = loom.experiment{
     espeak_takes = {10, "espeak-ng recordings per voice and digit mixed in"},
     espeak_seed = {1, "seed of the mixed-in espeak-ng recordings"},
     epochs = {15, "passes over the training set"},
-    dropout = {0.0, "dropout on the utterance vector before the classifier"},
-    average = {1, "test with the average of the last `average` epochs' weights (1: the last epoch's)"},
+    dropout = {0.2, "dropout on the utterance vector before the classifier"},
+    average = {5, "test with the average of the last `average` epochs' weights (1: the last epoch's)"},
     batch = {32, "utterances per mini-batch"},
     lr = {0.003, "Adam's learning rate"},
     clip = {5.0, "gradient norm clipping threshold"},
