@@ -359,6 +359,40 @@ function audio.vtlp_melbank(bins, padded, rate, low, high, alpha, opts)
 end
 
 local FLT_EPSILON = 1.1920928955078125e-07
+
+-- The DCT (transposed) and lifter row of (ceps, bins, lifter), made once.
+local dct_cache = {}
+local function dct_and_lifter(ceps, bins, q)
+  local key = ceps .. ":" .. bins .. ":" .. q
+  local c = dct_cache[key]
+  if not c then
+    local lifter = loom_zeros(1, ceps)
+    for i = 0, ceps - 1 do
+      lifter:set(1, i + 1, q ~= 0 and 1 + 0.5 * q * math.sin(math.pi * i / q) or 1)
+    end
+    c = {core.dct(ceps, bins):t():copy(), lifter}
+    dct_cache[key] = c
+  end
+  return c[1], c[2]
+end
+
+-- Log mel energies of a power spectrum (frames x fft bins) through filterbank W (or of mel
+-- energies when W is nil), or MFCC with `energy` (frames x 1: log, or linear when
+-- energy_is_linear) as c0: the steps after the FFT.
+local function mel_features(power, energy, W, o, energy_is_linear)
+  local fb = (W and power * W:t() or power):maximum(FLT_EPSILON):map("log")
+  if o.kind == "fbank" then return fb end
+  local D, lifter = dct_and_lifter(o.num_ceps, o.num_mel_bins, o.cepstral_lifter)
+  local ceps = fb * D
+  if o.cepstral_lifter ~= 0 then ceps:mul_(lifter) end
+  if o.use_energy then
+    if energy_is_linear then ceps:col(1):copy_(energy:maximum(FLT_EPSILON):map("log"))
+    else ceps:col(1):copy_(energy) end
+  end
+  return ceps
+end
+
+local warped_bank = core.warped_melbank
 local VTLP_OPTIONS = {num_mel_bins = 23, low_freq = 20.0, high_freq = 0.0, num_ceps = 13,
   cepstral_lifter = 22.0, use_energy = true, vtln_low = 100.0, vtln_high = -500.0, kind = "mfcc"}
 
@@ -384,20 +418,9 @@ local function vtlp(x, rate, alpha, opts)
   local energy = spec:col(1):copy()
   local power = spec:map("exp")
   power:col(1):fill_(0) -- the energy column; the DC bin has no weight in any mel triangle
-  local W = audio.vtlp_melbank(o.num_mel_bins, (spec:cols() - 1) * 2, rate, o.low_freq, o.high_freq, alpha,
-    {vtln_low = o.vtln_low, vtln_high = o.vtln_high})
-  local fb = (power * W:t()):maximum(FLT_EPSILON):map("log")
-  if o.kind == "fbank" then return fb end
-  local ceps = fb * audio.dct(o.num_ceps, o.num_mel_bins):t()
-  if o.cepstral_lifter ~= 0 then
-    local lifter = loom_zeros(1, o.num_ceps)
-    for i = 0, o.num_ceps - 1 do
-      lifter:set(1, i + 1, 1 + 0.5 * o.cepstral_lifter * math.sin(math.pi * i / o.cepstral_lifter))
-    end
-    ceps = ceps:mul(lifter)
-  end
-  if o.use_energy then ceps:col(1):copy_(energy) end
-  return ceps
+  local vlow, vhigh = o.vtln_low, o.vtln_high
+  local W = warped_bank(o.num_mel_bins, (spec:cols() - 1) * 2, rate, o.low_freq, o.high_freq, alpha, vlow, vhigh, 1)
+  return mel_features(power, energy, W, o)
 end
 
 function audio.vtlp(x, rate, alpha, opts)
@@ -439,6 +462,119 @@ function audio.spec_augment(feats, opts)
     mask(o.time_masks, math.min(o.time_width, T // 5), T, function(a, b) return out:slice(a, b, 1, F) end)
   end
   return out
+end
+
+-- ---- augmentation in the spectral domain: one FFT per utterance, kept; every perturbation
+-- ---- after that is a cheap product (speed, VTLP) or sum (noise) on the kept spectra.
+
+audio.warped_melbank = core.warped_melbank -- (bins, padded, rate, low, high, alpha, vtln_low, vtln_high, speed)
+audio.stretch = core.stretch               -- stretch(m, step) -> rows of m read every step rows
+
+-- spectra(x, rate [, framing opts]) -> {power = frames x (padded/2 + 1) power spectra after
+-- Kaldi's framing, DC removal, pre-emphasis and window (the DC bin, in no mel triangle, is 0),
+-- energy = frames x 1 raw frame energies (linear), rate, padded}: what perturbed() starts from.
+function audio.spectra(x, rate, opts)
+  local spec = audio.spectrogram(x, rate, opts)
+  local power = spec:map("exp")
+  local energy = power:col(1):copy()
+  power:col(1):fill_(0)
+  return {power = power, energy = energy, rate = rate, padded = (spec:cols() - 1) * 2}
+end
+
+local PERTURBED = {speed = 1.0, tempo = 1.0, alpha = 1.0, snr = 20.0, kind = "mfcc", num_mel_bins = 23, low_freq = 20.0,
+  high_freq = 0.0, num_ceps = 13, cepstral_lifter = 22.0, use_energy = true, vtln_low = 100.0, vtln_high = -500.0}
+
+-- The plain (unwarped) mel energies of spectra s under the options o, kept in s.
+local function plain_mel(s, o)
+  local key = string.format("%d:%g:%g", o.num_mel_bins, o.low_freq, o.high_freq)
+  s.mel = s.mel or {}
+  if not s.mel[key] then
+    s.mel[key] = s.power * warped_bank(o.num_mel_bins, s.padded, s.rate, o.low_freq, o.high_freq, 1, o.vtln_low,
+      o.vtln_high, 1):t()
+  end
+  return s.mel[key]
+end
+
+-- rows frames of the mel energies M and frame energies E of one noise from a random frame on
+-- (repeated when it is shorter), added to (NM, NE) scaled by `scale` (new ones when nil).
+local function add_noise_frames(NM, NE, M, E, rows, scale)
+  NM = NM or loom_zeros(rows, M:cols())
+  NE = NE or loom_zeros(rows, 1)
+  local n = M:rows()
+  local from = n > rows and loom_random_int(n - rows + 1) or 1
+  for at = 1, rows, n do
+    local len = math.min(n - from + 1, rows - at + 1)
+    NM:slice(at, at + len - 1, 1, M:cols()):add_(M:slice(from, from + len - 1, 1, M:cols()) * scale)
+    NE:slice(at, at + len - 1, 1, 1):add_(E:slice(from, from + len - 1, 1, 1) * scale)
+    from = 1
+  end
+  return NM, NE
+end
+
+local function is_spectra(s) return type(s) == "table" and is_matrix(s.power) and is_matrix(s.energy) end
+
+-- The noise's mel energies (plain filterbank: noise is added after the speed change) and
+-- frame energies for rows frames: one spectra, or the sum of a list of them (babble), each
+-- scaled to a mean frame energy of 1.
+local function noise_of(noise, rows, o)
+  if is_spectra(noise) then return add_noise_frames(nil, nil, plain_mel(noise, o), noise.energy, rows, 1) end
+  local NM, NE
+  for _, s in ipairs(noise) do
+    if not is_spectra(s) then check.fail("loom.audio.perturbed", "noise must be spectra or a list of them") end
+    local mean = s.energy:sum() / s.energy:rows()
+    if mean > 0 then NM, NE = add_noise_frames(NM, NE, plain_mel(s, o), s.energy, rows, 1 / mean) end
+  end
+  return NM, NE
+end
+
+local function perturbed(s, opts)
+  if not is_spectra(s) or not s.rate then
+    check.fail("loom.audio.perturbed", "expected the spectra of audio.spectra, got %s", check.kind(s))
+  end
+  local o = {}
+  for k, v in pairs(PERTURBED) do o[k] = v end
+  for k, v in pairs(opts or {}) do
+    if PERTURBED[k] == nil and k ~= "noise" then check.fail("loom.audio.perturbed", "unknown option '%s'", tostring(k)) end
+    o[k] = v
+  end
+  if o.kind ~= "mfcc" and o.kind ~= "fbank" then
+    check.fail("loom.audio.perturbed", "kind must be 'mfcc' or 'fbank', got %s", tostring(o.kind))
+  end
+  local W = warped_bank(o.num_mel_bins, s.padded, s.rate, o.low_freq, o.high_freq, o.alpha, o.vtln_low,
+    o.vtln_high, o.speed):t()
+  -- the filterbank is linear and the stretch acts on frames, so both commute with the noise's
+  -- sum: mel energies first, then the (narrow) stretch and sum
+  local M, E = s.power * W, s.energy
+  local step = o.speed * o.tempo -- frames: speed and tempo; frequencies: speed alone
+  if step ~= 1 then M, E = core.stretch(M, step), core.stretch(E, step) end
+  local NM, NE
+  if o.noise then NM, NE = noise_of(o.noise, M:rows(), o) end
+  if NM then
+    local signal, noise = E:sum(), NE:sum()
+    if signal > 0 and noise > 0 then
+      local gain = signal / (noise * 10 ^ (o.snr / 10)) -- on powers: the SNR of the frames' energies
+      M:add_(NM * gain)
+      E = E + NE * gain
+    end
+  end
+  return mel_features(M, E, nil, o, true)
+end
+
+-- perturbed(spectra, {speed = 1, tempo = 1, alpha = 1, noise = spectra | {spectra, ...} | nil, snr = 20, kind = "mfcc" |
+-- "fbank", num_mel_bins, num_ceps, cepstral_lifter, low_freq, high_freq, use_energy,
+-- vtln_low, vtln_high}) -> the MFCC (or log mel) of the utterance whose spectra audio.spectra
+-- made, perturbed in the spectral domain: speed perturbation as the frames stretched by
+-- `speed` (linear interpolation) and the filterbank read at frequencies times `speed`; tempo
+-- perturbation (faster or slower, same pitch) as the frames stretched alone; VTLP
+-- as the filterbank's edges warped by alpha; additive noise as the mel energies (through
+-- the plain filterbank, kept in the noise's table) of another sound (white noise:
+-- audio.spectra of loom.randn; babble: a list of utterances' spectra, summed at equal mean
+-- energy) added at `snr` dB (the ratio of summed frame energies), each from a random frame. Cross terms between signal and noise, which average to 0,
+-- are left out, and the window stays 25 ms of the original: an approximation of the
+-- waveform perturbations (audio.speed, audio.add_noise, audio.vtlp), at the cost of a
+-- product. With no perturbation it is audio.mfcc (audio.fbank) up to the floor of log power.
+function audio.perturbed(s, opts)
+  return check.call("loom.audio.perturbed", perturbed, s, opts)
 end
 
 return audio

@@ -16,6 +16,9 @@ local RATE = 8000
 local CACHE = (os.getenv("XDG_CACHE_HOME") or ((os.getenv("HOME") or ".") .. "/.cache"))
   .. "/loom/spoken_digits"
 
+-- m in the run's dtype (float32 runs convert each batch once; float64 ones pass it through).
+local function in_dtype(m, p) return p.dtype == "float32" and m:float() or m end
+
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- {path, digit, speaker, take} for every {digit}_{speaker}_{take}.wav in dir, sorted by name.
@@ -61,14 +64,46 @@ local function recordings(p)
   return items, "synthetic"
 end
 
--- The feature sequence of samples x: T x 13 MFCC (through a filterbank warped by alpha when
--- VTLP is on), x3 with deltas, normalised per utterance; nil when x is shorter than a frame.
-local function features_of(x, p, alpha)
-  if x:rows() < 200 then return nil end
-  local f = (alpha and alpha ~= 1) and audio.vtlp(x, RATE, alpha) or audio.mfcc(x, RATE)
+-- Deltas and per-utterance normalisation of a T x 13 MFCC (or log mel) sequence.
+local function finish(f, p)
   if p.deltas then f = audio.deltas(f, 2) end
   if p.cmvn then f = audio.cmvn(f) end
   return f
+end
+
+-- The feature sequence of samples x: T x 13 MFCC or T x mel_bins log mel (through a
+-- filterbank warped by alpha when VTLP is on), x3 with deltas, normalised per utterance; nil
+-- when x is shorter than a frame.
+local function features_of(x, p, alpha)
+  if x:rows() < 200 then return nil end
+  local opts = p.features == "fbank" and {kind = "fbank", num_mel_bins = p.mel_bins} or nil
+  local f
+  if alpha and alpha ~= 1 then f = audio.vtlp(x, RATE, alpha, opts)
+  elseif p.features == "fbank" then f = audio.fbank(x, RATE, {num_mel_bins = p.mel_bins})
+  else f = audio.mfcc(x, RATE) end
+  return finish(f, p)
+end
+
+-- One random perturbation in the spectral domain (augment = "spectral") of the utterance
+-- whose spectra are s: a speed factor, a VTLP warp, white or babble noise (babble: three other
+-- training utterances, never a held-out voice), then deltas and CMVN.
+local function spectral_features(s, p, aug, pool)
+  local o = {kind = p.features, num_mel_bins = p.features == "fbank" and p.mel_bins or 23}
+  if #aug.speeds > 0 then o.speed = aug.speeds[loom.random_int(#aug.speeds)] end
+  if p.vtlp > 0 then o.alpha = 1 - p.vtlp + 2 * p.vtlp * loom.rand(1, 1):get(1, 1) end
+  if p.tempo > 0 then o.tempo = 1 - p.tempo + 2 * p.tempo * loom.rand(1, 1):get(1, 1) end
+  if #aug.noises > 0 and loom.rand(1, 1):get(1, 1) < p.noise_prob then
+    local kind = aug.noises[loom.random_int(#aug.noises)]
+    if kind == "white" then
+      -- white noise's spectra, made the first time: 4 s of it, cut at a random frame each time
+      aug.white = aug.white or audio.spectra(loom.randn(4 * RATE, 1), RATE)
+      o.noise = aug.white
+    else
+      o.noise = {pool[loom.random_int(#pool)], pool[loom.random_int(#pool)], pool[loom.random_int(#pool)]}
+    end
+    o.snr = aug.snr[1] + ((aug.snr[2] or aug.snr[1]) - aug.snr[1]) * loom.rand(1, 1):get(1, 1)
+  end
+  return finish(audio.perturbed(s, o), p)
 end
 
 local function uniform(a, b) return a + (b - a) * loom.rand(1, 1):get(1, 1) end
@@ -130,7 +165,13 @@ local function augmentation(p)
   end
   if #aug.noises > 0 and #aug.snr == 0 then error("speech: noise needs an snr range such as snr=5,20", 0) end
   if #aug.speeds == 1 and aug.speeds[1] == 1 then aug.speeds = {} end
-  aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0
+  aug.waveform = #aug.speeds > 0 or p.shift > 0 or #aug.noises > 0 or p.vtlp > 0 or p.tempo > 0
+  aug.spectral = aug.waveform and p.augment == "spectral"
+  if aug.spectral then
+    if p.shift > 0 then error("speech: shift needs augment=waveform (a delay in silence is a waveform edit)", 0) end
+  elseif p.tempo > 0 then
+    error("speech: tempo needs augment=spectral", 0)
+  end
   return aug
 end
 
@@ -139,7 +180,7 @@ end
 -- noise drawn for each), of which each epoch draws one. Babble comes from the training set
 -- only, so a held-out voice is never heard. Returns the CPU seconds it took.
 local function perturbed_copies(train, p, aug)
-  if not aug.waveform or p.copies <= 0 then return 0 end
+  if not aug.waveform or aug.spectral or p.copies <= 0 then return 0 end
   local t0 = os.clock()
   train.copies = {}
   for i, x in ipairs(train.samples) do
@@ -163,7 +204,9 @@ local function epoch_features(train, p, aug)
   local feats = {}
   for i, x in ipairs(train.samples) do
     local f = train.feats[i]
-    if train.copies then
+    if aug.spectral then
+      f = spectral_features(train.spectra[i], p, aug, train.spectra)
+    elseif train.copies then
       f = train.copies[i][loom.random_int(#train.copies[i])]
     elseif aug.waveform then
       local y, alpha = perturb(x, p, aug, train.samples)
@@ -185,7 +228,7 @@ end
 
 -- Predicted classes (1..10) of every sequence in feats.
 local function predict(model, feats, batch)
-  model.lstm:eval()
+  model.train(false)
   local predictions = {}
   local order = {}
   for i = 1, #feats do order[i] = i end
@@ -197,7 +240,7 @@ local function predict(model, feats, batch)
     local best = logits:argmax(2)
     for k, i in ipairs(idx) do predictions[i] = math.tointeger(best:get(k, 1)) end
   end
-  model.lstm:train()
+  model.train(true)
   return predictions
 end
 
@@ -226,6 +269,13 @@ local function settings(p)
   end
   loom.threads(p.threads)
   if p.pool ~= "last" and p.pool ~= "mean" then error("speech: pool must be 'last' or 'mean'", 0) end
+  if p.features ~= "mfcc" and p.features ~= "fbank" then error("speech: features must be 'mfcc' or 'fbank'", 0) end
+  if p.augment ~= "spectral" and p.augment ~= "waveform" then
+    error("speech: augment must be 'spectral' or 'waveform'", 0)
+  end
+  if math.type(p.average) ~= "integer" or p.average < 1 then error("speech: average must be an integer >= 1", 0) end
+  p.average = math.min(p.average, p.epochs) -- at most every epoch
+  if p.dtype ~= "float64" and p.dtype ~= "float32" then error("speech: dtype must be 'float64' or 'float32'", 0) end
   if p.model ~= "lstm" and p.model ~= "crnn" then error("speech: model must be 'lstm' or 'crnn'", 0) end
   if p.protocol ~= "official" and p.protocol ~= "loso" then
     error("speech: protocol must be 'official' or 'loso'", 0)
@@ -266,6 +316,9 @@ local function load_corpus(p)
   for _, item in ipairs(items) do
     local x = assert(audio.load(item.path, {rate = RATE}))
     item.x, item.f, item.label = x, features_of(x, p), item.digit + 1
+    -- the spectra that spectral augmentation perturbs, computed once (the clean features
+    -- above are the same computation unperturbed)
+    if item.f and p.augment == "spectral" then item.s = audio.spectra(x, RATE) end
     if item.f then corpus[#corpus + 1] = item end
   end
   print(string.format("speech: %d utterances loaded (%s%s) in %.0f s", #corpus, source,
@@ -273,9 +326,10 @@ local function load_corpus(p)
   return corpus, source
 end
 
-local function new_set() return {samples = {}, feats = {}, labels = {}, items = {}} end
+local function new_set() return {samples = {}, feats = {}, labels = {}, items = {}, spectra = {}} end
 
 local function add(set, item)
+  set.spectra[#set.spectra + 1] = item.s
   set.samples[#set.samples + 1], set.feats[#set.feats + 1] = item.x, item.f
   set.labels[#set.labels + 1], set.items[#set.items + 1] = item.label, item
 end
@@ -313,7 +367,7 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
   if p.pool == "mean" then
     -- mean over each sequence's own steps as one product: P (B x T*B) * out
     local T = lstm_out:rows() // B
-    local P = loom.zeros(B, T * B)
+    local P = loom.zeros(B, T * B, {dtype = lstm_out:dtype()})
     for b = 1, B do
       for t = 1, lengths[b] do P:set(b, (t - 1) * B + b, 1 / lengths[b]) end
     end
@@ -327,7 +381,7 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
   end
   local pooled = dirs == 1 and parts[1]:copy() or loom.hcat(parts)
   return pooled, function(dpooled)
-    local dh = loom.zeros(layers * dirs * B, hidden)
+    local dh = loom.zeros(layers * dirs * B, hidden, {dtype = h_T:dtype()})
     for d = 1, dirs do
       local r0 = ((layers - 1) * dirs + (d - 1)) * B
       dh:slice(r0 + 1, r0 + B, 1, hidden):copy_(dpooled:slice(1, B, (d - 1) * hidden + 1, d * hidden))
@@ -337,9 +391,9 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
 end
 
 -- A (T*B) x 1 column: 1 on the steps of each sequence, 0 on padding.
-local function step_mask(rows, lengths)
+local function step_mask(rows, lengths, dtype)
   local B = #lengths
-  local M = loom.zeros(rows, 1)
+  local M = loom.zeros(rows, 1, {dtype = dtype})
   for b = 1, B do
     for t = 1, lengths[b] do M:set((t - 1) * B + b, 1, 1) end
   end
@@ -360,7 +414,7 @@ local function conv_front(p, F)
       inputs[i] = x
       local y
       if nn.is_conv(m) then y, lengths = m:forward(x, {lengths = lengths}) else y = m:forward(x) end
-      masks[i] = step_mask(y:rows(), lengths)
+      masks[i] = step_mask(y:rows(), lengths, y:dtype())
       x = y:mul_(masks[i])
     end
     return x, lengths
@@ -381,30 +435,47 @@ local function build_model(p, F)
   local front = p.model == "crnn" and conv_front(p, F) or nil
   local lstm = nn.LSTM(front and p.channels or F, p.hidden, {layers = p.layers, bidirectional = p.bidirectional})
   local head = nn.Linear(p.hidden * dirs, 10)
+  local drop = p.dropout > 0 and nn.Dropout(p.dropout) or nil
   local loss = nn.CrossEntropyLoss()
+  local modules = {lstm, head, table.unpack(front and front.modules or {})}
   local params = {}
-  for _, m in ipairs{lstm, head, table.unpack(front and front.modules or {})} do
+  for _, m in ipairs(modules) do
+    if p.dtype ~= "float64" then m:to(p.dtype) end -- before the optimiser sees the parameters
     for _, q in ipairs(m:parameters()) do params[#params + 1] = q end
   end
   local opt = loom.optim.adam(params, {lr = p.lr})
-  local model = {lstm = lstm, parameters = params,
+  local named = {lstm = lstm, head = head}
+  for i, m in ipairs(front and front.modules or {}) do
+    if #m:parameters() > 0 then named["front" .. i] = m end
+  end
+  local model = {lstm = lstm, parameters = params, named = named,
     schedule = loom.optim.cosine_lr(opt, {t_max = p.epochs, eta_min = p.lr / 20})}
+  function model.train(on)
+    lstm:train(on)
+    if drop then drop:train(on) end
+  end
   local function encode(X, lengths)
+    X = in_dtype(X, p)
     if front then X, lengths = front.forward(X, lengths) end
     local out, h_T = lstm:forward(X, {lengths = lengths})
     return pooling(p, out, h_T, lengths, dirs)
   end
   function model.forward(X, lengths)
-    return head:forward((encode(X, lengths)))
+    local pooled = encode(X, lengths)
+    if drop then pooled = drop:forward(pooled) end
+    return head:forward(pooled)
   end
   function model.step(X, lengths, y)
     opt:zero_grad()
     local pooled, back = encode(X, lengths)
-    local logits = head:forward(pooled)
+    local dropped = drop and drop:forward(pooled) or pooled
+    local logits = head:forward(dropped)
     local value = loss:forward(logits, y)
     local best, hits = logits:argmax(2), 0
     for k = 1, y:rows() do if best:get(k, 1) == y:get(k, 1) then hits = hits + 1 end end
-    local dout, dh_T = back(head:backward(pooled, loss:backward(logits, y)))
+    local dpooled = head:backward(dropped, loss:backward(logits, y))
+    if drop then dpooled = drop:backward(pooled, dpooled) end
+    local dout, dh_T = back(dpooled)
     local dX = lstm:backward(dout, {dh_T = dh_T, input_grad = front ~= nil})
     if front then front.backward(dX) end
     loom.optim.clip_grad_norm(params, p.clip)
@@ -412,6 +483,90 @@ local function build_model(p, F)
     return value, hits
   end
   return model
+end
+
+-- ---- a trained model on disk, and recognising new recordings with it ----
+
+-- The params a saved model needs to rebuild its network and its features.
+local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels", "kernel", "features", "mel_bins",
+  "deltas", "cmvn", "dtype"}
+
+-- model.safetensors: every module's state_dict under its name (lstm., head., front2., ...)
+-- and, as metadata, the params that rebuild the network and the features.
+local function save_model(path, model, p, F)
+  local tensors, meta = {}, {inputs = tostring(F), format = "loom speech model 1"}
+  for prefix, m in pairs(model.named) do
+    for name, value in pairs(m:state_dict()) do tensors[prefix .. "." .. name] = value end
+  end
+  for _, k in ipairs(SAVED) do meta[k] = tostring(p[k]) end
+  assert(loom.save(path, tensors, meta))
+end
+
+-- The model saved at path and the params it was trained with (features included).
+local function load_model(path)
+  local f = io.open(path, "rb")
+  if not f then error("speech: cannot open the model " .. path, 0) end
+  f:close()
+  local tensors, meta = loom.load(path)
+  if not tensors then error("speech: cannot load the model " .. path .. ": " .. tostring(meta), 0) end
+  if type(meta) ~= "table" or meta.format ~= "loom speech model 1" then
+    error("speech: " .. path .. " is not a model saved by speech.lua", 0)
+  end
+  local p = {epochs = 1, lr = 0.001, dropout = 0}
+  for _, k in ipairs(SAVED) do
+    local v = meta[k]
+    if v == "true" or v == "false" then v = v == "true" elseif tonumber(v) then v = math.tointeger(tonumber(v)) or tonumber(v) end
+    p[k] = v
+  end
+  local model = build_model(p, tonumber(meta.inputs))
+  for prefix, m in pairs(model.named) do
+    local part = {}
+    for name, value in pairs(tensors) do
+      local rest = name:match("^" .. prefix .. "%.(.+)$")
+      if rest then part[rest] = value end
+    end
+    m:load_state_dict(part, {strict = true})
+  end
+  return model, p
+end
+
+-- The WAV files of a path: the file itself, or every .wav in the folder (sorted).
+local function wav_files(path)
+  local f = io.open(path, "rb")
+  if not f then error("speech: no such file or folder: " .. path, 0) end
+  f:close()
+  local pipe = io.popen("find " .. shell_quote(path) .. " -maxdepth 0 -type d 2>/dev/null")
+  local is_dir = pipe:read("a") ~= ""
+  pipe:close()
+  if not is_dir then return {path} end -- one file, whatever its format
+  local list = {}
+  pipe = io.popen("find " .. shell_quote(path) .. " -maxdepth 1 -type f -iname '*.wav' 2>/dev/null | sort")
+  for line in pipe:lines() do list[#list + 1] = line end
+  pipe:close()
+  if #list == 0 then error("speech: no .wav files in " .. path, 0) end
+  return list
+end
+
+-- Features of one recording at any rate or channel count (resampled to 8 kHz, first channel),
+-- or an error naming the file.
+local function file_features(path, p)
+  local x, why = audio.load(path, {rate = RATE})
+  if not x then error("speech: " .. tostring(why), 0) end
+  local f = features_of(x, p)
+  if not f then error(string.format("speech: %s is shorter than one 25 ms frame", path), 0) end
+  return f
+end
+
+-- The digit of every recording in list (paths) with model; one "path<TAB>digit" line each.
+local function recognise(model, p, list, out)
+  local feats = {}
+  for i, path in ipairs(list) do feats[i] = file_features(path, p) end
+  local predictions = predict(model, feats, 64)
+  if out then
+    for i, path in ipairs(list) do out:write(path, "\t", predictions[i] - 1, "\n") end
+    out:flush()
+  end
+  return predictions
 end
 
 -- Epochs over length buckets, features perturbed afresh each epoch when augmentation is on;
@@ -432,10 +587,24 @@ local function train_model(model, train, p, aug, run, first, steps)
       local value, hits = model.step(X, lengths, targets_of(train.labels, idx))
       total, count, right = total + value * #idx, count + #idx, right + hits
     end
+    if epoch > p.epochs - p.average then
+      -- the average of the last `average` epochs' weights (Polyak / SWA): one model, several
+      -- points of the descent
+      for i, q in ipairs(model.parameters) do
+        if model.sum then model.sum[i]:add_(q.value) end
+      end
+      if not model.sum then
+        model.sum = {}
+        for i, q in ipairs(model.parameters) do model.sum[i] = q.value:copy() end
+      end
+    end
     network_cpu = network_cpu + os.clock() - c0
     model.schedule:step()
     run:log{step = first + epoch, loss = total / count, train_accuracy = right / count}
     run:progress(first + epoch, steps)
+  end
+  if model.sum and p.average > 1 then
+    for i, q in ipairs(model.parameters) do q.value:copy_(model.sum[i] / p.average) end
   end
   return os.difftime(os.time(), t0), feature_cpu, network_cpu, copies_cpu
 end
@@ -494,6 +663,26 @@ local function report(test, predictions, source, train_seconds, run)
 end
 
 
+-- Accuracy of model on every {digit}_{speaker}_{n}.wav of dir, printed with each speaker's.
+local function score_folder(model, p, dir)
+  local list, labels, test = wav_files(dir), {}, new_set()
+  for i, path in ipairs(list) do
+    local digit, speaker = path:match("([0-9])_([^/]+)_[0-9]+%.[wW][aA][vV]$")
+    if not digit then error("speech: test= needs FSDD-named files <digit>_<speaker>_<n>.wav, got " .. path, 0) end
+    labels[i] = tonumber(digit) + 1
+    test.labels[i], test.items[i] = labels[i], {speaker = speaker}
+  end
+  local predictions = recognise(model, p, list)
+  local acc = accuracy(predictions, labels)
+  local _, by_speaker, speakers = tally(test, predictions)
+  print(string.format("\n%s: accuracy %.2f%% (%d recordings)", dir, 100 * acc, #list))
+  for _, name in ipairs(speakers) do
+    local r = by_speaker[name]
+    print(string.format("  %-22s %6.2f%% (%d/%d)", name, 100 * r.right / r.total, r.right, r.total))
+  end
+  return acc, #list
+end
+
 -- One training run on one split: the model, its predictions on the test set and the
 -- accuracy of each test speaker.
 local function run_split(corpus, p, aug, run, holdout, first, steps)
@@ -503,7 +692,7 @@ local function run_split(corpus, p, aug, run, holdout, first, steps)
   local model = build_model(p, train.feats[1]:cols())
   local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
   local predictions = predict(model, test.feats, 64)
-  return {train = train, test = test, predictions = predictions, seconds = seconds,
+  return {train = train, test = test, predictions = predictions, seconds = seconds, model = model,
     feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
 end
 
@@ -542,7 +731,7 @@ local function loso(corpus, p, aug, run)
     feature_share = totals.feature_cpu / math.max(1e-9, totals.feature_cpu + totals.network_cpu)}
 end
 
-return loom.experiment{
+local experiment = loom.experiment{
   name = "speech",
   description = "spoken digits: MFCC sequences -> [Conv1d ->] LSTM -> Linear; FSDD official split or leave-one-speaker-out",
   params = {
@@ -553,13 +742,15 @@ return loom.experiment{
     cache = {CACHE, "where the synthetic set is generated"},
     speakers = {12, "synthetic voices"},
     takes = {20, "synthetic recordings per voice and digit"},
-    model = {"lstm", "lstm (MFCC -> BiLSTM) or crnn (Conv1d layers over time, then the LSTM)"},
+    model = {"crnn", "lstm (MFCC -> BiLSTM) or crnn (Conv1d layers over time, then the LSTM)"},
     hidden = {64, "LSTM hidden units (per direction)"},
     layers = {1, "stacked LSTM layers"},
     bidirectional = {true, "read the utterance in both directions"},
-    pool = {"last", "utterance vector: last (final states) or mean (over time)"},
+    pool = {"mean", "utterance vector: last (final states) or mean (over time)"},
     channels = {64, "crnn: channels of the convolutions"},
     kernel = {5, "crnn: width of the first convolution (frames)"},
+    features = {"mfcc", "mfcc (13 cepstra, Kaldi's) or fbank (log mel energies, mel_bins of them)"},
+    mel_bins = {40, "fbank: mel bins"},
     deltas = {true, "append delta and delta-delta MFCCs"},
     cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
     protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
@@ -567,6 +758,7 @@ return loom.experiment{
     domain = {"fsdd", "fsdd, fsdd->espeak or espeak->fsdd (train on one, test on the other)"},
     speed = {"0.9,1.0,1.1", "speed-perturbation factors, comma-separated (empty: none)"},
     vtlp = {0.1, "vocal-tract-length perturbation: warp factor uniform in 1 +- vtlp (0: none)"},
+    tempo = {0.0, "augment=spectral: tempo perturbation, frames stretched by a factor uniform in 1 +- tempo"},
     shift = {0.0, "random time shift of at most this many seconds (0: none)"},
     noise = {"white,babble", "additive noise kinds, comma-separated (empty: none)"},
     snr = {"5,25", "the noise's SNR range in dB"},
@@ -574,19 +766,33 @@ return loom.experiment{
     specaug = {true, "SpecAugment time and frequency masks on the training features"},
     time_mask = {5, "SpecAugment: the longest time mask (frames)"},
     freq_mask = {4, "SpecAugment: the widest frequency mask (features)"},
-    copies = {3, "perturbed copies made once per training utterance (0: perturb every epoch)"},
+    augment = {"spectral", "spectral (perturb kept spectra afresh every epoch) or waveform (resample, add noise, new FFT)"},
+    copies = {3, "augment=waveform: perturbed copies made once per training utterance (0: perturb every epoch)"},
     espeak = {0.0, "espeak-ng utterances mixed into training per FSDD training utterance"},
     espeak_speakers = {24, "espeak-ng voices mixed in"},
     espeak_takes = {10, "espeak-ng recordings per voice and digit mixed in"},
     espeak_seed = {1, "seed of the mixed-in espeak-ng recordings"},
     epochs = {15, "passes over the training set"},
+    dropout = {0.2, "dropout on the utterance vector before the classifier"},
+    average = {5, "test with the average of the last `average` epochs' weights (1: the last epoch's)"},
     batch = {32, "utterances per mini-batch"},
     lr = {0.003, "Adam's learning rate"},
     clip = {5.0, "gradient norm clipping threshold"},
     -- OpenBLAS threads: the products are small, one thread wastes the least
     threads = {1, "OpenBLAS threads"},
+    dtype = {"float64", "float64 or float32 (features, parameters, gradients and Adam's state)"},
+    predict = {"", "a WAV file or folder to recognise with checkpoint= instead of training (path<TAB>digit lines)"},
+    checkpoint = {"", "the model.safetensors of an earlier run, for predict= or test="},
+    test = {"", "a folder of <digit>_<speaker>_<n>.wav to score (with checkpoint=, or after training)"},
   },
   run = function(p, run)
+    if p.predict ~= "" or (p.test ~= "" and p.checkpoint ~= "") then
+      if p.checkpoint == "" then error("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", 0) end
+      local model, saved = load_model(p.checkpoint)
+      if p.predict ~= "" then return {predicted = #recognise(model, saved, wav_files(p.predict), io.stdout)} end
+      local acc, n = score_folder(model, saved, p.test)
+      return {test_accuracy = acc, test_utterances = n}
+    end
     local aug = settings(p)
     local corpus, source = load_corpus(p)
     if p.protocol == "loso" then
@@ -597,6 +803,10 @@ return loom.experiment{
     local r = run_split(corpus, p, aug, run, p.holdout, 0, p.epochs)
     local label = p.domain == "fsdd" and source or p.domain
     local result = report(r.test, r.predictions, label, r.seconds, run)
+    result.model = run:artifact("model.safetensors")
+    save_model(result.model, r.model, p, r.train.feats[1]:cols())
+    print("model: " .. result.model)
+    if p.test ~= "" then result.folder_accuracy = score_folder(r.model, p, p.test) end
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}
     result.dataset, result.train_seconds = label, r.seconds
     result.train_utterances, result.test_utterances = #r.train.feats, #r.test.feats
@@ -607,3 +817,39 @@ return loom.experiment{
     return result
   end,
 }
+
+-- Run directly, the script is a recogniser whose standard output holds "path<TAB>digit" lines:
+--   loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH
+local USAGE = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors\n"
+local function predict_main(args)
+  local input, path = nil, nil
+  local i = 2
+  while i <= #args do
+    if args[i] == "--checkpoint" then path, i = args[i + 1], i + 1
+    elseif not input and args[i]:sub(1, 2) ~= "--" then input = args[i]
+    else
+      io.stderr:write(USAGE)
+      return 2
+    end
+    i = i + 1
+  end
+  if not input or not path then
+    io.stderr:write(USAGE)
+    return 2
+  end
+  local ok, err = pcall(function()
+    local model, saved = load_model(path)
+    recognise(model, saved, wav_files(input), io.stdout)
+  end)
+  if not ok then
+    io.stderr:write(tostring(err), "\n")
+    return 1
+  end
+  return 0
+end
+
+if arg and arg[0] == debug.getinfo(1, "S").source:sub(2) and arg[1] == "predict" then
+  os.exit(predict_main(arg))
+end
+
+return experiment

@@ -183,6 +183,44 @@ static int l_cmvn(lua_State *L)
     return 1;
 }
 
+/* warped_melbank(bins, padded, rate, low, high, alpha, vtln_low, vtln_high, speed) -> bins x padded/2+1 */
+static int l_warped_melbank(lua_State *L)
+{
+    const char *fn = "loom.audio.warped_melbank";
+    size_t bins = loom_checkdim(L, 1, fn, "bins"), padded = loom_checkdim(L, 2, fn, "padded length");
+    double args[7];
+    for (int i = 0; i < 7; i++)
+        args[i] = luaL_checknumber(L, 3 + i);
+    if (bins < 3 || padded < 2 || padded % 2 != 0 || bins > 4096 || padded > (1u << 20))
+        return loom_error(L, "%s: need bins >= 3 and an even padded length >= 2, got %zu and %zu", fn, bins,
+                          padded);
+    Matrix *out = loom_newmatrix(L, bins, padded / 2 + 1);
+    loom_status st = loom_audio_warped_melbank(&out->m, bins, padded, args[0], args[1], args[2], args[3],
+                                               args[4], args[5], args[6]);
+    if (st == LOOM_EARG)
+        return loom_error(L, "%s: need alpha and speed in [0.5, 2] and 0 <= low_freq < vtln_low < vtln_high "
+                             "< high_freq <= Nyquist, got alpha %g, speed %g, low %g, vtln_low %g, "
+                             "vtln_high %g, high %g", fn, args[3], args[6], args[1], args[4], args[5], args[2]);
+    loom_check(L, st, fn);
+    return 1;
+}
+
+/* stretch(m, step) -> the rows of m read every `step` rows, linearly interpolated */
+static int l_stretch(lua_State *L)
+{
+    const char *fn = "loom.audio.stretch";
+    const loom_matrix *in = &loom_checkmatrix(L, 1)->m;
+    double step = luaL_checknumber(L, 2);
+    if (!(step >= 0.25 && step <= 4.0))
+        return loom_error(L, "%s: step must be in [0.25, 4], got %g", fn, step);
+    if (in->rows == 0)
+        return loom_error(L, "%s: no rows to stretch", fn);
+    Matrix *out = loom_newmatrix(L, loom_audio_stretched_rows(in->rows, step), in->cols);
+    in = &loom_checkmatrix(L, 1)->m;
+    loom_check(L, loom_audio_stretch(&out->m, in, step), fn);
+    return 1;
+}
+
 /* window(name, n, blackman_coeff) -> n x 1 matrix */
 static int l_window(lua_State *L)
 {
@@ -191,6 +229,15 @@ static int l_window(lua_State *L)
     double coeff = luaL_optnumber(L, 3, 0.42);
     Matrix *out = loom_newmatrix(L, n, 1);
     loom_audio_window_fill(out->m.data, n, w, coeff);
+    return 1;
+}
+
+static int l_vtln_warp(lua_State *L)
+{
+    double a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = luaL_checknumber(L, i + 1);
+    lua_pushnumber(L, loom_audio_vtln_warp(a[0], a[1], a[2], a[3], a[4], a[5]));
     return 1;
 }
 
@@ -260,7 +307,8 @@ int loom_open_audio(lua_State *L)
         {"read", l_read}, {"write", l_write}, {"resample", l_resample},
         {"features", l_features}, {"deltas", l_deltas}, {"cmvn", l_cmvn},
         {"window", l_window}, {"mel", l_mel}, {"mel_inverse", l_mel_inverse},
-        {"melbank", l_melbank}, {"dct", l_dct}, {NULL, NULL}};
+        {"melbank", l_melbank}, {"dct", l_dct}, {"warped_melbank", l_warped_melbank},
+        {"stretch", l_stretch}, {"vtln_warp", l_vtln_warp}, {NULL, NULL}};
     lua_newtable(L);
     loom_setfuncs(L, functions);
     return 1;

@@ -10,8 +10,9 @@
 #define INT(n) ((lua_Integer)(n))
 
 /* User values: parameter storage (2 x n: values, then gradients), the output, the im2col
- * workspace (or max pooling's argmax), the column gradient, the input gradient. */
-enum { UV_PARAMS = 1, UV_OUTPUT, UV_COLS, UV_DCOLS, UV_DX, CONV_UVS = UV_DX };
+ * workspace (or max pooling's argmax), the column gradient, the input gradient, and the
+ * stores :to retired (parameter views made before still point into them). */
+enum { UV_PARAMS = 1, UV_OUTPUT, UV_COLS, UV_DCOLS, UV_DX, UV_RETIRED, CONV_UVS = UV_RETIRED };
 
 typedef enum conv_kind { CONV1D, MAXPOOL1D, AVGPOOL1D } conv_kind;
 static const char *const conv_names[] = {"Conv1d", "MaxPool1d", "AvgPool1d"};
@@ -45,16 +46,16 @@ static Conv *new_conv(lua_State *L, conv_kind kind)
     return m;
 }
 
-/* The rows x cols matrix in user value slot of the module at 1, pushed; a new one when the
- * kept one has another shape (steady batches allocate nothing). */
-static loom_matrix *slot_buffer(lua_State *L, int slot, size_t rows, size_t cols)
+/* The rows x cols matrix of dtype in user value slot of the module at 1, pushed; a new one
+ * when the kept one has another shape or dtype (steady batches allocate nothing). */
+static loom_matrix *slot_buffer(lua_State *L, int slot, size_t rows, size_t cols, loom_dtype dtype)
 {
     lua_getiuservalue(L, 1, slot);
     Matrix *b = luaL_testudata(L, -1, LOOM_MATRIX_T);
-    if (b && !b->released && b->m.rows == rows && b->m.cols == cols)
+    if (b && !b->released && b->m.rows == rows && b->m.cols == cols && b->m.dtype == dtype)
         return &b->m;
     lua_pop(L, 1);
-    b = loom_newmatrix(L, rows, cols);
+    b = loom_newmatrix_dtype(L, rows, cols, dtype);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, slot);
     return &b->m;
@@ -72,6 +73,26 @@ static loom_matrix *kept(lua_State *L, int slot)
 static size_t opt_size(lua_State *L, int idx, const char *fn, const char *what, size_t dflt)
 {
     return lua_isnoneornil(L, idx) ? dflt : loom_checksize(L, idx, fn, what);
+}
+
+/* A contiguous rows x cols matrix at element `offset` of row `row` of the store (any dtype). */
+static loom_matrix carve(const loom_matrix *store, size_t row, size_t offset, size_t rows, size_t cols)
+{
+    if (store->dtype == LOOM_F32)
+        return loom_matrix_wrap_f32(loom_at32(store, row, offset), rows, cols);
+    return loom_matrix_wrap(loom_at(store, row, offset), rows, cols);
+}
+
+/* Point the module's parameter views into store (2 x n: values, then gradients). */
+static void carve_parameters(Conv *m, const loom_matrix *store)
+{
+    size_t nw = m->out * m->in * m->kernel;
+    m->weight = carve(store, 0, 0, m->out, m->in * m->kernel);
+    m->dweight = carve(store, 1, 0, m->out, m->in * m->kernel);
+    if (m->has_bias) {
+        m->bias = carve(store, 0, nw, m->out, 1);
+        m->dbias = carve(store, 1, nw, m->out, 1);
+    }
 }
 
 /* conv1d(in, out, kernel [, stride = 1, padding = 0, dilation = 1, bias = true, batch]):
@@ -95,17 +116,11 @@ static int l_conv1d(lua_State *L)
     size_t nw = out * in * kernel, nb = with_bias ? out : 0;
     Matrix *store = loom_newmatrix(L, 2, nw + nb);
     lua_setiuservalue(L, -2, UV_PARAMS);
-    double *values = store->m.data, *grads = values + store->m.ld;
-    m->weight = loom_matrix_wrap(values, out, in * kernel);
-    m->dweight = loom_matrix_wrap(grads, out, in * kernel);
-    if (with_bias) {
-        m->bias = loom_matrix_wrap(values + nw, out, 1);
-        m->dbias = loom_matrix_wrap(grads + nw, out, 1);
-    }
+    carve_parameters(m, &store->m);
     double bound = 1.0 / sqrt((double)(in * kernel));
     loom_rng *rng = loom_getrng(L);
     for (size_t i = 0; i < nw + nb; i++)
-        values[i] = (2.0 * loom_rng_uniform(rng) - 1.0) * bound;
+        store->m.data[i] = (2.0 * loom_rng_uniform(rng) - 1.0) * bound;
     return 1;
 }
 
@@ -183,7 +198,7 @@ static void push_out_lengths(lua_State *L, Conv *m, size_t steps)
 static int m_forward(lua_State *L)
 {
     Conv *m = check_conv(L, 1);
-    loom_matrix *x = &loom_checkmatrix(L, 2)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 2)->m;
     lua_settop(L, 3);
     const char *name = conv_names[m->kind];
     char sx[48];
@@ -191,14 +206,17 @@ static int m_forward(lua_State *L)
     if (m->kind == CONV1D && x->cols != m->in)
         return luaL_error(L, "nn.Conv1d:forward: expected input with %I columns (channels), got %s",
                           INT(m->in), loom_shape(x, sx));
+    if (m->kind == CONV1D)
+        loom_check_same_dtype(L, x, &m->weight, "nn.Conv1d:forward");
     size_t t_out = out_steps(m, steps);
     if (t_out == 0)
         return luaL_error(L, "nn.%s:forward: %I steps are shorter than the kernel", name, INT(steps));
     size_t channels = m->kind == CONV1D ? m->out : x->cols;
     loom_conv1d_geometry g = {batch, steps, m->in, m->out, m->kernel, m->stride, m->padding, m->dilation};
     loom_matrix *aux = m->kind == AVGPOOL1D ? NULL
-                       : slot_buffer(L, UV_COLS, t_out * batch, m->kind == CONV1D ? m->in * m->kernel : x->cols);
-    loom_matrix *y = slot_buffer(L, UV_OUTPUT, t_out * batch, channels);
+                       : slot_buffer(L, UV_COLS, t_out * batch, m->kind == CONV1D ? m->in * m->kernel : x->cols,
+                                     x->dtype);
+    loom_matrix *y = slot_buffer(L, UV_OUTPUT, t_out * batch, channels, x->dtype);
     loom_status st = m->kind == CONV1D
                          ? loom_conv1d_forward(y, aux, x, &m->weight, m->has_bias ? &m->bias : NULL, &g)
                          : loom_pool1d_forward(y, aux, x, m->kind == MAXPOOL1D ? LOOM_POOL_MAX : LOOM_POOL_AVG,
@@ -217,7 +235,7 @@ static int m_forward(lua_State *L)
 static int m_backward(lua_State *L)
 {
     Conv *m = check_conv(L, 1);
-    loom_matrix *x = &loom_checkmatrix(L, 2)->m, *dy = &loom_checkmatrix(L, 3)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 2)->m, *dy = &loom_checkmatrix_any(L, 3)->m;
     int need_dx = lua_isnoneornil(L, 4) || lua_toboolean(L, 4);
     lua_settop(L, 3);
     const char *name = conv_names[m->kind];
@@ -230,16 +248,21 @@ static int m_backward(lua_State *L)
     if (dy->rows != t_out * batch || dy->cols != channels)
         return luaL_error(L, "nn.%s:backward: expected a gradient of the output's shape %Ix%I, got %s", name,
                           INT(t_out * batch), INT(channels), loom_shape(dy, sd));
+    char fn[48];
+    snprintf(fn, sizeof fn, "nn.%s:backward", name);
+    loom_check_same_dtype(L, x, dy, fn);
+    if (m->kind == CONV1D)
+        loom_check_same_dtype(L, dy, &m->weight, fn);
     loom_matrix *aux = m->kind == AVGPOOL1D ? NULL : kept(L, UV_COLS);
-    if (m->kind != AVGPOOL1D && (!aux || aux->rows != dy->rows))
+    if (m->kind != AVGPOOL1D && (!aux || aux->rows != dy->rows || aux->dtype != dy->dtype))
         return luaL_error(L, "nn.%s:backward: no forward pass on a %s input to go back through", name,
                           loom_shape(x, sx));
     loom_status st;
     if (m->kind == CONV1D) {
         loom_conv1d_geometry g = {batch, m->last_steps, m->in, m->out, m->kernel, m->stride, m->padding,
                                   m->dilation};
-        loom_matrix *dcols = need_dx ? slot_buffer(L, UV_DCOLS, aux->rows, aux->cols) : NULL;
-        loom_matrix *dx = need_dx ? slot_buffer(L, UV_DX, x->rows, x->cols) : NULL;
+        loom_matrix *dcols = need_dx ? slot_buffer(L, UV_DCOLS, aux->rows, aux->cols, x->dtype) : NULL;
+        loom_matrix *dx = need_dx ? slot_buffer(L, UV_DX, x->rows, x->cols, x->dtype) : NULL;
         if (!need_dx)
             lua_pushnil(L);
         st = loom_conv1d_backward(dx, &m->dweight, m->has_bias ? &m->dbias : NULL, dcols, dy, aux,
@@ -249,7 +272,7 @@ static int m_backward(lua_State *L)
             lua_pushnil(L);
             return 1;
         }
-        loom_matrix *dx = slot_buffer(L, UV_DX, x->rows, x->cols);
+        loom_matrix *dx = slot_buffer(L, UV_DX, x->rows, x->cols, x->dtype);
         st = loom_pool1d_backward(dx, dy, aux, m->kind == MAXPOOL1D ? LOOM_POOL_MAX : LOOM_POOL_AVG, batch,
                                   m->kernel, m->stride);
     }
@@ -278,6 +301,57 @@ static int m_zero_grad(lua_State *L)
     if (m->has_bias)
         loom_matrix_fill(&m->dbias, 0.0);
     lua_settop(L, 1);
+    return 1;
+}
+
+/* m:to(dtype) -> m: Conv1d's parameters and gradients converted (values rounded for
+ * float32); pools take either dtype and return themselves. Parameter views and optimisers
+ * made before see the old storage (kept alive, no longer the module's): build the
+ * optimiser after the conversion. */
+static int m_to(lua_State *L)
+{
+    Conv *m = check_conv(L, 1);
+    const char *dname = luaL_checkstring(L, 2);
+    int dtype = loom_dtype_from_name(dname);
+    if (dtype < 0)
+        return luaL_error(L, "nn.%s:to: dtype must be \"float64\" or \"float32\", got \"%s\"",
+                          conv_names[m->kind], dname);
+    lua_settop(L, 1);
+    if (m->kind != CONV1D || m->weight.dtype == (loom_dtype)dtype)
+        return 1;
+    lua_getiuservalue(L, 1, UV_PARAMS); /* 2: the old store */
+    const loom_matrix *old = &loom_checkmatrix_any(L, 2)->m;
+    Matrix *store = loom_newmatrix_uninit_dtype(L, old->rows, old->cols, (loom_dtype)dtype); /* 3 */
+    old = &loom_checkmatrix_any(L, 2)->m; /* the allocation may have run the collector */
+    loom_check(L, loom_matrix_copy(&store->m, old), "nn.Conv1d:to");
+    if (lua_getiuservalue(L, 1, UV_RETIRED) != LUA_TTABLE) { /* 4 */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, UV_RETIRED);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, (lua_Integer)luaL_len(L, 4) + 1);
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, 1, UV_PARAMS);
+    carve_parameters(m, &store->m);
+    for (int slot = UV_OUTPUT; slot < UV_RETIRED; slot++) { /* buffers of the old dtype */
+        lua_pushnil(L);
+        lua_setiuservalue(L, 1, slot);
+    }
+    m->last_batch = 0; /* nothing kept to go back through */
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* m:dtype() -> "float64" | "float32" for Conv1d, nil for the pools (either dtype). */
+static int m_dtype(lua_State *L)
+{
+    Conv *m = check_conv(L, 1);
+    if (m->kind != CONV1D)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, loom_dtype_name(m->weight.dtype));
     return 1;
 }
 
@@ -398,24 +472,24 @@ static loom_conv1d_geometry naive_geometry(lua_State *L, const loom_matrix *x, c
 
 static int l_forward_naive(lua_State *L)
 {
-    loom_matrix *x = &loom_checkmatrix(L, 1)->m, *w = &loom_checkmatrix(L, 2)->m;
-    loom_matrix *b = lua_isnil(L, 3) ? NULL : &loom_checkmatrix(L, 3)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 1)->m, *w = &loom_checkmatrix_any(L, 2)->m;
+    loom_matrix *b = lua_isnil(L, 3) ? NULL : &loom_checkmatrix_any(L, 3)->m;
     loom_conv1d_geometry g = naive_geometry(L, x, w, 4);
     size_t t_out = loom_conv1d_out_steps(g.steps, g.kernel, g.stride, g.padding, g.dilation);
-    loom_matrix *y = &loom_newmatrix(L, t_out * g.batch, g.out)->m;
+    loom_matrix *y = &loom_newmatrix_dtype(L, t_out * g.batch, g.out, x->dtype)->m;
     loom_check(L, loom_conv1d_forward_naive(y, x, w, b, &g), "conv.forward_naive");
     return 1;
 }
 
 static int l_backward_naive(lua_State *L)
 {
-    loom_matrix *x = &loom_checkmatrix(L, 1)->m, *w = &loom_checkmatrix(L, 2)->m;
+    loom_matrix *x = &loom_checkmatrix_any(L, 1)->m, *w = &loom_checkmatrix_any(L, 2)->m;
     int has_bias = lua_toboolean(L, 3);
-    loom_matrix *dy = &loom_checkmatrix(L, 4)->m;
+    loom_matrix *dy = &loom_checkmatrix_any(L, 4)->m;
     loom_conv1d_geometry g = naive_geometry(L, x, w, 5);
-    loom_matrix *dx = &loom_newmatrix(L, x->rows, x->cols)->m;
-    loom_matrix *dw = &loom_newmatrix(L, w->rows, w->cols)->m;
-    loom_matrix *db = &loom_newmatrix(L, w->rows, 1)->m;
+    loom_matrix *dx = &loom_newmatrix_dtype(L, x->rows, x->cols, x->dtype)->m;
+    loom_matrix *dw = &loom_newmatrix_dtype(L, w->rows, w->cols, x->dtype)->m;
+    loom_matrix *db = &loom_newmatrix_dtype(L, w->rows, 1, x->dtype)->m;
     loom_check(L, loom_conv1d_backward_naive(dx, dw, has_bias ? db : NULL, dy, x, w, &g), "conv.backward_naive");
     return 3;
 }
@@ -423,7 +497,8 @@ static int l_backward_naive(lua_State *L)
 static const luaL_Reg conv_methods[] = {
     {"forward", m_forward}, {"backward", m_backward}, {"parameters", m_parameters},
     {"zero_grad", m_zero_grad}, {"train", m_train}, {"eval", m_eval},
-    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {NULL, NULL}};
+    {"is_training", m_is_training}, {"config", m_config}, {"close", m_release}, {"to", m_to},
+    {"dtype", m_dtype}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
     {"conv1d", l_conv1d}, {"pool1d", l_pool1d}, {"is_conv", l_is_conv}, {"out_steps", l_out_steps},

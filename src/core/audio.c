@@ -829,3 +829,87 @@ loom_status loom_audio_cmvn(loom_matrix *out, const loom_matrix *feats, int norm
     }
     return LOOM_OK;
 }
+
+/* ---- augmentation in the spectral domain ---- */
+
+double loom_audio_vtln_warp(double hz, double alpha, double low, double high, double vtln_low,
+                            double vtln_high)
+{
+    if (hz < low || hz > high)
+        return hz;
+    double l = vtln_low * (alpha > 1.0 ? alpha : 1.0), h = vtln_high * (alpha < 1.0 ? alpha : 1.0);
+    double scale = 1.0 / alpha, fl = scale * l, fh = scale * h;
+    if (hz < l)
+        return low + (fl - low) / (l - low) * (hz - low);
+    if (hz < h)
+        return scale * hz;
+    return high + (fh - high) / (h - high) * (hz - high);
+}
+
+loom_status loom_audio_warped_melbank(loom_matrix *W, size_t bins, size_t padded_length, double rate,
+                                      double low_hz, double high_hz, double alpha, double vtln_low,
+                                      double vtln_high, double speed)
+{
+    loom_status st = melbank_check(bins, padded_length, rate, low_hz, &high_hz);
+    if (st != LOOM_OK)
+        return st;
+    if (vtln_high <= 0.0)
+        vtln_high += 0.5 * rate;
+    if (!(alpha >= 0.5 && alpha <= 2.0) || !(speed >= 0.5 && speed <= 2.0) ||
+        !(low_hz < vtln_low && vtln_low < vtln_high && vtln_high < high_hz))
+        return LOOM_EARG;
+    if (W->rows != bins || W->cols != padded_length / 2 + 1 || W->dtype != LOOM_F64)
+        return LOOM_EDIM;
+    double mel_low = loom_audio_mel(low_hz), mel_high = loom_audio_mel(high_hz);
+    double delta = (mel_high - mel_low) / (double)(bins + 1);
+    loom_matrix_fill(W, 0.0);
+    /* the mel value of each FFT bin (times speed) in W's last row, overwritten last */
+    double *bin_mel = loom_at(W, bins - 1, 0);
+    for (size_t k = 0; k < W->cols; k++)
+        bin_mel[k] = loom_audio_mel(speed * rate * (double)k / (double)padded_length);
+    for (size_t b = 0; b < bins; b++) {
+        double edge[3];
+        for (int e = 0; e < 3; e++) {
+            double m = mel_low + (double)(b + (size_t)e) * delta;
+            edge[e] = alpha == 1.0 ? m
+                      : loom_audio_mel(loom_audio_vtln_warp(loom_audio_mel_inverse(m), alpha, low_hz,
+                                                            high_hz, vtln_low, vtln_high));
+        }
+        double *row = loom_at(W, b, 0);
+        for (size_t k = 0; k + 1 < W->cols; k++) /* row b = bins - 1 reads bin_mel[k] before writing it */
+            row[k] = triangle(bin_mel[k], edge[0], edge[1], edge[2]);
+        row[W->cols - 1] = 0.0; /* the Nyquist bin stays out, as Kaldi's */
+    }
+    return LOOM_OK;
+}
+
+size_t loom_audio_stretched_rows(size_t rows, double step)
+{
+    if (rows == 0 || !(step > 0.0))
+        return 0;
+    return (size_t)floor((double)(rows - 1) / step + 1e-9) + 1;
+}
+
+loom_status loom_audio_stretch(loom_matrix *out, const loom_matrix *in, double step)
+{
+    if (!(step > 0.0) || in->rows == 0)
+        return LOOM_EARG;
+    if (out->rows != loom_audio_stretched_rows(in->rows, step) || out->cols != in->cols ||
+        out->dtype != LOOM_F64 || in->dtype != LOOM_F64)
+        return LOOM_EDIM;
+    for (size_t t = 0; t < out->rows; t++) {
+        double at = (double)t * step;
+        size_t lo = (size_t)at;
+        if (lo >= in->rows - 1) {
+            lo = in->rows - 1;
+            at = (double)lo;
+        }
+        size_t hi = lo + 1 < in->rows ? lo + 1 : lo;
+        double frac = at - (double)lo;
+        const double *a = loom_at(in, lo, 0), *c = loom_at(in, hi, 0);
+        double *o = loom_at(out, t, 0);
+        for (size_t j = 0; j < in->cols; j++)
+            o[j] = (1.0 - frac) * a[j] + frac * c[j];
+    }
+    return LOOM_OK;
+}

@@ -152,4 +152,30 @@ loom_status loom_audio_deltas(loom_matrix *out, const loom_matrix *feats, int or
  * alias. */
 loom_status loom_audio_cmvn(loom_matrix *out, const loom_matrix *feats, int norm_vars);
 
+/* ---- augmentation in the spectral domain: perturbations of cached spectra, so training
+ * draws a new perturbation every epoch without resampling or another FFT ---- */
+
+/* Kaldi's VtlnWarpFreq: the piecewise-linear warp f -> f / alpha between the breakpoints
+ * vtln_low * max(1, alpha) and vtln_high * min(1, alpha), pinned at low and high; frequencies
+ * outside [low, high] are returned as they are. */
+double loom_audio_vtln_warp(double hz, double alpha, double low, double high, double vtln_low,
+                            double vtln_high);
+/* W (bins x padded_length / 2 + 1, float64) = Kaldi's mel filterbank (as
+ * loom_melbank_dense_naive) with the edges of each triangle warped by loom_audio_vtln_warp
+ * for alpha (vocal-tract-length perturbation; vtln_high <= 0 counts down from Nyquist), read
+ * at FFT bin k's frequency times speed: applied to the power spectrum of x it gives the mel
+ * energies of x played `speed` times faster (the frequency half of speed perturbation; the
+ * time half is loom_audio_stretch). alpha = speed = 1 is the plain bank. LOOM_EARG unless
+ * alpha and speed are in [0.5, 2] and low < vtln_low < vtln_high < high; LOOM_EDIM on W's shape. */
+loom_status loom_audio_warped_melbank(loom_matrix *W, size_t bins, size_t padded_length, double rate,
+                                      double low_hz, double high_hz, double alpha, double vtln_low,
+                                      double vtln_high, double speed);
+/* Rows of a sequence of `rows` frames read every `step` frames: floor((rows - 1) / step) + 1
+ * (0 when rows is 0 or step <= 0). */
+size_t loom_audio_stretched_rows(size_t rows, double step);
+/* out (loom_audio_stretched_rows(in->rows, step) x in->cols, float64) row t = in at the
+ * fractional row t * step, linearly interpolated between its neighbours: the frames of x
+ * played 1/step times slower (step = the speed factor). */
+loom_status loom_audio_stretch(loom_matrix *out, const loom_matrix *in, double step);
+
 #endif

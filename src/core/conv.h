@@ -1,5 +1,6 @@
 /* conv.h: 1-D convolution and pooling over time for time-major sequence batches (im2col and
- * one matrix product, with naive references). Not the modules (src/bind/conv.c, loom.nn). */
+ * one matrix product, with naive references), in float64 and float32: the operands of one
+ * call share a dtype (LOOM_EARG otherwise). Not the modules (src/bind/conv.c, loom.nn). */
 #ifndef LOOM_CONV_H
 #define LOOM_CONV_H
 
@@ -31,7 +32,8 @@ loom_status loom_conv1d_col2im(loom_matrix *dx, const loom_matrix *dcols, const 
 loom_status loom_conv1d_forward(loom_matrix *y, loom_matrix *cols, const loom_matrix *x,
                                 const loom_matrix *weight, const loom_matrix *bias,
                                 const loom_conv1d_geometry *g);
-/* The direct sum over channels and taps, for tests. */
+/* The direct sum over channels and taps, for tests: in double for both dtypes, rounded once
+ * per output. */
 loom_status loom_conv1d_forward_naive(loom_matrix *y, const loom_matrix *x, const loom_matrix *weight,
                                       const loom_matrix *bias, const loom_conv1d_geometry *g);
 /* dy is (T_out*B) x O and cols what forward left. dweight (O x C*K) += dy^T cols; dbias
@@ -47,8 +49,9 @@ loom_status loom_conv1d_backward_naive(loom_matrix *dx, loom_matrix *dweight, lo
 /* ---- pooling over time (no padding; PyTorch's MaxPool1d / AvgPool1d defaults) ---- */
 typedef enum loom_pool_kind { LOOM_POOL_MAX, LOOM_POOL_AVG } loom_pool_kind;
 /* x is (T*B) x C, y is (T_out*B) x C with T_out = out_steps(T, kernel, stride, 0, 1). For
- * max pooling, where (same shape as y, or NULL for average) receives the input step (0-based,
- * as a double) of each maximum; ties go to the earliest step, as in PyTorch. */
+ * max pooling, where (same shape and dtype as y, or NULL for average) receives the input
+ * step (0-based, as a number of x's dtype: exact to 2^24 steps in float32) of each maximum;
+ * ties go to the earliest step, as in PyTorch. */
 loom_status loom_pool1d_forward(loom_matrix *y, loom_matrix *where, const loom_matrix *x,
                                 loom_pool_kind kind, size_t batch, size_t kernel, size_t stride);
 /* dx ((T*B) x C) is OVERWRITTEN: each dy entry goes to its maximum (max) or is spread evenly

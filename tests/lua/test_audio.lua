@@ -432,3 +432,82 @@ test("SpecAugment masks whole bands and spans, within their widths, reproducibly
   checkerror("loom.audio.spec_augment: option 'time_masks' must be an integer >= 0, got -1", audio.spec_augment, f,
     {time_masks = -1})
 end)
+
+test("warped_melbank: the C bank equals the Lua reference (vtlp_melbank) and reads bins at speed x frequency", function()
+  for _, alpha in ipairs{0.85, 0.9, 1.0, 1.07, 1.15} do
+    local W = audio.warped_melbank(23, 256, 8000, 20, 0, alpha, 100, -500, 1)
+    local R = audio.vtlp_melbank(23, 256, 8000, 20, 0, alpha)
+    check((W - R):map("abs"):max() < 1e-12, "alpha %g: C bank differs from the reference", alpha)
+  end
+  -- speed s: bin k weighs as bin k*s of the plain bank would (checked where k*s is a bin)
+  local plain = audio.melbank(40, 512, 16000, 20, 8000)
+  local fast = audio.warped_melbank(40, 512, 16000, 20, 0, 1, 100, -500, 2)
+  for b = 1, 40 do
+    for k = 0, 127 do close(fast:get(b, k + 1), plain:get(b, 2 * k + 1), 1e-12, "bin " .. k) end
+  end
+  check(fast:slice(1, 40, 129, 257):map("abs"):max() < 1e-12, "nothing above Nyquist / speed")
+  checkerror_like("alpha and speed in [0.5, 2]", audio.warped_melbank, 23, 256, 8000, 20, 0, 1, 100, -500, 3)
+  checkerror_like("vtln_low", audio.warped_melbank, 23, 256, 8000, 20, 0, 1, 10, -500, 1)
+end)
+
+test("stretch reads rows every step rows, interpolating linearly", function()
+  local m = loom.matrix{{0, 10}, {1, 20}, {2, 30}, {3, 40}, {4, 50}}
+  local s = audio.stretch(m, 1.5)
+  equal(s:rows(), 3, "floor(4 / 1.5) + 1 rows")
+  close(s:get(2, 1), 1.5, 1e-15, "row at 1.5"); close(s:get(2, 2), 25, 1e-12, "second column")
+  close(s:get(3, 1), 3, 1e-15, "row at 3")
+  local slow = audio.stretch(m, 0.5)
+  equal(slow:rows(), 9, "twice as many rows, less one")
+  close(slow:get(2, 2), 15, 1e-12, "halfway"); close(slow:get(9, 1), 4, 1e-15, "the last row")
+  equal((audio.stretch(m, 1) - m):map("abs"):max(), 0, "step 1 is the identity")
+  checkerror("loom.audio.stretch: step must be in [0.25, 4], got 0", audio.stretch, m, 0)
+end)
+
+test("perturbed: unperturbed it is Kaldi's MFCC / fbank; speed and VTLP approach the waveform perturbations", function()
+  local x = audio.load(data_dir("fsdd") .. "/recordings/3_jackson_12.wav") * 32768
+  local s = audio.spectra(x, 8000)
+  check((audio.perturbed(s) - audio.mfcc(x, 8000)):map("abs"):max() < 1e-10, "identity MFCC")
+  check((audio.perturbed(s, {kind = "fbank", num_mel_bins = 40}) - audio.fbank(x, 8000, {num_mel_bins = 40}))
+    :map("abs"):max() < 1e-10, "identity fbank")
+  check((audio.perturbed(s, {alpha = 1.1}) - audio.vtlp(x, 8000, 1.1)):map("abs"):max() < 1e-10,
+    "VTLP in the spectral domain is audio.vtlp exactly")
+  -- speed: closer to the MFCC of the resampled waveform than the unperturbed MFCC (stretched
+  -- to the same frames) is, by a wide margin
+  local m = audio.mfcc(x, 8000)
+  for _, f in ipairs{0.9, 1.1} do
+    local real = audio.mfcc(audio.speed(x / 32768, f) * 32768, 8000)
+    local sp, plain = audio.perturbed(s, {speed = f}), audio.stretch(m, f)
+    equal(sp:rows(), real:rows(), "speed " .. f .. ": as many frames as the resampled waveform")
+    local function gap(a) return (a:slice(1, real:rows(), 2, 13) - real:slice(1, real:rows(), 2, 13)):map("abs"):sum() end
+    check(gap(sp) < 0.6 * gap(plain), "speed %g: spectral %g vs unperturbed %g", f, gap(sp), gap(plain))
+  end
+  -- tempo: the frames alone, every second frame at tempo 2; frequencies untouched
+  local t2 = audio.perturbed(s, {tempo = 2})
+  equal(t2:rows(), audio.stretch(m, 2):rows(), "tempo 2 halves the frames")
+  check((t2:row(3) - m:row(5)):map("abs"):max() < 1e-10, "frame 3 of tempo 2 is frame 5")
+end)
+
+test("perturbed: noise at the requested SNR of frame energies, white and babble, reproducibly", function()
+  local x = audio.load(data_dir("fsdd") .. "/recordings/3_jackson_12.wav")
+  local s = audio.spectra(x, 8000)
+  local white = audio.spectra(loom.randn(8000, 1), 8000)
+  local clean = audio.perturbed(s, {kind = "fbank"})
+  loom.seed(3)
+  local noisy = audio.perturbed(s, {kind = "fbank", noise = white, snr = 0})
+  loom.seed(3)
+  equal((audio.perturbed(s, {kind = "fbank", noise = white, snr = 0}) - noisy):map("abs"):max(), 0, "same seed, same noise")
+  -- at 0 dB the noise's energy equals the speech's: c0 (log energy) rises by about ln 2 on average
+  local e0 = audio.perturbed(s):col(1):sum() / clean:rows()
+  loom.seed(3)
+  local e1 = audio.perturbed(s, {noise = white, snr = 0}):col(1):sum() / clean:rows()
+  check(e1 > e0 + 0.3, "energy rises with noise: %g -> %g", e0, e1)
+  -- noise fills the quiet bands: every mel band's minimum over frames rises
+  local function band_min(f, j) return f:col(j):min() end
+  for j = 1, 23 do check(band_min(noisy, j) >= band_min(clean, j), "band %d floor", j) end
+  -- high SNR changes little, low SNR much
+  loom.seed(4)
+  local quiet = audio.perturbed(s, {kind = "fbank", noise = {s, white}, snr = 40})
+  check((quiet - clean):map("abs"):max() < (noisy - clean):map("abs"):max(), "40 dB babble is gentler than 0 dB")
+  checkerror("loom.audio.perturbed: unknown option 'warp'", audio.perturbed, s, {warp = 1})
+  checkerror("loom.audio.perturbed: expected the spectra of audio.spectra, got matrix", audio.perturbed, x)
+end)

@@ -1,5 +1,7 @@
 -- test_conv.lua: nn.Conv1d, nn.MaxPool1d and nn.AvgPool1d on time-major batches: im2col +
--- gemm against the naive loops, gradcheck, PyTorch (float64) to 1e-10, lengths, names, errors.
+-- gemm against the naive loops, gradcheck, PyTorch (float64) to 1e-10, lengths, names, errors;
+-- float32: against the naive loops and float64 on the same values, :to, mixing errors, and
+-- PyTorch float32 within float32 tolerance.
 local loom = require "loom"
 local nn = loom.nn
 local cconv = require("loom.core").conv
@@ -201,5 +203,159 @@ test("Conv1d -> MaxPool1d / AvgPool1d equal PyTorch in float64 to 1e-10", functi
     check(want[name], "torch did not report %s", name)
     local d = max_rel_diff(got, want[name])
     check(d <= 1e-10, "%s differs from torch by %g", name, d)
+  end
+end)
+
+-- ---- float32 ----
+
+local F32 = {dtype = "float32"}
+local TOL32 = 1e-5 -- a few float32 roundings of sums of ~30 terms, relative to max(1, |reference|)
+
+test("float32 Conv1d and pools equal the naive loops (summed in double) and float64 on the same values", function()
+  for _, g in ipairs(geometries()) do
+    loom.seed(17)
+    local c64 = nn.Conv1d(g.C, g.O, g.K, {stride = g.stride, padding = g.padding, dilation = g.dilation})
+    local c32 = nn.Conv1d(g.C, g.O, g.K, {stride = g.stride, padding = g.padding, dilation = g.dilation})
+    c32:load_state_dict(c64:state_dict())
+    c32:to("float32")
+    c64:load_state_dict(c32:state_dict()) -- the float64 layer holds the rounded weights
+    equal(c32:dtype(), "float32", "converted")
+    equal(c64:dtype(), "float64", "the other stays")
+    local p32, p64 = c32:parameters(), c64:parameters()
+    equal(p32[1].value:dtype() .. p32[1].grad:dtype() .. p32[2].value:dtype(), "float32float32float32",
+      "weight, its gradient and the bias are float32")
+    local x32 = loom.randn(g.T * g.B, g.C, F32)
+    local x64 = x32:double()
+    local y32 = c32:forward(x32, {batch = g.B})
+    equal(y32:dtype(), "float32", "output dtype")
+    local naive = cconv.forward_naive(x32, p32[1].value, p32[2].value, g.B, g.K, g.stride, g.padding, g.dilation)
+    equal(naive:dtype(), "float32", "naive output dtype")
+    check(max_rel_diff(y32, naive) < TOL32, "forward differs from the naive loops by %g", max_rel_diff(y32, naive))
+    local y64 = c64:forward(x64, {batch = g.B})
+    check(max_rel_diff(y32, y64) < TOL32, "forward differs from float64 by %g", max_rel_diff(y32, y64))
+    local dy32 = loom.randn(y32:rows(), y32:cols(), F32)
+    c32:zero_grad(); c64:zero_grad()
+    local dx32 = c32:backward(x32, dy32)
+    local dx64 = c64:backward(x64, dy32:double())
+    local ndx, ndw, ndb = cconv.backward_naive(x32, p32[1].value, true, dy32, g.B, g.K, g.stride, g.padding,
+      g.dilation)
+    for name, pair in pairs{dx = {dx32, ndx, dx64}, dweight = {p32[1].grad, ndw, p64[1].grad},
+      dbias = {p32[2].grad, ndb, p64[2].grad}} do
+      equal(pair[1]:dtype(), "float32", name .. " dtype")
+      check(max_rel_diff(pair[1], pair[2]) < TOL32, "%s differs from the naive loops by %g", name,
+        max_rel_diff(pair[1], pair[2]))
+      check(max_rel_diff(pair[1], pair[3]) < TOL32, "%s differs from float64 by %g", name,
+        max_rel_diff(pair[1], pair[3]))
+    end
+    -- pools: max picks the same element (exact), average within rounding
+    local mp32, mp64 = nn.MaxPool1d(2), nn.MaxPool1d(2)
+    local ap32, ap64 = nn.AvgPool1d(3, {stride = 1}), nn.AvgPool1d(3, {stride = 1})
+    if g.T >= 3 then
+      local m32, m64 = mp32:forward(x32, {batch = g.B}), mp64:forward(x64, {batch = g.B})
+      equal(m32:dtype(), "float32", "max pool keeps float32")
+      equal(max_rel_diff(m32, m64), 0, "max pool is exact")
+      local dm = loom.randn(m32:rows(), m32:cols(), F32)
+      equal(max_rel_diff(mp32:backward(x32, dm), mp64:backward(x64, dm:double())), 0, "max pool backward is exact")
+      local a32, a64 = ap32:forward(x32, {batch = g.B}), ap64:forward(x64, {batch = g.B})
+      check(max_rel_diff(a32, a64) < TOL32, "avg pool forward")
+      local da = loom.randn(a32:rows(), a32:cols(), F32)
+      check(max_rel_diff(ap32:backward(x32, da), ap64:backward(x64, da:double())) < TOL32, "avg pool backward")
+    end
+  end
+end)
+
+test("float32 Conv1d: :to round-trips, mixing dtypes is an error naming both, no allocation in steady steps", function()
+  loom.seed(4)
+  local conv = nn.Conv1d(3, 4, 3, {padding = 1})
+  local w64 = conv:parameters()[1].value:copy()
+  equal(conv:to("float32"), conv, ":to returns the module")
+  check(max_rel_diff(conv:parameters()[1].value:double(), w64) < 1e-7, "values rounded to float32")
+  conv:to("float64")
+  equal(conv:dtype(), "float64", "back to float64")
+  check(max_rel_diff(conv:parameters()[1].value, w64) < 1e-7, "float64 again")
+  conv:to("float32")
+  checkerror("nn.Conv1d:forward: cannot mix float64 and float32", conv.forward, conv, loom.zeros(12, 3), {batch = 2})
+  local x = loom.randn(12, 3, F32)
+  local y = conv:forward(x, {batch = 2})
+  checkerror("nn.Conv1d:backward: cannot mix float32 and float64", conv.backward, conv, x, loom.zeros(y:rows(), 4))
+  checkerror('nn.Conv1d:to: dtype must be "float64" or "float32", got "half"', conv.to, conv, "half")
+  equal(nn.MaxPool1d(2):to("float32"):dtype(), nil, "pools have no dtype of their own")
+  local mp = nn.MaxPool1d(2)
+  mp:forward(x, {batch = 2})
+  checkerror("nn.MaxPool1d:backward: cannot mix float32 and float64", mp.backward, mp, x, loom.zeros(6, 3))
+  -- a float32 Sequential trains with no allocation per step after the first
+  local net = nn.Sequential{nn.Conv1d(3, 4, 3, {padding = 1, batch = 2}), nn.ReLU(), nn.MaxPool1d(2, {batch = 2})}
+  net:to("float32")
+  local dy = loom.randn(6, 4, F32)
+  local function step()
+    net:zero_grad()
+    local out = net:forward(x)
+    net:backward(x, dy)
+    return out
+  end
+  step()
+  local before = loom.alloc_stats().allocations
+  for _ = 1, 3 do step() end
+  equal(loom.alloc_stats().allocations - before, 0, "engine allocations in steady steps")
+  equal(step():dtype(), "float32", "the network's output is float32")
+  check(nn.gradcheck ~= nil, "gradcheck exists")
+  checkerror_like("float32", nn.gradcheck, net, x)
+end)
+
+local TORCH32 = [==[
+import sys, torch
+vals = {}
+for line in open(sys.argv[1]):
+    p = line.split()
+    vals[p[0]] = torch.tensor([float(v) for v in p[3:]], dtype=torch.float32).reshape(int(p[1]), int(p[2]))
+B, T, C, O, K, S, P, D = [int(v) for v in vals["geom"][0]]
+x = vals["x"].reshape(T, B, C).permute(1, 2, 0).contiguous().requires_grad_(True)  # (B, C, T)
+conv = torch.nn.Conv1d(C, O, K, stride=S, padding=P, dilation=D)
+with torch.no_grad():
+    conv.weight.copy_(vals["w"].reshape(O, C, K)); conv.bias.copy_(vals["b"].reshape(O))
+y = conv(x)
+pool = torch.nn.MaxPool1d(2)(y)
+avg = torch.nn.AvgPool1d(2, stride=1)(y)
+loss = (pool * vals["r"].reshape(pool.shape[2], B, O).permute(1, 2, 0)).sum() + avg.sum()
+loss.backward()
+def out(name, t):  # (B, X, T) -> (T*B) x X time-major
+    t = t.detach().permute(2, 0, 1).reshape(-1, t.shape[1])
+    print(name, t.shape[0], t.shape[1], " ".join("%.9g" % v for v in t.flatten().tolist()))
+out("y", y); out("pool", pool); out("dx", x.grad)
+gw = conv.weight.grad.reshape(O, C * K)
+print("dw", O, C * K, " ".join("%.9g" % v for v in gw.flatten().tolist()))
+print("db", O, 1, " ".join("%.9g" % v for v in conv.bias.grad.tolist()))
+print("dtype", 1, 1, 1 if y.dtype == torch.float32 else 0)
+]==]
+
+test("float32 Conv1d -> MaxPool1d / AvgPool1d equal PyTorch float32 within float32 tolerance", function()
+  local py, why = reference_python({"torch"})
+  if not py then skip(why) end
+  local h = dofile(TEST_DIR .. "/torch_helpers.lua")
+  local g = {B = 4, T = 21, C = 13, O = 16, K = 5, stride = 1, padding = 2, dilation = 1}
+  loom.seed(12)
+  local conv = nn.Conv1d(g.C, g.O, g.K, {stride = g.stride, padding = g.padding, dilation = g.dilation}):to("float32")
+  local pool, avg = nn.MaxPool1d(2), nn.AvgPool1d(2, {stride = 1})
+  local x = loom.randn(g.T * g.B, g.C, F32)
+  local y = conv:forward(x, {batch = g.B}):copy()
+  local pooled = pool:forward(y, {batch = g.B}):copy()
+  local a = avg:forward(y, {batch = g.B})
+  local r = loom.randn(pooled:rows(), pooled:cols(), F32)
+  local dy = pool:backward(y, r):copy() + avg:backward(y, loom.ones(a:rows(), a:cols(), F32))
+  conv:zero_grad()
+  local dx = conv:backward(x, dy)
+  local p = conv:parameters()
+  local lines = {}
+  h.serialize(lines, "geom", loom.matrix{{g.B, g.T, g.C, g.O, g.K, g.stride, g.padding, g.dilation}})
+  h.serialize(lines, "x", x); h.serialize(lines, "w", p[1].value); h.serialize(lines, "b", p[2].value)
+  h.serialize(lines, "r", r)
+  local want, text = h.run(py, TORCH32, lines)
+  check(want.dtype and want.dtype:get(1, 1) == 1, "torch computed in float32:\n%s", text)
+  for name, got in pairs{y = y, pool = pooled, dx = dx, dw = p[1].grad, db = p[2].grad} do
+    check(want[name], "torch did not report %s:\n%s", name, text)
+    equal(got:dtype(), "float32", name .. " is float32")
+    local d = max_rel_diff(got:double(), want[name])
+    -- both sides round every product and sum to float32, in different orders
+    check(d <= 2e-5, "%s differs from torch float32 by %g", name, d)
   end
 end)

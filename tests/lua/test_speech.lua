@@ -61,7 +61,7 @@ end)
 
 -- Run the speech experiment with params (key=value strings); returns its result and what it
 -- printed.
-local function run_speech(args)
+local function run_speech(args, keep)
   local e = assert(experiment.load(PROJECT_DIR .. "/scripts/experiments/speech.lua"))
   local p = assert(experiment.resolve(e, args))
   loom.seed(p.seed)
@@ -75,7 +75,7 @@ local function run_speech(args)
   end
   local ok, result = pcall(e.run, p, run)
   print = saved
-  os.execute("rm -rf '" .. tmp .. "-runs'")
+  if not keep then os.execute("rm -rf '" .. tmp .. "-runs'") end
   if not ok then error(result, 0) end
   return result, table.concat(printed, "\n")
 end
@@ -143,9 +143,63 @@ test("speech: espeak-ng voices mixed into training, and across domains", functio
   os.execute("rm -rf '" .. data .. "' '" .. cache .. "'")
 end)
 
+test("speech: spectral augmentation, log mel features, dropout, weight averaging and float32 train", function()
+  if not (loom.nn and loom.nn.Conv1d) then skip("nn.Conv1d is not available in this build") end
+  local data = small_fsdd()
+  local r, out = run_speech(with{"data=" .. data, "features=fbank", "mel_bins=24", "dropout=0.2", "average=1",
+    "model=crnn", "pool=mean", "dtype=float32", "epochs=2", "average=2"})
+  equal(r.train_utterances, 20, "take 5 of 2 speakers")
+  check(r.test_accuracy >= 0 and r.test_accuracy <= 1, "accuracy %g", r.test_accuracy)
+  check(r.feature_share > 0 and r.feature_share < 1, "features made on the fly every epoch: %g", r.feature_share)
+  check(out:find("perturbed copies made once: 0.0 s", 1, true), "spectral augmentation makes no copies:\n%s", out)
+  -- the same seed gives the same run
+  local r2 = run_speech(with{"data=" .. data, "features=fbank", "mel_bins=24", "dropout=0.2", "average=1",
+    "model=crnn", "pool=mean", "dtype=float32", "epochs=2", "average=2"})
+  equal(r2.test_accuracy, r.test_accuracy, "reproducible")
+  os.execute("rm -rf '" .. data .. "'")
+end)
+
+test("speech: the saved model recognises files and folders (predict=, test=, run directly)", function()
+  local data = small_fsdd()
+  local r = run_speech(with{"data=" .. data, "features=fbank", "mel_bins=24"}, true)
+  check(io.open(r.model), "model saved: %s", tostring(r.model))
+  local scored, out = run_speech({"test=" .. data, "checkpoint=" .. r.model}, true)
+  equal(scored.test_utterances, 120, "every file of the folder")
+  check(out:find("jackson", 1, true) and out:find("theo", 1, true), "per speaker:\n%s", out)
+  -- run directly: one "path<TAB>digit" line per WAV, in name order; a 16 kHz stereo file is resampled
+  local x = loom.audio.read(data .. "/7_theo_0.wav")
+  local wide = loom.audio.resample(x, 8000, 16000)
+  loom.audio.write(tmp .. "-stereo.wav", loom.hcat{wide, wide}, 16000)
+  local loom_bin = BUILD_DIR .. "/bin/loom"
+  local script = PROJECT_DIR .. "/scripts/experiments/speech.lua"
+  local p = io.popen(string.format("'%s' '%s' predict '%s' --checkpoint '%s' 2>&1", loom_bin, script, data, r.model))
+  local lines = {}
+  for line in p:lines() do lines[#lines + 1] = line end
+  p:close()
+  equal(#lines, 120, "a line per file (" .. tostring(lines[1]) .. ")")
+  check(lines[1]:match("/0_jackson_0%.wav\t%d$"), "path<TAB>digit: %s", lines[1])
+  p = io.popen(string.format("'%s' '%s' predict '%s' --checkpoint '%s' 2>&1", loom_bin, script, tmp .. "-stereo.wav",
+    r.model))
+  local one = p:read("a")
+  p:close()
+  check(one:match("%-stereo%.wav\t%d\n$"), "a 16 kHz stereo file: %s", one)
+  -- errors in one line
+  checkerror("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", run_speech, {"predict=" .. data}, true)
+  checkerror("speech: cannot open the model /nonexistent.safetensors", run_speech,
+    {"predict=" .. data, "checkpoint=/nonexistent.safetensors"}, true)
+  checkerror("speech: no such file or folder: /nonexistent", run_speech, {"predict=/nonexistent", "checkpoint=" .. r.model}, true)
+  local bad = io.open(tmp .. "-bad.wav", "w"); bad:write("not audio"); bad:close()
+  checkerror_like("is not a readable audio file", run_speech, {"predict=" .. tmp .. "-bad.wav", "checkpoint=" .. r.model}, true)
+  os.execute("rm -rf '" .. data .. "' '" .. tmp .. "-runs' '" .. tmp .. "-stereo.wav' '" .. tmp .. "-bad.wav'")
+end)
+
 test("speech: bad params are named", function()
   checkerror("speech: model must be 'lstm' or 'crnn'", run_speech, {"model=cnn"})
   checkerror("speech: protocol must be 'official' or 'loso'", run_speech, {"protocol=kfold"})
   checkerror("speech: noise must list 'white' and/or 'babble', got 'pink'", run_speech, {"noise=pink"})
   checkerror("speech: speed must list numbers, got 'fast'", run_speech, {"speed=fast"})
+  checkerror("speech: features must be 'mfcc' or 'fbank'", run_speech, {"features=plp"})
+  checkerror("speech: augment must be 'spectral' or 'waveform'", run_speech, {"augment=both"})
+  checkerror("speech: dtype must be 'float64' or 'float32'", run_speech, {"dtype=half"})
+  checkerror("speech: shift needs augment=waveform (a delay in silence is a waveform edit)", run_speech, {"shift=0.1"})
 end)
