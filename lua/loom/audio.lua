@@ -118,8 +118,8 @@ local function defaults(kind)
 end
 
 -- Complete and check opts; raises at the caller's caller with the function's name.
-local function feature_options(kind, rate, opts)
-  local fn = "loom.audio." .. kind
+local function feature_options(kind, rate, opts, fn)
+  fn = fn or "loom.audio." .. kind
   if type(rate) ~= "number" or not (rate > 0) then
     check.fail(fn, "expected a positive sample rate, got %s", tostring(rate))
   end
@@ -170,15 +170,17 @@ local function feature_options(kind, rate, opts)
   return o
 end
 
-local function features(kind, x, rate, opts)
+-- fn: the name errors give (the public function's, loom.audio.<kind> by default).
+local function features(kind, x, rate, opts, fn)
+  fn = fn or "loom.audio." .. kind
   if not is_matrix(x) then
-    check.fail("loom.audio." .. kind, "expected samples as a matrix (frames x channels), got %s", check.kind(x))
+    check.fail(fn, "expected samples as a matrix (frames x channels), got %s", check.kind(x))
   end
-  local o = feature_options(kind, rate, opts)
+  local o = feature_options(kind, rate, opts, fn)
   if not math.tointeger(o.channel) or o.channel < 1 or o.channel > x:cols() then
-    check.fail("loom.audio." .. kind, "channel %s out of range for %d channels", check.shown(o.channel), x:cols())
+    check.fail(fn, "channel %s out of range for %d channels", check.shown(o.channel), x:cols())
   end
-  return check.call("loom.audio." .. kind, core.features, kind, x, math.tointeger(o.channel), o)
+  return check.call(fn, core.features, kind, x, math.tointeger(o.channel), o)
 end
 
 -- Log power spectrum (frames x padded/2 + 1), column 1 the log energy, like
@@ -414,7 +416,10 @@ local function vtlp(x, rate, alpha, opts)
   if o.kind ~= "mfcc" and o.kind ~= "fbank" then
     check.fail("loom.audio.vtlp", "kind must be 'mfcc' or 'fbank', got %s", tostring(o.kind))
   end
-  local spec = audio.spectrogram(x, rate, frame)
+  if type(alpha) ~= "number" or not (alpha > 0) then
+    check.fail("loom.audio.vtlp", "alpha (the warp factor) must be a positive number, got %s", check.shown(alpha))
+  end
+  local spec = features("spectrogram", x, rate, frame, "loom.audio.vtlp")
   local energy = spec:col(1):copy()
   local power = spec:map("exp")
   power:col(1):fill_(0) -- the energy column; the DC bin has no weight in any mel triangle
@@ -474,7 +479,7 @@ audio.stretch = core.stretch               -- stretch(m, step) -> rows of m read
 -- Kaldi's framing, DC removal, pre-emphasis and window (the DC bin, in no mel triangle, is 0),
 -- energy = frames x 1 raw frame energies (linear), rate, padded}: what perturbed() starts from.
 function audio.spectra(x, rate, opts)
-  local spec = audio.spectrogram(x, rate, opts)
+  local spec = features("spectrogram", x, rate, opts, "loom.audio.spectra")
   local power = spec:map("exp")
   local energy = power:col(1):copy()
   power:col(1):fill_(0)
@@ -517,6 +522,9 @@ local function is_spectra(s) return type(s) == "table" and is_matrix(s.power) an
 -- frame energies for rows frames: one spectra, or the sum of a list of them (babble), each
 -- scaled to a mean frame energy of 1.
 local function noise_of(noise, rows, o)
+  if type(noise) ~= "table" then
+    check.fail("loom.audio.perturbed", "noise must be spectra or a list of them, got %s", check.kind(noise))
+  end
   if is_spectra(noise) then return add_noise_frames(nil, nil, plain_mel(noise, o), noise.energy, rows, 1) end
   local NM, NE
   for _, s in ipairs(noise) do
@@ -531,11 +539,22 @@ local function perturbed(s, opts)
   if not is_spectra(s) or not s.rate then
     check.fail("loom.audio.perturbed", "expected the spectra of audio.spectra, got %s", check.kind(s))
   end
+  if opts ~= nil and (type(opts) ~= "table" or is_matrix(opts)) then
+    check.fail("loom.audio.perturbed", "options must be a table, got %s", check.kind(opts))
+  end
   local o = {}
   for k, v in pairs(PERTURBED) do o[k] = v end
   for k, v in pairs(opts or {}) do
     if PERTURBED[k] == nil and k ~= "noise" then check.fail("loom.audio.perturbed", "unknown option '%s'", tostring(k)) end
+    if PERTURBED[k] ~= nil and type(v) ~= type(PERTURBED[k]) then
+      check.fail("loom.audio.perturbed", "option '%s' must be a %s, got %s", k, type(PERTURBED[k]), check.kind(v))
+    end
     o[k] = v
+  end
+  for _, k in ipairs{"speed", "tempo", "alpha"} do
+    if not (o[k] > 0 and o[k] < math.huge) then
+      check.fail("loom.audio.perturbed", "%s must be a positive factor, got %s", k, check.shown(o[k]))
+    end
   end
   if o.kind ~= "mfcc" and o.kind ~= "fbank" then
     check.fail("loom.audio.perturbed", "kind must be 'mfcc' or 'fbank', got %s", tostring(o.kind))

@@ -102,7 +102,7 @@ static void layout_train(loom_decoder *d, carver *cv, size_t T, size_t B, size_t
     w->dfeed = take_matrix(cv, B, H);
     w->dctx = take_matrix(cv, B, H);
     w->dq = take_matrix(cv, B, H);
-    w->ones = take_matrix(cv, 1, n);
+    w->zeros = take_matrix(cv, B, H);
     w->lengths = take(cv, B * sizeof(size_t));
 }
 
@@ -311,7 +311,6 @@ loom_status loom_decoder_forward(loom_decoder *d, loom_matrix *outs, const loom_
     loom_matrix we = w_emb(&d->p, d);
     loom_matrix_copy(&h_first, h0);
     loom_matrix_copy(&c_first, c0);
-    loom_matrix_fill(&d->w.ones, 1.0);
     st = sum_biases(d);
     if (st == LOOM_OK) /* the embeddings' share of every step's gates */
         st = loom_gemm(&d->w.gates, 1.0, embs, 0, &we, 1, 0.0);
@@ -363,7 +362,7 @@ static loom_status cell_backward(loom_decoder *d, loom_matrix *dkeys, size_t t)
     size_t B = d->batch;
     loom_matrix dg = block(&w->dgates, t, B), g = block(&w->gates, t, B), tc = block(&w->tanh_c, t, B);
     loom_matrix c_prev = block(&w->cs, t, B), h_prev = block(&w->hs, t, B), wf = w_fed(&d->p, d);
-    loom_status st = loom_lstm_step_backward(&dg, &w->dh, &w->dc, &g, &tc, &c_prev);
+    loom_status st = loom_lstm_step_backward(&dg, &w->dh, &w->dc, &w->colsum, &w->zeros, &g, &tc, &c_prev);
     if (st == LOOM_OK)
         st = loom_gemm(&w->dh, 1.0, &dg, 0, &d->p.w_hh, 0, 0.0);
     /* Bahdanau's context also reached the output: dctx holds that share already. */
@@ -395,9 +394,7 @@ static loom_status weight_gradients(loom_decoder *d)
         loom_matrix_view(&o_early, &d->outs, 0, 0, n - B, H);
         st = loom_gemm(&gf, 1.0, &dg_late, 1, &o_early, 0, 1.0);
     }
-    if (st == LOOM_OK) /* the column sums by gemv: no reduction scratch */
-        st = loom_gemm(&w->colsum, 1.0, &w->ones, 0, &w->dgates, 0, 0.0);
-    if (st == LOOM_OK)
+    if (st == LOOM_OK) /* colsum: the steps' bias gradients, summed by the cell kernel */
         st = loom_matrix_axpy(&bi, 1.0, &w->colsum);
     if (st == LOOM_OK)
         st = loom_matrix_axpy(&bh, 1.0, &w->colsum);
@@ -424,6 +421,8 @@ loom_status loom_decoder_backward(loom_decoder *d, loom_matrix *dembs, loom_matr
     loom_decoder_work *w = &d->w;
     loom_matrix_fill(&w->dh, 0.0);
     loom_matrix_fill(&w->dc, 0.0);
+    loom_matrix_fill(&w->colsum, 0.0);
+    loom_matrix_fill(&w->zeros, 0.0);
     loom_status st = LOOM_OK;
     for (size_t t = d->steps; st == LOOM_OK && t-- > 0;) {
         st = output_backward(d, dkeys, douts, t);

@@ -40,7 +40,7 @@ typedef struct loom_decoder_work {
     loom_matrix dgates; /* T*B x 4H                                                    */
     loom_matrix dz;     /* T*B x H: gradient at combine's output, before tanh          */
     loom_matrix dh, dc, dfeed, dctx, dq; /* B x H                                      */
-    loom_matrix ones;   /* 1 x T*B: ones, for the bias gradients' column sums           */
+    loom_matrix zeros;  /* B x H: zeros, the cell's output gradient besides dh          */
     /* decoding, R rows (B sequences times the beam) */
     loom_matrix h, c, feed;      /* R x H: the state between steps                     */
     loom_matrix keys;            /* S*R x H: the encoder states of each row's sequence */

@@ -1564,7 +1564,8 @@ static int lstm_rows_ok(const loom_matrix *gates, const loom_matrix *const *stat
     return 1;
 }
 
-/* The fused kernels above, one row at a time (rows of a strided view are not contiguous). */
+/* The fused kernels above, one row at a time (rows of a strided view are not contiguous).
+ * The layer output the kernels also write is the new state itself (stride H). */
 loom_status loom_lstm_step(loom_matrix *gates, loom_matrix *h_new, loom_matrix *c_new,
                            loom_matrix *tanh_c, const loom_matrix *h_prev,
                            const loom_matrix *c_prev, const loom_matrix *bias)
@@ -1578,35 +1579,39 @@ loom_status loom_lstm_step(loom_matrix *gates, loom_matrix *h_new, loom_matrix *
     for (size_t b = 0; b < gates->rows; b++) {
         if (gates->dtype == LOOM_F32)
             lstm_step_forward_f32(loom_at32(gates, b, 0), loom_at32(h_new, b, 0), loom_at32(c_new, b, 0),
-                                  loom_at32(tanh_c, b, 0), loom_at32(h_prev, b, 0),
-                                  loom_at32(c_prev, b, 0), bias->data32, &run, 1, H);
+                                  loom_at32(tanh_c, b, 0), loom_at32(h_new, b, 0), H,
+                                  loom_at32(h_prev, b, 0), loom_at32(c_prev, b, 0), bias->data32,
+                                  &run, 1, H);
         else
-            lstm_step_forward(loom_at(gates, b, 0), loom_at(h_new, b, 0), loom_at(c_new, b, 0),
-                              loom_at(tanh_c, b, 0), loom_at(h_prev, b, 0), loom_at(c_prev, b, 0),
-                              bias->data, &run, 1, H);
+            lstm_step_forward_f64(loom_at(gates, b, 0), loom_at(h_new, b, 0), loom_at(c_new, b, 0),
+                                  loom_at(tanh_c, b, 0), loom_at(h_new, b, 0), H,
+                                  loom_at(h_prev, b, 0), loom_at(c_prev, b, 0), bias->data,
+                                  &run, 1, H);
     }
     return LOOM_OK;
 }
 
 loom_status loom_lstm_step_backward(loom_matrix *dgates, loom_matrix *dh, loom_matrix *dc,
+                                    loom_matrix *dbias, const loom_matrix *dy,
                                     const loom_matrix *gates, const loom_matrix *tanh_c,
                                     const loom_matrix *c_prev)
 {
-    const loom_matrix *const states[] = {dh, dc, tanh_c, c_prev};
-    if (!lstm_rows_ok(gates, states, 4) || !loom_same_shape(dgates, gates)
-        || dgates->dtype != gates->dtype)
+    const loom_matrix *const states[] = {dh, dc, dy, tanh_c, c_prev};
+    if (!lstm_rows_ok(gates, states, 5) || !loom_same_shape(dgates, gates)
+        || dgates->dtype != gates->dtype || loom_numel(dbias) != gates->cols
+        || !loom_is_contiguous(dbias) || dbias->dtype != gates->dtype)
         return LOOM_EDIM;
     static const unsigned char run = 1;
     size_t H = dh->cols;
     for (size_t b = 0; b < gates->rows; b++) {
         if (gates->dtype == LOOM_F32)
             lstm_step_backward_f32(loom_at32(dgates, b, 0), loom_at32(dh, b, 0), loom_at32(dc, b, 0),
-                                   loom_at32(gates, b, 0), loom_at32(tanh_c, b, 0),
-                                   loom_at32(c_prev, b, 0), &run, 1, H);
+                                   dbias->data32, loom_at32(dy, b, 0), H, loom_at32(gates, b, 0),
+                                   loom_at32(tanh_c, b, 0), loom_at32(c_prev, b, 0), &run, 1, H);
         else
-            lstm_step_backward(loom_at(dgates, b, 0), loom_at(dh, b, 0), loom_at(dc, b, 0),
-                               loom_at(gates, b, 0), loom_at(tanh_c, b, 0), loom_at(c_prev, b, 0),
-                               &run, 1, H);
+            lstm_step_backward_f64(loom_at(dgates, b, 0), loom_at(dh, b, 0), loom_at(dc, b, 0),
+                                   dbias->data, loom_at(dy, b, 0), H, loom_at(gates, b, 0),
+                                   loom_at(tanh_c, b, 0), loom_at(c_prev, b, 0), &run, 1, H);
     }
     return LOOM_OK;
 }

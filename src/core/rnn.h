@@ -172,10 +172,13 @@ loom_status loom_rnn_step_naive(loom_rnn_kind kind, loom_matrix *h_new, loom_mat
 loom_status loom_lstm_step(loom_matrix *gates, loom_matrix *h_new, loom_matrix *c_new,
                            loom_matrix *tanh_c, const loom_matrix *h_prev,
                            const loom_matrix *c_prev, const loom_matrix *bias);
-/* Its backward: dh (B x H) the gradient at h_new in, zeros out; dc (B x H) the gradient at
- * c_new in, at c_prev out; dgates (B x 4H) the gradient at the pre-activations. gates and
- * tanh_c as the forward step left them. */
+/* Its backward: dh (B x H) the gradient at h_new in, zeros out; dy (B x H) more gradient
+ * at h_new, read only (the layers' output gradient; zeros where there is none); dc (B x H)
+ * the gradient at c_new in, at c_prev out; dgates (B x 4H) the gradient at the
+ * pre-activations; dbias (4H, contiguous) gains dgates' column sums, the bias gradient.
+ * gates and tanh_c as the forward step left them. */
 loom_status loom_lstm_step_backward(loom_matrix *dgates, loom_matrix *dh, loom_matrix *dc,
+                                    loom_matrix *dbias, const loom_matrix *dy,
                                     const loom_matrix *gates, const loom_matrix *tanh_c,
                                     const loom_matrix *c_prev);
 

@@ -123,6 +123,8 @@ local GOOD = {
   ["loom.audio.vtln_warp"] = function() return 1000, 1.05, 20, 4000, 100, 3500 end,
   ["loom.audio.vtlp"] = function() return loom.randn(800, 1), 8000, 1.05, {num_mel_bins = 5} end,
   ["loom.audio.vtlp_melbank"] = function() return 5, 256, 8000, 20, 0, 1.05 end,
+  ["loom.audio.spectra"] = function() return loom.randn(800, 1), 8000, {} end,
+  ["loom.audio.perturbed"] = function() return loom.audio.spectra(loom.randn(800, 1), 8000), {speed = 1.1} end,
   ["loom.audio.defaults"] = function() return "mfcc" end,
   ["loom.audio.deltas"] = function() return loom.ones(4, 2), 1, {window = 1} end,
   ["loom.audio.fbank"] = function() return loom.randn(800, 1), 8000, {num_mel_bins = 5} end,

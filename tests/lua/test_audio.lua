@@ -487,6 +487,17 @@ test("perturbed: unperturbed it is Kaldi's MFCC / fbank; speed and VTLP approach
   check((t2:row(3) - m:row(5)):map("abs"):max() < 1e-10, "frame 3 of tempo 2 is frame 5")
 end)
 
+test("perturbed and spectra: misuse names the function and the option", function()
+  local s = audio.spectra(loom.randn(1600, 1), 8000)
+  checkerror("loom.audio.perturbed: speed must be a positive factor, got 0", audio.perturbed, s, {speed = 0})
+  checkerror("loom.audio.perturbed: option 'snr' must be a number, got string", audio.perturbed, s, {snr = "10"})
+  checkerror("loom.audio.perturbed: options must be a table, got number", audio.perturbed, s, 3)
+  checkerror("loom.audio.perturbed: noise must be spectra or a list of them, got string", audio.perturbed, s, {noise = "white"})
+  checkerror("loom.audio.perturbed: expected the spectra of audio.spectra, got table", audio.perturbed, {})
+  checkerror("loom.audio.spectra: expected a positive sample rate, got nil", audio.spectra, loom.randn(800, 1))
+  checkerror("loom.audio.vtlp: alpha (the warp factor) must be a positive number, got nil", audio.vtlp, loom.randn(800, 1), 8000)
+end)
+
 test("perturbed: noise at the requested SNR of frame energies, white and babble, reproducibly", function()
   local x = audio.load(data_dir("fsdd") .. "/recordings/3_jackson_12.wav")
   local s = audio.spectra(x, 8000)

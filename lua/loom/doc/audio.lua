@@ -119,6 +119,29 @@ Framing options go to loom.audio.spectrogram; also num_mel_bins, low_freq, high_
 num_ceps, cepstral_lifter, use_energy, vtln_low, vtln_high. With alpha = 1 it equals
 loom.audio.mfcc except where the spectrogram's log floor (FLT_EPSILON) bites (silent frames
 of [-1, 1] samples, ~1e-4); on 16-bit scale to 1e-10.]] },
+  { name = "loom.audio.spectra",
+    signature = "loom.audio.spectra(x, rate [, framing opts]) -> {power =, energy =, rate =, padded =}",
+    doc = [[
+The start of augmentation in the spectral domain: the power spectra (frames x padded/2+1)
+after Kaldi's framing, DC removal, pre-emphasis and window, and the raw frame energies
+(frames x 1), computed once per utterance; loom.audio.perturbed turns them into features.]] },
+  { name = "loom.audio.perturbed", signature = "loom.audio.perturbed(spectra [, opts]) -> matrix",
+    doc = [[
+MFCC (kind = "mfcc") or log mel energies (kind = "fbank") of an utterance whose spectra
+loom.audio.spectra made, perturbed in the spectral domain: speed (frames stretched and the
+filterbank read at frequency x speed), tempo (frames stretched alone), alpha (VTLP warp of
+the filterbank), noise (one spectra table, or a list of them summed as babble) added at snr
+dB. An approximation of the waveform perturbations (audio.speed, audio.vtlp,
+audio.add_noise) at the cost of a product; with no perturbation it is audio.mfcc
+(audio.fbank) up to the log floor. Options also: num_mel_bins, num_ceps, cepstral_lifter,
+low_freq, high_freq, use_energy, vtln_low, vtln_high.]] },
+  { name = "loom.audio.warped_melbank",
+    signature = "loom.audio.warped_melbank(bins, padded, rate, low, high, alpha, vtln_low, vtln_high, speed) -> matrix",
+    doc = [[
+The mel filterbank (bins x padded/2+1) with VTLN-warped edges (alpha) read at frequencies
+times speed: the filterbank loom.audio.perturbed applies to kept spectra.]] },
+  { name = "loom.audio.stretch", signature = "loom.audio.stretch(m, step) -> matrix",
+    doc = [[The rows of m read every `step` rows, linearly interpolated (step > 1: fewer rows, faster).]] },
   { name = "loom.audio.spec_augment", signature = "loom.audio.spec_augment(feats [, opts]) -> matrix",
     doc = [[
 SpecAugment masks (Park et al. 2019) on a copy of feats (frames x features): freq_masks (2)
