@@ -128,6 +128,9 @@ test("scaling part: backprop is linear in the connections, finite differences qu
     E.cleanup(dir)
     check(r.fd_max_error < 1e-4, "the finite-difference gradient agrees with backward: %g", r.fd_max_error)
     check(E.line(out, "=> finite differences (2 forwards per weight) grew as connections^"), "the FD conclusion")
+    -- Under ASan+UBSan (the sanitizer pass) the instrumentation, not loom, sets the costs:
+    -- the normal pass checks the timing claims, this one the numbers and the conclusions.
+    if os.getenv("LOOM_ASAN_PRELOAD") then break end
     failure = scaling_claims_fail(r, out)
     if not failure then break end
     print("first measurement missed: " .. failure)

@@ -29,7 +29,11 @@ end)
 test("cost and accuracy parts: the inverse is slower than Cholesky and loses digits", function()
   local r, lines, dir = E.run("regression.lua", {quick = true, parts = "accuracy,cost", max_mb = 50})
   E.cleanup(dir)
-  check(r.inverse_over_normal_time > 1, "inverse/normal time %g", r.inverse_over_normal_time)
+  -- a timing claim: checked in the normal pass, not under ASan+UBSan, whose instrumentation
+  -- sets the costs there
+  if not os.getenv("LOOM_ASAN_PRELOAD") then
+    check(r.inverse_over_normal_time > 1, "inverse/normal time %g", r.inverse_over_normal_time)
+  end
   check(E.line(lines, "=> the explicit inverse takes"), "the cost conclusion is printed")
   local iterative = E.line(lines, "an iterative method is the fastest") or E.line(lines, "the direct methods stay ahead")
   check(iterative, "the overtaking conclusion is printed")
