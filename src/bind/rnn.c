@@ -721,7 +721,8 @@ static int layer_config(lua_State *L)
 
 /* m:profile(on) -> m: true resets the counters and times each phase of the following
  * forward and backward calls, false stops. m:profile() -> {phase = seconds, ...,
- * forwards = n, backwards = n}: the phases of src/core/rnn.h (loom_rnn_phase). */
+ * forwards = n, backwards = n, row_parts = n}: the phases of src/core/rnn.h
+ * (loom_rnn_phase); row_parts: the parts the last forward ran its batch rows in. */
 static int layer_profile(lua_State *L)
 {
     Layer *ly = tolayer(L, 1);
@@ -743,6 +744,8 @@ static int layer_profile(lua_State *L)
     lua_setfield(L, -2, "forwards");
     lua_pushinteger(L, (lua_Integer)p->backwards);
     lua_setfield(L, -2, "backwards");
+    lua_pushinteger(L, (lua_Integer)(ly->r.work.parts ? ly->r.work.parts : 1));
+    lua_setfield(L, -2, "row_parts");
     return 1;
 }
 

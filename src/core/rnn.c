@@ -15,10 +15,14 @@
 #include "blas.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include "kernel.h"
+
+/* The batch rows of a layer's loop run in at most this many parts (see "rows in parallel"). */
+#define RNN_MAX_PARTS 2
 
 size_t loom_rnn_gate_count(loom_rnn_kind kind)
 {
@@ -125,7 +129,7 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     r->params = loom_malloc(2 * units * sizeof *r->params);
     /* Three pointer arrays per layer and six per unit, filled by the workspace layout. */
     r->work.ptrs = loom_calloc(3 * cfg->layers + 6 * units, sizeof(double *));
-    r->work.smm_forward = loom_calloc(2 * units, sizeof(loom_smm));
+    r->work.smm_forward = loom_calloc(2 * units * RNN_MAX_PARTS, sizeof(loom_smm));
     if (!r->values || !r->grads || !r->params || !r->work.ptrs || !r->work.smm_forward) {
         loom_rnn_release(r);
         return LOOM_ENOMEM;
@@ -152,7 +156,7 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     w->hn = w->c + units;
     w->tanh_c = w->hn + units;
     w->wt = w->tanh_c + units;
-    w->smm_backward = w->smm_forward + units;
+    w->smm_backward = w->smm_forward + units * RNN_MAX_PARTS;
     r->gemm = gemm_for(r);
     return LOOM_OK;
 }
@@ -304,7 +308,7 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->carry_h = carve(cv, B * hid);
     w->carry_c = carve(cv, B * hid);
     w->step = carve(cv, B * gh);
-    w->bias = carve(cv, gh + hid);
+    w->bias = carve(cv, RNN_MAX_PARTS * (gh + hid));
     w->zeros = carve(cv, hid);
     w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
     w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
@@ -357,20 +361,96 @@ static int dtypes_match(const loom_rnn *r, const loom_matrix *a, const loom_matr
     return 1;
 }
 
-/* The JIT kernels of every unit for batch B: forward B x H by H x G*H (W_hh^T, beta 1 into
- * the gate block, 0 for GRU's separate block), backward B x G*H by G*H x H (beta 1). A
- * shape libxsmm has no kernel for leaves fn NULL, and BLAS runs it. */
+/* ---- rows in parallel ----
+ * The sequences of a batch do not meet in the recurrent loop: each row's state depends on
+ * its own row only. With two BLAS threads and the JIT kernels, the rows split into two
+ * parts and each part runs every step of its rows on its own thread, with no barrier per
+ * step; only the bias-gradient sums are kept per part and added in part order afterwards.
+ * The split depends on the shape and the thread count only, so a run with the same seed
+ * and thread count is bitwise the same (DESIGN.md); every row's arithmetic is the same as
+ * unsplit. BLAS products (large H) are threaded by BLAS itself and are not split. */
+
+/* Rows of part `part` of `parts`: [part_row0, part_row0 + part_rows). */
+static size_t part_row0(size_t B, size_t parts, size_t part)
+{
+    return B * part / parts;
+}
+static size_t part_rows(size_t B, size_t parts, size_t part)
+{
+    return part_row0(B, parts, part + 1) - part_row0(B, parts, part);
+}
+
+/* Below about 2e6 multiply-adds in the loop's products the thread start (tens of
+ * microseconds) costs about what the second core gives back. */
+static size_t parts_for(const loom_rnn *r, size_t T, size_t B)
+{
+    double work = (double)T * (double)B * (double)(r->gates * r->cfg.hidden) * (double)r->cfg.hidden;
+    if (r->gemm != LOOM_RNN_GEMM_XSMM || loom_blas_get_threads() < 2 || B < 4 || work < 2e6)
+        return 1;
+    return 2;
+}
+
+/* One part's share of a layer's loop (forward or backward), run by run_parts. */
+typedef struct rnn_part {
+    loom_rnn *r;
+    size_t l, d, part, row0, rows;
+    int backward;     /* which loop: BPTT, else the forward steps */
+    const void *dy;   /* backward: the gradient at the layer output (NULL: none) */
+    size_t dy_ld;
+    loom_status status;
+} rnn_part;
+
+static void *run_part(void *arg);
+
+/* The profile belongs to the calling thread: only part 0 (run there) ticks it. */
+static void part_tick(const rnn_part *pt, loom_rnn_phase phase)
+{
+    if (pt->part == 0)
+        prof_tick(pt->r, phase);
+}
+
+/* Run the loop of every part: part 0 on this thread, part 1 on a thread of its own (or
+ * here after part 0 when no thread can start: same results, one core). */
+static loom_status run_parts(loom_rnn *r, size_t l, size_t d, int backward, const void *dy,
+                             size_t dy_ld)
+{
+    loom_rnn_work *w = &r->work;
+    rnn_part parts[RNN_MAX_PARTS];
+    size_t n = w->parts;
+    for (size_t i = 0; i < n; i++)
+        parts[i] = (rnn_part){r, l, d, i, part_row0(w->batch, n, i), part_rows(w->batch, n, i),
+                              backward, dy, dy_ld, LOOM_OK};
+    pthread_t thread;
+    int started = n > 1 && pthread_create(&thread, NULL, run_part, &parts[1]) == 0;
+    run_part(&parts[0]);
+    if (started)
+        pthread_join(thread, NULL);
+    else if (n > 1)
+        run_part(&parts[1]);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].status != LOOM_OK)
+            return parts[i].status;
+    return LOOM_OK;
+}
+
+/* The JIT kernels of every unit for each part's rows of batch B: forward rows x H by
+ * H x G*H (W_hh^T, beta 1 into the gate block, 0 for GRU's separate block), backward
+ * rows x G*H by G*H x H (beta 1). A shape libxsmm has no kernel for leaves fn NULL, and
+ * BLAS runs it. */
 static loom_status dispatch_smm(loom_rnn *r, size_t B)
 {
     size_t H = r->cfg.hidden, gh = r->gates * H, units = r->cfg.layers * r->dirs;
-    for (size_t k = 0; k < units; k++) {
-        loom_status st = loom_smm_dispatch(&r->work.smm_forward[k], r->dtype, B, gh, H, H, gh,
-                                           gh, r->cfg.kind == LOOM_GRU ? 0 : 1);
-        if (st == LOOM_OK)
-            st = loom_smm_dispatch(&r->work.smm_backward[k], r->dtype, B, H, gh, gh, H, H, 1);
-        if (st != LOOM_OK)
-            return st;
-    }
+    size_t parts = r->work.parts;
+    for (size_t k = 0; k < units; k++)
+        for (size_t part = 0; part < parts; part++) {
+            size_t rows = part_rows(B, parts, part), at = k * RNN_MAX_PARTS + part;
+            loom_status st = loom_smm_dispatch(&r->work.smm_forward[at], r->dtype, rows, gh, H, H,
+                                               gh, gh, r->cfg.kind == LOOM_GRU ? 0 : 1);
+            if (st == LOOM_OK)
+                st = loom_smm_dispatch(&r->work.smm_backward[at], r->dtype, rows, H, gh, gh, H, H, 1);
+            if (st != LOOM_OK)
+                return st;
+        }
     return LOOM_OK;
 }
 
@@ -398,14 +478,15 @@ static void copy_transposed_f64(double *dst, const double *src, size_t rows, siz
 
 /* out (B x G*H) = h (B x H) W_hh^T + beta out: through the unit's JIT kernel when it has
  * one (it reads the transposed copy wt), else BLAS (gemv for one row). */
-static loom_status rec_forward_f64(const loom_rnn *r, size_t k, double *out, double *h, size_t B,
-                                   int beta)
+static loom_status rec_forward_f64(const loom_rnn *r, size_t k, size_t part, double *out, double *h,
+                                   size_t B, int beta)
 {
     const loom_rnn_params *p = &r->params[k];
     size_t H = r->cfg.hidden, gh = r->gates * H;
     const loom_rnn_work *w = &r->work;
-    if (w->smm_forward && w->smm_forward[k].fn) {
-        loom_smm_run(&w->smm_forward[k], h, w->wt[k], out);
+    const loom_smm *smm = &w->smm_forward[k * RNN_MAX_PARTS + part];
+    if (smm->fn) {
+        loom_smm_run(smm, h, w->wt[k], out);
         return LOOM_OK;
     }
     if (B == 1) {
@@ -417,13 +498,15 @@ static loom_status rec_forward_f64(const loom_rnn *r, size_t k, double *out, dou
 }
 
 /* dh (B x H) += da (B x G*H) W_hh. */
-static loom_status rec_backward_f64(const loom_rnn *r, size_t k, double *dh, double *da, size_t B)
+static loom_status rec_backward_f64(const loom_rnn *r, size_t k, size_t part, double *dh, double *da,
+                                    size_t B)
 {
     const loom_rnn_params *p = &r->params[k];
     size_t H = r->cfg.hidden, gh = r->gates * H;
     const loom_rnn_work *w = &r->work;
-    if (w->smm_backward && w->smm_backward[k].fn) {
-        loom_smm_run(&w->smm_backward[k], da, p->w_hh.data, dh);
+    const loom_smm *smm = &w->smm_backward[k * RNN_MAX_PARTS + part];
+    if (smm->fn) {
+        loom_smm_run(smm, da, p->w_hh.data, dh);
         return LOOM_OK;
     }
     if (B == 1) {
@@ -647,12 +730,53 @@ static void gru_step_backward_f64(double *dai, double *dah, double *dh, double *
 
 /* ---- forward ---- */
 
+/* The steps of one part's rows (rnn_part): the recurrent product and the fused kernel. */
+static loom_status forward_rows_f64(const rnn_part *pt)
+{
+    loom_rnn *r = pt->r;
+    loom_rnn_work *w = &r->work;
+    size_t l = pt->l, d = pt->d, k = l * r->dirs + d, T = w->steps, B = w->batch;
+    size_t H = r->cfg.hidden, gh = r->gates * H, hd = H * r->dirs, r0 = pt->row0, rows = pt->rows;
+    const loom_rnn_params *p = &r->params[k];
+    double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k], *bias = w->bias;
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
+        double *at = a + at_row * gh;
+        double *hp = hs + (prev_block(d, t) * B + r0) * H;
+        double *hnew = hs + (next_block(d, t) * B + r0) * H;
+        double *o = w->out[l] + at_row * hd + d * H;
+        const unsigned char *valid = w->valid + at_row;
+        if (r->cfg.kind == LOOM_GRU) {
+            double *rec = w->step + r0 * gh;
+            if ((st = rec_forward_f64(r, k, pt->part, rec, hp, rows, 0)) != LOOM_OK)
+                return st;
+            part_tick(pt, LOOM_RNN_RECURRENT);
+            gru_step_forward_f64(at, hnew, w->hn[k] + at_row * H, o, hd, rec, bias, p->b_hh.data, hp,
+                                 valid, rows, H);
+        } else {
+            if ((st = rec_forward_f64(r, k, pt->part, at, hp, rows, 1)) != LOOM_OK)
+                return st;
+            part_tick(pt, LOOM_RNN_RECURRENT);
+            if (r->cfg.kind == LOOM_LSTM)
+                lstm_step_forward_f64(at, hnew, cs + (next_block(d, t) * B + r0) * H,
+                                      w->tanh_c[k] + at_row * H, o, hd, hp,
+                                      cs + (prev_block(d, t) * B + r0) * H, bias, valid, rows, H);
+            else
+                rnn_step_forward_f64(at, hnew, o, hd, hp, bias, valid, rows, H,
+                                     r->cfg.kind == LOOM_RNN_RELU);
+        }
+        part_tick(pt, LOOM_RNN_GATES);
+    }
+    return LOOM_OK;
+}
+
 static loom_status layer_forward_f64(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
                                      const loom_matrix *h0, const loom_matrix *c0)
 {
     loom_rnn_work *w = &r->work;
     size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
-    size_t in = layer_input(r, l), hd = H * r->dirs;
+    size_t in = layer_input(r, l);
     const loom_rnn_params *p = &r->params[k];
     double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k];
     size_t start = d == 0 ? 0 : T;
@@ -669,7 +793,7 @@ static loom_status layer_forward_f64(loom_rnn *r, size_t l, size_t d, size_t T, 
     double *bias = w->bias;
     for (size_t j = 0; j < gh; j++)
         bias[j] = p->b_ih.data[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
-    if (w->smm_forward && w->smm_forward[k].fn) /* the JIT kernel reads W_hh^T */
+    if (w->smm_forward[k * RNN_MAX_PARTS].fn) /* the JIT kernels read W_hh^T */
         copy_transposed_f64(w->wt[k], p->w_hh.data, gh, H);
     prof_tick(r, LOOM_RNN_OTHER);
     /* One gemm projects the inputs of every step; the kernels add the biases. */
@@ -678,35 +802,7 @@ static loom_status layer_forward_f64(loom_rnn *r, size_t l, size_t d, size_t T, 
     if (st != LOOM_OK)
         return st;
     prof_tick(r, LOOM_RNN_INPUT_PROJECTION);
-    for (size_t s = 0; s < T; s++) {
-        size_t t = d == 0 ? s : T - 1 - s;
-        double *at = a + t * B * gh;
-        double *hp = hs + prev_block(d, t) * B * H;
-        double *hnew = hs + next_block(d, t) * B * H;
-        double *o = w->out[l] + t * B * hd + d * H;
-        const unsigned char *valid = w->valid + t * B;
-        if (r->cfg.kind == LOOM_GRU) {
-            double *rec = w->step;
-            if ((st = rec_forward_f64(r, k, rec, hp, B, 0)) != LOOM_OK)
-                return st;
-            prof_tick(r, LOOM_RNN_RECURRENT);
-            gru_step_forward_f64(at, hnew, w->hn[k] + t * B * H, o, hd, rec, bias,
-                                 p->b_hh.data, hp, valid, B, H);
-        } else {
-            if ((st = rec_forward_f64(r, k, at, hp, B, 1)) != LOOM_OK)
-                return st;
-            prof_tick(r, LOOM_RNN_RECURRENT);
-            if (r->cfg.kind == LOOM_LSTM)
-                lstm_step_forward_f64(at, hnew, cs + next_block(d, t) * B * H,
-                                      w->tanh_c[k] + t * B * H, o, hd, hp,
-                                      cs + prev_block(d, t) * B * H, bias, valid, B, H);
-            else
-                rnn_step_forward_f64(at, hnew, o, hd, hp, bias, valid, B, H,
-                                     r->cfg.kind == LOOM_RNN_RELU);
-        }
-        prof_tick(r, LOOM_RNN_GATES);
-    }
-    return LOOM_OK;
+    return run_parts(r, l, d, 0, NULL, 0);
 }
 
 /* The forward pass after loom_rnn_forward checked the arguments and laid out the workspace
@@ -756,6 +852,43 @@ static loom_status forward_f64(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, 
 /* BPTT of one layer and direction. dy (ld dy_ld, may be NULL): gradient at this
  * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
  * (beta 1) the gradient at the layer's input. */
+/* BPTT through the steps of one part's rows (rnn_part), newest step first. */
+static loom_status backward_rows_f64(const rnn_part *pt)
+{
+    loom_rnn *r = pt->r;
+    loom_rnn_work *w = &r->work;
+    size_t l = pt->l, d = pt->d, k = l * r->dirs + d, T = w->steps, B = w->batch;
+    size_t H = r->cfg.hidden, gh = r->gates * H, r0 = pt->row0, rows = pt->rows;
+    loom_rnn_kind kind = r->cfg.kind;
+    const double *dy = pt->dy, *zeros = w->zeros;
+    size_t dy_ld = pt->dy_ld;
+    double *ch = w->carry_h + r0 * H, *cc = w->carry_c + r0 * H;
+    double *dbias = w->bias + pt->part * (gh + H);
+    loom_zero_bytes(dbias, (gh + H) * sizeof(double));
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? T - 1 - s : s, at_row = t * B + r0;
+        const unsigned char *valid = w->valid + at_row;
+        const double *a = w->gates[k] + at_row * gh;
+        double *da = w->dgates + at_row * gh, *dah = w->dgates_h + at_row * gh;
+        const double *dyt = dy ? dy + at_row * dy_ld : zeros;
+        const double *hp = w->h[k] + (prev_block(d, t) * B + r0) * H;
+        if (kind == LOOM_LSTM)
+            lstm_step_backward_f64(da, ch, cc, dbias, dyt, dy_ld, a, w->tanh_c[k] + at_row * H,
+                                   w->c[k] + (prev_block(d, t) * B + r0) * H, valid, rows, H);
+        else if (kind == LOOM_GRU)
+            gru_step_backward_f64(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, w->hn[k] + at_row * H,
+                                  hp, valid, rows, H);
+        else
+            rnn_step_backward_f64(da, ch, dbias, dyt, dy_ld, a, valid, rows, H, kind == LOOM_RNN_RELU);
+        part_tick(pt, LOOM_RNN_GATES_BACKWARD);
+        if ((st = rec_backward_f64(r, k, pt->part, ch, dah, rows)) != LOOM_OK)
+            return st;
+        part_tick(pt, LOOM_RNN_RECURRENT_BACKWARD);
+    }
+    return LOOM_OK;
+}
+
 static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const double *dy,
                                       size_t dy_ld, double *dx, size_t dx_ld, double beta,
                                       const loom_matrix *dh_t, const loom_matrix *dc_t,
@@ -779,37 +912,20 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
             loom_zero_bytes(cc, B * H * sizeof(double));
     }
     /* Without dy the kernels add a row of zeros (stride 0). */
-    const double *zeros = w->zeros;
     if (!dy) {
         loom_zero_bytes(w->zeros, H * sizeof(double));
         dy_ld = 0;
     }
     /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
-     * backward does not otherwise use. */
+     * backward does not otherwise use: one sum per part, added in part order. */
     double *dbias = w->bias;
-    loom_zero_bytes(dbias, (gh + H) * sizeof(double));
     prof_tick(r, LOOM_RNN_OTHER);
-    loom_status st;
-    for (size_t s = 0; s < T; s++) {
-        size_t t = d == 0 ? T - 1 - s : s;
-        const unsigned char *valid = w->valid + t * B;
-        const double *a = w->gates[k] + t * B * gh;
-        double *da = w->dgates + t * B * gh, *dah = w->dgates_h + t * B * gh;
-        const double *dyt = dy ? dy + t * B * dy_ld : zeros;
-        const double *hp = w->h[k] + prev_block(d, t) * B * H;
-        if (kind == LOOM_LSTM)
-            lstm_step_backward_f64(da, ch, cc, dbias, dyt, dy_ld, a, w->tanh_c[k] + t * B * H,
-                                   w->c[k] + prev_block(d, t) * B * H, valid, B, H);
-        else if (kind == LOOM_GRU)
-            gru_step_backward_f64(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, w->hn[k] + t * B * H, hp,
-                                  valid, B, H);
-        else
-            rnn_step_backward_f64(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
-        prof_tick(r, LOOM_RNN_GATES_BACKWARD);
-        if ((st = rec_backward_f64(r, k, ch, dah, B)) != LOOM_OK)
-            return st;
-        prof_tick(r, LOOM_RNN_RECURRENT_BACKWARD);
-    }
+    loom_status st = run_parts(r, l, d, 1, dy, dy_ld);
+    if (st != LOOM_OK)
+        return st;
+    for (size_t part = 1; part < w->parts; part++)
+        for (size_t j = 0; j < gh + H; j++)
+            dbias[j] += dbias[part * (gh + H) + j];
     if (dh0)
         copy_rows_f64(loom_at(dh0, k * B, 0), dh0->ld, ch, H, B, H);
     if (dc0 && kind == LOOM_LSTM)
@@ -910,14 +1026,15 @@ static void copy_transposed_f32(float *dst, const float *src, size_t rows, size_
 
 /* out (B x G*H) = h (B x H) W_hh^T + beta out: through the unit's JIT kernel when it has
  * one (it reads the transposed copy wt), else BLAS (gemv for one row). */
-static loom_status rec_forward_f32(const loom_rnn *r, size_t k, float *out, float *h, size_t B,
-                                   int beta)
+static loom_status rec_forward_f32(const loom_rnn *r, size_t k, size_t part, float *out, float *h,
+                                   size_t B, int beta)
 {
     const loom_rnn_params *p = &r->params[k];
     size_t H = r->cfg.hidden, gh = r->gates * H;
     const loom_rnn_work *w = &r->work;
-    if (w->smm_forward && w->smm_forward[k].fn) {
-        loom_smm_run(&w->smm_forward[k], h, as_f32(w->wt[k]), out);
+    const loom_smm *smm = &w->smm_forward[k * RNN_MAX_PARTS + part];
+    if (smm->fn) {
+        loom_smm_run(smm, h, as_f32(w->wt[k]), out);
         return LOOM_OK;
     }
     if (B == 1) {
@@ -929,13 +1046,15 @@ static loom_status rec_forward_f32(const loom_rnn *r, size_t k, float *out, floa
 }
 
 /* dh (B x H) += da (B x G*H) W_hh. */
-static loom_status rec_backward_f32(const loom_rnn *r, size_t k, float *dh, float *da, size_t B)
+static loom_status rec_backward_f32(const loom_rnn *r, size_t k, size_t part, float *dh, float *da,
+                                    size_t B)
 {
     const loom_rnn_params *p = &r->params[k];
     size_t H = r->cfg.hidden, gh = r->gates * H;
     const loom_rnn_work *w = &r->work;
-    if (w->smm_backward && w->smm_backward[k].fn) {
-        loom_smm_run(&w->smm_backward[k], da, p->w_hh.data32, dh);
+    const loom_smm *smm = &w->smm_backward[k * RNN_MAX_PARTS + part];
+    if (smm->fn) {
+        loom_smm_run(smm, da, p->w_hh.data32, dh);
         return LOOM_OK;
     }
     if (B == 1) {
@@ -1159,12 +1278,53 @@ static void gru_step_backward_f32(float *dai, float *dah, float *dh, float *dbia
 
 /* ---- forward ---- */
 
+/* The steps of one part's rows (rnn_part): the recurrent product and the fused kernel. */
+static loom_status forward_rows_f32(const rnn_part *pt)
+{
+    loom_rnn *r = pt->r;
+    loom_rnn_work *w = &r->work;
+    size_t l = pt->l, d = pt->d, k = l * r->dirs + d, T = w->steps, B = w->batch;
+    size_t H = r->cfg.hidden, gh = r->gates * H, hd = H * r->dirs, r0 = pt->row0, rows = pt->rows;
+    const loom_rnn_params *p = &r->params[k];
+    float *a = as_f32(w->gates[k]), *hs = as_f32(w->h[k]), *cs = as_f32(w->c[k]), *bias = as_f32(w->bias);
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
+        float *at = a + at_row * gh;
+        float *hp = hs + (prev_block(d, t) * B + r0) * H;
+        float *hnew = hs + (next_block(d, t) * B + r0) * H;
+        float *o = as_f32(w->out[l]) + at_row * hd + d * H;
+        const unsigned char *valid = w->valid + at_row;
+        if (r->cfg.kind == LOOM_GRU) {
+            float *rec = as_f32(w->step) + r0 * gh;
+            if ((st = rec_forward_f32(r, k, pt->part, rec, hp, rows, 0)) != LOOM_OK)
+                return st;
+            part_tick(pt, LOOM_RNN_RECURRENT);
+            gru_step_forward_f32(at, hnew, as_f32(w->hn[k]) + at_row * H, o, hd, rec, bias, p->b_hh.data32, hp,
+                                 valid, rows, H);
+        } else {
+            if ((st = rec_forward_f32(r, k, pt->part, at, hp, rows, 1)) != LOOM_OK)
+                return st;
+            part_tick(pt, LOOM_RNN_RECURRENT);
+            if (r->cfg.kind == LOOM_LSTM)
+                lstm_step_forward_f32(at, hnew, cs + (next_block(d, t) * B + r0) * H,
+                                      as_f32(w->tanh_c[k]) + at_row * H, o, hd, hp,
+                                      cs + (prev_block(d, t) * B + r0) * H, bias, valid, rows, H);
+            else
+                rnn_step_forward_f32(at, hnew, o, hd, hp, bias, valid, rows, H,
+                                     r->cfg.kind == LOOM_RNN_RELU);
+        }
+        part_tick(pt, LOOM_RNN_GATES);
+    }
+    return LOOM_OK;
+}
+
 static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, size_t B,
                                      const loom_matrix *h0, const loom_matrix *c0)
 {
     loom_rnn_work *w = &r->work;
     size_t k = l * r->dirs + d, H = r->cfg.hidden, gh = r->gates * H, n = T * B;
-    size_t in = layer_input(r, l), hd = H * r->dirs;
+    size_t in = layer_input(r, l);
     const loom_rnn_params *p = &r->params[k];
     float *a = as_f32(w->gates[k]), *hs = as_f32(w->h[k]), *cs = as_f32(w->c[k]);
     size_t start = d == 0 ? 0 : T;
@@ -1181,7 +1341,7 @@ static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, 
     float *bias = as_f32(w->bias);
     for (size_t j = 0; j < gh; j++)
         bias[j] = p->b_ih.data32[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data32[j] : 0.0f);
-    if (w->smm_forward && w->smm_forward[k].fn) /* the JIT kernel reads W_hh^T */
+    if (w->smm_forward[k * RNN_MAX_PARTS].fn) /* the JIT kernels read W_hh^T */
         copy_transposed_f32(as_f32(w->wt[k]), p->w_hh.data32, gh, H);
     prof_tick(r, LOOM_RNN_OTHER);
     /* One gemm projects the inputs of every step; the kernels add the biases. */
@@ -1190,35 +1350,7 @@ static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, 
     if (st != LOOM_OK)
         return st;
     prof_tick(r, LOOM_RNN_INPUT_PROJECTION);
-    for (size_t s = 0; s < T; s++) {
-        size_t t = d == 0 ? s : T - 1 - s;
-        float *at = a + t * B * gh;
-        float *hp = hs + prev_block(d, t) * B * H;
-        float *hnew = hs + next_block(d, t) * B * H;
-        float *o = as_f32(w->out[l]) + t * B * hd + d * H;
-        const unsigned char *valid = w->valid + t * B;
-        if (r->cfg.kind == LOOM_GRU) {
-            float *rec = as_f32(w->step);
-            if ((st = rec_forward_f32(r, k, rec, hp, B, 0)) != LOOM_OK)
-                return st;
-            prof_tick(r, LOOM_RNN_RECURRENT);
-            gru_step_forward_f32(at, hnew, as_f32(w->hn[k]) + t * B * H, o, hd, rec, bias,
-                                 p->b_hh.data32, hp, valid, B, H);
-        } else {
-            if ((st = rec_forward_f32(r, k, at, hp, B, 1)) != LOOM_OK)
-                return st;
-            prof_tick(r, LOOM_RNN_RECURRENT);
-            if (r->cfg.kind == LOOM_LSTM)
-                lstm_step_forward_f32(at, hnew, cs + next_block(d, t) * B * H,
-                                      as_f32(w->tanh_c[k]) + t * B * H, o, hd, hp,
-                                      cs + prev_block(d, t) * B * H, bias, valid, B, H);
-            else
-                rnn_step_forward_f32(at, hnew, o, hd, hp, bias, valid, B, H,
-                                     r->cfg.kind == LOOM_RNN_RELU);
-        }
-        prof_tick(r, LOOM_RNN_GATES);
-    }
-    return LOOM_OK;
+    return run_parts(r, l, d, 0, NULL, 0);
 }
 
 /* The forward pass after loom_rnn_forward checked the arguments and laid out the workspace
@@ -1268,6 +1400,43 @@ static loom_status forward_f32(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, 
 /* BPTT of one layer and direction. dy (ld dy_ld, may be NULL): gradient at this
  * direction's output columns; dx (n x in, ld dx_ld, may be NULL) receives (beta 0) or gains
  * (beta 1) the gradient at the layer's input. */
+/* BPTT through the steps of one part's rows (rnn_part), newest step first. */
+static loom_status backward_rows_f32(const rnn_part *pt)
+{
+    loom_rnn *r = pt->r;
+    loom_rnn_work *w = &r->work;
+    size_t l = pt->l, d = pt->d, k = l * r->dirs + d, T = w->steps, B = w->batch;
+    size_t H = r->cfg.hidden, gh = r->gates * H, r0 = pt->row0, rows = pt->rows;
+    loom_rnn_kind kind = r->cfg.kind;
+    const float *dy = pt->dy, *zeros = as_f32(w->zeros);
+    size_t dy_ld = pt->dy_ld;
+    float *ch = as_f32(w->carry_h) + r0 * H, *cc = as_f32(w->carry_c) + r0 * H;
+    float *dbias = as_f32(w->bias) + pt->part * (gh + H);
+    loom_zero_bytes(dbias, (gh + H) * sizeof(float));
+    loom_status st;
+    for (size_t s = 0; s < T; s++) {
+        size_t t = d == 0 ? T - 1 - s : s, at_row = t * B + r0;
+        const unsigned char *valid = w->valid + at_row;
+        const float *a = as_f32(w->gates[k]) + at_row * gh;
+        float *da = as_f32(w->dgates) + at_row * gh, *dah = as_f32(w->dgates_h) + at_row * gh;
+        const float *dyt = dy ? dy + at_row * dy_ld : zeros;
+        const float *hp = as_f32(w->h[k]) + (prev_block(d, t) * B + r0) * H;
+        if (kind == LOOM_LSTM)
+            lstm_step_backward_f32(da, ch, cc, dbias, dyt, dy_ld, a, as_f32(w->tanh_c[k]) + at_row * H,
+                                   as_f32(w->c[k]) + (prev_block(d, t) * B + r0) * H, valid, rows, H);
+        else if (kind == LOOM_GRU)
+            gru_step_backward_f32(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, as_f32(w->hn[k]) + at_row * H,
+                                  hp, valid, rows, H);
+        else
+            rnn_step_backward_f32(da, ch, dbias, dyt, dy_ld, a, valid, rows, H, kind == LOOM_RNN_RELU);
+        part_tick(pt, LOOM_RNN_GATES_BACKWARD);
+        if ((st = rec_backward_f32(r, k, pt->part, ch, dah, rows)) != LOOM_OK)
+            return st;
+        part_tick(pt, LOOM_RNN_RECURRENT_BACKWARD);
+    }
+    return LOOM_OK;
+}
+
 static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const float *dy,
                                       size_t dy_ld, float *dx, size_t dx_ld, double beta,
                                       const loom_matrix *dh_t, const loom_matrix *dc_t,
@@ -1291,37 +1460,20 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
             loom_zero_bytes(cc, B * H * sizeof(float));
     }
     /* Without dy the kernels add a row of zeros (stride 0). */
-    const float *zeros = as_f32(w->zeros);
     if (!dy) {
         loom_zero_bytes(as_f32(w->zeros), H * sizeof(float));
         dy_ld = 0;
     }
     /* The bias gradient sums (G*H, then H for GRU's b_hn) in the bias scratch, which
-     * backward does not otherwise use. */
+     * backward does not otherwise use: one sum per part, added in part order. */
     float *dbias = as_f32(w->bias);
-    loom_zero_bytes(dbias, (gh + H) * sizeof(float));
     prof_tick(r, LOOM_RNN_OTHER);
-    loom_status st;
-    for (size_t s = 0; s < T; s++) {
-        size_t t = d == 0 ? T - 1 - s : s;
-        const unsigned char *valid = w->valid + t * B;
-        const float *a = as_f32(w->gates[k]) + t * B * gh;
-        float *da = as_f32(w->dgates) + t * B * gh, *dah = as_f32(w->dgates_h) + t * B * gh;
-        const float *dyt = dy ? dy + t * B * dy_ld : zeros;
-        const float *hp = as_f32(w->h[k]) + prev_block(d, t) * B * H;
-        if (kind == LOOM_LSTM)
-            lstm_step_backward_f32(da, ch, cc, dbias, dyt, dy_ld, a, as_f32(w->tanh_c[k]) + t * B * H,
-                                   as_f32(w->c[k]) + prev_block(d, t) * B * H, valid, B, H);
-        else if (kind == LOOM_GRU)
-            gru_step_backward_f32(da, dah, ch, dbias, dbias + gh, dyt, dy_ld, a, as_f32(w->hn[k]) + t * B * H, hp,
-                                  valid, B, H);
-        else
-            rnn_step_backward_f32(da, ch, dbias, dyt, dy_ld, a, valid, B, H, kind == LOOM_RNN_RELU);
-        prof_tick(r, LOOM_RNN_GATES_BACKWARD);
-        if ((st = rec_backward_f32(r, k, ch, dah, B)) != LOOM_OK)
-            return st;
-        prof_tick(r, LOOM_RNN_RECURRENT_BACKWARD);
-    }
+    loom_status st = run_parts(r, l, d, 1, dy, dy_ld);
+    if (st != LOOM_OK)
+        return st;
+    for (size_t part = 1; part < w->parts; part++)
+        for (size_t j = 0; j < gh + H; j++)
+            dbias[j] += dbias[part * (gh + H) + j];
     if (dh0)
         copy_rows_f32(loom_at32(dh0, k * B, 0), dh0->ld, ch, H, B, H);
     if (dc0 && kind == LOOM_LSTM)
@@ -1387,6 +1539,17 @@ static loom_status backward_f32(loom_rnn *r, loom_matrix *dx, loom_matrix *dh0, 
 
 /* ---- entry points: argument checks, then the dtype's pass ---- */
 
+static void *run_part(void *arg)
+{
+    rnn_part *pt = arg;
+    int f32 = pt->r->dtype == LOOM_F32;
+    if (pt->backward)
+        pt->status = f32 ? backward_rows_f32(pt) : backward_rows_f64(pt);
+    else
+        pt->status = f32 ? forward_rows_f32(pt) : forward_rows_f64(pt);
+    return NULL;
+}
+
 loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, loom_matrix *c_t,
                              const loom_matrix *x, size_t batch, const size_t *lengths,
                              const loom_matrix *h0, const loom_matrix *c0, loom_rng *rng)
@@ -1415,8 +1578,11 @@ loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, lo
     loom_rnn_work *w = &r->work;
     w->have_forward = 0;
     loom_status st = reserve(r, T, B);
+    w->parts = parts_for(r, T, B);
     if (st == LOOM_OK && r->gemm == LOOM_RNN_GEMM_XSMM)
         st = dispatch_smm(r, B);
+    else if (st == LOOM_OK) /* no kernel of an earlier dtype may stay in use */
+        memset(w->smm_forward, 0, 2 * units * RNN_MAX_PARTS * sizeof(loom_smm));
     if (st != LOOM_OK)
         return st;
     w->steps = T;

@@ -91,7 +91,8 @@ typedef struct loom_rnn_work {
     double *zeros;       /* H zeros: the output gradient of a backward without dout */
     double **wt;         /* per layer*dir: H x G*H, W_hh transposed for the JIT kernels */
     double **ptrs;       /* the pointer arrays above, one allocation */
-    loom_smm *smm_forward, *smm_backward; /* per layer*dir, NULL when BLAS runs them */
+    size_t parts;         /* the batch rows run in this many parts (rnn.c), 1 or 2 */
+    loom_smm *smm_forward, *smm_backward; /* RNN_MAX_PARTS per layer*dir (one per part) */
 } loom_rnn_work;
 
 typedef struct loom_rnn {

@@ -519,6 +519,50 @@ test("gemm option: xsmm and blas give the same step, config records the choice, 
   checkerror("nn.LSTM:profile: on must be true or false, got string", m.profile, m, "yes")
 end)
 
+test("batch rows in two parts (two threads) give the same results as one part", function()
+  local threads = loom.threads()
+  -- T * B * G*H * H must reach 2e6 multiply-adds to split (the RNN's G is 1): B = 9 (parts
+  -- of 4 and 5 rows); ragged lengths, both directions, two layers, initial states, dh_T.
+  local T, B, I, H = 60, 9, 7, 64
+  local lengths = {60, 3, 17, 60, 1, 39, 60, 5, 58}
+  for _, kind in ipairs{"LSTM", "GRU", "RNN"} do
+    for _, dtype in ipairs{"float64", "float32"} do
+      local function run(n)
+        loom.threads(n)
+        loom.seed(11)
+        local m = nn[kind](I, H, {bidirectional = true, layers = 2, gemm = "xsmm"}):to(dtype)
+        local x = loom.randn(T * B, I, {dtype = dtype})
+        local h0 = loom.randn(4 * B, H, {dtype = dtype})
+        local c0 = kind == "LSTM" and loom.randn(4 * B, H, {dtype = dtype}) or nil
+        local dout, dh = loom.randn(T * B, 2 * H, {dtype = dtype}), loom.randn(4 * B, H, {dtype = dtype})
+        m:profile(true)
+        local out, h_T = m:forward(x, {lengths = lengths, h0 = h0, c0 = c0})
+        local dx, dh0 = m:backward(dout, {dh_T = dh})
+        local grads = {}
+        for i, p in ipairs(m:parameters()) do grads[i] = p.grad:copy() end
+        return {out = out, h_T = h_T, dx = dx, dh0 = dh0, grads = grads, parts = m:profile().row_parts}
+      end
+      local one, two = run(1), run(2)
+      loom.threads(threads)
+      equal(one.parts, 1, kind .. " " .. dtype .. ": one thread, one part")
+      equal(two.parts, 2, kind .. " " .. dtype .. ": two threads, two parts")
+      -- Each row computes exactly as before: outputs and states are bitwise equal.
+      check(one.out:allclose(two.out, 0, 0) and one.h_T:allclose(two.h_T, 0, 0), "%s %s: outputs", kind, dtype)
+      check(one.dx:allclose(two.dx, 0, 0) and one.dh0:allclose(two.dh0, 0, 0), "%s %s: dx, dh0", kind, dtype)
+      local tol = dtype == "float64" and 1e-12 or 1e-5
+      for i = 1, #one.grads do
+        check(one.grads[i]:allclose(two.grads[i], tol, tol), "%s %s: gradient %d", kind, dtype, i)
+      end
+    end
+  end
+  -- Small work stays in one part.
+  loom.threads(2)
+  local m = nn.LSTM(4, 8):profile(true)
+  m:forward(loom.randn(10 * 4, 4), {batch = 4})
+  equal(m:profile().row_parts, 1, "a small layer runs in one part")
+  loom.threads(threads)
+end)
+
 test("tostring and loom.nn integration", function()
   local m = nn.LSTM(16, 32, {layers = 2})
   check(tostring(m):find("LSTM(16, 32, num_layers=2)", 1, true), "tostring %s", tostring(m))

@@ -70,7 +70,7 @@ value changes the layer.]] },
 The layer's settings. gemm says what runs the per-step recurrent products: "xsmm" (libxsmm's
 JIT kernels) or "blas" (OpenBLAS), as chosen at construction (option gemm, see nn.RNN) and
 again by m:to for the new dtype.]] },
-  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards}",
+  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards, row_parts}",
     doc = [[
 m:profile(true) resets the counters and times every phase of the following forward and
 backward calls (a clock read at each phase boundary, a few per step); m:profile(false) stops.
@@ -78,7 +78,16 @@ m:profile() returns the seconds spent so far in input_projection (the one gemm o
 steps' inputs), recurrent (the per-step products W_hh h), gates (the fused forward kernels),
 gates_backward, recurrent_backward (dG W_hh per step), weight_gradients (dW_ih, dW_hh and
 the bias sums), input_gradient (dX) and other (copies, setup, dropout), with the numbers of
-forward and backward calls. tests/bench/rnn.lua prints it per step.]] },
+forward and backward calls. tests/bench/rnn.lua prints it per step.
+
+row_parts is how many parts the last forward (and its backward) ran the batch rows in.
+The sequences of a batch never meet inside the recurrent loop, so with loom.threads(2) or
+more, the JIT kernels (gemm "xsmm") and enough work (batch >= 4, T * B * G*H * H >= 2e6
+multiply-adds), the rows run in 2 parts on 2 threads, each through every step without a
+barrier; otherwise 1. Every row's arithmetic is the same either way; only the bias
+gradients are summed per part first, so they can differ in the last bits between thread
+counts (the same thread count gives the same bits). With 2 parts the phase times are
+those of the calling thread's part.]] },
   { name = "nn.LSTM:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero." },
   { name = "nn.LSTM:to", signature = "m:to(dtype) -> m",
     doc = [[
