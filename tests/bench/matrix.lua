@@ -6,16 +6,12 @@ local loom = require "loom"
 local threads = tonumber(arg and arg[1]) or 2
 local REPEATS = 7
 
--- Wall-clock seconds at 10 ms resolution, from /proc/uptime: os.clock is CPU time, which
--- counts every BLAS thread, and io.popen("date") forks, after which every page the next
--- product writes faults again (copy-on-write). Batches of gemm take ~0.5 s.
-local function now()
-  local f = io.open("/proc/uptime")
-  if not f then return os.clock() end
-  local t = f:read("n")
-  f:close()
-  return t
-end
+-- Wall-clock seconds (loom.linalg.wall_time, C11 timespec_get, nanosecond resolution):
+-- os.clock is CPU time, which counts every BLAS thread, and io.popen("date") forks, after
+-- which every page the next product writes faults again (copy-on-write). (/proc/uptime,
+-- used before, ticks every 10 ms: a batch of 3 dgemms took 50 or 60 ms by it, a 20%
+-- step in the reported rate.)
+local now = loom.linalg.wall_time
 
 local function median(t)
   table.sort(t)
@@ -23,7 +19,7 @@ local function median(t)
 end
 
 -- Median over REPEATS of the mean time of `batch` calls, in seconds. clock: os.clock for
--- single-threaded work, now() (coarse: keep batches long) when BLAS threads run.
+-- single-threaded work, now() when BLAS threads run.
 local function median_time(fn, batch, clock)
   fn()
   local times = {}
