@@ -253,6 +253,7 @@ typedef struct parse_state {
     char **names, **rownames;
     size_t nnames, names_cap, nrows, rownames_cap;
     size_t cols;
+    int have_cols; /* the first row has set cols (0 for a row of only a row name) */
 } parse_state;
 
 static loom_status push_value(parse_state *s, double v)
@@ -318,30 +319,50 @@ static loom_status parse_row(cursor *c, parse_state *s, const loom_csv_options *
             return st;
         first = 0;
     } while (more_fields(c));
-    if (s->cols == 0)
+    if (!s->have_cols) {
         s->cols = ncols;
-    else if (ncols != s->cols)
+        s->have_cols = 1;
+    } else if (ncols != s->cols)
         return fail(c, "expected %zu fields, got %zu", s->cols + (o->rownames ? 1 : 0),
                     ncols + (o->rownames ? 1 : 0));
     skip_line_end(c);
     return LOOM_OK;
 }
 
-loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_options *options)
+static loom_csv_options resolve_options(const loom_csv_options *options)
 {
     loom_csv_options o = options ? *options : (loom_csv_options){1, 0, ',', 0};
     if (!o.sep)
         o.sep = ',';
     if (!o.max_bytes)
         o.max_bytes = LOOM_CSV_MAX_BYTES;
+    return o;
+}
+
+loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_options *options)
+{
+    loom_csv_options o = resolve_options(options);
     memset(out, 0, sizeof *out);
     text t = {NULL, 0};
     loom_status st = slurp(&t, path, o.max_bytes, out->error, sizeof out->error);
     if (st != LOOM_OK)
         return st;
+    st = loom_csv_parse(out, t.data, t.len, &o);
+    loom_free(t.data);
+    return st;
+}
+
+loom_status loom_csv_parse(loom_csv *out, const char *data, size_t len, const loom_csv_options *options)
+{
+    loom_csv_options o = resolve_options(options);
+    memset(out, 0, sizeof *out);
+    loom_status st = LOOM_OK;
+    if (len > o.max_bytes)
+        return loom_fail(out->error, sizeof out->error, LOOM_ERANGE,
+                         "the text is longer than %zu bytes", o.max_bytes);
     char field[512];
-    cursor c = {t.data, t.data + t.len, 1, 1, o.sep, out->error, sizeof out->error};
-    if (t.len >= 3 && memcmp(t.data, "\xEF\xBB\xBF", 3) == 0)
+    cursor c = {data, data + len, 1, 1, o.sep, out->error, sizeof out->error};
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         c.p += 3; /* a UTF-8 byte order mark is not part of the first name */
     parse_state s = {0};
     if (o.header && c.p < c.end)
@@ -365,7 +386,6 @@ loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_option
     }
     if (st == LOOM_OK)
         st = loom_matrix_init(&out->values, rows, s.cols);
-    loom_free(t.data);
     if (st != LOOM_OK) {
         if (st == LOOM_ENOMEM)
             loom_fail(out->error, sizeof out->error, st, "not enough memory");

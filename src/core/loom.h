@@ -222,6 +222,10 @@ typedef struct loom_csv {
  * LOOM_ERANGE. On any error the message is in out->error and nothing is left allocated. */
 loom_status loom_csv_read(loom_csv *out, const char *path, const loom_csv_options *options);
 
+/* The same parse of text already in memory (len bytes, no NUL needed): what loom_csv_read
+ * runs on a file's text; text longer than max_bytes is LOOM_ERANGE. */
+loom_status loom_csv_parse(loom_csv *out, const char *text, size_t len, const loom_csv_options *options);
+
 /* The whole file at path (plain, or gzip and then decompressed) into a new buffer *out of
  * *len bytes plus a NUL; the caller frees it with loom_free. A gzip stream that stops early
  * (truncated, or without its CRC trailer) or fails its CRC is LOOM_EFORMAT; more than
