@@ -184,9 +184,9 @@ print(string.format("dgemm 512x512: %.1f GFLOP/s, sgemm 512x512: %.1f GFLOP/s (%
   drate / 1e9, srate / 1e9, max_threads, load))
 print(string.format("times in ms, each side at threads %s (a/b: 1/2 threads); ratios against each reference at its better count",
   table.concat(thread_counts, ",")))
-print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %6s %6s %6s",
+print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %6s %6s %9s",
   "kind", "B,T,I,H", "loom f64", "loom f32", "torch f64", "torch f32", "onednn f32",
-  "xpt64", "xpt32", "xdnnl", "f32/64", "%dgemm", "%sgemm", "gemm"))
+  "xpt64", "xpt32", "xdnnl", "f32/64", "%dgemm", "%sgemm", "gemm64/32"))
 for _, kind in ipairs(kinds) do
   for _, s in ipairs(SHAPES) do
     local B, T, I, H = s[1], s[2], s[3], s[4]
@@ -196,12 +196,15 @@ for _, kind in ipairs(kinds) do
     local p64, pe64 = best_of(torch, key, 1)
     local p32, pe32 = best_of(torch, key, 2)
     local d32, de32 = best_of(onednn, key, 1)
-    local _, layer = step_fn(kind, B, T, I, H, "float32")
+    -- what runs the per-step products, float64 / float32 (the choice depends on the dtype)
+    local _, layer64 = step_fn(kind, B, T, I, H, "float64")
+    local _, layer32 = step_fn(kind, B, T, I, H, "float32")
+    local gemm = layer64:config().gemm .. "/" .. layer32:config().gemm
     local fl = flops(kind, B, T, I, H)
-    print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %5.0f%% %5.0f%% %6s", kind,
+    print(string.format("%-5s %-14s %15s %15s %15s %15s %15s %7s %7s %7s %6s %5.0f%% %5.0f%% %9s", kind,
       string.format("%d,%d,%d,%d", B, T, I, H), both(e64), both(e32), both(pe64), both(pe32), both(de32),
       ratio(p64, t64), ratio(p32, t32), ratio(d32, t32), ratio(t64, t32),
-      100 * fl / (t64 / 1e3) / drate, 100 * fl / (t32 / 1e3) / srate, layer:config().gemm))
+      100 * fl / (t64 / 1e3) / drate, 100 * fl / (t32 / 1e3) / srate, gemm))
   end
 end
 
