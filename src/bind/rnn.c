@@ -236,7 +236,8 @@ static size_t forward_batch(lua_State *L, const Layer *ly, lua_Integer batch, si
     return 0;
 }
 
-/* m:forward(X [, {lengths, h0, c0, batch, out}]) -> out, h_T[, c_T] */
+/* m:forward(X [, {lengths, h0, c0, batch, out, h_T, c_T}]) -> out, h_T[, c_T]; out, h_T and
+ * c_T given are written and returned (no allocation). */
 static int seq_forward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
@@ -251,8 +252,11 @@ static int seq_forward(lua_State *L)
     int h0_at = loom_opt_matrix(L, opts, "h0", fn), c0_at = loom_opt_matrix(L, opts, "c0", fn);
     lua_Integer batch = loom_opt_integer(L, opts, "batch", NO_BATCH, fn);
     int out_at = loom_opt_matrix(L, opts, "out", fn);
+    int ht_at = loom_opt_matrix(L, opts, "h_T", fn), ct_at = loom_opt_matrix(L, opts, "c_T", fn);
     if (c0_at && !is_lstm(ly))
         return luaL_error(L, "%s: c0 is only for LSTM", fn);
+    if (ct_at && !is_lstm(ly))
+        return luaL_error(L, "%s: c_T is only for LSTM", fn);
     loom_rnn *r = &ly->r;
     size_t hd = r->cfg.hidden * r->dirs;
     const loom_matrix *x = resolve(L, 2, fn, "the input");
@@ -273,13 +277,23 @@ static int seq_forward(lua_State *L)
     /* The results first (allocating may run finalizers), then every matrix checked again. */
     Matrix *out = out_at ? NULL : loom_newmatrix_dtype(L, x->rows, hd, ly->r.dtype);
     int out_idx = out_at ? out_at : lua_gettop(L);
-    Matrix *ht = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
-    Matrix *ct = is_lstm(ly) ? loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype) : NULL;
+    if (!ht_at)
+        loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    int ht_idx = ht_at ? ht_at : lua_gettop(L);
+    if (is_lstm(ly) && !ct_at)
+        loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    int ct_idx = !is_lstm(ly) ? 0 : ct_at ? ct_at : lua_gettop(L);
     x = resolve(L, 2, fn, "the input");
     const loom_matrix *h0 = resolve(L, h0_at, fn, "h0"), *c0 = resolve(L, c0_at, fn, "c0");
     check_state(L, ly, h0, B, fn, "h0");
     check_state(L, ly, c0, B, fn, "c0");
     out = loom_recheck_any(L, out_idx, fn, "out");
+    Matrix *ht = loom_recheck_any(L, ht_idx, fn, "h_T");
+    Matrix *ct = ct_idx ? loom_recheck_any(L, ct_idx, fn, "c_T") : NULL;
+    check_state(L, ly, &ht->m, B, fn, "h_T");
+    check_state(L, ly, ct ? &ct->m : NULL, B, fn, "c_T");
+    check_dtype(L, ly, &ht->m, fn);
+    check_dtype(L, ly, ct ? &ct->m : NULL, fn);
     check_dtype(L, ly, x, fn);
     check_dtype(L, ly, h0, fn);
     check_dtype(L, ly, c0, fn);
@@ -292,41 +306,61 @@ static int seq_forward(lua_State *L)
     loom_check(L, loom_rnn_forward(r, &out->m, &ht->m, ct ? &ct->m : NULL, x, B, lengths, h0, c0,
                                    loom_getrng(L)),
                fn);
-    lua_pushvalue(L, out_idx);
-    lua_pushvalue(L, -2 - (ct != NULL)); /* h_T */
+    lua_pushvalue(L, ht_idx);
     lua_setiuservalue(L, 1, UV_H);
-    if (ct) {
-        lua_pushvalue(L, -2);
+    if (ct_idx) {
+        lua_pushvalue(L, ct_idx);
         lua_setiuservalue(L, 1, UV_C);
-        lua_pushvalue(L, -3);
-        lua_pushvalue(L, -3);
-    } else {
-        lua_pushvalue(L, -2);
     }
-    return ct ? 3 : 2;
+    lua_pushvalue(L, out_idx);
+    lua_pushvalue(L, ht_idx);
+    if (ct_idx)
+        lua_pushvalue(L, ct_idx);
+    return ct_idx ? 3 : 2;
 }
 
 /* Push dx (or nil), dh0, dc0 after a core backward; leaves them as the last 3 values. The
  * gradients coming in are the matrices at stack indices dout_at, dh_at, dc_at (0 or a nil
- * value: none), taken after the results are allocated (which may run finalizers). */
+ * value: none), taken after the results are allocated (which may run finalizers). dx_at,
+ * dh0_at, dc0_at (0: allocate): matrices given for the results, written in place. */
 static int push_backward(lua_State *L, Layer *ly, const char *fn, int dout_at, int dh_at,
-                         int dc_at, int want_dx)
+                         int dc_at, int want_dx, int dx_at, int dh0_at, int dc0_at)
 {
     loom_rnn *r = &ly->r;
     size_t n = r->work.steps * r->work.batch, B = r->work.batch;
-    Matrix *dx = NULL;
-    if (want_dx)
-        dx = loom_newmatrix_dtype(L, n, r->cfg.input, ly->r.dtype);
-    else
+    char got[48];
+    if (!want_dx)
         lua_pushnil(L);
-    Matrix *dh0 = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
-    Matrix *dc0 = NULL;
-    if (is_lstm(ly))
-        dc0 = loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    else if (dx_at)
+        lua_pushvalue(L, dx_at);
     else
+        loom_newmatrix_dtype(L, n, r->cfg.input, ly->r.dtype);
+    int dx_idx = want_dx ? lua_gettop(L) : 0;
+    if (dh0_at)
+        lua_pushvalue(L, dh0_at);
+    else
+        loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    int dh0_idx = lua_gettop(L);
+    if (!is_lstm(ly))
         lua_pushnil(L);
+    else if (dc0_at)
+        lua_pushvalue(L, dc0_at);
+    else
+        loom_newmatrix_dtype(L, units(ly) * B, r->cfg.hidden, ly->r.dtype);
+    int dc0_idx = is_lstm(ly) ? lua_gettop(L) : 0;
     if (!r->work.have_forward || r->work.steps * r->work.batch != n || r->work.batch != B)
         luaL_error(L, "%s: the layer ran again during the call", fn); /* a finalizer did */
+    Matrix *dx = dx_idx ? loom_recheck_any(L, dx_idx, fn, "dx") : NULL;
+    Matrix *dh0 = loom_recheck_any(L, dh0_idx, fn, "dh0");
+    Matrix *dc0 = dc0_idx ? loom_recheck_any(L, dc0_idx, fn, "dc0") : NULL;
+    if (dx && (dx->m.rows != n || dx->m.cols != r->cfg.input))
+        loom_error(L, "%s: dx must be %zux%zu like the input, got %s", fn, n, r->cfg.input,
+                   loom_shape(&dx->m, got));
+    check_state(L, ly, &dh0->m, B, fn, "dh0");
+    check_state(L, ly, dc0 ? &dc0->m : NULL, B, fn, "dc0");
+    check_dtype(L, ly, dx ? &dx->m : NULL, fn);
+    check_dtype(L, ly, &dh0->m, fn);
+    check_dtype(L, ly, dc0 ? &dc0->m : NULL, fn);
     const loom_matrix *dout = dout_at && !lua_isnil(L, dout_at) ? resolve(L, dout_at, fn, "dout") : NULL;
     const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
     check_dtype(L, ly, dout, fn);
@@ -342,8 +376,8 @@ static int push_backward(lua_State *L, Layer *ly, const char *fn, int dout_at, i
     return 3;
 }
 
-/* m:backward(dout [, {dh_T, dc_T, input_grad}]) or m:backward(X, dout [, opts]) (the module
- * protocol) -> dX, dh0[, dc0] */
+/* m:backward(dout [, {dh_T, dc_T, input_grad, dx, dh0, dc0}]) or m:backward(X, dout [, opts])
+ * (the module protocol) -> dX, dh0[, dc0]; dx, dh0 and dc0 given are written and returned. */
 static int seq_backward(lua_State *L)
 {
     Layer *ly = luaL_checkudata(L, 1, LOOM_RNN_T);
@@ -359,8 +393,14 @@ static int seq_backward(lua_State *L)
     lua_settop(L, at + 1);
     int dh_at = loom_opt_matrix(L, opts, "dh_T", fn), dc_at = loom_opt_matrix(L, opts, "dc_T", fn);
     int want_dx = loom_opt_boolean(L, opts, "input_grad", 1);
+    int dx_at = loom_opt_matrix(L, opts, "dx", fn), dh0_at = loom_opt_matrix(L, opts, "dh0", fn);
+    int dc0_at = loom_opt_matrix(L, opts, "dc0", fn);
     if (dc_at && !is_lstm(ly))
         return luaL_error(L, "%s: dc_T is only for LSTM", fn);
+    if (dc0_at && !is_lstm(ly))
+        return luaL_error(L, "%s: dc0 is only for LSTM", fn);
+    if (dx_at && !want_dx)
+        return luaL_error(L, "%s: dx is given but input_grad is false", fn);
     if (!r->work.have_forward) /* an option's metamethod may have run another layer's forward */
         return luaL_error(L, "%s: call forward first", fn);
     size_t n = r->work.steps * r->work.batch, B = r->work.batch, hd = r->cfg.hidden * r->dirs;
@@ -371,7 +411,7 @@ static int seq_backward(lua_State *L)
     const loom_matrix *dh_t = resolve(L, dh_at, fn, "dh_T"), *dc_t = resolve(L, dc_at, fn, "dc_T");
     check_state(L, ly, dh_t, B, fn, "dh_T");
     check_state(L, ly, dc_t, B, fn, "dc_T");
-    push_backward(L, ly, fn, at, dh_at, dc_at, want_dx);
+    push_backward(L, ly, fn, at, dh_at, dc_at, want_dx, dx_at, dh0_at, dc0_at);
     if (is_lstm(ly))
         return 3;
     lua_pop(L, 1);
@@ -553,7 +593,7 @@ static int cell_backward(lua_State *L)
     Matrix *h_new = loom_newmatrix_dtype(L, B, H, ly->r.dtype);
     Matrix *c_new = is_lstm(ly) ? loom_newmatrix_dtype(L, B, H, ly->r.dtype) : NULL;
     cell_step(L, ly, 2, h_at, c_at, h_new, c_new, fn);
-    push_backward(L, ly, fn, 3, 0, dc_at, 1);
+    push_backward(L, ly, fn, 3, 0, dc_at, 1, 0, 0, 0);
     if (is_lstm(ly))
         return 3;
     lua_pop(L, 1);

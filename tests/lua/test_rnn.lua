@@ -336,6 +336,51 @@ test("a training step allocates a fixed number of matrices, none per time step",
   check(a == b and a <= 6, "allocations per step: %d at T=50, %d at T=20", a, b)
 end)
 
+test("result matrices given to forward and backward: no allocation, the same values", function()
+  for _, kind in ipairs{"LSTM", "GRU"} do
+    local lstm = kind == "LSTM"
+    loom.seed(5)
+    local m = nn[kind](4, 8, {layers = 2, bidirectional = true})
+    local T, B = 6, 3
+    local x, dout = loom.randn(T * B, 4), loom.randn(T * B, 16)
+    local dh = loom.randn(4 * B, 8)
+    local opts = {batch = B, lengths = {6, 2, 4}}
+    local out, h_T, c_T = m:forward(x, opts)
+    local dx, dh0, dc0 = m:backward(dout, {dh_T = dh})
+    m:zero_grad()
+    local bufs = {out = loom.zeros(T * B, 16), h_T = loom.zeros(4 * B, 8), c_T = lstm and loom.zeros(4 * B, 8) or nil,
+      dx = loom.zeros(T * B, 4), dh0 = loom.zeros(4 * B, 8), dc0 = lstm and loom.zeros(4 * B, 8) or nil}
+    local fopts = {batch = B, lengths = {6, 2, 4}, out = bufs.out, h_T = bufs.h_T, c_T = bufs.c_T}
+    local bopts = {dh_T = dh, dx = bufs.dx, dh0 = bufs.dh0, dc0 = bufs.dc0}
+    m:forward(x, fopts) -- warm-up
+    m:backward(dout, bopts)
+    local before = loom.alloc_stats().allocations
+    local o2, h2, c2 = m:forward(x, fopts)
+    local dx2, dh02, dc02 = m:backward(dout, bopts)
+    equal(loom.alloc_stats().allocations - before, 0, kind .. ": allocations with every result given")
+    check(rawequal(o2, bufs.out) and rawequal(h2, bufs.h_T) and rawequal(dx2, bufs.dx) and rawequal(dh02, bufs.dh0),
+      "%s: the given matrices are returned", kind)
+    check(o2:allclose(out, 0, 0) and h2:allclose(h_T, 0, 0) and dx2:allclose(dx, 0, 0) and dh02:allclose(dh0, 0, 0),
+      "%s: the same values as allocated results", kind)
+    if lstm then check(rawequal(c2, bufs.c_T) and c2:allclose(c_T, 0, 0) and dc02:allclose(dc0, 0, 0), "c_T, dc0") end
+    check(m:state():allclose(h_T, 0, 0), "%s: state() reads the given h_T", kind)
+    local f = "nn." .. kind .. ":forward"
+    checkerror(f .. ": h_T must be 12x8 (layers*directions*batch x hidden), got 3x8", m.forward, m, x,
+      {batch = B, h_T = loom.zeros(3, 8)})
+    checkerror(f .. ": cannot mix float32 and float64", m.forward, m, x, {batch = B, h_T = loom.zeros(12, 8, {dtype = "float32"})})
+    local b = "nn." .. kind .. ":backward"
+    m:forward(x, opts)
+    checkerror(b .. ": dx must be 18x4 like the input, got 18x5", m.backward, m, dout, {dx = loom.zeros(18, 5)})
+    checkerror(b .. ": dx is given but input_grad is false", m.backward, m, dout, {dx = bufs.dx, input_grad = false})
+    checkerror(b .. ": dh0 must be 12x8 (layers*directions*batch x hidden), got 12x9", m.backward, m, dout,
+      {dh0 = loom.zeros(12, 9)})
+    if not lstm then
+      checkerror(f .. ": c_T is only for LSTM", m.forward, m, x, {batch = B, c_T = loom.zeros(12, 8)})
+      checkerror(b .. ": dc0 is only for LSTM", m.backward, m, dout, {dc0 = loom.zeros(12, 8)})
+    end
+  end
+end)
+
 test("loom.seq: pad, unpad, mask, sort, buckets, last", function()
   local X, lengths = seq.pad{{1, 2, 3}, {4}, {5, 6}}
   equal(table.concat(lengths, ","), "3,1,2", "lengths")

@@ -25,7 +25,7 @@ its result matrices. Matches torch.nn.LSTM (double) to ~1e-15.]] },
 Fused GRU with PyTorch's equations and gate order r, z, n:
 r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h. Weights 3H x in, 3H x H.]] },
-  { name = "nn.LSTM:forward", signature = "m:forward(X [, {lengths =, h0 =, c0 =, batch =, out =}]) -> out, h_T[, c_T]",
+  { name = "nn.LSTM:forward", signature = "m:forward(X [, {lengths =, h0 =, c0 =, batch =, out =, h_T =, c_T =}]) -> out, h_T[, c_T]",
     doc = [[
 Run the whole batch. X: T*B x in, time-major. batch: B; without batch, lengths or the
 layer's own batch the call is an error that says how the rows split. lengths: a list (or matrix) of B lengths in 1..T for a
@@ -34,14 +34,18 @@ state, its output rows there are zero, and h_T/c_T hold each sequence's state at
 last step (the reverse direction starts at each sequence's last step, like PyTorch's
 packed sequences). h0, c0: layers*dirs*B x H initial states (zeros when absent), block
 k = layer*dirs + direction (PyTorch's h_n layout). out: T*B x H*dirs (directions side by
-side). Keeps what backward needs; the same for nn.RNN and nn.GRU (no c0/c_T).]] },
-  { name = "nn.LSTM:backward", signature = "m:backward(dout [, {dh_T =, dc_T =, input_grad = true}]) -> dX, dh0[, dc0]",
+side). out, h_T, c_T given (matrices of those shapes and the layer's dtype) receive the
+results and are returned, so a training loop that passes them allocates nothing; m:state()
+then copies from them. Keeps what backward needs; the same for nn.RNN and nn.GRU (no
+c0/c_T).]] },
+  { name = "nn.LSTM:backward", signature = "m:backward(dout [, {dh_T =, dc_T =, input_grad = true, dx =, dh0 =, dc0 =}]) -> dX, dh0[, dc0]",
     doc = [[
 Backpropagation through time over the last forward. dout: T*B x H*dirs or nil (when only
 the final state gets a gradient, e.g. sequence classification with a head on h_T);
 dh_T, dc_T: gradients arriving at the final states. Accumulates into the parameter
 gradients; returns dX (nil with input_grad = false, which saves a gemm) and the gradients
-of h0, c0. Gradients at padded steps are ignored. The module protocol form
+of h0, c0. Gradients at padded steps are ignored. dx (T*B x in), dh0, dc0 given receive
+those results and are returned (dx only with input_grad). The module protocol form
 m:backward(X, dout [, opts]) works too (nn.Sequential, nn.gradcheck).]] },
   { name = "nn.LSTM:state", signature = "m:state() -> h_T[, c_T]",
     doc = [[
