@@ -226,21 +226,37 @@ local function targets_of(labels, idx)
   return y
 end
 
--- Predicted classes (1..10) of every sequence in feats.
-local function predict(model, feats, batch)
+-- The class probabilities (#feats x 10) of every sequence in feats, added into sum when given.
+local function probabilities(model, feats, batch, sum)
   model.train(false)
-  local predictions = {}
+  sum = sum or loom.zeros(#feats, 10)
   local order = {}
   for i = 1, #feats do order[i] = i end
   table.sort(order, function(a, b) return feats[a]:rows() < feats[b]:rows() end)
+  local softmax = nn.Softmax()
   for s = 1, #order, batch do
     local idx = table.move(order, s, math.min(s + batch - 1, #order), 1, {})
     local X, lengths = seq.batch(feats, idx)
-    local logits = model.forward(X, lengths)
-    local best = logits:argmax(2)
-    for k, i in ipairs(idx) do predictions[i] = math.tointeger(best:get(k, 1)) end
+    local prob = softmax:forward(model.forward(X, lengths):double())
+    for k, i in ipairs(idx) do sum:row(i):add_(prob:row(k)) end
   end
   model.train(true)
+  return sum
+end
+
+-- Predicted classes (1..10) of every sequence: of feats, or (test_warps) the class of the
+-- summed probabilities over the utterances' features through each warped filterbank, made
+-- from their samples (a voice the model never heard may sit better at another warp).
+local function predict(model, feats, batch, p, samples)
+  local warps = p and samples and numbers(p.test_warps or "", "test_warps") or {}
+  local sum = #warps == 0 and probabilities(model, feats, batch) or loom.zeros(#feats, 10)
+  for _, alpha in ipairs(warps) do
+    local warped = {}
+    for i, x in ipairs(samples) do warped[i] = alpha == 1 and feats[i] or features_of(x, p, alpha) end
+    probabilities(model, warped, batch, sum)
+  end
+  local best, predictions = sum:argmax(2), {}
+  for i = 1, #feats do predictions[i] = math.tointeger(best:get(i, 1)) end
   return predictions
 end
 
@@ -282,6 +298,9 @@ local function settings(p)
   end
   if p.domain ~= "fsdd" and p.domain ~= "fsdd->espeak" and p.domain ~= "espeak->fsdd" then
     error("speech: domain must be 'fsdd', 'fsdd->espeak' or 'espeak->fsdd'", 0)
+  end
+  for _, alpha in ipairs(numbers(p.test_warps, "test_warps")) do
+    if not (alpha >= 0.5 and alpha <= 2) then error("speech: test_warps must lie in 0.5..2, got " .. alpha, 0) end
   end
   return augmentation(p)
 end
@@ -489,7 +508,7 @@ end
 
 -- The params a saved model needs to rebuild its network and its features.
 local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels", "kernel", "features", "mel_bins",
-  "deltas", "cmvn", "dtype"}
+  "deltas", "cmvn", "dtype", "test_warps"}
 
 -- model.safetensors: every module's state_dict under its name (lstm., head., front2., ...)
 -- and, as metadata, the params that rebuild the network and the features.
@@ -554,14 +573,14 @@ local function file_features(path, p)
   if not x then error("speech: " .. tostring(why), 0) end
   local f = features_of(x, p)
   if not f then error(string.format("speech: %s is shorter than one 25 ms frame", path), 0) end
-  return f
+  return f, x
 end
 
 -- The digit of every recording in list (paths) with model; one "path<TAB>digit" line each.
 local function recognise(model, p, list, out)
-  local feats = {}
-  for i, path in ipairs(list) do feats[i] = file_features(path, p) end
-  local predictions = predict(model, feats, 64)
+  local feats, samples = {}, {}
+  for i, path in ipairs(list) do feats[i], samples[i] = file_features(path, p) end
+  local predictions = predict(model, feats, 64, p, samples)
   if out then
     for i, path in ipairs(list) do out:write(path, "\t", predictions[i] - 1, "\n") end
     out:flush()
@@ -691,7 +710,7 @@ local function run_split(corpus, p, aug, run, holdout, first, steps)
     holdout ~= "" and (" (held out: " .. holdout .. ")") or ""))
   local model = build_model(p, train.feats[1]:cols())
   local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
-  local predictions = predict(model, test.feats, 64)
+  local predictions = predict(model, test.feats, 64, p, test.samples)
   return {train = train, test = test, predictions = predictions, seconds = seconds, model = model,
     feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
 end
@@ -775,6 +794,7 @@ local experiment = loom.experiment{
     epochs = {15, "passes over the training set"},
     dropout = {0.2, "dropout on the utterance vector before the classifier"},
     average = {5, "test with the average of the last `average` epochs' weights (1: the last epoch's)"},
+    test_warps = {"", "VTLP warps to average the test predictions over, e.g. 0.9,1,1.1 (in a sweep: '0.9 1 1.1'; empty: none)"},
     batch = {32, "utterances per mini-batch"},
     lr = {0.003, "Adam's learning rate"},
     clip = {5.0, "gradient norm clipping threshold"},
@@ -789,6 +809,7 @@ local experiment = loom.experiment{
     if p.predict ~= "" or (p.test ~= "" and p.checkpoint ~= "") then
       if p.checkpoint == "" then error("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", 0) end
       local model, saved = load_model(p.checkpoint)
+      if p.test_warps ~= "" then saved.test_warps = p.test_warps end -- given now: overrides the saved
       if p.predict ~= "" then return {predicted = #recognise(model, saved, wav_files(p.predict), io.stdout)} end
       local acc, n = score_folder(model, saved, p.test)
       return {test_accuracy = acc, test_utterances = n}
