@@ -433,6 +433,18 @@ static loom_status run_parts(loom_rnn *r, size_t l, size_t d, int backward, cons
     return LOOM_OK;
 }
 
+/* Whether every unit has its JIT kernels for every part (libxsmm may refuse a shape). */
+static int kernels_ready(const loom_rnn *r)
+{
+    size_t units = r->cfg.layers * r->dirs;
+    for (size_t k = 0; k < units; k++)
+        for (size_t part = 0; part < r->work.parts; part++)
+            if (!r->work.smm_forward[k * RNN_MAX_PARTS + part].fn
+                || !r->work.smm_backward[k * RNN_MAX_PARTS + part].fn)
+                return 0;
+    return 1;
+}
+
 /* The JIT kernels of every unit for each part's rows of batch B: forward rows x H by
  * H x G*H (W_hh^T, beta 1 into the gate block, 0 for GRU's separate block), backward
  * rows x G*H by G*H x H (beta 1). A shape libxsmm has no kernel for leaves fn NULL, and
@@ -1579,10 +1591,16 @@ loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, lo
     w->have_forward = 0;
     loom_status st = reserve(r, T, B);
     w->parts = parts_for(r, T, B);
-    if (st == LOOM_OK && r->gemm == LOOM_RNN_GEMM_XSMM)
+    if (st == LOOM_OK && r->gemm == LOOM_RNN_GEMM_XSMM) {
         st = dispatch_smm(r, B);
-    else if (st == LOOM_OK) /* no kernel of an earlier dtype may stay in use */
+        if (st == LOOM_OK && w->parts > 1 && !kernels_ready(r)) {
+            /* a part without its JIT kernel would run BLAS from two threads at once */
+            w->parts = 1;
+            st = dispatch_smm(r, B);
+        }
+    } else if (st == LOOM_OK) { /* no kernel of an earlier dtype may stay in use */
         memset(w->smm_forward, 0, 2 * units * RNN_MAX_PARTS * sizeof(loom_smm));
+    }
     if (st != LOOM_OK)
         return st;
     w->steps = T;
