@@ -62,6 +62,9 @@ function experiment.new(spec)
   if type(spec.run) ~= "function" then
     error("loom.experiment: 'run' must be a function(p, run)", 2)
   end
+  if spec.adjust ~= nil and type(spec.adjust) ~= "function" then
+    error("loom.experiment: 'adjust' must be a function(p, given)", 2)
+  end
   local given = spec.params or {}
   if type(given) ~= "table" then error("loom.experiment: 'params' must be a table", 2) end
   -- e.params stays name -> default, so code that reads defaults sees plain values.
@@ -70,7 +73,7 @@ function experiment.new(spec)
   if params.seed == nil then params.seed, kinds.seed = 42, "integer" end
   docs.seed = docs.seed or "seed of loom's generator and math.random"
   return setmetatable({name = spec.name, params = params, param_docs = docs, param_types = kinds,
-    run = spec.run, description = spec.description}, Experiment)
+    run = spec.run, adjust = spec.adjust, description = spec.description}, Experiment)
 end
 
 -- Sorted names of an experiment's params.
@@ -171,17 +174,18 @@ local function convert(e, key, text)
 end
 
 -- Params from defaults and overrides: "key=value" strings (the command line) and/or
--- key = value fields (from Lua), both checked against the defaults' types; nil and a
--- message on a bad override.
+-- key = value fields (from Lua), both checked against the defaults' types; then the
+-- experiment's adjust(p, given), which may change params the overrides did not name (given:
+-- the set of names they did). nil and a message on a bad override.
 function experiment.resolve(e, overrides)
-  local p = {}
+  local p, given = {}, {}
   for k, v in pairs(e.params) do p[k] = v end
   for k, v in pairs(overrides or {}) do
     if type(k) == "string" then
       local text = type(v) == "number" and math.type(v) == "float" and string.format("%.17g", v) or tostring(v)
       local converted, err = convert(e, k, text)
       if converted == nil then return nil, err end
-      p[k] = converted
+      p[k], given[k] = converted, true
     end
   end
   for _, item in ipairs(overrides or {}) do
@@ -191,7 +195,22 @@ function experiment.resolve(e, overrides)
     end
     local v, err = convert(e, key, text)
     if v == nil then return nil, err end
-    p[key] = v
+    p[key], given[key] = v, true
+  end
+  if e.adjust then
+    local before = {}
+    for k, v in pairs(p) do before[k] = v end
+    e.adjust(p, given)
+    for k, v in pairs(p) do
+      if before[k] == nil then error(string.format("%s: adjust added the param '%s', which has no default", e.name, k), 0) end
+      if given[k] and v ~= before[k] then
+        error(string.format("%s: adjust changed the param '%s', which was given", e.name, k), 0)
+      end
+      local kind = experiment.param_type(e, k)
+      if type(v) ~= type(before[k]) or (kind == "integer" and math.type(v) ~= "integer") then
+        error(string.format("%s: adjust gave the %s param '%s' the value %s", e.name, kind, k, tostring(v)), 0)
+      end
+    end
   end
   return p
 end

@@ -54,6 +54,38 @@ test("resolve takes key = value fields from Lua, checked the same way", function
   check(err:find("unknown param 'nope'", 1, true), "message: %s", err)
 end)
 
+test("adjust sets defaults that depend on other params, never a given one", function()
+  local function tasked(adjust)
+    return loom.experiment{name = "tasked", params = {task = "small", hidden = 64, lr = 0.002, deep = false},
+      run = function() end, adjust = adjust}
+  end
+  local big = {hidden = 256, lr = 0.003, deep = true}
+  local e = tasked(function(p, given)
+    if p.task == "big" then
+      for k, v in pairs(big) do if not given[k] then p[k] = v end end
+    end
+  end)
+  local p = assert(experiment.resolve(e, {"task=big"}))
+  equal(p.hidden .. " " .. p.lr .. " " .. tostring(p.deep), "256 0.003 true", "the task's defaults")
+  p = assert(experiment.resolve(e, {"task=big", "hidden=128", "deep=false"}))
+  equal(p.hidden .. " " .. p.lr .. " " .. tostring(p.deep), "128 0.003 false", "given params stay")
+  p = assert(experiment.resolve(e, {task = "big", lr = 0.01}))
+  equal(p.hidden .. " " .. p.lr, "256 0.01", "from Lua too")
+  p = assert(experiment.resolve(e, {}))
+  equal(p.hidden, 64, "other tasks keep the defaults")
+  -- what adjust may not do
+  checkerror("tasked: adjust changed the param 'hidden', which was given", experiment.resolve,
+    tasked(function(q) q.hidden = 1 end), {"hidden=5"})
+  checkerror("tasked: adjust added the param 'width', which has no default", experiment.resolve,
+    tasked(function(q) q.width = 1 end), {})
+  checkerror("tasked: adjust gave the integer param 'hidden' the value 1.5", experiment.resolve,
+    tasked(function(q) q.hidden = 1.5 end), {})
+  checkerror("tasked: adjust gave the boolean param 'deep' the value yes", experiment.resolve,
+    tasked(function(q) q.deep = "yes" end), {})
+  local ok, err = pcall(loom.experiment, {name = "x", run = function() end, adjust = 5})
+  check(not ok and err:find("loom.experiment: 'adjust' must be a function(p, given)", 1, true), "%s", tostring(err))
+end)
+
 test("loom.runs.run records a run from Lua", function()
   local dir = H.tempdir()
   local result, id = loom.runs.run(H.COUNTER, {n = 5, lr = 0.5}, {db = dir .. "/lua.db", quiet = true})

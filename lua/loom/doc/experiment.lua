@@ -2,7 +2,7 @@
 -- and the run object), read by help(x) and scripts/gen-api-docs.lua. Not code.
 return {
   { name = "loom.experiment",
-    signature = "loom.experiment{name = ..., params = {...}, run = fn [, description = ...]} -> experiment",
+    signature = "loom.experiment{name = ..., params = {...}, run = fn [, description = ..., adjust = fn]} -> experiment",
     doc = [[
 Declare an experiment. A script in scripts/experiments/ ends with `return loom.experiment{...}`:
   name         a non-empty string naming the experiment
@@ -13,6 +13,10 @@ Declare an experiment. A script in scripts/experiments/ ends with `return loom.e
   run          function(p, run): p holds the params after key=value overrides; run is the
                run object (run:log, run:progress, run:artifact); returns a table of results
   description  one line shown by `loom run --help script.lua`
+  adjust       (optional) function(p, given): after the overrides, may set params the caller
+               did not give (given[name] is true for those it did), e.g. defaults that
+               depend on another param; the run records the params as adjusted. Changing a
+               given param, adding a name or changing a param's type is an error.
 Example:
   return loom.experiment{ name = "ols", params = {n = 100, seed = 42},
     run = function(p, run)
