@@ -817,6 +817,21 @@ end
 -- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
 -- -> mean loss per token: one pass over the batches (in `order`, default as given) with
 -- gradient clipping by global norm; on_step(i, n, loss) after each batch.
+-- The batch with the decoder's inputs after <s> replaced by the model's own greedy outputs
+-- where it has them (Lake & Baroni's training without teacher forcing, at the level of a
+-- batch; no gradient flows through the choice of token). The targets stay the reference's.
+local function self_fed(model, b)
+  local T = b.tgt_in:rows()
+  local out = greedy_impl(model, b.src, b.src_lengths, {max_len = math.max(T - 1, 1)})
+  local tin = b.tgt_in:copy()
+  for j, ids in ipairs(out) do
+    for t = 1, math.min(#ids, T - 1) do
+      if b.tgt_out:get(t + 1, j) ~= PAD then tin:set(t + 1, j, ids[t]) end
+    end
+  end
+  return {src = b.src, src_lengths = b.src_lengths, tgt_in = tin, tgt_out = b.tgt_out, size = b.size}
+end
+
 local function train_epoch_impl(model, batches, opt, opts)
   opts = opts or {}
   local params = model:parameters()
@@ -828,7 +843,9 @@ local function train_epoch_impl(model, batches, opt, opts)
   local total, tokens = 0, 0
   for i, bi in ipairs(order) do
     model:zero_grad()
-    local loss, count = forward_backward_impl(model, batches[bi], {label_smoothing = opts.label_smoothing})
+    local batch = batches[bi]
+    if (opts.sampling or 0) > 0 and loom.rand(1, 1):get(1, 1) < opts.sampling then batch = self_fed(model, batch) end
+    local loss, count = forward_backward_impl(model, batch, {label_smoothing = opts.label_smoothing})
     if opts.clip and opts.clip > 0 then loom.optim.clip_grad_norm(params, opts.clip) end
     opt:step()
     total, tokens = total + loss * count, tokens + count
@@ -953,7 +970,8 @@ local BEAM_OPTS = {beam = "integer", nbest = "integer", length_penalty = "number
   max_len_ratio = "number"}
 local TRANSLATE_OPTS = {beam = "integer", reverse_source = "boolean", max_len = "integer",
   max_len_ratio = "number", length_penalty = "number", batch_size = "integer", replace_unk = "boolean"}
-local TRAIN_OPTS = {clip = "number", label_smoothing = "number", order = "list", on_step = "function"}
+local TRAIN_OPTS = {clip = "number", label_smoothing = "number", sampling = "number", order = "list",
+  on_step = "function"}
 local MAP_OPTS = {max_len = "integer", reverse_source = "boolean"}
 
 local function loss_options(fn, opts)
@@ -1171,6 +1189,7 @@ function seq2seq.train_epoch(model, batches, opt, opts)
   opts = check.options(fn, opts, TRAIN_OPTS)
   if opts.clip ~= nil then check.number(fn, "clip", opts.clip, 0) end
   if opts.label_smoothing ~= nil then check.number(fn, "label_smoothing", opts.label_smoothing, 0, 1) end
+  if opts.sampling ~= nil then check.number(fn, "sampling", opts.sampling, 0, 1) end
   if opts.order then
     for i, bi in ipairs(opts.order) do check.integer(fn, string.format("order[%d]", i), bi, 1, #batches) end
   end

@@ -362,6 +362,37 @@ test("dropout in float32: the same masks and gradients as float64", function()
   equal(m32:config().dropout, 0.3, "config")
 end)
 
+test("train_epoch with sampling = 1 trains on the model's own greedy outputs as decoder inputs", function()
+  local batch = random_batch(8, 9)
+  local a, b = make_model(CONFIGS[4], 12), make_model(CONFIGS[4], 12)
+  -- by hand: the greedy outputs after <s> where the reference has a target, then one step
+  local out = a:greedy(batch.src, batch.src_lengths, {max_len = batch.tgt_in:rows() - 1})
+  local tin = batch.tgt_in:copy()
+  for j, ids in ipairs(out) do
+    for t = 1, math.min(#ids, tin:rows() - 1) do
+      if batch.tgt_out:get(t + 1, j) ~= s2s.PAD then tin:set(t + 1, j, ids[t]) end
+    end
+  end
+  check((tin - batch.tgt_in):norm() > 0, "the model's outputs differ from the reference somewhere")
+  local fed = {src = batch.src, src_lengths = batch.src_lengths, tgt_in = tin, tgt_out = batch.tgt_out, size = 3}
+  a:zero_grad()
+  local want = a:forward_backward(fed)
+  loom.optim.sgd(a:parameters(), {lr = 0.1}):step()
+  local got = s2s.train_epoch(b, {batch}, loom.optim.sgd(b:parameters(), {lr = 0.1}), {sampling = 1})
+  close(got, want, 1e-12, "loss")
+  local pa = a:parameters()
+  for i, p in ipairs(b:parameters()) do
+    check((p.value - pa[i].value):norm() <= 1e-12, "%s after the step", p.name)
+  end
+  -- sampling = 0 is teacher forcing
+  local c, d = make_model(CONFIGS[4], 12), make_model(CONFIGS[4], 12)
+  c:zero_grad()
+  close(s2s.train_epoch(d, {batch}, loom.optim.sgd(d:parameters(), {lr = 0.1}), {sampling = 0}),
+    c:forward_backward(batch), 1e-12, "teacher forcing")
+  checkerror("seq2seq.train_epoch: sampling must be a finite number in 0..1, got 1.5", s2s.train_epoch, d, {batch},
+    loom.optim.sgd(d:parameters()), {sampling = 1.5})
+end)
+
 test("model options are checked", function()
   checkerror("seq2seq.model: attention must be none, dot, general, concat or bahdanau, got luong",
     s2s.model, {src_vocab = 5, tgt_vocab = 5, attention = "luong"})
