@@ -814,9 +814,6 @@ end
 
 ---- training and evaluation loops (what an experiment script calls) ----
 
--- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
--- -> mean loss per token: one pass over the batches (in `order`, default as given) with
--- gradient clipping by global norm; on_step(i, n, loss) after each batch.
 -- The batch with the decoder's inputs after <s> replaced by the model's own greedy outputs
 -- where it has them (Lake & Baroni's training without teacher forcing, at the level of a
 -- batch; no gradient flows through the choice of token). The targets stay the reference's.
@@ -832,6 +829,10 @@ local function self_fed(model, b)
   return {src = b.src, src_lengths = b.src_lengths, tgt_in = tin, tgt_out = b.tgt_out, size = b.size}
 end
 
+-- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, sampling = 0,
+-- order, on_step}]) -> mean loss per token: one pass over the batches (in `order`, default as
+-- given) with gradient clipping by global norm; on_step(i, n, loss) after each batch; each
+-- batch self-fed (above) with probability `sampling`.
 local function train_epoch_impl(model, batches, opt, opts)
   opts = opts or {}
   local params = model:parameters()
