@@ -195,7 +195,9 @@ local function positive(o, key, default)
 end
 
 -- seq2seq.model{src_vocab = n, tgt_vocab = n, embed = 32, hidden = 64, layers = 1,
---   bidirectional = false, attention = "general", input_feeding = true}
+--   bidirectional = false, attention = "general", input_feeding = true, dropout = 0}
+-- dropout p (while training): on both sides' embeddings and on the decoder's outputs o_t
+-- before the generator, each kept unit scaled by 1 / (1 - p) (nn.Dropout).
 local function model_impl(o)
   local self = setmetatable({}, Model)
   self.Vs, self.Vt = positive(o, "src_vocab"), positive(o, "tgt_vocab")
@@ -225,6 +227,13 @@ local function model_impl(o)
     self.combine = nn.Linear(2 * H, H, {bias = false})
   end
   self.generator = nn.Linear(H, self.Vt)
+  self.dropout = o.dropout or 0
+  if not (self.dropout >= 0 and self.dropout < 1) then
+    check.fail("seq2seq.model", "dropout must be in [0, 1), got %s", check.shown(self.dropout))
+  end
+  if self.dropout > 0 then
+    self.drops = {src = nn.Dropout(self.dropout), tgt = nn.Dropout(self.dropout), out = nn.Dropout(self.dropout)}
+  end
   self.training = true
   self.dtype = "float64"
   self.bufs = {}
@@ -270,6 +279,7 @@ function Model:train(mode)
   check_model("seq2seq.Model:train", self)
   self.training = mode == nil or not not mode
   for _, part in ipairs(self:parts()) do part[2]:train(self.training) end
+  for _, drop in pairs(self.drops or {}) do drop:train(self.training) end
   return self
 end
 
@@ -282,7 +292,7 @@ function Model:config()
   check_model("seq2seq.Model:config", self)
   return {src_vocab = self.Vs, tgt_vocab = self.Vt, embed = self.E, hidden = self.H,
     layers = self.layers, bidirectional = self.dirs == 2, attention = self.kind,
-    input_feeding = self.feed, dtype = self.dtype}
+    input_feeding = self.feed, dropout = self.dropout, dtype = self.dtype}
 end
 
 -- model:to(dtype) -> model: every part converted (parameters, gradients); the decoder kernel
@@ -347,6 +357,7 @@ end
 local function encode_impl(self, src, lengths)
   local B = #lengths
   local X = self.src_emb:forward(src)
+  if self.drops then X = self.drops.src:forward(X) end
   local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B,
     out = buffer(self, "keys", X:rows(), self.H)})
   local top, Hd = (self.layers - 1) * self.dirs, self.H // self.dirs
@@ -473,14 +484,25 @@ local function top_state_grad(self, dstate, B, name)
   return g
 end
 
+-- x through the model's dropout at `site` (src, tgt, out) when it has one; and back.
+local function dropped(self, site, x)
+  return self.drops and self.drops[site]:forward(x) or x
+end
+
+local function dropped_grad(self, site, dy)
+  return self.drops and self.drops[site]:backward(dy, dy) or dy
+end
+
 -- The teacher-forced forward pass through the C decoder: the loss and what backward needs.
 local function forward_pass(self, batch, opts)
   local B, T = batch.size, batch.tgt_in:rows()
   local f = {B = B, T = T, lengths = batch.src_lengths}
   f.keys, f.h0, f.c0 = encode_impl(self, batch.src, f.lengths)
   f.outs = buffer(self, "outs", T * B, self.H)
-  core_decoder(self):forward(f.outs, self.tgt_emb:forward(batch.tgt_in), f.h0, f.c0, f.keys, f.lengths, B)
-  local logits = self.generator:forward(f.outs)
+  core_decoder(self):forward(f.outs, dropped(self, "tgt", self.tgt_emb:forward(batch.tgt_in)), f.h0, f.c0,
+    f.keys, f.lengths, B)
+  f.gen_in = dropped(self, "out", f.outs)
+  local logits = self.generator:forward(f.gen_in)
   f.loss, f.dlogits, f.count = cross_entropy_impl(logits, batch.tgt_out:reshape(T * B, 1), opts.label_smoothing)
   return f
 end
@@ -491,7 +513,7 @@ local function reference_forward_pass(self, batch, opts)
   local lengths = batch.src_lengths
   local f = {B = B, T = T, lengths = lengths}
   f.keys, f.h0, f.c0 = encode_impl(self, batch.src, lengths)
-  local embs = self.tgt_emb:forward(batch.tgt_in):copy()
+  local embs = dropped(self, "tgt", self.tgt_emb:forward(batch.tgt_in)):copy()
   local outs = loom.zeros(T * B, H)
   local steps, feed, h, c = {}, self.feed and loom.zeros(B, H) or nil, f.h0, f.c0
   for t = 1, T do
@@ -501,7 +523,8 @@ local function reference_forward_pass(self, batch, opts)
     h, c, feed = st.h, st.c, st.out
   end
   f.steps, f.outs = steps, outs
-  local logits = self.generator:forward(outs)
+  f.gen_in = dropped(self, "out", outs)
+  local logits = self.generator:forward(f.gen_in)
   f.loss, f.dlogits, f.count = cross_entropy_impl(logits, batch.tgt_out:reshape(T * B, 1),
     opts.label_smoothing)
   return f
@@ -519,14 +542,14 @@ end
 local function forward_backward_impl(self, batch, opts)
   local f = forward_pass(self, batch, opts or {})
   local B, T, H = f.B, f.T, self.H
-  local douts = self.generator:backward(f.outs, f.dlogits)
+  local douts = dropped_grad(self, "out", self.generator:backward(f.gen_in, f.dlogits))
   local dembs, dkeys = buffer(self, "dembs", T * B, self.E), buffer(self, "dkeys", f.keys:rows(), H):fill_(0)
   local dh, dc = buffer(self, "dh", B, H), buffer(self, "dc", B, H)
   core_decoder(self):backward(dembs, dkeys, dh, dc, douts)
-  self.tgt_emb:backward(batch.tgt_in, dembs)
+  self.tgt_emb:backward(batch.tgt_in, dropped_grad(self, "tgt", dembs))
   local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B, "dh_T"),
     dc_T = top_state_grad(self, dc, B, "dc_T")})
-  self.src_emb:backward(batch.src, dX)
+  self.src_emb:backward(batch.src, dropped_grad(self, "src", dX))
   return f.loss, f.count
 end
 
@@ -534,7 +557,7 @@ end
 local function reference_forward_backward(self, batch, opts)
   local f = reference_forward_pass(self, batch, opts or {})
   local B, T, H = f.B, f.T, self.H
-  local douts = self.generator:backward(f.outs, f.dlogits):copy()
+  local douts = dropped_grad(self, "out", self.generator:backward(f.gen_in, f.dlogits)):copy()
   local dkeys, dembs = loom.zeros(f.keys:rows(), H), loom.zeros(T * B, self.E)
   local dh, dc, dfeed = loom.zeros(B, H), loom.zeros(B, H), nil
   for t = T, 1, -1 do
@@ -545,10 +568,10 @@ local function reference_forward_backward(self, batch, opts)
     dembs:slice((t - 1) * B + 1, t * B):copy_(demb)
     if dfeed then dfeed = dfeed:copy() end
   end
-  self.tgt_emb:backward(batch.tgt_in, dembs)
+  self.tgt_emb:backward(batch.tgt_in, dropped_grad(self, "tgt", dembs))
   local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B, "dh_T"),
     dc_T = top_state_grad(self, dc, B, "dc_T")})
-  self.src_emb:backward(batch.src, dX)
+  self.src_emb:backward(batch.src, dropped_grad(self, "src", dX))
   return f.loss, f.count
 end
 
@@ -791,9 +814,25 @@ end
 
 ---- training and evaluation loops (what an experiment script calls) ----
 
--- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}])
--- -> mean loss per token: one pass over the batches (in `order`, default as given) with
--- gradient clipping by global norm; on_step(i, n, loss) after each batch.
+-- The batch with the decoder's inputs after <s> replaced by the model's own greedy outputs
+-- where it has them (Lake & Baroni's training without teacher forcing, at the level of a
+-- batch; no gradient flows through the choice of token). The targets stay the reference's.
+local function self_fed(model, b)
+  local T = b.tgt_in:rows()
+  local out = greedy_impl(model, b.src, b.src_lengths, {max_len = math.max(T - 1, 1)})
+  local tin = b.tgt_in:copy()
+  for j, ids in ipairs(out) do
+    for t = 1, math.min(#ids, T - 1) do
+      if b.tgt_out:get(t + 1, j) ~= PAD then tin:set(t + 1, j, ids[t]) end
+    end
+  end
+  return {src = b.src, src_lengths = b.src_lengths, tgt_in = tin, tgt_out = b.tgt_out, size = b.size}
+end
+
+-- seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, sampling = 0,
+-- order, on_step}]) -> mean loss per token: one pass over the batches (in `order`, default as
+-- given) with gradient clipping by global norm; on_step(i, n, loss) after each batch; each
+-- batch self-fed (above) with probability `sampling`.
 local function train_epoch_impl(model, batches, opt, opts)
   opts = opts or {}
   local params = model:parameters()
@@ -805,7 +844,9 @@ local function train_epoch_impl(model, batches, opt, opts)
   local total, tokens = 0, 0
   for i, bi in ipairs(order) do
     model:zero_grad()
-    local loss, count = forward_backward_impl(model, batches[bi], {label_smoothing = opts.label_smoothing})
+    local batch = batches[bi]
+    if (opts.sampling or 0) > 0 and loom.rand(1, 1):get(1, 1) < opts.sampling then batch = self_fed(model, batch) end
+    local loss, count = forward_backward_impl(model, batch, {label_smoothing = opts.label_smoothing})
     if opts.clip and opts.clip > 0 then loom.optim.clip_grad_norm(params, opts.clip) end
     opt:step()
     total, tokens = total + loss * count, tokens + count
@@ -921,7 +962,8 @@ end
 ---- the public functions: arguments checked (loom.check), then the work above ----
 
 local MODEL_OPTS = {src_vocab = "integer", tgt_vocab = "integer", embed = "integer", hidden = "integer",
-  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean", dtype = "string"}
+  layers = "integer", bidirectional = "boolean", attention = "string", input_feeding = "boolean", dropout = "number",
+  dtype = "string"}
 local BATCHES_OPTS = {reverse_source = "boolean", sort = "boolean"}
 local LOSS_OPTS = {label_smoothing = "number"}
 local GREEDY_OPTS = {max_len = "integer", max_len_ratio = "number", attention = "boolean"}
@@ -929,7 +971,8 @@ local BEAM_OPTS = {beam = "integer", nbest = "integer", length_penalty = "number
   max_len_ratio = "number"}
 local TRANSLATE_OPTS = {beam = "integer", reverse_source = "boolean", max_len = "integer",
   max_len_ratio = "number", length_penalty = "number", batch_size = "integer", replace_unk = "boolean"}
-local TRAIN_OPTS = {clip = "number", label_smoothing = "number", order = "list", on_step = "function"}
+local TRAIN_OPTS = {clip = "number", label_smoothing = "number", sampling = "number", order = "list",
+  on_step = "function"}
 local MAP_OPTS = {max_len = "integer", reverse_source = "boolean"}
 
 local function loss_options(fn, opts)
@@ -1147,6 +1190,7 @@ function seq2seq.train_epoch(model, batches, opt, opts)
   opts = check.options(fn, opts, TRAIN_OPTS)
   if opts.clip ~= nil then check.number(fn, "clip", opts.clip, 0) end
   if opts.label_smoothing ~= nil then check.number(fn, "label_smoothing", opts.label_smoothing, 0, 1) end
+  if opts.sampling ~= nil then check.number(fn, "sampling", opts.sampling, 0, 1) end
   if opts.order then
     for i, bi in ipairs(opts.order) do check.integer(fn, string.format("order[%d]", i), bi, 1, #batches) end
   end

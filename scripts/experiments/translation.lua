@@ -156,7 +156,7 @@ end
 local function train(p, run, data, sv, tv)
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = p.embed,
     hidden = p.hidden, layers = p.layers, bidirectional = p.bidirectional,
-    attention = p.attention, input_feeding = p.input_feeding}
+    attention = p.attention, input_feeding = p.input_feeding, dropout = p.dropout}
   print(string.format("model: %s attention%s, %d parameters", p.attention,
     model.feed and " with input feeding" or "", model:num_parameters()))
   local opt = loom.optim.adam(model:parameters(), {lr = p.lr})
@@ -169,7 +169,7 @@ local function train(p, run, data, sv, tv)
   for epoch = 1, epochs do
     local t0 = os.clock()
     local loss = s2s.train_epoch(model, batches, opt, {clip = p.clip, label_smoothing = p.label_smoothing,
-      order = loom.permutation(#batches), on_step = function(i, n, l)
+      sampling = p.sampling, order = loom.permutation(#batches), on_step = function(i, n, l)
         step = step + 1
         if i % 50 == 0 then run:log{step = step, loss = l} end
         run:progress((epoch - 1) * n + i, epochs * n)
@@ -312,6 +312,8 @@ return loom.experiment{
     clip = {5.0, "gradient norm clipping"},
     decay = {0.5, "learning-rate factor when the validation loss stops improving"},
     label_smoothing = {0.0, "label smoothing of the target distribution"},
+    dropout = {0.0, "dropout on the embeddings and the decoder's outputs while training"},
+    sampling = {0.0, "fraction of batches whose decoder reads its own greedy outputs (0: teacher forcing)"},
     beam = {1, "beam size (1: greedy decoding)"},
     length_penalty = {0.0, "GNMT length penalty alpha of the beam search (0: none)"},
     max_len = {0, "the longest output decoded (0: 60 tokens, or 300 pieces for bible)"},

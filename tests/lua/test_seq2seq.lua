@@ -295,6 +295,104 @@ test("float32 models: model:to and the dtype option; a training step and decodin
   checkerror('seq2seq.Model:to: dtype must be "float32" or "float64", got "half"', m.to, m, "half")
 end)
 
+-- Dropout draws its masks from loom's generator: seeding before each pass fixes them, so the
+-- gradient of one fixed-mask network can be checked by central differences.
+test("dropout: gradients with fixed masks equal central differences; C equals the Lua reference; off in eval", function()
+  for _, c in ipairs{CONFIGS[1], CONFIGS[3], CONFIGS[5]} do
+    loom.seed(3)
+    local model = s2s.model{src_vocab = 8, tgt_vocab = 9, embed = 3, hidden = 4, layers = c.layers,
+      bidirectional = c.bidirectional, attention = c.attention, dropout = 0.4}
+    local batch = random_batch(8, 9)
+    local function pass(f)
+      loom.seed(77)
+      return f(model, batch, {label_smoothing = 0.1})
+    end
+    model:zero_grad()
+    local loss = pass(model.forward_backward)
+    local grads = {}
+    for i, p in ipairs(model:parameters()) do grads[i] = p.grad:copy() end
+    model:zero_grad()
+    close(pass(model.forward_backward_reference), loss, 1e-12, c.attention .. " reference loss")
+    for i, p in ipairs(model:parameters()) do
+      check((p.grad - grads[i]):norm() <= 1e-10 * math.max(1, grads[i]:norm()), "%s %s: C and reference differ",
+        c.attention, p.name)
+    end
+    for k, p in ipairs(model:parameters()) do
+      for i = 1, p.value:rows() do
+        for j = 1, p.value:cols() do
+          local orig, eps = p.value:get(i, j), 1e-6
+          p.value:set(i, j, orig + eps); local fp = pass(model.loss)
+          p.value:set(i, j, orig - eps); local fm = pass(model.loss)
+          p.value:set(i, j, orig)
+          local num, ana = (fp - fm) / (2 * eps), grads[k]:get(i, j)
+          local err = math.abs(num - ana) / math.max(math.abs(num), math.abs(ana), 1e-4)
+          check(err < 1e-5, "%s %s (%d,%d): analytic %.10g numeric %.10g", c.attention, p.name, i, j, ana, num)
+        end
+      end
+    end
+    -- the masks matter while training, and evaluation is the same network without dropout
+    loom.seed(78)
+    check(math.abs(model:loss(batch) - pass(model.loss)) > 1e-6, "%s: another mask, another loss", c.attention)
+    local plain = s2s.model{src_vocab = 8, tgt_vocab = 9, embed = 3, hidden = 4, layers = c.layers,
+      bidirectional = c.bidirectional, attention = c.attention}
+    plain:load_state_dict(model:state_dict())
+    model:eval()
+    close(model:loss(batch), plain:loss(batch), 1e-14, c.attention .. " eval loss")
+    equal(table.concat(model:greedy(batch.src, batch.src_lengths, {max_len = 5})[2], " "),
+      table.concat(plain:greedy(batch.src, batch.src_lengths, {max_len = 5})[2], " "), c.attention .. " eval greedy")
+    model:train()
+  end
+end)
+
+test("dropout in float32: the same masks and gradients as float64", function()
+  loom.seed(5)
+  local m64 = s2s.model{src_vocab = 8, tgt_vocab = 9, embed = 3, hidden = 4, dropout = 0.3}
+  loom.seed(5)
+  local m32 = s2s.model{src_vocab = 8, tgt_vocab = 9, embed = 3, hidden = 4, dropout = 0.3, dtype = "float32"}
+  local batch = random_batch(8, 9)
+  m64:zero_grad(); m32:zero_grad()
+  loom.seed(9); local l64 = m64:forward_backward(batch)
+  loom.seed(9); local l32 = m32:forward_backward(batch)
+  close(l32, l64, 1e-5, "loss")
+  local g32 = m32:parameters()
+  for i, p in ipairs(m64:parameters()) do
+    local d = g32[i].grad:double() - p.grad
+    check(d:norm() <= 1e-4 * math.max(p.grad:norm(), 1e-3), "%s: float32 gradient off by %g", p.name, d:norm())
+  end
+  equal(m32:config().dropout, 0.3, "config")
+end)
+
+test("train_epoch with sampling = 1 trains on the model's own greedy outputs as decoder inputs", function()
+  local batch = random_batch(8, 9)
+  local a, b = make_model(CONFIGS[4], 12), make_model(CONFIGS[4], 12)
+  -- by hand: the greedy outputs after <s> where the reference has a target, then one step
+  local out = a:greedy(batch.src, batch.src_lengths, {max_len = batch.tgt_in:rows() - 1})
+  local tin = batch.tgt_in:copy()
+  for j, ids in ipairs(out) do
+    for t = 1, math.min(#ids, tin:rows() - 1) do
+      if batch.tgt_out:get(t + 1, j) ~= s2s.PAD then tin:set(t + 1, j, ids[t]) end
+    end
+  end
+  check((tin - batch.tgt_in):norm() > 0, "the model's outputs differ from the reference somewhere")
+  local fed = {src = batch.src, src_lengths = batch.src_lengths, tgt_in = tin, tgt_out = batch.tgt_out, size = 3}
+  a:zero_grad()
+  local want = a:forward_backward(fed)
+  loom.optim.sgd(a:parameters(), {lr = 0.1}):step()
+  local got = s2s.train_epoch(b, {batch}, loom.optim.sgd(b:parameters(), {lr = 0.1}), {sampling = 1})
+  close(got, want, 1e-12, "loss")
+  local pa = a:parameters()
+  for i, p in ipairs(b:parameters()) do
+    check((p.value - pa[i].value):norm() <= 1e-12, "%s after the step", p.name)
+  end
+  -- sampling = 0 is teacher forcing
+  local c, d = make_model(CONFIGS[4], 12), make_model(CONFIGS[4], 12)
+  c:zero_grad()
+  close(s2s.train_epoch(d, {batch}, loom.optim.sgd(d:parameters(), {lr = 0.1}), {sampling = 0}),
+    c:forward_backward(batch), 1e-12, "teacher forcing")
+  checkerror("seq2seq.train_epoch: sampling must be a finite number in 0..1, got 1.5", s2s.train_epoch, d, {batch},
+    loom.optim.sgd(d:parameters()), {sampling = 1.5})
+end)
+
 test("model options are checked", function()
   checkerror("seq2seq.model: attention must be none, dot, general, concat or bahdanau, got luong",
     s2s.model, {src_vocab = 5, tgt_vocab = 5, attention = "luong"})
@@ -306,6 +404,11 @@ test("model options are checked", function()
   checkerror("seq2seq.model: option 'bidirectional' must be a boolean, got number", s2s.model,
     {src_vocab = 5, tgt_vocab = 5, bidirectional = 1})
   checkerror("seq2seq.model: options must be a table, got number", s2s.model, 5)
+  checkerror("seq2seq.model: dropout must be in [0, 1), got 1", s2s.model, {src_vocab = 5, tgt_vocab = 5, dropout = 1})
+  checkerror("seq2seq.model: dropout must be in [0, 1), got -0.1", s2s.model,
+    {src_vocab = 5, tgt_vocab = 5, dropout = -0.1})
+  checkerror("seq2seq.model: option 'dropout' must be a number, got string", s2s.model,
+    {src_vocab = 5, tgt_vocab = 5, dropout = "0.5"})
 end)
 
 test("arguments of the data side, the model's methods and the loops are checked", function()

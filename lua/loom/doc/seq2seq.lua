@@ -48,7 +48,7 @@ and beam-search decoding, evaluation by exact match. Target ids: <pad> 1, <unk> 
 src_lengths, tgt_in (<s> y, T x B), tgt_out (y </s>), size and the pairs. reverse_source
 reverses each source within its length (Sutskever et al. 2014).]]},
   {name = "loom.seq2seq.model",
-   signature = "seq2seq.model{src_vocab, tgt_vocab, embed = 32, hidden = 64, layers = 1, bidirectional = false, attention = \"general\", input_feeding = true, dtype = \"float64\"} -> model",
+   signature = "seq2seq.model{src_vocab, tgt_vocab, embed = 32, hidden = 64, layers = 1, bidirectional = false, attention = \"general\", input_feeding = true, dropout = 0, dtype = \"float64\"} -> model",
    doc = [[An encoder-decoder. Encoder: nn.Embedding -> nn.LSTM (layers; bidirectional halves
 hidden per direction); the decoder starts from the top layer's final h, c. Decoder:
 nn.LSTMCell over [embedding; previous attentional state] (Luong's input feeding) or
@@ -56,7 +56,9 @@ nn.LSTMCell over [embedding; previous attentional state] (Luong's input feeding)
 "dot", "general", "concat" or "bahdanau"; output tanh(W_c [context; h]) then the
 generator Linear. Parameters: src_embedding.*, encoder.*, tgt_embedding.*, decoder.*,
 attention.*, combine.weight, generator.* (PyTorch names inside each). dtype = "float32"
-builds it in float32 (model:to). The decoder runs in C (src/core/decoder.c): the teacher-forced
+builds it in float32 (model:to). dropout = p (in [0, 1)) drops units of both sides'
+embeddings and of the decoder's outputs before the generator while training (nn.Dropout,
+kept units scaled by 1 / (1 - p)); model:eval() turns it off. The decoder runs in C (src/core/decoder.c): the teacher-forced
 steps and their BPTT, greedy and beam decoding, in buffers the model keeps, so a training
 step allocates nothing besides the encoder's results once every batch shape was seen.]]},
   {name = "loom.seq2seq.cross_entropy", signature = "seq2seq.cross_entropy(logits, targets [, eps = 0]) -> loss, dlogits, tokens",
@@ -75,8 +77,8 @@ n-best) runs in C (src/core/beam.c).]]},
    signature = "seq2seq.beam_search_reference(decoder, src, lengths [, opts]) -> results",
    doc = "The same search in plain Lua tables: the naive reference the C bookkeeping is tested against (slow)."},
   {name = "loom.seq2seq.train_epoch",
-   signature = "seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, order, on_step}]) -> loss per token",
-   doc = "One pass of teacher-forced training: zero_grad, forward_backward, clip_grad_norm (global norm) and opt:step() per batch, in the given order; on_step(i, n, loss) after each."},
+   signature = "seq2seq.train_epoch(model, batches, opt [, {clip = 5, label_smoothing = 0, sampling = 0, order, on_step}]) -> loss per token",
+   doc = "One pass of teacher-forced training: zero_grad, forward_backward, clip_grad_norm (global norm) and opt:step() per batch, in the given order; on_step(i, n, loss) after each. sampling = p: each batch with probability p (drawn from loom's generator) reads the model's own greedy outputs as decoder inputs instead of the reference's (targets unchanged; Lake & Baroni 2018 trained half of the time so)."},
   {name = "loom.seq2seq.mean_loss", signature = "seq2seq.mean_loss(model, batches [, opts]) -> loss per token",
    doc = "Teacher-forced loss over batches without gradients (the validation loss for decay on plateau)."},
   {name = "loom.seq2seq.evaluate",
@@ -119,7 +121,7 @@ attention weight of that step in place of each <unk> (Luong et al. 2015b).]]},
   {name = "loom.seq2seq.Model:parameters", signature = "model:parameters() -> {{name, value, grad}, ...}",
    doc = "Every parameter with its part's prefix (src_embedding, encoder, tgt_embedding, decoder, attention, combine, generator)."},
   {name = "loom.seq2seq.Model:parts", signature = "model:parts() -> {{prefix, module}, ...}", doc = "The modules of the model in parameter order."},
-  {name = "loom.seq2seq.Model:config", signature = "model:config() -> table", doc = "The model's settings (vocabulary sizes, embed, hidden, layers, bidirectional, attention, input_feeding, dtype)."},
+  {name = "loom.seq2seq.Model:config", signature = "model:config() -> table", doc = "The model's settings (vocabulary sizes, embed, hidden, layers, bidirectional, attention, input_feeding, dropout, dtype)."},
   {name = "loom.seq2seq.Model:zero_grad", signature = "model:zero_grad() -> model", doc = "Zero every parameter gradient."},
   {name = "loom.seq2seq.Model:train", signature = "model:train([mode]) -> model", doc = "Training mode for every part."},
   {name = "loom.seq2seq.Model:eval", signature = "model:eval() -> model", doc = "Evaluation mode for every part."},
