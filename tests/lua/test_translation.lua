@@ -97,3 +97,17 @@ test("units=subwords: sentencepiece models per side, detokenised BLEU; task=bibl
   check(code ~= 0 and out:find("dataset 'bible' (", 1, true) and out:find("run `loom data fetch bible`", 1, true),
     "missing Bible data names the command:\n%s", out)
 end)
+
+test("task=bible takes the Bible's own defaults; every param given still wins", function()
+  local experiment = require "loom.experiment"
+  local e = assert(experiment.load(script))
+  local p = assert(experiment.resolve(e, {"task=bible"}))
+  equal(string.format("%d %d %s %d %g %d %g %d", p.embed, p.hidden, tostring(p.bidirectional), p.batch, p.lr,
+    p.epochs, p.label_smoothing, p.beam), "256 256 true 64 0.003 5 0.1 5", "the setting docs/translation.md measures")
+  p = assert(experiment.resolve(e, {"task=bible", "hidden=96", "beam=1", "bidirectional=false"}))
+  equal(string.format("%d %d %s", p.hidden, p.beam, tostring(p.bidirectional)), "96 1 false", "given params")
+  equal(p.embed, 256, "the rest still the Bible's")
+  p = assert(experiment.resolve(e, {"task=numbers"}))
+  equal(string.format("%d %d %s %d", p.embed, p.hidden, tostring(p.bidirectional), p.beam), "64 128 false 1",
+    "other tasks keep the small model")
+end)
