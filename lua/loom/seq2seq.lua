@@ -358,9 +358,11 @@ local function encode_impl(self, src, lengths)
   local B = #lengths
   local X = self.src_emb:forward(src)
   if self.drops then X = self.drops.src:forward(X) end
+  local units, Hd = self.layers * self.dirs, self.H // self.dirs
   local keys, hT, cT = self.encoder:forward(X, {lengths = lengths, batch = B,
-    out = buffer(self, "keys", X:rows(), self.H)})
-  local top, Hd = (self.layers - 1) * self.dirs, self.H // self.dirs
+    out = buffer(self, "keys", X:rows(), self.H), h_T = buffer(self, "enc_h_T", units * B, Hd),
+    c_T = buffer(self, "enc_c_T", units * B, Hd)})
+  local top = (self.layers - 1) * self.dirs
   local function first_state(S, name)
     local fwd = S:slice(top * B + 1, (top + 1) * B)
     if self.dirs == 1 then return fwd end
@@ -547,8 +549,11 @@ local function forward_backward_impl(self, batch, opts)
   local dh, dc = buffer(self, "dh", B, H), buffer(self, "dc", B, H)
   core_decoder(self):backward(dembs, dkeys, dh, dc, douts)
   self.tgt_emb:backward(batch.tgt_in, dropped_grad(self, "tgt", dembs))
+  -- the encoder's gradients into the model's buffers: a step allocates no matrix
+  local units, Hd = self.layers * self.dirs, H // self.dirs
   local dX = self.encoder:backward(dkeys, {dh_T = top_state_grad(self, dh, B, "dh_T"),
-    dc_T = top_state_grad(self, dc, B, "dc_T")})
+    dc_T = top_state_grad(self, dc, B, "dc_T"), dx = buffer(self, "enc_dx", f.keys:rows(), self.E),
+    dh0 = buffer(self, "enc_dh0", units * B, Hd), dc0 = buffer(self, "enc_dc0", units * B, Hd)})
   self.src_emb:backward(batch.src, dropped_grad(self, "src", dX))
   return f.loss, f.count
 end

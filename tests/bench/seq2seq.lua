@@ -75,8 +75,8 @@ for _, dtype in ipairs{"float64", "float32"} do
       threads, threads > 1 and "s" or "", ms))
   end
   loom.threads(1)
-  print(string.format("allocations per training step after warm-up (%s): %.1f, all of them the encoder's "
-    .. "nn.LSTM results; per decoder step: 0", dtype, allocations(train_step, 10)))
+  print(string.format("allocations per training step after warm-up (%s): %.1f (encoder and decoder write "
+    .. "into the model's buffers)", dtype, allocations(train_step, 10)))
   if dtype == "float64" then
     local tokens = 0
     local greedy = best_of_5(function()
