@@ -130,9 +130,20 @@ extern "C" loom_spm *loom_spm_load(const void *bytes, size_t len, loom_status *s
         sp = new (block) loom_spm;
         auto st = sp->processor.LoadFromSerializedProto(
             std::string_view(static_cast<const char *>(bytes), len));
-        if (st.ok())
+        // The library accepts a vocabulary whose unknown piece is missing or out of range,
+        // and PieceToId would then return that id for every unknown piece (found by
+        // tests/fuzz/fuzz_subword.c).
+        int size = st.ok() ? sp->processor.GetPieceSize() : 0, unk = st.ok() ? sp->processor.unk_id() : -1;
+        if (st.ok() && size > 0 && unk >= 0 && unk < size)
             return sp;
-        *status = fail_status(msg, cap, LOOM_EFORMAT, st, "not a sentencepiece model (the library cannot parse it)");
+        if (st.ok()) {
+            char why[96];
+            std::snprintf(why, sizeof why, "not a sentencepiece model (its unknown piece has id %d of %d pieces)",
+                          unk, size);
+            *status = fail(msg, cap, LOOM_EFORMAT, why);
+        } else {
+            *status = fail_status(msg, cap, LOOM_EFORMAT, st, "not a sentencepiece model (the library cannot parse it)");
+        }
     } catch (const std::bad_alloc &) {
         *status = fail(msg, cap, LOOM_ENOMEM, "not enough memory");
     } catch (const std::exception &e) {

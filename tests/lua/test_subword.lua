@@ -142,6 +142,14 @@ test("load: a missing or damaged model file is nil and a message, never a crash"
   check(text:find("not a sentencepiece model", 1, true), "text: %s", text)
   local _, cut = load_bytes(good:sub(1, #good // 2))
   check(cut:find("not a sentencepiece model", 1, true), "truncated: %s", cut)
+  -- a vocabulary the library parses but whose unknown piece is missing (found by the fuzzer,
+  -- tests/fuzz/corpus_subword/bad-no-unknown-piece.model)
+  local f = assert(io.open(PROJECT_DIR .. "/tests/fuzz/corpus_subword/bad-no-unknown-piece.model", "rb"))
+  local nounk = f:read("a")
+  f:close()
+  local none_unk, unk_why = load_bytes(nounk)
+  equal(none_unk, nil, "no unknown piece")
+  check(unk_why:find("not a sentencepiece model (its unknown piece has id -1 of 5 pieces)", 1, true), "%s", unk_why)
   -- The normalisation table (precompiled_charsmap) is most of the file: damage inside it
   -- is what the library would read out of bounds; the check refuses it first.
   local at = good:find("\x12", good:find("\x1a", 1, true), true) -- NormalizerSpec, field 2
