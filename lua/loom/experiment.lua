@@ -201,6 +201,9 @@ function experiment.resolve(e, overrides)
     local before = {}
     for k, v in pairs(p) do before[k] = v end
     e.adjust(p, given)
+    for k in pairs(before) do
+      if p[k] == nil then error(string.format("%s: adjust removed the param '%s'", e.name, k), 0) end
+    end
     for k, v in pairs(p) do
       if before[k] == nil then error(string.format("%s: adjust added the param '%s', which has no default", e.name, k), 0) end
       if given[k] and v ~= before[k] then

@@ -76,6 +76,7 @@ test("adjust sets defaults that depend on other params, never a given one", func
   -- what adjust may not do
   checkerror("tasked: adjust changed the param 'hidden', which was given", experiment.resolve,
     tasked(function(q) q.hidden = 1 end), {"hidden=5"})
+  checkerror("tasked: adjust removed the param 'lr'", experiment.resolve, tasked(function(q) q.lr = nil end), {})
   checkerror("tasked: adjust added the param 'width', which has no default", experiment.resolve,
     tasked(function(q) q.width = 1 end), {})
   checkerror("tasked: adjust gave the integer param 'hidden' the value 1.5", experiment.resolve,

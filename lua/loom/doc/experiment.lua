@@ -16,7 +16,7 @@ Declare an experiment. A script in scripts/experiments/ ends with `return loom.e
   adjust       (optional) function(p, given): after the overrides, may set params the caller
                did not give (given[name] is true for those it did), e.g. defaults that
                depend on another param; the run records the params as adjusted. Changing a
-               given param, adding a name or changing a param's type is an error.
+               given param, adding or removing a name or changing a param's type is an error.
 Example:
   return loom.experiment{ name = "ols", params = {n = 100, seed = 42},
     run = function(p, run)
