@@ -144,22 +144,24 @@ local function write_cost_artifacts(run, rows, over)
   print("wrote " .. png)
 end
 
--- One problem of n rows and p features, solved by every method; seconds per method.
+-- One problem of n rows and p features, solved by every method; seconds per method, the
+-- best of up to 3 solves while a method's solves take under half a second in all (a single
+-- timing on a shared machine can lose a time slice; the slow cases still run once).
 local function time_methods(n, p, sgd_epochs)
   local X = loom.randn(n, p)
   local y = X * loom.randn(p, 1) + loom.randn(n, 1)
   local t = {}
   for _, m in ipairs(COST_METHODS) do
-    local t0 = la.wall_time()
-    if m == "inverse" then
-      inverse_fit(X, y)
-    else
-      local opts = {method = m, tol = 1e-8}
-      if m == "sgd" then opts = {method = m, max_iter = sgd_epochs, batch = 256, tol = 1e-8} end
-      if m == "gd" then opts.max_iter = 500 end
-      la.lstsq(X, y, opts)
-    end
-    t[m] = la.wall_time() - t0
+    local opts = {method = m, tol = 1e-8}
+    if m == "sgd" then opts = {method = m, max_iter = sgd_epochs, batch = 256, tol = 1e-8} end
+    if m == "gd" then opts.max_iter = 500 end
+    local spent, runs = 0, 0
+    repeat
+      local t0 = la.wall_time()
+      if m == "inverse" then inverse_fit(X, y) else la.lstsq(X, y, opts) end
+      local dt = la.wall_time() - t0
+      t[m], spent, runs = math.min(t[m] or math.huge, dt), spent + dt, runs + 1
+    until runs == 3 or spent >= 0.5
   end
   X:close()
   return t
