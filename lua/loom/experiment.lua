@@ -1,6 +1,7 @@
 -- loom.experiment: the experiment contract: a script returns loom.experiment{name, params,
 -- run}; `loom run` parses key=value overrides against params, seeds, and calls run(p, run).
 -- Not the run store (loom.runs) nor progress display; those hook in through `recorder`.
+local check = require "loom.check"
 local experiment = {}
 
 local Experiment = {}
@@ -216,6 +217,68 @@ function experiment.resolve(e, overrides)
     end
   end
   return p
+end
+
+-- experiment.parse_command(args, spec) -> input, options | nil, usage: the arguments after a
+-- command word (args[1]) as `INPUT [--name VALUE]... [--flag]...`. spec.options lists the
+-- options that take a value, spec.flags those that do not (both without "--"), spec.required
+-- the options that must be given; spec.usage is the usage line returned for anything else
+-- (an unknown option, a second input, a missing value or input).
+local COMMAND_SPEC = {usage = "string", options = "list", flags = "list", required = "list", prefix = "string",
+  run = "function"}
+
+local function command_spec(fn, spec)
+  spec = check.options(fn, spec, COMMAND_SPEC)
+  if not spec.usage then check.fail(fn, "spec.usage must be a string, got nil") end
+  return spec
+end
+
+function experiment.parse_command(args, spec)
+  if type(args) ~= "table" then check.fail("loom.experiment.parse_command", "args must be a list, got %s", type(args)) end
+  spec = command_spec("loom.experiment.parse_command", spec)
+  local usage = spec.usage .. "\n"
+  local takes, flag = {}, {}
+  for _, name in ipairs(spec.options or {}) do takes[name] = true end
+  for _, name in ipairs(spec.flags or {}) do flag[name] = true end
+  local input, opts, i = nil, {}, 2
+  while i <= #args do
+    local a, name = args[i], args[i]:match("^%-%-(.+)$")
+    if name and takes[name] and args[i + 1] then opts[name], i = args[i + 1], i + 1
+    elseif name and flag[name] then opts[name] = true
+    elseif not name and not input then input = a
+    else return nil, usage end
+    i = i + 1
+  end
+  if not input then return nil, usage end
+  for _, name in ipairs(spec.required or {}) do
+    if not opts[name] then return nil, usage end
+  end
+  return input, opts
+end
+
+-- experiment.command(word, spec): lets an experiment script also be a command-line tool.
+-- When the calling script is the one `loom SCRIPT word ...` runs, parses its arguments
+-- (experiment.parse_command), calls spec.run(input, options) and exits: 0 when it returns,
+-- 2 with the usage line on standard error for bad arguments, 1 with the error (after
+-- spec.prefix, if any) when it raises. Otherwise (loaded by `loom run`, a test, a sweep)
+-- it does nothing.
+function experiment.command(word, spec)
+  if type(word) ~= "string" then check.fail("loom.experiment.command", "word must be a string, got %s", type(word)) end
+  spec = command_spec("loom.experiment.command", spec)
+  if not spec.run then check.fail("loom.experiment.command", "spec.run must be a function, got nil") end
+  local source = debug.getinfo(2, "S").source
+  if not (arg and arg[0] and source == "@" .. arg[0] and arg[1] == word) then return end
+  local input, opts = experiment.parse_command(arg, spec)
+  if not input then
+    io.stderr:write(opts)
+    os.exit(2)
+  end
+  local ok, err = pcall(spec.run, input, opts)
+  if not ok then
+    io.stderr:write(spec.prefix or "", tostring(err), "\n")
+    os.exit(1)
+  end
+  os.exit(0)
 end
 
 -- Load an experiment script: it must return loom.experiment{...}.

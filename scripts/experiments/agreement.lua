@@ -302,7 +302,7 @@ end
 
 local function load_model(path)
   local tensors, meta = loom.load(path)
-  if not tensors then error("cannot load model: " .. meta) end
+  if not tensors then error("cannot load model: " .. meta, 0) end
   local vocab = text.vocab_from_string(meta.vocab)
   local suffixes = meta.suffixes and text.vocab_from_string(meta.suffixes) or nil
   local p = {cell = meta.cell, hidden = tonumber(meta.hidden), embed = tonumber(meta.embed),
@@ -597,34 +597,10 @@ local experiment = loom.experiment{
 
 -- Run directly, the script is a predictor whose standard output holds the labels alone:
 --   loom scripts/experiments/agreement.lua predict PREFIXES|- --model PATH [--probe]
-local PREDICT_USAGE = "usage: loom scripts/experiments/agreement.lua predict FILE|- --model PATH [--probe]\n"
-local function predict_main(args)
-  local input, model, probe = nil, nil, false
-  local i = 2
-  while i <= #args do
-    if args[i] == "--model" then model, i = args[i + 1], i + 1
-    elseif args[i] == "--probe" then probe = true
-    elseif not input and args[i]:sub(1, 2) ~= "--" then input = args[i]
-    else
-      io.stderr:write(PREDICT_USAGE)
-      return 2
-    end
-    i = i + 1
-  end
-  if not input or not model then
-    io.stderr:write(PREDICT_USAGE)
-    return 2
-  end
-  local ok, err = pcall(predict_lines, model, input, probe)
-  if not ok then
-    io.stderr:write("agreement: ", tostring(err), "\n")
-    return 1
-  end
-  return 0
-end
-
-if arg and arg[0] == debug.getinfo(1, "S").source:sub(2) and arg[1] == "predict" then
-  os.exit(predict_main(arg))
-end
+require("loom.experiment").command("predict", {
+  usage = "usage: loom scripts/experiments/agreement.lua predict FILE|- --model PATH [--probe]",
+  options = {"model"}, flags = {"probe"}, required = {"model"}, prefix = "agreement: ",
+  run = function(input, opts) predict_lines(opts.model, input, opts.probe) end,
+})
 
 return experiment

@@ -841,36 +841,13 @@ local experiment = loom.experiment{
 
 -- Run directly, the script is a recogniser whose standard output holds "path<TAB>digit" lines:
 --   loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH
-local USAGE = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors\n"
-local function predict_main(args)
-  local input, path = nil, nil
-  local i = 2
-  while i <= #args do
-    if args[i] == "--checkpoint" then path, i = args[i + 1], i + 1
-    elseif not input and args[i]:sub(1, 2) ~= "--" then input = args[i]
-    else
-      io.stderr:write(USAGE)
-      return 2
-    end
-    i = i + 1
-  end
-  if not input or not path then
-    io.stderr:write(USAGE)
-    return 2
-  end
-  local ok, err = pcall(function()
-    local model, saved = load_model(path)
+require("loom.experiment").command("predict", {
+  usage = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors",
+  options = {"checkpoint"}, required = {"checkpoint"},
+  run = function(input, opts)
+    local model, saved = load_model(opts.checkpoint)
     recognise(model, saved, wav_files(input), io.stdout)
-  end)
-  if not ok then
-    io.stderr:write(tostring(err), "\n")
-    return 1
-  end
-  return 0
-end
-
-if arg and arg[0] == debug.getinfo(1, "S").source:sub(2) and arg[1] == "predict" then
-  os.exit(predict_main(arg))
-end
+  end,
+})
 
 return experiment

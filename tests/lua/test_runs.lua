@@ -113,6 +113,26 @@ test("loom.experiment checks its table", function()
     loom.experiment, {name = "x", params = {x = {}}, run = print})
 end)
 
+test("experiment.parse_command: INPUT, options with values, flags; the usage line for anything else", function()
+  local parse = require("loom.experiment").parse_command
+  local spec = {usage = "usage: x predict FILE --model PATH [--probe]", options = {"model"}, flags = {"probe"},
+    required = {"model"}}
+  local input, opts = parse({"predict", "in.txt", "--model", "m.safetensors", "--probe"}, spec)
+  equal(input, "in.txt", "the input")
+  equal(opts.model .. " " .. tostring(opts.probe), "m.safetensors true", "options")
+  input, opts = parse({"predict", "--model", "m", "-"}, spec)
+  equal(input .. " " .. opts.model .. " " .. tostring(opts.probe), "- m nil", "any order; '-' is an input")
+  for _, args in ipairs{{"predict"}, {"predict", "a"}, {"predict", "a", "b", "--model", "m"},
+      {"predict", "a", "--model"}, {"predict", "a", "--model", "m", "--color"}, {"predict", "a", "--probe", "x", "--model", "m"}} do
+    local none, usage = parse(args, spec)
+    equal(none, nil, table.concat(args, " "))
+    equal(usage, spec.usage .. "\n", "the usage line for " .. table.concat(args, " "))
+  end
+  checkerror("loom.experiment.parse_command: args must be a list, got string", parse, "predict", spec)
+  checkerror("loom.experiment.command: spec.run must be a function, got nil", require("loom.experiment").command,
+    "predict", {usage = "u"})
+end)
+
 -- ---- the store ----
 
 test("store schema: tables, columns, WAL", function()

@@ -23,6 +23,22 @@ Example:
       local X = loom.randn(p.n, 3)
       return {mean = X:mean()}
     end }]] },
+  { name = "loom.experiment.command",
+    signature = 'require("loom.experiment").command(word, {usage = ..., run = fn [, options = {...}, flags = {...}, required = {...}, prefix = ...]})',
+    doc = [[
+Lets an experiment script also be a command-line tool: when the script that calls it is the
+one `loom SCRIPT word INPUT [--name VALUE]... [--flag]...` runs, it parses those arguments,
+calls run(input, options) and exits; loaded any other way (`loom run`, a sweep, a test) it
+does nothing. options lists the options that take a value, flags those that do not (names
+without "--"), required the options that must be given. Exit status 0 when run returns, 2
+with the usage line on standard error for bad arguments (an unknown option, a second input,
+a missing value or input), 1 with prefix .. the error when run raises. The arguments alone:
+require("loom.experiment").parse_command(args, spec) -> input, options | nil, usage line.
+Example (the end of speech.lua, before `return experiment`):
+  require("loom.experiment").command("predict", {
+    usage = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH",
+    options = {"checkpoint"}, required = {"checkpoint"},
+    run = function(input, opts) recognise(load_model(opts.checkpoint), input) end })]] },
   { name = "loom run",
     signature = "loom run [--help] [--print-id | --json] script.lua [key=value ...]",
     doc = [[
