@@ -653,8 +653,10 @@ end
 -- sequence b is row (b-1)*k + j; candidates are taken best first (ties to the lower
 -- (j-1)*V + v, so beam 1 is greedy decoding); </s> finishes a hypothesis with score
 -- log-probability / ((5 + len) / 6)^alpha (len counting </s>), any other token extends
--- one, until k are extended or k have finished; a sequence is done when k have finished or,
--- at the start of the step after its length limit, its alive hypotheses finish as they are.
+-- one, until k are extended; the best k finished are kept. A sequence is done when none is
+-- alive, when k have finished and the best alive one's log-probability divided by the penalty
+-- of its length limit (a bound on any score it could reach) is no higher than the k-th, or, at
+-- the start of the step after its length limit, when its alive hypotheses finish as they are.
 
 -- seq2seq.beam_search_reference(decoder, src, lengths [, opts]): that search in plain Lua
 -- tables, the reference the C bookkeeping (seq2seq.beam_search, model:beam) is tested against.
@@ -671,9 +673,15 @@ local function beam_reference_impl(decoder, src, lengths, opts)
   end
   local ids = {}
   for r = 1, B * k do ids[r] = BOS end
+  local count = {}
   local function finish(b, h, logprob, len)
+    count[b] = (count[b] or 0) + 1
     finished[b][#finished[b] + 1] = {ids = h.ids, logprob = logprob,
-      score = logprob / length_penalty(len, alpha), order = #finished[b]}
+      score = logprob / length_penalty(len, alpha), order = count[b]}
+  end
+  local function keep_k(b)
+    table.sort(finished[b], higher("score"))
+    for i = #finished[b], k + 1, -1 do finished[b][i] = nil end
   end
   for step = 0, math.huge do
     local all = true
@@ -683,6 +691,7 @@ local function beam_reference_impl(decoder, src, lengths, opts)
           local h = hyps[(b - 1) * k + j]
           if h.logprob > -math.huge then finish(b, h, h.logprob, #h.ids) end
         end
+        keep_k(b)
         done[b] = true
       end
       all = all and done[b]
@@ -708,7 +717,7 @@ local function beam_reference_impl(decoder, src, lengths, opts)
       end
       local alive = 0
       for _, cand in ipairs(cands) do
-        if alive >= k or #finished[b] >= k then break end
+        if alive >= k then break end
         local prev = hyps[cand.r]
         if cand.v == EOS then
           finish(b, prev, cand.logprob, #prev.ids + 1)
@@ -720,7 +729,14 @@ local function beam_reference_impl(decoder, src, lengths, opts)
           new_hyps[r], rows[r], ids[r] = {ids = nid, logprob = cand.logprob}, cand.r, cand.v
         end
       end
-      if #finished[b] >= k or alive == 0 then done[b] = true end
+      keep_k(b)
+      if alive == 0 then
+        done[b] = true
+      elseif #finished[b] >= k then
+        local best = new_hyps[(b - 1) * k + 1].logprob
+        local bound = best < 0 and best / length_penalty(limits[b], alpha) or best
+        if bound <= finished[b][k].score then done[b] = true end
+      end
       for j = alive + 1, k do
         local r = (b - 1) * k + j
         new_hyps[r], rows[r], ids[r] = {ids = {}, logprob = -math.huge}, r, PAD

@@ -1,6 +1,6 @@
 /* beam.c: the beam search bookkeeping of beam.h: a bounded heap keeps each sequence's 2k
- * best candidates of a step (at most 2k - 1 are ever looked at: each one either extends a
- * hypothesis or finishes one, and k of either ends the step), finished lists kept sorted,
+ * best candidates of a step (enough: each row has one </s> among them, so at most k of them
+ * finish and the rest can extend k), finished lists kept sorted and cut to the best k,
  * token histories with back pointers. Not a model. */
 #include "beam.h"
 
@@ -94,18 +94,27 @@ static double length_penalty(size_t len, double alpha)
 }
 
 /* Sequence b's hypothesis (row after step len) finishes: inserted after every finished one
- * that scores at least as high, so the list stays best first with ties in finishing order. */
+ * that scores at least as high, so the list stays best first with ties in finishing order
+ * (step * 2k + place: a step finishes at most k, onto at most k kept). */
 static void finish(loom_beam *bm, size_t b, size_t row, size_t len, double logprob, size_t scored_len)
 {
     loom_beam_finished *list = bm->finished + b * 2 * bm->beam;
     size_t n = bm->nfinished[b]++;
-    loom_beam_finished f = {logprob / length_penalty(scored_len, bm->alpha), logprob, len, row, n};
+    loom_beam_finished f = {logprob / length_penalty(scored_len, bm->alpha), logprob, len, row,
+                            bm->step * 2 * bm->beam + n};
     size_t at = n;
     while (at > 0 && list[at - 1].score < f.score) {
         list[at] = list[at - 1];
         at--;
     }
     list[at] = f;
+}
+
+/* Only the k best finished hypotheses can be answers or decide when to stop. */
+static void keep_k_finished(loom_beam *bm, size_t b)
+{
+    if (bm->nfinished[b] > bm->beam)
+        bm->nfinished[b] = bm->beam;
 }
 
 int loom_beam_begin_step(loom_beam *bm)
@@ -118,6 +127,7 @@ int loom_beam_begin_step(loom_beam *bm)
                 if (bm->logprob[r] > -INFINITY)
                     finish(bm, b, r, bm->step, bm->logprob[r], bm->step);
             }
+            keep_k_finished(bm, b);
             bm->done[b] = 1;
         }
         all = all && bm->done[b];
@@ -202,11 +212,26 @@ static void empty_row(loom_beam *bm, size_t r)
     bm->from[bm->step * R + r] = r;
 }
 
+/* Whether sequence b can stop: k have finished and no alive hypothesis can score above the
+ * k-th of them. Log-probabilities only fall, so the best alive one (row b*k, taken first)
+ * is bounded by its log-probability under the largest length penalty it could still get. */
+static int settled(const loom_beam *bm, size_t b, size_t alive)
+{
+    size_t k = bm->beam;
+    if (alive == 0)
+        return 1;
+    if (bm->nfinished[b] < k)
+        return 0;
+    double best = bm->next_logprob[b * k];
+    double bound = best < 0 ? best / length_penalty(bm->limits[b], bm->alpha) : best;
+    return bound <= bm->finished[b * 2 * k + k - 1].score;
+}
+
 static void advance_sequence(loom_beam *bm, size_t b, const loom_matrix *lp)
 {
     size_t k = bm->beam, R = bm->batch * k, alive = 0;
     size_t n = bm->done[b] ? 0 : best_candidates(bm, b, lp);
-    for (size_t i = 0; i < n && alive < k && bm->nfinished[b] < k; i++) {
+    for (size_t i = 0; i < n && alive < k; i++) {
         const loom_beam_candidate *c = &bm->best[i];
         if (c->token == bm->eos) {
             finish(bm, b, c->row, bm->step, c->logprob, bm->step + 1);
@@ -219,7 +244,8 @@ static void advance_sequence(loom_beam *bm, size_t b, const loom_matrix *lp)
         bm->tokens[bm->step * R + r] = c->token;
         bm->from[bm->step * R + r] = c->row;
     }
-    if (!bm->done[b] && (bm->nfinished[b] >= k || alive == 0))
+    keep_k_finished(bm, b);
+    if (!bm->done[b] && settled(bm, b, alive))
         bm->done[b] = 1;
     for (size_t j = alive; j < k; j++)
         empty_row(bm, b * k + j);

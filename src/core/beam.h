@@ -7,8 +7,10 @@
  * candidates (j, v) of a sequence are taken best first (log-probability, ties to the lower
  * j*V + v, so beam 1 is greedy decoding): </s> finishes a hypothesis (score = log-probability
  * / ((5 + len) / 6)^alpha, len counting </s>), any other token extends one, until k are
- * extended or k have finished. A sequence is done when k have finished, or, at the start
- * of the step after its length limit, its alive hypotheses finish as they are. */
+ * extended; the best k finished are kept. A sequence is done when no hypothesis is alive, when
+ * k have finished and the best alive one cannot beat the k-th (its log-probability can only
+ * fall; divided by the penalty of its length limit it bounds any score it could reach), or, at
+ * the start of the step after its length limit, when its alive hypotheses finish as they are. */
 #ifndef LOOM_BEAM_H
 #define LOOM_BEAM_H
 
@@ -39,7 +41,7 @@ typedef struct loom_beam {
     size_t *parents;                  /* R: the row (before the step) each row continues */
     size_t *tokens, *from;            /* max_len x R: token of row r at step s+1, its row before */
     unsigned char *done;              /* B */
-    loom_beam_finished *finished;     /* B x 2k, each sequence's best first */
+    loom_beam_finished *finished;     /* B x 2k, each sequence's best first (k kept between steps) */
     size_t *nfinished;                /* B */
     loom_beam_candidate *best;        /* 2k: a sequence's best candidates of one step */
     void *block;                      /* all of the above, owned; grows, never shrinks */

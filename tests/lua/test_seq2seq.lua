@@ -172,6 +172,36 @@ test("beam search: a hand-computed example (beam 2, n-best, length penalty), C a
   end
 end)
 
+test("beam search: k finished do not end the search while an alive hypothesis can still beat them", function()
+  -- ids 5 = a, 6 = b, 7 = c: after <s> a .6, b .3, </s> .1; after a: c .99, </s> .01; after b:
+  -- </s> .99, c .01; after c: </s> 1. Step 2's best candidates are a c (.594), b </s> (.297),
+  -- a </s> (.006), b c (.003): two finish while a c is alive, and stopping at k = 2 finished
+  -- would answer b. Step 3 finishes a c: the best.
+  local P = {[s2s.BOS] = {[4] = 0.1, [5] = 0.6, [6] = 0.3}, [5] = {[7] = 0.99, [4] = 0.01},
+    [6] = {[4] = 0.99, [7] = 0.01}, [7] = {[4] = 1}}
+  local decoder = {
+    start = function(_, lengths, k) return {n = #lengths * k} end,
+    step = function(st, ids)
+      local lp = loom.fill(st.n, 7, math.log(1e-300))
+      for r = 1, st.n do
+        for v, p in pairs(P[ids[r]] or P[7]) do lp:set(r, v, math.log(p)) end
+      end
+      return lp
+    end,
+    reorder = function() end,
+  }
+  for name, search in pairs{["seq2seq.beam_search"] = s2s.beam_search,
+                            ["seq2seq.beam_search_reference"] = s2s.beam_search_reference} do
+    for _, alpha in ipairs{0, 1} do
+      local r = search(decoder, loom.fill(1, 1, 5), {1}, {beam = 2, nbest = 2, max_len = 10, length_penalty = alpha})
+      local what = string.format("%s, length penalty %g", name, alpha)
+      equal(table.concat(r[1][1].ids, " "), "5 7", what .. ": best a c")
+      close(r[1][1].logprob, math.log(0.594), 1e-14, what .. ": its log-probability")
+      equal(table.concat(r[1][2].ids, " "), "6", what .. ": second b")
+    end
+  end
+end)
+
 for _, c in ipairs(CONFIGS) do
   test("seq2seq " .. c.attention .. ": the C decoder equals the step-by-step Lua reference (loss, every gradient)", function()
     local model = make_model(c, 13)
