@@ -52,13 +52,14 @@ end
 
 -- E.cli(script) -> run, dir, bin, path: run(args) is `loom run --quiet` of
 -- scripts/experiments/<script> with the key=value text args, in a fresh folder dir with its
--- own runs.db, returning its output (stdout and stderr) and exit code.
+-- own runs.db (removed after the test file), returning its output (stdout and stderr) and exit code.
 function E.cli(script)
   local bin = os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom")
   local path = PROJECT_DIR .. "/scripts/experiments/" .. script
-  local dir = os.tmpname()
-  os.remove(dir)
-  os.execute("mkdir -p '" .. dir .. "'")
+  local mk = io.popen("mktemp -d /tmp/loom-test-XXXXXX")
+  local dir = mk:read("l")
+  mk:close()
+  at_exit(function() E.cleanup(dir) end)
   local function run(args)
     local cmd = string.format("cd '%s' && LOOM_DB='%s/runs.db' '%s' run --quiet '%s' %s 2>&1", dir, dir,
       bin, path, args)

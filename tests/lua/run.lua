@@ -102,6 +102,10 @@ function data_dir(name)
   return dir
 end
 
+-- at_exit(fn): fn runs after the last test file (scratch folders shared by a file's tests).
+exit_hooks = {}
+function at_exit(fn) exit_hooks[#exit_hooks + 1] = fn end
+
 -- The Debian python3 with torch/numpy, or nil with the reason.
 function reference_python(modules)
   local py = os.getenv("LOOM_REFERENCE_PYTHON") or "/usr/bin/python3"
@@ -131,6 +135,7 @@ for i = 1, #arg do
   end
 end
 
+for _, fn in ipairs(exit_hooks) do pcall(fn) end
 if #failures > 0 then print("failed: " .. table.concat(failures, ", ")) end
 print(string.format("%d passed, %d failed, %d skipped", passed, failed, skipped))
 os.exit(failed == 0 and passed + skipped > 0 and 0 or 1)
