@@ -245,8 +245,13 @@ local function first_line(msg)
   return (tostring(msg):match("^[^\n]*"))
 end
 
--- The failure as the user needs it: at their line, without loom's runner frames.
+-- The failure as the user needs it: at their line, without loom's runner frames. A message
+-- the script raised with error(msg, 0) (no position: a bad param, a missing file) is meant
+-- for the user as it is, so it stays one line.
 local function run_traceback(err)
+  if type(err) == "string" and debug.getinfo(2, "f").func == error and not err:find("^%S+:%d+: ") then
+    return err
+  end
   local text = cli.user_traceback(err, 2) -- not a tail call: the level counts this frame
   return text
 end

@@ -149,6 +149,22 @@ test("a failed run blames the user's line, without loom's runner frames", functi
   H.cleanup(dir)
 end)
 
+test("a message the script raises with error(msg, 0) is one line; error(msg) keeps the traceback", function()
+  local dir = H.tempdir()
+  write(dir .. "/user.lua", [[
+return require("loom").experiment{name = "user", params = {level = 0}, run = function(p)
+  error("user: no such split 'x'", p.level)
+end}
+]])
+  local rc, out = H.loom(dir, "run --quiet user.lua")
+  equal(rc, 1, "rc")
+  check(out:find("failed: user: no such split 'x'\n$"), "one line: %s", out)
+  check(not out:find("traceback", 1, true), "no traceback: %s", out)
+  rc, out = H.loom(dir, "run --quiet user.lua level=1")
+  check(out:find("failed: user.lua:2: user: no such split 'x'\nstack traceback:\n", 1, true), "a positioned error: %s", out)
+  H.cleanup(dir)
+end)
+
 test("results print in natural order", function()
   local dir = script_dir()
   local rc, out = H.loom(dir, "run --quiet described.lua")
