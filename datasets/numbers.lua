@@ -28,6 +28,13 @@ function numbers.tokens(words, chars)
   return out
 end
 
+-- numbers.text(tokens, chars) -> the words numbers.tokens split: hyphens joined back to
+-- their neighbours ("eighty - three" -> "eighty-three"); with chars, "_" back to spaces.
+function numbers.text(tokens, chars)
+  if chars then return (table.concat(tokens):gsub("_", " ")) end
+  return (table.concat(tokens, " "):gsub(" %- ", "-"))
+end
+
 -- A number with a uniformly chosen count of digits (min_digits..digits of max), uniform
 -- among those.
 local function draw(loom, max, min_digits)

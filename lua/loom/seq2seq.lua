@@ -950,6 +950,7 @@ local function save_impl(self, path, src_vocab, tgt_vocab, opts)
   local meta = {format = "loom.seq2seq", src_tokens = src_vocab:serialize(), tgt_tokens = tgt_vocab:serialize(),
     reverse_source = tostring(opts and opts.reverse_source == true)}
   for key, value in pairs(self:config()) do meta["config." .. key] = tostring(value) end
+  for key, value in pairs(opts and opts.meta or {}) do meta["meta." .. key] = value end
   return loom.save(path, self:state_dict(), meta)
 end
 
@@ -977,7 +978,12 @@ local function load_impl(path)
   end
   local loaded, err = pcall(model.load_state_dict, model, tensors)
   if not loaded then return nil, string.format("seq2seq.load: %s: %s", path, tostring(err):gsub("\n.*", "")) end
-  return model, src_vocab, tgt_vocab, {reverse_source = meta.reverse_source == "true"}
+  local extra = {}
+  for key, value in pairs(meta) do
+    local name = key:match("^meta%.(.+)$")
+    if name then extra[name] = value end
+  end
+  return model, src_vocab, tgt_vocab, {reverse_source = meta.reverse_source == "true", meta = extra}
 end
 
 ---- the public functions: arguments checked (loom.check), then the work above ----
@@ -1016,14 +1022,19 @@ local function decode_options(fn, opts, spec)
   return opts
 end
 
--- model:save(path, src_vocab, tgt_vocab [, {reverse_source = false}]) -> true | nil, message
+-- model:save(path, src_vocab, tgt_vocab [, {reverse_source = false, meta = {}}]) -> true | nil, message
 function Model:save(path, src_vocab, tgt_vocab, opts)
   local fn = "seq2seq.Model:save"
   check_model(fn, self)
   check.string(fn, "path", path)
   check_vocab(fn, "src_vocab", src_vocab)
   check_vocab(fn, "tgt_vocab", tgt_vocab)
-  opts = check.options(fn, opts, {reverse_source = "boolean"})
+  opts = check.options(fn, opts, {reverse_source = "boolean", meta = "table"})
+  for key, value in pairs(opts.meta or {}) do
+    if type(key) ~= "string" or type(value) ~= "string" then
+      check.fail(fn, "meta must map strings to strings, got %s = %s", type(key), type(value))
+    end
+  end
   if src_vocab:size() ~= self.Vs or tgt_vocab:size() ~= self.Vt then
     check.fail(fn, "the vocabularies have %d and %d tokens, the model %d and %d", src_vocab:size(), tgt_vocab:size(),
       self.Vs, self.Vt)
@@ -1031,7 +1042,7 @@ function Model:save(path, src_vocab, tgt_vocab, opts)
   return save_impl(self, path, src_vocab, tgt_vocab, opts)
 end
 
--- seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source} | nil, message
+-- seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source, meta} | nil, message
 function seq2seq.load(path)
   check.string("seq2seq.load", "path", path)
   return load_impl(path)

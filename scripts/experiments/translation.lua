@@ -60,17 +60,23 @@ end
 local function load_data(p)
   local train_path, test_path
   if p.train ~= "" or p.test ~= "" then
-    if p.train == "" or p.test == "" then error("give both train=FILE and test=FILE", 0) end
+    if p.train == "" or p.test == "" then
+      error("give both train=FILE and test=FILE (or test=FILE with checkpoint=PATH to score a trained model)", 0)
+    end
     train_path, test_path = p.train, p.test
   elseif p.task == "numbers" then
     local numbers = dofile(loom.data.generator("numbers.lua"))
+    if p.numbers_train + p.numbers_test > p.max_number then
+      error(string.format("numbers_train + numbers_test (%d) must not exceed max_number (%d): train and test"
+        .. " numbers are distinct", p.numbers_train + p.numbers_test, p.max_number), 0)
+    end
     local train, test = numbers.generate{source = p.source_lang, target = p.target_lang, chars = p.chars,
       train = p.quick and math.min(p.numbers_train, 4000) or p.numbers_train, test = p.numbers_test,
       max = p.max_number, seed = p.seed}
     local val = {}
     for i = #train - math.max(#train // 20, 1) + 1, #train do val[#val + 1] = train[i] end
     for _ = 1, #val do train[#train] = nil end
-    return {train = train, val = val, test = thin(test, p.quick and 500 or 0),
+    return {train = train, val = val, test = thin(test, p.quick and 500 or 0), tokens = "numbers",
       source = string.format("ICU spell-out %s -> %s, numbers 1..%d", p.source_lang, p.target_lang, p.max_number)}
   elseif p.task == "bible" then
     return bible_data(p)
@@ -131,6 +137,7 @@ local function subwords(p, run, data)
   end
   data.train = kept
   data.detok = function(pieces) return models.tgt:decode(pieces) end
+  data.tokens = "subwords"
 end
 
 local function text_of(data, pr, side)
@@ -152,6 +159,17 @@ local function vocabularies(train)
 end
 
 -- ---- training ----
+
+-- What translate= and test= with checkpoint= need besides the model: how text becomes
+-- tokens and the decoding settings (strings, kept in the checkpoint's metadata).
+local DECODING = {beam = "integer", max_len = "integer", max_len_ratio = "number", length_penalty = "number",
+  replace_unk = "boolean"}
+
+local function saved_settings(p, data, epoch)
+  local meta = {epoch = tostring(epoch), task = p.task, tokens = data.tokens or "words", chars = tostring(p.chars)}
+  for k in pairs(DECODING) do meta[k] = tostring(p[k]) end
+  return meta
+end
 
 local function train(p, run, data, sv, tv)
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = p.embed,
@@ -183,8 +201,8 @@ local function train(p, run, data, sv, tv)
       epoch, loss, val_loss, data.detok and "BLEU" or "exact match", val, opt.lr, os.clock() - t0))
     if val >= best then
       best, best_state = val, model:state_dict()
-      loom.save(run:artifact("model.safetensors"), best_state, {epoch = tostring(epoch),
-        src_vocab = sv:serialize(), tgt_vocab = tv:serialize()})
+      assert(model:save(run:artifact("model.safetensors"), sv, tv, {reverse_source = p.reverse_source,
+        meta = saved_settings(p, data, epoch)}))
     end
     -- Decay on plateau of the validation loss (OpenNMT's start_decay rule).
     if val_loss >= best_loss and p.decay < 1 then opt.lr = opt.lr * p.decay end
@@ -290,10 +308,92 @@ local function report(p, run, model, data, sv, tv)
   return result
 end
 
-local BIBLE_DEFAULTS = {embed = 256, hidden = 256, bidirectional = true, batch = 64, lr = 0.003, epochs = 5,
-  label_smoothing = 0.1, beam = 5}
+-- ---- a trained model on new text (translate=, test= with checkpoint=) ----
 
-return loom.experiment{
+-- A run's model with its text codec: words (whitespace), number words (hyphens split, or
+-- characters) or the run's sentencepiece models (src.model and tgt.model beside the
+-- checkpoint, where the run saved them).
+local function load_translator(path)
+  local model, sv, tv, info = s2s.load(path)
+  if not model then error("translation: " .. sv:gsub("^seq2seq%.load: ", ""), 0) end
+  local meta = info.meta
+  if not meta.tokens then error("translation: " .. path .. " is not a model saved by translation.lua", 0) end
+  local t = {model = model, sv = sv, tv = tv, reverse_source = info.reverse_source, meta = meta}
+  if meta.tokens == "numbers" then
+    local numbers, chars = dofile(loom.data.generator("numbers.lua")), meta.chars == "true"
+    t.encode = function(line) return numbers.tokens(line, chars) end
+    t.encode_tgt, t.text = t.encode, function(tokens) return numbers.text(tokens, chars) end
+  elseif meta.tokens == "subwords" then
+    local dir = path:match("^(.*)/[^/]*$") or "."
+    local sp = {}
+    for _, side in ipairs{"src", "tgt"} do
+      local m, err = loom.text.sentencepiece.load(dir .. "/" .. side .. ".model")
+      if not m then
+        error(string.format("translation: %s needs the run's %s.model beside it (%s)", path, side, err), 0)
+      end
+      sp[side] = m
+    end
+    t.encode = function(line) return sp.src:encode(line) end
+    t.encode_tgt, t.text = function(line) return sp.tgt:encode(line) end, function(pieces) return sp.tgt:decode(pieces) end
+    t.detok = t.text
+  else
+    t.encode, t.encode_tgt = loom.text.tokenize, loom.text.tokenize
+    t.text = function(tokens) return table.concat(tokens, " ") end
+  end
+  return t
+end
+
+-- The lines of a file ("-": standard input), without their line ends.
+local function lines_of(path)
+  local f = path == "-" and io.stdin or io.open(path)
+  if not f then error("translation: cannot open " .. path, 0) end
+  local lines = {}
+  for line in f:lines() do lines[#lines + 1] = line:gsub("\r$", "") end
+  if f ~= io.stdin then f:close() end
+  return lines
+end
+
+-- translate=: the output text of each line, in order ("" for a blank line).
+local function translate_lines(t, p, lines)
+  local sources, at = {}, {}
+  for i, line in ipairs(lines) do
+    local tokens = t.encode(line)
+    if #tokens > 0 then sources[#sources + 1], at[#sources + 1] = tokens, i end
+  end
+  local outputs = {}
+  for i = 1, #lines do outputs[i] = "" end
+  local decoded = t.model:translate(sources, t.sv, t.tv, {beam = p.beam, reverse_source = t.reverse_source,
+    max_len = p.max_len > 0 and p.max_len or nil, max_len_ratio = p.max_len_ratio > 0 and p.max_len_ratio or nil,
+    length_penalty = p.length_penalty, replace_unk = p.replace_unk})
+  for k, tokens in ipairs(decoded) do outputs[at[k]] = t.text(tokens) end
+  return outputs
+end
+
+-- test= with checkpoint=: a pair file read through the model's own codec, as a test set.
+local function checkpoint_test_data(t, path)
+  local data = {test = {}, tokens = t.meta.tokens, detok = t.detok, source = path}
+  for k, pr in ipairs(read(path)) do
+    local src, tgt = table.concat(pr.src, " "), table.concat(pr.tgt, " ")
+    data.test[k] = {src = t.encode(src), tgt = t.encode_tgt(tgt), src_text = src, tgt_text = tgt}
+  end
+  return data
+end
+
+-- Defaults of their own for a task (docs/translation.md measures them); every param given
+-- still wins. The Bible is a real language pair: a larger model, bigger batches and beam
+-- search.
+local TASK_DEFAULTS = {
+  bible = {embed = 256, hidden = 256, bidirectional = true, batch = 64, lr = 0.003, epochs = 5,
+    label_smoothing = 0.1, beam = 5},
+}
+
+-- The task whose defaults apply: none for pair files.
+local function defaults_task(p)
+  if p.train ~= "" then return nil end
+  return p.task
+end
+
+local experiment = loom.experiment{
   name = "translation",
   description = "LSTM encoder-decoder with attention on SCAN or any pair file: exact match, by target length",
   params = {
@@ -325,6 +425,8 @@ return loom.experiment{
     vocab_size = {4000, "subwords: sentencepiece vocabulary of each language (at most 1000 when quick)"},
     max_pieces = {120, "subwords: training skips pairs longer than this on either side"},
     replace_unk = {false, "replace <unk> outputs by the source word of largest attention"},
+    translate = {"", "a file of sentences (one per line; - for standard input) to translate with checkpoint="},
+    checkpoint = {"", "the model.safetensors of an earlier run, for translate= or test= (without train=)"},
     max_train = {0, "at most this many training pairs (0: all, or 2000 when quick)"},
     max_test = {0, "at most this many test pairs (0: all, or 500 when quick)"},
     quick = {false, "the demo setting: small model, 4 epochs, subsets"},
@@ -336,17 +438,41 @@ return loom.experiment{
     numbers_test = {2000, "numbers task: test pairs (numbers never seen in training)"},
     max_number = {999999, "numbers task: the largest number"},
   },
-  -- The Bible is a real language pair: a larger model, bigger batches and beam search by
-  -- default (the setting docs/translation.md measures); every param given still wins.
   adjust = function(p, given)
-    if p.task ~= "bible" then return end
-    for k, v in pairs(BIBLE_DEFAULTS) do
+    if p.checkpoint ~= "" then
+      -- A trained model decodes as its run did (beam, lengths) unless told otherwise.
+      local _, meta = loom.load(p.checkpoint)
+      for k, kind in pairs(type(meta) == "table" and DECODING or {}) do
+        local v = meta["meta." .. k]
+        if v and not given[k] then
+          if kind == "boolean" then p[k] = v == "true" else p[k] = tonumber(v) or p[k] end
+          if kind == "integer" then p[k] = math.tointeger(p[k]) or p[k] end
+        end
+      end
+      return
+    end
+    for k, v in pairs(TASK_DEFAULTS[defaults_task(p)] or {}) do
       if not given[k] then p[k] = v end
     end
   end,
   run = function(p, run)
     -- Decoder steps are small products (batch x hidden): one BLAS thread is faster.
     loom.threads(p.threads)
+    if p.translate ~= "" or (p.checkpoint ~= "" and p.train == "") then
+      if p.checkpoint == "" then error("translate=FILE needs checkpoint=PATH (the model.safetensors of a run)", 0) end
+      local t = load_translator(p.checkpoint)
+      if p.translate ~= "" then
+        local outputs = translate_lines(t, p, lines_of(p.translate))
+        for _, line in ipairs(outputs) do print(line) end
+        return {translated = #outputs}
+      end
+      if p.test == "" then error("checkpoint= needs translate=FILE or test=FILE", 0) end
+      local data = checkpoint_test_data(t, p.test)
+      print(string.format("data: %s; %d test pairs; model %s (epoch %s)", p.test, #data.test, p.checkpoint,
+        t.meta.epoch or "?"))
+      p.reverse_source, p.attention = t.reverse_source, t.model:config().attention
+      return report(p, run, t.model, data, t.sv, t.tv)
+    end
     if p.quick then p.hidden, p.embed = math.min(p.hidden, 64), math.min(p.embed, 32) end
     local data = load_data(p)
     if p.max_len == 0 then p.max_len = p.task == "bible" and 300 or 60 end
@@ -362,6 +488,31 @@ return loom.experiment{
     local model, best_val = train(p, run, data, sv, tv)
     local result = report(p, run, model, data, sv, tv)
     result[data.detok and "best_val_bleu" or "best_val_exact"] = best_val
+    result.model = run:artifact("model.safetensors")
     return result
   end,
 }
+
+-- Run directly, the script is a translator whose standard output holds one line per input line:
+--   loom scripts/experiments/translation.lua translate FILE|- --checkpoint PATH [--beam K]
+require("loom.experiment").command("translate", {
+  usage = "usage: loom scripts/experiments/translation.lua translate FILE|- --checkpoint MODEL.safetensors [--beam K]",
+  options = {"checkpoint", "beam"}, required = {"checkpoint"}, prefix = "",
+  run = function(input, opts)
+    local beam = opts.beam and math.tointeger(tonumber(opts.beam))
+    if opts.beam and not (beam and beam >= 1) then error("translation: --beam must be an integer >= 1, got " .. opts.beam, 0) end
+    local t = load_translator(opts.checkpoint)
+    local saved = function(k, kind)
+      local v = t.meta[k]
+      if kind == "boolean" then return v == "true" end
+      return tonumber(v) or 0
+    end
+    local p = {beam = beam or math.tointeger(saved("beam")) or 1, max_len = math.tointeger(saved("max_len")) or 0,
+      max_len_ratio = saved("max_len_ratio"), length_penalty = saved("length_penalty"),
+      replace_unk = saved("replace_unk", "boolean")}
+    if p.beam > 1 then p.replace_unk = false end
+    for _, line in ipairs(translate_lines(t, p, lines_of(input))) do io.stdout:write(line, "\n") end
+  end,
+})
+
+return experiment

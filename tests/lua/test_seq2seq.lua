@@ -669,10 +669,11 @@ test("save and load: the loaded model decodes alike (greedy, beam, float32); bad
     loom.seed(8)
     local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = 3, hidden = 4, layers = c.layers,
       bidirectional = c.bidirectional, attention = c.attention, dtype = c.dtype}
-    assert(model:save(path, sv, tv, {reverse_source = true}))
+    assert(model:save(path, sv, tv, {reverse_source = true, meta = {tokens = "words", epoch = "3"}}))
     local back, sv2, tv2, info = s2s.load(path)
     check(back, "load failed: %s", sv2)
     equal(info.reverse_source, true, "reverse_source")
+    equal(info.meta.tokens .. " " .. info.meta.epoch, "words 3", "the caller's metadata")
     equal(table.concat(tv2.itos, " "), table.concat(tv.itos, " "), "target vocabulary")
     equal(back:config().dtype, model:config().dtype, "dtype")
     local sources = {{"a", "b", "c"}, {"e", "d"}, {"c"}}
@@ -695,4 +696,6 @@ test("save and load: the loaded model decodes alike (greedy, beam, float32); bad
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size()}
   checkerror("seq2seq.Model:save: the vocabularies have 9 and 4 tokens, the model 9 and 9", model.save, model, path, sv,
     s2s.vocab{{}})
+  checkerror("seq2seq.Model:save: meta must map strings to strings, got string = number", model.save, model, path, sv,
+    tv, {meta = {epoch = 3}})
 end)

@@ -3,7 +3,9 @@
 -- benchmark: measured numbers are in docs/translation.md.
 local plot = require "loom.runs.plot"
 
+local loom = require "loom"
 local run, dir, bin, script = dofile(TEST_DIR .. "/experiment_helpers.lua").cli("translation.lua")
+local model_path, trained_exact -- the first test's model, for the tests of a trained model
 
 local function write(path, text)
   local f = assert(io.open(path, "w")); f:write(text); f:close()
@@ -39,6 +41,59 @@ test("train=FILE test=FILE: trains, prints exact match by target length, samples
   if plot.available() then
     check(heat and io.open(heat), "the heatmap PNG exists:\n%s", out)
   end
+  model_path, trained_exact = out:match("model%s+(%S+%.safetensors)"), exact
+  check(model_path and io.open(model_path), "the result names the saved model:\n%s", out)
+end)
+
+-- The script run directly: stdout, stderr and the exit code of `loom translation.lua ARGS`.
+local function direct(args, stdin)
+  local err = dir .. "/stderr.txt"
+  local p = io.popen(string.format("cd '%s' && %s '%s' '%s' %s 2>'%s'", dir, stdin and ("printf '" .. stdin .. "' |") or "",
+    bin, script, args, err))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  local f = io.open(err)
+  local e = f:read("a")
+  f:close()
+  return out, e, ok and 0 or code
+end
+
+test("a trained model on new text: translate (run directly or translate=), test= with checkpoint=", function()
+  if not model_path then skip("needs the model of the first test") end
+  write(dir .. "/new.txt", "a b c\n\nd a\nb b b b\n")
+  local out, err, code = direct(string.format("translate new.txt --checkpoint '%s'", model_path))
+  equal(code, 0, "exit status\n" .. err)
+  equal(err, "", "nothing on stderr")
+  local lines = {}
+  for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  equal(#lines, 4, "one line per input line:\n" .. out)
+  equal(lines[2], "", "a blank line stays blank")
+  for _, i in ipairs{1, 3, 4} do check(lines[i]:match("^[A-D][A-D ]*$"), "an output of the target vocabulary: '%s'", lines[i]) end
+  local piped = direct(string.format("translate - --checkpoint '%s' --beam 3", model_path), "d a\\n")
+  check(piped:match("^[A-D][A-D ]*\n$"), "standard input, beam 3: %s", piped)
+  local ran, rcode = run(string.format("translate=new.txt checkpoint=%s", model_path))
+  equal(rcode, 0, "translate= exit status\n" .. ran)
+  check(ran:find(out, 1, true), "loom run translate= prints the same lines:\n%s", ran)
+  -- test= with checkpoint=: the pair file scored by the saved model alone, as the training run did
+  local scored, scode = run(string.format("test=test.tsv checkpoint=%s", model_path))
+  equal(scode, 0, "test= exit status\n" .. scored)
+  equal(tonumber(scored:match("test_exact%s+(%S+)")), trained_exact, "the training run's exact match:\n" .. scored)
+  -- errors
+  local _, uerr, ucode = direct("translate new.txt")
+  equal(ucode, 2, "no --checkpoint")
+  check(uerr:find("usage: loom scripts/experiments/translation.lua translate", 1, true), "usage:\n%s", uerr)
+  _, err, code = direct("translate new.txt --checkpoint nope.safetensors")
+  equal(code, 1, "a missing model")
+  equal(err, "translation: nope.safetensors: cannot open: No such file or directory\n", "one line")
+  _, err = direct(string.format("translate new.txt --checkpoint '%s' --beam 0", model_path))
+  equal(err, "translation: --beam must be an integer >= 1, got 0\n", "bad beam")
+  _, err = direct(string.format("translate missing.txt --checkpoint '%s'", model_path))
+  equal(err, "translation: cannot open missing.txt\n", "a missing input")
+  assert(loom.save(dir .. "/other.safetensors", {w = loom.zeros(1, 1)}))
+  _, err = direct("translate new.txt --checkpoint other.safetensors")
+  check(err:find("not a loom seq2seq model", 1, true), "a foreign file: %s", err)
+  out = run("translate=new.txt")
+  check(out:find("translate=FILE needs checkpoint=PATH", 1, true), "translate= alone:\n%s", out)
 end)
 
 test("attention=none, reverse_source and beam run; bad options are errors", function()
@@ -85,6 +140,14 @@ test("units=subwords: sentencepiece models per side, detokenised BLEU; task=bibl
   equal(code, 0, "exit status\n" .. out)
   check(out:find("test BLEU [%d.]+, chrF [%d.]+"), "BLEU and chrF:\n%s", out)
   check(out:find("epoch 1: .* BLEU [%d.]+"), "validation BLEU:\n%s", out)
+  -- the saved model translates through the run's sentencepiece models beside it
+  local saved = out:match("model%s+(%S+%.safetensors)")
+  local text, err, status = direct(string.format("translate - --checkpoint '%s'", saved), "a b c\\nd\\n")
+  equal(status, 0, "subword translate\n" .. err)
+  check(text:match("^[^\n]*\n[^\n]*\n$"), "two lines of detokenised text: %s", text)
+  os.rename(saved:gsub("model%.safetensors$", "src.model"), dir .. "/moved.model")
+  _, err = direct(string.format("translate - --checkpoint '%s'", saved), "a\\n")
+  check(err:find("needs the run's src.model beside it", 1, true), "without its sentencepiece model: %s", err)
   out, code = run("units=letters")
   check(code ~= 0 and out:find("units must be words, subwords or auto, got 'letters'", 1, true), "bad units:\n%s", out)
   out, code = (function()

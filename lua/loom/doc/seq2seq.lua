@@ -97,12 +97,14 @@ n-best) runs in C (src/core/beam.c).]]},
    doc = "Teacher-forced loss and its gradients (accumulated: call zero_grad first), the decoder in C. Equal to the same model in PyTorch float64 to 1e-10 (tests/lua/test_seq2seq.lua)."},
   {name = "loom.seq2seq.Model:forward_backward_reference", signature = "model:forward_backward_reference(batch [, {label_smoothing = 0}]) -> loss, tokens",
    doc = "forward_backward through model:step and model:step_backward in Lua, one module call at a time: the reference the C decoder is tested against."},
-  {name = "loom.seq2seq.Model:save", signature = "model:save(path, src_vocab, tgt_vocab [, {reverse_source = false}]) -> true | nil, message",
+  {name = "loom.seq2seq.Model:save", signature = "model:save(path, src_vocab, tgt_vocab [, {reverse_source = false, meta = {}}]) -> true | nil, message",
    doc = [[Write the model to a safetensors file: the weights (in the model's dtype) under their
 parameter names, and in the metadata the settings, both vocabularies and whether sources are
-read reversed, so seq2seq.load gives back a model that translates alike.]]},
-  {name = "loom.seq2seq.load", signature = "seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source} | nil, message",
-   doc = "Read a model written by model:save; a missing, corrupt or foreign file gives nil and a one-line message."},
+read reversed, so seq2seq.load gives back a model that translates alike. meta (strings to
+strings) is kept too, for what the caller needs to use the model again (its tokenisation,
+decoding settings, the epoch).]]},
+  {name = "loom.seq2seq.load", signature = "seq2seq.load(path) -> model, src_vocab, tgt_vocab, {reverse_source, meta} | nil, message",
+   doc = "Read a model written by model:save (meta: the table given to save, {} if none); a missing, corrupt or foreign file gives nil and a one-line message."},
   {name = "loom.seq2seq.Model:to", signature = "model:to(dtype) -> model",
    doc = "Convert every part to \"float32\" or \"float64\" (parameters and gradients); build the optimiser afterwards."},
   {name = "loom.seq2seq.Model:greedy", signature = "model:greedy(src, lengths [, {max_len = 100, max_len_ratio, attention = false}]) -> ids, weights",
