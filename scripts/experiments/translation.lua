@@ -401,7 +401,7 @@ local experiment = loom.experiment{
     task = {"scan", "scan (loom data fetch scan; numbers when absent), numbers (ICU number words) or bible (loom data fetch bible)"},
     split = {"simple", "SCAN split: simple, length, addprim_jump, addprim_turn_left"},
     train = {"", "a pair file to train on (SCAN 'IN: ... OUT: ...' lines or source<TAB>target)"},
-    test = {"", "the pair file to test on (with train=)"},
+    test = {"", "the pair file to test on (with train=, or with checkpoint= to score a trained model)"},
     attention = {"general", "none, dot, general, concat (Luong) or bahdanau"},
     input_feeding = {true, "feed the previous attentional vector into the decoder (Luong)"},
     reverse_source = {false, "read the source backwards (Sutskever et al.)"},
