@@ -265,7 +265,21 @@ function runner.execute(e, p, opts)
   math.randomseed(p.seed)
   process.catch_signals(true)
   runner.current = run -- loom.checkpoint asks it to write its metrics first
+  -- With --print-id and --json stdout carries one document: the script's own output
+  -- (print, io.write) goes to opts.script_out instead.
+  local real_print, real_output = print, io.output()
+  if opts.script_out then
+    local out = opts.script_out
+    print = function(...)
+      local parts = table.pack(...)
+      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      out:write(table.concat(parts, "\t"), "\n")
+    end
+    io.output(out)
+  end
   local ok, result = xpcall(e.run, run_traceback, p, run)
+  print = real_print
+  io.output(real_output)
   runner.current = nil
   local signal = process.caught()
   -- From here on a second Ctrl-C only sets the flag, so the run's end is always written.
@@ -433,7 +447,8 @@ function runner.main(args)
     return 1
   end
   local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet,
-    sweep = o.sweep, sweep_point = o.sweep_point, progress_out = (o.print_id or o.json) and io.stderr or nil})
+    sweep = o.sweep, sweep_point = o.sweep_point, progress_out = (o.print_id or o.json) and io.stderr or nil,
+    script_out = (o.print_id or o.json) and io.stderr or nil})
   return finish(e, s, "", status, result, run, signal, o)
 end
 
@@ -468,7 +483,7 @@ function runner.resume(o)
   local p = experiment.resolve(e, {})
   for k, v in pairs(r.params) do p[k] = v end
   local status, result, run, signal = runner.execute(e, p, {store = s, quiet = o.quiet, resume = id,
-    progress_out = (o.print_id or o.json) and io.stderr or nil})
+    progress_out = (o.print_id or o.json) and io.stderr or nil, script_out = (o.print_id or o.json) and io.stderr or nil})
   return finish(e, s, "resumed, ", status, result, run, signal, o)
 end
 

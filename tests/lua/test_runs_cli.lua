@@ -114,6 +114,24 @@ test("loom run --print-id and --json write only that on stdout", function()
   equal(rc, 1, "failed rc")
   check(out:match('^{"error":"described.lua:12: linalg.lstsq: X is 5x3 but y is 3x1 %(rows differ%)","id":"%x+","name":"described","status":"failed"}\n$'),
     "json failure: %s", out)
+  -- what the script itself prints goes to stderr too
+  write(dir .. "/talky.lua", [[
+return require("loom").experiment{name = "talky", params = {}, run = function()
+  print("epoch", 1)
+  io.write("loss 0.5\n")
+  return {acc = 1}
+end}
+]])
+  local err = dir .. "/stderr.txt"
+  rc, out = H.sh(string.format("cd %s && %s run --print-id talky.lua 2>%s", H.quote(dir), H.quote(H.LOOM), H.quote(err)))
+  equal(rc, 0, "talky rc")
+  check(out:match("^%x%x%x%x%x%x%x%x\n$"), "the id alone although the script prints: %q", out)
+  local f = assert(io.open(err))
+  local said = f:read("a")
+  f:close()
+  check(said:find("epoch\t1\nloss 0.5\n", 1, true), "the script's output on stderr: %q", said)
+  rc, out = H.sh(string.format("cd %s && %s run --json talky.lua 2>/dev/null", H.quote(dir), H.quote(H.LOOM)))
+  check(out:match('^{"id":"%x+","name":"talky",.*}\n$'), "json alone: %s", out)
   rc, out = H.loom(dir, "run --print-id --json described.lua")
   equal(rc, 2, "both")
   check(out:find("loom run: choose one of --print-id and --json", 1, true), "message: %s", out)
