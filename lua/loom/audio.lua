@@ -274,6 +274,37 @@ function audio.shift(x, samples)
   return out
 end
 
+-- trim(x, rate [, {top_db = 50, block = 0.01}]) -> y, first, last: x without its leading
+-- and trailing blocks (block seconds each; the last one counted as padded with zeros) whose
+-- mean square is more than top_db below the loudest block's (librosa.effects.trim's rule,
+-- over non-overlapping blocks), nor the exact zeros at either end of what is kept; y is a
+-- copy of samples first..last. Silence throughout: x itself, 1, N.
+function audio.trim(x, rate, opts)
+  local fn = "loom.audio.trim"
+  check_samples("trim", x)
+  check.number(fn, "rate", rate, 1)
+  opts = check.options(fn, opts, {top_db = "number", block = "number"})
+  local top_db = opts.top_db or 50
+  check.number(fn, "top_db", top_db, 0)
+  local hop = math.max(1, math.floor(check.number(fn, "block", opts.block or 0.01, 0) * rate + 0.5))
+  local n = x:rows()
+  local energy, loudest = {}, 0
+  for b = 1, (n + hop - 1) // hop do
+    local from, to = (b - 1) * hop + 1, math.min(b * hop, n)
+    local e = x:slice(from, to, 1, 1):norm() ^ 2 / hop
+    energy[b], loudest = e, math.max(loudest, e)
+  end
+  if loudest == 0 then return x, 1, n end
+  local floor, first, last = loudest * 10 ^ (-top_db / 10), nil, nil
+  for b, e in ipairs(energy) do
+    if e > floor then first, last = first or b, b end
+  end
+  local a, z = (first - 1) * hop + 1, math.min(last * hop, n)
+  while x:get(a, 1) == 0 do a = a + 1 end -- digital silence inside the edge blocks
+  while x:get(z, 1) == 0 do z = z - 1 end
+  return x:slice(a, z, 1, 1):copy(), a, z
+end
+
 -- add_noise(x, noise, snr_db) -> x + g noise with g chosen so that 10 log10(P_x / P_gnoise) =
 -- snr_db (P the mean square); noise (M x 1) is repeated or cut to x's length. White noise is
 -- loom.randn(N, 1); babble is the sum of other utterances.

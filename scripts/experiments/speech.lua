@@ -318,6 +318,14 @@ local function espeak_recordings(p)
   return items
 end
 
+-- The samples of a recording at 8 kHz (first channel), without leading and trailing silence
+-- when trim_db > 0; nil and the reason when it cannot be read.
+local function read_utterance(path, p)
+  local x, why = audio.load(path, {rate = RATE})
+  if x and (p.trim_db or 0) > 0 then x = audio.trim(x, RATE, {top_db = p.trim_db}) end
+  return x, why
+end
+
 -- Every utterance the run may use, loaded once: {x = samples, f = clean features, label,
 -- speaker, take, espeak = true for generated voices}.
 local function load_corpus(p)
@@ -333,7 +341,7 @@ local function load_corpus(p)
   end
   local corpus = {}
   for _, item in ipairs(items) do
-    local x = assert(audio.load(item.path, {rate = RATE}))
+    local x = assert(read_utterance(item.path, p))
     item.x, item.f, item.label = x, features_of(x, p), item.digit + 1
     -- the spectra that spectral augmentation perturbs, computed once (the clean features
     -- above are the same computation unperturbed)
@@ -508,7 +516,7 @@ end
 
 -- The params a saved model needs to rebuild its network and its features.
 local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels", "kernel", "features", "mel_bins",
-  "deltas", "cmvn", "dtype", "test_warps"}
+  "deltas", "cmvn", "dtype", "test_warps", "trim_db"}
 
 -- model.safetensors: every module's state_dict under its name (lstm., head., front2., ...)
 -- and, as metadata, the params that rebuild the network and the features.
@@ -569,7 +577,7 @@ end
 -- Features of one recording at any rate or channel count (resampled to 8 kHz, first channel),
 -- or an error naming the file.
 local function file_features(path, p)
-  local x, why = audio.load(path, {rate = RATE})
+  local x, why = read_utterance(path, p)
   if not x then error("speech: " .. tostring(why), 0) end
   local f = features_of(x, p)
   if not f then error(string.format("speech: %s is shorter than one 25 ms frame", path), 0) end
@@ -772,6 +780,7 @@ local experiment = loom.experiment{
     mel_bins = {40, "fbank: mel bins"},
     deltas = {true, "append delta and delta-delta MFCCs"},
     cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
+    trim_db = {0, "cut leading and trailing 10 ms blocks more than this many dB below the loudest (0: keep all)", type = "number"},
     protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
     holdout = {"", "speakers whose every take is the test set, comma-separated (empty: the official split)"},
     domain = {"fsdd", "fsdd, fsdd->espeak or espeak->fsdd (train on one, test on the other)"},

@@ -359,6 +359,49 @@ test("time shift delays or advances with zeros and keeps the length", function()
   checkerror("loom.audio.shift: samples must be an integer, got 1.5", audio.shift, x, 1.5)
 end)
 
+test("trim cuts leading and trailing blocks more than top_db below the loudest, as a naive loop does", function()
+  -- the rule sample by sample: each block's mean square against the loudest block's
+  local function naive(x, hop, top_db)
+    local v, e = x:tolist(), {}
+    for b = 1, math.ceil(#v / hop) do
+      local sum = 0
+      for i = (b - 1) * hop + 1, math.min(b * hop, #v) do sum = sum + v[i] * v[i] end
+      e[b] = sum / hop
+    end
+    local top = math.max(table.unpack(e))
+    local first, last
+    for b = 1, #e do
+      if 10 * math.log(e[b] / top, 10) > -top_db then first, last = first or b, b end
+    end
+    local a, z = (first - 1) * hop + 1, math.min(last * hop, #v)
+    while v[a] == 0 do a = a + 1 end
+    while v[z] == 0 do z = z - 1 end
+    return a, z
+  end
+  loom.seed(5)
+  -- silence, a faint hum (-40 dB), a word, a fainter tail (-70 dB), a partial last block
+  local x = loom.vcat{loom.zeros(333, 1), loom.fill(120, 1, 0.01), loom.randn(700, 1), loom.fill(160, 1, 3e-4),
+    loom.zeros(37, 1)}
+  for _, case in ipairs{{50, 0.01}, {30, 0.01}, {80, 0.005}, {20, 0.02}} do
+    local y, a, z = audio.trim(x, 8000, {top_db = case[1], block = case[2]})
+    local ra, rz = naive(x, math.floor(case[2] * 8000 + 0.5), case[1])
+    equal(a .. ".." .. z, ra .. ".." .. rz, string.format("top_db %g, block %g", case[1], case[2]))
+    equal(y:rows(), z - a + 1, "the kept samples")
+    check(y:allclose(x:slice(a, z, 1, 1)), "a copy of them")
+  end
+  local _, a, z = audio.trim(x, 8000)
+  equal(a .. ".." .. z, "334..1200", "defaults: the hum (-40 dB) and the word are kept, not silence or the -70 dB tail")
+  -- digital silence added around (a whole number of blocks before) changes nothing
+  local y0 = audio.trim(x, 8000)
+  local y1 = audio.trim(loom.vcat{loom.zeros(800, 1), x, loom.zeros(123, 1)}, 8000)
+  check(y1:rows() == y0:rows() and y1:allclose(y0, 0, 0), "padded with zeros: %d samples against %d", y1:rows(), y0:rows())
+  local silent, s1, s2 = audio.trim(loom.zeros(10, 1), 8000)
+  equal(silent:rows() .. " " .. s1 .. " " .. s2, "10 1 10", "silence throughout is kept whole")
+  checkerror("loom.audio.trim: rate must be a finite number >= 1, got nil", audio.trim, x)
+  checkerror("loom.audio.trim: top_db must be a finite number >= 0, got -3", audio.trim, x, 8000, {top_db = -3})
+  checkerror("loom.audio.trim: expected samples as an N x 1 matrix, got 2x2", audio.trim, loom.zeros(2, 2), 8000)
+end)
+
 test("additive noise reaches the requested SNR; short noise repeats", function()
   loom.seed(4)
   local x = sine(4000, 300, 8000)

@@ -159,6 +159,39 @@ test("speech: spectral augmentation, log mel features, dropout, weight averaging
   os.execute("rm -rf '" .. data .. "'")
 end)
 
+test("speech: trim_db cuts the silence around a recording, in training and in the saved model's predictions", function()
+  local data = small_fsdd()
+  local padded = tmp .. "-padded"
+  os.execute("mkdir -p '" .. padded .. "'")
+  local names = {}
+  for d = 0, 9 do names[#names + 1] = string.format("%d_theo_0.wav", d) end
+  for _, name in ipairs(names) do
+    local x, rate = loom.audio.read(data .. "/" .. name)
+    loom.audio.write(padded .. "/" .. name, loom.vcat{loom.zeros(4000, 1), x, loom.zeros(6000, 1)}, rate)
+  end
+  local bin, script = BUILD_DIR .. "/bin/loom", PROJECT_DIR .. "/scripts/experiments/speech.lua"
+  -- the digit predicted for each of names in dir: "<digit> <digit> ..."
+  local function digits(model, dir)
+    local out = {}
+    for _, name in ipairs(names) do
+      local p = io.popen(string.format("'%s' '%s' predict '%s/%s' --checkpoint '%s' 2>&1", bin, script, dir, name, model))
+      out[#out + 1] = p:read("a"):match("\t(%d)\n$") or "?"
+      p:close()
+    end
+    return table.concat(out, " ")
+  end
+  local plain = run_speech(with{"data=" .. data, "holdout=jackson", "epochs=10", "hidden=16", "channels=16", "lr=0.01", "batch=8"}, true)
+  local kept = tmp .. "-plain.safetensors"
+  os.rename(plain.model, kept)
+  local trimmed = run_speech(with{"data=" .. data, "holdout=jackson", "epochs=10", "hidden=16", "channels=16", "lr=0.01", "batch=8", "trim_db=40"}, true)
+  local _, meta = loom.load(trimmed.model)
+  equal(meta.trim_db, "40", "saved with the model")
+  equal(digits(trimmed.model, padded), digits(trimmed.model, data), "padded recordings read as the originals")
+  check(digits(kept, padded) ~= digits(kept, data), "without trim_db the padding changes predictions (%s)",
+    digits(kept, padded))
+  os.execute("rm -rf '" .. data .. "' '" .. padded .. "' '" .. kept .. "' '" .. tmp .. "-runs'")
+end)
+
 test("speech: the saved model recognises files and folders (predict=, test=, run directly)", function()
   local data = small_fsdd()
   local r = run_speech(with{"data=" .. data, "features=fbank", "mel_bins=24"}, true)

@@ -98,6 +98,14 @@ faster, resampled by libsamplerate to round(N / factor) samples; pitch and tempo
 together. factor in [0.5, 2].]] },
   { name = "loom.audio.shift", signature = "loom.audio.shift(x, samples) -> matrix",
     doc = [[x (N x 1) delayed by `samples` (advanced when negative), zero-filled, same length.]] },
+  { name = "loom.audio.trim", signature = "loom.audio.trim(x, rate [, {top_db = 50, block = 0.01}]) -> y, first, last",
+    doc = [[
+x (N x 1) without its leading and trailing silence: the blocks (block seconds each, the last
+one counted as padded with zeros) whose mean square is more than top_db below the loudest
+block's are cut from both ends (librosa.effects.trim's rule over non-overlapping blocks), and
+then the exact zeros at either end of what is left, so digital silence added around a
+recording (a whole number of blocks before it) does not change the result. y is a copy of
+samples first..last; for silence throughout, x itself, 1, N.]] },
   { name = "loom.audio.add_noise", signature = "loom.audio.add_noise(x, noise, snr_db) -> matrix",
     doc = [[
 x + g noise with g set so the signal-to-noise ratio (mean squares) is snr_db; noise (M x 1)
