@@ -171,6 +171,18 @@ local function saved_settings(p, data, epoch)
   return meta
 end
 
+-- The decoding settings a checkpoint's run used (from seq2seq.load's meta), as params.
+local function saved_decoding(meta)
+  local out = {}
+  for k, kind in pairs(DECODING) do
+    local v = meta[k]
+    if kind == "boolean" then out[k] = v == "true"
+    elseif kind == "integer" then out[k] = math.tointeger(tonumber(v))
+    else out[k] = tonumber(v) end
+  end
+  return out
+end
+
 local function train(p, run, data, sv, tv)
   local model = s2s.model{src_vocab = sv:size(), tgt_vocab = tv:size(), embed = p.embed,
     hidden = p.hidden, layers = p.layers, bidirectional = p.bidirectional,
@@ -440,14 +452,11 @@ local experiment = loom.experiment{
   },
   adjust = function(p, given)
     if p.checkpoint ~= "" then
-      -- A trained model decodes as its run did (beam, lengths) unless told otherwise.
-      local _, meta = loom.load(p.checkpoint)
-      for k, kind in pairs(type(meta) == "table" and DECODING or {}) do
-        local v = meta["meta." .. k]
-        if v and not given[k] then
-          if kind == "boolean" then p[k] = v == "true" else p[k] = tonumber(v) or p[k] end
-          if kind == "integer" then p[k] = math.tointeger(p[k]) or p[k] end
-        end
+      -- A trained model decodes as its run did (beam, lengths) unless told otherwise; a
+      -- file that does not load is left to run() to name.
+      local ok, _, _, _, info = pcall(s2s.load, p.checkpoint)
+      for k, v in pairs(ok and info and saved_decoding(info.meta) or {}) do
+        if not given[k] then p[k] = v end
       end
       return
     end
@@ -502,15 +511,10 @@ require("loom.experiment").command("translate", {
     local beam = opts.beam and math.tointeger(tonumber(opts.beam))
     if opts.beam and not (beam and beam >= 1) then error("translation: --beam must be an integer >= 1, got " .. opts.beam, 0) end
     local t = load_translator(opts.checkpoint)
-    local saved = function(k, kind)
-      local v = t.meta[k]
-      if kind == "boolean" then return v == "true" end
-      return tonumber(v) or 0
-    end
-    local p = {beam = beam or math.tointeger(saved("beam")) or 1, max_len = math.tointeger(saved("max_len")) or 0,
-      max_len_ratio = saved("max_len_ratio"), length_penalty = saved("length_penalty"),
-      replace_unk = saved("replace_unk", "boolean")}
-    if p.beam > 1 then p.replace_unk = false end
+    local p = saved_decoding(t.meta)
+    p.beam, p.max_len = beam or p.beam or 1, p.max_len or 0
+    p.max_len_ratio, p.length_penalty = p.max_len_ratio or 0, p.length_penalty or 0
+    p.replace_unk = p.replace_unk and p.beam == 1 -- the saved run's choice, for greedy decoding
     for _, line in ipairs(translate_lines(t, p, lines_of(input))) do io.stdout:write(line, "\n") end
   end,
 })
