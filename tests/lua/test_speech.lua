@@ -105,6 +105,15 @@ local function with(list)
   return args
 end
 
+test("speech quick=true learns the synthetic set (the demo of a clone without FSDD)", function()
+  if not have_espeak() then skip("espeak-ng not installed (apt-get install espeak-ng)") end
+  local cache = tmp .. "-quick-cache"
+  local r = run_speech({"quick=true", "synthetic=true", "cache=" .. cache})
+  equal(r.train_utterances .. " " .. r.test_utterances, "240 400", "8 voices x 8 takes")
+  check(r.test_accuracy >= 0.9, "learnt: %.2f%% (six epochs gave 41%%)", 100 * r.test_accuracy)
+  os.execute("rm -rf '" .. cache .. "'")
+end)
+
 test("speech: leave-one-speaker-out, CRNN and augmentation on the fly", function()
   if not (loom.nn and loom.nn.Conv1d) then skip("nn.Conv1d is not available in this build") end
   local data = small_fsdd()
