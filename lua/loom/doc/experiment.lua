@@ -32,13 +32,20 @@ calls run(input, options) and exits; loaded any other way (`loom run`, a sweep, 
 does nothing. options lists the options that take a value, flags those that do not (names
 without "--"), required the options that must be given. Exit status 0 when run returns, 2
 with the usage line on standard error for bad arguments (an unknown option, a second input,
-a missing value or input), 1 with prefix .. the error when run raises. The arguments alone:
-require("loom.experiment").parse_command(args, spec) -> input, options | nil, usage line.
+a missing value or input), 1 with prefix .. the error when run raises.
 Example (the end of speech.lua, before `return experiment`):
   require("loom.experiment").command("predict", {
     usage = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH",
     options = {"checkpoint"}, required = {"checkpoint"},
     run = function(input, opts) recognise(load_model(opts.checkpoint), input) end })]] },
+  { name = "loom.experiment.parse_command",
+    signature = 'require("loom.experiment").parse_command(args, spec) -> input, options | nil, usage',
+    doc = [[
+The argument parsing of loom.experiment.command alone: args[1] is the command word, the rest
+`INPUT [--name VALUE]... [--flag]...` with spec.options (names taking a value), spec.flags
+and spec.required as there. Returns the input and a table of the options given (flags as
+true), or nil and spec.usage with a newline for an unknown option, a second input, a
+missing value, input or required option.]] },
   { name = "loom run",
     signature = "loom run [--help] [--print-id | --json] script.lua [key=value ...]",
     doc = [[
