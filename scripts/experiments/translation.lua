@@ -325,8 +325,18 @@ end
 -- A run's model with its text codec: words (whitespace), number words (hyphens split, or
 -- characters) or the run's sentencepiece models (src.model and tgt.model beside the
 -- checkpoint, where the run saved them).
+-- seq2seq.load once per run: adjust reads a checkpoint's decoding settings and leaves what it
+-- loaded here for run() to take (the translate command loads afresh).
+local adjusted = {}
+
+local function load_checkpoint(path)
+  local got = adjusted[path] or table.pack(s2s.load(path))
+  adjusted[path] = nil
+  return table.unpack(got, 1, got.n)
+end
+
 local function load_translator(path)
-  local model, sv, tv, info = s2s.load(path)
+  local model, sv, tv, info = load_checkpoint(path)
   if not model then error("translation: " .. sv:gsub("^seq2seq%.load: ", ""), 0) end
   local meta = info.meta
   if not meta.tokens then error("translation: " .. path .. " is not a model saved by translation.lua", 0) end
@@ -454,8 +464,10 @@ local experiment = loom.experiment{
     if p.checkpoint ~= "" then
       -- A trained model decodes as its run did (beam, lengths) unless told otherwise; a
       -- file that does not load is left to run() to name.
-      local ok, _, _, _, info = pcall(s2s.load, p.checkpoint)
-      for k, v in pairs(ok and info and saved_decoding(info.meta) or {}) do
+      local loaded = table.pack(s2s.load(p.checkpoint))
+      adjusted[p.checkpoint] = loaded
+      local info = loaded[4]
+      for k, v in pairs(info and saved_decoding(info.meta) or {}) do
         if not given[k] then p[k] = v end
       end
       return

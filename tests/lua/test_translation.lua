@@ -94,6 +94,12 @@ test("a trained model on new text: translate (run directly or translate=), test=
   check(err:find("not a loom seq2seq model", 1, true), "a foreign file: %s", err)
   out = run("translate=new.txt")
   check(out:find("translate=FILE needs checkpoint=PATH", 1, true), "translate= alone:\n%s", out)
+  out, code = run("checkpoint=" .. model_path)
+  check(code ~= 0 and out:find("failed: checkpoint= needs translate=FILE or test=FILE\n", 1, true),
+    "checkpoint= alone, one line:\n%s", out)
+  out, code = run("task=numbers numbers_train=2000 numbers_test=50 max_number=999")
+  check(code ~= 0 and out:find("numbers_train + numbers_test (2050) must not exceed max_number (999)", 1, true)
+    and not out:find("traceback", 1, true), "too few numbers, one line:\n%s", out)
 end)
 
 test("attention=none, reverse_source and beam run; bad options are errors", function()
@@ -101,6 +107,12 @@ test("attention=none, reverse_source and beam run; bad options are errors", func
     dir, dir))
   equal(code, 0, "exit status\n" .. out)
   check(out:find("beam 3 decoding", 1, true), "beam decoding reported:\n%s", out)
+  -- the checkpoint keeps its decoding: test= with it decodes with beam 3 unless told otherwise
+  local saved = out:match("model%s+(%S+%.safetensors)")
+  out = run(string.format("test=%s/test.tsv checkpoint=%s", dir, saved))
+  check(out:find("beam 3 decoding", 1, true), "the saved beam:\n%s", out)
+  out = run(string.format("test=%s/test.tsv checkpoint=%s beam=1", dir, saved))
+  check(out:find("greedy decoding", 1, true), "a given beam wins:\n%s", out)
   out, code = run("split=nosuch")
   check(code ~= 0 and out:find("split must be simple, length, addprim_jump or addprim_turn_left, got 'nosuch'", 1, true),
     "unknown split:\n%s", out)
