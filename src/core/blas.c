@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <string.h>
 
 int loom_blas_fits(size_t n)
 {
@@ -111,6 +112,22 @@ void loom_blas_set_threads(int threads)
 int loom_blas_get_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+/* OpenBLAS's pthread pool (driver/others/blas_server.c): job 0 runs on the caller, job i on
+ * a worker, args advanced by stride each. Not in cblas.h; weak, so a BLAS without it (or
+ * OpenBLAS's OpenMP build) leaves it NULL. */
+extern int gotoblas_pthread(int numthreads, void *function, void *args, int stride) __attribute__((weak));
+
+int loom_blas_run_jobs(size_t n, void (*job)(void *), void *args, size_t stride)
+{
+    if (n < 2 || !gotoblas_pthread || openblas_get_parallel() != 1 || stride > (size_t)INT_MAX
+        || (size_t)openblas_get_num_threads() < n)
+        return 0;
+    void *fn; /* OpenBLAS takes the function as void *; POSIX lets the two convert */
+    memcpy(&fn, &job, sizeof fn);
+    gotoblas_pthread((int)n, fn, args, (int)stride);
+    return 1;
 }
 
 const char *loom_blas_config(void)

@@ -22,6 +22,15 @@ int loom_blas_get_threads(void);
 const char *loom_blas_config(void);
 const char *loom_blas_corename(void);
 
+/* Runs job(args + i * stride) for i = 0..n-1, job 0 on this thread and the others on
+ * OpenBLAS's own worker threads, and returns when all are done: 1. Returns 0 without running
+ * anything when that pool cannot take them (another BLAS, OpenBLAS built for OpenMP, fewer
+ * threads than jobs); the caller then starts threads of its own. A job must not call BLAS.
+ * Why: after every threaded call OpenBLAS's workers spin for about 0.1 s waiting for the
+ * next one, so a thread of the caller's competes with a spinning worker for the same core
+ * (on 2 cores the parallel part ran at half speed); the worker itself is free at once. */
+int loom_blas_run_jobs(size_t n, void (*job)(void *), void *args, size_t stride);
+
 /* Nonzero when every size fits the BLAS integer type. */
 int loom_blas_fits(size_t n);
 

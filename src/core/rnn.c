@@ -409,8 +409,15 @@ static void part_tick(const rnn_part *pt, loom_rnn_phase phase)
         prof_tick(pt->r, phase);
 }
 
-/* Run the loop of every part: part 0 on this thread, part 1 on a thread of its own (or
- * here after part 0 when no thread can start: same results, one core). */
+static void run_part_job(void *arg)
+{
+    run_part(arg);
+}
+
+/* Run the loop of every part: part 0 on this thread, part 1 on OpenBLAS's worker (see
+ * loom_blas_run_jobs: a thread of our own would compete with it for the second core), else
+ * on a thread of its own, else here after part 0 (same results, one core). The parts call
+ * no BLAS: they run only when every JIT kernel is there (kernels_ready). */
 static loom_status run_parts(loom_rnn *r, size_t l, size_t d, int backward, const void *dy,
                              size_t dy_ld)
 {
@@ -420,13 +427,15 @@ static loom_status run_parts(loom_rnn *r, size_t l, size_t d, int backward, cons
     for (size_t i = 0; i < n; i++)
         parts[i] = (rnn_part){r, l, d, i, part_row0(w->batch, n, i), part_rows(w->batch, n, i),
                               backward, dy, dy_ld, LOOM_OK};
-    pthread_t thread;
-    int started = n > 1 && pthread_create(&thread, NULL, run_part, &parts[1]) == 0;
-    run_part(&parts[0]);
-    if (started)
-        pthread_join(thread, NULL);
-    else if (n > 1)
-        run_part(&parts[1]);
+    if (!loom_blas_run_jobs(n, run_part_job, parts, sizeof parts[0])) {
+        pthread_t thread;
+        int started = n > 1 && pthread_create(&thread, NULL, run_part, &parts[1]) == 0;
+        run_part(&parts[0]);
+        if (started)
+            pthread_join(thread, NULL);
+        else if (n > 1)
+            run_part(&parts[1]);
+    }
     for (size_t i = 0; i < n; i++)
         if (parts[i].status != LOOM_OK)
             return parts[i].status;

@@ -4,6 +4,10 @@
 
 #include "blas.h"
 
+#include <pthread.h>
+
+int openblas_get_parallel(void); /* cblas.h's: 0 serial, 1 pthreads, 2 OpenMP */
+
 static void check_gemm_case(size_t m, size_t n, size_t k, int ta, int tb, double alpha, double beta,
                             size_t pad)
 {
@@ -141,6 +145,48 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* loom_blas_run_jobs: every job runs once with its own args, job 0 on the calling thread;
+ * nothing runs when the pool cannot take the jobs. */
+typedef struct job_arg {
+    int runs;
+    pthread_t thread;
+    double pad[5]; /* a stride that is not the struct's natural size */
+} job_arg;
+
+static void count_job(void *arg)
+{
+    job_arg *j = arg;
+    j->runs++;
+    j->thread = pthread_self();
+}
+
+START_TEST(test_run_jobs)
+{
+    int before = loom_blas_get_threads();
+    job_arg jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    loom_blas_set_threads(1);
+    ck_assert_int_eq(loom_blas_run_jobs(2, count_job, jobs, sizeof jobs[0]), 0); /* too few threads */
+    ck_assert_int_eq(jobs[0].runs + jobs[1].runs, 0);
+    loom_blas_set_threads(2);
+    ck_assert_int_eq(loom_blas_run_jobs(1, count_job, jobs, sizeof jobs[0]), 0); /* one job: no pool */
+    ck_assert_int_eq(loom_blas_run_jobs(3, count_job, jobs, sizeof jobs[0]), 0); /* more jobs than threads */
+    ck_assert_int_eq(jobs[0].runs + jobs[1].runs, 0);
+    /* Debian's OpenBLAS (pthreads) has the pool; other BLAS builds return 0 and run nothing */
+    int ran = loom_blas_run_jobs(2, count_job, jobs, sizeof jobs[0]);
+    ck_assert_int_eq(jobs[0].runs, ran);
+    ck_assert_int_eq(jobs[1].runs, ran);
+    if (ran) {
+        ck_assert(pthread_equal(jobs[0].thread, pthread_self()));
+        ck_assert(!pthread_equal(jobs[1].thread, pthread_self()));
+    }
+    if (openblas_get_parallel() == 1) /* OpenBLAS's pthreads build, as Debian installs it */
+        ck_assert_int_eq(ran, 1);
+    check_gemm_case(70, 80, 90, 0, 1, 1.0, 0.0, 1); /* BLAS still threads after the pool ran jobs */
+    loom_blas_set_threads(before);
+}
+END_TEST
+
 static Suite *blas_suite(void)
 {
     Suite *s = suite_create("blas");
@@ -151,6 +197,7 @@ static Suite *blas_suite(void)
     tcase_add_test(tc, test_gemm_views);
     tcase_add_test(tc, test_gemm_shape_errors);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_run_jobs);
     suite_add_tcase(s, tc);
     return s;
 }
