@@ -129,7 +129,7 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     r->params = loom_malloc(2 * units * sizeof *r->params);
     /* Three pointer arrays per layer and six per unit, filled by the workspace layout. */
     r->work.ptrs = loom_calloc(3 * cfg->layers + 6 * units, sizeof(double *));
-    r->work.smm_forward = loom_calloc(2 * units * RNN_MAX_PARTS, sizeof(loom_smm));
+    r->work.smm_forward = loom_calloc(3 * units * RNN_MAX_PARTS, sizeof(loom_smm));
     if (!r->values || !r->grads || !r->params || !r->work.ptrs || !r->work.smm_forward) {
         loom_rnn_release(r);
         return LOOM_ENOMEM;
@@ -157,6 +157,7 @@ loom_status loom_rnn_init(loom_rnn *r, const loom_rnn_config *cfg, loom_rng *rng
     w->tanh_c = w->hn + units;
     w->wt = w->tanh_c + units;
     w->smm_backward = w->smm_forward + units * RNN_MAX_PARTS;
+    w->smm_input = w->smm_backward + units * RNN_MAX_PARTS;
     r->gemm = gemm_for(r);
     return LOOM_OK;
 }
@@ -175,7 +176,7 @@ void loom_rnn_release(loom_rnn *r)
     r->values = r->grads = NULL;
     r->params = r->grad = NULL;
     r->work.ptrs = NULL;
-    r->work.smm_forward = r->work.smm_backward = NULL;
+    r->work.smm_forward = r->work.smm_backward = r->work.smm_input = NULL;
     r->work.block = NULL;
     r->work.capacity = 0;
     r->work.have_forward = 0;
@@ -298,7 +299,7 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
             w->c[k] = r->cfg.kind == LOOM_LSTM ? carve(cv, (n + B) * hid) : NULL;
             w->hn[k] = r->cfg.kind == LOOM_GRU ? carve(cv, n * hid) : NULL;
             w->tanh_c[k] = r->cfg.kind == LOOM_LSTM ? carve(cv, n * hid) : NULL;
-            w->wt[k] = r->gemm == LOOM_RNN_GEMM_XSMM ? carve(cv, gh * hid) : NULL;
+            w->wt[k] = r->gemm == LOOM_RNN_GEMM_XSMM ? carve(cv, gh * (hid + layer_input(r, l))) : NULL;
         }
     }
     w->dgates = carve(cv, n * gh);
@@ -310,6 +311,8 @@ static void layout(loom_rnn *r, carver *cv, size_t T, size_t B)
     w->step = carve(cv, B * gh);
     w->bias = carve(cv, RNN_MAX_PARTS * (gh + hid));
     w->zeros = carve(cv, hid);
+    size_t widest = r->cfg.input > hd ? r->cfg.input : hd; /* of the layers' inputs */
+    w->wgrad = carve(cv, (widest + hid) * gh);
     w->lengths = (size_t *)(void *)carve_bytes(cv, B * sizeof(size_t));
     w->valid = (unsigned char *)(void *)carve_bytes(cv, n);
 }
@@ -449,8 +452,21 @@ static int kernels_ready(const loom_rnn *r)
     for (size_t k = 0; k < units; k++)
         for (size_t part = 0; part < r->work.parts; part++)
             if (!r->work.smm_forward[k * RNN_MAX_PARTS + part].fn
-                || !r->work.smm_backward[k * RNN_MAX_PARTS + part].fn)
+                || !r->work.smm_backward[k * RNN_MAX_PARTS + part].fn
+                || !r->work.smm_input[k * RNN_MAX_PARTS + part].fn)
                 return 0;
+    return 1;
+}
+
+/* Whether unit k projects each step's input inside the loop (a JIT kernel per part) instead
+ * of one gemm over all steps before it: the loop's parts then share that work too, and each
+ * step's gate block is written where it is used. Every part has the kernel or none uses it,
+ * so one part or two compute each row alike. */
+static int input_in_loop(const loom_rnn *r, size_t k)
+{
+    for (size_t part = 0; part < r->work.parts; part++)
+        if (!r->work.smm_input[k * RNN_MAX_PARTS + part].fn)
+            return 0;
     return 1;
 }
 
@@ -465,10 +481,13 @@ static loom_status dispatch_smm(loom_rnn *r, size_t B)
     for (size_t k = 0; k < units; k++)
         for (size_t part = 0; part < parts; part++) {
             size_t rows = part_rows(B, parts, part), at = k * RNN_MAX_PARTS + part;
+            size_t in = layer_input(r, k / r->dirs);
             loom_status st = loom_smm_dispatch(&r->work.smm_forward[at], r->dtype, rows, gh, H, H,
                                                gh, gh, r->cfg.kind == LOOM_GRU ? 0 : 1);
             if (st == LOOM_OK)
                 st = loom_smm_dispatch(&r->work.smm_backward[at], r->dtype, rows, H, gh, gh, H, H, 1);
+            if (st == LOOM_OK)
+                st = loom_smm_dispatch(&r->work.smm_input[at], r->dtype, rows, gh, in, in, gh, gh, 0);
             if (st != LOOM_OK)
                 return st;
         }
@@ -493,6 +512,16 @@ static void copy_transposed_f64(double *dst, const double *src, size_t rows, siz
             for (size_t i = i0; i < rows && i < i0 + 32; i++)
                 for (size_t j = j0; j < cols && j < j0 + 32; j++)
                     dst[j * rows + i] = src[i * cols + j];
+}
+
+/* dst (cols x rows) += src (rows x cols)^T, tiled as copy_transposed_f64. */
+static void add_transposed_f64(double *dst, const double *src, size_t rows, size_t cols)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += 32)
+        for (size_t j0 = 0; j0 < cols; j0 += 32)
+            for (size_t i = i0; i < rows && i < i0 + 32; i++)
+                for (size_t j = j0; j < cols && j < j0 + 32; j++)
+                    dst[j * rows + i] += src[i * cols + j];
 }
 
 /* ---- the per-step recurrent products ---- */
@@ -760,6 +789,9 @@ static loom_status forward_rows_f64(const rnn_part *pt)
     size_t H = r->cfg.hidden, gh = r->gates * H, hd = H * r->dirs, r0 = pt->row0, rows = pt->rows;
     const loom_rnn_params *p = &r->params[k];
     double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k], *bias = w->bias;
+    size_t in = layer_input(r, l);
+    const double *x_in = input_in_loop(r, k) ? w->xin[l] : NULL;
+    const double *wit = w->wt[k] + H * gh;
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
@@ -768,6 +800,10 @@ static loom_status forward_rows_f64(const rnn_part *pt)
         double *hnew = hs + (next_block(d, t) * B + r0) * H;
         double *o = w->out[l] + at_row * hd + d * H;
         const unsigned char *valid = w->valid + at_row;
+        if (x_in) { /* at = x_t W_ih^T (beta 0) */
+            loom_smm_run(&w->smm_input[k * RNN_MAX_PARTS + pt->part], x_in + at_row * in, wit, at);
+            part_tick(pt, LOOM_RNN_INPUT_PROJECTION);
+        }
         if (r->cfg.kind == LOOM_GRU) {
             double *rec = w->step + r0 * gh;
             if ((st = rec_forward_f64(r, k, pt->part, rec, hp, rows, 0)) != LOOM_OK)
@@ -816,6 +852,11 @@ static loom_status layer_forward_f64(loom_rnn *r, size_t l, size_t d, size_t T, 
         bias[j] = p->b_ih.data[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data[j] : 0.0);
     if (w->smm_forward[k * RNN_MAX_PARTS].fn) /* the JIT kernels read W_hh^T */
         copy_transposed_f64(w->wt[k], p->w_hh.data, gh, H);
+    if (input_in_loop(r, k)) { /* and W_ih^T after it */
+        copy_transposed_f64(w->wt[k] + H * gh, p->w_ih.data, gh, in);
+        prof_tick(r, LOOM_RNN_OTHER);
+        return run_parts(r, l, d, 0, NULL, 0);
+    }
     prof_tick(r, LOOM_RNN_OTHER);
     /* One gemm projects the inputs of every step; the kernels add the biases. */
     loom_matrix am = loom_matrix_wrap(a, n, gh), xm = loom_matrix_wrap(w->xin[l], n, in);
@@ -956,9 +997,15 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
     loom_matrix dam = loom_matrix_wrap(w->dgates, n, gh), dahm = loom_matrix_wrap(w->dgates_h, n, gh);
     loom_matrix xm = loom_matrix_wrap(w->xin[l], n, in);
     loom_matrix hprev = loom_matrix_wrap(w->h[k] + (d == 0 ? 0 : B * H), n, H);
-    if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
-        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
+    /* dW^T = [x | h_prev]^T dA into the scratch, then added transposed: OpenBLAS packs dA
+     * (the large operand) untransposed that way, 10-25% faster than dW = dA^T [x | h_prev]. */
+    double *wg = (w->wgrad);
+    loom_matrix wgi = loom_matrix_wrap(wg, in, gh), wgh = loom_matrix_wrap(wg + in * gh, H, gh);
+    if ((st = loom_gemm(&wgi, 1.0, &xm, 1, &dam, 0, 0.0)) != LOOM_OK
+        || (st = loom_gemm(&wgh, 1.0, &hprev, 1, &dahm, 0, 0.0)) != LOOM_OK)
         return st;
+    add_transposed_f64(g->w_ih.data, wg, in, gh);
+    add_transposed_f64(g->w_hh.data, wg + in * gh, H, gh);
     /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
     for (size_t j = 0; j < gh; j++) {
         g->b_ih.data[j] += dbias[j];
@@ -1041,6 +1088,16 @@ static void copy_transposed_f32(float *dst, const float *src, size_t rows, size_
             for (size_t i = i0; i < rows && i < i0 + 32; i++)
                 for (size_t j = j0; j < cols && j < j0 + 32; j++)
                     dst[j * rows + i] = src[i * cols + j];
+}
+
+/* dst (cols x rows) += src (rows x cols)^T, tiled as copy_transposed_f32. */
+static void add_transposed_f32(float *dst, const float *src, size_t rows, size_t cols)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += 32)
+        for (size_t j0 = 0; j0 < cols; j0 += 32)
+            for (size_t i = i0; i < rows && i < i0 + 32; i++)
+                for (size_t j = j0; j < cols && j < j0 + 32; j++)
+                    dst[j * rows + i] += src[i * cols + j];
 }
 
 /* ---- the per-step recurrent products ---- */
@@ -1308,6 +1365,9 @@ static loom_status forward_rows_f32(const rnn_part *pt)
     size_t H = r->cfg.hidden, gh = r->gates * H, hd = H * r->dirs, r0 = pt->row0, rows = pt->rows;
     const loom_rnn_params *p = &r->params[k];
     float *a = as_f32(w->gates[k]), *hs = as_f32(w->h[k]), *cs = as_f32(w->c[k]), *bias = as_f32(w->bias);
+    size_t in = layer_input(r, l);
+    const float *x_in = input_in_loop(r, k) ? as_f32(w->xin[l]) : NULL;
+    const float *wit = as_f32(w->wt[k]) + H * gh;
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
@@ -1316,6 +1376,10 @@ static loom_status forward_rows_f32(const rnn_part *pt)
         float *hnew = hs + (next_block(d, t) * B + r0) * H;
         float *o = as_f32(w->out[l]) + at_row * hd + d * H;
         const unsigned char *valid = w->valid + at_row;
+        if (x_in) { /* at = x_t W_ih^T (beta 0) */
+            loom_smm_run(&w->smm_input[k * RNN_MAX_PARTS + pt->part], x_in + at_row * in, wit, at);
+            part_tick(pt, LOOM_RNN_INPUT_PROJECTION);
+        }
         if (r->cfg.kind == LOOM_GRU) {
             float *rec = as_f32(w->step) + r0 * gh;
             if ((st = rec_forward_f32(r, k, pt->part, rec, hp, rows, 0)) != LOOM_OK)
@@ -1364,6 +1428,11 @@ static loom_status layer_forward_f32(loom_rnn *r, size_t l, size_t d, size_t T, 
         bias[j] = p->b_ih.data32[j] + (r->cfg.kind != LOOM_GRU || j < 2 * H ? p->b_hh.data32[j] : 0.0f);
     if (w->smm_forward[k * RNN_MAX_PARTS].fn) /* the JIT kernels read W_hh^T */
         copy_transposed_f32(as_f32(w->wt[k]), p->w_hh.data32, gh, H);
+    if (input_in_loop(r, k)) { /* and W_ih^T after it */
+        copy_transposed_f32(as_f32(w->wt[k]) + H * gh, p->w_ih.data32, gh, in);
+        prof_tick(r, LOOM_RNN_OTHER);
+        return run_parts(r, l, d, 0, NULL, 0);
+    }
     prof_tick(r, LOOM_RNN_OTHER);
     /* One gemm projects the inputs of every step; the kernels add the biases. */
     loom_matrix am = loom_matrix_wrap_f32(a, n, gh), xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
@@ -1504,9 +1573,15 @@ static loom_status layer_backward_f32(loom_rnn *r, size_t l, size_t d, const flo
     loom_matrix dam = loom_matrix_wrap_f32(as_f32(w->dgates), n, gh), dahm = loom_matrix_wrap_f32(as_f32(w->dgates_h), n, gh);
     loom_matrix xm = loom_matrix_wrap_f32(as_f32(w->xin[l]), n, in);
     loom_matrix hprev = loom_matrix_wrap_f32(as_f32(w->h[k]) + (d == 0 ? 0 : B * H), n, H);
-    if ((st = loom_gemm(&g->w_ih, 1.0, &dam, 1, &xm, 0, 1.0)) != LOOM_OK
-        || (st = loom_gemm(&g->w_hh, 1.0, &dahm, 1, &hprev, 0, 1.0)) != LOOM_OK)
+    /* dW^T = [x | h_prev]^T dA into the scratch, then added transposed: OpenBLAS packs dA
+     * (the large operand) untransposed that way, 10-25% faster than dW = dA^T [x | h_prev]. */
+    float *wg = as_f32(w->wgrad);
+    loom_matrix wgi = loom_matrix_wrap_f32(wg, in, gh), wgh = loom_matrix_wrap_f32(wg + in * gh, H, gh);
+    if ((st = loom_gemm(&wgi, 1.0, &xm, 1, &dam, 0, 0.0)) != LOOM_OK
+        || (st = loom_gemm(&wgh, 1.0, &hprev, 1, &dahm, 0, 0.0)) != LOOM_OK)
         return st;
+    add_transposed_f32(g->w_ih.data32, wg, in, gh);
+    add_transposed_f32(g->w_hh.data32, wg + in * gh, H, gh);
     /* b_ih and b_hh get the same sums, except GRU's b_hn (its own sum after the G*H). */
     for (size_t j = 0; j < gh; j++) {
         g->b_ih.data32[j] += dbias[j];
@@ -1608,7 +1683,7 @@ loom_status loom_rnn_forward(loom_rnn *r, loom_matrix *out, loom_matrix *h_t, lo
             st = dispatch_smm(r, B);
         }
     } else if (st == LOOM_OK) { /* no kernel of an earlier dtype may stay in use */
-        memset(w->smm_forward, 0, 2 * units * RNN_MAX_PARTS * sizeof(loom_smm));
+        memset(w->smm_forward, 0, 3 * units * RNN_MAX_PARTS * sizeof(loom_smm));
     }
     if (st != LOOM_OK)
         return st;

@@ -89,10 +89,12 @@ typedef struct loom_rnn_work {
     double *bias;        /* G*H + H: the summed biases the step kernels add; backward's
                           * bias gradient sums (G*H, then GRU's b_hn) */
     double *zeros;       /* H zeros: the output gradient of a backward without dout */
-    double **wt;         /* per layer*dir: H x G*H, W_hh transposed for the JIT kernels */
+    double *wgrad;       /* (in + H) x G*H: one unit's weight gradients transposed (rnn.c) */
+    double **wt;         /* per layer*dir: H x G*H W_hh^T, then in x G*H W_ih^T (JIT kernels) */
     double **ptrs;       /* the pointer arrays above, one allocation */
     size_t parts;         /* the batch rows run in this many parts (rnn.c), 1 or 2 */
     loom_smm *smm_forward, *smm_backward; /* RNN_MAX_PARTS per layer*dir (one per part) */
+    loom_smm *smm_input; /* same: each step's input projection in the loop (rnn.c) */
 } loom_rnn_work;
 
 typedef struct loom_rnn {
