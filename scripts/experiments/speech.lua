@@ -514,6 +514,10 @@ end
 
 -- ---- a trained model on disk, and recognising new recordings with it ----
 
+-- Whether this run's trim_db was given (set by adjust): with checkpoint= it replaces the
+-- model's own, as a given test_warps does.
+local trim_given = false
+
 -- The params a saved model needs to rebuild its network and its features.
 local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels", "kernel", "features", "mel_bins",
   "deltas", "cmvn", "dtype", "test_warps", "trim_db"}
@@ -814,11 +818,14 @@ local experiment = loom.experiment{
     checkpoint = {"", "the model.safetensors of an earlier run, for predict= or test="},
     test = {"", "a folder of <digit>_<speaker>_<n>.wav to score (with checkpoint=, or after training)"},
   },
+  adjust = function(_, given) trim_given = given.trim_db ~= nil end,
   run = function(p, run)
     if p.predict ~= "" or (p.test ~= "" and p.checkpoint ~= "") then
       if p.checkpoint == "" then error("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", 0) end
       local model, saved = load_model(p.checkpoint)
-      if p.test_warps ~= "" then saved.test_warps = p.test_warps end -- given now: overrides the saved
+      -- given now: overrides the saved
+      if p.test_warps ~= "" then saved.test_warps = p.test_warps end
+      if trim_given then saved.trim_db = p.trim_db end
       if p.predict ~= "" then return {predicted = #recognise(model, saved, wav_files(p.predict), io.stdout)} end
       local acc, n = score_folder(model, saved, p.test)
       return {test_accuracy = acc, test_utterances = n}
@@ -857,10 +864,15 @@ local experiment = loom.experiment{
 -- Run directly, the script is a recogniser whose standard output holds "path<TAB>digit" lines:
 --   loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint PATH
 require("loom.experiment").command("predict", {
-  usage = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors",
-  options = {"checkpoint"}, required = {"checkpoint"},
+  usage = "usage: loom scripts/experiments/speech.lua predict FILE|DIR --checkpoint MODEL.safetensors [--trim-db DB]",
+  options = {"checkpoint", "trim-db"}, required = {"checkpoint"},
   run = function(input, opts)
     local model, saved = load_model(opts.checkpoint)
+    if opts["trim-db"] then
+      local db = tonumber(opts["trim-db"])
+      if not db or db < 0 then error("speech: --trim-db must be a number >= 0, got '" .. opts["trim-db"] .. "'", 0) end
+      saved.trim_db = db
+    end
     recognise(model, saved, wav_files(input), io.stdout)
   end,
 })

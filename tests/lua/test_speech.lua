@@ -180,10 +180,11 @@ test("speech: trim_db cuts the silence around a recording, in training and in th
   end
   local bin, script = BUILD_DIR .. "/bin/loom", PROJECT_DIR .. "/scripts/experiments/speech.lua"
   -- the digit predicted for each of names in dir: "<digit> <digit> ..."
-  local function digits(model, dir)
+  local function digits(model, dir, extra)
     local out = {}
     for _, name in ipairs(names) do
-      local p = io.popen(string.format("'%s' '%s' predict '%s/%s' --checkpoint '%s' 2>&1", bin, script, dir, name, model))
+      local p = io.popen(string.format("'%s' '%s' predict '%s/%s' --checkpoint '%s' %s 2>&1", bin, script, dir, name, model,
+        extra or ""))
       out[#out + 1] = p:read("a"):match("\t(%d)\n$") or "?"
       p:close()
     end
@@ -198,6 +199,27 @@ test("speech: trim_db cuts the silence around a recording, in training and in th
   equal(digits(trimmed.model, padded), digits(trimmed.model, data), "padded recordings read as the originals")
   check(digits(kept, padded) ~= digits(kept, data), "without trim_db the padding changes predictions (%s)",
     digits(kept, padded))
+  -- a trim_db given at prediction replaces the model's own: the untrimmed model then reads
+  -- the padded recordings as the originals too
+  equal(digits(kept, padded, "--trim-db 40"), digits(kept, data, "--trim-db 40"), "--trim-db 40 on the untrimmed model")
+  local scored_padded = run_speech({"test=" .. padded, "checkpoint=" .. kept, "trim_db=40"}, true)
+  local scored_plain = run_speech({"test=" .. padded, "checkpoint=" .. kept}, true)
+  local p = io.popen(string.format("'%s' '%s' predict '%s' --checkpoint '%s' 2>&1", bin, script, padded, kept))
+  local hits = 0
+  for line in p:lines() do
+    local truth, said = line:match("/(%d)_theo_0%.wav\t(%d)$")
+    if truth and truth == said then hits = hits + 1 end
+  end
+  p:close()
+  equal(scored_plain.test_accuracy, hits / 10, "test= without trim_db scores as the model's own setting")
+  local opened = {}
+  for d in digits(kept, data, "--trim-db 40"):gmatch("%d") do opened[#opened + 1] = d end
+  local right = 0
+  for i, d in ipairs(opened) do if tonumber(d) == i - 1 then right = right + 1 end end
+  equal(scored_padded.test_accuracy, right / 10, "test= trim_db=40 scores the padded files as the originals")
+  local bad = io.popen(string.format("'%s' '%s' predict '%s' --checkpoint '%s' --trim-db loud 2>&1; echo \"status $?\"",
+    bin, script, padded, kept)):read("a")
+  check(bad:find("speech: --trim-db must be a number >= 0, got 'loud'\nstatus 1", 1, true), "bad --trim-db: %s", bad)
   os.execute("rm -rf '" .. data .. "' '" .. padded .. "' '" .. kept .. "' '" .. tmp .. "-runs'")
 end)
 
