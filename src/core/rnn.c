@@ -791,7 +791,7 @@ static loom_status forward_rows_f64(const rnn_part *pt)
     double *a = w->gates[k], *hs = w->h[k], *cs = w->c[k], *bias = w->bias;
     size_t in = layer_input(r, l);
     const double *x_in = input_in_loop(r, k) ? w->xin[l] : NULL;
-    const double *wit = w->wt[k] + H * gh;
+    const double *wit = x_in ? w->wt[k] + H * gh : NULL; /* wt is NULL without JIT kernels */
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
@@ -999,7 +999,7 @@ static loom_status layer_backward_f64(loom_rnn *r, size_t l, size_t d, const dou
     loom_matrix hprev = loom_matrix_wrap(w->h[k] + (d == 0 ? 0 : B * H), n, H);
     /* dW^T = [x | h_prev]^T dA into the scratch, then added transposed: OpenBLAS packs dA
      * (the large operand) untransposed that way, 10-25% faster than dW = dA^T [x | h_prev]. */
-    double *wg = (w->wgrad);
+    double *wg = w->wgrad;
     loom_matrix wgi = loom_matrix_wrap(wg, in, gh), wgh = loom_matrix_wrap(wg + in * gh, H, gh);
     if ((st = loom_gemm(&wgi, 1.0, &xm, 1, &dam, 0, 0.0)) != LOOM_OK
         || (st = loom_gemm(&wgh, 1.0, &hprev, 1, &dahm, 0, 0.0)) != LOOM_OK)
@@ -1367,7 +1367,7 @@ static loom_status forward_rows_f32(const rnn_part *pt)
     float *a = as_f32(w->gates[k]), *hs = as_f32(w->h[k]), *cs = as_f32(w->c[k]), *bias = as_f32(w->bias);
     size_t in = layer_input(r, l);
     const float *x_in = input_in_loop(r, k) ? as_f32(w->xin[l]) : NULL;
-    const float *wit = as_f32(w->wt[k]) + H * gh;
+    const float *wit = x_in ? as_f32(w->wt[k]) + H * gh : NULL; /* wt is NULL without JIT kernels */
     loom_status st;
     for (size_t s = 0; s < T; s++) {
         size_t t = d == 0 ? s : T - 1 - s, at_row = t * B + r0;
