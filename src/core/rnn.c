@@ -1,5 +1,6 @@
-/* rnn.c: fused recurrent layers: one gemm projects the inputs of all steps, one gemm per
- * step adds the recurrent part into the fused gate block, fused elementwise kernels apply
+/* rnn.c: fused recurrent layers: one gemm projects the inputs of all steps (with the JIT
+ * kernels, one per step in the loop), one gemm per step adds the recurrent part into the
+ * fused gate block, fused elementwise kernels apply
  * the gates, and BPTT gets every weight gradient with one gemm over all steps. Not the
  * Lua modules (src/bind/rnn.c) nor losses over sequences (lua/loom/seq.lua).
  *
