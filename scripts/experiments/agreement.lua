@@ -513,8 +513,9 @@ end
 -- word-by-word report goes to stderr.
 local function predict_lines(model_path, input, probe)
   local model, vocab = load_model(model_path)
-  local f = input == "-" and io.stdin or io.open(input)
-  if not f then error("predict: cannot open " .. input, 0) end
+  local f, why = io.stdin, nil
+  if input ~= "-" then f, why = io.open(input) end
+  if not f then error("predict: cannot open " .. why, 0) end
   local n = 0
   for line in f:lines() do
     line = line:gsub("^VB[ZP]\t", ""):gsub("\r$", "")

@@ -367,8 +367,9 @@ end
 
 -- The lines of a file ("-": standard input), without their line ends.
 local function lines_of(path)
-  local f = path == "-" and io.stdin or io.open(path)
-  if not f then error("translation: cannot open " .. path, 0) end
+  local f, why = io.stdin, nil
+  if path ~= "-" then f, why = io.open(path) end
+  if not f then error("translation: cannot open " .. why, 0) end
   local lines = {}
   for line in f:lines() do lines[#lines + 1] = line:gsub("\r$", "") end
   if f ~= io.stdin then f:close() end

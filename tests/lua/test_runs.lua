@@ -131,6 +131,9 @@ test("experiment.parse_command: INPUT, options with values, flags; the usage lin
   checkerror("loom.experiment.parse_command: args must be a list, got string", parse, "predict", spec)
   checkerror("loom.experiment.command: spec.run must be a function, got nil", require("loom.experiment").command,
     "predict", {usage = "u"})
+  checkerror("loom.experiment.parse_command: spec.usage must be a string, got nil", parse, {"predict", "a"}, {})
+  checkerror("loom.experiment.command: word must be a string, got number", require("loom.experiment").command,
+    1, spec)
 end)
 
 -- ---- the store ----
