@@ -3,6 +3,7 @@
 #ifndef LOOM_KERNEL_H
 #define LOOM_KERNEL_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +33,13 @@
 #else
 #define LOOM_VECTORISE
 #endif
-/* Hot loops are compiled for AVX-512, AVX2 and the baseline, and the loader picks one (GNU
- * ifunc). Results do not depend on the choice: each loop fixes its order of operations
- * and nothing is reassociated. */
+/* Hot loops are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 with FMA) and the
+ * baseline, and the loader picks one (GNU ifunc). Results do not depend on the choice:
+ * each loop fixes its order of operations, nothing is reassociated or contracted, and the
+ * fused multiply-adds written as fma() round once on every level (an instruction on v3 and
+ * v4, glibc's exact fma on the baseline). */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(__clang__)
-#define LOOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define LOOM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LOOM_CLONES
 #endif
@@ -49,11 +52,21 @@ double exp(double x);
 float expf(float x); /* map("exp") on float32 matrices (matrix.c) */
 #endif
 
+/* Forced inlining: the loops calling these vectorise only once they are inlined, and GCC's
+ * size heuristics may decline to inline a function of a dozen fma() calls on its own. */
+#if defined(__GNUC__)
+#define LOOM_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define LOOM_ALWAYS_INLINE static inline
+#endif
+
 /* ---- exp, sigmoid and tanh for vectorised loops (the recurrent gate kernels) ----
  * Branch-free: every lane runs the same instructions, so GCC vectorises a loop calling them
  * on AVX2 as well as AVX-512 (libm's exp keeps a branch under trapping math and needs
- * libmvec). The order of operations is fixed and nothing is contracted into FMA (ISO C
- * mode), so the scalar, AVX2 and AVX-512 versions give bitwise the same results.
+ * libmvec). The order of operations is fixed; the polynomials' Horner steps are explicit
+ * fma() (one rounding, one instruction where the clone has FMA) and nothing else is
+ * contracted (ISO C mode), so the scalar, AVX2 and AVX-512 versions give bitwise the same
+ * results.
  * tests/c/check_rnn.c measures them against libm: exp within 1 ulp, tanh within 8 ulps,
  * sigmoid within 3 ulps of 1 / (1 + exp(-x)) in long double; the same bounds for float.
  *
@@ -63,7 +76,7 @@ float expf(float x); /* map("exp") on float32 matrices (matrix.c) */
  * Taylor series to r^13 (truncation < 1e-17). 2^n is applied as 2^n1 * 2^n2 (n1 + n2 = n,
  * both normal exponents), so results down to the subnormals and overflow to inf are right.
  * x is clamped to [-746, 710], outside which exp is 0 or inf anyway; NaN stays NaN. */
-static inline double loom_pow2i(double n) /* 2^n for an integer-valued n in [-1022, 1023] */
+LOOM_ALWAYS_INLINE double loom_pow2i(double n) /* 2^n for an integer-valued n in [-1022, 1023] */
 {
     double k = n + 0x1.8p52;
     uint64_t bits;
@@ -74,32 +87,32 @@ static inline double loom_pow2i(double n) /* 2^n for an integer-valued n in [-10
     return p;
 }
 
-static inline double loom_exp(double x)
+LOOM_ALWAYS_INLINE double loom_exp(double x)
 {
     x = x < -746.0 ? -746.0 : x;
     x = x > 710.0 ? 710.0 : x;
-    double n = (x * 1.4426950408889634 + 0x1.8p52) - 0x1.8p52;
-    double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double n = fma(x, 1.4426950408889634, 0x1.8p52) - 0x1.8p52;
+    double r = fma(n, -1.90821492927058770002e-10, fma(n, -6.93147180369123816490e-01, x));
     double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = 1.0 + (r + r * r * p);
+    p = fma(p, r, 1.0 / 479001600.0);
+    p = fma(p, r, 1.0 / 39916800.0);
+    p = fma(p, r, 1.0 / 3628800.0);
+    p = fma(p, r, 1.0 / 362880.0);
+    p = fma(p, r, 1.0 / 40320.0);
+    p = fma(p, r, 1.0 / 5040.0);
+    p = fma(p, r, 1.0 / 720.0);
+    p = fma(p, r, 1.0 / 120.0);
+    p = fma(p, r, 1.0 / 24.0);
+    p = fma(p, r, 1.0 / 6.0);
+    p = fma(p, r, 0.5);
+    p = 1.0 + fma(r * r, p, r);
     double n1 = (n * 0.5 + 0x1.8p52) - 0x1.8p52;
     return p * loom_pow2i(n1) * loom_pow2i(n - n1);
 }
 
 /* The same for float: n from 1.5 * 2^23, LN2_HI with 11 trailing zero bits, Taylor to r^7,
  * x clamped to [-104, 89]. */
-static inline float loom_pow2if(float n) /* 2^n for an integer-valued n in [-126, 127] */
+LOOM_ALWAYS_INLINE float loom_pow2if(float n) /* 2^n for an integer-valued n in [-126, 127] */
 {
     float k = n + 0x1.8p23f;
     uint32_t bits;
@@ -110,29 +123,29 @@ static inline float loom_pow2if(float n) /* 2^n for an integer-valued n in [-126
     return p;
 }
 
-static inline float loom_expf(float x)
+LOOM_ALWAYS_INLINE float loom_expf(float x)
 {
     x = x < -104.0f ? -104.0f : x;
     x = x > 89.0f ? 89.0f : x;
-    float n = (x * 1.44269504f + 0x1.8p23f) - 0x1.8p23f;
-    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float n = fmaf(x, 1.44269504f, 0x1.8p23f) - 0x1.8p23f;
+    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, x));
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = 1.0f + (r + r * r * p);
+    p = fmaf(p, r, 1.0f / 720.0f);
+    p = fmaf(p, r, 1.0f / 120.0f);
+    p = fmaf(p, r, 1.0f / 24.0f);
+    p = fmaf(p, r, 1.0f / 6.0f);
+    p = fmaf(p, r, 0.5f);
+    p = 1.0f + fmaf(r * r, p, r);
     float n1 = (n * 0.5f + 0x1.8p23f) - 0x1.8p23f;
     return p * loom_pow2if(n1) * loom_pow2if(n - n1);
 }
 
-static inline double loom_sigmoid(double x)
+LOOM_ALWAYS_INLINE double loom_sigmoid(double x)
 {
     return 1.0 / (1.0 + loom_exp(-x));
 }
 
-static inline float loom_sigmoidf(float x)
+LOOM_ALWAYS_INLINE float loom_sigmoidf(float x)
 {
     return 1.0f / (1.0f + loom_expf(-x));
 }
@@ -140,37 +153,37 @@ static inline float loom_sigmoidf(float x)
 /* tanh: the odd Taylor series to x^23 below |x| = 1/4 (truncation < 1e-18), 1 - 2 / (exp(2|x|)
  * + 1) above (exactly 1 past |x| = 20, so the exp argument is capped there); both sides are
  * computed and one is picked. NaN stays NaN. */
-static inline double loom_tanh(double x)
+LOOM_ALWAYS_INLINE double loom_tanh(double x)
 {
     double a = x < 0.0 ? -x : x;
     double z = x * x;
     double p = -113927491862.0 / 2900518163668125.0;
-    p = p * z + 18888466084.0 / 194896477400625.0;
-    p = p * z - 443861162.0 / 1856156927625.0;
-    p = p * z + 6404582.0 / 10854718875.0;
-    p = p * z - 929569.0 / 638512875.0;
-    p = p * z + 21844.0 / 6081075.0;
-    p = p * z - 1382.0 / 155925.0;
-    p = p * z + 62.0 / 2835.0;
-    p = p * z - 17.0 / 315.0;
-    p = p * z + 2.0 / 15.0;
-    p = p * z - 1.0 / 3.0;
-    double small = x + x * z * p;
+    p = fma(p, z, 18888466084.0 / 194896477400625.0);
+    p = fma(p, z, -(443861162.0 / 1856156927625.0));
+    p = fma(p, z, 6404582.0 / 10854718875.0);
+    p = fma(p, z, -(929569.0 / 638512875.0));
+    p = fma(p, z, 21844.0 / 6081075.0);
+    p = fma(p, z, -(1382.0 / 155925.0));
+    p = fma(p, z, 62.0 / 2835.0);
+    p = fma(p, z, -(17.0 / 315.0));
+    p = fma(p, z, 2.0 / 15.0);
+    p = fma(p, z, -(1.0 / 3.0));
+    double small = fma(x * z, p, x);
     double big = 1.0 - 2.0 / (loom_exp(2.0 * (a > 20.0 ? 20.0 : a)) + 1.0);
     big = x < 0.0 ? -big : big;
     return a < 0.25 ? small : big;
 }
 
 /* Float: the series to x^11 below |x| = 1/4, capped at |x| = 10 above. */
-static inline float loom_tanhf(float x)
+LOOM_ALWAYS_INLINE float loom_tanhf(float x)
 {
     float a = x < 0.0f ? -x : x;
     float z = x * x;
     float p = 62.0f / 2835.0f;
-    p = p * z - 17.0f / 315.0f;
-    p = p * z + 2.0f / 15.0f;
-    p = p * z - 1.0f / 3.0f;
-    float small = x + x * z * p;
+    p = fmaf(p, z, -(17.0f / 315.0f));
+    p = fmaf(p, z, 2.0f / 15.0f);
+    p = fmaf(p, z, -(1.0f / 3.0f));
+    float small = fmaf(x * z, p, x);
     float big = 1.0f - 2.0f / (loom_expf(2.0f * (a > 10.0f ? 10.0f : a)) + 1.0f);
     big = x < 0.0f ? -big : big;
     return a < 0.25f ? small : big;

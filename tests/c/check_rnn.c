@@ -399,6 +399,67 @@ static double ulp_of_float(double v)
     return (double)(nextafterf(f, INFINITY) - f);
 }
 
+/* The gate kernels run as the loader's clone for this CPU (AVX-512, AVX2 + FMA or the
+ * baseline); this file is compiled for the baseline. A fused LSTM step must give bitwise
+ * what the same formulas give here, in float64 and float32, over a row long enough for the
+ * vector body and its remainder (H = 37), with inputs across the functions' branches. */
+START_TEST(test_gate_kernels_match_baseline)
+{
+    enum { B = 3, H = 37 };
+    for (int f32 = 0; f32 <= 1; f32++) {
+        loom_dtype dt = f32 ? LOOM_F32 : LOOM_F64;
+        loom_matrix gates, gates0, h, c, tc, hp, cp, bias;
+        loom_matrix *all[] = {&gates, &gates0, &h, &c, &tc, &hp, &cp, &bias};
+        const size_t rows[] = {B, B, B, B, B, B, B, 1}, cols[] = {4 * H, 4 * H, H, H, H, H, H, 4 * H};
+        for (int k = 0; k < 8; k++) {
+            ck_assert_int_eq(loom_matrix_init_dtype(all[k], rows[k], cols[k], dt), LOOM_OK);
+            for (size_t i = 0; i < rows[k]; i++)
+                for (size_t j = 0; j < cols[k]; j++) {
+                    /* pre-activations up to 30 in size (tanh's series below 1/4, its exp
+                     * beyond, the clamp past 20); the bias small */
+                    double u = loom_rng_uniform(&rng) * 2.0 - 1.0;
+                    double v = k == 7 ? 0.1 * u : (i + j) % 3 == 0 ? 0.2 * u : 30.0 * u * u * u;
+                    loom_put(all[k], i, j, v);
+                }
+        }
+        ck_assert_int_eq(loom_matrix_copy(&gates0, &gates), LOOM_OK);
+        ck_assert_int_eq(loom_lstm_step(&gates, &h, &c, &tc, &hp, &cp, &bias), LOOM_OK);
+        int differ = 0;
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < H; j++) {
+                double pre[4], act[4];
+                for (int g = 0; g < 4; g++)
+                    pre[g] = loom_get(&gates0, b, g * H + j) + loom_get(&bias, 0, g * H + j);
+                double cn, t;
+                if (f32) {
+                    float pf[4];
+                    for (int g = 0; g < 4; g++) /* the sum as the kernel rounds it */
+                        pf[g] = (float)loom_get(&gates0, b, g * H + j) + (float)loom_get(&bias, 0, g * H + j);
+                    act[0] = loom_sigmoidf(pf[0]), act[1] = loom_sigmoidf(pf[1]);
+                    act[2] = loom_tanhf(pf[2]), act[3] = loom_sigmoidf(pf[3]);
+                    float cf = (float)act[1] * (float)loom_get(&cp, b, j) + (float)act[0] * (float)act[2];
+                    cn = cf, t = loom_tanhf(cf);
+                } else {
+                    act[0] = loom_sigmoid(pre[0]), act[1] = loom_sigmoid(pre[1]);
+                    act[2] = loom_tanh(pre[2]), act[3] = loom_sigmoid(pre[3]);
+                    cn = act[1] * loom_get(&cp, b, j) + act[0] * act[2];
+                    t = loom_tanh(cn);
+                }
+                for (int g = 0; g < 4; g++)
+                    differ += loom_get(&gates, b, g * H + j) != act[g];
+                differ += loom_get(&c, b, j) != cn;
+                differ += loom_get(&tc, b, j) != t;
+                differ += f32 ? (float)loom_get(&h, b, j) != (float)act[3] * (float)t
+                              : loom_get(&h, b, j) != act[3] * t;
+            }
+        ck_assert_msg(differ == 0, "%s: %d values of the fused step differ from the baseline",
+                      f32 ? "float32" : "float64", differ);
+        for (int k = 0; k < 8; k++)
+            loom_matrix_release(all[k]);
+    }
+}
+END_TEST
+
 /* kernel.h's exp, sigmoid and tanh against libm (sigmoid against 1 / (1 + exp(-x)) in long
  * double) over the range where results are normal numbers, with the bounds kernel.h states,
  * and at the edges: underflow to 0, overflow to inf, NaN through. */
@@ -445,6 +506,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_fused_tanh_accuracy);
     tcase_add_test(tc, test_branch_free_math);
+    tcase_add_test(tc, test_gate_kernels_match_baseline);
     suite_add_tcase(suite, tc);
     return suite;
 }
