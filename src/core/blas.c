@@ -119,9 +119,16 @@ int loom_blas_get_threads(void)
  * OpenBLAS's OpenMP build) leaves it NULL. */
 extern int gotoblas_pthread(int numthreads, void *function, void *args, int stride) __attribute__((weak));
 
+static int pool_allowed = 1;
+
+void loom_blas_allow_pool(int on)
+{
+    pool_allowed = on != 0;
+}
+
 int loom_blas_run_jobs(size_t n, void (*job)(void *), void *args, size_t stride)
 {
-    if (n < 2 || !gotoblas_pthread || openblas_get_parallel() != 1 || stride > (size_t)INT_MAX
+    if (n < 2 || !pool_allowed || !gotoblas_pthread || openblas_get_parallel() != 1 || stride > (size_t)INT_MAX
         || (size_t)openblas_get_num_threads() < n)
         return 0;
     void *fn; /* OpenBLAS takes the function as void *; POSIX lets the two convert */

@@ -30,6 +30,9 @@ const char *loom_blas_corename(void);
  * next one, so a thread of the caller's competes with a spinning worker for the same core
  * (on 2 cores the parallel part ran at half speed); the worker itself is free at once. */
 int loom_blas_run_jobs(size_t n, void (*job)(void *), void *args, size_t stride);
+/* Whether loom_blas_run_jobs may use OpenBLAS's pool (1, the default); 0 makes it return 0,
+ * as on a BLAS without the pool: the tests run the callers' own-thread path that way. */
+void loom_blas_allow_pool(int on);
 
 /* Nonzero when every size fits the BLAS integer type. */
 int loom_blas_fits(size_t n);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "kernel.h" /* the branch-free exp, sigmoid and tanh of the gate kernels */
 #include "rnn.h"
 #include "testutil.h"
@@ -304,6 +305,55 @@ START_TEST(test_no_allocation_after_warmup)
 }
 END_TEST
 
+/* The two row parts of a layer's loop run on OpenBLAS's worker (loom_blas_run_jobs) or, on
+ * a BLAS without that pool, on a thread of loom's own: both give bitwise what one part
+ * gives for outputs, states and dx, and the same gradients. */
+START_TEST(test_row_parts_without_the_pool)
+{
+    int threads = loom_blas_get_threads();
+    shape s = {7, 64, 2, 60, 9, 1, NULL};
+    size_t n = s.T * s.B, units = 4;
+    loom_matrix x = new_random(n, s.I), dout = new_random(n, 2 * s.H);
+    loom_matrix out[3], ht[3], ct[3], dx[3], grad[3];
+    const int thread_count[3] = {1, 2, 2}, pool[3] = {1, 1, 0};
+    for (int run = 0; run < 3; run++) {
+        loom_blas_set_threads(thread_count[run]);
+        loom_blas_allow_pool(pool[run]);
+        loom_rng_seed(&rng, 5);
+        gemm_mode = LOOM_RNN_GEMM_XSMM;
+        loom_rnn r;
+        make_rnn(&r, LOOM_LSTM, &s, 0.0);
+        out[run] = new_matrix(n, 2 * s.H), dx[run] = new_matrix(n, s.I);
+        ht[run] = new_matrix(units * s.B, s.H), ct[run] = new_matrix(units * s.B, s.H);
+        ck_assert_int_eq(loom_rnn_forward(&r, &out[run], &ht[run], &ct[run], &x, s.B, NULL, NULL,
+                                          NULL, &rng), LOOM_OK);
+        ck_assert_int_eq(loom_rnn_backward(&r, &dx[run], NULL, NULL, &dout, NULL, NULL), LOOM_OK);
+        ck_assert_uint_eq(r.work.parts, run == 0 ? 1 : 2);
+        grad[run] = new_matrix(1, r.count);
+        memcpy(grad[run].data, r.grads, r.count * sizeof(double));
+        loom_rnn_release(&r);
+    }
+    loom_blas_allow_pool(1);
+    loom_blas_set_threads(threads);
+    for (int run = 1; run < 3; run++) {
+        ck_assert(loom_matrix_allclose(&out[run], &out[0], 0.0, 0.0));
+        ck_assert(loom_matrix_allclose(&ht[run], &ht[0], 0.0, 0.0));
+        ck_assert(loom_matrix_allclose(&ct[run], &ct[0], 0.0, 0.0));
+        ck_assert(loom_matrix_allclose(&dx[run], &dx[0], 0.0, 0.0));
+        ck_assert(loom_matrix_allclose(&grad[run], &grad[0], 1e-12, 1e-12));
+    }
+    ck_assert(loom_matrix_allclose(&grad[2], &grad[1], 0.0, 0.0)); /* the same two parts */
+    loom_matrix *all[] = {&x, &dout};
+    for (size_t i = 0; i < 2; i++)
+        loom_matrix_release(all[i]);
+    for (int run = 0; run < 3; run++) {
+        loom_matrix *mine[] = {&out[run], &ht[run], &ct[run], &dx[run], &grad[run]};
+        for (size_t i = 0; i < 5; i++)
+            loom_matrix_release(mine[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     loom_rnn r;
@@ -507,6 +557,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_fused_tanh_accuracy);
     tcase_add_test(tc, test_branch_free_math);
     tcase_add_test(tc, test_gate_kernels_match_baseline);
+    tcase_add_test(tc, test_row_parts_without_the_pool);
     suite_add_tcase(suite, tc);
     return suite;
 }
