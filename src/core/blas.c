@@ -128,8 +128,8 @@ void loom_blas_allow_pool(int on)
 
 int loom_blas_run_jobs(size_t n, void (*job)(void *), void *args, size_t stride)
 {
-    if (n < 2 || !pool_allowed || !gotoblas_pthread || openblas_get_parallel() != 1 || stride > (size_t)INT_MAX
-        || (size_t)openblas_get_num_threads() < n)
+    if (n < 2 || !pool_allowed || !gotoblas_pthread || openblas_get_parallel() != 1
+        || stride > (size_t)INT_MAX || (size_t)openblas_get_num_threads() < n)
         return 0;
     void *fn; /* OpenBLAS takes the function as void *; POSIX lets the two convert */
     memcpy(&fn, &job, sizeof fn);

@@ -63,10 +63,10 @@ float expf(float x); /* map("exp") on float32 matrices (matrix.c) */
 /* ---- exp, sigmoid and tanh for vectorised loops (the recurrent gate kernels) ----
  * Branch-free: every lane runs the same instructions, so GCC vectorises a loop calling them
  * on AVX2 as well as AVX-512 (libm's exp keeps a branch under trapping math and needs
- * libmvec). The order of operations is fixed; the polynomials' Horner steps are explicit
- * fma() (one rounding, one instruction where the clone has FMA) and nothing else is
- * contracted (ISO C mode), so the scalar, AVX2 and AVX-512 versions give bitwise the same
- * results.
+ * libmvec). The order of operations is fixed; the polynomials' Horner steps and exp's
+ * range reduction are explicit fma() (one rounding, one instruction where the clone has
+ * FMA) and nothing else is contracted (ISO C mode), so the scalar, AVX2 and AVX-512
+ * versions give bitwise the same results.
  * tests/c/check_rnn.c measures them against libm: exp within 1 ulp, tanh within 8 ulps,
  * sigmoid within 3 ulps of 1 / (1 + exp(-x)) in long double; the same bounds for float.
  *

@@ -18,15 +18,18 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
--- Median over REPEATS of the mean time of `batch` calls, in seconds. clock: os.clock for
--- single-threaded work, now() when BLAS threads run.
-local function median_time(fn, batch, clock)
+-- Median over REPEATS of the mean wall time of `batch` calls, in seconds. Wall time even
+-- for the single-threaded ops: os.clock counts the CPU time of the whole process, and after
+-- the threaded gemms above OpenBLAS's worker spins for about 0.1 s, which os.clock added to
+-- the first elementwise ops (X + Y, add_, mul measured 2x numpy's time that way, 1.0-1.1x
+-- by the wall clock).
+local function median_time(fn, batch)
   fn()
   local times = {}
   for r = 1, REPEATS do
-    local t0 = clock()
+    local t0 = now()
     for _ = 1, batch do fn() end
-    times[r] = (clock() - t0) / batch
+    times[r] = (now() - t0) / batch
   end
   return median(times)
 end
@@ -37,13 +40,13 @@ loom.seed(1)
 local n = 1024
 local A, B = loom.randn(n, n), loom.randn(n, n)
 local C = loom.zeros(n, n)
-ours.gemm_gflops = 2 * n ^ 3 / median_time(function() return A * B end, 3, now) / 1e9
+ours.gemm_gflops = 2 * n ^ 3 / median_time(function() return A * B end, 3) / 1e9
 collectgarbage()
-ours.gemm_out_gflops = 2 * n ^ 3 / median_time(function() C:matmul_(A, B) end, 3, now) / 1e9
+ours.gemm_out_gflops = 2 * n ^ 3 / median_time(function() C:matmul_(A, B) end, 3) / 1e9
 local A32, B32, C32 = A:float(), B:float(), C:float()
-ours.sgemm_gflops = 2 * n ^ 3 / median_time(function() return A32 * B32 end, 5, now) / 1e9
+ours.sgemm_gflops = 2 * n ^ 3 / median_time(function() return A32 * B32 end, 5) / 1e9
 collectgarbage()
-ours.sgemm_out_gflops = 2 * n ^ 3 / median_time(function() C32:matmul_(A32, B32) end, 5, now) / 1e9
+ours.sgemm_out_gflops = 2 * n ^ 3 / median_time(function() C32:matmul_(A32, B32) end, 5) / 1e9
 A, B, C, A32, B32, C32 = nil, nil, nil, nil, nil, nil
 collectgarbage()
 
@@ -60,15 +63,15 @@ local ops = {
 }
 for _, op in ipairs(ops) do
   -- Results are dropped at once: collect them so the heap does not grow between batches.
-  ours[op[1]] = median_time(function() op[2]() end, 5, os.clock) * 1e3
+  ours[op[1]] = median_time(function() op[2]() end, 5) * 1e3
   collectgarbage()
 end
 
 local C, S = loom.zeros(4, 4), loom.rand(4, 4)
 local calls = 1000000
-local t0 = os.clock()
+local t0 = now()
 for _ = 1, calls do C:add_(S) end
-ours.small_add_us = (os.clock() - t0) / calls * 1e6
+ours.small_add_us = (now() - t0) / calls * 1e6
 
 -- numpy's numbers from the twin script.
 local theirs, info = {}, {}

@@ -335,6 +335,7 @@ START_TEST(test_row_parts_without_the_pool)
     }
     loom_blas_allow_pool(1);
     loom_blas_set_threads(threads);
+    gemm_mode = LOOM_RNN_GEMM_AUTO;
     for (int run = 1; run < 3; run++) {
         ck_assert(loom_matrix_allclose(&out[run], &out[0], 0.0, 0.0));
         ck_assert(loom_matrix_allclose(&ht[run], &ht[0], 0.0, 0.0));
