@@ -594,12 +594,16 @@ test("batch rows in two parts (two threads) give the same results as one part", 
       -- Each row computes exactly as before: outputs and states are bitwise equal.
       check(one.out:allclose(two.out, 0, 0) and one.h_T:allclose(two.h_T, 0, 0), "%s %s: outputs", kind, dtype)
       check(one.dx:allclose(two.dx, 0, 0) and one.dh0:allclose(two.dh0, 0, 0), "%s %s: dx, dh0", kind, dtype)
-      -- Weight gradients sum over rows in another order: equal to rounding, measured over the
-      -- whole gradient (a float32 entry that cancels to near 0 can differ by more than 1e-5).
-      local tol = dtype == "float64" and 1e-12 or 1e-5
+      -- Weight gradients sum over rows in another order: equal to rounding. In float64 entry
+      -- by entry; in float32 over the whole gradient, because an entry that sums terms of
+      -- size ~10 to near 0 can differ by more than 1e-5 (seen: 4e-7 relative in norm).
       for i = 1, #one.grads do
-        local err = (one.grads[i] - two.grads[i]):norm() / one.grads[i]:norm()
-        check(err <= tol, "%s %s: gradient %d differs by %.3g relative", kind, dtype, i, err)
+        if dtype == "float64" then
+          check(one.grads[i]:allclose(two.grads[i], 1e-12, 1e-12), "%s %s: gradient %d", kind, dtype, i)
+        else
+          local err = (one.grads[i] - two.grads[i]):norm() / one.grads[i]:norm()
+          check(err <= 1e-5, "%s %s: gradient %d differs by %.3g relative", kind, dtype, i, err)
+        end
       end
     end
   end
