@@ -12,6 +12,7 @@
 
 typedef struct Db {
     sqlite3 *db; /* NULL once closed */
+    int timeout; /* ms to wait for a lock (busy timeout, and journal switches) */
 } Db;
 
 /* A statement's first user value is its Db userdata, so the connection outlives it. */
@@ -54,6 +55,49 @@ static const char *setup_exec(sqlite3 *db, const char *sql)
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return sqlite3_errmsg(db);
     return NULL;
+}
+
+/* The connection's journal mode, lower case, into out (size bytes); SQLITE_OK or a code. */
+static int journal_mode(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    out[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 0);
+        size_t i = 0;
+        for (; m && m[i] && i + 1 < size; i++)
+            out[i] = (char)tolower(m[i]);
+        out[i] = '\0';
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* PRAGMA journal_mode=mode ("wal" or "delete"). The switch needs the file to itself, and
+ * SQLite does not call the busy handler for it: four processes opening a new run database
+ * at once failed with "database is locked" at once. So the mode is read first (a WAL file
+ * stays WAL: the usual open takes no lock for it), and a busy switch is tried again every
+ * 10 ms for up to timeout_ms. A mode the file cannot take (":memory:" stays "memory") is
+ * left as SQLite leaves it, as before. NULL, or the message. */
+static const char *set_journal(sqlite3 *db, const char *mode, int timeout_ms)
+{
+    char sql[32], now[16];
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
+    for (int waited = 0;; waited += 10) {
+        int rc = journal_mode(db, "PRAGMA journal_mode", now, sizeof now);
+        if (rc == SQLITE_OK && strcmp(now, mode) != 0)
+            rc = journal_mode(db, sql, now, sizeof now);
+        if (rc == SQLITE_OK)
+            return NULL;
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) || waited >= timeout_ms)
+            return sqlite3_errmsg(db);
+        sqlite3_sleep(10);
+    }
 }
 
 /* A read-only connection to a WAL database needs its -shm file; on a read-only mount it
@@ -125,10 +169,10 @@ static int l_open(lua_State *L)
         return 2;
     }
     sqlite3_busy_timeout(d->db, timeout);
+    d->timeout = timeout;
     const char *err = NULL;
     if (!readonly && strcmp(journal, "keep") != 0)
-        err = setup_exec(d->db, strcmp(journal, "wal") == 0 ? "PRAGMA journal_mode=WAL"
-                                                             : "PRAGMA journal_mode=DELETE");
+        err = set_journal(d->db, journal, timeout);
     if (!err && !readonly)
         err = setup_exec(d->db, "PRAGMA synchronous=NORMAL");
     if (!err)
@@ -147,6 +191,20 @@ static int l_open(lua_State *L)
 static int raise_db(lua_State *L, sqlite3 *db, const char *fn)
 {
     return luaL_error(L, "sqlite %s: %s", fn, sqlite3_errmsg(db));
+}
+
+/* db:journal(mode): PRAGMA journal_mode=mode ("wal" or "delete"), waiting for the file as
+ * long as the connection's timeout (set_journal). */
+static int db_journal(lua_State *L)
+{
+    Db *d = checkdb(L, 1);
+    const char *mode = luaL_checkstring(L, 2);
+    if (strcmp(mode, "wal") != 0 && strcmp(mode, "delete") != 0)
+        return luaL_error(L, "sqlite journal: mode must be \"wal\" or \"delete\", got \"%s\"", mode);
+    const char *err = set_journal(d->db, mode, d->timeout);
+    if (err)
+        return luaL_error(L, "sqlite journal: %s", err);
+    return 0;
 }
 
 /* db:exec(sql): one or more statements without parameters or results. */
@@ -418,6 +476,7 @@ static int stmt_tostring(lua_State *L)
 
 static const luaL_Reg db_methods[] = {
     {"exec", db_exec},
+    {"journal", db_journal},
     {"prepare", db_prepare},
     {"rows", db_rows},
     {"run", db_run},

@@ -159,6 +159,33 @@ test("store schema: tables, columns, WAL", function()
   H.cleanup(dir)
 end)
 
+test("a journal switch waits for the lock as long as the timeout, then says so", function()
+  local sqlite, process = require("loom.core").sqlite, require("loom.core").process
+  local dir = H.tempdir()
+  local path = dir .. "/j.db"
+  local reader = assert(sqlite.open(path, {journal = "delete"}))
+  reader:exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)")
+  reader:exec("BEGIN")
+  equal(reader:rows("SELECT x FROM t")[1].x, 1, "the reader holds a shared lock")
+  -- Switching to WAL needs the file to itself; SQLite's busy handler does not wait for it.
+  local db = assert(sqlite.open(path, {journal = "keep", timeout = 300}))
+  local t0 = process.now()
+  checkerror_like("sqlite journal: database is locked", db.journal, db, "wal")
+  check(process.now() - t0 >= 0.25, "waited %.3f s of the 0.3 s timeout", process.now() - t0)
+  equal(db:rows("PRAGMA journal_mode")[1].journal_mode, "delete", "unchanged while locked")
+  local opened, why = sqlite.open(path, {journal = "wal", timeout = 100})
+  equal(opened, nil, "an open asking for WAL under the lock")
+  check(why:find("database is locked", 1, true), "message: %s", why)
+  reader:exec("COMMIT")
+  db:journal("wal")
+  equal(db:rows("PRAGMA journal_mode")[1].journal_mode, "wal", "switched once free")
+  db:journal("wal") -- already WAL: nothing to wait for
+  checkerror('sqlite journal: mode must be "wal" or "delete", got "off"', db.journal, db, "off")
+  db:close()
+  reader:close()
+  H.cleanup(dir)
+end)
+
 test("sqlite binding errors and closed handles", function()
   local sqlite = require("loom.core").sqlite
   local db, err = sqlite.open("/nonexistent-dir/x.db")

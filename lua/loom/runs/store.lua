@@ -214,7 +214,7 @@ function store.open(path, opts)
     self.db:exec(SCHEMA)
   end
   if not opts.readonly then
-    local ok, serr = pcall(db.exec, db, journal == "wal" and "PRAGMA journal_mode=WAL" or "PRAGMA journal_mode=DELETE")
+    local ok, serr = pcall(db.journal, db, journal)
     if ok then
       ok, serr = pcall(self.transaction, self, function()
         db:exec(SCHEMA)
