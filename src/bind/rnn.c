@@ -761,8 +761,9 @@ static int layer_config(lua_State *L)
 
 /* m:profile(on) -> m: true resets the counters and times each phase of the following
  * forward and backward calls, false stops. m:profile() -> {phase = seconds, ...,
- * forwards = n, backwards = n, row_parts = n}: the phases of src/core/rnn.h
- * (loom_rnn_phase); row_parts: the parts the last forward ran its batch rows in. */
+ * forwards = n, backwards = n, row_parts = n, split = s}: the phases of src/core/rnn.h
+ * (loom_rnn_phase); row_parts: the parts the last forward ran its loop in; split: "rows"
+ * (each part its batch rows) or "columns" (each part its columns of W_hh, see rnn.c). */
 static int layer_profile(lua_State *L)
 {
     Layer *ly = tolayer(L, 1);
@@ -775,7 +776,7 @@ static int layer_profile(lua_State *L)
         return 1;
     }
     const loom_rnn_profile *p = &ly->r.profile;
-    lua_createtable(L, 0, LOOM_RNN_PHASES + 2);
+    lua_createtable(L, 0, LOOM_RNN_PHASES + 4);
     for (int i = 0; i < LOOM_RNN_PHASES; i++) {
         lua_pushnumber(L, p->seconds[i]);
         lua_setfield(L, -2, loom_rnn_phase_name((loom_rnn_phase)i));
@@ -786,6 +787,8 @@ static int layer_profile(lua_State *L)
     lua_setfield(L, -2, "backwards");
     lua_pushinteger(L, (lua_Integer)(ly->r.work.parts ? ly->r.work.parts : 1));
     lua_setfield(L, -2, "row_parts");
+    lua_pushstring(L, ly->r.work.columns ? "columns" : "rows");
+    lua_setfield(L, -2, "split");
     return 1;
 }
 

@@ -28,8 +28,13 @@ typedef struct loom_rnn_config {
 } loom_rnn_config;
 
 /* What AUTO chooses for hidden size H, G gates and dtype: XSMM while W_hh (G*H x H) takes at
- * most 1 MiB, BLAS above (tests/bench/rnn.lua measures both). */
+ * most 2 MiB (over 1 MiB two threads split its columns, and one thread runs BLAS), BLAS
+ * above (tests/bench/rnn.lua measures both). */
 loom_rnn_gemm loom_rnn_gemm_choice(size_t hidden, size_t gates, loom_dtype dtype);
+
+/* Tests only: 0 keeps a layer's loop from starting a thread of its own when OpenBLAS's pool
+ * is not there (loom_blas_allow_pool), as if pthread_create failed; 1 (the default) allows. */
+void loom_rnn_allow_threads(int on);
 
 /* Where the time of forward and backward goes, when profiling is on (loom_rnn_profile). */
 typedef enum loom_rnn_phase {
@@ -90,9 +95,11 @@ typedef struct loom_rnn_work {
                           * bias gradient sums (G*H, then GRU's b_hn) */
     double *zeros;       /* H zeros: the output gradient of a backward without dout */
     double *wgrad;       /* (in + H) x G*H: one unit's weight gradients transposed (rnn.c) */
+    double *xh;          /* T*B x (in + H): rows [x_t | h_prev] for one product (not GRU) */
     double **wt;         /* per layer*dir: H x G*H W_hh^T, then in x G*H W_ih^T (JIT kernels) */
     double **ptrs;       /* the pointer arrays above, one allocation */
     size_t parts;         /* the batch rows run in this many parts (rnn.c), 1 or 2 */
+    int columns;          /* the parts split W_hh's columns instead (rnn.c, "rows in parallel") */
     loom_smm *smm_forward, *smm_backward; /* RNN_MAX_PARTS per layer*dir (one per part) */
     loom_smm *smm_input; /* same: each step's input projection in the loop (rnn.c) */
 } loom_rnn_work;

@@ -523,6 +523,7 @@ end)
 test("gemm option: xsmm and blas give the same step, config records the choice, profile times the phases", function()
   equal(nn.LSTM(8, 16):config().gemm, "xsmm", "auto: a small W_hh goes to libxsmm")
   equal(nn.LSTM(8, 512):config().gemm, "blas", "auto: 8 MiB of W_hh stays with BLAS")
+  equal(nn.LSTM(8, 256):config().gemm, "xsmm", "auto: 2 MiB of W_hh, a MiB for each of two cores")
   equal(nn.LSTM(8, 512):to("float32"):config().gemm, "blas", "auto again after m:to")
   equal(nn.GRU(8, 16, {gemm = "blas"}):config().gemm, "blas", "forced")
   equal(nn.GRUCell(8, 512, {gemm = "xsmm"}):to("float32"):config().gemm, "xsmm", "forced stays forced")
@@ -564,49 +565,79 @@ test("gemm option: xsmm and blas give the same step, config records the choice, 
   checkerror("nn.LSTM:profile: on must be true or false, got string", m.profile, m, "yes")
 end)
 
-test("batch rows in two parts (two threads) give the same results as one part", function()
+test("the loop in two parts (two threads, rows or W_hh's columns) gives the same results as one part", function()
   local threads = loom.threads()
   -- T * B * G*H * H must reach 2e6 multiply-adds to split (the RNN's G is 1): B = 9 (parts
   -- of 4 and 5 rows); ragged lengths, both directions, two layers, initial states, dh_T.
-  local T, B, I, H = 60, 9, 7, 64
-  local lengths = {60, 3, 17, 60, 1, 39, 60, 5, 58}
+  -- H = 64 splits the batch rows; a W_hh over 1 MiB (G*H*H elements) splits its columns.
+  local B, I = 9, 7
+  local lengths60 = {60, 3, 17, 60, 1, 39, 60, 5, 58}
+  local cases = {}
   for _, kind in ipairs{"LSTM", "GRU", "RNN"} do
     for _, dtype in ipairs{"float64", "float32"} do
-      local function run(n)
-        loom.threads(n)
-        loom.seed(11)
-        local m = nn[kind](I, H, {bidirectional = true, layers = 2, gemm = "xsmm"}):to(dtype)
-        local x = loom.randn(T * B, I, {dtype = dtype})
-        local h0 = loom.randn(4 * B, H, {dtype = dtype})
-        local c0 = kind == "LSTM" and loom.randn(4 * B, H, {dtype = dtype}) or nil
-        local dout, dh = loom.randn(T * B, 2 * H, {dtype = dtype}), loom.randn(4 * B, H, {dtype = dtype})
-        m:profile(true)
-        local out, h_T = m:forward(x, {lengths = lengths, h0 = h0, c0 = c0})
-        local dx, dh0 = m:backward(dout, {dh_T = dh})
-        local grads = {}
-        for i, p in ipairs(m:parameters()) do grads[i] = p.grad:copy() end
-        return {out = out, h_T = h_T, dx = dx, dh0 = dh0, grads = grads, parts = m:profile().row_parts}
-      end
-      local one, two = run(1), run(2)
-      loom.threads(threads)
-      equal(one.parts, 1, kind .. " " .. dtype .. ": one thread, one part")
-      equal(two.parts, 2, kind .. " " .. dtype .. ": two threads, two parts")
-      -- Each row computes exactly as before: outputs and states are bitwise equal.
-      check(one.out:allclose(two.out, 0, 0) and one.h_T:allclose(two.h_T, 0, 0), "%s %s: outputs", kind, dtype)
-      check(one.dx:allclose(two.dx, 0, 0) and one.dh0:allclose(two.dh0, 0, 0), "%s %s: dx, dh0", kind, dtype)
-      -- Weight gradients sum over rows in another order: equal to rounding. In float64 entry
-      -- by entry; in float32 over the whole gradient, because an entry that sums terms of
-      -- size ~10 to near 0 can differ by more than 1e-5 (seen: 4e-7 relative in norm).
-      for i = 1, #one.grads do
-        if dtype == "float64" then
-          check(one.grads[i]:allclose(two.grads[i], 1e-12, 1e-12), "%s %s: gradient %d", kind, dtype, i)
-        else
-          local err = (one.grads[i] - two.grads[i]):norm() / one.grads[i]:norm()
-          check(err <= 1e-5, "%s %s: gradient %d differs by %.3g relative", kind, dtype, i, err)
-        end
+      cases[#cases + 1] = {kind = kind, dtype = dtype, T = 60, H = 64, lengths = lengths60, split = "rows"}
+      local G, es = ({LSTM = 4, GRU = 3, RNN = 1})[kind], dtype == "float64" and 8 or 4
+      local H = 128
+      while G * H * H * es <= 2 ^ 20 do H = H * 2 end
+      cases[#cases + 1] = {kind = kind, dtype = dtype, T = 6, H = H, lengths = {6, 3, 1, 6, 2, 5, 6, 4, 6},
+                           split = "columns"}
+    end
+  end
+  for _, case in ipairs(cases) do
+    local kind, dtype, T, H, lengths = case.kind, case.dtype, case.T, case.H, case.lengths
+    local function run(n)
+      loom.threads(n)
+      loom.seed(11)
+      local m = nn[kind](I, H, {bidirectional = true, layers = 2, gemm = "xsmm"}):to(dtype)
+      local x = loom.randn(T * B, I, {dtype = dtype})
+      local h0 = loom.randn(4 * B, H, {dtype = dtype})
+      local c0 = kind == "LSTM" and loom.randn(4 * B, H, {dtype = dtype}) or nil
+      local dout, dh = loom.randn(T * B, 2 * H, {dtype = dtype}), loom.randn(4 * B, H, {dtype = dtype})
+      m:profile(true)
+      local out, h_T = m:forward(x, {lengths = lengths, h0 = h0, c0 = c0})
+      local dx, dh0 = m:backward(dout, {dh_T = dh})
+      local grads = {}
+      for i, p in ipairs(m:parameters()) do grads[i] = p.grad:copy() end
+      return {out = out, h_T = h_T, dx = dx, dh0 = dh0, grads = grads, parts = m:profile().row_parts,
+              split = m:profile().split}
+    end
+    local one, two = run(1), run(2)
+    loom.threads(threads)
+    kind = string.format("%s H=%d", kind, H)
+    equal(one.parts, 1, kind .. " " .. dtype .. ": one thread, one part")
+    equal(two.parts, 2, kind .. " " .. dtype .. ": two threads, two parts")
+    equal(two.split, case.split, kind .. " " .. dtype .. ": how the parts split")
+    -- Each row computes exactly as before: outputs and states are bitwise equal.
+    check(one.out:allclose(two.out, 0, 0) and one.h_T:allclose(two.h_T, 0, 0), "%s %s: outputs", kind, dtype)
+    check(one.dx:allclose(two.dx, 0, 0) and one.dh0:allclose(two.dh0, 0, 0), "%s %s: dx, dh0", kind, dtype)
+    -- Weight gradients sum over rows in another order: equal to rounding. In float64 entry
+    -- by entry; in float32 over the whole gradient, because an entry that sums terms of
+    -- size ~10 to near 0 can differ by more than 1e-5 (seen: 4e-7 relative in norm).
+    for i = 1, #one.grads do
+      if dtype == "float64" then
+        check(one.grads[i]:allclose(two.grads[i], 1e-12, 1e-12), "%s %s: gradient %d", kind, dtype, i)
+      else
+        local err = (one.grads[i] - two.grads[i]):norm() / one.grads[i]:norm()
+        check(err <= 1e-5, "%s %s: gradient %d differs by %.3g relative", kind, dtype, i, err)
       end
     end
   end
+  -- Left to choose, a layer with 2 MiB of W_hh splits its columns on two threads and runs
+  -- BLAS products on one; the two agree to rounding.
+  local res = {}
+  for n = 1, 2 do
+    loom.threads(n)
+    loom.seed(3)
+    local m = nn.LSTM(7, 256):profile(true)
+    local out = m:forward(loom.randn(6 * 9, 7), {batch = 9})
+    m:backward(loom.randn(6 * 9, 256))
+    res[n] = {out = out, grad = m:parameters()[2].grad:copy(), split = m:profile().split,
+              parts = m:profile().row_parts}
+  end
+  equal(res[1].parts, 1, "auto, one thread: one part")
+  equal(res[2].split, "columns", "auto, two threads: split columns")
+  check(res[1].out:allclose(res[2].out, 1e-12, 1e-12) and res[1].grad:allclose(res[2].grad, 1e-12, 1e-12),
+        "auto: one thread and two agree")
   -- Small work stays in one part.
   loom.threads(2)
   local m = nn.LSTM(4, 8):profile(true)

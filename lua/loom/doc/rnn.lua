@@ -11,7 +11,8 @@ wide). dropout applies to the inputs of layers 2.. in training mode. batch is th
 batch size of forward; without it each forward needs batch or lengths (never guessed).
 Weights start uniform in [-1/sqrt(H), 1/sqrt(H)] like PyTorch's. gemm says what runs the
 per-step products W_hh h: "xsmm" (libxsmm's JIT kernels), "blas" (OpenBLAS) or "auto"
-(xsmm while W_hh takes at most 1 MiB, BLAS above); m:config().gemm tells the choice. The
+(xsmm while W_hh takes at most 2 MiB, BLAS above; with one thread, a W_hh over 1 MiB runs
+BLAS too); m:config().gemm tells the choice. The
 same options for nn.LSTM and nn.GRU; cells take nonlinearity and gemm. See docs/rnn.md.]] },
   { name = "nn.LSTM", signature = "nn.LSTM(in, hidden [, {layers, bidirectional, dropout, batch, gemm}]) -> layer",
     doc = [[
@@ -74,7 +75,7 @@ value changes the layer.]] },
 The layer's settings. gemm says what runs the per-step recurrent products: "xsmm" (libxsmm's
 JIT kernels) or "blas" (OpenBLAS), as chosen at construction (option gemm, see nn.RNN) and
 again by m:to for the new dtype.]] },
-  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards, row_parts}",
+  { name = "nn.LSTM:profile", signature = "m:profile([on]) -> m | {phase = seconds, ..., forwards, backwards, row_parts, split}",
     doc = [[
 m:profile(true) resets the counters and times every phase of the following forward and
 backward calls (a clock read at each phase boundary, a few per step); m:profile(false) stops.
@@ -84,14 +85,17 @@ gates_backward, recurrent_backward (dG W_hh per step), weight_gradients (dW_ih, 
 the bias sums), input_gradient (dX) and other (copies, setup, dropout), with the numbers of
 forward and backward calls. tests/bench/rnn.lua prints it per step.
 
-row_parts is how many parts the last forward (and its backward) ran the batch rows in.
-The sequences of a batch never meet inside the recurrent loop, so with loom.threads(2) or
-more, the JIT kernels (gemm "xsmm") and enough work (batch >= 4, T * B * G*H * H >= 2e6
-multiply-adds), the rows run in 2 parts on 2 threads, each through every step without a
-barrier; otherwise 1. Every row's arithmetic is the same either way; only the bias
-gradients are summed per part first, so they can differ in the last bits between thread
-counts (the same thread count gives the same bits). With 2 parts the phase times are
-those of the calling thread's part.]] },
+row_parts is how many parts the last forward (and its backward) ran its loop in, split how
+they shared it. The sequences of a batch never meet inside the recurrent loop, so with
+loom.threads(2) or more, the JIT kernels (gemm "xsmm") and enough work (batch >= 4,
+T * B * G*H * H >= 2e6 multiply-adds), the loop runs in 2 parts on 2 threads; otherwise 1.
+With W_hh up to 1 MiB they split the batch rows (split = "rows"), each through every step
+without a barrier; a larger W_hh would not fit one core's cache, so they split its columns
+(split = "columns"): each computes its half of every row's recurrent product, the parts
+wait for each other, then each runs its rows' gate kernels. Every row's arithmetic is the
+same either way; only the weight and bias gradients are summed in another order, so they
+can differ in the last bits between thread counts (the same thread count gives the same
+bits). With 2 parts the phase times are those of the calling thread's part.]] },
   { name = "nn.LSTM:zero_grad", signature = "m:zero_grad() -> m", doc = "Set every parameter gradient to zero." },
   { name = "nn.LSTM:to", signature = "m:to(dtype) -> m",
     doc = [[
