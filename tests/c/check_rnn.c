@@ -312,7 +312,7 @@ END_TEST
  * every step. Run 3 has no second thread at all: row parts then run one after the other
  * (bitwise the same), column parts cannot, and the layer falls back to one part and BLAS
  * (the same to rounding). */
-START_TEST(test_row_parts_without_the_pool)
+START_TEST(test_loop_parts_without_the_pool)
 {
     int threads = loom_blas_get_threads();
     shape s = _i == 0 ? (shape){7, 64, 2, 60, 9, 1, NULL} : (shape){7, 256, 2, 6, 9, 1, NULL};
@@ -567,7 +567,7 @@ static Suite *rnn_suite(void)
     tcase_add_test(tc, test_fused_tanh_accuracy);
     tcase_add_test(tc, test_branch_free_math);
     tcase_add_test(tc, test_gate_kernels_match_baseline);
-    tcase_add_loop_test(tc, test_row_parts_without_the_pool, 0, 2);
+    tcase_add_loop_test(tc, test_loop_parts_without_the_pool, 0, 2);
     suite_add_tcase(suite, tc);
     return suite;
 }
