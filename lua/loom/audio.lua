@@ -216,15 +216,72 @@ function audio.deltas(feats, order, opts)
   return check.call("loom.audio.deltas", core.deltas, feats, order, window)
 end
 
--- cmvn(feats [, {variance = true}]) -> per-utterance mean (and variance) normalised copy.
+-- A 1 x cols row given as a cmvn statistic, checked.
+local function stats_row(name, row, feats)
+  if row:rows() ~= 1 or row:cols() ~= feats:cols() then
+    error(string.format("loom.audio.cmvn: %s must be a 1 x %d row (the features are %d x %d), got %s", name,
+      feats:cols(), feats:rows(), feats:cols(),
+      string.format("%d x %d", row:rows(), row:cols())), 3)
+  end
+  if row:dtype() == feats:dtype() then return row end
+  return feats:dtype() == "float32" and row:float() or row:double()
+end
+
+-- cmvn(feats [, {variance = true}]) -> per-utterance mean (and variance) normalised copy;
+-- cmvn(feats, {mean = row [, sd = row]}) -> (feats - mean) / sd with given statistics (a
+-- speaker's, from cmvn_stats).
 function audio.cmvn(feats, opts)
   if not is_matrix(feats) then
     error("loom.audio.cmvn: expected features as a matrix (frames x features), got " .. type(feats), 2)
   end
-  opts = check.options("loom.audio.cmvn", opts, {variance = "boolean"})
+  opts = check.options("loom.audio.cmvn", opts, {variance = "boolean", mean = "matrix", sd = "matrix"})
+  if opts.mean then
+    if opts.variance ~= nil then error("loom.audio.cmvn: give variance or mean (and sd), not both", 2) end
+    local out = feats - stats_row("mean", opts.mean, feats)
+    if opts.sd then out = out / stats_row("sd", opts.sd, feats) end
+    return out
+  end
+  if opts.sd then error("loom.audio.cmvn: sd needs mean", 2) end
   local variance = true
   if opts.variance ~= nil then variance = opts.variance end
   return check.call("loom.audio.cmvn", core.cmvn, feats, variance)
+end
+
+-- cmvn_stats(list) -> {mean = 1 x F, sd = 1 x F, frames = n}: each column's mean and
+-- (population) standard deviation over every frame of the T_i x F feature matrices in list
+-- (all the utterances of one speaker, say), in two passes as cmvn's; sd is 1 for a constant
+-- column, which is then only centred.
+function audio.cmvn_stats(list)
+  if type(list) ~= "table" or #list == 0 then
+    error("loom.audio.cmvn_stats: expected a non-empty list of feature matrices, got " ..
+      (type(list) == "table" and "an empty table" or type(list)), 2)
+  end
+  local F = is_matrix(list[1]) and list[1]:cols()
+  local frames = 0
+  for i, f in ipairs(list) do
+    if not is_matrix(f) then
+      error(string.format("loom.audio.cmvn_stats: item %d is a %s, not a matrix", i, type(f)), 2)
+    end
+    if f:cols() ~= F then
+      error(string.format("loom.audio.cmvn_stats: item %d is %d x %d, item 1 has %d columns", i, f:rows(),
+        f:cols(), F), 2)
+    end
+    frames = frames + f:rows()
+  end
+  if frames == 0 then error("loom.audio.cmvn_stats: the matrices have no frames", 2) end
+  local sum = loom_zeros(1, F)
+  for _, f in ipairs(list) do sum:add_(f:double():sum(1)) end
+  local mean, squares = sum / frames, loom_zeros(1, F)
+  for _, f in ipairs(list) do
+    local d = f:double() - mean
+    squares:add_(d:mul(d):sum(1))
+  end
+  local sd = loom_zeros(1, F)
+  for j = 1, F do
+    local var = squares:get(1, j) / frames
+    sd:set(1, j, var > 0 and math.sqrt(var) or 1)
+  end
+  return {mean = mean, sd = sd, frames = frames}
 end
 
 -- The pieces, for tests and for looking inside the pipeline.

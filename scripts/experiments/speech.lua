@@ -64,11 +64,43 @@ local function recordings(p)
   return items, "synthetic"
 end
 
--- Deltas and per-utterance normalisation of a T x 13 MFCC (or log mel) sequence.
+-- Deltas and per-utterance normalisation of a T x 13 MFCC (or log mel) sequence (with cmvn =
+-- "speaker" the normalisation comes later, by speaker_cmvn).
 local function finish(f, p)
   if p.deltas then f = audio.deltas(f, 2) end
-  if p.cmvn then f = audio.cmvn(f) end
+  if p.cmvn == "utterance" then f = audio.cmvn(f) end
   return f
+end
+
+-- Speaker CMVN (cmvn = "speaker", as Kaldi's recipes normalise by speaker): each utterance of
+-- set.feats (deltas, not yet normalised) is replaced by (f - mean) / sd with the mean and
+-- standard deviation of every frame its speaker has in the set. Unlike per-utterance CMVN this
+-- keeps what the word adds to the voice: a short word's own average spectrum ("six" is mostly
+-- /s/, "seven" voiced) is removed with per-utterance statistics. The test speaker's statistics
+-- come from its own (unlabelled) utterances. set.norm[i] keeps what a perturbed copy of
+-- utterance i needs (renormalise).
+local function speaker_cmvn(set)
+  local lists, stats = {}, {}
+  for i, item in ipairs(set.items) do
+    lists[item.speaker] = lists[item.speaker] or {}
+    table.insert(lists[item.speaker], set.feats[i])
+  end
+  for speaker, list in pairs(lists) do stats[speaker] = audio.cmvn_stats(list) end
+  set.norm = {}
+  for i, item in ipairs(set.items) do
+    local s = stats[item.speaker]
+    set.norm[i] = {mean = s.mean, sd = s.sd, own = set.feats[i]:mean(1)}
+    set.feats[i] = audio.cmvn(set.feats[i], {mean = s.mean, sd = s.sd})
+  end
+end
+
+-- The features f of a perturbed copy of utterance i of set, normalised as the clean one: the
+-- perturbation's shift of the mean is removed, the clean utterance's offset from its speaker
+-- kept. Per-utterance (or no) CMVN has already happened in finish.
+local function renormalise(set, i, f)
+  local n = set.norm and set.norm[i]
+  if not n then return f end
+  return audio.cmvn(f, {mean = n.mean + f:mean(1) - n.own, sd = n.sd})
 end
 
 -- The feature sequence of samples x: T x 13 MFCC or T x mel_bins log mel (through a
@@ -188,7 +220,8 @@ local function perturbed_copies(train, p, aug)
     for c = 1, p.copies do
       local speed = #aug.speeds > 0 and aug.speeds[(c - 1) % #aug.speeds + 1] or nil
       local y, alpha = perturb(x, p, aug, train.samples, speed)
-      list[c] = features_of(y, p, alpha) or train.feats[i]
+      local f = features_of(y, p, alpha)
+      list[c] = f and renormalise(train, i, f) or train.feats[i]
     end
     train.copies[i] = list
   end
@@ -205,12 +238,13 @@ local function epoch_features(train, p, aug)
   for i, x in ipairs(train.samples) do
     local f = train.feats[i]
     if aug.spectral then
-      f = spectral_features(train.spectra[i], p, aug, train.spectra)
+      f = renormalise(train, i, spectral_features(train.spectra[i], p, aug, train.spectra))
     elseif train.copies then
       f = train.copies[i][loom.random_int(#train.copies[i])]
     elseif aug.waveform then
       local y, alpha = perturb(x, p, aug, train.samples)
-      f = features_of(y, p, alpha) or f
+      local g = features_of(y, p, alpha)
+      f = g and renormalise(train, i, g) or f
     end
     if p.specaug then
       f = audio.spec_augment(f, {time_masks = 2, time_width = p.time_mask, freq_masks = 2, freq_width = p.freq_mask})
@@ -244,15 +278,18 @@ local function probabilities(model, feats, batch, sum)
   return sum
 end
 
--- Predicted classes (1..10) of every sequence: of feats, or (test_warps) the class of the
--- summed probabilities over the utterances' features through each warped filterbank, made
--- from their samples (a voice the model never heard may sit better at another warp).
-local function predict(model, feats, batch, p, samples)
-  local warps = p and samples and numbers(p.test_warps or "", "test_warps") or {}
+-- Predicted classes (1..10) of every sequence of set: of set.feats, or (test_warps) the class
+-- of the summed probabilities over the utterances' features through each warped filterbank,
+-- made from set.samples (a voice the model never heard may sit better at another warp).
+local function predict(model, set, batch, p)
+  local feats = set.feats
+  local warps = numbers(p.test_warps or "", "test_warps")
   local sum = #warps == 0 and probabilities(model, feats, batch) or loom.zeros(#feats, 10)
   for _, alpha in ipairs(warps) do
     local warped = {}
-    for i, x in ipairs(samples) do warped[i] = alpha == 1 and feats[i] or features_of(x, p, alpha) end
+    for i, x in ipairs(set.samples) do
+      warped[i] = alpha == 1 and feats[i] or renormalise(set, i, features_of(x, p, alpha))
+    end
     probabilities(model, warped, batch, sum)
   end
   local best, predictions = sum:argmax(2), {}
@@ -276,6 +313,17 @@ local function confusion_text(C)
   return table.concat(lines, "\n")
 end
 
+-- The CMVN mode of a cmvn param: "utterance", "speaker" or "none" (true and false, as the
+-- param was before it had modes and as older saved models record it, are the first and last).
+local function cmvn_mode(v)
+  if v == true or v == "true" then return "utterance" end
+  if v == false or v == "false" then return "none" end
+  if v ~= "utterance" and v ~= "speaker" and v ~= "none" then
+    error("speech: cmvn must be 'utterance', 'speaker' or 'none', got '" .. tostring(v) .. "'", 0)
+  end
+  return v
+end
+
 -- The demo setting (quick), the checks of params and the BLAS threads.
 local function settings(p)
   if p.quick then
@@ -292,6 +340,7 @@ local function settings(p)
   if math.type(p.average) ~= "integer" or p.average < 1 then error("speech: average must be an integer >= 1", 0) end
   p.average = math.min(p.average, p.epochs) -- at most every epoch
   if p.dtype ~= "float64" and p.dtype ~= "float32" then error("speech: dtype must be 'float64' or 'float32'", 0) end
+  p.cmvn = cmvn_mode(p.cmvn)
   if p.model ~= "lstm" and p.model ~= "crnn" then error("speech: model must be 'lstm' or 'crnn'", 0) end
   if p.protocol ~= "official" and p.protocol ~= "loso" then
     error("speech: protocol must be 'official' or 'loso'", 0)
@@ -383,6 +432,10 @@ local function split(corpus, p, holdout)
   if #test.feats == 0 or #train.feats == 0 then
     error(string.format("speech: %d training and %d test utterances (does holdout name speakers of the data?)",
       #train.feats, #test.feats), 0)
+  end
+  if p.cmvn == "speaker" then
+    speaker_cmvn(train)
+    speaker_cmvn(test)
   end
   return train, test
 end
@@ -549,6 +602,7 @@ local function load_model(path)
     if v == "true" or v == "false" then v = v == "true" elseif tonumber(v) then v = math.tointeger(tonumber(v)) or tonumber(v) end
     p[k] = v
   end
+  p.cmvn = cmvn_mode(p.cmvn)
   local model = build_model(p, tonumber(meta.inputs))
   for prefix, m in pairs(model.named) do
     local part = {}
@@ -588,11 +642,34 @@ local function file_features(path, p)
   return f, x
 end
 
+-- The speaker of a recording: FSDD's naming (<digit>_<speaker>_<n>.wav) or, for any other
+-- name, "" (with cmvn = "speaker" the recordings of one call that are not so named are taken
+-- as one voice).
+local function speaker_of(path)
+  return path:match("[0-9]_([^/]+)_[0-9]+%.[wW][aA][vV]$") or ""
+end
+
 -- The digit of every recording in list (paths) with model; one "path<TAB>digit" line each.
 local function recognise(model, p, list, out)
-  local feats, samples = {}, {}
-  for i, path in ipairs(list) do feats[i], samples[i] = file_features(path, p) end
-  local predictions = predict(model, feats, 64, p, samples)
+  local set = new_set()
+  for i, path in ipairs(list) do
+    set.feats[i], set.samples[i] = file_features(path, p)
+    set.items[i] = {speaker = speaker_of(path)}
+  end
+  if p.cmvn == "speaker" then
+    speaker_cmvn(set)
+    local count = {}
+    for _, item in ipairs(set.items) do count[item.speaker] = (count[item.speaker] or 0) + 1 end
+    for speaker, n in pairs(count) do
+      if n < 10 then
+        io.stderr:write(string.format("speech: warning: the model normalises by speaker, and %s has only %d"
+          .. " recording%s here; its statistics are rough below about ten\n",
+          speaker == "" and "the voice of the files not named <digit>_<speaker>_<n>.wav" or speaker, n,
+          n == 1 and "" or "s"))
+      end
+    end
+  end
+  local predictions = predict(model, set, 64, p)
   if out then
     for i, path in ipairs(list) do out:write(path, "\t", predictions[i] - 1, "\n") end
     out:flush()
@@ -722,7 +799,7 @@ local function run_split(corpus, p, aug, run, holdout, first, steps)
     holdout ~= "" and (" (held out: " .. holdout .. ")") or ""))
   local model = build_model(p, train.feats[1]:cols())
   local seconds, feature_cpu, network_cpu, copies_cpu = train_model(model, train, p, aug, run, first, steps)
-  local predictions = predict(model, test.feats, 64, p, test.samples)
+  local predictions = predict(model, test, 64, p)
   return {train = train, test = test, predictions = predictions, seconds = seconds, model = model,
     feature_cpu = feature_cpu, network_cpu = network_cpu, copies_cpu = copies_cpu}
 end
@@ -783,7 +860,7 @@ local experiment = loom.experiment{
     features = {"mfcc", "mfcc (13 cepstra, Kaldi's) or fbank (log mel energies, mel_bins of them)"},
     mel_bins = {40, "fbank: mel bins"},
     deltas = {true, "append delta and delta-delta MFCCs"},
-    cmvn = {true, "per-utterance cepstral mean and variance normalisation"},
+    cmvn = {"utterance", "cepstral mean and variance normalisation: utterance, speaker (each speaker's own statistics) or none"},
     trim_db = {50, "cut leading and trailing 10 ms blocks more than this many dB below the loudest (0: keep all)", type = "number"},
     protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
     holdout = {"", "speakers whose every take is the test set, comma-separated (empty: the official split)"},

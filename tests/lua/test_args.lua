@@ -117,6 +117,7 @@ end
 local GOOD = {
   ["loom.audio.add_noise"] = function() return loom.randn(80, 1), loom.randn(20, 1), 10 end,
   ["loom.audio.cmvn"] = function() return loom.ones(4, 2), {variance = true} end,
+  ["loom.audio.cmvn_stats"] = function() return {loom.ones(4, 2), loom.zeros(3, 2)} end,
   ["loom.audio.shift"] = function() return loom.randn(80, 1), 3 end,
   ["loom.audio.trim"] = function() return loom.randn(80, 1), 8000, {top_db = 40} end,
   ["loom.audio.spec_augment"] = function() return loom.ones(20, 6), {time_masks = 1} end,

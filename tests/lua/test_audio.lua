@@ -317,6 +317,47 @@ test("deltas and CMVN", function()
   close(c:get(1, 1), 1 - f:col(1):mean(), 1e-12, "mean only")
 end)
 
+test("cmvn_stats: a speaker's statistics over all its utterances, and cmvn with them", function()
+  loom.seed(3)
+  local a, b = loom.randn(7, 3) * 2 + 5, loom.randn(4, 3) - 1
+  a:set(1, 3, 1e8) -- a large offset in one frame: the two-pass variance keeps its digits
+  local s = audio.cmvn_stats{a, b}
+  equal(s.frames, 11, "frames")
+  for j = 1, 3 do
+    -- naive: every frame in one list, mean then squared deviations, in long sums
+    local values = {}
+    for t = 1, 7 do values[#values + 1] = a:get(t, j) end
+    for t = 1, 4 do values[#values + 1] = b:get(t, j) end
+    local m = 0
+    for _, v in ipairs(values) do m = m + v end
+    m = m / #values
+    local q = 0
+    for _, v in ipairs(values) do q = q + (v - m) ^ 2 end
+    close(s.mean:get(1, j), m, 1e-12 * math.max(1, math.abs(m)), "mean of column " .. j)
+    close(s.sd:get(1, j), math.sqrt(q / #values), 1e-12 * math.sqrt(q / #values), "sd of column " .. j)
+  end
+  -- one utterance's own statistics give per-utterance CMVN
+  local own = audio.cmvn_stats{b}
+  local diff = audio.cmvn(b, {mean = own.mean, sd = own.sd}) - audio.cmvn(b)
+  check(diff:norm() < 1e-12, "own statistics = cmvn(b): %g", diff:norm())
+  -- mean only, and float32 features take float64 statistics
+  close(audio.cmvn(b, {mean = s.mean}):get(2, 1), b:get(2, 1) - s.mean:get(1, 1), 1e-15, "mean only")
+  equal(audio.cmvn(b:float(), {mean = s.mean, sd = s.sd}):dtype(), "float32", "the features' dtype")
+  -- a constant column is only centred
+  equal(audio.cmvn_stats{loom.ones(3, 2) * 4}.sd:get(1, 2), 1, "constant column: sd 1")
+  checkerror("loom.audio.cmvn: mean must be a 1 x 3 row (the features are 4 x 3), got 1 x 2", audio.cmvn, b,
+    {mean = loom.zeros(1, 2)})
+  checkerror("loom.audio.cmvn: sd must be a 1 x 3 row (the features are 4 x 3), got 3 x 1", audio.cmvn, b,
+    {mean = s.mean, sd = loom.ones(3, 1)})
+  checkerror("loom.audio.cmvn: sd needs mean", audio.cmvn, b, {sd = s.sd})
+  checkerror("loom.audio.cmvn: give variance or mean (and sd), not both", audio.cmvn, b, {mean = s.mean, variance = true})
+  checkerror("loom.audio.cmvn_stats: expected a non-empty list of feature matrices, got an empty table",
+    audio.cmvn_stats, {})
+  checkerror("loom.audio.cmvn_stats: item 2 is 2 x 2, item 1 has 3 columns", audio.cmvn_stats, {a, loom.zeros(2, 2)})
+  checkerror("loom.audio.cmvn_stats: item 2 is a string, not a matrix", audio.cmvn_stats, {a, "x"})
+  checkerror("loom.audio.cmvn_stats: the matrices have no frames", audio.cmvn_stats, {loom.zeros(0, 3)})
+end)
+
 -- ---- augmentation ----
 
 local function sine(n, hz, rate)

@@ -263,7 +263,41 @@ test("speech: the saved model recognises files and folders (predict=, test=, run
   os.execute("rm -rf '" .. data .. "' '" .. tmp .. "-runs' '" .. tmp .. "-stereo.wav' '" .. tmp .. "-bad.wav'")
 end)
 
+test("speech: speaker CMVN in training and in the saved model's predictions", function()
+  local data = small_fsdd()
+  -- the test set alone (takes 0-4), as a folder: scoring it with the saved model must give the
+  -- run's own test accuracy, each speaker normalised by its own recordings in both
+  local tests = tmp .. "-fsdd-test"
+  os.execute(string.format("mkdir -p '%s' && cp '%s'/*_[0-4].wav '%s'/", tests, data, tests))
+  local r, out = run_speech(with{"data=" .. data, "cmvn=speaker", "epochs=3", "hidden=16"}, true)
+  equal(r.test_utterances, 100, "takes 0-4 of 2 speakers")
+  local _, meta = loom.load(r.model)
+  equal(meta.cmvn, "speaker", "the saved model records its normalisation")
+  local scored, out2 = run_speech({"test=" .. tests, "checkpoint=" .. r.model}, true)
+  equal(scored.test_accuracy, r.test_accuracy, "the same accuracy from the saved model")
+  for _, speaker in ipairs{"jackson", "theo"} do
+    local a = out:match(speaker .. "%s+([%d.]+)%%")
+    equal(out2:match(speaker .. "%s+([%d.]+)%%"), a, speaker .. "'s accuracy")
+  end
+  -- one recording of a voice: predicted, with a warning on standard error only
+  local err = tmp .. "-err"
+  local pipe = io.popen(string.format("'%s' '%s' predict '%s' --checkpoint '%s' 2>'%s'", BUILD_DIR .. "/bin/loom",
+    PROJECT_DIR .. "/scripts/experiments/speech.lua", tests .. "/3_theo_0.wav", r.model, err))
+  local line = pipe:read("a")
+  pipe:close()
+  check(line:match("^[^\n]*/3_theo_0%.wav\t%d\n$"), "one path<TAB>digit line: %s", line)
+  local f = assert(io.open(err))
+  local warning = f:read("a")
+  f:close()
+  check(warning:find("theo has only 1 recording here", 1, true), "the warning: %s", warning)
+  -- the old boolean values still mean what they meant
+  local plain = run_speech(with{"data=" .. data})
+  equal(run_speech(with{"data=" .. data, "cmvn=true"}).test_accuracy, plain.test_accuracy, "cmvn=true is utterance")
+  os.execute("rm -rf '" .. data .. "' '" .. tests .. "' '" .. tmp .. "-runs' '" .. err .. "'")
+end)
+
 test("speech: bad params are named", function()
+  checkerror("speech: cmvn must be 'utterance', 'speaker' or 'none', got 'global'", run_speech, {"cmvn=global"})
   checkerror("speech: model must be 'lstm' or 'crnn'", run_speech, {"model=cnn"})
   checkerror("speech: protocol must be 'official' or 'loso'", run_speech, {"protocol=kfold"})
   checkerror("speech: noise must list 'white' and/or 'babble', got 'pink'", run_speech, {"noise=pink"})

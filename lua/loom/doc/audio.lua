@@ -68,10 +68,18 @@ loom.audio.mfcc.]] },
 [feats, deltas, delta-deltas, ...] side by side (T x F(order + 1)), as Kaldi's add-deltas:
 each order convolves the previous one with j / sum(2 j^2), j = -window..window, clamping
 frame indices at the ends of the utterance.]] },
-  { name = "loom.audio.cmvn", signature = "loom.audio.cmvn(feats [, {variance = true}]) -> matrix",
+  { name = "loom.audio.cmvn", signature = "loom.audio.cmvn(feats [, {variance = true} | {mean = row [, sd = row]}]) -> matrix",
     doc = [[
 Per-utterance normalisation: each column minus its mean and, with variance = true (the
-default), divided by its (population) standard deviation. Constant columns are only centred.]] },
+default), divided by its (population) standard deviation. Constant columns are only centred.
+With mean (and sd), 1 x cols rows such as a speaker's from loom.audio.cmvn_stats, the
+columns are normalised with those instead: (feats - mean) / sd, in the features' dtype.]] },
+  { name = "loom.audio.cmvn_stats", signature = "loom.audio.cmvn_stats(list) -> {mean, sd, frames}",
+    doc = [[
+Each column's mean and (population) standard deviation over every frame of a list of T_i x F
+feature matrices, for instance all the utterances of one speaker (Kaldi's per-speaker CMVN
+statistics); sd is 1 for a constant column. Two passes, as loom.audio.cmvn. Use them with
+loom.audio.cmvn(feats, {mean = s.mean, sd = s.sd}).]] },
 
   { name = "loom.audio.window", signature = "loom.audio.window(name, n [, blackman_coeff = 0.42]) -> n x 1",
     doc = [[
