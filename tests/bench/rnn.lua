@@ -219,7 +219,7 @@ print(string.format("\nloom LSTM step by phase, ms per step (%d threads; step = 
   max_threads))
 local header = string.format("%-8s %-14s %8s", "dtype", "B,T,I,H", "step")
 for _, p in ipairs(PHASES) do header = header .. string.format(" %8s", short[p]) end
-print(header)
+print(header .. "  split")
 for _, dtype in ipairs{"float64", "float32"} do
   for _, s in ipairs(SHAPES) do
     local B, T, I, H = s[1], s[2], s[3], s[4]
@@ -240,6 +240,7 @@ for _, dtype in ipairs{"float64", "float32"} do
     layer:profile(false)
     local line = string.format("%-8s %-14s %8.3f", dtype, string.format("%d,%d,%d,%d", B, T, I, H), step * 1e3)
     for _, p in ipairs(PHASES) do line = line .. string.format(" %8.3f", best[p] / reps * 1e3) end
-    print(line)
+    -- how the loop's parts shared the work: rows of the batch, or W_hh's columns
+    print(line .. "  " .. tostring(best.split))
   end
 end
