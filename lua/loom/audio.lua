@@ -247,11 +247,15 @@ function audio.cmvn(feats, opts)
   return check.call("loom.audio.cmvn", core.cmvn, feats, variance)
 end
 
--- cmvn_stats(list) -> {mean = 1 x F, sd = 1 x F, frames = n}: each column's mean and
--- (population) standard deviation over every frame of the T_i x F feature matrices in list
--- (all the utterances of one speaker, say), in two passes as cmvn's; sd is 1 for a constant
--- column, which is then only centred.
-function audio.cmvn_stats(list)
+-- cmvn_stats(list [, {prior = stats, prior_frames = 200}]) -> {mean = 1 x F, sd = 1 x F,
+-- frames = n}: each column's mean and (population) standard deviation over every frame of the
+-- T_i x F feature matrices in list (all the utterances of one speaker, say), in two passes as
+-- cmvn's; sd is 1 for a constant column, which is then only centred. With prior (statistics
+-- of many voices, say) the result is that of list plus prior_frames frames distributed as the
+-- prior: Kaldi's online CMVN takes global statistics as 200 frames in the same way, so that a
+-- voice heard for one word is normalised sensibly and one heard for minutes by its own.
+function audio.cmvn_stats(list, opts)
+  opts = check.options("loom.audio.cmvn_stats", opts, {prior = "table", prior_frames = "number"})
   if type(list) ~= "table" or #list == 0 then
     error("loom.audio.cmvn_stats: expected a non-empty list of feature matrices, got " ..
       (type(list) == "table" and "an empty table" or type(list)), 2)
@@ -276,12 +280,29 @@ function audio.cmvn_stats(list)
     local d = f:double() - mean
     squares:add_(d:mul(d):sum(1))
   end
-  local sd = loom_zeros(1, F)
+  local prior, G = opts.prior, opts.prior_frames or 200
+  if prior then
+    if not (G >= 0) then error("loom.audio.cmvn_stats: prior_frames must be >= 0, got " .. tostring(G), 2) end
+    for _, k in ipairs{"mean", "sd"} do
+      local row = prior[k]
+      if not is_matrix(row) or row:rows() ~= 1 or row:cols() ~= F then
+        error(string.format("loom.audio.cmvn_stats: prior.%s must be a 1 x %d row, got %s", k, F,
+          is_matrix(row) and string.format("%d x %d", row:rows(), row:cols()) or type(row)), 2)
+      end
+    end
+  end
+  local sd, n = loom_zeros(1, F), frames + (prior and G or 0)
   for j = 1, F do
     local var = squares:get(1, j) / frames
+    if prior then
+      -- the two groups pooled (Chan et al.): the within variances plus the means' spread
+      local m1, m2, v2 = mean:get(1, j), prior.mean:get(1, j), prior.sd:get(1, j) ^ 2
+      var = (frames * var + G * v2) / n + frames * G * (m1 - m2) ^ 2 / (n * n)
+      mean:set(1, j, (frames * m1 + G * m2) / n)
+    end
     sd:set(1, j, var > 0 and math.sqrt(var) or 1)
   end
-  return {mean = mean, sd = sd, frames = frames}
+  return {mean = mean, sd = sd, frames = n}
 end
 
 -- The pieces, for tests and for looking inside the pipeline.

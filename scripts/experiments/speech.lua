@@ -77,15 +77,17 @@ end
 -- standard deviation of every frame its speaker has in the set. Unlike per-utterance CMVN this
 -- keeps what the word adds to the voice: a short word's own average spectrum ("six" is mostly
 -- /s/, "seven" voiced) is removed with per-utterance statistics. The test speaker's statistics
--- come from its own (unlabelled) utterances. set.norm[i] keeps what a perturbed copy of
--- utterance i needs (renormalise).
-local function speaker_cmvn(set)
+-- come from its own (unlabelled) utterances. Every voice's statistics include the prior (the
+-- training set's, as 200 frames: Kaldi's online CMVN), so a voice heard for one word is
+-- normalised mostly by the prior and one heard for minutes by its own. set.norm[i] keeps what
+-- a perturbed copy of utterance i needs (renormalise).
+local function speaker_cmvn(set, prior)
   local lists, stats = {}, {}
   for i, item in ipairs(set.items) do
     lists[item.speaker] = lists[item.speaker] or {}
     table.insert(lists[item.speaker], set.feats[i])
   end
-  for speaker, list in pairs(lists) do stats[speaker] = audio.cmvn_stats(list) end
+  for speaker, list in pairs(lists) do stats[speaker] = audio.cmvn_stats(list, {prior = prior}) end
   set.norm = {}
   for i, item in ipairs(set.items) do
     local s = stats[item.speaker]
@@ -434,8 +436,9 @@ local function split(corpus, p, holdout)
       #train.feats, #test.feats), 0)
   end
   if p.cmvn == "speaker" then
-    speaker_cmvn(train)
-    speaker_cmvn(test)
+    train.prior = audio.cmvn_stats(train.feats)
+    speaker_cmvn(train, train.prior)
+    speaker_cmvn(test, train.prior)
   end
   return train, test
 end
@@ -577,11 +580,12 @@ local SAVED = {"model", "hidden", "layers", "bidirectional", "pool", "channels",
 
 -- model.safetensors: every module's state_dict under its name (lstm., head., front2., ...)
 -- and, as metadata, the params that rebuild the network and the features.
-local function save_model(path, model, p, F)
+local function save_model(path, model, p, F, prior)
   local tensors, meta = {}, {inputs = tostring(F), format = "loom speech model 1"}
   for prefix, m in pairs(model.named) do
     for name, value in pairs(m:state_dict()) do tensors[prefix .. "." .. name] = value end
   end
+  if prior then tensors["cmvn_prior.mean"], tensors["cmvn_prior.sd"] = prior.mean, prior.sd end
   for _, k in ipairs(SAVED) do meta[k] = tostring(p[k]) end
   assert(loom.save(path, tensors, meta))
 end
@@ -603,6 +607,7 @@ local function load_model(path)
     p[k] = v
   end
   p.cmvn = cmvn_mode(p.cmvn)
+  if tensors["cmvn_prior.mean"] then p.cmvn_prior = {mean = tensors["cmvn_prior.mean"], sd = tensors["cmvn_prior.sd"]} end
   local model = build_model(p, tonumber(meta.inputs))
   for prefix, m in pairs(model.named) do
     local part = {}
@@ -656,19 +661,7 @@ local function recognise(model, p, list, out)
     set.feats[i], set.samples[i] = file_features(path, p)
     set.items[i] = {speaker = speaker_of(path)}
   end
-  if p.cmvn == "speaker" then
-    speaker_cmvn(set)
-    local count = {}
-    for _, item in ipairs(set.items) do count[item.speaker] = (count[item.speaker] or 0) + 1 end
-    for speaker, n in pairs(count) do
-      if n < 10 then
-        io.stderr:write(string.format("speech: warning: the model normalises by speaker, and %s has only %d"
-          .. " recording%s here; its statistics are rough below about ten\n",
-          speaker == "" and "the voice of the files not named <digit>_<speaker>_<n>.wav" or speaker, n,
-          n == 1 and "" or "s"))
-      end
-    end
-  end
+  if p.cmvn == "speaker" then speaker_cmvn(set, p.cmvn_prior) end
   local predictions = predict(model, set, 64, p)
   if out then
     for i, path in ipairs(list) do out:write(path, "\t", predictions[i] - 1, "\n") end
@@ -766,8 +759,16 @@ local function report(test, predictions, source, train_seconds, run)
       title = string.format("speech (%s): test accuracy %.2f%%", source, 100 * test_accuracy)}
     print("confusion matrix figure: " .. figure)
   end
+  -- every test recording with its digit and the prediction, for looking at the errors
+  local listing = run:artifact("predictions.tsv")
+  local f = assert(io.open(listing, "w"))
+  f:write("path\tdigit\tpredicted\n")
+  for i, item in ipairs(test.items) do
+    f:write(item.path, "\t", test.labels[i] - 1, "\t", predictions[i] - 1, "\n")
+  end
+  f:close()
   return {test_accuracy = test_accuracy, per_speaker = table.concat(speaker_summary, " "),
-    confusion_png = figure or "none (gnuplot not available)"}
+    confusion_png = figure or "none (gnuplot not available)", predictions = listing}
 end
 
 
@@ -924,7 +925,7 @@ local experiment = loom.experiment{
     local label = p.domain == "fsdd" and source or p.domain
     local result = report(r.test, r.predictions, label, r.seconds, run)
     result.model = run:artifact("model.safetensors")
-    save_model(result.model, r.model, p, r.train.feats[1]:cols())
+    save_model(result.model, r.model, p, r.train.feats[1]:cols(), r.train.prior)
     print("model: " .. result.model)
     if p.test ~= "" then result.folder_accuracy = score_folder(r.model, p, p.test) end
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}

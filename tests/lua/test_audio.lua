@@ -356,6 +356,20 @@ test("cmvn_stats: a speaker's statistics over all its utterances, and cmvn with 
   checkerror("loom.audio.cmvn_stats: item 2 is 2 x 2, item 1 has 3 columns", audio.cmvn_stats, {a, loom.zeros(2, 2)})
   checkerror("loom.audio.cmvn_stats: item 2 is a string, not a matrix", audio.cmvn_stats, {a, "x"})
   checkerror("loom.audio.cmvn_stats: the matrices have no frames", audio.cmvn_stats, {loom.zeros(0, 3)})
+  -- a prior counts as prior_frames frames distributed as it: exactly the statistics of the list
+  -- with those frames added
+  local P = loom.randn(200, 3) * 0.5 - 4
+  local pooled, with_prior = audio.cmvn_stats{a, b, P}, audio.cmvn_stats({a, b}, {prior = audio.cmvn_stats{P}})
+  equal(with_prior.frames, 211, "frames with the prior")
+  for j = 1, 3 do
+    close(with_prior.mean:get(1, j), pooled.mean:get(1, j), 1e-12 * math.abs(pooled.mean:get(1, j)), "pooled mean")
+    close(with_prior.sd:get(1, j), pooled.sd:get(1, j), 1e-12 * pooled.sd:get(1, j), "pooled sd")
+  end
+  local half = audio.cmvn_stats({b}, {prior = audio.cmvn_stats{P:slice(1, 50, 1, 3)}, prior_frames = 50})
+  close(half.mean:get(1, 2), audio.cmvn_stats{b, P:slice(1, 50, 1, 3)}.mean:get(1, 2), 1e-12, "prior_frames")
+  checkerror("loom.audio.cmvn_stats: prior.sd must be a 1 x 3 row, got nil", audio.cmvn_stats, {a}, {prior = {mean = s.mean}})
+  checkerror("loom.audio.cmvn_stats: prior_frames must be >= 0, got -1", audio.cmvn_stats, {a},
+    {prior = s, prior_frames = -1})
 end)
 
 -- ---- augmentation ----
