@@ -74,11 +74,14 @@ Per-utterance normalisation: each column minus its mean and, with variance = tru
 default), divided by its (population) standard deviation. Constant columns are only centred.
 With mean (and sd), 1 x cols rows such as a speaker's from loom.audio.cmvn_stats, the
 columns are normalised with those instead: (feats - mean) / sd, in the features' dtype.]] },
-  { name = "loom.audio.cmvn_stats", signature = "loom.audio.cmvn_stats(list) -> {mean, sd, frames}",
+  { name = "loom.audio.cmvn_stats", signature = "loom.audio.cmvn_stats(list [, {prior = stats, prior_frames = 200}]) -> {mean, sd, frames}",
     doc = [[
 Each column's mean and (population) standard deviation over every frame of a list of T_i x F
 feature matrices, for instance all the utterances of one speaker (Kaldi's per-speaker CMVN
-statistics); sd is 1 for a constant column. Two passes, as loom.audio.cmvn. Use them with
+statistics); sd is 1 for a constant column. Two passes, as loom.audio.cmvn. With prior
+(statistics such as a training set's), the result is that of the list with prior_frames
+more frames distributed as the prior, pooled exactly: a voice heard briefly is normalised
+mostly by the prior (Kaldi's online CMVN). Use them with
 loom.audio.cmvn(feats, {mean = s.mean, sd = s.sd}).]] },
 
   { name = "loom.audio.window", signature = "loom.audio.window(name, n [, blackman_coeff = 0.42]) -> n x 1",
