@@ -1,5 +1,5 @@
 -- speech.lua: spoken digit recognition, the course's RNN application: Kaldi MFCC (+ deltas,
--- per-utterance CMVN) sequences -> [Conv1d front (model=crnn) ->] LSTM -> Linear on the final
+-- CMVN by speaker) sequences -> [Conv1d front (model=crnn) ->] LSTM -> Linear on the final
 -- states (or the mean of all states), trained with Adam on augmented audio (speed, VTLP,
 -- delay, white/babble noise, SpecAugment). FSDD with its official split (takes 0-4 test), one
 -- held-out speaker, or leave-one-speaker-out over all six (protocol=loso); espeak-ng voices
@@ -106,8 +106,8 @@ local function renormalise(set, i, f)
 end
 
 -- The feature sequence of samples x: T x 13 MFCC or T x mel_bins log mel (through a
--- filterbank warped by alpha when VTLP is on), x3 with deltas, normalised per utterance; nil
--- when x is shorter than a frame.
+-- filterbank warped by alpha when VTLP is on), x3 with deltas, normalised per utterance when
+-- cmvn = "utterance" (by speaker later otherwise); nil when x is shorter than a frame.
 local function features_of(x, p, alpha)
   if x:rows() < 200 then return nil end
   local opts = p.features == "fbank" and {kind = "fbank", num_mel_bins = p.mel_bins} or nil
@@ -861,7 +861,7 @@ local experiment = loom.experiment{
     features = {"mfcc", "mfcc (13 cepstra, Kaldi's) or fbank (log mel energies, mel_bins of them)"},
     mel_bins = {40, "fbank: mel bins"},
     deltas = {true, "append delta and delta-delta MFCCs"},
-    cmvn = {"utterance", "cepstral mean and variance normalisation: utterance, speaker (each speaker's own statistics) or none"},
+    cmvn = {"speaker", "cepstral mean and variance normalisation: speaker (each voice's own statistics), utterance or none"},
     trim_db = {50, "cut leading and trailing 10 ms blocks more than this many dB below the loudest (0: keep all)", type = "number"},
     protocol = {"official", "official (takes 0-4 test) or loso (leave each speaker out in turn)"},
     holdout = {"", "speakers whose every take is the test set, comma-separated (empty: the official split)"},
