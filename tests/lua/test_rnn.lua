@@ -609,7 +609,18 @@ test("the loop in two parts (two threads, rows or W_hh's columns) gives the same
     equal(two.split, case.split, kind .. " " .. dtype .. ": how the parts split")
     -- Each row computes exactly as before: outputs and states are bitwise equal.
     check(one.out:allclose(two.out, 0, 0) and one.h_T:allclose(two.h_T, 0, 0), "%s %s: outputs", kind, dtype)
-    check(one.dx:allclose(two.dx, 0, 0) and one.dh0:allclose(two.dh0, 0, 0), "%s %s: dx, dh0", kind, dtype)
+    -- dx is a BLAS product after each layer's loop (and the lower layer's backward starts from
+    -- the upper one's dx): OpenBLAS at two threads can differ from one thread in the last bit
+    -- (seen on an AMD EPYC with AVX-512), so these are equal to rounding.
+    for _, name in ipairs{"dx", "dh0"} do
+      local a, b = one[name], two[name]
+      if dtype == "float64" then
+        check(a:allclose(b, 1e-12, 1e-12), "%s %s: %s", kind, dtype, name)
+      else
+        local err = (a - b):norm() / a:norm()
+        check(err <= 1e-5, "%s %s: %s differs by %.3g relative", kind, dtype, name, err)
+      end
+    end
     -- Weight gradients sum over rows in another order: equal to rounding. In float64 entry
     -- by entry; in float32 over the whole gradient, because an entry that sums terms of
     -- size ~10 to near 0 can differ by more than 1e-5 (seen: 4e-7 relative in norm).
