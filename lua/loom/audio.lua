@@ -219,9 +219,8 @@ end
 -- A 1 x cols row given as a cmvn statistic, checked.
 local function stats_row(name, row, feats)
   if row:rows() ~= 1 or row:cols() ~= feats:cols() then
-    error(string.format("loom.audio.cmvn: %s must be a 1 x %d row (the features are %d x %d), got %s", name,
-      feats:cols(), feats:rows(), feats:cols(),
-      string.format("%d x %d", row:rows(), row:cols())), 3)
+    error(string.format("loom.audio.cmvn: %s must be a 1 x %d row (the features are %d x %d), got %d x %d", name,
+      feats:cols(), feats:rows(), feats:cols(), row:rows(), row:cols()), 3)
   end
   if row:dtype() == feats:dtype() then return row end
   return feats:dtype() == "float32" and row:float() or row:double()
