@@ -219,15 +219,20 @@ local path, k = arg[1], tonumber(arg[2])
 while true do
   k = k + 1
   assert(loom.save(path, {x = loom.fill(300000, 1, k), y = loom.fill(1000, 1, k)}, {k = tostring(k)}))
+  if k == tonumber(arg[2]) + 1 then io.open(path .. ".started", "w"):close() end
 end
 ]])
   f:close()
   math.randomseed(os.time())
+  -- The kill comes a random 0-0.3 s after the saver's first save is on disk, not after its
+  -- start: a loaded machine or a sanitizer build can take longer than that to start loom.
   local trials, interrupted, last = 24, 0, 0
   for trial = 1, trials do
-    local delay = 0.1 + math.random() * 0.4
-    os.execute(string.format("'%s' '%s' '%s' %d & pid=$!; sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null",
-      LOOM, saver, path, trial * 1000000, delay))
+    local delay = math.random() * 0.3
+    os.execute(string.format("'%s' '%s' '%s' %d & pid=$!; i=0; "
+      .. "while [ ! -e '%s.started' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+      .. "sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null; rm -f '%s.started'",
+      LOOM, saver, path, trial * 1000000, path, delay, path))
     local t, meta = loom.load(path)
     check(t, "trial %d: the file does not load: %s", trial, tostring(meta))
     local k = tonumber(meta.k)
