@@ -85,9 +85,48 @@ function digits.say(word, voice, opts)
   return x
 end
 
+local function count_wavs(dir)
+  local pipe = io.popen("ls -1 " .. shell_quote(dir) .. " 2>/dev/null")
+  local n = 0
+  for name in pipe:lines() do if name:match("%.wav$") then n = n + 1 end end
+  pipe:close()
+  return n
+end
+
+-- The files of a set (speakers x 10 digits x takes) written into dir; returns their count.
+local function write_set(dir, speakers, takes, rate, opts)
+  math.randomseed(opts.seed or 1)
+  local count, total = 0, #speakers * 10 * takes
+  for _, speaker in ipairs(speakers) do
+    for d = 0, 9 do
+      for take = 0, takes - 1 do
+        local settings = {speed = math.random(120, 220), pitch = math.random(25, 75),
+          peak = 0.2 + 0.6 * math.random(), rate = rate}
+        local path = string.format("%s/%d_%s_%d.wav", dir, d, speaker.name, take)
+        local x = assert(digits.say(digits.WORDS[d], speaker.voice, settings))
+        assert(loom.audio.write(path, x, rate, {format = "pcm16"}))
+        count = count + 1
+        if opts.progress then opts.progress(count, total) end
+      end
+    end
+  end
+  return count
+end
+
+local function count_wavs(dir)
+  local pipe = io.popen("ls -1 " .. shell_quote(dir) .. " 2>/dev/null")
+  local n = 0
+  for name in pipe:lines() do if name:match("%.wav$") then n = n + 1 end end
+  pipe:close()
+  return n
+end
+
 -- Write speakers x 10 digits x takes files into opts.out; returns the number written.
 -- Every take draws its speaking rate (120..220 words/min), pitch (25..75) and loudness
 -- (peak 0.2..0.8) from a generator seeded by opts.seed, so a seed fixes the whole set.
+-- The files are written into a folder of their own beside opts.out and renamed to opts.out
+-- when all are there: a reader (another worker of a sweep) sees the whole set or none of it,
+-- and two processes generating the same set at once both end with it.
 function digits.generate(opts)
   local out = assert(opts.out, "spoken_digits.generate: opts.out (a directory) is required")
   local speakers = digits.speakers(opts.speakers or 12)
@@ -96,21 +135,24 @@ function digits.generate(opts)
   if not digits.have_espeak() then
     error("spoken_digits: espeak-ng not found (apt-get install espeak-ng)", 2)
   end
-  os.execute("mkdir -p " .. shell_quote(out))
-  math.randomseed(opts.seed or 1)
-  local count, total = 0, #speakers * 10 * takes
-  for _, speaker in ipairs(speakers) do
-    for d = 0, 9 do
-      for take = 0, takes - 1 do
-        local settings = {speed = math.random(120, 220), pitch = math.random(25, 75),
-          peak = 0.2 + 0.6 * math.random(), rate = rate}
-        local path = string.format("%s/%d_%s_%d.wav", out, d, speaker.name, take)
-        local x = assert(digits.say(digits.WORDS[d], speaker.voice, settings))
-        assert(loom.audio.write(path, x, rate, {format = "pcm16"}))
-        count = count + 1
-        if opts.progress then opts.progress(count, total) end
-      end
+  out = out:gsub("(.)/+$", "%1")
+  os.execute("mkdir -p " .. shell_quote(out:match("^(.*)/[^/]*$") or "."))
+  local pipe = io.popen("mktemp -d " .. shell_quote(out .. ".partial-XXXXXX") .. " 2>/dev/null")
+  local staging = pipe:read("l")
+  pipe:close()
+  if not staging then error("spoken_digits: cannot make a folder beside " .. out, 2) end
+  local ok, count = pcall(write_set, staging, speakers, takes, rate, opts)
+  if not ok then
+    os.execute("rm -rf " .. shell_quote(staging))
+    error(count, 0)
+  end
+  if not os.rename(staging, out) then
+    -- out exists: complete (another process was first) or left incomplete by an older loom
+    if count_wavs(out) < count then
+      os.execute("rm -rf " .. shell_quote(out))
+      if os.rename(staging, out) then return count end
     end
+    os.execute("rm -rf " .. shell_quote(staging))
   end
   return count
 end

@@ -33,6 +33,41 @@ test("spoken_digits writes FSDD-style 8 kHz 16-bit files", function()
   checkerror_like("at most 96 speakers", digits.speakers, 97)
 end)
 
+test("spoken_digits shows a set only when it is whole", function()
+  if not have_espeak() then skip("espeak-ng not installed (apt-get install espeak-ng)") end
+  local digits = dofile(PROJECT_DIR .. "/datasets/spoken_digits.lua")
+  local root = tmp .. "-whole"
+  local dir = root .. "/set"
+  local function files(d)
+    local n, pipe = 0, io.popen("ls -1 '" .. d .. "' 2>/dev/null")
+    for name in pipe:lines() do if name:match("%.wav$") then n = n + 1 end end
+    pipe:close()
+    return n
+  end
+  local seen = {}
+  -- while it writes, the folder readers list stays empty (another sweep worker sees nothing)
+  digits.generate{out = dir, speakers = 2, takes = 1, seed = 3, progress = function(k)
+    if k == 1 or k == 19 then seen[#seen + 1] = files(dir) end
+  end}
+  equal(seen[1], 0, "files in the set's folder after the first is written")
+  equal(seen[2], 0, "files in the set's folder after the 19th")
+  equal(files(dir), 20, "files once generate returns")
+  -- a set an older loom left incomplete is replaced; nothing is left beside it
+  os.remove(dir .. "/3_en-us-m1_0.wav")
+  equal(digits.generate{out = dir .. "/", speakers = 2, takes = 1, seed = 3}, 20, "files written")
+  equal(files(dir), 20, "the incomplete set made whole")
+  -- two processes at once: both succeed, one set
+  local cmd = string.format("'%s' '%s/datasets/spoken_digits.lua' --out '%s/two' --speakers 2 --takes 1 >/dev/null 2>&1",
+    os.getenv("LOOM_BIN") or (BUILD_DIR .. "/bin/loom"), PROJECT_DIR, root)
+  check(os.execute(string.format("(%s) & (%s); s=$?; wait $! && exit $s", cmd, cmd)), "two generators at once")
+  equal(files(root .. "/two"), 20, "files of the set made twice at once")
+  local pipe = io.popen("ls -1 '" .. root .. "'")
+  local left = pipe:read("a")
+  pipe:close()
+  equal(left, "set\ntwo\n", "folders beside the sets (no staging folder left)")
+  os.execute("rm -rf '" .. root .. "'")
+end)
+
 test("speech experiment runs end to end on synthetic digits", function()
   if not have_espeak() then skip("espeak-ng not installed (apt-get install espeak-ng)") end
   if not (loom.nn and loom.nn.LSTM) then skip("nn.LSTM is not available in this build") end
