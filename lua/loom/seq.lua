@@ -42,15 +42,13 @@ function seq.pad(list, opts)
     if m:rows() > T then T = m:rows() end
   end
   local like = {dtype = mats[1]:dtype()} -- the batch keeps the sequences' dtype
-  local X = value == 0 and loom.zeros(T * B, F, like) or loom.fill(T * B, F, value, like)
+  -- T x B*F, row t holding every sequence's step t side by side, is the T*B x F result in
+  -- the same memory: one strided copy per sequence (few objects for the collector)
+  local X = value == 0 and loom.zeros(T, B * F, like) or loom.fill(T, B * F, value, like)
   for b = 1, B do
-    local m = mats[b]
-    for t = 1, lengths[b] do
-      local r = (t - 1) * B + b
-      X:slice(r, r, 1, F):copy_(m:slice(t, t, 1, F))
-    end
+    X:slice(1, lengths[b], (b - 1) * F + 1, b * F):copy_(mats[b])
   end
-  return X, lengths
+  return X:reshape(T * B, F), lengths
 end
 
 -- B for a list of lengths; with T, every length must be an integer in min_length..T.
@@ -100,11 +98,11 @@ function seq.mask(lengths, T)
   local fn = "loom.seq.mask"
   T = check.integer(fn, "T", T, 0)
   local B = check_lengths(lengths, fn, T)
-  local M = loom.zeros(T * B, 1)
+  local M = loom.zeros(T, B) -- the T*B x 1 column in the same memory
   for b = 1, B do
-    for t = 1, lengths[b] do M:set((t - 1) * B + b, 1, 1) end
+    if lengths[b] > 0 then M:slice(1, lengths[b], b, b):fill_(1) end
   end
-  return M
+  return M:reshape(T * B, 1)
 end
 
 local function length_of(s)

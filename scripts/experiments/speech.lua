@@ -450,10 +450,10 @@ local function pooling(p, lstm_out, h_T, lengths, dirs)
   if p.pool == "mean" then
     -- mean over each sequence's own steps as one product: P (B x T*B) * out
     local T = lstm_out:rows() // B
-    local P = loom.zeros(B, T * B, {dtype = lstm_out:dtype()})
-    for b = 1, B do
-      for t = 1, lengths[b] do P:set(b, (t - 1) * B + b, 1 / lengths[b]) end
-    end
+    -- P as B*T x B: row (b - 1) * T + t, column b is P's entry for sequence b, step t
+    local P = loom.zeros(B * T, B, {dtype = lstm_out:dtype()})
+    for b = 1, B do P:slice((b - 1) * T + 1, (b - 1) * T + lengths[b], b, b):fill_(1 / lengths[b]) end
+    P = P:reshape(B, T * B)
     return P * lstm_out, function(dpooled) return P:t() * dpooled, nil end
   end
   -- the last layer's final state of each direction, side by side
@@ -475,12 +475,8 @@ end
 
 -- A (T*B) x 1 column: 1 on the steps of each sequence, 0 on padding.
 local function step_mask(rows, lengths, dtype)
-  local B = #lengths
-  local M = loom.zeros(rows, 1, {dtype = dtype})
-  for b = 1, B do
-    for t = 1, lengths[b] do M:set((t - 1) * B + b, 1, 1) end
-  end
-  return M
+  local M = seq.mask(lengths, rows // #lengths)
+  return dtype == "float32" and M:float() or M
 end
 
 -- The CRNN's front: Conv1d(F, channels, kernel) -> ReLU -> MaxPool1d(2) -> Conv1d(channels,
