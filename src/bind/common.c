@@ -67,13 +67,21 @@ static Matrix *push_empty(lua_State *L)
 }
 
 /* The collector sees only the small userdata, not the storage behind it, so a loop making
- * big temporaries (W - lr * G) would pile up gigabytes before a cycle ran. A step sized
- * like the storage keeps collection in pace with what the engine allocates. */
+ * big temporaries (W - lr * G) would pile up gigabytes before a cycle ran. Each new block
+ * of 64 KiB or more therefore adds a quarter of its size to the collector's debt, as if
+ * it were Lua heap: a cycle at least every four heaps' worth of new storage. A cycle's
+ * work grows with the heap (its objects), not with the storage, so the whole size as debt,
+ * as before, traversed a heap of 20,000 live matrices (a speech corpus) for every megabyte
+ * allocated: the collector took over half of a training step (10.2 s of CPU for 158 steps,
+ * 3.8 s with a quarter). Much less than a quarter lets freed blocks go back to the system
+ * before they are reused, and fresh pages fault: on the 2-core VM of docs/rnn.md, 100
+ * dropped 8 MB sums beside 2.6 MB of heap took 5.4 ms each with a cycle every 13 sums
+ * (a 32nd), 1.9 ms with one every 2 (a quarter) and 1.6 ms with one each (the whole). */
 static void account_storage(lua_State *L, size_t rows, size_t cols, loom_dtype dtype)
 {
     size_t kb = rows * cols / (1024 / loom_dtype_size(dtype));
     if (kb >= 64)
-        lua_gc(L, LUA_GCSTEP, kb < INT_MAX ? (int)kb : INT_MAX);
+        lua_gc(L, LUA_GCSTEP, kb / 4 < INT_MAX ? (int)(kb / 4) : INT_MAX);
 }
 
 static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero, loom_dtype dtype)
