@@ -3,7 +3,8 @@
 -- states (or the mean of all states), trained with Adam on augmented audio (speed, VTLP,
 -- delay, white/babble noise, SpecAugment). FSDD with its official split (takes 0-4 test), one
 -- held-out speaker, or leave-one-speaker-out over all six (protocol=loso); espeak-ng voices
--- can join training (espeak=ratio) or be the other domain (domain=fsdd->espeak).
+-- join FSDD's training set (espeak=0.5 of its size by default) or are the other domain
+-- (domain=fsdd->espeak).
 --   loom run scripts/experiments/speech.lua                 (full: FSDD official split)
 --   loom run scripts/experiments/speech.lua protocol=loso   (six folds, mean, sd, per speaker)
 --   loom run scripts/experiments/speech.lua quick=true      (the demo setting, under a minute)
@@ -15,6 +16,10 @@ local RATE = 8000
 -- Where synthetic digits are generated once (outside the project: never commit datasets).
 local CACHE = (os.getenv("XDG_CACHE_HOME") or ((os.getenv("HOME") or ".") .. "/.cache"))
   .. "/loom/spoken_digits"
+
+-- Whether this run's espeak was given (set by adjust): the default mixes espeak-ng voices
+-- in when espeak-ng is there and trains on FSDD alone when it is not; a given one insists.
+local espeak_given = false
 
 -- m in the run's dtype (float32 runs convert each batch once; float64 ones pass it through).
 local function in_dtype(m, p) return p.dtype == "float32" and m:float() or m end
@@ -35,6 +40,16 @@ local function list_recordings(dir)
   pipe:close()
   table.sort(items, function(a, b) return a.path < b.path end)
   return items
+end
+
+-- A progress callback for spoken_digits.generate: a line every 10% of the files.
+local function generation_progress()
+  local t0 = os.time()
+  return function(k, n)
+    if k == n or k % math.max(1, n // 10) == 0 then
+      print(string.format("speech: %d / %d generated (%.0f s)", k, n, os.difftime(os.time(), t0)))
+    end
+  end
 end
 
 -- FSDD when p.data holds it, else the synthetic set (generated into p.cache on first use).
@@ -58,7 +73,7 @@ local function recordings(p)
   items = list_recordings(dir)
   if #items < want then
     print(string.format("speech: generating %d synthetic digits with espeak-ng into %s", want, dir))
-    digits.generate{out = dir, speakers = p.speakers, takes = p.takes, seed = p.seed}
+    digits.generate{out = dir, speakers = p.speakers, takes = p.takes, seed = p.seed, progress = generation_progress()}
     items = list_recordings(dir)
   end
   return items, "synthetic"
@@ -339,6 +354,7 @@ local function settings(p)
   if p.augment ~= "spectral" and p.augment ~= "waveform" then
     error("speech: augment must be 'spectral' or 'waveform'", 0)
   end
+  if not (p.espeak >= 0) then error("speech: espeak must be a number >= 0, got " .. tostring(p.espeak), 0) end
   if math.type(p.average) ~= "integer" or p.average < 1 then error("speech: average must be an integer >= 1", 0) end
   p.average = math.min(p.average, p.epochs) -- at most every epoch
   if p.dtype ~= "float64" and p.dtype ~= "float32" then error("speech: dtype must be 'float64' or 'float32'", 0) end
@@ -361,9 +377,10 @@ local function espeak_recordings(p)
   local dir = string.format("%s/s%d-t%d-seed%d", p.cache, p.espeak_speakers, p.espeak_takes, p.espeak_seed)
   local items = list_recordings(dir)
   if #items < p.espeak_speakers * p.espeak_takes * 10 then
-    print(string.format("speech: generating %d espeak-ng digits into %s", p.espeak_speakers * p.espeak_takes * 10, dir))
+    print(string.format("speech: generating %d espeak-ng digits into %s (once; minutes)",
+      p.espeak_speakers * p.espeak_takes * 10, dir))
     dofile(loom.data.generator("spoken_digits.lua")).generate{out = dir, speakers = p.espeak_speakers,
-      takes = p.espeak_takes, seed = p.espeak_seed}
+      takes = p.espeak_takes, seed = p.espeak_seed, progress = generation_progress()}
     items = list_recordings(dir)
   end
   return items
@@ -382,8 +399,19 @@ end
 local function load_corpus(p)
   local t0 = os.time()
   local items, source = {}, "synthetic"
-  local wants_espeak = p.espeak > 0 or p.domain ~= "fsdd"
-  if not (p.synthetic and wants_espeak) then items, source = recordings(p) end
+  local cross = p.domain ~= "fsdd" -- the espeak-ng set is the other domain
+  if not (p.synthetic and cross) then items, source = recordings(p) end
+  -- espeak-ng voices join FSDD's training voices; the synthetic set is espeak-ng already
+  local wants_espeak = cross or (p.espeak > 0 and source == "fsdd")
+  if p.espeak > 0 and source ~= "fsdd" and not cross and espeak_given then
+    print("speech: espeak= mixes espeak-ng voices into FSDD; the synthetic set is espeak-ng already")
+  end
+  if wants_espeak and not cross and not espeak_given
+    and not dofile(loom.data.generator("spoken_digits.lua")).have_espeak() then
+    print(string.format("speech: espeak-ng is not installed, so FSDD trains alone (the default espeak=%g"
+      .. " adds its voices: apt-get install espeak-ng)", p.espeak))
+    p.espeak, wants_espeak = 0, false
+  end
   if wants_espeak then
     for _, item in ipairs(espeak_recordings(p)) do
       item.espeak = true
@@ -874,7 +902,7 @@ local experiment = loom.experiment{
     freq_mask = {4, "SpecAugment: the widest frequency mask (features)"},
     augment = {"spectral", "spectral (perturb kept spectra afresh every epoch) or waveform (resample, add noise, new FFT)"},
     copies = {3, "augment=waveform: perturbed copies made once per training utterance (0: perturb every epoch)"},
-    espeak = {0.0, "espeak-ng utterances mixed into training per FSDD training utterance"},
+    espeak = {0.5, "espeak-ng utterances mixed into FSDD's training set per FSDD training utterance (0: none; 0 with quick=true unless given)"},
     espeak_speakers = {24, "espeak-ng voices mixed in"},
     espeak_takes = {10, "espeak-ng recordings per voice and digit mixed in"},
     espeak_seed = {1, "seed of the mixed-in espeak-ng recordings"},
@@ -892,7 +920,11 @@ local experiment = loom.experiment{
     checkpoint = {"", "the model.safetensors of an earlier run, for predict= or test="},
     test = {"", "a folder of <digit>_<speaker>_<n>.wav to score (with checkpoint=, or after training)"},
   },
-  adjust = function(_, given) trim_given = given.trim_db ~= nil end,
+  adjust = function(p, given)
+    trim_given, espeak_given = given.trim_db ~= nil, given.espeak ~= nil
+    -- the demo's budget has no room for generating and training on espeak-ng voices
+    if p.quick and not espeak_given then p.espeak = 0 end
+  end,
   run = function(p, run)
     if p.predict ~= "" or (p.test ~= "" and p.checkpoint ~= "") then
       if p.checkpoint == "" then error("speech: predict= needs checkpoint=PATH (the model.safetensors of a run)", 0) end
@@ -927,6 +959,10 @@ local experiment = loom.experiment{
     run:log{step = p.epochs, test_accuracy = result.test_accuracy}
     result.dataset, result.train_seconds = label, r.seconds
     result.train_utterances, result.test_utterances = #r.train.feats, #r.test.feats
+    result.espeak_utterances = 0 -- of the training set: what espeak= mixed in
+    for _, item in ipairs(r.train.items) do
+      if item.espeak and p.domain == "fsdd" then result.espeak_utterances = result.espeak_utterances + 1 end
+    end
     result.feature_share = r.feature_cpu / math.max(1e-9, r.feature_cpu + r.network_cpu)
     print(string.format("features per epoch (on the fly): %.2f s CPU, network %.2f s CPU: %.1f%% of an epoch;"
       .. " perturbed copies made once: %.1f s CPU", r.feature_cpu / p.epochs, r.network_cpu / p.epochs,

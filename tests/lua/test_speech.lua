@@ -132,7 +132,8 @@ local function small_fsdd()
   return dir
 end
 
-local TINY = {"epochs=1", "hidden=8", "channels=8", "batch=16"}
+-- (espeak=0: the default mixes 2,400 generated espeak-ng recordings into FSDD's training set)
+local TINY = {"epochs=1", "hidden=8", "channels=8", "batch=16", "espeak=0"}
 local function with(list)
   local args = {}
   for _, a in ipairs(TINY) do args[#args + 1] = a end
@@ -184,7 +185,25 @@ test("speech: espeak-ng voices mixed into training, and across domains", functio
   local back = run_speech(with{"domain=espeak->fsdd", table.unpack(common)})
   equal(back.train_utterances, 20, "espeak trains")
   equal(back.test_utterances, 120, "FSDD tests")
+  -- the default (espeak not given) mixes them in too; quick=true does not
+  local tiny = {}
+  for _, a in ipairs(TINY) do if a ~= "espeak=0" then tiny[#tiny + 1] = a end end
+  for _, a in ipairs(common) do tiny[#tiny + 1] = a end
+  local default = run_speech(tiny)
+  equal(default.espeak_utterances .. " of " .. default.train_utterances, "10 of 30", "espeak-ng by default")
+  local quick = run_speech({"quick=true", "epochs=1", table.unpack(common)})
+  equal(quick.espeak_utterances .. " of " .. quick.train_utterances, "0 of 20", "quick: FSDD alone")
+  equal(mixed.espeak_utterances, 10, "espeak=0.5 given")
   os.execute("rm -rf '" .. data .. "' '" .. cache .. "'")
+end)
+
+test("speech: espeak= on the synthetic set mixes nothing and says so", function()
+  if not have_espeak() then skip("espeak-ng not installed (apt-get install espeak-ng)") end
+  local cache = tmp .. "-cache3"
+  local r, out = run_speech(with{"synthetic=true", "cache=" .. cache, "speakers=2", "takes=6", "espeak=1"})
+  equal(r.espeak_utterances .. " of " .. r.train_utterances, "0 of 20", "the synthetic set alone")
+  check(out:find("the synthetic set is espeak-ng already", 1, true), "the note:\n%s", out)
+  os.execute("rm -rf '" .. cache .. "'")
 end)
 
 test("speech: spectral augmentation, log mel features, dropout, weight averaging and float32 train", function()
