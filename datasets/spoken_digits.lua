@@ -85,6 +85,7 @@ function digits.say(word, voice, opts)
   return x
 end
 
+-- The number of .wav files in dir (0 when it does not exist).
 local function count_wavs(dir)
   local pipe = io.popen("ls -1 " .. shell_quote(dir) .. " 2>/dev/null")
   local n = 0
@@ -111,14 +112,6 @@ local function write_set(dir, speakers, takes, rate, opts)
     end
   end
   return count
-end
-
-local function count_wavs(dir)
-  local pipe = io.popen("ls -1 " .. shell_quote(dir) .. " 2>/dev/null")
-  local n = 0
-  for name in pipe:lines() do if name:match("%.wav$") then n = n + 1 end end
-  pipe:close()
-  return n
 end
 
 -- Write speakers x 10 digits x takes files into opts.out; returns the number written.

@@ -558,16 +558,21 @@ test("threads", function()
   equal(loom.threads(), before, "a refused count changes nothing")
 end)
 
-test("garbage matrices are collected in pace with their storage", function()
-  -- The userdata is small; without telling the collector about the storage, 100 dropped
-  -- 300x300 results stayed alive until some unrelated cycle.
-  collectgarbage(); collectgarbage()
-  local live = loom.alloc_stats().live_blocks
-  local X, peak = loom.rand(300, 300), 0
+-- The most blocks alive at once beyond those before, over 100 dropped X + X.
+local function peak_of_dropped_sums(X)
+  local live, peak = loom.alloc_stats().live_blocks, 0
   for _ = 1, 100 do
     local _ = X + X
     peak = math.max(peak, loom.alloc_stats().live_blocks - live)
   end
+  return peak
+end
+
+test("garbage matrices are collected in pace with their storage", function()
+  -- The userdata is small; without telling the collector about the storage, 100 dropped
+  -- 300x300 results stayed alive until some unrelated cycle.
+  collectgarbage(); collectgarbage()
+  local peak = peak_of_dropped_sums(loom.rand(300, 300))
   check(peak < 20, "at most %d dropped matrices alive at once, saw %d", 20, peak)
 end)
 
@@ -582,12 +587,7 @@ test("big matrices do not make the collector traverse a big heap for each one", 
   local cycles, sentinel = 0, {}
   sentinel.__gc = function() cycles = cycles + 1; setmetatable({}, sentinel) end
   setmetatable({}, sentinel)
-  local live = loom.alloc_stats().live_blocks
-  local X, peak = loom.rand(128, 1024), 0
-  for _ = 1, 100 do
-    local _ = X + X
-    peak = math.max(peak, loom.alloc_stats().live_blocks - live)
-  end
+  local peak = peak_of_dropped_sums(loom.rand(128, 1024))
   sentinel.__gc = nil
   check(cycles >= 2 and cycles <= 20, "2 to 20 collector cycles for 100 blocks, ran %d", cycles)
   check(peak <= 30, "at most 30 dropped 1 MB blocks alive at once, saw %d", peak)
