@@ -68,20 +68,31 @@ static Matrix *push_empty(lua_State *L)
 
 /* The collector sees only the small userdata, not the storage behind it, so a loop making
  * big temporaries (W - lr * G) would pile up gigabytes before a cycle ran. Each new block
- * of 64 KiB or more therefore adds a quarter of its size to the collector's debt, as if
- * it were Lua heap: a cycle at least every four heaps' worth of new storage. A cycle's
- * work grows with the heap (its objects), not with the storage, so the whole size as debt,
- * as before, traversed a heap of 20,000 live matrices (a speech corpus) for every megabyte
- * allocated: the collector took over half of a training step (10.2 s of CPU for 158 steps,
- * 3.8 s with a quarter). Much less than a quarter lets freed blocks go back to the system
- * before they are reused, and fresh pages fault: on the 2-core VM of docs/rnn.md, 100
- * dropped 8 MB sums beside 2.6 MB of heap took 5.4 ms each with a cycle every 13 sums
- * (a 32nd), 1.9 ms with one every 2 (a quarter) and 1.6 ms with one each (the whole). */
+ * of 64 KiB or more therefore adds to the collector's debt, as if it were Lua heap, a part
+ * of its size: a cycle once the engine has allocated the larger of the Lua heap and an
+ * eighth of its live storage, but at least once per four heaps' worth (the part is
+ * 8 * heap / storage, kept between a quarter and the whole block). A cycle's work grows
+ * with the heap (its objects), not with the storage:
+ *   - the whole block as debt, as before, traversed a heap of 20,000 live matrices (a
+ *     speech corpus, 3 MB of heap beside 700 MB of storage) for every megabyte allocated,
+ *     and the collector took over half of a training step (10.2 s of CPU for 158 steps,
+ *     3.8 s with a quarter);
+ *   - a quarter everywhere let agreement.lua (a big heap of sentences beside its storage)
+ *     peak at 3.7 GB instead of 2.2: there the eighth of the storage keeps the old pace;
+ *   - much less than a quarter lets freed blocks go back to the system before they are
+ *     reused, and fresh pages fault: on the 2-core VM of docs/rnn.md, 100 dropped 8 MB sums
+ *     beside 2.6 MB of heap took 5.4 ms each with a cycle every 13 sums (a 32nd), 1.9 ms
+ *     with one every 2 (a quarter) and 1.6 ms with one each (the whole). */
 static void account_storage(lua_State *L, size_t rows, size_t cols, loom_dtype dtype)
 {
-    size_t kb = rows * cols / (1024 / loom_dtype_size(dtype));
-    if (kb >= 64)
-        lua_gc(L, LUA_GCSTEP, kb / 4 < INT_MAX ? (int)(kb / 4) : INT_MAX);
+    double kb = (double)rows * (double)cols * (double)loom_dtype_size(dtype) / 1024;
+    if (kb < 64)
+        return;
+    double heap_kb = lua_gc(L, LUA_GCCOUNT);
+    double live_kb = (double)loom_alloc_get_stats().live_bytes / 1024;
+    double share = 8 * heap_kb / (live_kb + kb);
+    double debt = kb * (share < 0.25 ? 0.25 : share > 1 ? 1 : share);
+    lua_gc(L, LUA_GCSTEP, debt < INT_MAX ? (int)debt : INT_MAX);
 }
 
 static Matrix *new_matrix(lua_State *L, size_t rows, size_t cols, int zero, loom_dtype dtype)
