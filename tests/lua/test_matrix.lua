@@ -597,7 +597,7 @@ test("big matrices do not make the collector traverse a big heap for each one", 
   check(#small == 20000 and #storage == 8, "the heap and the storage stayed")
 end)
 
-test("beside a heap bigger than the storage, garbage stays within a heap's worth", function()
+test("beside a heap bigger than the storage, garbage stays within two heaps' worth", function()
   -- (a vocabulary and its sentences as Lua tables): the step is the whole block there, as
   -- it always was; a quarter would let 117 dropped 1 MB blocks pile up beside 29 MB of heap
   collectgarbage(); collectgarbage()
