@@ -42,6 +42,9 @@ local function list_recordings(dir)
   return items
 end
 
+-- datasets/spoken_digits.lua, the espeak-ng generator.
+local function spoken_digits() return dofile(loom.data.generator("spoken_digits.lua")) end
+
 -- A progress callback for spoken_digits.generate: a line every 10% of the files.
 local function generation_progress()
   local t0 = os.time()
@@ -66,7 +69,7 @@ local function recordings(p)
   if p.data ~= "" and not p.synthetic then
     error("speech: no {digit}_{speaker}_{take}.wav recordings in " .. p.data, 0)
   end
-  local digits = dofile(loom.data.generator("spoken_digits.lua"))
+  local digits = spoken_digits()
   local want = p.speakers * 10 * p.takes
   local dir = string.format("%s/s%d-t%d-seed%d", p.cache, p.speakers, p.takes, p.seed)
   if missing then print("speech: " .. missing .. "; using synthetic digits spoken by espeak-ng") end
@@ -379,7 +382,7 @@ local function espeak_recordings(p)
   if #items < p.espeak_speakers * p.espeak_takes * 10 then
     print(string.format("speech: generating %d espeak-ng digits into %s (once; minutes)",
       p.espeak_speakers * p.espeak_takes * 10, dir))
-    dofile(loom.data.generator("spoken_digits.lua")).generate{out = dir, speakers = p.espeak_speakers,
+    spoken_digits().generate{out = dir, speakers = p.espeak_speakers,
       takes = p.espeak_takes, seed = p.espeak_seed, progress = generation_progress()}
     items = list_recordings(dir)
   end
@@ -407,7 +410,7 @@ local function load_corpus(p)
     print("speech: espeak= mixes espeak-ng voices into FSDD; the synthetic set is espeak-ng already")
   end
   if wants_espeak and not cross and not espeak_given
-    and not dofile(loom.data.generator("spoken_digits.lua")).have_espeak() then
+    and not spoken_digits().have_espeak() then
     print(string.format("speech: espeak-ng is not installed, so FSDD trains alone (the default espeak=%g"
       .. " adds its voices: apt-get install espeak-ng)", p.espeak))
     p.espeak, wants_espeak = 0, false
