@@ -65,6 +65,19 @@ test("spoken_digits shows a set only when it is whole", function()
   local left = pipe:read("a")
   pipe:close()
   equal(left, "set\ntwo\n", "folders beside the sets (no staging folder left)")
+  -- a failure part way leaves neither a set nor its staging folder
+  local say, said = digits.say, 0
+  digits.say = function(...)
+    said = said + 1
+    if said == 5 then error("espeak-ng stopped") end
+    return say(...)
+  end
+  checkerror_like("espeak-ng stopped", digits.generate, {out = root .. "/three", speakers = 2, takes = 1})
+  digits.say = say
+  pipe = io.popen("ls -1 '" .. root .. "'")
+  left = pipe:read("a")
+  pipe:close()
+  equal(left, "set\ntwo\n", "nothing left by the failed set")
   os.execute("rm -rf '" .. root .. "'")
 end)
 
